@@ -1,0 +1,3 @@
+from rima.cli import main
+
+main()

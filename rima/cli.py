@@ -1,0 +1,91 @@
+"""The `rima` command line.
+
+Each subcommand lives in its own module `rima.commands.<name>` that defines a click
+command called `command`; modules are imported only when their command runs, so
+`rima --help` and `rima score` do not pay for what they do not use.
+"""
+
+import sys
+from importlib import import_module
+
+import click
+
+from rima.errors import RimaInputError
+
+EXIT_INPUT_ERROR = 3
+EXIT_INTERNAL_ERROR = 1
+
+# name -> short help; the module rima.commands.<name> (dashes become underscores)
+COMMANDS = {
+    "simulate": "Simulate a Zavkhan herder survey with known latent structure.",
+    "validate": "Check a dataset against a model spec; print the data summary and row accounting.",
+    "fit": "Fit the RIMA-II model (pillars, MIMIC, RSM) and write scores, tables, model and report.",
+    "score": "Score new households with a saved model.",
+    "report": "Write the HTML report of a fitted model directory.",
+    "demo": "Run the bundled Zavkhan example end to end and print the headline results.",
+    "bench": "Benchmark rima against its peers measured in the same run.",
+    "shocks": "Regress food security on RCI, household and soum shocks.",
+    "panel": "Score later survey rounds with a baseline model and analyse change.",
+    "scenario": "What-if changes to input variables applied to a fitted model.",
+    "target": "Resilience classes, low-resilience lists and soum early-action ranking.",
+    "serve": "Serve saved models over HTTP for scoring.",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx):
+        return sorted(name for name in COMMANDS if _module_exists(name))
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS or not _module_exists(name):
+            return None
+        return import_module(_module_name(name)).command
+
+    def format_commands(self, ctx, formatter):
+        rows = [(name, COMMANDS[name]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _module_name(name):
+    return "rima.commands." + name.replace("-", "_")
+
+
+def _module_exists(name):
+    from importlib.util import find_spec
+
+    return find_spec(_module_name(name)) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rima")
+def cli():
+    """rima: RIMA-II resilience index measurement and analysis.
+
+    Exit status: 0 success, 2 usage error, 3 input error (data, spec, options or model file;
+    the message names the culprit), 1 internal error.
+    """
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_INTERNAL_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except RimaInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT_ERROR)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last resort: say it is our bug, not the user's
+        import traceback
+
+        traceback.print_exc()
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL_ERROR)
+    sys.exit(0)
