@@ -1,0 +1,164 @@
+"""Tables in and out, chosen by file extension.
+
+Read: CSV, TSV (and .txt as TSV), Parquet, Stata .dta, SPSS .sav, Excel .xlsx/.xlsm.
+Write: CSV, TSV, Parquet, Stata .dta. FAO analysts work in Stata and Excel, so those
+formats are first-class; every error names the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from rima.errors import DataError
+
+READ_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".dta": "stata",
+    ".sav": "spss",
+    ".zsav": "spss",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+}
+WRITE_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".dta": "stata",
+}
+_COMPRESSION = (".gz", ".bz2", ".xz", ".zst", ".zip")
+
+
+def _suffix(path: Path) -> str:
+    """Extension deciding the format; a compression suffix on CSV/TSV is looked through."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if len(suffixes) >= 2 and suffixes[-1] in _COMPRESSION:
+        return suffixes[-2]
+    return suffixes[-1] if suffixes else ""
+
+
+def table_format(path, write: bool = False) -> str:
+    """Format name for `path` ("csv", "parquet", ...), or a DataError naming the file."""
+    path = Path(path)
+    formats = WRITE_FORMATS if write else READ_FORMATS
+    ext = _suffix(path)
+    if ext not in formats:
+        verb = "write" if write else "read"
+        known = ", ".join(sorted(formats))
+        shown = ext or "(no extension)"
+        raise DataError(f"{path}: cannot {verb} files of type {shown!r}; known extensions: {known}")
+    return formats[ext]
+
+
+def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a data table by extension.
+
+    `sheet` selects an Excel worksheet by name or 0-based position (default: the first);
+    it is an error for other formats. Stata and SPSS value labels are not applied: the
+    numeric codes are what the analysis needs.
+    """
+    path = Path(path)
+    fmt = table_format(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found")
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory, expected a data file")
+    if sheet is not None and fmt != "excel":
+        raise DataError(f"{path}: --sheet applies only to Excel files (.xlsx), not {fmt}")
+    try:
+        if fmt == "csv":
+            df = pd.read_csv(path)
+        elif fmt == "tsv":
+            df = pd.read_csv(path, sep="\t")
+        elif fmt == "parquet":
+            df = pd.read_parquet(path)
+        elif fmt == "stata":
+            df = pd.read_stata(path, convert_categoricals=False)
+        elif fmt == "spss":
+            df = _read_spss(path)
+        else:
+            df = _read_excel(path, sheet)
+    except DataError:
+        raise
+    except ImportError as exc:
+        raise DataError(
+            f"{path}: reading {fmt} files needs an optional package ({exc.name}); "
+            'install it with: python -m pip install "rima[io]"'
+        ) from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: the file is empty (no header row, no data)") from exc
+    except Exception as exc:
+        raise DataError(f"{path}: cannot read as {fmt}: {type(exc).__name__}: {exc}") from exc
+    df.columns = [str(c) for c in df.columns]
+    return df
+
+
+def _read_spss(path: Path) -> pd.DataFrame:
+    import pyreadstat
+
+    df, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    return df
+
+
+def _read_excel(path: Path, sheet) -> pd.DataFrame:
+    import openpyxl  # noqa: F401 - fail early with a clear message if the extra is missing
+
+    if sheet is None:
+        return pd.read_excel(path, sheet_name=0, engine="openpyxl")
+    names = pd.ExcelFile(path, engine="openpyxl").sheet_names
+    if isinstance(sheet, str) and sheet not in names:
+        if sheet.isdigit() and int(sheet) < len(names):
+            sheet = int(sheet)
+        else:
+            raise DataError(f"{path}: no sheet named {sheet!r}; sheets: {', '.join(names)}")
+    if isinstance(sheet, int) and not 0 <= sheet < len(names):
+        raise DataError(f"{path}: sheet index {sheet} out of range; the file has {len(names)}")
+    return pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
+
+
+def write_table(df: pd.DataFrame, path) -> Path:
+    """Write `df` by extension (CSV, TSV, Parquet, Stata .dta); returns the path."""
+    path = Path(path)
+    fmt = table_format(path, write=True)
+    if path.parent and not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if fmt == "csv":
+            df.to_csv(path, index=False)
+        elif fmt == "tsv":
+            df.to_csv(path, sep="\t", index=False)
+        elif fmt == "parquet":
+            df.to_parquet(path, index=False)
+        else:
+            _write_stata(df, path)
+    except DataError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot write {fmt}: {exc}") from exc
+    return path
+
+
+def _write_stata(df: pd.DataFrame, path: Path) -> None:
+    too_long = [c for c in df.columns if len(str(c)) > 32]
+    if too_long:
+        raise DataError(
+            f"{path}: Stata variable names are at most 32 characters; too long: "
+            + ", ".join(too_long)
+        )
+    out = df.copy()
+    for col in out.columns:
+        # Stata has no bool type, and pandas' nullable/Arrow string columns need plain object
+        if out[col].dtype == bool:
+            out[col] = out[col].astype("int8")
+        elif pd.api.types.is_string_dtype(out[col]) and not isinstance(
+            out[col].dtype, pd.CategoricalDtype
+        ):
+            out[col] = out[col].astype(object)
+    out.to_stata(path, write_index=False, version=118)

@@ -1,0 +1,408 @@
+"""`fit`: estimation, inference, fit measures and the lavaan-style parameter table."""
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from rima._kernels import mimic as K
+from rima.errors import DataError, SpecError
+from rima.mimic import estimate as E
+from rima.mimic import fit_measures as FM
+from rima.mimic import inference as I
+from rima.mimic.results import MimicResult
+from rima.mimic.syntax import as_model
+
+_LOG2PI = np.log(2 * np.pi)
+
+
+def _resolve(estimator, se, test, missing, weighted):
+    """lavaan's choice of SE type, test and information for the given options."""
+    est = E.check_options(estimator, se, missing, test)
+    fiml = missing in ("fiml", "ml")
+    if est == "MLR" or (weighted and est == "ML" and se in (None, "standard")):
+        se_, test_, info = "robust.huber.white", "yuan.bentler.mplus", "observed"
+    elif est == "MLM":
+        if fiml:
+            raise SpecError("estimator 'MLM' needs complete data (use 'MLR' with fiml)")
+        se_, test_, info = "robust.sem", "satorra.bentler", "expected"
+    else:
+        se_ = se or "standard"
+        if se_ == "robust":
+            se_ = "robust.huber.white" if fiml else "robust.sem"
+        test_ = "standard"
+        info = "observed" if (fiml or se_ == "robust.huber.white") else "expected"
+    if test is not None:
+        test_ = test
+    if weighted and se_ == "robust.sem":
+        raise SpecError("sampling weights need se='robust.huber.white' (lavaan's choice)")
+    if fiml and (se_ == "robust.sem" or test_ == "satorra.bentler"):
+        raise SpecError("robust.sem / satorra.bentler need complete data; with missing='fiml'"
+                        " use estimator='MLR'")
+    return est, se_, test_, info
+
+
+def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_weights=None,
+        sample_cov=None, sample_mean=None, sample_nobs=None, test=None, level=0.95):
+    """Fit a one-latent MIMIC model by maximum likelihood, as lavaan's `cfa()` would.
+
+    model: lavaan syntax (`RCI =~ y1 + y2 + y3; RCI ~ x1 + x2`), a dict or a MimicModel.
+    data: DataFrame with the model's columns; or sample_cov (+ sample_mean, sample_nobs),
+    read like lavaan's sample.cov (divisor N - 1, rescaled to N).
+    estimator: "ML", "MLM" (robust.sem + Satorra-Bentler) or "MLR" (Huber-White +
+    Yuan-Bentler). se: "standard", "robust.sem" or "robust.huber.white". missing:
+    "listwise" or "fiml" (rows with a missing cause are excluded either way and counted in
+    `result.excluded`). sampling_weights: column name or array (then robust SEs, as lavaan).
+    """
+    mm = as_model(model)
+    weighted = sampling_weights is not None
+    est, se_, test_, info_kind = _resolve(estimator, se, test, missing, weighted)
+    fiml_req = missing in ("fiml", "ml")
+    if data is None and (se_ != "standard" or test_ != "standard"):
+        raise DataError(f"se={se_!r} / test={test_!r} need the data rows, not summary "
+                        "statistics")
+    prep = E.prepare(mm, data, "fiml" if fiml_req else "listwise", sampling_weights,
+                     sample_cov, sample_mean, sample_nobs)
+    layout = E.make_layout(mm)
+    theta, fval, iters = E.optimise(mm, layout, prep)
+    improper = E.improper_messages(mm, layout, theta)
+    E.warn_improper(improper)
+    m, k = len(mm.indicators), len(mm.causes)
+    n = prep.n
+    q = layout.n_struct
+    meanstructure = fiml_req
+    n_par = q + (m if meanstructure else 0)
+    lam, gam, bmat, psi, th, nu, pit, om = I.model_matrices(theta, layout)
+    pi = pit[:, 1:]
+    sxx = prep.sxx
+
+    # ---------------------------------------------------------------- information
+    mxx = np.zeros((k + 1, k + 1))
+    mxx[0, 0] = 1.0
+    mxx[1:, 1:] = sxx
+    if info_kind == "expected" and not prep.fiml:
+        dpi, dom = K.derivatives(theta, *layout.args())
+        info = K.expected_information(om, mxx, dpi, dom)[:n_par, :n_par]
+    else:
+        info = E.observed_information(theta, layout, prep)[:n_par, :n_par]
+    meat = None
+    if se_ == "standard":
+        vcov = np.linalg.inv(info) / n
+    elif se_ == "robust.sem":
+        sig = I.joint_sigma(pi, om, sxx)
+        w_hat = I.nt_weight(sig)
+        delta = I.joint_delta(theta, layout, pi, sxx, q)
+        b0 = I.robust_sem_meat(prep, delta.T @ w_hat)
+        vcov = I.sandwich(info, b0, n)
+    else:
+        dpi, dom = K.derivatives(theta, *layout.args())
+        meat = I.score_meat(prep, pit, om, dpi[:n_par], dom[:n_par])
+        vcov = I.sandwich(info, meat, n)
+
+    # ---------------------------------------------------------------- fit measures
+    fm = _fit_measures(mm, layout, prep, theta, fval, pi, om, n_par, test_, info, meat,
+                       meanstructure)
+
+    # ---------------------------------------------------------------- parameter table
+    params = _param_table(mm, layout, prep, theta, vcov, lam, gam, bmat, psi, th, pi, om,
+                          meanstructure, level)
+    sig_yy = pi @ sxx @ pi.T + om
+    var_eta = gam @ sxx @ gam + psi
+    r2 = {y: 1.0 - th[j, j] / sig_yy[j, j] for j, y in enumerate(mm.indicators)}
+    r2[mm.latent] = 1.0 - psi / var_eta
+    # implied indicator means at the training means of the causes
+    ymean = prep.ymean + nu
+    matrices = {"lam": lam, "gam": gam, "b": bmat, "psi": psi, "theta": th}
+    return MimicResult(model=mm, params=params, fit_measures=fm, r2=r2, converged=True,
+                       iterations=iters, nobs=n, norig=prep.n_orig, excluded=prep.excluded,
+                       improper=improper, estimator="MLR" if est == "MLR" else est, se=se_,
+                       test=test_, missing="fiml" if fiml_req else "listwise",
+                       matrices=matrices, means=(ymean, prep.xmean.copy()), vcov=vcov)
+
+
+def _logdet(a):
+    sign, ld = np.linalg.slogdet(a)
+    return ld if sign > 0 else np.nan
+
+
+def _fit_measures(mm, layout, prep, theta, fval, pi, om, n_par, test_, info, meat,
+                  meanstructure):
+    m, k = len(mm.indicators), len(mm.causes)
+    n = prep.n
+    sxx = prep.sxx
+    q = layout.n_struct
+    df = mm.degrees_of_freedom()
+    bdf = m * (m + 1) // 2 + m * k - m
+    # lavaan's logl with fixed.x is the likelihood of y given x (no marginal part for x)
+    x_part = 0.0
+    s = sig = None
+    if not prep.fiml:
+        s = np.block([[prep.syy, prep.syx], [prep.syx.T, sxx]])
+        syx_ols = prep.syx @ np.linalg.inv(sxx)
+        s_cond = prep.syy - syx_ols @ prep.syx.T
+        x2 = n * (fval - _logdet(s_cond) - m)
+        logl = -0.5 * n * (m * _LOG2PI + fval) + x_part
+        logl1 = -0.5 * n * (m * _LOG2PI + _logdet(s_cond) + m)
+        bx2 = n * (np.sum(np.log(np.diag(prep.syy))) + _logdet(sxx) - _logdet(s))
+        sig = I.joint_sigma(pi, om, sxx)
+    else:
+        nobs_y = float((prep.masks.sum(axis=1) * prep.counts).sum())
+        logl = -0.5 * nobs_y * _LOG2PI - 0.5 * n * fval + x_part
+        logl1 = _saturated_fiml_logl(prep, m, k)[0] - 0.5 * nobs_y * _LOG2PI + x_part
+        x2 = 2.0 * (logl1 - logl)
+        lb = 0.0
+        ww = np.ones(n) if prep.w is None else prep.w
+        for j in range(m):
+            o = ~np.isnan(prep.y[:, j])
+            mu = np.average(prep.y[o, j], weights=ww[o])
+            v = np.average((prep.y[o, j] - mu) ** 2, weights=ww[o])
+            nj = ww[o].sum()
+            lb += -0.5 * nj * (_LOG2PI + np.log(v) + 1.0)
+        bx2 = 2.0 * (logl1 - (lb + x_part))
+    scaling = bscaling = None
+    if test_ == "satorra.bentler":
+        scaling, bscaling = _sb_factors(prep, theta, layout, pi, om, q, df, bdf)
+    elif test_ == "yuan.bentler.mplus" and prep.fiml:
+        scaling, bscaling = _yb_factors_fiml(prep, info, meat, df, bdf, m, k)
+    elif test_ == "yuan.bentler.mplus":
+        scaling, bscaling = _yb_factors(prep, info, meat, df, bdf)
+    out = FM.assemble(npar=n_par, n=n, x2=x2, df=df, bx2=bx2, bdf=bdf, logl=logl,
+                      logl1=logl1, scaling=scaling, bscaling=bscaling, s=s, sig=sig, m=m)
+    if prep.fiml:
+        # lavaan's robust CFI/TLI/RMSEA with missing data follow a different construction
+        # (based on the FIML h1 moments) that rima does not reproduce: leave them out rather
+        # than report numbers that differ from lavaan's.
+        out = {key: v for key, v in out.items() if not key.endswith(".robust")}
+    return out
+
+
+def _gamma_full(prep):
+    p = prep.y.shape[1] + prep.x.shape[1]
+    ps = p * (p + 1) // 2
+    return I.projected_gamma(prep.y, prep.x, prep.w, np.eye(ps))
+
+
+def _sb_factors(prep, theta, layout, pi, om, q, df, bdf):
+    m = pi.shape[0]
+    sxx = prep.sxx
+    gam_full = _gamma_full(prep)
+    sig = I.joint_sigma(pi, om, sxx)
+    w = I.nt_weight(sig)
+    delta = I.joint_delta(theta, layout, pi, sxx, q)
+    a0 = delta.T @ w @ delta
+    u = w - w @ delta @ np.linalg.solve(a0, delta.T @ w)
+    c = np.trace(u @ gam_full) / df
+    # baseline: indicators independent of each other and of the causes
+    p = sig.shape[0]
+    sig_b = np.zeros_like(sig)
+    sig_b[m:, m:] = sxx
+    sig_b[np.arange(m), np.arange(m)] = np.diag(prep.syy)
+    wb = I.nt_weight(sig_b)
+    idx = I.vech_pairs(p)
+    db = np.zeros((len(idx), m))
+    for j in range(m):
+        db[idx.index((j, j)), j] = 1.0
+    ub = wb - wb @ db @ np.linalg.solve(db.T @ wb @ db, db.T @ wb)
+    cb = np.trace(ub @ gam_full) / bdf
+    return c, cb
+
+
+def _yb_factors(prep, info, meat, df, bdf):
+    m = prep.y.shape[1]
+    s = np.block([[prep.syy, prep.syx], [prep.syx.T, prep.sxx]])
+    ws = I.nt_weight(s)
+    tr_h1 = np.trace(ws @ _gamma_full(prep))
+    c = (tr_h1 - np.trace(np.linalg.solve(info, meat))) / df
+    # baseline: independent normal indicators; observed information of a variance at its
+    # MLE is 1 / (2 v^2), its score (e^2 - v) / (2 v^2).
+    ww = np.ones(prep.n) if prep.w is None else prep.w
+    e = prep.y - prep.ymean
+    v = np.diag(prep.syy)
+    tr_b = float(np.sum((ww ** 2) @ (e ** 2 - v) ** 2 / prep.n / (2 * v ** 2)))
+    del m
+    return c, (tr_h1 - tr_b) / bdf
+
+
+def _saturated_fiml_logl(prep, m, k):
+    """Unrestricted FIML log-likelihood of y given x~ (constants excluded), by L-BFGS on
+    the Cholesky factor of Omega, polished with Newton steps."""
+    kt = k + 1
+    tot = prep.cross.sum(axis=0)
+    # complete-case-like start from pooled cross-products
+    myy = tot[:m, :m] / prep.counts.sum()
+    myx = tot[:m, m:] / prep.counts.sum()
+    mxx = tot[m:, m:] / prep.counts.sum()
+    pit0 = np.linalg.solve(mxx, myx.T).T
+    om0 = myy - pit0 @ mxx @ pit0.T + 0.1 * np.eye(m)
+    il = np.tril_indices(m)
+    l0 = np.linalg.cholesky(om0)[il]
+    n = prep.counts.sum()
+
+    def unpack(v):
+        pit = v[:m * kt].reshape(m, kt)
+        low = np.zeros((m, m))
+        low[il] = v[m * kt:]
+        return pit, low
+
+    def fg(v):
+        pit, low = unpack(v)
+        om = low @ low.T
+        val, g_pi, g_om = K.pattern_objective(pit, om, prep.masks, prep.counts, prep.cross,
+                                              True)
+        if not np.isfinite(val):
+            return 1e300, np.zeros_like(v)
+        g_low = 2.0 * g_om @ low
+        return val / n, np.concatenate([g_pi.ravel(), g_low[il]]) / n
+
+    v0 = np.concatenate([pit0.ravel(), l0])
+    res = optimize.minimize(fg, v0, jac=True, method="L-BFGS-B",
+                            options={"maxiter": 5000, "gtol": 1e-12, "ftol": 1e-15})
+    v = res.x
+    for _ in range(5):
+        f0, g0 = fg(v)
+        h = np.empty((len(v), len(v)))
+        for a in range(len(v)):
+            step = 1e-6 * max(1.0, abs(v[a]))
+            vp, vm = v.copy(), v.copy()
+            vp[a] += step
+            vm[a] -= step
+            h[:, a] = (fg(vp)[1] - fg(vm)[1]) / (2 * step)
+        h = 0.5 * (h + h.T)
+        try:
+            cand = v - np.linalg.solve(h, g0)
+        except np.linalg.LinAlgError:
+            break
+        if fg(cand)[0] <= f0:
+            v = cand
+        if np.max(np.abs(g0)) < 1e-12:
+            break
+    pit, low = unpack(v)
+    return -0.5 * n * fg(v)[0], pit, low @ low.T
+
+
+def _linear_info_meat(prep, pit, om, dpi, dom):
+    """Observed information (half the Hessian of the objective / N) and score meat of a
+    model whose parameters enter Pi~ and Omega linearly along dpi / dom."""
+    n = prep.counts.sum()
+    q = dpi.shape[0]
+
+    def grad(phi):
+        p_ = pit + np.tensordot(phi, dpi, axes=1)
+        o_ = om + np.tensordot(phi, dom, axes=1)
+        _, g_pi, g_om = K.pattern_objective(p_, o_, prep.masks, prep.counts, prep.cross, True)
+        return (np.tensordot(dpi, g_pi, axes=([1, 2], [0, 1]))
+                + np.tensordot(dom, g_om, axes=([1, 2], [0, 1]))) / n
+
+    h = np.empty((q, q))
+    for a in range(q):
+        e = np.zeros(q)
+        e[a] = 1e-5
+        h[:, a] = (grad(e) - grad(-e)) / 2e-5
+    info = 0.25 * (h + h.T)
+    meat = I.score_meat(prep, pit, om, dpi, dom)
+    return info, meat
+
+
+def _unit_derivatives(m, kt, means, slopes, cov_pairs):
+    """Derivative arrays for parameters that are single entries of Pi~ / Omega."""
+    q = len(means) + len(slopes) + len(cov_pairs)
+    dpi = np.zeros((q, m, kt))
+    dom = np.zeros((q, m, m))
+    a = 0
+    for j in means:
+        dpi[a, j, 0] = 1.0
+        a += 1
+    for j, h in slopes:
+        dpi[a, j, h] = 1.0
+        a += 1
+    for i, j in cov_pairs:
+        dom[a, i, j] = dom[a, j, i] = 1.0
+        a += 1
+    return dpi, dom
+
+
+def _yb_factors_fiml(prep, info, meat, df, bdf, m, k):
+    _, pit1, om1 = _saturated_fiml_logl(prep, m, k)
+    kt = k + 1
+    d1 = _unit_derivatives(m, kt, range(m), [(j, h) for j in range(m) for h in range(1, kt)],
+                           [(i, j) for j in range(m) for i in range(j, m)])
+    a1, b1 = _linear_info_meat(prep, pit1, om1, *d1)
+    tr_h1 = np.trace(np.linalg.solve(a1, b1))
+    c = (tr_h1 - np.trace(np.linalg.solve(info, meat))) / df
+    ww = np.ones(prep.n) if prep.w is None else prep.w
+    mu = np.empty(m)
+    v = np.empty(m)
+    for j in range(m):
+        o = ~np.isnan(prep.y[:, j])
+        mu[j] = np.average(prep.y[o, j] - prep.ymean[j], weights=ww[o])
+        v[j] = np.average((prep.y[o, j] - prep.ymean[j] - mu[j]) ** 2, weights=ww[o])
+    pit_b = np.zeros((m, kt))
+    pit_b[:, 0] = mu
+    db = _unit_derivatives(m, kt, range(m), [], [(j, j) for j in range(m)])
+    ab, bb = _linear_info_meat(prep, pit_b, np.diag(v), *db)
+    cb = (tr_h1 - np.trace(np.linalg.solve(ab, bb))) / bdf
+    return c, cb
+
+
+def _param_table(mm, layout, prep, theta, vcov, lam, gam, bmat, psi, th, pi, om,
+                 meanstructure, level):
+    m, k = len(mm.indicators), len(mm.causes)
+    lv = mm.latent
+    sxx = prep.sxx
+    sd_x = np.sqrt(np.diag(sxx))
+    var_eta = gam @ sxx @ gam + psi
+    sd_eta = np.sqrt(var_eta)
+    sig_yy = pi @ sxx @ pi.T + om
+    sd_y = np.sqrt(np.diag(sig_yy))
+    se_all = np.sqrt(np.clip(np.diag(vcov), 0, None))
+    free = {row: a for a, row in enumerate(layout.rows) if a < len(se_all)}
+    rows = []
+
+    def add(lhs, op, rhs, est, std_lv, std_all):
+        a = free.get((lhs, op, rhs))
+        se = se_all[a] if a is not None else 0.0
+        rows.append((lhs, op, rhs, est, se, std_lv, std_all, a is not None))
+
+    for j, y in enumerate(mm.indicators):
+        add(lv, "=~", y, lam[j], lam[j] * sd_eta, lam[j] * sd_eta / sd_y[j])
+    for h, x in enumerate(mm.causes):
+        add(lv, "~", x, gam[h], gam[h] / sd_eta, gam[h] * sd_x[h] / sd_eta)
+    for y, x in mm.direct_effects:
+        j, h = mm.indicators.index(y), mm.causes.index(x)
+        add(y, "~", x, bmat[j, h], bmat[j, h], bmat[j, h] * sd_x[h] / sd_y[j])
+    for a_, b_ in mm.residual_covariances:
+        i, j = mm.indicators.index(a_), mm.indicators.index(b_)
+        std_all = th[i, j] / np.sqrt(th[i, i] * th[j, j]) if th[i, i] * th[j, j] > 0 else np.nan
+        add(a_, "~~", b_, th[i, j], th[i, j], std_all)
+    for j, y in enumerate(mm.indicators):
+        add(y, "~~", y, th[j, j], th[j, j], th[j, j] / sig_yy[j, j])
+    add(lv, "~~", lv, psi, psi / var_eta, psi / var_eta)
+    for h in range(k):
+        for g in range(h, k):
+            v = sxx[h, g]
+            add(mm.causes[h], "~~", mm.causes[g], v, v, v / (sd_x[h] * sd_x[g]))
+    if meanstructure:
+        # Internally the intercepts are those of the centred causes; lavaan's are at x = 0:
+        # nu = ybar_c + nu_c - Pi xbar, with its standard error by the delta method.
+        nu_true = prep.ymean + theta[layout.nu_idx] - pi @ prep.xmean
+        dpi, _ = K.derivatives(theta, *layout.args())
+        jac = dpi[:vcov.shape[0], :, 0].T - np.einsum("ajh,h->ja", dpi[:vcov.shape[0], :, 1:],
+                                                       prep.xmean)
+        se_nu = np.sqrt(np.clip(np.einsum("ja,ab,jb->j", jac, vcov, jac), 0, None))
+        for j, y in enumerate(mm.indicators):
+            se_all[layout.nu_idx[j]] = se_nu[j]
+            add(y, "~1", "", nu_true[j], nu_true[j], nu_true[j] / sd_y[j])
+        for h, x in enumerate(mm.causes):
+            add(x, "~1", "", prep.xmean[h], prep.xmean[h], prep.xmean[h] / sd_x[h])
+        add(lv, "~1", "", 0.0, 0.0, 0.0)
+    tab = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "se", "std.lv", "std.all",
+                                      "free"])
+    zcrit = stats.norm.ppf(0.5 + level / 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(tab["free"], tab["est"] / tab["se"], np.nan)
+    tab["z"] = z
+    tab["pvalue"] = 2 * stats.norm.sf(np.abs(z))
+    tab["ci.lower"] = tab["est"] - zcrit * tab["se"]
+    tab["ci.upper"] = tab["est"] + zcrit * tab["se"]
+    cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv",
+            "std.all"]
+    return tab[cols].reset_index(drop=True)

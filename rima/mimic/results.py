@@ -1,0 +1,132 @@
+"""The fitted MIMIC model: lavaan-style parameter table, fit measures, scores, summary."""
+
+import numpy as np
+import pandas as pd
+
+from rima._kernels import mimic as K
+from rima.errors import DataError, SpecError
+
+_PRED_METHODS = ("regression", "bartlett", "causes")
+
+
+class MimicResult:
+    """Result of `rima.mimic.fit`.
+
+    Attributes: params (DataFrame, lavaan parameterEstimates columns), fit_measures (dict,
+    lavaan fitMeasures names), r2 (dict), converged, iterations, nobs, norig, excluded
+    (reason -> row count), improper (list of messages), estimator, se, test, model.
+    """
+
+    def __init__(self, *, model, params, fit_measures, r2, converged, iterations, nobs, norig,
+                 excluded, improper, estimator, se, test, missing, matrices, means, vcov):
+        self.model = model
+        self.params = params
+        self.fit_measures = fit_measures
+        self.r2 = r2
+        self.converged = converged
+        self.iterations = iterations
+        self.nobs = nobs
+        self.norig = norig
+        self.excluded = excluded
+        self.improper = improper
+        self.estimator = estimator
+        self.se = se
+        self.test = test
+        self.missing = missing
+        self._mat = matrices
+        self._means = means
+        self.vcov = vcov
+
+    # ------------------------------------------------------------------ scores
+    def prediction_weights(self, method="regression"):
+        """(intercept, coef_causes (k,), coef_indicators (m,)) from the training means.
+
+        regression: E[eta | y, x] = gamma'x + psi Lambda' Omega^-1 (y - mu_y - Pi (x - xbar))
+        (lavPredict's default, computed with an exact inverse); bartlett:
+        gamma'xbar + w'(y - ybar - B (x - xbar)) with w = Theta^-1 Lambda / (Lambda'
+        Theta^-1 Lambda); causes: gamma'x.
+        """
+        if method not in _PRED_METHODS:
+            raise SpecError(f"unknown prediction method {method!r} "
+                            f"({', '.join(_PRED_METHODS)})")
+        lam, gam, bmat, psi, th = (self._mat[k] for k in ("lam", "gam", "b", "psi", "theta"))
+        ymean, xmean = self._means
+        pi = np.outer(lam, gam) + bmat
+        om = psi * np.outer(lam, lam) + th
+        if method == "regression":
+            kv = np.linalg.solve(om, lam) * psi
+            cx = gam - pi.T @ kv
+            icpt = -kv @ (ymean - pi @ xmean)
+            return float(icpt), cx, kv
+        if method == "bartlett":
+            ti = np.linalg.solve(th, lam)
+            bw = ti / (lam @ ti)
+            cx = -bmat.T @ bw
+            icpt = gam @ xmean - bw @ (ymean - bmat @ xmean)
+            return float(icpt), cx, bw
+        return 0.0, gam.copy(), np.zeros(len(lam))
+
+    def predict(self, data, method="regression"):
+        """Latent scores for the rows of `data` (NaN where a needed value is missing)."""
+        icpt, cx, cy = self.prediction_weights(method)
+        m = len(self.model.indicators)
+        if method == "causes":
+            x = _matrix(data, self.model.causes)
+            y = np.zeros((len(x), 0))
+            cy = np.zeros(0)
+        else:
+            z = _matrix(data, self.model.observed)
+            y, x = z[:, :m], z[:, m:]
+        return K.linear_scores(y, x, icpt, cx, cy, 16)
+
+    # ------------------------------------------------------------------ text
+    def summary(self):
+        fm = self.fit_measures
+        lines = [f"rima MIMIC model ({self.estimator}, se = {self.se}, test = {self.test}, "
+                 f"missing = {self.missing})",
+                 f"  converged: {self.converged} after {self.iterations} iterations",
+                 f"  observations used: {self.nobs} of {self.norig}"]
+        for reason, cnt in self.excluded.items():
+            lines.append(f"    excluded {cnt}: {reason}")
+        lines.append(f"  free parameters: {int(fm['npar'])}")
+        lines.append("")
+        lines.append("Model test:")
+        lines.append(f"  chi-square {fm['chisq']:.3f}  df {int(fm['df'])}  p {fm['pvalue']:.4f}")
+        if "chisq.scaled" in fm:
+            lines.append(f"  scaled chi-square {fm['chisq.scaled']:.3f}  p "
+                         f"{fm['pvalue.scaled']:.4f}  scaling factor "
+                         f"{fm['chisq.scaling.factor']:.4f}")
+        lines.append(f"  CFI {fm['cfi']:.3f}  TLI {fm['tli']:.3f}  RMSEA {fm['rmsea']:.3f} "
+                     f"[{fm['rmsea.ci.lower']:.3f}, {fm['rmsea.ci.upper']:.3f}]  "
+                     f"SRMR {fm.get('srmr', np.nan):.3f}")
+        lines.append(f"  log-likelihood {fm['logl']:.3f}  AIC {fm['aic']:.3f}  "
+                     f"BIC {fm['bic']:.3f}")
+        lines.append("")
+        tab = self.params.copy()
+        tab = tab[~((tab["op"] == "~~") & tab["lhs"].isin(self.model.causes))]
+        tab = tab[~((tab["op"] == "~1") & tab["lhs"].isin(self.model.causes))]
+        lines.append(tab.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        lines.append("")
+        lines.append("R-square: " + ", ".join(f"{k} {v:.3f}" for k, v in self.r2.items()))
+        if self.improper:
+            lines.append("")
+            lines.append("WARNING (improper solution): " + "; ".join(self.improper))
+        return "\n".join(lines)
+
+    def __repr__(self):
+        fm = self.fit_measures
+        return (f"<MimicResult {self.model.latent}: chisq={fm['chisq']:.3f} df={int(fm['df'])}"
+                f" cfi={fm['cfi']:.3f} rmsea={fm['rmsea']:.3f} n={self.nobs}>")
+
+
+def _matrix(data, names):
+    if not isinstance(data, pd.DataFrame):
+        raise DataError("data must be a pandas DataFrame with the model's columns")
+    missing = [c for c in names if c not in data.columns]
+    if missing:
+        raise DataError(f"column(s) not in the data: {', '.join(missing)}")
+    for c in names:
+        col = data[c]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise DataError(f"column {c!r} is not numeric (dtype {col.dtype})")
+    return data[names].to_numpy(dtype=float, na_value=np.nan)

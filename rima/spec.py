@@ -1,0 +1,339 @@
+"""The model spec: which columns play which role.
+
+A spec is a TOML file (or the same structure as a dict)::
+
+    [data]
+    id = "hhid"
+    weight = "hh_weight"            # optional
+    profiles = ["soum", "head_sex"] # optional, for results by group
+
+    [pillars]                       # order is kept: it is the order of results
+    ABS = ["dist_soum_km", ...]
+    AST = ["herd_su", ...]
+    SSN = ["social_insurance", ...]
+    AC  = ["head_edu_years", ...]
+
+    [indicators]                    # one group, its name is free
+    food_security = ["fcs", "log_food_exp_ae", "hdds"]
+
+    [options]                       # see rima.options; unknown keys are errors
+
+`load_spec` reports every problem it finds in one `SpecError` rather than the first only,
+so a spec can be fixed in one pass.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from rima.errors import SpecError
+from rima.options import Options, parse_options
+
+TOP_LEVEL_KEYS = ("data", "pillars", "indicators", "options")
+DATA_KEYS = ("id", "weight", "profiles")
+MIN_PILLAR_VARIABLES = 3
+MIN_INDICATORS = 2
+# Names the later stages create next to the pillars; a pillar called so would collide.
+RESERVED_NAMES = frozenset({"RCI", "RCI_100", "status", "id"})
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated model spec.
+
+    id : household id column
+    weight : sampling weight column or None
+    profiles : columns to break results down by
+    pillars : {pillar name: tuple of variables}, in the spec's order
+    indicators : tuple of food-security indicator variables
+    indicator_group : the name of the indicator group (e.g. "food_security")
+    options : validated `rima.options.Options`
+    source : the file the spec came from, or None
+    """
+
+    id: str
+    pillars: Mapping[str, tuple[str, ...]]
+    indicators: tuple[str, ...]
+    indicator_group: str = "food_security"
+    weight: str | None = None
+    profiles: tuple[str, ...] = ()
+    options: Options = field(default_factory=Options)
+    source: Path | None = None
+    options_table: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def pillar_names(self) -> tuple[str, ...]:
+        return tuple(self.pillars)
+
+    @property
+    def pillar_variables(self) -> tuple[str, ...]:
+        return tuple(v for vs in self.pillars.values() for v in vs)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Every analysis variable: pillar variables in order, then the indicators.
+
+        The reference procedure deletes a row listwise if any of these is missing.
+        """
+        return self.pillar_variables + self.indicators
+
+    @property
+    def numeric_columns(self) -> tuple[str, ...]:
+        """Columns that must be numeric: the analysis variables and the weight."""
+        return self.variables + ((self.weight,) if self.weight else ())
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Every column the spec names, without repeats, in a stable order."""
+        cols = [self.id, *((self.weight,) if self.weight else ()), *self.profiles, *self.variables]
+        return tuple(dict.fromkeys(cols))
+
+    def pillar_of(self, variable: str) -> str | None:
+        for name, vs in self.pillars.items():
+            if variable in vs:
+                return name
+        return None
+
+    def missing_columns(self, columns) -> list[str]:
+        present = set(map(str, columns))
+        return [c for c in self.required_columns if c not in present]
+
+    def check_columns(self, columns, source=None) -> None:
+        """Raise SpecError listing every spec column absent from `columns`, with near matches."""
+        columns = [str(c) for c in columns]
+        missing = self.missing_columns(columns)
+        if not missing:
+            return
+        where = f" {source}" if source else " the data"
+        lines = [f"{len(missing)} column(s) named in the spec are not in{where}:"]
+        for name in missing:
+            lines.append(f"  {name} ({self._role(name)}){_suggest(name, columns)}")
+        raise SpecError(_prefix(self.source, "\n".join(lines)))
+
+    def _role(self, name: str) -> str:
+        if name == self.id:
+            return "id"
+        if name == self.weight:
+            return "weight"
+        pillar = self.pillar_of(name)
+        if pillar:
+            return f"pillar {pillar}"
+        if name in self.indicators:
+            return f"indicator {self.indicator_group}"
+        return "profile"
+
+    def to_dict(self) -> dict:
+        """The spec as the plain structure `load_spec` accepts (TOML tables as dicts)."""
+        data: dict[str, Any] = {"id": self.id}
+        if self.weight:
+            data["weight"] = self.weight
+        if self.profiles:
+            data["profiles"] = list(self.profiles)
+        return {
+            "data": data,
+            "pillars": {k: list(v) for k, v in self.pillars.items()},
+            "indicators": {self.indicator_group: list(self.indicators)},
+            "options": dict(self.options_table),
+        }
+
+
+def load_spec(spec) -> Spec:
+    """Load and validate a spec from a TOML path, a dict, or return a `Spec` unchanged."""
+    if isinstance(spec, Spec):
+        return spec
+    if isinstance(spec, Mapping):
+        return _from_dict(spec, None)
+    if isinstance(spec, (str, Path)):
+        path = Path(spec)
+        if not path.exists():
+            raise SpecError(f"{path}: spec file not found")
+        if path.is_dir():
+            raise SpecError(f"{path}: is a directory, expected a TOML spec file")
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SpecError(f"{path}: not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise SpecError(f"{path}: not a UTF-8 text file: {exc}") from exc
+        return _from_dict(table, path)
+    raise SpecError(
+        f"a spec must be a TOML file path, a dict or a rima.spec.Spec, not {type(spec).__name__}"
+    )
+
+
+def _from_dict(table: Mapping, source: Path | None) -> Spec:
+    errors: list[str] = []
+
+    unknown = [k for k in table if k not in TOP_LEVEL_KEYS]
+    if unknown:
+        errors.append(
+            f"unknown top-level key(s): {', '.join(map(str, unknown))} "
+            f"(known: {', '.join(TOP_LEVEL_KEYS)})"
+        )
+    data = _table(table, "data", errors, required=True)
+    pillars_t = _table(table, "pillars", errors, required=True)
+    indicators_t = _table(table, "indicators", errors, required=True)
+    options_t = _table(table, "options", errors, required=False)
+
+    # [data]
+    unknown = [k for k in data if k not in DATA_KEYS]
+    if unknown:
+        errors.append(
+            f"unknown key(s) in [data]: {', '.join(map(str, unknown))}"
+            f" (known: {', '.join(DATA_KEYS)})"
+        )
+    id_col = data.get("id")
+    if "data" in table and "id" not in data:
+        errors.append("[data] needs id = \"<household id column>\"")
+    elif id_col is not None and not _is_name(id_col):
+        errors.append(f"[data] id must be a column name (a non-empty string), got {id_col!r}")
+    weight = data.get("weight")
+    if weight is not None and not _is_name(weight):
+        errors.append(f"[data] weight must be a column name (a non-empty string), got {weight!r}")
+    profiles = data.get("profiles", [])
+    if isinstance(profiles, str):
+        profiles = [profiles]
+    profiles = _names(profiles, "[data] profiles", errors)
+
+    # [pillars]
+    pillars: dict[str, tuple[str, ...]] = {}
+    seen: dict[str, str] = {}
+    if "pillars" in table and not pillars_t:
+        errors.append("[pillars] is empty; name at least one pillar with its variables")
+    for name, variables in pillars_t.items():
+        name = str(name)
+        if not name.isidentifier():
+            errors.append(f"pillar name {name!r} must be an identifier (letters, digits, _)")
+        elif name in RESERVED_NAMES:
+            errors.append(f"pillar name {name!r} is reserved; choose another name")
+        vs = _names(variables, f"pillar {name}", errors)
+        for v in vs:
+            if v in seen and seen[v] != name:
+                errors.append(f"variable {v!r} is in two pillars: {seen[v]} and {name}")
+            seen.setdefault(v, name)
+        if len(vs) < MIN_PILLAR_VARIABLES:
+            errors.append(
+                f"pillar {name} has {len(vs)} variable(s); a pillar needs at least "
+                f"{MIN_PILLAR_VARIABLES} (the reference procedure refuses fewer)"
+            )
+        pillars[name] = vs
+
+    # [indicators]
+    group, indicators = "food_security", ()
+    if "indicators" in table:
+        if len(indicators_t) != 1:
+            errors.append(
+                "[indicators] must hold exactly one group, e.g. food_security = "
+                f"[\"fcs\", \"log_food_exp_ae\", \"hdds\"]; found {len(indicators_t)}: "
+                + ", ".join(map(str, indicators_t))
+            )
+        if indicators_t:
+            group, raw = next(iter(indicators_t.items()))
+            group = str(group)
+            indicators = _names(raw, f"indicator group {group}", errors)
+            if len(indicators) < MIN_INDICATORS:
+                errors.append(
+                    f"indicator group {group} has {len(indicators)} variable(s); the MIMIC "
+                    f"model needs at least {MIN_INDICATORS}"
+                )
+            for v in indicators:
+                if v in seen:
+                    errors.append(
+                        f"variable {v!r} is both an indicator and in pillar {seen[v]}; "
+                        "food-security outcomes cannot also be capacities"
+                    )
+
+    # roles that must not overlap
+    for role, col in (("id", id_col), ("weight", weight)):
+        if isinstance(col, str) and col:
+            if col in seen:
+                errors.append(f"{role} column {col!r} is also in pillar {seen[col]}")
+            if col in indicators:
+                errors.append(f"{role} column {col!r} is also an indicator")
+    if isinstance(id_col, str) and id_col and id_col == weight:
+        errors.append(f"column {id_col!r} cannot be both the id and the weight")
+    for name in pillars:
+        if name in seen or name in indicators or name in (id_col, weight):
+            errors.append(
+                f"pillar name {name!r} is also a column name in the spec; pillar scores "
+                "would overwrite it"
+            )
+
+    options = Options()
+    if not errors:
+        try:
+            options = parse_options(options_t)
+        except SpecError as exc:
+            errors.append(str(exc))
+
+    if errors:
+        if len(errors) == 1:
+            raise SpecError(_prefix(source, f"invalid spec: {errors[0]}"))
+        listed = "\n".join(f"  - {e}" for e in errors)
+        raise SpecError(_prefix(source, f"invalid spec ({len(errors)} problems):\n{listed}"))
+
+    return Spec(
+        id=id_col,
+        pillars=MappingProxyType(pillars),
+        indicators=indicators,
+        indicator_group=group,
+        weight=weight,
+        profiles=profiles,
+        options=options,
+        source=source,
+        options_table=MappingProxyType(dict(options_t)),
+    )
+
+
+def _table(table: Mapping, key: str, errors: list[str], required: bool) -> Mapping:
+    if key not in table:
+        if required:
+            errors.append(f"missing [{key}] table")
+        return {}
+    value = table[key]
+    if not isinstance(value, Mapping):
+        errors.append(f"[{key}] must be a table, got {type(value).__name__}")
+        return {}
+    return value
+
+
+def _is_name(x) -> bool:
+    return isinstance(x, str) and x.strip() != ""
+
+
+def _names(values, where: str, errors: list[str]) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, (list, tuple)):
+        errors.append(f"{where} must be a list of column names, got {values!r}")
+        return ()
+    out = []
+    for v in values:
+        if not _is_name(v):
+            errors.append(f"{where}: {v!r} is not a column name")
+        elif v in out:
+            errors.append(f"{where} lists {v!r} twice")
+        else:
+            out.append(v)
+    return tuple(out)
+
+
+def _suggest(name: str, columns: list[str]) -> str:
+    lowered = {c.lower(): c for c in columns}
+    matches = []
+    if name.lower() in lowered:
+        matches.append(lowered[name.lower()])
+    for m in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6):
+        if lowered[m] not in matches:
+            matches.append(lowered[m])
+    if not matches:
+        return ""
+    return "; did you mean " + " or ".join(repr(m) for m in matches[:3]) + "?"
+
+
+def _prefix(source: Path | None, message: str) -> str:
+    return f"{source}: {message}" if source else message

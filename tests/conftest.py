@@ -1,0 +1,35 @@
+"""Shared fixtures: the bundled example, a small simulated survey, its spec."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_DIR = ROOT / "examples" / "zavkhan"
+EXAMPLE_SPEC = EXAMPLE_DIR / "spec.toml"
+EXAMPLE_DATA = EXAMPLE_DIR / "households.csv"
+
+
+@pytest.fixture(scope="session")
+def example_dir():
+    return EXAMPLE_DIR
+
+
+@pytest.fixture(scope="session")
+def example_spec():
+    from rima.spec import load_spec
+
+    return load_spec(EXAMPLE_SPEC)
+
+
+@pytest.fixture(scope="session")
+def small_survey():
+    """A 600-household survey (seed 7); treat as read-only, copy before changing."""
+    from rima.simulate import simulate
+
+    return simulate(n_households=600, seed=7)
+
+
+@pytest.fixture()
+def small_households(small_survey):
+    return small_survey.households.copy()

@@ -1,0 +1,164 @@
+"""rima.mimic against R lavaan 0.6.14 (tests/reference/mimic_reference.R and its JSON)."""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rima.mimic as M
+
+REF_DIR = Path(__file__).parent / "reference"
+REF = json.loads((REF_DIR / "mimic_reference.json").read_text())
+
+CONFIGS = {
+    "ml": dict(estimator="ML"),
+    "ml_robust_sem": dict(se="robust.sem"),
+    "mlm": dict(estimator="MLM"),
+    "mlr": dict(estimator="MLR"),
+    "fiml": dict(missing="fiml"),
+    "fiml_mlr": dict(estimator="MLR", missing="fiml"),
+    "weighted_ml": dict(sampling_weights="w"),
+    "weighted_mlr": dict(estimator="MLR", sampling_weights="w"),
+}
+# lavaan's own baseline fit does not converge on the badly scaled data (its baseline chisq is
+# far above the closed-form value), so only estimates and scores are compared there.
+BADLY_SCALED = "badly_scaled"
+
+_DATA: dict = {}
+
+
+def _data(name):
+    if name not in _DATA:
+        _DATA[name] = pd.read_csv(REF_DIR / "mimic_data" / REF["datasets"][name]["file"])
+    return _DATA[name]
+
+
+CASES = [(d, f) for d, ds in REF["datasets"].items() for f in ds["fits"] if f in CONFIGS]
+_FITS: dict = {}
+
+
+def _fit(dname, fname):
+    key = (dname, fname)
+    if key not in _FITS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _FITS[key] = M.fit(REF["datasets"][dname]["model"], _data(dname), **CONFIGS[fname])
+    return _FITS[key]
+
+
+def _merged(dname, fname):
+    ref = pd.DataFrame(REF["datasets"][dname]["fits"][fname]["params"])
+    mine = _fit(dname, fname).params
+    mg = ref.merge(mine, on=["lhs", "op", "rhs"], suffixes=("_r", "_p"), how="outer",
+                   indicator=True)
+    return mg
+
+
+@pytest.mark.parametrize("dname,fname", CASES)
+def test_parameter_table(dname, fname):
+    mg = _merged(dname, fname)
+    assert (mg["_merge"] == "both").all(), mg[mg["_merge"] != "both"][["lhs", "op", "rhs"]]
+    scale = np.maximum(1.0, np.abs(mg["est_r"])) if dname == BADLY_SCALED else 1.0
+    np.testing.assert_array_less(np.abs(mg["est_p"] - mg["est_r"]) / scale, 1e-5)
+    for col in ("std.lv", "std.all"):
+        s = np.maximum(1.0, np.abs(mg[col + "_r"])) if dname == BADLY_SCALED else 1.0
+        np.testing.assert_array_less(np.abs(mg[col + "_p"] - mg[col + "_r"]) / s, 1e-5)
+    if dname == BADLY_SCALED:
+        # lavaan reports no usable standard errors on this data; rima's must be finite
+        assert np.isfinite(mg["se_p"]).all()
+        return
+    free = mg["se_r"] > 0
+    rel = np.abs(mg.loc[free, "se_p"] / mg.loc[free, "se_r"] - 1)
+    assert rel.max() < 1e-4
+    assert (mg.loc[~free, "se_p"] == 0).all()
+    for col in ("z", "ci.lower", "ci.upper"):
+        a, b = mg[col + "_r"].to_numpy(float), mg[col + "_p"].to_numpy(float)
+        ok = np.isfinite(a)
+        assert np.array_equal(ok, np.isfinite(b))
+        np.testing.assert_allclose(b[ok], a[ok], rtol=1e-4, atol=1e-5 * np.abs(a[ok]).max())
+
+
+@pytest.mark.parametrize("dname,fname", [c for c in CASES if c[0] != BADLY_SCALED])
+def test_fit_measures(dname, fname):
+    ref = REF["datasets"][dname]["fits"][fname]["fit_measures"]
+    fm = _fit(dname, fname).fit_measures
+    compared = 0
+    for key, v in ref.items():
+        if key not in fm or v is None:
+            continue
+        compared += 1
+        assert fm[key] == pytest.approx(v, rel=1e-4, abs=1e-7), key
+    must = {"npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "cfi", "tli",
+            "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "logl", "unrestricted.logl", "aic",
+            "bic"}
+    if not fname.startswith("fiml"):
+        must |= {"srmr"}
+    if fname in ("mlm", "mlr", "weighted_ml", "weighted_mlr", "fiml_mlr"):
+        must |= {"chisq.scaled", "pvalue.scaled", "chisq.scaling.factor", "cfi.scaled",
+                 "tli.scaled", "baseline.chisq.scaled"}
+    if fname in ("mlm", "mlr", "weighted_ml", "weighted_mlr"):
+        must |= {"cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.upper.robust"}
+    assert must <= {k for k in ref if k in fm}
+    assert compared >= len(must)
+
+
+@pytest.mark.parametrize("dname,fname", CASES)
+def test_r2(dname, fname):
+    ref = REF["datasets"][dname]["fits"][fname]["r2"]
+    r2 = _fit(dname, fname).r2
+    for k, v in ref.items():
+        if v is not None:
+            assert r2[k] == pytest.approx(v, abs=1e-5)
+
+
+@pytest.mark.parametrize("dname,fname", [c for c in CASES if c[1] in ("ml", "weighted_mlr")])
+def test_predictions_match_exact_formula(dname, fname):
+    f = REF["datasets"][dname]["fits"][fname]
+    res = _fit(dname, fname)
+    df = _data(dname)
+    cols = res.model.observed
+    complete = df[cols].notna().all(axis=1).to_numpy()
+    rows = np.array(f["pred_rows"]) - 1
+    for meth in ("regression", "bartlett", "causes"):
+        ref = np.asarray(f["explicit"][meth], dtype=float)
+        got = res.predict(df[complete].iloc[rows], meth)
+        scale = max(1.0, np.abs(ref).max())
+        assert np.abs(got - ref).max() / scale < 1e-6, meth
+
+
+@pytest.mark.parametrize("dname", [d for d in REF["datasets"] if d != BADLY_SCALED
+                                   and "ml" in REF["datasets"][d]["fits"]])
+def test_predictions_match_lavpredict(dname):
+    f = REF["datasets"][dname]["fits"]["ml"]
+    res = _fit(dname, "ml")
+    df = _data(dname)
+    complete = df[res.model.observed].notna().all(axis=1).to_numpy()
+    rows = np.array(f["pred_rows"]) - 1
+    for meth in ("regression", "bartlett"):
+        ref = np.asarray(f["lavpredict"][meth], dtype=float)
+        got = res.predict(df[complete].iloc[rows], meth)
+        assert np.abs(got - ref).max() < 1e-6, meth
+
+
+def test_badly_scaled_scores_differ_from_lavpredict_but_match_exact():
+    f = REF["datasets"][BADLY_SCALED]["fits"]["ml"]
+    res = _fit(BADLY_SCALED, "ml")
+    got = res.predict(_data(BADLY_SCALED), "regression")
+    exact = np.asarray(f["explicit"]["regression"])
+    assert np.abs(got - exact).max() < 1e-6 * max(1.0, np.abs(exact).max())
+
+
+def test_prediction_weights_reproduce_predict():
+    res = _fit("base_n200", "ml")
+    df = _data("base_n200")
+    for meth in ("regression", "bartlett", "causes"):
+        icpt, cx, cy = res.prediction_weights(meth)
+        direct = icpt + df[res.model.causes].to_numpy() @ cx
+        direct = direct + df[res.model.indicators].to_numpy() @ cy
+        np.testing.assert_allclose(res.predict(df, meth), direct, rtol=1e-12, atol=1e-12)
+    # scoring a batch never re-centres on that batch
+    one = res.predict(df.iloc[:1], "regression")
+    assert one[0] == pytest.approx(res.predict(df, "regression")[0], abs=1e-12)
