@@ -49,7 +49,7 @@ def main():
         return res, res.predict(df)
 
     t_cov, _ = best_of(lambda: np.cov(arr, rowvar=False), 3)
-    t_rima, (res, scores) = best_of(rima_run, 3)
+    t_rima, (_res, _scores) = best_of(rima_run, 3)
     print(f"rows: {n:,}")
     print(f"np.cov                       {t_cov * 1e3:9.1f} ms")
     print(f"rima fit(robust.sem)+predict {t_rima * 1e3:9.1f} ms   ratio to np.cov "

@@ -1,6 +1,6 @@
 """Tables in and out, chosen by file extension.
 
-Read: CSV, TSV (and .txt as TSV), Parquet, Stata .dta, SPSS .sav, Excel .xlsx/.xlsm.
+Read: CSV, TSV, Parquet, Stata .dta, SPSS .sav, Excel .xlsx/.xlsm.
 Write: CSV, TSV, Parquet, Stata .dta. FAO analysts work in Stata and Excel, so those
 formats are first-class; every error names the file.
 """
@@ -17,7 +17,6 @@ READ_FORMATS = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".tab": "tsv",
-    ".txt": "tsv",
     ".parquet": "parquet",
     ".pq": "parquet",
     ".dta": "stata",
@@ -61,8 +60,10 @@ def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
     """Read a data table by extension.
 
     `sheet` selects an Excel worksheet by name or 0-based position (default: the first);
-    it is an error for other formats. Stata and SPSS value labels are not applied: the
-    numeric codes are what the analysis needs.
+    it is an error for other formats. Stata and SPSS value labels are not applied, because
+    the numeric codes are what the analysis needs (mobile coverage 0/1/2, not its labels);
+    they are kept in ``df.attrs["value_labels"]`` ({column: {code: label}}) and
+    `apply_value_labels` turns chosen columns (profiles such as soum) into their labels.
     """
     path = Path(path)
     fmt = table_format(path)
@@ -80,7 +81,7 @@ def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
         elif fmt == "parquet":
             df = pd.read_parquet(path)
         elif fmt == "stata":
-            df = pd.read_stata(path, convert_categoricals=False)
+            df = _read_stata(path)
         elif fmt == "spss":
             df = _read_spss(path)
         else:
@@ -100,11 +101,50 @@ def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
     return df
 
 
+def _read_stata(path: Path) -> pd.DataFrame:
+    with pd.io.stata.StataReader(path) as reader:
+        df = reader.read(convert_categoricals=False)
+        labels = reader.value_labels()
+        # the value-label set attached to each variable; pandas keeps it only privately,
+        # so fall back to Stata's usual convention of naming the set after the variable
+        label_names = getattr(reader, "_lbllist", None) or list(df.columns)
+    attached = {}
+    for col, name in zip(df.columns, label_names):
+        if name and name in labels:
+            attached[str(col)] = dict(labels[name])
+    df.attrs["value_labels"] = attached
+    return df
+
+
 def _read_spss(path: Path) -> pd.DataFrame:
     import pyreadstat
 
-    df, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    df, meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    df.attrs["value_labels"] = {
+        str(k): dict(v) for k, v in (meta.variable_value_labels or {}).items()
+    }
     return df
+
+
+def apply_value_labels(df: pd.DataFrame, columns=None) -> pd.DataFrame:
+    """Copy of `df` with Stata/SPSS value labels applied to `columns` (default: all labelled).
+
+    Codes without a label are kept as they are (as text), so nothing becomes missing.
+    """
+    labels = df.attrs.get("value_labels", {})
+    out = df.copy()
+    for col in labels if columns is None else columns:
+        if col not in labels or col not in out:
+            continue
+        mapping = labels[col]
+        out[col] = out[col].map(
+            lambda v, m=mapping: m.get(v, v if pd.isna(v) else str(_plain_code(v)))
+        )
+    return out
+
+
+def _plain_code(v):
+    return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 def _read_excel(path: Path, sheet) -> pd.DataFrame:

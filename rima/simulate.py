@@ -84,7 +84,8 @@ _PILLAR_CORR = np.array(
 )
 _PILLAR_ICC = np.array([0.30, 0.12, 0.10, 0.08])
 GAMMA = {"ABS": 0.30, "AST": 0.45, "SSN": 0.25, "AC": 0.35}
-RESILIENCE_R2 = 0.70  # share of the variance of resilience explained by the pillars
+RESILIENCE_R2 = 0.70
+_FEMALE_GAP = 0.45  # household-level shift of AST (and half of it for AC), in SD units  # share of the variance of resilience explained by the pillars
 
 # Columns with a few per cent of values missing (item non-response), and the rate.
 MISSING_RATES = {
@@ -156,8 +157,9 @@ def simulate(
     soum = _allocate_soums(rng, n)
     soum_tab = _soum_frame()
     zone = soum_tab["zone"].to_numpy()[soum]
-    latent = _draw_latent(rng, soum, len(SOUMS))
-    demo = _draw_demographics(rng, n, latent["AC"])
+    female = rng.random(n) < 0.16
+    latent = _draw_latent(rng, soum, len(SOUMS), female)
+    demo = _draw_demographics(rng, n, latent["AC"], female)
     weights = soum_tab["herder_households"].to_numpy() / np.maximum(
         np.bincount(soum, minlength=len(SOUMS)), 1
     )
@@ -221,10 +223,13 @@ def _allocate_soums(rng, n):
     return np.repeat(np.arange(len(SOUMS)), counts)
 
 
-def _draw_latent(rng, soum, n_soums):
+def _draw_latent(rng, soum, n_soums, female):
     n = soum.shape[0]
     chol = np.linalg.cholesky(_PILLAR_CORR)
     hh = rng.standard_normal((n, 4)) @ chol.T
+    # female-headed herder households hold fewer animals and less labour, as surveys find
+    hh[:, 1] -= _FEMALE_GAP * (female - 0.16)
+    hh[:, 3] -= 0.5 * _FEMALE_GAP * (female - 0.16)
     soum_eff = rng.standard_normal((n_soums, 4))
     # The soum centre itself (Uliastai is also the aimag centre) has better services.
     soum_eff[0, 0] = 1.5
@@ -256,9 +261,8 @@ def _evolve_latent(rng, latent):
     return out
 
 
-def _draw_demographics(rng, n, ac):
+def _draw_demographics(rng, n, ac, female):
     head_age = np.clip(np.rint(rng.normal(46, 11.5, n)), 19, 85).astype(np.int64)
-    female = rng.random(n) < 0.16
     hh_size = (1 + rng.poisson(3.1, n)).astype(np.int64)
     # adaptive households have more working-age members per dependent
     p_work = expit(0.35 + 0.45 * ac + 0.3 * rng.standard_normal(n))

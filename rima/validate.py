@@ -31,7 +31,7 @@ _SHOW = 5  # offending rows / values quoted in a message
 class Issue:
     """One problem found in the data.
 
-    kind : "missing_column", "empty", "non_numeric", "infinite", "all_missing",
+    kind : "missing_column", "duplicate_column", "empty", "non_numeric", "infinite", "all_missing",
            "constant", "duplicate_id", "missing_id", "negative_weight", "no_usable_rows",
            "missing_profile" (a warning)
     column : the column at fault, or None

@@ -126,3 +126,28 @@ def test_stata_writes_bool_and_strings(tmp_path):
     df = pd.DataFrame({"flag": [True, False], "name": pd.array(["x", "y"], dtype="string")})
     back = read_table(write_table(df, tmp_path / "x.dta"))
     assert back["flag"].tolist() == [1, 0] and back["name"].tolist() == ["x", "y"]
+
+
+def test_value_labels_kept_as_codes_and_applied_on_request(tmp_path):
+    import pyreadstat
+
+    from rima.io import apply_value_labels
+
+    df = pd.DataFrame({
+        "soum": pd.Categorical(["Ider", "Tes", "Ider"]),
+        "mobile_coverage": [0.0, 2.0, 1.0],
+    })
+    back = read_table(write_table(df, tmp_path / "x.dta"))
+    assert back["soum"].tolist() == [0, 1, 0]  # numeric codes: usable in numeric roles
+    assert back.attrs["value_labels"]["soum"] == {0: "Ider", 1: "Tes"}
+    assert apply_value_labels(back, ["soum"])["soum"].tolist() == ["Ider", "Tes", "Ider"]
+
+    path = tmp_path / "x.sav"
+    pyreadstat.write_sav(
+        df[["mobile_coverage"]], str(path),
+        variable_value_labels={"mobile_coverage": {0: "none", 1: "weak"}},
+    )
+    sav = read_table(path)
+    assert sav["mobile_coverage"].tolist() == [0, 2, 1]
+    # a code without a label stays visible instead of turning into a missing value
+    assert apply_value_labels(sav)["mobile_coverage"].tolist() == ["none", "2", "weak"]

@@ -133,3 +133,23 @@ def test_summary_and_determinism():
         assert needle in text
     with pytest.raises(SpecError, match="prediction method"):
         a.predict(DF, "mean")
+
+
+def test_non_convergence_says_what_was_tried():
+    from rima.errors import ConvergenceError
+    from rima.mimic import estimate as E
+
+    mm = M.parse(BASE["model"])
+    prep = E.prepare(mm, DF, "listwise", None, None, None, None)
+    with pytest.raises(ConvergenceError, match="Fisher scoring.*1 iteration"):
+        E.optimise(mm, E.make_layout(mm), prep, max_iter=1)
+
+
+def test_weights_validation():
+    d = DF.copy()
+    d["w"] = 1.0
+    d.loc[3, "w"] = -1.0
+    with pytest.raises(DataError, match="negative"):
+        M.fit(BASE["model"], d, sampling_weights="w")
+    with pytest.raises(SpecError, match="robust.huber.white"):
+        M.fit(BASE["model"], DF.assign(w=1.0), sampling_weights="w", se="robust.sem")

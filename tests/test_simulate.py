@@ -223,3 +223,11 @@ def test_no_dzud_means_low_losses():
     calm = simulate(3000, seed=4, dzud_severity=0.0)
     assert (calm.soums["dzud_class"] != "dzud").all()
     assert calm.households["loss_share"].mean() < 0.08
+
+
+def test_female_headed_households_less_resilient(big):
+    female = (big.households["head_sex"] == "female").to_numpy()
+    assert 0.13 < female.mean() < 0.19
+    t = big.truth
+    assert t["AST"][female].mean() < t["AST"][~female].mean() - 0.25
+    assert t["resilience"][female].mean() < t["resilience"][~female].mean()

@@ -192,3 +192,14 @@ def test_package_level_call_works_after_module_import(df):
     import rima.validate  # the module import must not shadow the function
 
     assert rima.validate(df, SPEC).ok
+
+
+def test_duplicate_column_names(df):
+    df = pd.concat([df, df[["a1"]]], axis=1)
+    report = validate(df, SPEC)
+    assert kinds(report) == ["duplicate_column"] and "a1" in report.errors[0].message
+
+
+def test_not_a_dataframe():
+    with pytest.raises(DataError, match="needs a pandas DataFrame"):
+        validate([[1, 2]], SPEC)

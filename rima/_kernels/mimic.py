@@ -67,7 +67,7 @@ def reduced_form(lam, gam, bmat, psi, th, nu):
 @njit(cache=True)
 def derivatives(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx):
     """d Pi~ / d theta_a (q, m, 1 + k) and d Omega / d theta_a (q, m, m)."""
-    lam, gam, bmat, psi, th, nu = build_matrices(
+    lam, gam, _bmat, psi, _th, _nu = build_matrices(
         theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx)
     q = theta.shape[0]
     m = lam.shape[0]
@@ -255,7 +255,7 @@ def score_crossproduct(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi, d
                 xt[h + 1] = x[i, h] - xcenter[h]
             for j in range(m):
                 yv = y[i, j]
-                if yv != yv:
+                if np.isnan(yv):
                     e[j] = 0.0
                     continue
                 v = yv - ycenter[j]
@@ -294,73 +294,66 @@ def score_crossproduct(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi, d
 
 
 @njit(cache=True, parallel=True)
-def projected_gamma(z, zhat, w, w2, proj, nchunks):
-    """P Gamma P' for lavaan's ADF Gamma, in one pass over the rows.
+def gamma_trace(y, x, w, w2, ymean, xmean, b_ols, rmat, cmat, nchunks):
+    """tr(W Gamma) for lavaan's fixed-x Gamma and W = 1/2 D'(V^-1 kron V^-1)D, in one pass.
 
-    Gamma = sum_i w2_i (v_i - v)(v_i - v)' / sum w, v = sum_i w_i v_i / sum w, with
-    v_i = vech(z_i z_i' - zh_i zh_i') (w2 = w for plain data, w^2 for sampling weights,
-    where Gamma is the cross-product of weighted casewise scores)
-    (vech by columns of the lower triangle). With fixed causes, zhat holds the causes and
-    the OLS fitted values of the indicators (both centred) so that only the variation of
-    the indicators given the causes counts. Projecting each v_i first (P = Delta' W for the
-    robust.sem meat) keeps the per-row cost at q x p* instead of p*^2.
+    With V^-1 = R'R and Z_i = d_i d_i' - dh_i dh_i' (d = (y, x) centred, dh the same with y
+    replaced by its OLS fit), v' W v = 1/2 ||R (Z_i - Zbar) R'||_F^2, and with a = R d,
+    b = R dh, C = R Zbar R' that norm is (a'a)^2 + (b'b)^2 - 2 (a'b)^2 - 2 a'Ca + 2 b'Cb
+    + ||C||^2, so no p* x p* matrix is ever formed.
+    Returns sum_i w2_i v_i' W v_i / sum w.
     """
-    n, p = z.shape
-    ps = p * (p + 1) // 2
-    r = proj.shape[0]
-    rows = np.empty(ps, dtype=np.int64)
-    cols = np.empty(ps, dtype=np.int64)
-    t = 0
-    for j in range(p):
-        for i in range(j, p):
-            rows[t] = i
-            cols[t] = j
-            t += 1
-    out = np.zeros((nchunks, r, r))
-    outa = np.zeros((nchunks, r))
-    outb = np.zeros((nchunks, r))
+    n, m = y.shape
+    k = x.shape[1]
+    p = m + k
+    cc = np.sum(cmat * cmat)
+    out = np.zeros(nchunks)
     size = (n + nchunks - 1) // nchunks
     for ch in prange(nchunks):
         lo = ch * size
         hi = min(n, lo + size)
-        acc = np.zeros((r, r))
-        acca = np.zeros(r)
-        accb = np.zeros(r)
-        v = np.empty(ps)
-        pv = np.empty(r)
+        acc = 0.0
+        d = np.empty(p)
+        dh = np.empty(p)
+        a = np.empty(p)
+        b = np.empty(p)
         for i in range(lo, hi):
-            for a in range(ps):
-                v[a] = (z[i, rows[a]] * z[i, cols[a]]
-                        - zhat[i, rows[a]] * zhat[i, cols[a]])
-            for a in range(r):
-                t2 = 0.0
-                for b in range(ps):
-                    t2 += proj[a, b] * v[b]
-                pv[a] = t2
-            wi = w2[i]
-            for a in range(r):
-                acca[a] += wi * pv[a]
-                accb[a] += w[i] * pv[a]
-                for b in range(a + 1):
-                    acc[a, b] += wi * pv[a] * pv[b]
+            for h in range(k):
+                d[m + h] = x[i, h] - xmean[h]
+                dh[m + h] = d[m + h]
+            for j in range(m):
+                d[j] = y[i, j] - ymean[j]
+                t = 0.0
+                for h in range(k):
+                    t += b_ols[j, h] * d[m + h]
+                dh[j] = t
+            aa = 0.0
+            bb = 0.0
+            ab = 0.0
+            for r in range(p):
+                ta = 0.0
+                tb = 0.0
+                for c in range(p):
+                    ta += rmat[r, c] * d[c]
+                    tb += rmat[r, c] * dh[c]
+                a[r] = ta
+                b[r] = tb
+                aa += ta * ta
+                bb += tb * tb
+                ab += ta * tb
+            aca = 0.0
+            bcb = 0.0
+            for r in range(p):
+                ua = 0.0
+                ub = 0.0
+                for c in range(p):
+                    ua += cmat[r, c] * a[c]
+                    ub += cmat[r, c] * b[c]
+                aca += a[r] * ua
+                bcb += b[r] * ub
+            acc += w2[i] * 0.5 * (aa * aa + bb * bb - 2.0 * ab * ab - 2.0 * aca + 2.0 * bcb + cc)
         out[ch] = acc
-        outa[ch] = acca
-        outb[ch] = accb
-    sw = w.sum()
-    sw2 = w2.sum()
-    g = np.zeros((r, r))
-    va = np.zeros(r)
-    mv = np.zeros(r)
-    for ch in range(nchunks):
-        g += out[ch]
-        va += outa[ch]
-        mv += outb[ch]
-    mv /= sw
-    for a in range(r):
-        for b in range(a + 1):
-            g[a, b] = (g[a, b] - mv[a] * va[b] - va[a] * mv[b] + sw2 * mv[a] * mv[b]) / sw
-            g[b, a] = g[a, b]
-    return g
+    return out.sum() / w.sum()
 
 
 @njit(cache=True, parallel=True, fastmath=True)
@@ -450,7 +443,7 @@ def fixedx_meat(y, x, w, w2, ymean, xmean, b_ols, myy, nyx, nchunks):
     return g
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def linear_scores(y, x, intercept, coef_x, coef_y, nchunks):
     """intercept + x @ coef_x + y @ coef_y, row by row (NaN where an input is NaN)."""
     n = x.shape[0]

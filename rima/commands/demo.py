@@ -36,7 +36,15 @@ def run_demo(echo=click.echo, out=None):
     report = validate(df, spec, source=source)
     echo(report.format(max_rows_listed=5))
     report.raise_if_errors()
-    return {"data": df, "spec": spec, "report": report, "source": source}
+    soums = read_table(d / "soums.csv") if (d / "soums.csv").exists() else None
+    if soums is not None:
+        counts = soums["dzud_class"].value_counts()
+        echo(
+            f"\nDzud winter: {counts.get('dzud', 0)} soums dzud, "
+            f"{counts.get('dzud-like', 0)} dzud-like, {counts.get('none', 0)} none; "
+            f"median household loss {100 * df['loss_share'].median():.1f} % of sheep units"
+        )
+    return {"data": df, "spec": spec, "report": report, "source": source, "soums": soums}
 
 
 EXAMPLE_SEED = 20240

@@ -9,4 +9,4 @@ from rima.mimic.engine import fit
 from rima.mimic.results import MimicResult
 from rima.mimic.syntax import MimicModel, parse
 
-__all__ = ["fit", "MimicResult", "MimicModel", "parse"]
+__all__ = ["MimicModel", "MimicResult", "fit", "parse"]

@@ -175,22 +175,16 @@ def _fit_measures(mm, layout, prep, theta, fval, pi, om, n_par, test_, info, mea
     return out
 
 
-def _gamma_full(prep):
-    p = prep.y.shape[1] + prep.x.shape[1]
-    ps = p * (p + 1) // 2
-    return I.projected_gamma(prep.y, prep.x, prep.w, np.eye(ps))
-
-
 def _sb_factors(prep, theta, layout, pi, om, q, df, bdf):
+    """Satorra-Bentler: tr(U Gamma) = tr(W Gamma) - tr(A^-1 Delta' W Gamma W Delta)."""
     m = pi.shape[0]
     sxx = prep.sxx
-    gam_full = _gamma_full(prep)
     sig = I.joint_sigma(pi, om, sxx)
     w = I.nt_weight(sig)
     delta = I.joint_delta(theta, layout, pi, sxx, q)
     a0 = delta.T @ w @ delta
-    u = w - w @ delta @ np.linalg.solve(a0, delta.T @ w)
-    c = np.trace(u @ gam_full) / df
+    b0 = I.robust_sem_meat(prep, delta.T @ w)
+    c = (I.gamma_trace(prep, sig) - np.trace(np.linalg.solve(a0, b0))) / df
     # baseline: indicators independent of each other and of the causes
     p = sig.shape[0]
     sig_b = np.zeros_like(sig)
@@ -201,16 +195,16 @@ def _sb_factors(prep, theta, layout, pi, om, q, df, bdf):
     db = np.zeros((len(idx), m))
     for j in range(m):
         db[idx.index((j, j)), j] = 1.0
-    ub = wb - wb @ db @ np.linalg.solve(db.T @ wb @ db, db.T @ wb)
-    cb = np.trace(ub @ gam_full) / bdf
+    ab = db.T @ wb @ db
+    bb = I.robust_sem_meat(prep, db.T @ wb)
+    cb = (I.gamma_trace(prep, sig_b) - np.trace(np.linalg.solve(ab, bb))) / bdf
     return c, cb
 
 
 def _yb_factors(prep, info, meat, df, bdf):
-    m = prep.y.shape[1]
+    """Yuan-Bentler (lavaan's "yuan.bentler.mplus"): h1 trace with W at the sample S."""
     s = np.block([[prep.syy, prep.syx], [prep.syx.T, prep.sxx]])
-    ws = I.nt_weight(s)
-    tr_h1 = np.trace(ws @ _gamma_full(prep))
+    tr_h1 = I.gamma_trace(prep, s)
     c = (tr_h1 - np.trace(np.linalg.solve(info, meat))) / df
     # baseline: independent normal indicators; observed information of a variance at its
     # MLE is 1 / (2 v^2), its score (e^2 - v) / (2 v^2).
@@ -218,7 +212,6 @@ def _yb_factors(prep, info, meat, df, bdf):
     e = prep.y - prep.ymean
     v = np.diag(prep.syy)
     tr_b = float(np.sum((ww ** 2) @ (e ** 2 - v) ** 2 / prep.n / (2 * v ** 2)))
-    del m
     return c, (tr_h1 - tr_b) / bdf
 
 
@@ -345,7 +338,7 @@ def _yb_factors_fiml(prep, info, meat, df, bdf, m, k):
 
 def _param_table(mm, layout, prep, theta, vcov, lam, gam, bmat, psi, th, pi, om,
                  meanstructure, level):
-    m, k = len(mm.indicators), len(mm.causes)
+    _m, k = len(mm.indicators), len(mm.causes)
     lv = mm.latent
     sxx = prep.sxx
     sd_x = np.sqrt(np.diag(sxx))

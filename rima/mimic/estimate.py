@@ -15,8 +15,6 @@ from rima.errors import ConvergenceError, DataError, ImproperSolutionWarning, Sp
 from rima.mimic.syntax import MimicModel
 from rima.moments import compute_moments
 
-_NCHUNKS = 16
-
 
 @dataclass
 class Layout:
@@ -116,7 +114,8 @@ def _columns(data, names, what):
         col = data[c]
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             raise DataError(f"column {c!r} is not numeric (dtype {col.dtype})")
-    return data[names].to_numpy(dtype=float, na_value=np.nan)
+    # row-major, so the row-wise kernels read each row contiguously
+    return np.ascontiguousarray(data[names].to_numpy(dtype=float, na_value=np.nan))
 
 
 def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, sample_mean,
@@ -185,7 +184,7 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
 
 def _complete_prepared(y, x, w, n, n_orig, excluded, used, mean, cov, m, fiml):
     k = cov.shape[0] - m
-    cross = np.zeros((1, 2 * 0 + m + 1 + k, m + 1 + k))
+    cross = np.zeros((1, m + 1 + k, m + 1 + k))
     cross[0, :m, :m] = cov[:m, :m]
     cross[0, :m, m + 1:] = cov[:m, m:]
     cross[0, m + 1:, :m] = cov[m:, :m]
@@ -269,7 +268,7 @@ def starting_values(model: MimicModel, layout: Layout, prep: Prepared) -> np.nda
     sd = np.sqrt(np.diag(syy))
     pi = np.linalg.solve(sxx, syx.T).T
     om = syy - pi @ sxx @ pi.T
-    vals, vecs = np.linalg.eigh(syy / np.outer(sd, sd))
+    _vals, vecs = np.linalg.eigh(syy / np.outer(sd, sd))
     v = vecs[:, -1] * sd
     fixed_j = int(np.argmax(layout.lam_idx < 0))
     lam = v / v[fixed_j] * layout.lam_fix[fixed_j]
@@ -277,12 +276,10 @@ def starting_values(model: MimicModel, layout: Layout, prep: Prepared) -> np.nda
         if layout.lam_idx[j] < 0:
             lam[j] = layout.lam_fix[j]
     gam = pi.T @ lam / (lam @ lam)
-    resid = om - np.outer(lam, lam)
     off = [om[i, j] / (lam[i] * lam[j]) for i in range(m) for j in range(i)
            if abs(lam[i] * lam[j]) > 1e-12]
     psi = max(np.median(off) if off else 0.0, 0.05 * om[fixed_j, fixed_j] / lam[fixed_j] ** 2)
     th = np.maximum(np.diag(om) - psi * lam ** 2, 0.1 * np.diag(om))
-    del resid
     theta = np.zeros(q)
     for j in range(m):
         if layout.lam_idx[j] >= 0:

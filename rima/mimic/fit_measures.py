@@ -16,7 +16,7 @@ def _rmsea_ci(x2, df, n, level=0.90):
     lo_p, hi_p = (1 + level) / 2, (1 - level) / 2
 
     def solve(target):
-        f = lambda lam: stats.ncx2.cdf(x2, df, lam) - target  # noqa: E731
+        f = lambda lam: stats.ncx2.cdf(x2, df, lam) - target
         if stats.chi2.cdf(x2, df) < target:
             return 0.0
         hi = max(x2, 1.0)

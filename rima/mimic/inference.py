@@ -69,20 +69,6 @@ def joint_delta(theta, layout, pi, sxx, n_struct):
     return delta
 
 
-def gamma_rows(y, x, w):
-    """Centred (y, x) and its fixed-x counterpart (OLS fitted indicators, causes)."""
-    n = len(y)
-    ww = np.ones(n) if w is None else w
-    z = np.hstack([y, x])
-    z = z - ww @ z / ww.sum()
-    m = y.shape[1]
-    xc = z[:, m:]
-    cxx = (xc * ww[:, None]).T @ xc
-    cyx = (z[:, :m] * ww[:, None]).T @ xc
-    zh = np.hstack([xc @ np.linalg.solve(cxx, cyx.T), xc])
-    return z, zh, ww
-
-
 def robust_sem_meat(prep, proj):
     """Delta' W Gamma W Delta with lavaan's fixed-x Gamma, proj = Delta' W (q x p*)."""
     m = prep.y.shape[1]
@@ -104,11 +90,19 @@ def robust_sem_meat(prep, proj):
                          _NCHUNKS)
 
 
-def projected_gamma(y, x, w, proj):
-    z, zh, ww = gamma_rows(y, x, w)
-    w2 = ww if w is None else ww ** 2
-    return K.projected_gamma(np.ascontiguousarray(z), np.ascontiguousarray(zh), ww, w2,
-                             np.ascontiguousarray(proj), _NCHUNKS)
+def gamma_trace(prep, v):
+    """tr(W(V) Gamma) with lavaan's fixed-x Gamma and the normal-theory weight W at V."""
+    m = prep.y.shape[1]
+    b_ols = np.linalg.solve(prep.sxx, prep.syx.T).T
+    # mean of Z_i: the residual covariance of y given x in the indicator block, zero elsewhere
+    zbar = np.zeros_like(v)
+    zbar[:m, :m] = prep.syy - b_ols @ prep.syx.T
+    rmat = np.linalg.cholesky(np.linalg.inv(v)).T      # V^-1 = R'R
+    cmat = rmat @ zbar @ rmat.T
+    ww = np.ones(prep.n) if prep.w is None else prep.w
+    w2 = ww if prep.w is None else ww ** 2
+    return K.gamma_trace(prep.y, prep.x, ww, w2, prep.ymean, prep.xmean, b_ols,
+                         np.ascontiguousarray(rmat), np.ascontiguousarray(cmat), _NCHUNKS)
 
 
 def pattern_inverses(om, masks):

@@ -82,8 +82,8 @@ class MimicResult:
     # ------------------------------------------------------------------ text
     def summary(self):
         fm = self.fit_measures
-        lines = [f"rima MIMIC model ({self.estimator}, se = {self.se}, test = {self.test}, "
-                 f"missing = {self.missing})",
+        lines = [(f"rima MIMIC model ({self.estimator}, se = {self.se}, test = {self.test}, "
+                 f"missing = {self.missing})"),
                  f"  converged: {self.converged} after {self.iterations} iterations",
                  f"  observations used: {self.nobs} of {self.norig}"]
         for reason, cnt in self.excluded.items():

@@ -1,0 +1,258 @@
+"""Targeting: resilience classes, low-resilience lists by soum, soum early-action ranking.
+
+    t = target(result, soums=survey_soums)                      # fixed thirds of RCI_100
+    t = target(result, thresholds=[30, 60])                     # user cut points
+    t = target(result, quantiles=[0.25, 0.5, 0.75], labels=[...])  # weighted quantiles
+    t.households, t.low, t.soums; t.write(directory, fmt="csv")
+
+Classes come from `rima.classes` (the one definition shared with scenarios and the HTTP
+service). The soum table has, per soum, the weighted share of low-resilience households
+with its standard error (`rima.profiles.weighted_mean_se`, the linearised SE of a weighted
+mean), the estimated number of such households (share x sum of weights, i.e. x the soum's
+herder households when weights are inverse inclusion probabilities), and the soum's dzud
+class, winter severity and livestock mortality. Ranking for early action: by the expected
+number of low-resilience households the winter hits hard, ``priority = severity x
+estimated low-resilience households``, so a large, badly hit soum comes before a small
+one; without a soum table the ranking is by the estimated number alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rima.analysis.frame import household_frame, weights_of
+from rima.classes import (
+    DEFAULT_LABELS,
+    DEFAULT_THRESHOLDS,
+    resilience_class,
+    resilience_class_quantile,
+)
+from rima.errors import DataError, RimaInputError
+
+DZUD_ORDER = {"dzud": 2, "dzud-like": 1, "none": 0}
+
+
+@dataclass
+class TargetResult:
+    """households : id, soum, RCI_100, class (and status), every input row
+    low : the households of the lowest class, by soum then RCI_100 (lowest first)
+    soums : one row per soum, ranked for early action (rank 1 first)
+    thresholds, labels : the cut points used (quantile cut points are the computed ones)
+    """
+
+    households: pd.DataFrame
+    low: pd.DataFrame
+    soums: pd.DataFrame
+    thresholds: tuple
+    labels: tuple
+    method: str = "thresholds"
+    notes: list = field(default_factory=list)
+
+    def write(self, directory, fmt: str = "csv") -> dict:
+        """Write households, low and soum_ranking tables as `<name>.<fmt>` (rima.io)."""
+        from rima.io import write_table
+
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for name, df in (("households", self.households), ("low_resilience", self.low),
+                         ("soum_ranking", self.soums)):
+            path = out / f"{name}.{fmt.lstrip('.')}"
+            write_table(_stata_safe(df) if path.suffix == ".dta" else df, path)
+            paths[name] = path
+        return paths
+
+    def summary(self) -> str:
+        lines = [f"Resilience classes ({self.method}): cut points "
+                 + ", ".join(f"{t:.2f}" for t in self.thresholds)
+                 + " on RCI_100; labels " + ", ".join(self.labels)]
+        counts = self.households["class"].value_counts(sort=False)
+        lines.append("  households: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        lines.append(f"  {self.labels[0]}-resilience households listed: {len(self.low)}")
+        lines.append("")
+        cols = [c for c in ("rank", "soum", "share_low", "est_low_households", "dzud_class",
+                            "severity") if c in self.soums.columns]
+        lines.append(self.soums[cols].head(10).to_string(index=False, float_format="%.3f"))
+        return "\n".join(lines)
+
+
+def target(
+    result_or_frame,
+    *,
+    soums: pd.DataFrame | None = None,
+    thresholds=None,
+    quantiles=None,
+    labels=None,
+    weight: str | None = "spec",
+    id: str | None = None,
+    soum_col: str = "soum",
+    rci_100: str = "RCI_100",
+    level: float = 0.95,
+) -> TargetResult:
+    """Classify households, list the low-resilience ones by soum and rank soums.
+
+    thresholds : increasing cut points on RCI_100 (default: thirds of the scale)
+    quantiles : probabilities; cut at weighted quantiles instead (exclusive with thresholds)
+    labels : class labels, lowest first (default low / medium / high)
+    """
+    if thresholds is not None and quantiles is not None:
+        raise RimaInputError("give thresholds or quantiles, not both")
+    frame = household_frame(result_or_frame, None)
+    spec = getattr(result_or_frame, "spec", None)
+    if weight == "spec":
+        weight = getattr(spec, "weight", None)
+    if id is None:
+        id = getattr(spec, "id", None) or next(
+            (c for c in ("hhid", "id") if c in frame.columns), None)
+    for col in [c for c in (id, soum_col, rci_100) if c]:
+        if col not in frame.columns:
+            raise DataError(f"column {col!r} not found in the data")
+    w = weights_of(frame, weight)
+    score = pd.to_numeric(frame[rci_100], errors="coerce")
+    if quantiles is not None:
+        n_classes = len(list(quantiles)) + 1
+        labs = tuple(labels) if labels is not None else _default_labels(n_classes)
+        cls, cuts = resilience_class_quantile(score, w, probs=list(quantiles), labels=labs)
+        method = f"weighted quantiles {list(quantiles)}"
+    else:
+        cuts = tuple(DEFAULT_THRESHOLDS if thresholds is None else thresholds)
+        labs = tuple(labels) if labels is not None else _default_labels(len(cuts) + 1)
+        cls = resilience_class(score, cuts, labs)
+        method = "thresholds"
+    cls = pd.Series(pd.Categorical(cls, categories=list(labs), ordered=True),
+                    index=frame.index, name="class")
+    households = pd.DataFrame({id: frame[id], soum_col: frame[soum_col].astype(str)
+                               if frame[soum_col].notna().all() else frame[soum_col],
+                               rci_100: score, "class": cls})
+    if weight:
+        households[weight] = w
+    if "status" in frame.columns:
+        households["status"] = frame["status"].to_numpy()
+    lowest = labs[0]
+    low = households[households["class"] == lowest].sort_values(
+        [soum_col, rci_100], kind="stable").reset_index(drop=True)
+
+    table = _soum_table(households, w, soum_col, lowest, level)
+    if soums is not None:
+        table = _join_dzud(table, soums, soum_col)
+    table = _rank(table)
+    return TargetResult(households=households, low=low, soums=table,
+                        thresholds=tuple(float(t) for t in cuts), labels=labs, method=method)
+
+
+def _default_labels(n):
+    if n == len(DEFAULT_LABELS):
+        return DEFAULT_LABELS
+    return tuple(["low"] + [f"class_{i}" for i in range(2, n)] + ["high"]) if n > 1 else ("all",)
+
+
+def _soum_table(households, w, soum_col, lowest, level):
+    from rima.profiles import weighted_mean_se
+
+    scored = households["class"].notna().to_numpy()
+    recs = []
+    soum_values = households[soum_col].astype(object)
+    for soum in sorted(pd.unique(soum_values[scored]), key=str):
+        m = scored & (soum_values == soum).to_numpy()
+        is_low = (households["class"].to_numpy()[m] == lowest).astype(float)
+        share, se = weighted_mean_se(is_low, w[m])
+        n = int(m.sum())
+        crit = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
+        sw = float(w[m].sum())
+        recs.append({
+            soum_col: soum,
+            "households": n,
+            "low_households": int(is_low.sum()),
+            "share_low": share,
+            "se": se,
+            "ci_lower": max(0.0, share - crit * se),
+            "ci_upper": min(1.0, share + crit * se),
+            "sum_weights": sw,
+            "est_low_households": share * sw,
+        })
+    not_scored = int((~scored).sum())
+    out = pd.DataFrame(recs)
+    out.attrs["not_scored"] = not_scored
+    return out
+
+
+def _join_dzud(table, soums, soum_col):
+    if soum_col not in soums.columns:
+        raise DataError(f"the soum table has no {soum_col!r} column")
+    sub = soums.copy()
+    if "round" in sub.columns and sub["round"].nunique() > 1:
+        raise DataError(
+            f"the soum table has rounds {sorted(sub['round'].unique().tolist())}; pass the rows "
+            "of the winter to target for (e.g. soums[soums['round'] == 2])")
+    keep = [c for c in ("dzud_class", "severity", "mortality_pct", "herder_households")
+            if c in sub.columns]
+    sub[soum_col] = sub[soum_col].astype(str)
+    out = table.merge(sub[[soum_col, *keep]], on=soum_col, how="left", validate="one_to_one")
+    if keep:
+        missing = out.loc[out[keep[0]].isna(), soum_col].tolist()
+        if missing:
+            raise DataError(f"soum(s) {missing[:10]} are not in the soum table")
+    return out
+
+
+def _rank(table):
+    t = table.copy()
+    if "severity" in t.columns:
+        t["priority"] = t["severity"] * t["est_low_households"]
+        keys = ["priority", "est_low_households"]
+    else:
+        t["priority"] = t["est_low_households"]
+        keys = ["priority"]
+    if "dzud_class" in t.columns:
+        t["_dz"] = t["dzud_class"].map(DZUD_ORDER).fillna(-1)
+        keys = keys + ["_dz"]
+    t = t.sort_values(keys, ascending=False, kind="stable").drop(columns=["_dz"], errors="ignore")
+    t.insert(0, "rank", np.arange(1, len(t) + 1))
+    return t.reset_index(drop=True)
+
+
+def _stata_safe(df):
+    # Stata needs plain column names and no pandas categoricals with non-string levels
+    out = df.copy()
+    out.columns = [str(c).replace("-", "_").replace("[", "_").replace("]", "") for c in out.columns]
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)
+    return out
+
+
+def ranking_html(t: TargetResult, top: int | None = None) -> str:
+    """The soum early-action ranking as an HTML table fragment for the report."""
+    cols = [c for c in ("rank", "soum", "households", "share_low", "ci_lower", "ci_upper",
+                        "est_low_households", "dzud_class", "severity", "mortality_pct",
+                        "priority") if c in t.soums.columns]
+    df = t.soums[cols] if top is None else t.soums[cols].head(top)
+    return df.to_html(index=False, float_format=lambda v: f"{v:.3f}", classes="rima-table",
+                      border=0, na_rep="")
+
+
+def ranking_figure(t: TargetResult):
+    """Bar chart of the weighted share of low-resilience households by soum, in rank order."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    tab = t.soums.iloc[::-1]
+    fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(tab) + 1.2))
+    colours = {"dzud": "#b2182b", "dzud-like": "#ef8a62", "none": "#67a9cf"}
+    c = [colours.get(v, "#999999") for v in tab.get("dzud_class", pd.Series(["none"] * len(tab)))]
+    y = np.arange(len(tab))
+    ax.barh(y, 100 * tab["share_low"], color=c,
+            xerr=[100 * (tab["share_low"] - tab["ci_lower"]), 100 * (tab["ci_upper"] - tab["share_low"])],
+            error_kw={"ecolor": "#444444", "capsize": 2, "lw": 0.8})
+    ax.set_yticks(y, [f"{r}. {s}" for r, s in zip(tab["rank"], tab["soum"])])
+    ax.set_xlabel(f"% households in the {t.labels[0]}-resilience class (95% CI)")
+    ax.set_title("Soums ranked for early action (colour: dzud class)")
+    fig.tight_layout()
+    return fig

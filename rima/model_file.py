@@ -1,0 +1,249 @@
+"""Saved models (`model.json`): everything needed to score new households exactly as the
+fitted ones, through the same kernel (`rima._kernels.score.score_households`).
+
+The file is JSON: floats are written with Python's shortest round-trip repr, so a loaded
+model holds bit-identical arrays and reproduces the fitted scores exactly. A sha256 checksum
+of the canonical content (every key but `checksum`) detects edits and truncation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rima._kernels.score import score_households
+from rima.errors import DataError, ModelFileError
+
+FORMAT = "rima-model"
+FORMAT_VERSION = 1
+SUPPORTED_VERSIONS = (1,)
+OUTPUT_COLUMNS = ("RCI", "RCI_100", "status", "out_of_range")
+
+
+def _canonical(content: dict) -> bytes:
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
+
+
+def fingerprint(matrix: np.ndarray) -> str:
+    """sha256 of the analysed matrix (C order, float64, little endian) and its shape."""
+    a = np.ascontiguousarray(matrix, dtype="<f8")
+    h = hashlib.sha256(f"{a.shape[0]}x{a.shape[1]}:".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+class FittedModel:
+    """A fitted RIMA-II model that scores new households on the training scale.
+
+    Learned arrays (see `rima._kernels.score`): variables, mean_, scale_, weights_ (p, K),
+    member_ (p, K), indicators, ymean_, ysd_, icpt_, cx_, cy_, scale_range_ (lo, hi).
+    """
+
+    def __init__(self, *, spec_dict, options, pillar_names, variables, mean, scale, weights,
+                 member, indicators, ymean, ysd, icpt, cx, cy, lo, hi, orientation,
+                 prediction, mimic, metadata):
+        from rima.spec import load_spec
+
+        self.spec_dict = spec_dict
+        self.spec = load_spec(spec_dict)
+        self.options = options
+        self.pillar_names = list(pillar_names)
+        self.variables = list(variables)
+        self.mean_ = np.asarray(mean, dtype=float)
+        self.scale_ = np.asarray(scale, dtype=float)
+        self.weights_ = np.asarray(weights, dtype=float).reshape(len(self.variables), -1)
+        self.member_ = np.asarray(member, dtype=bool).reshape(self.weights_.shape)
+        self.indicators = list(indicators)
+        self.ymean_ = np.asarray(ymean, dtype=float)
+        self.ysd_ = np.asarray(ysd, dtype=float)
+        npat = 2 ** len(self.indicators)
+        self.icpt_ = np.asarray(icpt, dtype=float).reshape(npat)
+        self.cx_ = np.asarray(cx, dtype=float).reshape(npat, len(self.pillar_names))
+        self.cy_ = np.asarray(cy, dtype=float).reshape(npat, len(self.indicators))
+        self.scale_range_ = (float(lo), float(hi))
+        self.orientation = orientation
+        self.prediction = prediction
+        self.mimic = mimic
+        self.metadata = metadata
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def required_columns(self) -> list[str]:
+        need = [self.id, *self.variables]
+        if self.prediction != "causes":
+            need += self.indicators
+        return need
+
+    # ------------------------------------------------------------------ scoring
+    def score_arrays(self, X, Y):
+        lo, hi = self.scale_range_
+        return score_households(X, self.mean_, self.scale_, self.weights_, self.member_, Y,
+                                self.ymean_, self.ysd_, self.icpt_, self.cx_, self.cy_, lo, hi)
+
+    def score(self, df: pd.DataFrame) -> pd.DataFrame:
+        """id, pillars, RCI, RCI_100, status and `out_of_range` for every row of `df`."""
+        if not isinstance(df, pd.DataFrame):
+            raise DataError(f"score needs a pandas DataFrame, got {type(df).__name__}")
+        missing = [c for c in self.required_columns if c not in df.columns]
+        if missing:
+            from rima.spec import _suggest
+
+            cols = [str(c) for c in df.columns]
+            raise ModelFileError(
+                f"the data lacks {len(missing)} column(s) the model needs: "
+                + "; ".join(f"{c}{_suggest(c, cols)}" for c in missing))
+        X = numeric_matrix(df, self.variables)
+        Y = (numeric_matrix(df, self.indicators) if self.prediction != "causes"
+             else np.full((len(df), len(self.indicators)), np.nan))
+        pillars, rci, rci100 = self.score_arrays(X, Y)
+        needed = self.variables + (self.indicators if self.prediction != "causes" else [])
+        status = row_status(df, needed, np.isfinite(rci),
+                            partial_ok=self.indicators if self.options.get("missing") == "fiml"
+                            else ())
+        return assemble_scores(df[self.id], self.pillar_names, pillars, rci, rci100, status,
+                               out_of_range=True)
+
+    # ------------------------------------------------------------------ file
+    def to_dict(self) -> dict:
+        content = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "rima_version": self.metadata.get("rima_version"),
+            "spec": self.spec_dict,
+            "options": self.options,
+            "pillars": self.pillar_names,
+            "variables": {"names": self.variables, "mean": self.mean_.tolist(),
+                          "sd": self.scale_.tolist()},
+            "orientation": self.orientation,
+            "pillar_score_weights": self.weights_.tolist(),
+            "pillar_membership": self.member_.tolist(),
+            "indicators": {"names": self.indicators, "mean": self.ymean_.tolist(),
+                           "sd": self.ysd_.tolist()},
+            "prediction": {"method": self.prediction, "intercept": self.icpt_.tolist(),
+                           "coef_causes": self.cx_.tolist(),
+                           "coef_indicators": self.cy_.tolist(),
+                           "pattern": "bit j set = indicator j missing"},
+            "mimic": self.mimic,
+            "rci_100_scale": {"min": self.scale_range_[0], "max": self.scale_range_[1]},
+            "metadata": self.metadata,
+        }
+        return content
+
+    def save(self, path) -> Path:
+        content = self.to_dict()
+        content["checksum"] = "sha256:" + hashlib.sha256(_canonical(content)).hexdigest()
+        path = Path(path)
+        path.write_text(json.dumps(content, indent=1, allow_nan=True) + "\n", encoding="utf-8")
+        return path
+
+    def __repr__(self):
+        lo, hi = self.scale_range_
+        return (f"<FittedModel pillars={self.pillar_names} indicators={self.indicators} "
+                f"prediction={self.prediction} RCI scale=[{lo:.4g}, {hi:.4g}]>")
+
+
+def load(path) -> FittedModel:
+    """Read and check a `model.json`; ModelFileError says what is wrong with it."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"{path}: model file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: cannot read the model file: {exc}") from exc
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{path}: not a complete JSON document (truncated or corrupted?):"
+                             f" {exc}") from exc
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a rima model file (format is not {FORMAT!r})")
+    version = content.get("format_version")
+    if version not in SUPPORTED_VERSIONS:
+        raise ModelFileError(
+            f"{path}: model file format version {version!r} is not supported by this rima "
+            f"(supports {', '.join(map(str, SUPPORTED_VERSIONS))}; written by rima "
+            f"{content.get('rima_version')}); refit the model or use a matching rima version")
+    checksum = content.pop("checksum", None)
+    if checksum is None:
+        raise ModelFileError(f"{path}: model file has no checksum")
+    actual = "sha256:" + hashlib.sha256(_canonical(content)).hexdigest()
+    if actual != checksum:
+        raise ModelFileError(f"{path}: checksum mismatch: the model file was edited or "
+                             "damaged after it was written; refit or restore it")
+    try:
+        pred = content["prediction"]
+        return FittedModel(
+            spec_dict=content["spec"], options=content["options"], pillar_names=content["pillars"],
+            variables=content["variables"]["names"], mean=content["variables"]["mean"],
+            scale=content["variables"]["sd"], weights=content["pillar_score_weights"],
+            member=content["pillar_membership"], indicators=content["indicators"]["names"],
+            ymean=content["indicators"]["mean"], ysd=content["indicators"]["sd"],
+            icpt=pred["intercept"], cx=pred["coef_causes"], cy=pred["coef_indicators"],
+            lo=content["rci_100_scale"]["min"], hi=content["rci_100_scale"]["max"],
+            orientation=content["orientation"], prediction=pred["method"],
+            mimic=content["mimic"], metadata=content["metadata"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: model file is incomplete or malformed: {exc!r}") from exc
+
+
+# ---------------------------------------------------------------------- shared helpers
+def numeric_matrix(df: pd.DataFrame, columns) -> np.ndarray:
+    """Columns as float64 (NaN for missing); DataError naming a non-numeric cell."""
+    out = np.empty((len(df), len(columns)))
+    for j, c in enumerate(columns):
+        col = df[c]
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            out[:, j] = col.to_numpy(dtype=float, na_value=np.nan)
+            continue
+        conv = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = col.notna().to_numpy() & np.isnan(conv)
+        if bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise DataError(f"column {c!r} has a non-numeric value {col.iloc[r]!r} at data row "
+                            f"{r + 1}")
+        out[:, j] = conv
+    if np.isinf(out).any():
+        r, j = np.argwhere(np.isinf(out))[0]
+        raise DataError(f"column {columns[j]!r} has an infinite value at data row {r + 1}")
+    return out
+
+
+def row_status(df, needed, scored, partial_ok=()):
+    """"ok" for scored rows, else the missing columns (as rima.validate words them)."""
+    status = np.full(len(df), "ok", dtype=object)
+    if (~scored).any():
+        miss = df[list(needed)].isna().to_numpy()
+        partial = [needed.index(c) for c in partial_ok]
+        for i in np.flatnonzero(~scored):
+            cols = [needed[j] for j in np.flatnonzero(miss[i])]
+            if partial and all(needed.index(c) in partial for c in cols):
+                cols = [needed[j] for j in partial]
+            if not cols:
+                status[i] = "not scored"
+            elif len(cols) == 1:
+                status[i] = f"missing value in {cols[0]}"
+            else:
+                status[i] = f"missing values in {', '.join(cols)}"
+    return status
+
+
+def assemble_scores(ids, pillar_names, pillars, rci, rci100, status, out_of_range=False):
+    out = pd.DataFrame({"id": np.asarray(ids)})
+    out.columns = [ids.name if getattr(ids, "name", None) else "id"]
+    for k, p in enumerate(pillar_names):
+        out[p] = pillars[:, k]
+    out["RCI"] = rci
+    out["RCI_100"] = rci100
+    out["status"] = status
+    if out_of_range:
+        with np.errstate(invalid="ignore"):
+            out["out_of_range"] = (rci100 < 0) | (rci100 > 100)
+    return out

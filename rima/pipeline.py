@@ -1,0 +1,375 @@
+"""`rima.fit(data, spec) -> RimaResult`: pillars -> MIMIC -> RCI -> RSM -> profiles.
+
+With the default options this is the reference procedure of method.md §1-3 (FAO's Shiny
+RIMA tool): listwise deletion over every analysis variable, one principal-axis factor
+analysis per pillar (factors by the 95 % rule, Bartlett scores, variance-weighted sum), a
+MIMIC model on the z-scored indicators estimated by ML with robust.sem SEs, the lavPredict
+regression score, min-max RCI_100 and correlation-share RSM.
+
+Every household is scored by `rima._kernels.score.score_households` with the learned
+arrays, the same call a loaded `model.json` makes, so saved and fitted scores agree.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rima._kernels.score import score_households
+from rima.errors import RimaInputError
+from rima.model_file import FittedModel, assemble_scores, fingerprint, numeric_matrix, row_status
+from rima.profiles import profiles as profile_tables
+from rima.rsm import rsm_shares
+
+
+@dataclass
+class PillarResult:
+    """One pillar: its FactorModel, orientation and the combined score weights."""
+
+    name: str
+    variables: tuple
+    model: object  # rima.factor.FactorModel (fitted on the reversed "negative" variables)
+    negative: tuple
+    flipped: bool
+    anchor: str | None
+    anchor_corr: float | None
+    weights: pd.Series  # combined weights on z-scored original variables
+    n_obs: int
+
+    @property
+    def n_factors(self) -> int:
+        return self.model.n_factors_
+
+    @property
+    def variance_weights(self) -> np.ndarray:
+        return self.model.variance_weights_
+
+    @property
+    def orientation(self) -> dict:
+        how = ("anchor" if self.anchor else "psych sign convention (sum of loadings > 0)")
+        return {"negative": list(self.negative), "anchor": self.anchor,
+                "flipped": self.flipped, "anchor_corr": self.anchor_corr, "rule": how}
+
+
+@dataclass
+class RimaResult:
+    """Result of `rima.fit`; see docs/architecture.md for the contract."""
+
+    scores: pd.DataFrame
+    data: pd.DataFrame
+    spec: object
+    options: object
+    pillars: dict
+    mimic: object
+    rsm: pd.DataFrame
+    profiles: dict
+    model: FittedModel
+    validation: object
+    accounting: pd.DataFrame
+    notes: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> pd.Series:
+        return self.scores["status"] == "ok"
+
+    def summary(self) -> str:
+        s = self.scores
+        n_ok = int(self.ok.sum())
+        lines = ["RIMA-II resilience analysis", "=" * 72,
+                 f"households: {len(s)} in the data, {n_ok} scored "
+                 f"({len(s) - n_ok} not scored, reasons in the row accounting)",
+                 f"options: missing={self.options.missing}, weights={self.options.weights}, "
+                 f"rci_prediction={self.options.rci_prediction}, rsm={self.options.rsm}", ""]
+        lines.append("Pillars (factor analysis)")
+        rows = []
+        for p in self.pillars.values():
+            fm = p.model
+            rows.append({"pillar": p.name, "variables": len(p.variables), "n": p.n_obs,
+                         "factors": p.n_factors, "KMO": fm.kmo_,
+                         "weights": " ".join(f"{w:.3f}" for w in fm.variance_weights_),
+                         "orientation": ("flipped" if p.flipped else "as fitted")
+                         + (f" (anchor {p.anchor})" if p.anchor else "")})
+        lines.append(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        lines += ["", "MIMIC model (RCI)"]
+        fm = self.mimic.fit_measures
+        lines.append(f"  chi-square {fm['chisq']:.3f} df {int(fm['df'])} p {fm['pvalue']:.4f}  "
+                     f"CFI {fm['cfi']:.3f}  TLI {fm['tli']:.3f}  RMSEA {fm['rmsea']:.3f}  "
+                     f"SRMR {fm.get('srmr', np.nan):.3f}")
+        tab = self.mimic.params
+        tab = tab[tab["op"].isin(["=~", "~"]) | ((tab["op"] == "~~") & (tab["lhs"] == tab["rhs"])
+                                                  & ~tab["lhs"].isin(self.spec.pillar_names))]
+        cols = [c for c in ("lhs", "op", "rhs", "est", "se", "z", "pvalue", "std.all")
+                if c in tab.columns]
+        lines.append(tab[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        lines += ["", "Resilience Structure Matrix (share of RCI, %)"]
+        lines.append(self.rsm[["pillar", "share"]].to_string(index=False,
+                                                             float_format=lambda v: f"{v:.2f}"))
+        ok = s.loc[self.ok, "RCI_100"]
+        lines += ["", f"RCI_100: mean {ok.mean():.2f}, median {ok.median():.2f}, "
+                      f"sd {ok.std():.2f}"]
+        for var, tab in self.profiles.items():
+            lines += ["", f"By {var}"]
+            show = tab[["category", "households", "mean_RCI_100", "se", "ci_lower", "ci_upper"]]
+            lines.append(show.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        lines += ["", "Row accounting"]
+        lines.append(self.accounting.to_string(index=False))
+        for n in self.notes:
+            lines.append(f"note: {n}")
+        return "\n".join(lines)
+
+    def save(self, path, report=True, formats=("csv",)) -> Path:
+        """Write scores.csv, rsm.csv, mimic.csv, model.json (and report.html + PNGs) to a
+        directory."""
+        from rima.io import write_table
+
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        scores = self.scores
+        write_table(scores, out / "scores.csv")
+        write_table(self.rsm[["pillar", "share"]], out / "rsm.csv")
+        write_table(self.mimic.params, out / "mimic.csv")
+        for var, tab in self.profiles.items():
+            write_table(tab, out / f"profile_{var}.csv")
+        self.model.save(out / "model.json")
+        if report:
+            from rima.report import write_report
+
+            write_report(self, out)
+        return out
+
+
+def _read(data, spec):
+    from rima.io import read_table
+
+    if isinstance(data, pd.DataFrame):
+        return data, None
+    if isinstance(data, (str, Path)):
+        return read_table(data), str(data)
+    raise RimaInputError(f"data must be a DataFrame or a file path, not {type(data).__name__}")
+
+
+def fit(data, spec, progress=None) -> RimaResult:
+    """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional."""
+    from rima import __version__
+    from rima.factor import FactorModel
+    from rima.mimic import fit as mimic_fit
+    from rima.spec import load_spec
+    from rima.validate import validate
+
+    say = progress or (lambda step: None)
+    spec = load_spec(spec)
+    opts = spec.options
+    opts.check_spec(spec)
+    df, source = _read(data, spec)
+    say("validating data")
+    rep = validate(df, spec, source=source)
+    rep.raise_if_errors()
+
+    names = list(spec.pillar_names)
+    variables = list(spec.pillar_variables)
+    indicators = list(spec.indicators)
+    X = numeric_matrix(df, variables)
+    Y = numeric_matrix(df, indicators)
+    w_all = numeric_matrix(df, [spec.weight])[:, 0] if (opts.weights and spec.weight) else None
+    notes = []
+
+    xok = ~np.isnan(X).any(axis=1)
+    yok_any = ~np.isnan(Y).all(axis=1)
+    yok_all = ~np.isnan(Y).any(axis=1)
+    wok = np.ones(len(df), bool) if w_all is None else np.isfinite(w_all) & (w_all > 0)
+    if opts.missing == "listwise":
+        mimic_rows = xok & yok_all & wok
+    elif opts.missing == "pillar":
+        mimic_rows = xok & yok_all & wok
+    else:  # fiml: pillars complete, at least one indicator
+        mimic_rows = xok & yok_any & wok
+
+    # ------------------------------------------------------------ pillars
+    p_tot = len(variables)
+    mean = np.empty(p_tot)
+    scale = np.empty(p_tot)
+    W = np.zeros((p_tot, len(names)))
+    member = np.zeros((p_tot, len(names)), bool)
+    pillars = {}
+    start = 0
+    for k, name in enumerate(names):
+        vs = list(spec.pillars[name])
+        idx = np.arange(start, start + len(vs))
+        start += len(vs)
+        member[idx, k] = True
+        if opts.missing == "pillar":
+            rows = ~np.isnan(X[:, idx]).any(axis=1) & wok
+        elif opts.missing == "fiml":
+            rows = xok & wok
+        else:
+            rows = mimic_rows
+        sign = np.array([-1.0 if v in opts.negative else 1.0 for v in vs])
+        Xk = pd.DataFrame(X[np.ix_(rows, idx)] * sign, columns=vs)
+        fs = opts.factor_settings(name)
+        say(f"factor analysis {name}")
+        fm = FactorModel(n_factors=fs.retention, method=fs.extraction, rotation=fs.rotation,
+                         scores=fs.scores, smc=fs.smc, heywood=fs.heywood, missing="error",
+                         random_state=opts.seed)
+        fm.fit(Xk, sample_weight=None if w_all is None else w_all[rows])
+        comb = fm.score_weights_.to_numpy() @ fm.variance_weights_
+        mean[idx] = sign * fm.mean_
+        scale[idx] = fm.scale_
+        W[idx, k] = sign * comb
+        flipped, anchor, acorr = False, None, None
+        anc = opts.anchor_of(name)
+        if anc is not None:
+            anchor, want = anc
+            a = numeric_matrix(df, [anchor])[:, 0]
+            z = (X[np.ix_(rows, idx)] - mean[idx]) / scale[idx]
+            score_k = z @ W[idx, k]
+            both = ~np.isnan(a[rows])
+            acorr = float(np.corrcoef(score_k[both], a[rows][both])[0, 1])
+            if np.sign(acorr) != want:
+                W[idx, k] *= -1.0
+                flipped = True
+                acorr = -acorr
+        pillars[name] = PillarResult(name, tuple(vs), fm, tuple(v for v in vs if v in opts.negative),
+                                     flipped, anchor, acorr, pd.Series(W[idx, k], index=vs),
+                                     int(rows.sum()))
+
+    m = len(indicators)
+    npat = 2**m
+    zeros = (np.zeros(npat), np.zeros((npat, len(names))), np.zeros((npat, m)))
+    P, _, _ = score_households(X, mean, scale, W, member, Y, np.zeros(m), np.ones(m),
+                               *zeros, 0.0, 100.0)
+
+    # ------------------------------------------------------------ MIMIC
+    Ym = Y[mimic_rows]
+    ymean = np.nanmean(Ym, axis=0)
+    ysd = np.nanstd(Ym, axis=0, ddof=1)
+    mdf = pd.DataFrame(P[mimic_rows], columns=names)
+    for j, c in enumerate(indicators):
+        mdf[c] = (Ym[:, j] - ymean[j]) / ysd[j]
+    syntax = f"RCI =~ {' + '.join(indicators)}\nRCI ~ {' + '.join(names)}"
+    se = opts.mimic_se
+    if (opts.weights or opts.missing == "fiml") and se == "robust.sem":
+        se = "robust.huber.white"
+        notes.append("MIMIC standard errors are robust.huber.white (robust.sem needs complete,"
+                     " unweighted data)")
+    say("MIMIC model")
+    res = mimic_fit(syntax, mdf, estimator="ML", se=se,
+                    missing="fiml" if opts.missing == "fiml" else "listwise",
+                    sampling_weights=None if w_all is None else w_all[mimic_rows])
+    icpt, cx, cy = _pattern_weights(res, opts.rci_prediction, m, len(names),
+                                    allow_partial=opts.missing == "fiml")
+
+    # ------------------------------------------------------------ scale and scores
+    _, rci_raw, _ = score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy,
+                                     0.0, 100.0)
+    scored = mimic_rows & np.isfinite(rci_raw)
+    if opts.rci_100 is None:
+        lo, hi = float(np.min(rci_raw[scored])), float(np.max(rci_raw[scored]))
+    else:
+        lo, hi = opts.rci_100
+    P, rci, rci100 = score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy,
+                                      lo, hi)
+    rci[~scored] = np.nan
+    rci100[~scored] = np.nan
+    needed = variables + indicators + ([spec.weight] if w_all is not None else [])
+    status = row_status(df, needed, scored,
+                        partial_ok=indicators if opts.missing == "fiml" else ())
+    if w_all is not None:
+        bad_w = ~wok & ~np.isnan(w_all)
+        status[bad_w & ~scored] = f"non-positive weight in {spec.weight}"
+    scores = assemble_scores(df[spec.id], names, P, rci, rci100, status)
+
+    # ------------------------------------------------------------ RSM, profiles
+    w_ok = None if w_all is None else w_all[scored]
+    rsm = rsm_shares(scores.loc[scored, names], rci[scored], w_ok, opts.rsm, res.params)
+    profs = profile_tables(scores, df, spec.profiles, names, w_all, opts.rsm, res.params)
+
+    analysed = np.column_stack([X[mimic_rows], Y[mimic_rows]])
+    metadata = {
+        "rima_version": __version__,
+        "training_fingerprint": fingerprint(np.nan_to_num(analysed, nan=np.inf)),
+        "n_rows": int(len(df)), "n_scored": int(scored.sum()),
+        "fit_summary": {k: float(res.fit_measures[k]) for k in
+                        ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")
+                        if k in res.fit_measures},
+        "source": source,
+    }
+    model = FittedModel(
+        spec_dict=spec.to_dict(), options=opts.to_dict(), pillar_names=names,
+        variables=variables, mean=mean, scale=scale, weights=W, member=member,
+        indicators=indicators, ymean=ymean, ysd=ysd, icpt=icpt, cx=cx, cy=cy, lo=lo, hi=hi,
+        orientation={p.name: p.orientation for p in pillars.values()},
+        prediction=opts.rci_prediction,
+        mimic={"syntax": syntax, "se": se,
+               "params": _records(res.params), "fit_measures": _plain(res.fit_measures)},
+        metadata=metadata)
+    counts = pd.Series(status).value_counts(sort=False)
+    order = (["ok"] if "ok" in counts else []) + sorted(
+        (s for s in counts.index if s != "ok"), key=lambda s: (-counts[s], s))
+    accounting = pd.DataFrame({"status": order, "rows": [int(counts[s]) for s in order]})
+    return RimaResult(scores=scores, data=df, spec=spec, options=opts, pillars=pillars,
+                      mimic=res, rsm=rsm, profiles=profs, model=model, validation=rep,
+                      accounting=accounting, notes=notes)
+
+
+def _pattern_weights(res, method, m, k, allow_partial):
+    """Prediction weights for every pattern of missing indicators (bit j = y_j missing).
+
+    The complete pattern uses `res.prediction_weights`; with FIML, a household missing some
+    indicators gets the same score conditioned on the indicators it has (the sub-vector
+    of y is still normal given x, so the regression formula applies to the sub-matrices).
+    """
+    npat = 2**m
+    icpt = np.full(npat, np.nan)
+    cx = np.full((npat, k), np.nan)
+    cy = np.full((npat, m), np.nan)
+    i0, c0, y0 = res.prediction_weights(method)
+    if method == "causes":
+        icpt[:], cx[:], cy[:] = i0, c0, 0.0
+        return icpt, cx, cy
+    icpt[0], cx[0], cy[0] = i0, c0, y0
+    if not allow_partial:
+        return icpt, cx, cy
+    # needs the model matrices and means: no public accessor yet (see report).
+    lam, gam, bmat, psi, th = (res._mat[key] for key in ("lam", "gam", "b", "psi", "theta"))
+    ymean, xmean = res._means
+    pi = np.outer(lam, gam) + bmat
+    om = psi * np.outer(lam, lam) + th
+    for pat in range(1, npat - 1 if method == "regression" else npat):
+        obs = np.array([not (pat >> j) & 1 for j in range(m)])
+        if method == "bartlett" and obs.sum() < 1:
+            continue
+        o = np.flatnonzero(obs)
+        if method == "regression":
+            kv = np.linalg.solve(om[np.ix_(o, o)], lam[o]) * psi
+            cx[pat] = gam - pi[o].T @ kv
+            icpt[pat] = -kv @ (ymean[o] - pi[o] @ xmean)
+        else:
+            ti = np.linalg.solve(th[np.ix_(o, o)], lam[o])
+            bw = ti / (lam[o] @ ti)
+            cx[pat] = -bmat[o].T @ bw
+            icpt[pat] = gam @ xmean - bw @ (ymean[o] - bmat[o] @ xmean)
+            kv = bw
+        cy[pat] = 0.0
+        cy[pat, o] = kv
+    return icpt, cx, cy
+
+
+def _plain(d):
+    return {str(k): (float(v) if isinstance(v, (int, float, np.floating, np.integer)) else str(v))
+            for k, v in d.items()}
+
+
+def _records(tab: pd.DataFrame):
+    out = []
+    for rec in tab.to_dict(orient="records"):
+        out.append({k: (float(v) if isinstance(v, (float, np.floating, np.integer)) and
+                        not isinstance(v, bool) else v) for k, v in rec.items()})
+    return out
+
+
+def _warn_ignore():
+    return warnings.catch_warnings()

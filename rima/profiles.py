@@ -1,0 +1,69 @@
+"""Results by profile variable (soum, sex of head, ...): any number of profile variables.
+
+For each category: households, sum of weights, weighted mean RCI_100 with its standard
+error and 95 % confidence interval, weighted pillar means and the RSM within the group.
+
+The standard error is the linearised one of a weighted mean (a ratio estimator),
+sqrt(n/(n-1) Σ w_i² (y_i - ȳ)²) / Σ w_i, which reduces to s/√n without weights; the
+interval uses Student's t with n - 1 degrees of freedom.
+"""
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from rima.rsm import rsm_shares
+
+MISSING_LABEL = "(missing)"
+
+
+def weighted_mean_se(y, w=None):
+    y = np.asarray(y, dtype=float)
+    n = y.size
+    w = np.ones(n) if w is None else np.asarray(w, dtype=float)
+    sw = w.sum()
+    m = float(w @ y / sw)
+    if n < 2:
+        return m, np.nan
+    se = float(np.sqrt(n / (n - 1) * np.sum(w**2 * (y - m) ** 2)) / sw)
+    return m, se
+
+
+def profile_table(scores: pd.DataFrame, groups: pd.Series, pillar_names, weights=None,
+                  rsm_kind="correlation", mimic_params=None, level=0.95):
+    """One row per category of `groups` over the rows of `scores` with status "ok"."""
+    ok = (scores["status"] == "ok").to_numpy()
+    g = groups.astype(object).where(groups.notna(), MISSING_LABEL).to_numpy()[ok]
+    sub = scores.loc[ok]
+    w = None if weights is None else np.asarray(weights, dtype=float)[ok]
+    recs = []
+    for cat in sorted(pd.unique(g), key=str):
+        m = g == cat
+        wm = None if w is None else w[m]
+        y = sub["RCI_100"].to_numpy()[m]
+        mean, se = weighted_mean_se(y, wm)
+        n = int(m.sum())
+        t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
+        rec = {"category": cat, "households": n,
+               "sum_weights": float(n if wm is None else wm.sum()),
+               "mean_RCI_100": mean, "se": se, "ci_lower": mean - t * se,
+               "ci_upper": mean + t * se}
+        for p in pillar_names:
+            rec[f"mean_{p}"] = weighted_mean_se(sub[p].to_numpy()[m], wm)[0]
+        if n > 2:
+            shares = rsm_shares(sub.loc[m, list(pillar_names)], sub["RCI"].to_numpy()[m], wm,
+                                rsm_kind, mimic_params)
+            for p, s in zip(shares["pillar"], shares["share"]):
+                rec[f"rsm_{p}"] = s
+        else:
+            for p in pillar_names:
+                rec[f"rsm_{p}"] = np.nan
+        recs.append(rec)
+    return pd.DataFrame(recs)
+
+
+def profiles(scores, data, profile_vars, pillar_names, weights=None, rsm_kind="correlation",
+             mimic_params=None):
+    """{profile variable: table} for every profile variable."""
+    return {v: profile_table(scores, data[v], pillar_names, weights, rsm_kind, mimic_params)
+            for v in profile_vars}
