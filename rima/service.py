@@ -48,7 +48,7 @@ try:
     import anyio.to_thread
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, Response
+    from fastapi.responses import Response
     from pydantic import BaseModel, ConfigDict, Field, ValidationError
     from starlette.exceptions import HTTPException as StarletteHTTPException
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -212,11 +212,15 @@ class AggregateRequest(BaseModel):
     )
     descending: bool = Field(True, description="rank 1 = largest rank_by value")
     level: float | None = Field(None, gt=0, lt=1, description="CI level (default: server's)")
+    weights: bool = Field(
+        True, description="weight by the spec's sampling-weight field (when it has one)"
+    )
 
 
 class GroupAggregate(BaseModel):
     model_config = ConfigDict(extra="allow")
-    rank: int | None
+    group: Any = Field(description="value of the `by` field")
+    rank: int | None = Field(description="1 = first to act on; null when rank_by is null")
     n_households: int
     n_scored: int
     n_not_scored: int
@@ -228,18 +232,26 @@ class GroupAggregate(BaseModel):
     share_low_se: float | None
     share_low_ci_lower: float | None
     share_low_ci_upper: float | None
+    n_low: int
+    sum_weights: float
+    classes: dict[str, int] = Field(description="scored households per class")
+    pillar_means: dict[str, float | None]
+    dzud: dict[str, Any] | None = Field(None, description="the group's row of the dzud table")
 
 
 class AggregateResponse(BaseModel):
     model: str
     by: str
     level: float
+    weighted: bool
     rank_by: str
     descending: bool
     classes: dict[str, Any]
     overall: dict[str, Any]
     groups: list[GroupAggregate]
-    unmatched: dict[str, list[Any]]
+    unmatched: dict[str, list[Any]] = Field(
+        description="groups with households but no dzud row, and dzud rows with no households"
+    )
 
 
 _HOUSEHOLD_SCHEMA = {
@@ -309,6 +321,20 @@ def create_app(models: dict, settings: ServiceSettings | None = None) -> FastAPI
     for name in models:
         if not isinstance(name, str) or not name or "/" in name:
             raise RimaInputError(f"model name {name!r} must be a non-empty string without '/'")
+    for model in models.values():
+        _warm_up(model)
+    return _make_app(models, settings)
+
+
+def openapi_document() -> dict:
+    """The OpenAPI description (it does not depend on the models loaded).
+
+    docs/openapi.json is this, written by `python -m rima.service > docs/openapi.json`.
+    """
+    return _make_app({}, ServiceSettings()).openapi()
+
+
+def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
     limiter = anyio.CapacityLimiter(settings.max_concurrent_jobs)
     app = FastAPI(
         title="rima scoring service",
@@ -411,7 +437,9 @@ def create_app(models: dict, settings: ServiceSettings | None = None) -> FastAPI
                 for e in exc.errors()
             ]
             raise ApiError(422, items[0]["message"], items) from None
-        frame = _households_frame(households, model, settings, extra=(options.by,))
+        weight = model.spec.weight if options.weights else None
+        extra = (options.by,) + ((weight,) if weight else ())
+        frame = _households_frame(households, model, settings, extra=extra)
         request.state.rows = len(frame)
         request.state.model = name
         payload = await anyio.to_thread.run_sync(
@@ -421,6 +449,15 @@ def create_app(models: dict, settings: ServiceSettings | None = None) -> FastAPI
         return Response(payload, media_type="application/json")
 
     return app
+
+
+def _warm_up(model) -> None:
+    """Load compiled kernels and the aggregation code now, not on the first request."""
+    import rima.profiles  # noqa: F401 - import cost (scipy.stats) paid at start
+
+    row = pd.DataFrame({c: [np.nan] for c in _required(model)})
+    row[model.spec.id] = ["warm-up"]
+    model.score(row)
 
 
 def _get_model(app, name: str):
@@ -488,7 +525,7 @@ def _model_summary(name: str, model) -> dict:
     return {
         "name": name,
         "version": _str_or_none(meta.get("version") or meta.get("rima_version")),
-        "fingerprint": _str_or_none(meta.get("fingerprint")),
+        "fingerprint": _str_or_none(meta.get("training_fingerprint", meta.get("fingerprint"))),
         "n_variables": len(_required(model)),
     }
 
@@ -691,6 +728,7 @@ def _near(name: str, rows: list) -> str:
     for row in rows[:50]:
         if isinstance(row, dict):
             seen.update(map(str, row))
+    seen.discard(name)
     match = difflib.get_close_matches(name, sorted(seen), n=1, cutoff=0.75)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
@@ -711,6 +749,14 @@ _BLOCKING = {
 
 
 def _check_frame(df: pd.DataFrame, model) -> None:
+    """422 naming field and rows if rima.validate finds a blocking problem.
+
+    The full validation also builds per-variable summaries, most of a small request's
+    cost; a batch that passes the cheap checks below cannot have a blocking issue, so
+    only a suspect batch pays for the complete, well-worded report.
+    """
+    if _plainly_valid(df, model):
+        return
     from rima.validate import validate
 
     report = validate(df, model.spec)
@@ -722,6 +768,28 @@ def _check_frame(df: pd.DataFrame, model) -> None:
     ]
     if errors:
         raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
+
+
+def _plainly_valid(df: pd.DataFrame, model) -> bool:
+    spec = model.spec
+    cols = set(map(str, df.columns))
+    if len(cols) != df.shape[1] or not set(_required(model)) <= cols:
+        return False
+    for c in spec.numeric_columns:
+        if c not in cols:
+            continue
+        if df[c].dtype.kind not in "iufb":
+            return False
+        if df[c].dtype.kind == "f" and np.isinf(df[c].to_numpy()).any():
+            return False
+    ids = df[spec.id]
+    if ids.isna().any() or ids.duplicated().any():
+        return False
+    if spec.weight and spec.weight in cols:
+        w = df[spec.weight].to_numpy(dtype=float, na_value=np.nan)
+        if (w < 0).any():
+            return False
+    return True
 
 
 # --------------------------------------------------------------------------- scoring
@@ -741,7 +809,9 @@ def _score(model, frame: pd.DataFrame, settings: ServiceSettings) -> pd.DataFram
     ok = (scores["status"] == "ok").to_numpy()
     rci = scores["RCI_100"].to_numpy(dtype=float, na_value=np.nan)
     classes = settings.classes.classify(np.where(ok, rci, np.nan))
-    scores["class"] = np.asarray(classes.astype(object).where(classes.notna(), None))
+    labels = np.asarray(classes.astype(object), dtype=object)
+    labels[classes.isna()] = None
+    scores["class"] = labels
     return scores
 
 
@@ -749,7 +819,7 @@ def _float_list(values) -> list:
     arr = np.asarray(values, dtype=float)
     out = arr.tolist()
     if np.isnan(arr).any():
-        out = [None if v != v else v for v in out]
+        out = [None if math.isnan(v) else v for v in out]
     return out
 
 
@@ -761,7 +831,7 @@ def _score_payload(name, model, frame, settings) -> bytes:
     cols: dict[str, list] = {"row": list(range(1, n + 1)), "id": ids}
     for col in (*spec.pillar_names, "RCI", "RCI_100"):
         cols[col] = _float_list(scores[col])
-    cols["class"] = scores["class"].tolist()
+    cols["class"] = [v if isinstance(v, str) else None for v in scores["class"].tolist()]
     cols["status"] = scores["status"].astype(str).tolist()
     if "out_of_range" in scores:
         flag = scores["out_of_range"]
@@ -784,8 +854,179 @@ def _aggregate_payload(name, model, frame, options: AggregateRequest, settings) 
     return _dumps(aggregate_scores(name, model, frame, scores, options, settings))
 
 
+_RANKABLE = (
+    "share_low", "share_low_se", "share_low_ci_lower", "share_low_ci_upper", "n_low",
+    "rci_100_mean", "rci_100_se", "rci_100_ci_lower", "rci_100_ci_upper",
+    "n_households", "n_scored", "n_not_scored", "sum_weights",
+)
+
+
 def aggregate_scores(name, model, frame, scores, options: AggregateRequest, settings) -> dict:
-    raise NotImplementedError("waiting for rima.profiles")
+    """Group-level summary of scored households (see the aggregate endpoint).
+
+    Means, standard errors and intervals come from `rima.profiles.profile_table`, the
+    same estimator as the profile tables of `rima fit`; the low-resilience share is the
+    weighted mean of the 0/1 "bottom class" indicator through the same function.
+    """
+    from rima.profiles import MISSING_LABEL, profile_table
+
+    spec = model.spec
+    by = options.by
+    level = options.level if options.level is not None else settings.ci_level
+    weights = None
+    if spec.weight and options.weights:
+        weights = frame[spec.weight].to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(np.isnan(weights)) + 1
+        if bad.size:
+            raise ApiError(422, (
+                f"field {spec.weight!r} (sampling weight) is null at row(s) {_rows_text(bad)}; "
+                'aggregates are weighted: send every weight, or "weights": false'
+            ), [_item(spec.weight, bad, "missing sampling weight")])
+    groups = frame[by].astype(object).where(frame[by].notna(), MISSING_LABEL)
+    if groups.map(lambda v: isinstance(v, float)).any():
+        # 3 and 3.0 are the same soum code; JSON numbers come back as floats when mixed
+        groups = groups.map(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
+    ok = (scores["status"] == "ok").to_numpy()
+    low = (scores["class"] == settings.classes.lowest).to_numpy(dtype=float)
+    indicator = pd.DataFrame({"status": scores["status"], "RCI_100": low, "RCI": low})
+
+    def summarise(g: pd.Series) -> dict:
+        rci = profile_table(scores, g, list(spec.pillar_names), weights, level=level)
+        share = profile_table(indicator, g, [], weights, level=level)
+        out = {}
+        for key in pd.unique(g.to_numpy()):
+            m = (g == key).to_numpy()
+            counts = scores.loc[m & ok, "class"].value_counts()
+            out[key] = {
+                "group": key,
+                "rank": None,
+                "n_households": int(m.sum()),
+                "n_scored": int((m & ok).sum()),
+                "n_not_scored": int((m & ~ok).sum()),
+                "n_low": int(counts.get(settings.classes.lowest, 0)),
+                "classes": {lab: int(counts.get(lab, 0)) for lab in settings.classes.labels},
+            }
+        for tab, prefix in ((rci, "rci_100"), (share, "share_low")):
+            for rec in tab.to_dict("records"):
+                entry = out[rec["category"]]
+                if prefix == "rci_100":
+                    entry["sum_weights"] = rec["sum_weights"]
+                entry[prefix if prefix == "share_low" else "rci_100_mean"] = rec["mean_RCI_100"]
+                entry[f"{prefix}_se"] = rec["se"]
+                entry[f"{prefix}_ci_lower"] = rec["ci_lower"]
+                entry[f"{prefix}_ci_upper"] = rec["ci_upper"]
+                if prefix == "rci_100":
+                    entry["pillar_means"] = {p: rec[f"mean_{p}"] for p in spec.pillar_names}
+        for entry in out.values():
+            entry.setdefault("sum_weights", 0.0)
+            for key in ("rci_100_mean", "rci_100_se", "rci_100_ci_lower", "rci_100_ci_upper",
+                        "share_low", "share_low_se", "share_low_ci_lower", "share_low_ci_upper"):
+                entry.setdefault(key, None)
+            entry.setdefault("pillar_means", {p: None for p in spec.pillar_names})
+        return out
+
+    per_group = summarise(groups)
+    overall = summarise(pd.Series(["all"] * len(frame)))["all"]
+    overall.pop("rank")
+    overall.pop("group")
+
+    unmatched = {"groups_not_in_table": [], "table_rows_without_households": []}
+    table_fields: list[str] = []
+    if options.soums is not None:
+        table = _dzud_table(options.soums, by)
+        table_fields = sorted({k for row in table.values() for k in row})
+        for key in per_group:
+            per_group[key]["dzud"] = table.get(key)
+            if key not in table:
+                unmatched["groups_not_in_table"].append(key)
+        for key, row in table.items():
+            if key not in per_group:
+                unmatched["table_rows_without_households"].append(key)
+                per_group[key] = {
+                    "group": key, "rank": None, "n_households": 0, "n_scored": 0,
+                    "n_not_scored": 0, "n_low": 0,
+                    "classes": {lab: 0 for lab in settings.classes.labels}, "sum_weights": 0.0,
+                    **{k: None for k in _RANKABLE if k.startswith(("rci", "share"))},
+                    "pillar_means": {p: None for p in spec.pillar_names}, "dzud": row,
+                }
+
+    rank_by = options.rank_by or "share_low"
+    if rank_by not in _RANKABLE and rank_by not in table_fields:
+        allowed = ", ".join([*_RANKABLE, *table_fields])
+        raise ApiError(422, f"rank_by {rank_by!r} is not a group field; use one of: {allowed}",
+                       [_item("rank_by", [], "unknown field")])
+    groups_out = _rank(list(per_group.values()), rank_by, options.descending)
+    return _clean({
+        "model": name,
+        "by": by,
+        "level": level,
+        "weighted": weights is not None,
+        "rank_by": rank_by,
+        "descending": options.descending,
+        "classes": settings.classes.to_dict(),
+        "overall": overall,
+        "groups": groups_out,
+        "unmatched": unmatched,
+    })
+
+
+def _rank_value(entry: dict, field_name: str):
+    v = entry.get(field_name)
+    if v is None and isinstance(entry.get("dzud"), dict):
+        v = entry["dzud"].get(field_name)
+    if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return float(v)
+
+
+def _rank(entries: list[dict], field_name: str, descending: bool) -> list[dict]:
+    """Rank 1 = first to act on; groups without a value come last, unranked.
+
+    Ties are broken by lower mean RCI_100 first, then by group name, so the order is
+    deterministic.
+    """
+    def key(e):
+        v = _rank_value(e, field_name)
+        mean = e.get("rci_100_mean")
+        mean = math.inf if mean is None or math.isnan(mean) else mean
+        return (v is None, 0.0 if v is None else (-v if descending else v), mean, str(e["group"]))
+
+    ordered = sorted(entries, key=key)
+    rank = 0
+    for e in ordered:
+        if _rank_value(e, field_name) is not None:
+            rank += 1
+            e["rank"] = rank
+    return ordered
+
+
+def _dzud_table(rows, by: str) -> dict:
+    """{group: row without the key} from the posted dzud table, naming bad rows."""
+    errors = []
+    table: dict = {}
+    for i, row in enumerate(rows, 1):
+        if by not in row:
+            errors.append(_item(f"soums.{by}", [i], f"soums row {i}: the field {by!r} is missing"))
+            continue
+        key = row[by]
+        if isinstance(key, float) and key.is_integer():
+            key = int(key)
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            errors.append(_item(f"soums.{by}", [i],
+                                f"soums row {i}: {by!r} must be a string or an integer"))
+            continue
+        if key in table:
+            errors.append(_item(f"soums.{by}", [i], f"soums row {i}: {by} {key!r} appears twice"))
+            continue
+        bad = [k for k, v in row.items() if isinstance(v, dict | list)]
+        if bad:
+            errors.append(_item(f"soums.{bad[0]}", [i],
+                                f"soums row {i}: field {bad[0]!r} must be a number, string or null"))
+            continue
+        table[key] = {k: v for k, v in row.items() if k != by}
+    if errors:
+        raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
+    return table
 
 
 # --------------------------------------------------------------------------- guard middleware
@@ -899,7 +1140,8 @@ class _Guard:
             "event": "access",
             "request_id": request_id,
             "method": scope.get("method"),
-            "path": getattr(route, "path", None) or "(unmatched)",
+            # the route template when routed; the raw path (never the query) otherwise
+            "path": getattr(route, "path", None) or scope.get("path", "")[:200],
             "model": state.get("model"),
             "status": ctx["status"],
             "duration_ms": round((time.perf_counter() - start) * 1000, 2),
@@ -924,3 +1166,7 @@ def _where(exc: BaseException) -> str:
         tb = tb.tb_next
     loc = f" at {tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else ""
     return f"{type(exc).__name__}{loc}"
+
+
+if __name__ == "__main__":
+    print(json.dumps(openapi_document(), indent=2, ensure_ascii=False))

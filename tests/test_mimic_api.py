@@ -91,6 +91,7 @@ def test_rows_with_missing_values_are_counted_not_dropped_silently():
     res = M.fit(BASE["model"], d)
     assert res.nobs == len(d) - 3 and res.norig == len(d)
     assert res.excluded == {"missing value in x2": 2, "missing value in y3": 1}
+    assert res.used_rows.sum() == res.nobs and not res.used_rows[[0, 1, 5]].any()
     res_f = M.fit(BASE["model"], d, missing="fiml")
     assert res_f.nobs == len(d) - 2
     assert res_f.excluded == {"missing value in x2": 2}
@@ -153,3 +154,17 @@ def test_weights_validation():
         M.fit(BASE["model"], d, sampling_weights="w")
     with pytest.raises(SpecError, match="robust.huber.white"):
         M.fit(BASE["model"], DF.assign(w=1.0), sampling_weights="w", se="robust.sem")
+
+
+def test_fiml_scores_of_partial_rows_match_lavpredict():
+    ds = REF["datasets"]["fiml_missing"]
+    f = ds["fits"]["fiml"]
+    d = pd.read_csv(REF_DIR / "mimic_data" / ds["file"])
+    res = M.fit(ds["model"], d, missing="fiml")
+    rows = np.array(f["pred_rows"]) - 1
+    partial = d.iloc[rows][res.model.indicators].isna().any(axis=1).to_numpy()
+    assert partial.sum() > 50
+    for meth in ("regression", "bartlett"):
+        got = res.predict(d.iloc[rows], meth)
+        ref = np.asarray(f["lavpredict"][meth], dtype=float)
+        assert np.abs(got - ref).max() < 1e-6, meth

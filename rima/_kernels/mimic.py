@@ -444,19 +444,15 @@ def fixedx_meat(y, x, w, w2, ymean, xmean, b_ols, myy, nyx, nchunks):
 
 
 @njit(cache=True)
-def linear_scores(y, x, intercept, coef_x, coef_y, nchunks):
+def linear_scores(y, x, intercept, coef_x, coef_y):
     """intercept + x @ coef_x + y @ coef_y, row by row (NaN where an input is NaN)."""
     n = x.shape[0]
     out = np.empty(n)
-    size = (n + nchunks - 1) // nchunks
-    for ch in prange(nchunks):
-        lo = ch * size
-        hi = min(n, lo + size)
-        for i in range(lo, hi):
-            v = intercept
-            for h in range(coef_x.shape[0]):
-                v += x[i, h] * coef_x[h]
-            for j in range(coef_y.shape[0]):
-                v += y[i, j] * coef_y[j]
-            out[i] = v
+    for i in range(n):
+        v = intercept
+        for h in range(coef_x.shape[0]):
+            v += x[i, h] * coef_x[h]
+        for j in range(coef_y.shape[0]):
+            v += y[i, j] * coef_y[j]
+        out[i] = v
     return out

@@ -115,6 +115,7 @@ def target(
     w = weights_of(frame, weight)
     score = pd.to_numeric(frame[rci_100], errors="coerce")
     if quantiles is not None:
+        quantiles = _check_probs(quantiles)
         n_classes = len(list(quantiles)) + 1
         labs = tuple(labels) if labels is not None else _default_labels(n_classes)
         cls, cuts = resilience_class_quantile(score, w, probs=list(quantiles), labels=labs)
@@ -143,6 +144,23 @@ def target(
     table = _rank(table)
     return TargetResult(households=households, low=low, soums=table,
                         thresholds=tuple(float(t) for t in cuts), labels=labs, method=method)
+
+
+def _check_probs(quantiles):
+    try:
+        q = [float(x) for x in quantiles]
+    except (TypeError, ValueError):
+        raise RimaInputError(f"quantiles must be numbers, got {quantiles!r}") from None
+    if not q:
+        raise RimaInputError("quantiles must have at least one probability")
+    for i, x in enumerate(q):
+        if not 0 < x < 1:
+            raise RimaInputError(f"quantile {x!r} (position {i + 1}) is not strictly between 0 and 1")
+        if i and not x > q[i - 1]:
+            raise RimaInputError(
+                f"quantiles must be strictly increasing, got {q} "
+                f"(position {i + 1}: {x} is not above {q[i - 1]})")
+    return q
 
 
 def _default_labels(n):
@@ -219,7 +237,9 @@ def _rank(table):
 def _stata_safe(df):
     # Stata needs plain column names and no pandas categoricals with non-string levels
     out = df.copy()
-    out.columns = [str(c).replace("-", "_").replace("[", "_").replace("]", "") for c in out.columns]
+    # "class" is a Stata reserved word
+    out.columns = ["res_class" if c == "class" else
+                   str(c).replace("-", "_").replace("[", "_").replace("]", "") for c in out.columns]
     for c in out.columns:
         if isinstance(out[c].dtype, pd.CategoricalDtype):
             out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)

@@ -64,7 +64,44 @@ _EXAMPLE_SPEC = {
 }
 
 
+def run_pipeline(ctx, echo=click.echo, out=None, progress=None):
+    """Fit the RIMA-II model on the demo data and print the headline results."""
+    from rima.pipeline import fit
+
+    result = fit(ctx["data"], ctx["spec"], progress=progress)
+    s = result.scores
+    ok = s["status"] == "ok"
+    echo("\nRIMA-II on the Zavkhan example")
+    echo(f"  households scored: {int(ok.sum())} of {len(s)}")
+    echo("  factors retained: " + ", ".join(f"{p} {pr.n_factors}"
+                                            for p, pr in result.pillars.items()))
+    fm = result.mimic.fit_measures
+    echo(f"  MIMIC fit: chi-square {fm['chisq']:.2f} (df {int(fm['df'])}), CFI {fm['cfi']:.3f}, "
+         f"RMSEA {fm['rmsea']:.3f}")
+    echo("  RSM (share of RCI): " + ", ".join(f"{r.pillar} {r.share:.1f} %"
+                                              for r in result.rsm.itertuples()))
+    echo(f"  mean RCI_100: {s.loc[ok, 'RCI_100'].mean():.1f}")
+    for var, tab in result.profiles.items():
+        if len(tab) <= 6:
+            echo(f"  by {var}: " + ", ".join(
+                f"{r.category} {r.mean_RCI_100:.1f} [{r.ci_lower:.1f}, {r.ci_upper:.1f}]"
+                for r in tab.itertuples()))
+        else:
+            lo, hi = tab.iloc[tab["mean_RCI_100"].argmin()], tab.iloc[tab["mean_RCI_100"].argmax()]
+            echo(f"  by {var}: lowest {lo.category} {lo.mean_RCI_100:.1f}, highest "
+                 f"{hi.category} {hi.mean_RCI_100:.1f} ({len(tab)} groups)")
+    if out is not None:
+        path = result.save(out)
+        echo(f"  outputs and report.html written to {path}")
+    ctx["result"] = result
+    return ctx
+
+
 @click.command("demo")
-def command():
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write scores, model.json and report.html to this directory.")
+def command(out_dir):
     """Run the bundled Zavkhan example and print the headline results."""
-    run_demo()
+    from rima.commands._progress import Progress
+
+    run_pipeline(run_demo(), out=out_dir, progress=Progress())

@@ -116,7 +116,8 @@ def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_
                        iterations=iters, nobs=n, norig=prep.n_orig, excluded=prep.excluded,
                        improper=improper, estimator="MLR" if est == "MLR" else est, se=se_,
                        test=test_, missing="fiml" if fiml_req else "listwise",
-                       matrices=matrices, means=(ymean, prep.xmean.copy()), vcov=vcov)
+                       matrices=matrices, means=(ymean, prep.xmean.copy()), vcov=vcov,
+                       used_rows=prep.used)
 
 
 def _logdet(a):

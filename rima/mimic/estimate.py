@@ -126,10 +126,12 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
     z = _columns(data, model.observed, "model")
     y, x = z[:, :m], z[:, m:]
     n_orig = len(y)
-    bad = np.isinf(z)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise DataError(f"infinite value in column {model.observed[c]!r} (row {r})")
+    all_finite = bool(np.isfinite(z).all())   # the common case needs one pass only
+    if not all_finite:
+        bad = np.isinf(z)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise DataError(f"infinite value in column {model.observed[c]!r} (row {r})")
     w = None
     if sampling_weights is not None:
         if isinstance(sampling_weights, str):
@@ -145,26 +147,11 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
             raise DataError(f"{wname}: {bad.sum()} missing, negative or infinite weight(s) "
                             f"(first at row {np.argmax(bad)})")
     excluded = {}
-    xmiss = np.isnan(x).any(axis=1)
-    if xmiss.any():
-        for c in range(k):
-            cnt = int(np.isnan(x[:, c]).sum())
-            if cnt:
-                excluded[f"missing value in {model.causes[c]}"] = cnt
-    ymiss = np.isnan(y)
     fiml = missing == "fiml"
-    if fiml:
-        allmiss = ymiss.all(axis=1) & ~xmiss
-        if allmiss.any():
-            excluded["all indicators missing"] = int(allmiss.sum())
-        used = ~xmiss & ~ymiss.all(axis=1)
+    if all_finite:
+        used = np.ones(n_orig, dtype=bool)
     else:
-        ym = ymiss.any(axis=1) & ~xmiss
-        for c in range(m):
-            cnt = int((np.isnan(y[:, c]) & ~xmiss).sum())
-            if cnt:
-                excluded[f"missing value in {model.indicators[c]}"] = cnt
-        used = ~xmiss & ~ym
+        used = _used_rows(model, y, x, fiml, excluded)
     if not used.all():
         z = z[used]
         y, x = z[:, :m], z[:, m:]
@@ -176,10 +163,32 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
         w = w * (n / w.sum())
     if n < m + k + 1:
         raise DataError(f"only {n} usable row(s) for {m + k} variables")
-    if not fiml or not ymiss[used].any():
+    if not fiml or not np.isnan(y).any():
         mean, cov = _moments(z, w)
         return _complete_prepared(y, x, w, n, n_orig, excluded, used, mean, cov, m, fiml)
     return _fiml_prepared(y, x, w, n, n_orig, excluded, used, m, k)
+
+
+def _used_rows(model, y, x, fiml, excluded):
+    """Rows entering the fit; fills `excluded` with reason -> count (a row missing several
+    values is counted under each of them)."""
+    m, k = y.shape[1], x.shape[1]
+    xmiss = np.isnan(x).any(axis=1)
+    for c in range(k):
+        cnt = int(np.isnan(x[:, c]).sum())
+        if cnt:
+            excluded[f"missing value in {model.causes[c]}"] = cnt
+    ymiss = np.isnan(y)
+    if fiml:
+        allmiss = ymiss.all(axis=1) & ~xmiss
+        if allmiss.any():
+            excluded["all indicators missing"] = int(allmiss.sum())
+        return ~xmiss & ~ymiss.all(axis=1)
+    for c in range(m):
+        cnt = int((ymiss[:, c] & ~xmiss).sum())
+        if cnt:
+            excluded[f"missing value in {model.indicators[c]}"] = cnt
+    return ~xmiss & ~ymiss.any(axis=1)
 
 
 def _complete_prepared(y, x, w, n, n_orig, excluded, used, mean, cov, m, fiml):

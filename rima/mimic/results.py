@@ -14,11 +14,13 @@ class MimicResult:
 
     Attributes: params (DataFrame, lavaan parameterEstimates columns), fit_measures (dict,
     lavaan fitMeasures names), r2 (dict), converged, iterations, nobs, norig, excluded
-    (reason -> row count), improper (list of messages), estimator, se, test, model.
+    (reason -> row count), used_rows (boolean mask over the input rows, None when fitted
+    from moments), improper (list of messages), estimator, se, test, model, vcov.
     """
 
     def __init__(self, *, model, params, fit_measures, r2, converged, iterations, nobs, norig,
-                 excluded, improper, estimator, se, test, missing, matrices, means, vcov):
+                 excluded, improper, estimator, se, test, missing, matrices, means, vcov,
+                 used_rows=None):
         self.model = model
         self.params = params
         self.fit_measures = fit_measures
@@ -36,48 +38,87 @@ class MimicResult:
         self._mat = matrices
         self._means = means
         self.vcov = vcov
+        self.used_rows = used_rows
 
     # ------------------------------------------------------------------ scores
-    def prediction_weights(self, method="regression"):
+    @property
+    def matrices(self):
+        """Estimated model matrices: lambda (m,), gamma (k,), B (m, k), psi, theta (m, m)."""
+        return {"lambda": self._mat["lam"].copy(), "gamma": self._mat["gam"].copy(),
+                "B": self._mat["b"].copy(), "psi": float(self._mat["psi"]),
+                "theta": self._mat["theta"].copy()}
+
+    @property
+    def means(self):
+        """Training means used for scoring: (implied indicator means at the causes' means,
+        causes' means)."""
+        return self._means[0].copy(), self._means[1].copy()
+
+    def prediction_weights(self, method="regression", observed=None):
         """(intercept, coef_causes (k,), coef_indicators (m,)) from the training means.
 
         regression: E[eta | y, x] = gamma'x + psi Lambda' Omega^-1 (y - mu_y - Pi (x - xbar))
         (lavPredict's default, computed with an exact inverse); bartlett:
         gamma'xbar + w'(y - ybar - B (x - xbar)) with w = Theta^-1 Lambda / (Lambda'
         Theta^-1 Lambda); causes: gamma'x.
+        observed: optional boolean mask over the indicators; the weights then condition on
+        the observed ones only (zero coefficients for the others), as lavPredict does for a
+        row with missing indicators. With none observed, regression gives E[eta | x] and
+        bartlett is undefined (NaN).
         """
         if method not in _PRED_METHODS:
             raise SpecError(f"unknown prediction method {method!r} "
                             f"({', '.join(_PRED_METHODS)})")
         lam, gam, bmat, psi, th = (self._mat[k] for k in ("lam", "gam", "b", "psi", "theta"))
         ymean, xmean = self._means
+        m = len(lam)
+        if method == "causes":
+            return 0.0, gam.copy(), np.zeros(m)
+        o = np.arange(m) if observed is None else np.flatnonzero(np.asarray(observed, bool))
+        cy = np.zeros(m)
         pi = np.outer(lam, gam) + bmat
-        om = psi * np.outer(lam, lam) + th
+        if len(o) == 0:
+            if method == "regression":
+                return 0.0, gam.copy(), cy
+            return np.nan, np.full(len(gam), np.nan), np.full(m, np.nan)
         if method == "regression":
-            kv = np.linalg.solve(om, lam) * psi
-            cx = gam - pi.T @ kv
-            icpt = -kv @ (ymean - pi @ xmean)
-            return float(icpt), cx, kv
-        if method == "bartlett":
-            ti = np.linalg.solve(th, lam)
-            bw = ti / (lam @ ti)
-            cx = -bmat.T @ bw
-            icpt = gam @ xmean - bw @ (ymean - bmat @ xmean)
-            return float(icpt), cx, bw
-        return 0.0, gam.copy(), np.zeros(len(lam))
+            om = psi * np.outer(lam, lam) + th
+            kv = np.linalg.solve(om[np.ix_(o, o)], lam[o]) * psi
+            cx = gam - pi[o].T @ kv
+            icpt = -kv @ (ymean[o] - pi[o] @ xmean)
+        else:
+            ti = np.linalg.solve(th[np.ix_(o, o)], lam[o])
+            kv = ti / (lam[o] @ ti)
+            cx = -bmat[o].T @ kv
+            icpt = gam @ xmean - kv @ (ymean[o] - bmat[o] @ xmean)
+        cy[o] = kv
+        return float(icpt), cx, cy
 
     def predict(self, data, method="regression"):
-        """Latent scores for the rows of `data` (NaN where a needed value is missing)."""
+        """Latent scores for the rows of `data`, from the training means and weights.
+
+        A row with missing indicators is scored on the indicators it has (regression,
+        bartlett); a row with a missing cause gets NaN.
+        """
         icpt, cx, cy = self.prediction_weights(method)
         m = len(self.model.indicators)
         if method == "causes":
             x = _matrix(data, self.model.causes)
-            y = np.zeros((len(x), 0))
-            cy = np.zeros(0)
-        else:
-            z = _matrix(data, self.model.observed)
-            y, x = z[:, :m], z[:, m:]
-        return K.linear_scores(y, x, icpt, cx, cy, 16)
+            return K.linear_scores(np.zeros((len(x), 0)), x, icpt, cx, np.zeros(0))
+        z = _matrix(data, self.model.observed)
+        y, x = z[:, :m], z[:, m:]
+        out = K.linear_scores(y, x, icpt, cx, cy)
+        ymiss = np.isnan(y)
+        partial = ymiss.any(axis=1)
+        if partial.any():
+            keys, inv = np.unique(~ymiss[partial], axis=0, return_inverse=True)
+            rows = np.flatnonzero(partial)
+            for p, mask in enumerate(keys):
+                sel = rows[inv.ravel() == p]
+                i2, c2, y2 = self.prediction_weights(method, observed=mask)
+                yz = np.where(ymiss[sel], 0.0, y[sel])
+                out[sel] = i2 + x[sel] @ c2 + yz @ y2
+        return out
 
     # ------------------------------------------------------------------ text
     def summary(self):
@@ -129,4 +170,4 @@ def _matrix(data, names):
         col = data[c]
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             raise DataError(f"column {c!r} is not numeric (dtype {col.dtype})")
-    return data[names].to_numpy(dtype=float, na_value=np.nan)
+    return np.ascontiguousarray(data[names].to_numpy(dtype=float, na_value=np.nan))

@@ -47,10 +47,16 @@ ols_dz <- lm(f_dz, data = d, weights = hh_weight)
 s_ols_dz <- svyglm(f_dz, design = design)
 
 f_bin <- below35 ~ resilience + loss_share + severity
-logit <- glm(f_bin, data = d, weights = hh_weight, family = quasibinomial(link = "logit"))
-s_logit <- svyglm(f_bin, design = design, family = quasibinomial(link = "logit"))
-probit <- glm(f_bin, data = d, weights = hh_weight, family = quasibinomial(link = "probit"))
-s_probit <- svyglm(f_bin, design = design, family = quasibinomial(link = "probit"))
+# tight convergence so the reference is the maximiser, not glm's default stopping point
+ctl <- glm.control(epsilon = 1e-14, maxit = 100)
+logit <- glm(f_bin, data = d, weights = hh_weight, family = quasibinomial(link = "logit"),
+             control = ctl)
+s_logit <- svyglm(f_bin, design = design, family = quasibinomial(link = "logit"),
+             control = ctl)
+probit <- glm(f_bin, data = d, weights = hh_weight, family = quasibinomial(link = "probit"),
+             control = ctl)
+s_probit <- svyglm(f_bin, design = design, family = quasibinomial(link = "probit"),
+             control = ctl)
 
 out <- list(
   generator = paste("R", getRversion(), "sandwich", packageVersion("sandwich"),

@@ -1,0 +1,58 @@
+"""`rima fit DATA --spec SPEC --out DIR`: the RIMA-II analysis, written to a directory."""
+
+import click
+
+
+def headline(result) -> dict:
+    """The numbers people look at first, as plain JSON-ready values."""
+    s = result.scores
+    ok = s["status"] == "ok"
+    fm = result.mimic.fit_measures
+    return {
+        "households": int(len(s)), "scored": int(ok.sum()),
+        "factors": {p: int(pr.n_factors) for p, pr in result.pillars.items()},
+        "rsm": {r.pillar: float(r.share) for r in result.rsm.itertuples()},
+        "mimic": {k: float(fm[k]) for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea",
+                                            "srmr") if k in fm},
+        "coefficients": {r.rhs: float(r.est) for r in result.mimic.params.itertuples()
+                         if r.op == "~"},
+        "rci_100_mean": float(s.loc[ok, "RCI_100"].mean()),
+        "accounting": {r.status: int(r.rows) for r in result.accounting.itertuples()},
+    }
+
+
+@click.command("fit")
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
+              help="Model spec (TOML).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Output directory (created if needed).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "dta"]), default="csv",
+              show_default=True, help="Format of the scores table (scores.<format>).")
+@click.option("--no-report", is_flag=True, help="Skip report.html and the figures.")
+@click.option("--json", "as_json", is_flag=True, help="Print the headline results as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress messages on stderr.")
+def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet):
+    """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
+
+    Writes scores.csv (id, pillars, RCI, RCI_100, status for every input row), rsm.csv,
+    mimic.csv, profile_<var>.csv, model.json and report.html with figures/.
+    """
+    import json
+
+    from rima.commands._progress import Progress
+    from rima.io import write_table
+    from rima.pipeline import fit
+
+    say = Progress(quiet)
+    result = fit(data, spec_path, progress=say)
+    say("writing outputs" + ("" if no_report else " and the report"))
+    out = result.save(out_dir, report=not no_report)
+    if fmt != "csv":
+        write_table(result.scores, out / f"scores.{fmt}")
+    say("done")
+    if as_json:
+        click.echo(json.dumps({"out": str(out), **headline(result)}, indent=1))
+    else:
+        click.echo(result.summary())
+        click.echo(f"\noutputs written to {out}")

@@ -1,0 +1,52 @@
+"""`rima panel DATA --model model.json`: score later rounds on the baseline scale."""
+
+import click
+
+from rima.analysis.cli_support import format_option, out_option, read_soums, soums_option
+
+
+@click.command("panel")
+@click.argument("data", type=click.Path(dir_okay=False))
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="Saved baseline model (model.json).")
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False), default=None,
+              help="Instead of --model: fit this spec on the baseline round.")
+@soums_option
+@click.option("--round-col", default="round", show_default=True, help="Round column of DATA.")
+@click.option("--baseline", type=int, default=None, help="Baseline round (default: the first).")
+@click.option("--outcome", default="fcs", show_default=True, help="Food-security column.")
+@click.option("--loss-line", type=float, default=None, help="Loss = outcome below this (default 35).")
+@click.option("--drop", type=float, default=None, help="Loss = a fall of at least this much.")
+@out_option
+@format_option
+def command(data, model_path, spec_path, soums_path, round_col, baseline, outcome, loss_line,
+            drop, out_dir, fmt):
+    """Score every round of DATA with the baseline model (same scale, never refit).
+
+    Prints RCI change by profile, the class transition matrix and whether baseline RCI
+    predicts next-round food security, a loss and recovery (weighted, soum-clustered).
+    """
+    from rima.analysis.panel import panel
+    from rima.errors import RimaInputError
+    from rima.io import read_table
+
+    if (model_path is None) == (spec_path is None):
+        raise click.UsageError("give exactly one of --model and --spec")
+    df = read_table(data)
+    if round_col not in df.columns:
+        raise RimaInputError(f"{data}: no {round_col!r} column; a panel needs the survey round")
+    if model_path:
+        from rima.model_file import load
+
+        model = load(model_path)
+    else:
+        from rima.pipeline import fit
+
+        b = baseline if baseline is not None else sorted(df[round_col].dropna().unique())[0]
+        model = fit(df[df[round_col] == b].reset_index(drop=True), spec_path).model
+    p = panel(model, df, round_col=round_col, baseline=baseline,
+              soums=read_soums(soums_path, None), outcome=outcome, loss_line=loss_line, drop=drop)
+    click.echo(p.summary())
+    if out_dir:
+        paths = p.write(out_dir, fmt)
+        click.echo("\nwritten: " + ", ".join(str(q) for q in paths.values()))

@@ -1,0 +1,49 @@
+"""`rima target DATA --model model.json`: classes, low-resilience lists, soum ranking."""
+
+import click
+
+from rima.analysis.cli_support import (
+    float_list,
+    format_option,
+    model_option,
+    out_option,
+    read_data,
+    read_soums,
+    round_option,
+    scored,
+    soums_option,
+)
+
+
+@click.command("target")
+@click.argument("data", type=click.Path(dir_okay=False))
+@model_option
+@soums_option
+@round_option
+@click.option("--thresholds", default=None,
+              help="Increasing cut points on RCI_100, e.g. 33.3,66.7 (default thirds).")
+@click.option("--quantiles", default=None,
+              help="Cut at weighted quantiles instead, e.g. 0.2,0.5,0.8.")
+@click.option("--labels", default=None, help="Class labels, lowest first, e.g. low,medium,high.")
+@out_option
+@format_option
+def command(data, model_path, soums_path, round_, thresholds, quantiles, labels, out_dir, fmt):
+    """Resilience classes, low-resilience households by soum and the soum ranking.
+
+    Writes households, low_resilience and soum_ranking tables with --out.
+    """
+    from rima.analysis.targeting import target
+
+    df = read_data(data, round_)
+    res = scored(model_path, df)
+    t = target(
+        res,
+        soums=read_soums(soums_path, round_),
+        thresholds=float_list(thresholds, "--thresholds"),
+        quantiles=float_list(quantiles, "--quantiles"),
+        labels=[s.strip() for s in labels.split(",")] if labels else None,
+    )
+    click.echo(t.summary())
+    if out_dir:
+        paths = t.write(out_dir, fmt)
+        click.echo("\nwritten: " + ", ".join(str(p) for p in paths.values()))

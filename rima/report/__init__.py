@@ -1,0 +1,114 @@
+"""The HTML report of a fitted model: one self-contained file plus the figures as PNG.
+
+`write_report(result, out_dir)` first reduces the result to plain tables
+(`report_data.json`, so `rima report DIR` can rebuild the report without refitting) and then
+renders them: figures with matplotlib's Agg backend, embedded in report.html as base64 PNG
+and also written to out_dir/figures/.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rima.errors import RimaInputError
+
+DATA_FILE = "report_data.json"
+
+
+def _records(df: pd.DataFrame):
+    return json.loads(df.to_json(orient="split", double_precision=15))
+
+
+def _frame(d) -> pd.DataFrame:
+    return pd.DataFrame(d["data"], columns=d["columns"], index=d["index"])
+
+
+def report_data(result) -> dict:
+    """Everything the report shows, as JSON-ready tables."""
+    spec = result.spec
+    df = result.data
+    scores = result.scores
+    ok = (scores["status"] == "ok").to_numpy()
+    summ = result.validation.summary.copy()
+    se = []
+    for v in summ.index:
+        x = pd.to_numeric(df[v], errors="coerce").dropna()
+        se.append(float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else np.nan)
+    summ["SE"] = se
+    pillars = {}
+    for name, pr in result.pillars.items():
+        fm = pr.model
+        vs = list(pr.variables)
+        radar = []
+        for v in vs:
+            x = pd.to_numeric(df[v], errors="coerce").to_numpy(dtype=float)
+            y = scores[name].to_numpy(dtype=float)
+            m = ok & np.isfinite(x) & np.isfinite(y)
+            radar.append(abs(float(np.corrcoef(x[m], y[m])[0, 1])))
+        load = fm.loadings_.copy()
+        load["h2"] = fm.communalities_
+        load["weight"] = pr.weights
+        pillars[name] = {
+            "variables": vs, "n": pr.n_obs, "n_factors": int(fm.n_factors_),
+            "kmo": float(fm.kmo_), "kmo_per_variable": [float(x) for x in fm.kmo_per_variable_],
+            "bartlett": {k: float(v) for k, v in fm.bartlett_sphericity_.items()},
+            "loadings": _records(load), "ss": [float(x) for x in fm.ss_loadings_],
+            "variance_weights": [float(x) for x in fm.variance_weights_],
+            "correlation": np.asarray(fm.correlation_).tolist(), "radar": radar,
+            "orientation": pr.orientation, "heywood": list(fm.heywood_variables_),
+        }
+    params = result.mimic.params
+    return {
+        "title": "RIMA-II resilience analysis",
+        "source": str(result.validation.source or "data frame"),
+        "n_rows": int(len(scores)), "n_scored": int(ok.sum()),
+        "options": result.options.to_dict(),
+        "pillar_names": list(spec.pillar_names), "indicators": list(spec.indicators),
+        "summary": _records(summ.reset_index()),
+        "pillars": pillars,
+        "mimic_params": _records(params),
+        "fit_measures": {k: float(v) for k, v in result.mimic.fit_measures.items()
+                         if isinstance(v, (int, float, np.floating))},
+        "rsm": _records(result.rsm),
+        "profiles": {k: _records(v) for k, v in result.profiles.items()},
+        "rci_100": [float(x) for x in scores.loc[ok, "RCI_100"]],
+        "accounting": _records(result.accounting),
+        "notes": list(result.notes),
+    }
+
+
+def write_report(result, out_dir) -> Path:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = report_data(result)
+    (out / DATA_FILE).write_text(json.dumps(data, allow_nan=True), encoding="utf-8")
+    return render(data, out)
+
+
+def rebuild(out_dir) -> Path:
+    """Re-render report.html and the figures from a fit output directory."""
+    out = Path(out_dir)
+    f = out / DATA_FILE
+    if not f.exists():
+        raise RimaInputError(f"{out}: no {DATA_FILE}; is this a directory written by `rima fit`?")
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise RimaInputError(f"{f}: not valid JSON ({exc})") from exc
+    return render(data, out)
+
+
+def render(data: dict, out: Path) -> Path:
+    from rima.report import figures, html
+
+    figdir = out / "figures"
+    figdir.mkdir(exist_ok=True)
+    figs = figures.make_all(data, figdir)
+    page = html.page(data, figs)
+    path = out / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

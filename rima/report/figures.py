@@ -1,0 +1,164 @@
+"""Report figures (matplotlib, Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COLORS = ["#1b6ca8", "#d9822b", "#3c9d5d", "#a23b72", "#6c757d", "#e0b000"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _frame(d):
+    return pd.DataFrame(d["data"], columns=d["columns"])
+
+
+def _save(fig, path: Path) -> Path:
+    # fixed metadata keeps the PNG bytes identical between runs
+    fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
+    _plt().close(fig)
+    return path
+
+
+def heatmap(name, p, path):
+    plt = _plt()
+    R = np.asarray(p["correlation"])
+    vs = p["variables"]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(vs), 0.8 + 0.55 * len(vs)))
+    im = ax.imshow(R, vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(range(len(vs)), vs, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(vs)), vs, fontsize=8)
+    for i in range(len(vs)):
+        for j in range(len(vs)):
+            ax.text(j, i, f"{R[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if abs(R[i, j]) > 0.5 else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    ax.set_title(f"{name}: correlations")
+    return _save(fig, path)
+
+
+def radar(name, p, path):
+    plt = _plt()
+    vs = p["variables"]
+    vals = np.asarray(p["radar"])
+    ang = np.linspace(0, 2 * np.pi, len(vs), endpoint=False)
+    fig = plt.figure(figsize=(4.2, 4.2))
+    ax = fig.add_subplot(projection="polar")
+    ax.plot(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0])
+    ax.fill(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0], alpha=0.25)
+    ax.set_xticks(ang, vs, fontsize=7)
+    ax.set_ylim(0, 1)
+    ax.set_title(f"{name}: |corr(variable, pillar)|", fontsize=10)
+    return _save(fig, path)
+
+
+def path_diagram(data, path):
+    plt = _plt()
+    tab = _frame(data["mimic_params"])
+    pillars, ind = data["pillar_names"], data["indicators"]
+    std = {(r.lhs, r.op, r.rhs): r._asdict().get("std_all", np.nan)
+           for r in tab.rename(columns={"std.all": "std_all"}).itertuples()}
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 10)
+    ax.axis("off")
+    ys_c = np.linspace(8.5, 1.5, len(pillars))
+    ys_i = np.linspace(8, 2, len(ind))
+    ax.add_patch(plt.matplotlib.patches.Ellipse((5, 5), 2.0, 1.4, fc="#e8f0f8", ec="k"))
+    ax.text(5, 5, "RCI", ha="center", va="center", fontsize=12, weight="bold")
+    for y, p in zip(ys_c, pillars):
+        ax.add_patch(plt.Rectangle((0.3, y - 0.4), 1.8, 0.8, fc="#f4f4f4", ec="k"))
+        ax.text(1.2, y, p, ha="center", va="center")
+        ax.annotate("", xy=(4.0, 5), xytext=(2.1, y), arrowprops={"arrowstyle": "->"})
+        ax.text(3.0, (y + 5) / 2 + 0.2, f"{std.get(('RCI', '~', p), np.nan):.2f}",
+                fontsize=9, color=COLORS[0])
+    for y, v in zip(ys_i, ind):
+        ax.add_patch(plt.Rectangle((7.7, y - 0.4), 2.0, 0.8, fc="#f4f4f4", ec="k"))
+        ax.text(8.7, y, v, ha="center", va="center", fontsize=8)
+        ax.annotate("", xy=(7.7, y), xytext=(6.0, 5), arrowprops={"arrowstyle": "->"})
+        ax.text(6.7, (y + 5) / 2 + 0.2, f"{std.get(('RCI', '=~', v), np.nan):.2f}",
+                fontsize=9, color=COLORS[1])
+    ax.text(5, 3.7, f"ζ: {std.get(('RCI', '~~', 'RCI'), np.nan):.2f}", ha="center", fontsize=8)
+    ax.set_title("MIMIC model (standardised estimates)")
+    return _save(fig, path)
+
+
+def rsm_bar(data, path):
+    plt = _plt()
+    rsm = _frame(data["rsm"])
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.bar(rsm["pillar"], rsm["share"], color=COLORS[: len(rsm)])
+    for i, s in enumerate(rsm["share"]):
+        ax.text(i, s + 0.5, f"{s:.1f}", ha="center", fontsize=9)
+    ax.set_ylabel("share of RCI (%)")
+    ax.set_title("Resilience Structure Matrix")
+    return _save(fig, path)
+
+
+def rsm_stacked(var, tab, pillars, path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(tab) + 2), 3.6))
+    bottom = np.zeros(len(tab))
+    for k, p in enumerate(pillars):
+        v = tab[f"rsm_{p}"].to_numpy(dtype=float)
+        ax.bar(tab["category"].astype(str), v, bottom=bottom, label=p, color=COLORS[k % 6])
+        bottom += np.nan_to_num(v)
+    ax.set_ylabel("share of RCI (%)")
+    ax.set_title(f"RSM by {var}")
+    ax.tick_params(axis="x", rotation=60, labelsize=7)
+    ax.legend(fontsize=7, ncols=len(pillars), loc="lower center", bbox_to_anchor=(0.5, 1.08))
+    return _save(fig, path)
+
+
+def histogram(data, path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    ax.hist(np.asarray(data["rci_100"]), bins=30, color=COLORS[0], edgecolor="white")
+    ax.set_xlabel("RCI_100")
+    ax.set_ylabel("households")
+    ax.set_title("Distribution of RCI_100")
+    return _save(fig, path)
+
+
+def profile_means(var, tab, path):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(tab) + 2), 3.4))
+    x = np.arange(len(tab))
+    m = tab["mean_RCI_100"].to_numpy(dtype=float)
+    err = np.vstack([m - tab["ci_lower"].to_numpy(dtype=float),
+                     tab["ci_upper"].to_numpy(dtype=float) - m])
+    ax.errorbar(x, m, yerr=err, fmt="o", color=COLORS[0], capsize=3)
+    ax.set_xticks(x, tab["category"].astype(str), rotation=60, fontsize=7)
+    ax.set_ylabel("mean RCI_100 (95 % CI)")
+    ax.set_title(f"RCI_100 by {var}")
+    return _save(fig, path)
+
+
+def make_all(data: dict, figdir: Path) -> dict:
+    """{figure key: (caption, path)} in report order."""
+    figs = {}
+    for name, p in data["pillars"].items():
+        figs[f"heatmap_{name}"] = (f"{name}: correlation heat map",
+                                   heatmap(name, p, figdir / f"heatmap_{name}.png"))
+        figs[f"radar_{name}"] = (f"{name}: |corr(variable, pillar)|",
+                                 radar(name, p, figdir / f"radar_{name}.png"))
+    figs["mimic_path"] = ("MIMIC path diagram", path_diagram(data, figdir / "mimic_path.png"))
+    figs["rsm"] = ("Resilience Structure Matrix", rsm_bar(data, figdir / "rsm.png"))
+    figs["rci_100_hist"] = ("RCI_100 distribution", histogram(data, figdir / "rci_100_hist.png"))
+    for var, d in data["profiles"].items():
+        tab = _frame(d)
+        figs[f"rsm_by_{var}"] = (f"RSM by {var}", rsm_stacked(var, tab, data["pillar_names"],
+                                                              figdir / f"rsm_by_{var}.png"))
+        figs[f"rci_by_{var}"] = (f"Mean RCI_100 by {var}",
+                                 profile_means(var, tab, figdir / f"rci_by_{var}.png"))
+    return figs

@@ -1,0 +1,100 @@
+"""The report page: plain HTML and CSS, figures embedded as base64 PNG (no external files)."""
+
+from __future__ import annotations
+
+import base64
+import html
+
+import pandas as pd
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+h1{border-bottom:2px solid #1b6ca8}h2{color:#1b6ca8;margin-top:1.6em}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#eef3f8}
+td:first-child,th:first-child{text-align:left}
+figure{display:inline-block;margin:.5em;vertical-align:top}
+figcaption{font-size:12px;color:#555;text-align:center}
+.note{color:#8a5a00}
+"""
+
+
+def _table(d, digits=3) -> str:
+    df = pd.DataFrame(d["data"], columns=d["columns"])
+    return _df(df, digits)
+
+
+def _df(df: pd.DataFrame, digits=3) -> str:
+    def fmt(v):
+        if isinstance(v, float):
+            return "" if v != v else f"{v:.{digits}f}"
+        return html.escape(str(v))
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{fmt(v)}</td>" for v in r) + "</tr>"
+                   for r in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _img(key, caption, path) -> str:
+    b64 = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<figure id="fig-{key}"><img alt="{html.escape(caption)}" '
+            f'src="data:image/png;base64,{b64}"><figcaption>{html.escape(caption)}'
+            "</figcaption></figure>")
+
+
+def page(data: dict, figs: dict) -> str:
+    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+           f"<title>{html.escape(data['title'])}</title><style>{CSS}</style></head><body>",
+           f"<h1>{html.escape(data['title'])}</h1>",
+           f"<p>Data: {html.escape(data['source'])}. {data['n_rows']} households, "
+           f"{data['n_scored']} scored.</p>"]
+    o = data["options"]
+    out.append("<p>Options: " + html.escape(
+        ", ".join(f"{k}={o[k]}" for k in ("missing", "weights", "rci_prediction", "rsm",
+                                           "negative"))) + "</p>")
+    for n in data.get("notes", []):
+        out.append(f"<p class='note'>{html.escape(n)}</p>")
+
+    out.append("<h2>Data summary</h2>" + _table(data["summary"]))
+
+    out.append("<h2>Pillars</h2>")
+    ad = pd.DataFrame([{"pillar": k, "n": p["n"], "KMO": p["kmo"],
+                        "Bartlett chi2": p["bartlett"]["chisq"], "df": p["bartlett"]["df"],
+                        "p": p["bartlett"]["p_value"], "factors": p["n_factors"],
+                        "orientation": ("flipped" if p["orientation"]["flipped"] else "as fitted")
+                        + (f" (anchor {p['orientation']['anchor']})"
+                           if p["orientation"]["anchor"] else ""),
+                        "negative": ", ".join(p["orientation"]["negative"])}
+                       for k, p in data["pillars"].items()])
+    out.append("<h3>Sampling adequacy and retained factors</h3>" + _df(ad))
+    for name, p in data["pillars"].items():
+        out.append(f"<h3>{html.escape(name)}</h3>")
+        w = ", ".join(f"F{j + 1}: {x:.3f}" for j, x in enumerate(p["variance_weights"]))
+        out.append(f"<p>{p['n_factors']} factor(s) retained; variance weights {w}."
+                   + (f" <span class='note'>Heywood case: {', '.join(p['heywood'])}</span>"
+                      if p["heywood"] else "") + "</p>")
+        lo = pd.DataFrame(p["loadings"]["data"], columns=p["loadings"]["columns"],
+                          index=p["loadings"]["index"]).reset_index(names="variable")
+        out.append(_df(lo))
+        for key in (f"heatmap_{name}", f"radar_{name}"):
+            out.append(_img(key, *figs[key]))
+
+    out.append("<h2>MIMIC model</h2>")
+    out.append(_img("mimic_path", *figs["mimic_path"]))
+    fm = data["fit_measures"]
+    keys = [k for k in ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic",
+                        "bic") if k in fm]
+    out.append(_df(pd.DataFrame([{k: fm[k] for k in keys}])))
+    out.append(_table(data["mimic_params"]))
+
+    out.append("<h2>Resilience Structure Matrix</h2>" + _table(data["rsm"]))
+    out.append(_img("rsm", *figs["rsm"]))
+    out.append("<h2>RCI_100</h2>" + _img("rci_100_hist", *figs["rci_100_hist"]))
+    for var, d in data["profiles"].items():
+        out.append(f"<h2>By {html.escape(var)}</h2>" + _table(d, 2))
+        out.append(_img(f"rci_by_{var}", *figs[f"rci_by_{var}"]))
+        out.append(_img(f"rsm_by_{var}", *figs[f"rsm_by_{var}"]))
+    out.append("<h2>Row accounting</h2>" + _table(data["accounting"]))
+    out.append("</body></html>")
+    return "\n".join(out)
