@@ -62,6 +62,7 @@ class Moments:
     comoment: np.ndarray
     names: list[str] = field(default_factory=list)
     weighted: bool = False
+    raw_weight_sum: float = float("nan")  # sum of the weights as given, before normalising
 
     def cov(self, ddof: int = 1) -> np.ndarray:
         """Covariance with divisor sum_weights - ddof (ddof=1: n - 1; ddof=0: n)."""
@@ -100,14 +101,15 @@ def compute_moments(X, weights=None, names=None) -> Moments:
             "drop or impute rows first, or use pairwise moments"
         )
     w, use_w = _check_weights(weights, n)
+    raw_weight_sum = float(w.sum()) if use_w else float(n)
     if use_w:
-        w = w * (n / w.sum())
+        w = w * (n / raw_weight_sum)
     shift = X[0].copy()
     bw, bm, bc = _k.block_moments(X, w, use_w, shift)
     W, mean, C = _k.merge_blocks(bw, bm, bc)
     mean = mean + shift
     return Moments(n_obs=n, sum_weights=float(W), mean=mean, comoment=C, names=names,
-                   weighted=use_w)
+                   weighted=use_w, raw_weight_sum=raw_weight_sum)
 
 
 @dataclass
@@ -181,3 +183,31 @@ def standardised_scores(X, mean, scale, weights):
     return _k.standardise_project(X, np.asarray(mean, dtype=np.float64),
                                   np.asarray(scale, dtype=np.float64),
                                   np.ascontiguousarray(weights, dtype=np.float64))
+
+
+def merge_moments(parts: list[Moments]) -> Moments:
+    """Combine moments of disjoint row sets (chunks, files, cluster partitions) exactly.
+
+    Each part's weights were normalised to its own row count, so the raw weight sums are
+    restored from `raw_weight_sum` before merging; the result is normalised to the total
+    row count like `compute_moments` on the stacked rows.
+    """
+    parts = [p for p in parts if p.n_obs > 0]
+    if not parts:
+        raise DataError("no rows to compute moments from")
+    names = parts[0].names
+    for part in parts[1:]:
+        if part.names != names:
+            raise DataError(f"cannot merge moments of columns {part.names} into {names}")
+    weighted = any(part.weighted for part in parts)
+    raw = np.array([part.raw_weight_sum if weighted else float(part.n_obs) for part in parts])
+    n = sum(part.n_obs for part in parts)
+    # co-moments scale with the weights: undo each part's normalisation before merging
+    comoments = np.stack([part.comoment * (raw[i] / part.sum_weights)
+                          for i, part in enumerate(parts)])
+    means = np.stack([part.mean for part in parts])
+    W, mean, C = _k.merge_blocks(raw, means, comoments)
+    if weighted:
+        C = C * (n / W)
+    return Moments(n_obs=n, sum_weights=float(n), mean=mean, comoment=C, names=list(names),
+                   weighted=weighted, raw_weight_sum=float(W))
