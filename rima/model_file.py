@@ -217,21 +217,33 @@ def numeric_matrix(df: pd.DataFrame, columns) -> np.ndarray:
 
 
 def row_status(df, needed, scored, partial_ok=()):
-    """"ok" for scored rows, else the missing columns (as rima.validate words them)."""
+    """"ok" for scored rows, else the missing columns (as rima.validate words them).
+
+    With `partial_ok` (FIML), a row missing only some of those columns is scored; if it is
+    missing all of them the reason names them all.
+    """
+    needed = list(needed)
     status = np.full(len(df), "ok", dtype=object)
-    if (~scored).any():
-        miss = df[list(needed)].isna().to_numpy()
-        partial = [needed.index(c) for c in partial_ok]
-        for i in np.flatnonzero(~scored):
-            cols = [needed[j] for j in np.flatnonzero(miss[i])]
-            if partial and all(needed.index(c) in partial for c in cols):
-                cols = [needed[j] for j in partial]
-            if not cols:
-                status[i] = "not scored"
-            elif len(cols) == 1:
-                status[i] = f"missing value in {cols[0]}"
-            else:
-                status[i] = f"missing values in {', '.join(cols)}"
+    bad = np.flatnonzero(~np.asarray(scored))
+    if bad.size == 0:
+        return status
+    miss = df[needed].iloc[bad].isna().to_numpy()
+    # one reason per distinct pattern of missing columns, not one per row
+    codes = miss.astype(np.uint8)
+    patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
+    partial = [needed.index(c) for c in partial_ok]
+    reasons = []
+    for pat in patterns:
+        cols = [needed[j] for j in np.flatnonzero(pat)]
+        if partial and cols and all(needed.index(c) in partial for c in cols):
+            cols = [needed[j] for j in partial]
+        if not cols:
+            reasons.append("not scored")
+        elif len(cols) == 1:
+            reasons.append(f"missing value in {cols[0]}")
+        else:
+            reasons.append(f"missing values in {', '.join(cols)}")
+    status[bad] = np.asarray(reasons, dtype=object)[inverse.ravel()]
     return status
 
 

@@ -6,13 +6,16 @@ analysis per pillar (factors by the 95 % rule, Bartlett scores, variance-weighte
 MIMIC model on the z-scored indicators estimated by ML with robust.sem SEs, the lavPredict
 regression score, min-max RCI_100 and correlation-share RSM.
 
+Weights (`weights = true`) enter the pillar correlation matrices (psych::fa(weight=)),
+the MIMIC (sampling weights, robust.huber.white SEs), the RSM correlations and the profiles;
+standardisation of variables and indicators stays unweighted, as psych does.
+
 Every household is scored by `rima._kernels.score.score_households` with the learned
 arrays, the same call a loaded `model.json` makes, so saved and fitted scores agree.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,10 +83,10 @@ class RimaResult:
         s = self.scores
         n_ok = int(self.ok.sum())
         lines = ["RIMA-II resilience analysis", "=" * 72,
-                 f"households: {len(s)} in the data, {n_ok} scored "
-                 f"({len(s) - n_ok} not scored, reasons in the row accounting)",
-                 f"options: missing={self.options.missing}, weights={self.options.weights}, "
-                 f"rci_prediction={self.options.rci_prediction}, rsm={self.options.rsm}", ""]
+                 (f"households: {len(s)} in the data, {n_ok} scored "
+                 f"({len(s) - n_ok} not scored, reasons in the row accounting)"),
+                 (f"options: missing={self.options.missing}, weights={self.options.weights}, "
+                 f"rci_prediction={self.options.rci_prediction}, rsm={self.options.rsm}"), ""]
         lines.append("Pillars (factor analysis)")
         rows = []
         for p in self.pillars.values():
@@ -109,8 +112,8 @@ class RimaResult:
         lines.append(self.rsm[["pillar", "share"]].to_string(index=False,
                                                              float_format=lambda v: f"{v:.2f}"))
         ok = s.loc[self.ok, "RCI_100"]
-        lines += ["", f"RCI_100: mean {ok.mean():.2f}, median {ok.median():.2f}, "
-                      f"sd {ok.std():.2f}"]
+        lines += ["", (f"RCI_100: mean {ok.mean():.2f}, median {ok.median():.2f}, "
+                      f"sd {ok.std():.2f}")]
         for var, tab in self.profiles.items():
             lines += ["", f"By {var}"]
             show = tab[["category", "households", "mean_RCI_100", "se", "ci_lower", "ci_upper"]]
@@ -181,9 +184,7 @@ def fit(data, spec, progress=None) -> RimaResult:
     yok_any = ~np.isnan(Y).all(axis=1)
     yok_all = ~np.isnan(Y).any(axis=1)
     wok = np.ones(len(df), bool) if w_all is None else np.isfinite(w_all) & (w_all > 0)
-    if opts.missing == "listwise":
-        mimic_rows = xok & yok_all & wok
-    elif opts.missing == "pillar":
+    if opts.missing == "listwise" or opts.missing == "pillar":
         mimic_rows = xok & yok_all & wok
     else:  # fiml: pillars complete, at least one indicator
         mimic_rows = xok & yok_any & wok
@@ -214,7 +215,10 @@ def fit(data, spec, progress=None) -> RimaResult:
         fm = FactorModel(n_factors=fs.retention, method=fs.extraction, rotation=fs.rotation,
                          scores=fs.scores, smc=fs.smc, heywood=fs.heywood, missing="error",
                          random_state=opts.seed)
-        fm.fit(Xk, sample_weight=None if w_all is None else w_all[rows])
+        try:
+            fm.fit(Xk, sample_weight=None if w_all is None else w_all[rows])
+        except RimaInputError as exc:
+            raise type(exc)(f"pillar {name}: {exc}") from exc
         comb = fm.score_weights_.to_numpy() @ fm.variance_weights_
         mean[idx] = sign * fm.mean_
         scale[idx] = fm.scale_
@@ -291,7 +295,7 @@ def fit(data, spec, progress=None) -> RimaResult:
     metadata = {
         "rima_version": __version__,
         "training_fingerprint": fingerprint(np.nan_to_num(analysed, nan=np.inf)),
-        "n_rows": int(len(df)), "n_scored": int(scored.sum()),
+        "n_rows": len(df), "n_scored": int(scored.sum()),
         "fit_summary": {k: float(res.fit_measures[k]) for k in
                         ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")
                         if k in res.fit_measures},
@@ -370,6 +374,3 @@ def _records(tab: pd.DataFrame):
                         not isinstance(v, bool) else v) for k, v in rec.items()})
     return out
 
-
-def _warn_ignore():
-    return warnings.catch_warnings()

@@ -3,9 +3,11 @@
 For each category: households, sum of weights, weighted mean RCI_100 with its standard
 error and 95 % confidence interval, weighted pillar means and the RSM within the group.
 
-The standard error is the linearised one of a weighted mean (a ratio estimator),
-sqrt(n/(n-1) Σ w_i² (y_i - ȳ)²) / Σ w_i, which reduces to s/√n without weights; the
-interval uses Student's t with n - 1 degrees of freedom.
+The standard error is the linearised one of a domain mean (a ratio estimator) in a
+one-stage design with sampling weights, as R's survey::svyby(~y, ~group, svymean) computes
+it: sqrt(N/(N-1) Σ_{i in group} w_i² (y_i - ȳ)²) / Σ_{i in group} w_i, where N counts all
+scored households (the group is a domain of the sample, its size is random). The interval
+uses Student's t with n_group - 1 degrees of freedom.
 """
 
 import numpy as np
@@ -17,10 +19,11 @@ from rima.rsm import rsm_shares
 MISSING_LABEL = "(missing)"
 
 
-def weighted_mean_se(y, w=None):
+def weighted_mean_se(y, w=None, n_design=None):
+    """Weighted mean and its linearised SE; `n_design` = sample size of the whole design."""
     y = np.asarray(y, dtype=float)
-    n = y.size
-    w = np.ones(n) if w is None else np.asarray(w, dtype=float)
+    n = y.size if n_design is None else int(n_design)
+    w = np.ones(y.size) if w is None else np.asarray(w, dtype=float)
     sw = w.sum()
     m = float(w @ y / sw)
     if n < 2:
@@ -41,7 +44,7 @@ def profile_table(scores: pd.DataFrame, groups: pd.Series, pillar_names, weights
         m = g == cat
         wm = None if w is None else w[m]
         y = sub["RCI_100"].to_numpy()[m]
-        mean, se = weighted_mean_se(y, wm)
+        mean, se = weighted_mean_se(y, wm, n_design=int(ok.sum()))
         n = int(m.sum())
         t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
         rec = {"category": cat, "households": n,

@@ -11,9 +11,11 @@ Safety choices:
   whole request (408 if the client is still sending, 503 if the work overran) and writes
   one JSON access-log line per request. The log has method, route, status, sizes, timing,
   row count and model name; never a household id or value.
-- Scoring runs in worker threads behind a capacity limiter, so the event loop keeps
-  answering (health checks, timeouts) while a large batch is scored, and memory is bounded
-  by `max_concurrent_jobs` x the largest allowed request.
+- Parsing and scoring run in worker threads, at most `max_concurrent_jobs` at once, so
+  the event loop keeps answering (health checks, timeouts) while a batch is scored, and
+  CPU and memory stay bounded. A job cannot be interrupted midway: on timeout the client
+  gets its 503 at once, a running job finishes in the background without a new one
+  taking its slot, and a queued job that timed out never starts.
 - Every error answer has one shape: {"error": {"status", "message", "errors": [{"field",
   "rows", "message"}]}} with 1-based row numbers (row 1 = first household sent).
 """
@@ -25,6 +27,7 @@ import io
 import json
 import logging
 import math
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -54,6 +57,11 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(f"{SERVE_EXTRA_HINT} ({exc})") from exc
 
+try:  # optional speed-up: JSON in and out is most of the cost of a scoring request
+    import orjson
+except ImportError:  # pragma: no cover - the stdlib encoder gives the same values
+    orjson = None
+
 ACCESS_LOGGER = "rima.service.access"
 # routes anyone may call: liveness probes and the API description carry no data
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs"})
@@ -72,6 +80,7 @@ class ServiceSettings:
     max_rows : households per request above this are refused with 413
     request_timeout : seconds for a whole request, from first byte to answer
     max_concurrent_jobs : scoring jobs running at once; more wait (within the timeout)
+    max_groups : most groups (soums) one aggregate request may form
     classes : the resilience classes reported per household and counted per soum
     ci_level : confidence level of the soum-level intervals
     """
@@ -81,11 +90,12 @@ class ServiceSettings:
     max_rows: int = 20_000
     request_timeout: float = 30.0
     max_concurrent_jobs: int = 2
+    max_groups: int = 1000
     classes: ClassScheme = field(default_factory=ClassScheme)
     ci_level: float = 0.95
 
     def __post_init__(self):
-        for name in ("max_body_bytes", "max_rows", "max_concurrent_jobs"):
+        for name in ("max_body_bytes", "max_rows", "max_concurrent_jobs", "max_groups"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RimaInputError(f"{name} must be a positive integer, got {value!r}")
@@ -232,6 +242,9 @@ class GroupAggregate(BaseModel):
     share_low_se: float | None
     share_low_ci_lower: float | None
     share_low_ci_upper: float | None
+    est_low_households: float | None = Field(
+        description="share_low x sum of weights: low-resilience households in the population"
+    )
     n_low: int
     sum_weights: float
     classes: dict[str, int] = Field(description="scored households per class")
@@ -335,7 +348,7 @@ def openapi_document() -> dict:
 
 
 def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
-    limiter = anyio.CapacityLimiter(settings.max_concurrent_jobs)
+    run_job = _JobRunner(settings.max_concurrent_jobs)
     app = FastAPI(
         title="rima scoring service",
         version=rima.__version__,
@@ -401,12 +414,14 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         the reason (e.g. "missing value in hay_reserve_t") and null scores.
         """
         model = _get_model(app, name)
-        frame = await _read_households(request, model, settings)
-        request.state.rows = len(frame)
+        ctype = _content_type(request)
+        body = await _read_body(request, ctype, ("json", "csv", "multipart"))
         request.state.model = name
-        payload = await anyio.to_thread.run_sync(
-            _score_payload, name, model, frame, settings, abandon_on_cancel=True, limiter=limiter
+        # parsing, checking and scoring all run off the event loop, within the job limit
+        n, payload = await run_job(
+            _score_job, name, model, ctype, request.headers.get("content-type", ""), body, settings
         )
+        request.state.rows = n
         return Response(payload, media_type="application/json")
 
     @app.post(
@@ -425,30 +440,39 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         joined with its row; groups are ranked by `rank_by`.
         """
         model = _get_model(app, name)
-        body = await _read_json(request)
-        if not isinstance(body, dict) or "households" not in body:
-            raise ApiError(422, 'the body must be a JSON object with a "households" array')
-        households = body.pop("households")
-        try:
-            options = AggregateRequest.model_validate(body)
-        except ValidationError as exc:
-            items = [
-                _item(".".join(map(str, e["loc"])), [], f"{'.'.join(map(str, e['loc']))}: {e['msg']}")
-                for e in exc.errors()
-            ]
-            raise ApiError(422, items[0]["message"], items) from None
-        weight = model.spec.weight if options.weights else None
-        extra = (options.by,) + ((weight,) if weight else ())
-        frame = _households_frame(households, model, settings, extra=extra)
-        request.state.rows = len(frame)
+        body = await _read_body(request, _content_type(request), ("json",))
         request.state.model = name
-        payload = await anyio.to_thread.run_sync(
-            _aggregate_payload, name, model, frame, options, settings,
-            abandon_on_cancel=True, limiter=limiter,
-        )
+        n, payload = await run_job(_aggregate_job, name, model, body, settings)
+        request.state.rows = n
         return Response(payload, media_type="application/json")
 
     return app
+
+
+class _JobRunner:
+    """Run blocking jobs in threads, at most `n` at once, even counting abandoned ones.
+
+    anyio's limiter frees a slot as soon as the awaiting request is cancelled, while the
+    thread goes on; this gate is held by the thread itself, so timed-out work can never
+    pile up beyond `n` busy threads.
+    """
+
+    def __init__(self, n: int):
+        self.gate = threading.BoundedSemaphore(n)
+
+    async def __call__(self, fn, *args):
+        cancelled = threading.Event()
+
+        def job():
+            with self.gate:
+                if cancelled.is_set():  # the request gave up while this job was queued
+                    return None
+                return fn(*args)
+
+        try:
+            return await anyio.to_thread.run_sync(job, abandon_on_cancel=True)
+        finally:
+            cancelled.set()
 
 
 def _warm_up(model) -> None:
@@ -473,6 +497,10 @@ def _json(status: int, body, headers=None) -> Response:
 
 
 def _dumps(body) -> bytes:
+    # both encoders write floats as shortest round-trip decimals, so a client parsing the
+    # answer gets bit-identical float64 values (the equality-with-batch guarantee)
+    if orjson is not None:
+        return orjson.dumps(body, default=_jsonable, option=orjson.OPT_NON_STR_KEYS)
     return json.dumps(body, allow_nan=False, separators=(",", ":"), default=_jsonable).encode()
 
 
@@ -556,18 +584,38 @@ def _str_or_none(v):
 # --------------------------------------------------------------------------- reading households
 
 
-async def _read_json(request: Request):
-    ctype = _content_type(request)
-    if ctype != "application/json" and not ctype.endswith("+json"):
-        raise ApiError(415, f"expected Content-Type application/json, got {ctype or 'none'!r}")
-    body = await request.body()
-    return _parse_json(body)
+def _kind(ctype: str) -> str | None:
+    if ctype == "application/json" or ctype.endswith("+json"):
+        return "json"
+    if ctype in CSV_TYPES:
+        return "csv"
+    if ctype == "multipart/form-data":
+        return "multipart"
+    return None
+
+
+async def _read_body(request: Request, ctype: str, accepted: tuple[str, ...]) -> bytes:
+    """The body, after checking its content type is one the endpoint takes (else 415)."""
+    if _kind(ctype) not in accepted:
+        if accepted == ("json",):
+            raise ApiError(415, f"expected Content-Type application/json, got {ctype or 'none'!r}")
+        raise ApiError(
+            415,
+            f"unsupported Content-Type {ctype or 'none'!r}: send application/json (an array of "
+            "households), text/csv, or multipart/form-data with a CSV in the field 'file'",
+        )
+    return await request.body()
 
 
 def _parse_json(body: bytes):
     def _reject(constant):
         raise ValueError(f"{constant} is not a JSON number; send null for a missing value")
 
+    if orjson is not None:
+        try:
+            return orjson.loads(body)  # strict JSON, several times faster than json
+        except orjson.JSONDecodeError:
+            pass  # parse again below for the stdlib's clearer message
     try:
         return json.loads(body, parse_constant=_reject)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -578,21 +626,13 @@ def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def _read_households(request: Request, model, settings: ServiceSettings) -> pd.DataFrame:
-    ctype = _content_type(request)
-    if ctype == "application/json" or ctype.endswith("+json"):
-        body = await request.body()
+def _households_from_body(ctype: str, full_ctype: str, body: bytes, model, settings):
+    kind = _kind(ctype)
+    if kind == "json":
         return _households_frame(_parse_json(body), model, settings)
-    if ctype in CSV_TYPES:
-        return _csv_frame(await request.body(), model, settings)
-    if ctype == "multipart/form-data":
-        content = _multipart_file(await request.body(), request.headers["content-type"])
-        return _csv_frame(content, model, settings)
-    raise ApiError(
-        415,
-        f"unsupported Content-Type {ctype or 'none'!r}: send application/json (an array of "
-        "households), text/csv, or multipart/form-data with a CSV in the field 'file'",
-    )
+    if kind == "multipart":
+        body = _multipart_file(body, full_ctype)
+    return _csv_frame(body, model, settings)
 
 
 def _multipart_file(body: bytes, content_type: str) -> bytes:
@@ -629,6 +669,7 @@ def _csv_frame(content: bytes, model, settings: ServiceSettings) -> pd.DataFrame
         raise ApiError(422, "the CSV is empty: send a header row and one row per household")
     try:
         df = pd.read_csv(io.BytesIO(content))
+        df.columns = [str(c) for c in df.columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"the body is not a readable CSV: {exc}") from None
     if len(df) > settings.max_rows:
@@ -849,14 +890,39 @@ def _score_payload(name, model, frame, settings) -> bytes:
     })
 
 
-def _aggregate_payload(name, model, frame, options: AggregateRequest, settings) -> bytes:
+def _score_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, bytes]:
+    frame = _households_from_body(ctype, full_ctype, body, model, settings)
+    return len(frame), _score_payload(name, model, frame, settings)
+
+
+def _aggregate_job(name, model, body, settings) -> tuple[int, bytes]:
+    request = _parse_json(body)
+    if not isinstance(request, dict) or "households" not in request:
+        raise ApiError(422, 'the body must be a JSON object with a "households" array')
+    households = request.pop("households")
+    try:
+        options = AggregateRequest.model_validate(request)
+    except ValidationError as exc:
+        items = []
+        for e in exc.errors():
+            where = ".".join(map(str, e["loc"]))
+            items.append(_item(where, [], f"{where}: {e['msg']}"))
+        raise ApiError(422, items[0]["message"], items) from None
+    weight = model.spec.weight if options.weights else None
+    extra = (options.by,) + ((weight,) if weight else ())
+    frame = _households_frame(households, model, settings, extra=extra)
     scores = _score(model, frame, settings)
-    return _dumps(aggregate_scores(name, model, frame, scores, options, settings))
+    return len(frame), _dumps(aggregate_scores(name, model, frame, scores, options, settings))
 
 
+_STAT_FIELDS = (
+    "rci_100_mean", "rci_100_se", "rci_100_ci_lower", "rci_100_ci_upper",
+    "share_low", "share_low_se", "share_low_ci_lower", "share_low_ci_upper",
+    "est_low_households",
+)
 _RANKABLE = (
     "share_low", "share_low_se", "share_low_ci_lower", "share_low_ci_upper", "n_low",
-    "rci_100_mean", "rci_100_se", "rci_100_ci_lower", "rci_100_ci_upper",
+    "est_low_households", "rci_100_mean", "rci_100_se", "rci_100_ci_lower", "rci_100_ci_upper",
     "n_households", "n_scored", "n_not_scored", "sum_weights",
 )
 
@@ -864,9 +930,11 @@ _RANKABLE = (
 def aggregate_scores(name, model, frame, scores, options: AggregateRequest, settings) -> dict:
     """Group-level summary of scored households (see the aggregate endpoint).
 
-    Means, standard errors and intervals come from `rima.profiles.profile_table`, the
-    same estimator as the profile tables of `rima fit`; the low-resilience share is the
-    weighted mean of the 0/1 "bottom class" indicator through the same function.
+    Mean RCI_100, its standard error and interval come from `rima.profiles.profile_table`
+    (the profile tables of `rima fit`); the low-resilience share, its SE, interval and
+    the estimated number of low-resilience households from the soum table of
+    `rima.analysis.targeting.target` (`rima target`), so the service and the batch
+    commands report the same numbers.
     """
     from rima.profiles import MISSING_LABEL, profile_table
 
@@ -886,13 +954,17 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
     if groups.map(lambda v: isinstance(v, float)).any():
         # 3 and 3.0 are the same soum code; JSON numbers come back as floats when mixed
         groups = groups.map(lambda v: int(v) if isinstance(v, float) and v.is_integer() else v)
+    n_groups = groups.nunique()
+    if n_groups > settings.max_groups:
+        raise ApiError(422, (
+            f"grouping by {by!r} makes {n_groups} groups; the limit is {settings.max_groups} "
+            "(group by soum or aimag, not by household)"
+        ), [_item(by, [], "too many groups")])
     ok = (scores["status"] == "ok").to_numpy()
-    low = (scores["class"] == settings.classes.lowest).to_numpy(dtype=float)
-    indicator = pd.DataFrame({"status": scores["status"], "RCI_100": low, "RCI": low})
 
     def summarise(g: pd.Series) -> dict:
         rci = profile_table(scores, g, list(spec.pillar_names), weights, level=level)
-        share = profile_table(indicator, g, [], weights, level=level)
+        low = _low_share_table(scores, g, weights, level, settings) if ok.any() else None
         out = {}
         for key in pd.unique(g.to_numpy()):
             m = (g == key).to_numpy()
@@ -905,24 +977,28 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
                 "n_not_scored": int((m & ~ok).sum()),
                 "n_low": int(counts.get(settings.classes.lowest, 0)),
                 "classes": {lab: int(counts.get(lab, 0)) for lab in settings.classes.labels},
+                "sum_weights": 0.0,
+                **dict.fromkeys(_STAT_FIELDS),
+                "pillar_means": dict.fromkeys(spec.pillar_names),
             }
-        for tab, prefix in ((rci, "rci_100"), (share, "share_low")):
-            for rec in tab.to_dict("records"):
-                entry = out[rec["category"]]
-                if prefix == "rci_100":
-                    entry["sum_weights"] = rec["sum_weights"]
-                entry[prefix if prefix == "share_low" else "rci_100_mean"] = rec["mean_RCI_100"]
-                entry[f"{prefix}_se"] = rec["se"]
-                entry[f"{prefix}_ci_lower"] = rec["ci_lower"]
-                entry[f"{prefix}_ci_upper"] = rec["ci_upper"]
-                if prefix == "rci_100":
-                    entry["pillar_means"] = {p: rec[f"mean_{p}"] for p in spec.pillar_names}
-        for entry in out.values():
-            entry.setdefault("sum_weights", 0.0)
-            for key in ("rci_100_mean", "rci_100_se", "rci_100_ci_lower", "rci_100_ci_upper",
-                        "share_low", "share_low_se", "share_low_ci_lower", "share_low_ci_upper"):
-                entry.setdefault(key, None)
-            entry.setdefault("pillar_means", {p: None for p in spec.pillar_names})
+        for rec in rci.to_dict("records"):
+            entry = out[rec["category"]]
+            entry.update({
+                "sum_weights": rec["sum_weights"], "rci_100_mean": rec["mean_RCI_100"],
+                "rci_100_se": rec["se"], "rci_100_ci_lower": rec["ci_lower"],
+                "rci_100_ci_upper": rec["ci_upper"],
+                "pillar_means": {p: rec[f"mean_{p}"] for p in spec.pillar_names},
+            })
+        if low is not None:
+            for key, entry in out.items():
+                if entry["n_scored"] and str(key) in low.index:
+                    row = low.loc[str(key)]
+                    entry.update({
+                        "share_low": row["share_low"], "share_low_se": row["se"],
+                        "share_low_ci_lower": row["ci_lower"],
+                        "share_low_ci_upper": row["ci_upper"],
+                        "est_low_households": row["est_low_households"],
+                    })
         return out
 
     per_group = summarise(groups)
@@ -946,8 +1022,8 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
                     "group": key, "rank": None, "n_households": 0, "n_scored": 0,
                     "n_not_scored": 0, "n_low": 0,
                     "classes": {lab: 0 for lab in settings.classes.labels}, "sum_weights": 0.0,
-                    **{k: None for k in _RANKABLE if k.startswith(("rci", "share"))},
-                    "pillar_means": {p: None for p in spec.pillar_names}, "dzud": row,
+                    **dict.fromkeys(_STAT_FIELDS),
+                    "pillar_means": dict.fromkeys(spec.pillar_names), "dzud": row,
                 }
 
     rank_by = options.rank_by or "share_low"
@@ -968,6 +1044,26 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
         "groups": groups_out,
         "unmatched": unmatched,
     })
+
+
+def _low_share_table(scores, groups, weights, level, settings) -> pd.DataFrame:
+    """rima target's soum table for these households, indexed by str(group)."""
+    from rima.analysis.targeting import target
+
+    frame = pd.DataFrame({
+        "_id": np.arange(len(scores)),
+        "_group": groups.astype(str).to_numpy(),
+        "RCI_100": scores["RCI_100"].where(scores["status"] == "ok").to_numpy(dtype=float),
+        "status": scores["status"].to_numpy(),
+    })
+    if weights is not None:
+        frame["_weight"] = weights
+    t = target(
+        frame, thresholds=settings.classes.thresholds, labels=settings.classes.labels,
+        weight="_weight" if weights is not None else None, id="_id", soum_col="_group",
+        level=level,
+    )
+    return t.soums.set_index("_group")
 
 
 def _rank_value(entry: dict, field_name: str):

@@ -112,3 +112,16 @@ def test_shock_input_errors(small_households, small_survey):
         shocks(df, rci="resilience", household_shocks=[], soum_shocks=[])
     with pytest.raises(RimaInputError, match="expected a fitted result"):
         shocks([1, 2, 3])
+
+
+def test_loss_after_a_shock_on_a_subset(small_households, small_survey):
+    df = small_households.merge(small_survey.truth, on="hhid")
+    res = shocks(df, soums=small_survey.soums, rci="resilience", kind="logit",
+                 loss_line=40, where="dzud_class != 'none'", interactions=False,
+                 weight="hh_weight")
+    hit = res.frame["dzud_class"] != "none"
+    assert res.model.nobs == int(hit.sum()) < len(df)
+    assert (res.row_status[~hit.to_numpy()] == "not where dzud_class != 'none'").all()
+    assert res.outcome == "fcs < 40"
+    with pytest.raises(RimaInputError, match="cannot be evaluated"):
+        shocks(df, soums=small_survey.soums, rci="resilience", where="nope > 1")

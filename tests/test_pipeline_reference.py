@@ -76,6 +76,8 @@ def test_mimic_estimates(fitted):
         assert mine.loc[key, "est"] == pytest.approx(row["est"], abs=1e-5), key
         if row["se"] and row["se"] > 0:
             assert mine.loc[key, "se"] == pytest.approx(row["se"], abs=1e-5), key
+            # std.all feeds the rsm = "std_coefficient" option
+            assert mine.loc[key, "std.all"] == pytest.approx(row["std.all"], abs=1e-6), key
         n += 1
     assert n >= 2 * len(ref["indicators"]) + 4
     for k in ("chisq", "cfi", "rmsea"):
@@ -86,3 +88,46 @@ def test_mimic_estimates(fitted):
 def test_two_indicator_degrees_of_freedom():
     assert R["sim2ind_n800_s12"]["fit_measures"]["df"] == 3
     assert R["zavkhan"]["fit_measures"]["df"] == 8
+
+
+def test_fiml_option_matches_lavaan_missing_ml():
+    """missing = "fiml": lavaan cfa(missing = "ml") and lavPredict, incl. households that
+    miss an indicator (scored from the indicators they have)."""
+    ref = R["zavkhan_fiml"]
+    spec = spec_for(ref["indicators"])
+    spec["options"] = {"missing": "fiml"}
+    df = pd.read_csv(PATHS["zavkhan"])
+    res = rima.fit(df, spec)
+    ok = res.ok.to_numpy()
+    np.testing.assert_array_equal(np.flatnonzero(ok) + 1, np.asarray(ref["rows"]))
+    assert df.loc[ok, ref["indicators"]].isna().any(axis=1).sum() > 0
+    for p in res.pillars:
+        np.testing.assert_allclose(res.scores.loc[ok, p], ref["scores"][p], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(res.scores.loc[ok, "RCI"], ref["RCI"], atol=1e-6, rtol=0)
+    pr = pd.DataFrame(ref["params"]).set_index(["lhs", "op", "rhs"])
+    mine = res.mimic.params.set_index(["lhs", "op", "rhs"])
+    free = pr[pr["se"] > 0].index.intersection(mine.index)
+    assert len(free) >= 10
+    np.testing.assert_allclose(mine.loc[free, "est"], pr.loc[free, "est"], atol=1e-5)
+    np.testing.assert_allclose(mine.loc[free, "se"], pr.loc[free, "se"], atol=1e-5)
+
+
+def test_weights_option_matches_psych_and_lavaan_sampling_weights():
+    """weights = true: psych::fa(weight =), lavaan sampling.weights, weighted RSM."""
+    ref = R["sim_weighted"]
+    spec = spec_for(["fcs", "log_food_exp_ae", "hdds"])
+    spec["options"] = {"weights": True}
+    res = rima.fit(pd.read_csv(PATHS["sim_n600_s11"]), spec)
+    ok = res.ok.to_numpy()
+    np.testing.assert_array_equal(np.flatnonzero(ok) + 1, np.asarray(ref["rows"]))
+    for p, pr in res.pillars.items():
+        assert pr.n_factors == ref["k"][p]
+        np.testing.assert_allclose(res.scores.loc[ok, p], ref["scores"][p], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(res.scores.loc[ok, "RCI"], ref["RCI"], atol=1e-6, rtol=0)
+    np.testing.assert_allclose(res.rsm["share"], list(ref["RSM"].values()), atol=1e-6)
+    pr = pd.DataFrame(ref["params"]).set_index(["lhs", "op", "rhs"])
+    mine = res.mimic.params.set_index(["lhs", "op", "rhs"])
+    free = pr[pr["se"] > 0].index.intersection(mine.index)
+    assert len(free) >= 8
+    np.testing.assert_allclose(mine.loc[free, "est"], pr.loc[free, "est"], atol=1e-5)
+    np.testing.assert_allclose(mine.loc[free, "se"], pr.loc[free, "se"], atol=1e-5)

@@ -108,7 +108,7 @@ def auth_server(fitted):
     """Token from the environment; small limits."""
     _, path = fitted
     server = Server("--model", path, "--max-rows", 100, "--max-body-mb", 0.25,
-                    env={"RIMA_SERVE_TOKEN": TOKEN})
+                    "--max-groups", 5, env={"RIMA_SERVE_TOKEN": TOKEN})
     yield server
     server.stop()
 
@@ -364,6 +364,16 @@ def test_aggregate_weighted_join_and_rank(client, fitted, records):
         float((low * w[m]).sum() / w[m].sum()), rel=1e-12)
     g = by_name["Aldarkhaan"]
     assert g["share_low_ci_lower"] <= g["share_low"] <= g["share_low_ci_upper"]
+    # the same numbers as `rima target` (rima.analysis.target) on the batch result
+    from rima.analysis.targeting import target
+
+    t = target(result, level=0.9).soums.set_index("soum")
+    for soum, row in t.iterrows():
+        g = by_name[soum]
+        assert (g["share_low"], g["share_low_se"], g["share_low_ci_lower"],
+                g["share_low_ci_upper"], g["est_low_households"], g["n_low"]) == (
+            row["share_low"], row["se"], row["ci_lower"], row["ci_upper"],
+            row["est_low_households"], row["low_households"]), soum
 
     # rank by a dzud-table field: most livestock mortality first
     r = client.post("/models/zavkhan/aggregate",
@@ -438,6 +448,9 @@ def test_limits_answer_413(auth_server, records):
 
         assert_error(c.post("/models/zavkhan/score", content=chunks(),
                             headers={"content-type": "application/json"}), 413, "bytes")
+        spread = records[::22][:100]  # households from every soum
+        r = c.post("/models/zavkhan/aggregate", json={"households": spread})
+        assert_error(r, 422, "makes 24 groups; the limit is 5", field="soum")
         assert c.get("/health").status_code == 200
 
 
@@ -445,7 +458,8 @@ def test_token_file_slow_upload_and_timeout(fitted, tmp_path, records):
     _, path = fitted
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
-    server = Server("--model", path, "--token-file", token_file, "--timeout", 0.8)
+    server = Server("--model", path, "--token-file", token_file, "--timeout", 0.8,
+                    "--max-connections", 2)
     try:
         with httpx.Client(base_url=server.url, timeout=30) as c:
             assert c.get("/models", headers=auth()).status_code == 200
@@ -457,10 +471,14 @@ def test_token_file_slow_upload_and_timeout(fitted, tmp_path, records):
             assert_error(r, 503, "did not finish within 0.8 s")
             assert c.get("/health").status_code == 200
         # a client that sends half its body and stalls -> 408, connection closed
+        time.sleep(0.3)  # let the server see the client above hang up (connection limit 2)
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
             s.sendall(b"POST /models/zavkhan/score HTTP/1.1\r\nHost: x\r\n"
                       b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{")
+            # the stalled upload holds one of the two connections allowed
+            time.sleep(0.1)
+            assert httpx.get(server.url + "/health", timeout=10).status_code == 503
             answer = b""
             while chunk := s.recv(65536):
                 answer += chunk
@@ -551,3 +569,54 @@ def test_loopback_and_model_names():
     named = _model_names(["out/zavkhan/model.json", "round2=out/r2/model.json", "a/khovd.json"])
     assert named == {"zavkhan": Path("out/zavkhan/model.json"),
                      "round2": Path("out/r2/model.json"), "khovd": Path("a/khovd.json")}
+
+
+def test_stdlib_json_path_gives_the_same_bytes_values(monkeypatch):
+    """Without the optional orjson the service parses and answers with the same values."""
+    from rima import service
+
+    payload = {"households": [{"id": "a", "RCI": 0.1 + 0.2, "RCI_100": 1 / 3, "x": None}]}
+    fast = service._dumps(payload)
+    body = b'[{"hhid": 1, "v": 0.30000000000000004, "w": null}]'
+    parsed = service._parse_json(body)
+    monkeypatch.setattr(service, "orjson", None)
+    assert json.loads(service._dumps(payload)) == json.loads(fast) == payload
+    assert service._parse_json(body) == parsed
+    with pytest.raises(service.ApiError, match="NaN is not a JSON number"):
+        service._parse_json(b"[NaN]")
+
+
+def test_job_runner_bounds_threads_even_after_timeouts():
+    """Timed-out jobs keep their slot until they end; queued ones that timed out never run."""
+    import anyio
+
+    from rima.service import _JobRunner
+
+    runner = _JobRunner(1)
+    running, peak, ran = [0], [0], []
+    lock = threading.Lock()
+
+    def work(i):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.3)
+        with lock:
+            running[0] -= 1
+        ran.append(i)
+        return i
+
+    async def main():
+        async def attempt(i, timeout):
+            with anyio.move_on_after(timeout):
+                return await runner(work, i)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(attempt, 0, 0.1)  # times out while running
+            await anyio.sleep(0.02)
+            tg.start_soon(attempt, 1, 0.1)  # times out while queued: must never run
+        assert await runner(work, 2) == 2  # waits for job 0 to free the slot
+
+    anyio.run(main)
+    assert peak[0] == 1
+    assert ran == [0, 2]

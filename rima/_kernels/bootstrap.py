@@ -14,11 +14,12 @@ anchor variables], because every later quantity is linear in V:
 
 Replicate b draws its rows from a splitmix64 stream seeded by (seed, b) only, and every
 replicate is computed start to finish by one thread with fixed loop orders, so results do
-not depend on the number of threads or on scheduling.
+not depend on the number of threads or on scheduling. The kernels release the GIL so
+replicate ranges run on several threads in parallel.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from rima._kernels import factor as FK
 from rima._kernels import mimic as MK
@@ -416,13 +417,19 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
     return OK, theta, shares, prof, overall, agree
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def run_replicates(V, w, use_w, seed, b0, nb, given, pstart, nfac, smc_start, max_iter,
                    min_err, cap, varimax, bartlett, m, ycol, anchor_col, anchor_sign, theta0,
                    lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx, pred, rsm_kind,
                    fixed_lo, fixed_hi, use_fixed, groups, ncat, A0):
-    """Replicates b0 .. b0 + nb - 1 in parallel (rows of `given` are used as the counts
-    instead of drawing when `given` has nb rows)."""
+    """Replicates b0 .. b0 + nb - 1 (rows of `given` are used as the counts instead of
+    drawing when `given` has nb rows).
+
+    Runs without the GIL: `rima.bootstrap` runs disjoint replicate ranges on several
+    threads at once. (A prange loop around this body would do the same, but numba's
+    parallel lowering of a body this large costs over a minute of compilation on a cold
+    cache, several times the whole bootstrap.)
+    """
     n = V.shape[0]
     K = nfac.shape[0]
     q = theta0.shape[0]
@@ -433,7 +440,7 @@ def run_replicates(V, w, use_w, seed, b0, nb, given, pstart, nfac, smc_start, ma
     overall = np.full(nb, np.nan)
     agree = np.full((nb, K), np.nan)
     use_given = given.shape[0] == nb
-    for r in prange(nb):
+    for r in range(nb):
         if use_given:
             counts = given[r].copy()
         else:

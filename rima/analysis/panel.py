@@ -52,6 +52,29 @@ class PanelResult:
     baseline: object
     outcome: str
     notes: list = field(default_factory=list)
+    weight: str | None = None
+    round_col: str = "round"
+
+    def shocks(self, round_=None, **kwargs):
+        """Shock regression of the change in the outcome since the baseline on baseline RCI.
+
+        Defaults: outcome at round r minus baseline outcome, `RCI_base` as the RCI, the
+        round's shocks (loss_share, severity when present) interacted with it, baseline
+        weights, soum clusters. Keyword arguments go to `rima.analysis.shocks.shocks`.
+        """
+        from rima.analysis.shocks import shocks
+
+        rounds = sorted(self.change[self.round_col].unique().tolist())
+        r = rounds[-1] if round_ is None else round_
+        if r not in rounds:
+            raise RimaInputError(f"round {r!r} is not a later round of this panel ({rounds})")
+        frame = self.change[self.change[self.round_col] == r].reset_index(drop=True)
+        opts = {"outcome": f"{self.outcome}_round", "baseline": f"{self.outcome}_base",
+                "rci": "RCI_base", "weight": self.weight,
+                "household_shocks": [c for c in ("loss_share",) if c in frame.columns],
+                "soum_shocks": [c for c in ("severity",) if c in frame.columns]}
+        opts.update(kwargs)
+        return shocks(frame, **opts)
 
     def summary(self) -> str:
         lines = [f"Panel: baseline round {self.baseline}, scored with the baseline model"]
@@ -150,8 +173,8 @@ def panel(
     dup = frame.duplicated([round_col, idc], keep=False)
     if dup.any():
         first = frame.loc[dup, [round_col, idc]].iloc[0]
-        raise DataError(f"household {first[idc]!r} appears more than once in round "
-                        f"{first[round_col]!r} ({int(dup.sum())} duplicated rows in all)")
+        raise DataError(f"household {first[idc]} appears more than once in round "
+                        f"{first[round_col]} ({int(dup.sum())} duplicated rows in all)")
     base_ids = set(frame.loc[frame[round_col] == baseline, idc])
     for r in rounds:
         if r == baseline:
@@ -234,7 +257,7 @@ def panel(
         c["status_round"] = cur.loc[ids, "status"]
         changes.append(c.reset_index())
     change = pd.concat(changes, ignore_index=True)
-    if not change["class_base"].dtype == "category":
+    if change["class_base"].dtype != "category":
         change["class_base"] = pd.Categorical(change["class_base"], categories=list(labels),
                                               ordered=True)
         change["class_round"] = pd.Categorical(change["class_round"], categories=list(labels),
@@ -292,7 +315,7 @@ def panel(
             models[(r, what)] = m
     return PanelResult(scores=scores, change=change, by_profile=by_profile,
                        transition=transition, models=models, accounting=acc, baseline=baseline,
-                       outcome=outcome, notes=notes)
+                       outcome=outcome, notes=notes, weight=weight, round_col=round_col)
 
 
 def _explain_unscored(model, sub):
@@ -333,10 +356,13 @@ def _change_by(change, var, round_col, weight, level):
 
     rows = []
     ok = change["RCI_100_change"].notna()
+    # a category is a domain of the round's sample: its SE uses the round's sample size, as
+    # rima.profiles (and survey::svyby) do
+    n_round = change[ok].groupby(round_col).size()
     for (r, g), sub in change[ok].groupby([round_col, var], observed=True, sort=True):
         y = sub["RCI_100_change"].to_numpy(float)
         w = sub[weight].to_numpy(float) if weight else None
-        m, se = weighted_mean_se(y, w)
+        m, se = weighted_mean_se(y, w, n_design=int(n_round[r]))
         n = len(sub)
         crit = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
         rows.append({round_col: r, var: g, "households": n, "mean_change": m, "se": se,

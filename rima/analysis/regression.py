@@ -9,7 +9,9 @@ Every analysis in this package (shock effects, panel predictions) goes through
 - standard errors: the cluster-robust sandwich with clusters = soums and Stata's
   small-sample factor G/(G-1) x (N-1)/(N-K) (statsmodels' default, equal to
   ``sandwich::vcovCL(type = "HC1")``). ``survey::svyglm`` uses G/(G-1) only, so its standard
-  errors are smaller by sqrt((N-1)/(N-K)) — a fraction of a per cent at survey sizes;
+  errors are smaller by sqrt((N-1)/(N-K)) — a fraction of a per cent at survey sizes.
+  The bread is the inverse expected information, R's glm convention (the same as the
+  observed one for OLS and logit; for the probit Stata's observed Hessian differs slightly);
 - confidence intervals and p-values: Student t with G - 1 degrees of freedom, because with
   about 24 soums the normal approximation is too optimistic for soum-level shocks.
 
@@ -40,7 +42,8 @@ class RegressionResult:
     sum_weights : total weight of the rows used
     row_status : Series indexed like the input frame: "ok" or why the row was not used
     excluded : {reason: number of rows}
-    fit : the statsmodels results object (for anything not summarised here)
+    fit : the statsmodels results object (for anything not summarised here; its own
+          `bse` are model-based — the robust covariance is `vcov`)
     """
 
     kind: str
@@ -75,8 +78,8 @@ class RegressionResult:
                 "probit": "Weighted probit"}[self.kind]
         lines = [
             f"{head}: {self.outcome}",
-            f"  observations {self.nobs}   sum of weights {self.sum_weights:.1f}   "
-            f"weight {self.weight or '(none)'}",
+            (f"  observations {self.nobs}   sum of weights {self.sum_weights:.1f}   "
+            f"weight {self.weight or '(none)'}"),
         ]
         if self.cluster:
             lines.append(
@@ -110,6 +113,8 @@ def fit_regression(
     weight: str | None = None,
     cluster: str | None = None,
     level: float = 0.95,
+    subset=None,
+    subset_reason: str = "outside the subset",
 ) -> RegressionResult:
     """Fit `outcome` on `terms` (column names of `frame`; a constant is added).
 
@@ -117,6 +122,7 @@ def fit_regression(
     weight : column of survey weights (None = equal weights)
     cluster : column of cluster ids, e.g. "soum" (None = HC1 robust errors)
     level : confidence level of the intervals
+    subset : boolean mask of the rows to use (the others get `subset_reason` as status)
     """
     import statsmodels.api as sm
     import statsmodels.stats.sandwich_covariance as sandwich
@@ -146,6 +152,11 @@ def fit_regression(
             raise DataError(f"column {col!r} must be numeric for the regression") from None
 
     status = np.full(len(frame), "ok", dtype=object)
+    if subset is not None:
+        subset = np.asarray(subset, dtype=bool)
+        if subset.shape != (len(frame),):
+            raise RimaInputError(f"subset must have one entry per row ({len(frame)})")
+        status[~subset] = subset_reason
     for col in dict.fromkeys(needed):
         if col == cluster:
             bad = frame[col].isna().to_numpy()

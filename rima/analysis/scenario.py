@@ -295,9 +295,9 @@ def _enrol(df, x, mask, ch, rng, soum_col):
         rows = np.flatnonzero(mask & (groups == g))
         eligible = rows[x[rows] == 0]
         if ch.share is not None:
-            k = int(round(ch.share * eligible.size))
+            k = round(ch.share * eligible.size)
         else:
-            k = int(round(ch.points / 100 * rows.size))
+            k = round(ch.points / 100 * rows.size)
             if k > eligible.size:
                 cover = 100 * np.mean(x[rows] == 1)
                 raise RimaInputError(
@@ -332,8 +332,8 @@ class ScenarioResult:
 
     def summary(self) -> str:
         pct = round(100 * self.level)
-        lines = [f"Scenario effects on mean RCI_100 ({self.effect}; {pct}% CI from {self.n_boot} "
-                 f"stratified bootstrap replicates, seed {self.seed})"]
+        lines = [(f"Scenario effects on mean RCI_100 ({self.effect}; {pct}% CI from {self.n_boot} "
+                 f"stratified bootstrap replicates, seed {self.seed})")]
         for r in self.overall.itertuples():
             lines.append(f"  {r.scenario}: {r.mean_change:+.3f} [{r.ci_lower:+.3f}, {r.ci_upper:+.3f}]"
                          f"  households changed {r.households_changed},"
@@ -513,28 +513,31 @@ def _boot_mean(d, w, idx, level):
 
 
 def _by_group(name, var, groups, d, w, leaving, changed, idx, level):
-    rows = []
-    for g in sorted(set(groups)):
-        m = groups == g
-        # resampled rows stay inside their soum, so a soum's replicate is its own rows' draw;
-        # for other profiles, take the replicate's rows that fall in the group
-        dm, wm = np.where(m, d, 0.0), np.where(m, w, 0.0)
-        est = float(np.sum(d[m] * w[m]) / np.sum(w[m]))
-        if idx.shape[0]:
-            sw = np.sum(wm[idx], axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                reps = np.sum(dm[idx] * wm[idx], axis=1) / sw
-            reps = reps[sw > 0]
-            a = (1 - level) / 2
-            lo, hi = (np.quantile(reps, [a, 1 - a]) if reps.size else (np.nan, np.nan))
-        else:
-            lo = hi = np.nan
-        rows.append({"scenario": name, var: g, "households": int(m.sum()), "mean_change": est,
-                     "ci_lower": float(lo), "ci_upper": float(hi),
-                     "households_changed": int(changed[m].sum()),
-                     "leaving_low": int(leaving[m].sum()),
-                     "leaving_low_weighted": float(w[m & leaving].sum())})
-    return rows
+    cats, codes = np.unique(groups, return_inverse=True)
+    ng = cats.size
+    sum_w = np.bincount(codes, w, ng)
+    est = np.bincount(codes, d * w, ng) / sum_w
+    lo = np.full(ng, np.nan)
+    hi = np.full(ng, np.nan)
+    if idx.shape[0]:
+        # replicate x group sums in one pass: bin key = replicate * groups + group
+        n_boot = idx.shape[0]
+        key = (np.arange(n_boot)[:, None] * ng + codes[idx]).ravel()
+        rw = np.bincount(key, w[idx].ravel(), n_boot * ng).reshape(n_boot, ng)
+        rdw = np.bincount(key, (d * w)[idx].ravel(), n_boot * ng).reshape(n_boot, ng)
+        a = (1 - level) / 2
+        for j in range(ng):
+            good = rw[:, j] > 0
+            if good.any():
+                lo[j], hi[j] = np.quantile(rdw[good, j] / rw[good, j], [a, 1 - a])
+    n = np.bincount(codes, minlength=ng)
+    n_changed = np.bincount(codes, changed.astype(float), ng)
+    n_leaving = np.bincount(codes, leaving.astype(float), ng)
+    w_leaving = np.bincount(codes, np.where(leaving, w, 0.0), ng)
+    return [{"scenario": name, var: cats[j], "households": int(n[j]),
+             "mean_change": float(est[j]), "ci_lower": float(lo[j]), "ci_upper": float(hi[j]),
+             "households_changed": int(n_changed[j]), "leaving_low": int(n_leaving[j]),
+             "leaving_low_weighted": float(w_leaving[j])} for j in range(ng)]
 
 
 def _stata_names(df):
@@ -583,9 +586,9 @@ def effects_by_soum_figure(res: ScenarioResult, scenario_name: str | None = None
     tab = res.by_soum[res.by_soum["scenario"] == name]
     if tab.empty:
         raise RimaInputError(f"no scenario named {name!r}; scenarios: {res.overall['scenario'].tolist()}")
-    soum_col = [c for c in tab.columns if c not in ("scenario", "households", "mean_change",
+    soum_col = next(c for c in tab.columns if c not in ("scenario", "households", "mean_change",
                                                       "ci_lower", "ci_upper", "households_changed",
-                                                      "leaving_low", "leaving_low_weighted")][0]
+                                                      "leaving_low", "leaving_low_weighted"))
     tab = tab.sort_values("mean_change")
     fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(tab) + 1.4))
     y = np.arange(len(tab))

@@ -75,6 +75,7 @@ def shocks(
     weight: str | None = "spec",
     cluster: str | None = "soum",
     level: float = 0.95,
+    where: str | None = None,
 ) -> ShockResult:
     """Regress food security on RCI, shocks, their interactions with RCI and controls.
 
@@ -89,6 +90,8 @@ def shocks(
     drop : a loss is a fall of at least `drop` from `baseline` (instead of a line)
     weight : survey weight column; "spec" = the result's spec weight (none for a frame)
     cluster : cluster column for the standard errors (default soum; None = HC1)
+    where : restrict to households meeting a condition, e.g. "dzud_class != 'none'"
+        (loss after a shock); the others are listed in row_status, not dropped silently
     """
     frame = household_frame(result_or_frame, soums)
     if weight == "spec":
@@ -137,8 +140,9 @@ def shocks(
         roles.update({t: "control" for t in new})
 
     terms = [rci, *shock_terms, *inter_terms, *control_terms]
+    subset = None if where is None else _condition(frame, where)
     model = fit_regression(frame, y_name, terms, kind=kind, weight=weight, cluster=cluster,
-                           level=level)
+                           level=level, subset=subset, subset_reason=f"not where {where}")
     if "status" in frame.columns:
         # an unscored household: say why it was not scored, not just "missing RCI"
         unscored = (model.row_status == f"missing value in {rci}") & (frame["status"] != "ok")
@@ -147,6 +151,16 @@ def shocks(
     table.insert(1, "role", [roles.get(t, "intercept") for t in table["term"]])
     return ShockResult(model=model, table=table, outcome=description, frame=frame,
                        rci_mean=rci_mean, roles=roles)
+
+
+def _condition(frame, where):
+    try:
+        sel = frame.eval(where)
+    except Exception as exc:  # noqa: BLE001 - pandas raises many types for a bad expression
+        raise RimaInputError(f"where {where!r} cannot be evaluated on the data: {exc}") from None
+    if not isinstance(sel, pd.Series) or not pd.api.types.is_bool_dtype(sel):
+        raise RimaInputError(f"where {where!r} must be a true/false condition on each household")
+    return sel.fillna(False).to_numpy()
 
 
 def _as_list(value, name):

@@ -178,7 +178,8 @@ def _soum_table(households, w, soum_col, lowest, level):
     for soum in sorted(pd.unique(soum_values[scored]), key=str):
         m = scored & (soum_values == soum).to_numpy()
         is_low = (households["class"].to_numpy()[m] == lowest).astype(float)
-        share, se = weighted_mean_se(is_low, w[m])
+        # a soum is a domain of the sample, as in rima.profiles (survey::svyby)
+        share, se = weighted_mean_se(is_low, w[m], n_design=int(scored.sum()))
         n = int(m.sum())
         crit = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
         sw = float(w[m].sum())
@@ -273,6 +274,10 @@ def ranking_figure(t: TargetResult):
             error_kw={"ecolor": "#444444", "capsize": 2, "lw": 0.8})
     ax.set_yticks(y, [f"{r}. {s}" for r, s in zip(tab["rank"], tab["soum"])])
     ax.set_xlabel(f"% households in the {t.labels[0]}-resilience class (95% CI)")
-    ax.set_title("Soums ranked for early action (colour: dzud class)")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color=v, label=k) for k, v in colours.items()], title="dzud class",
+              loc="lower right", fontsize=8)
+    ax.set_title("Soums ranked for early action")
     fig.tight_layout()
     return fig

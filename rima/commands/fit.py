@@ -9,7 +9,7 @@ def headline(result) -> dict:
     ok = s["status"] == "ok"
     fm = result.mimic.fit_measures
     return {
-        "households": int(len(s)), "scored": int(ok.sum()),
+        "households": len(s), "scored": int(ok.sum()),
         "factors": {p: int(pr.n_factors) for p, pr in result.pillars.items()},
         "rsm": {r.pillar: float(r.share) for r in result.rsm.itertuples()},
         "mimic": {k: float(fm[k]) for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea",

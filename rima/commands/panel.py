@@ -42,11 +42,13 @@ def command(data, model_path, spec_path, soums_path, round_col, baseline, outcom
     else:
         from rima.pipeline import fit
 
-        b = baseline if baseline is not None else sorted(df[round_col].dropna().unique())[0]
+        b = baseline if baseline is not None else min(df[round_col].dropna().unique())
         model = fit(df[df[round_col] == b].reset_index(drop=True), spec_path).model
     p = panel(model, df, round_col=round_col, baseline=baseline,
               soums=read_soums(soums_path, None), outcome=outcome, loss_line=loss_line, drop=drop)
     click.echo(p.summary())
+    click.echo("\nChange in food security since the baseline, by shock and baseline RCI")
+    click.echo(p.shocks().summary())
     if out_dir:
         paths = p.write(out_dir, fmt)
         click.echo("\nwritten: " + ", ".join(str(q) for q in paths.values()))

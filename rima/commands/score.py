@@ -28,7 +28,7 @@ def command(data, model_path, out_path, sheet, as_json):
     scores = model.score(df)
     write_table(scores, out_path)
     ok = scores["status"] == "ok"
-    info = {"rows": int(len(scores)), "scored": int(ok.sum()),
+    info = {"rows": len(scores), "scored": int(ok.sum()),
             "out_of_range": int(scores["out_of_range"].sum()),
             "rci_100_mean": float(scores.loc[ok, "RCI_100"].mean()) if ok.any() else None,
             "out": str(out_path)}

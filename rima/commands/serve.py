@@ -40,6 +40,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
               help="Seconds for a whole request (408 slow upload, 503 slow work).")
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(min=1),
               help="Scoring jobs run at once; further requests wait within their timeout.")
+@click.option("--max-groups", default=1000, show_default=True, type=click.IntRange(min=1),
+              help="Most groups (soums) in one aggregate request.")
 @click.option("--max-connections", default=64, show_default=True, type=click.IntRange(min=1),
               help="Concurrent connections; more get 503.")
 @click.option("--thresholds", default=None, metavar="T1,T2",
@@ -49,7 +51,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def command(models, host, port, token_env, token_file, max_body_mb, max_rows, timeout, jobs,
-            max_connections, thresholds, class_labels, log_level):
+            max_groups, max_connections, thresholds, class_labels, log_level):
     """Serve saved models over HTTP for scoring.
 
     Endpoints: GET /health, GET /models, GET /models/{name}, POST /models/{name}/score,
@@ -82,7 +84,7 @@ def command(models, host, port, token_env, token_file, max_body_mb, max_rows, ti
     )
     settings = service.ServiceSettings(
         token=token, max_body_bytes=int(max_body_mb * 1024 * 1024), max_rows=max_rows,
-        request_timeout=timeout, max_concurrent_jobs=jobs, classes=scheme,
+        request_timeout=timeout, max_concurrent_jobs=jobs, max_groups=max_groups, classes=scheme,
     )
     _configure_logging(log_level)
     # rima.load verifies each file's checksum; a bad file stops the start (exit 3)

@@ -34,13 +34,15 @@ from rima.analysis.cli_support import (
               help="Loss = outcome below this line (logit/probit; default 35).")
 @click.option("--drop", type=float, default=None,
               help="Loss = a fall of at least this much from --baseline.")
+@click.option("--where", default=None,
+              help="Only households meeting a condition, e.g. \"dzud_class != 'none'\".")
 @click.option("--cluster", default="soum", show_default=True,
               help="Cluster column for the standard errors ('none' for HC1).")
 @out_option
 @format_option
 def command(data, model_path, soums_path, round_, outcome, kind, rci, household_shocks,
-            soum_shocks, controls, no_interactions, baseline, loss_line, drop, cluster,
-            out_dir, fmt):
+            soum_shocks, controls, no_interactions, baseline, loss_line, drop, where,
+            cluster, out_dir, fmt):
     """Regress food security on RCI, household and soum shocks and their interactions.
 
     Survey weights from the model's spec, soum-clustered standard errors (statsmodels),
@@ -67,6 +69,7 @@ def command(data, model_path, soums_path, round_, outcome, kind, rci, household_
         loss_line=loss_line,
         drop=drop,
         cluster=None if cluster.lower() == "none" else cluster,
+        where=where,
     )
     click.echo(out.summary())
     if out_dir:

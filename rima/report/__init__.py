@@ -65,7 +65,7 @@ def report_data(result) -> dict:
     return {
         "title": "RIMA-II resilience analysis",
         "source": str(result.validation.source or "data frame"),
-        "n_rows": int(len(scores)), "n_scored": int(ok.sum()),
+        "n_rows": len(scores), "n_scored": int(ok.sum()),
         "options": result.options.to_dict(),
         "pillar_names": list(spec.pillar_names), "indicators": list(spec.indicators),
         "summary": _records(summ.reset_index()),

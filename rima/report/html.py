@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 
 import pandas as pd
 
 CSS = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222}
+body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1.5em;max-width:1100px;color:#222}
 h1{border-bottom:2px solid #1b6ca8}h2{color:#1b6ca8;margin-top:1.6em}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}th{background:#eef3f8}
@@ -27,7 +28,7 @@ def _table(d, digits=3) -> str:
 def _df(df: pd.DataFrame, digits=3) -> str:
     def fmt(v):
         if isinstance(v, float):
-            return "" if v != v else f"{v:.{digits}f}"
+            return "" if math.isnan(v) else f"{v:.{digits}f}"
         return html.escape(str(v))
 
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
@@ -44,17 +45,26 @@ def _img(key, caption, path) -> str:
 
 
 def page(data: dict, figs: dict) -> str:
-    out = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-           f"<title>{html.escape(data['title'])}</title><style>{CSS}</style></head><body>",
+    out = [(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+           f"<title>{html.escape(data['title'])}</title><style>{CSS}</style></head><body>"),
            f"<h1>{html.escape(data['title'])}</h1>",
-           f"<p>Data: {html.escape(data['source'])}. {data['n_rows']} households, "
-           f"{data['n_scored']} scored.</p>"]
+           (f"<p>Data: {html.escape(data['source'])}. {data['n_rows']} households, "
+           f"{data['n_scored']} scored.</p>")]
     o = data["options"]
     out.append("<p>Options: " + html.escape(
         ", ".join(f"{k}={o[k]}" for k in ("missing", "weights", "rci_prediction", "rsm",
                                            "negative"))) + "</p>")
     for n in data.get("notes", []):
         out.append(f"<p class='note'>{html.escape(n)}</p>")
+
+    fm = data["fit_measures"]
+    out.append("<h2>Headline results</h2>")
+    out.append(f"<p>MIMIC fit: chi-square {fm.get('chisq', float('nan')):.2f} "
+               f"(df {fm.get('df', float('nan')):.0f}), CFI {fm.get('cfi', float('nan')):.3f}, "
+               f"RMSEA {fm.get('rmsea', float('nan')):.3f}. Resilience Structure Matrix "
+               "(each pillar's share of the RCI, %):</p>" + _table(data["rsm"], 2))
+    out.append(_img("rsm", *figs["rsm"]))
+    out.append(_img("rci_100_hist", *figs["rci_100_hist"]))
 
     out.append("<h2>Data summary</h2>" + _table(data["summary"]))
 
@@ -82,15 +92,11 @@ def page(data: dict, figs: dict) -> str:
 
     out.append("<h2>MIMIC model</h2>")
     out.append(_img("mimic_path", *figs["mimic_path"]))
-    fm = data["fit_measures"]
     keys = [k for k in ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "aic",
                         "bic") if k in fm]
     out.append(_df(pd.DataFrame([{k: fm[k] for k in keys}])))
     out.append(_table(data["mimic_params"]))
 
-    out.append("<h2>Resilience Structure Matrix</h2>" + _table(data["rsm"]))
-    out.append(_img("rsm", *figs["rsm"]))
-    out.append("<h2>RCI_100</h2>" + _img("rci_100_hist", *figs["rci_100_hist"]))
     for var, d in data["profiles"].items():
         out.append(f"<h2>By {html.escape(var)}</h2>" + _table(d, 2))
         out.append(_img(f"rci_by_{var}", *figs[f"rci_by_{var}"]))

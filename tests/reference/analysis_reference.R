@@ -58,6 +58,13 @@ probit <- glm(f_bin, data = d, weights = hh_weight, family = quasibinomial(link 
 s_probit <- svyglm(f_bin, design = design, family = quasibinomial(link = "probit"),
              control = ctl)
 
+# Targeting: weighted share of low-resilience households by soum (domain means of a
+# one-stage weighted design), with an illustrative RCI_100 = 50 + 18 * resilience.
+d$RCI_100 <- 50 + 18 * d$resilience
+d$low <- as.numeric(d$RCI_100 < 100 / 3)
+d1 <- svydesign(ids = ~1, weights = ~hh_weight, data = d)
+sb <- svyby(~low, ~soum, d1, svymean)
+
 out <- list(
   generator = paste("R", getRversion(), "sandwich", packageVersion("sandwich"),
                     "survey", packageVersion("survey")),
@@ -65,7 +72,9 @@ out <- list(
   ols_severity = one(ols, s_ols),
   ols_dzud_class = one(ols_dz, s_ols_dz),
   logit = one(logit, s_logit),
-  probit = one(probit, s_probit)
+  probit = one(probit, s_probit),
+  share_low_by_soum = list(soum = as.character(sb$soum), share = unname(coef(sb)),
+                           se = unname(SE(sb)))
 )
 write(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
       "tests/reference/analysis_reference.json")
