@@ -322,43 +322,22 @@ def fit(data, spec, progress=None) -> RimaResult:
 def _pattern_weights(res, method, m, k, allow_partial):
     """Prediction weights for every pattern of missing indicators (bit j = y_j missing).
 
-    The complete pattern uses `res.prediction_weights`; with FIML, a household missing some
-    indicators gets the same score conditioned on the indicators it has (the sub-vector
-    of y is still normal given x, so the regression formula applies to the sub-matrices).
+    With FIML, a household missing some indicators is scored conditioned on the indicators
+    it has, as lavPredict does; without it only the complete pattern is scored. The
+    causes-only prediction needs no indicator, so every pattern gets it.
     """
     npat = 2**m
     icpt = np.full(npat, np.nan)
     cx = np.full((npat, k), np.nan)
     cy = np.full((npat, m), np.nan)
-    i0, c0, y0 = res.prediction_weights(method)
-    if method == "causes":
-        icpt[:], cx[:], cy[:] = i0, c0, 0.0
-        return icpt, cx, cy
-    icpt[0], cx[0], cy[0] = i0, c0, y0
-    if not allow_partial:
-        return icpt, cx, cy
-    # needs the model matrices and means: no public accessor yet (see report).
-    lam, gam, bmat, psi, th = (res._mat[key] for key in ("lam", "gam", "b", "psi", "theta"))
-    ymean, xmean = res._means
-    pi = np.outer(lam, gam) + bmat
-    om = psi * np.outer(lam, lam) + th
-    for pat in range(1, npat - 1 if method == "regression" else npat):
-        obs = np.array([not (pat >> j) & 1 for j in range(m)])
-        if method == "bartlett" and obs.sum() < 1:
-            continue
-        o = np.flatnonzero(obs)
-        if method == "regression":
-            kv = np.linalg.solve(om[np.ix_(o, o)], lam[o]) * psi
-            cx[pat] = gam - pi[o].T @ kv
-            icpt[pat] = -kv @ (ymean[o] - pi[o] @ xmean)
-        else:
-            ti = np.linalg.solve(th[np.ix_(o, o)], lam[o])
-            bw = ti / (lam[o] @ ti)
-            cx[pat] = -bmat[o].T @ bw
-            icpt[pat] = gam @ xmean - bw @ (ymean[o] - bmat[o] @ xmean)
-            kv = bw
-        cy[pat] = 0.0
-        cy[pat, o] = kv
+    patterns = range(npat) if allow_partial or method == "causes" else [0]
+    for pat in patterns:
+        observed = np.array([not (pat >> j) & 1 for j in range(m)])
+        if method == "bartlett" and not observed.any():
+            continue  # no indicator to build a Bartlett score from
+        if method == "regression" and not observed.any() and allow_partial:
+            continue  # a household with no indicator is reported, not scored from causes alone
+        icpt[pat], cx[pat], cy[pat] = res.prediction_weights(method, observed=observed)
     return icpt, cx, cy
 
 
