@@ -63,3 +63,20 @@ def compute_moments_dask(ddf, columns, weight=None) -> tuple[Moments, dict[str, 
     if not parts:
         raise DataError("no complete rows in any partition")
     return merge_moments(parts), excluded
+
+
+def score_dask(model, ddf):
+    """Score a dask DataFrame partition by partition with a fitted or loaded model.
+
+    Returns a lazy dask DataFrame with the same columns `model.score` gives (id, pillars,
+    RCI, RCI_100, status, out_of_range), one row per input row in input order; every row
+    is scored on the model's training scale, so partitioning cannot change a score.
+    """
+    _require_dask()
+    absent = [c for c in model.required_columns if c not in ddf.columns]
+    if absent:
+        # fail before any partition runs, with the same message as in-memory scoring
+        model.score(ddf.head(0))
+    meta = model.score(ddf._meta.astype({c: "float64" for c in model.required_columns
+                                         if c != model.id}))
+    return ddf.map_partitions(model.score, meta=meta)

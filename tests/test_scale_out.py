@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rima.errors import DataError
+from rima.errors import DataError, ModelFileError
 from rima.moments import compute_moments, merge_moments
-from rima.scale_out import compute_moments_dask
+from rima.scale_out import compute_moments_dask, score_dask
 
 
 def _frame(n=5000, seed=3):
@@ -60,3 +60,28 @@ def test_dask_moments_name_missing_columns():
     ddf = dd.from_pandas(_frame(), npartitions=2)
     with pytest.raises(DataError, match="hay_reserve_t"):
         compute_moments_dask(ddf, ["herd_su", "hay_reserve_t"])
+
+
+def test_dask_scoring_equals_in_memory_scoring():
+    import rima
+
+    survey = rima.simulate(n_households=600, seed=5)
+    spec = "examples/zavkhan/spec.toml"
+    result = rima.fit(survey.households, spec)
+    new = rima.simulate(n_households=900, seed=6).households
+    expected = result.model.score(new)
+    got = score_dask(result.model, dd.from_pandas(new, npartitions=4)).compute()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+    assert (got["status"] != "ok").sum() > 0  # rows with missing values are reported, not lost
+    assert len(got) == len(new)
+
+
+def test_dask_scoring_names_missing_columns():
+    import rima
+
+    result = rima.fit(rima.simulate(n_households=400, seed=8).households,
+                      "examples/zavkhan/spec.toml")
+    ddf = dd.from_pandas(rima.simulate(n_households=50, seed=9).households.drop(columns="herd_su"),
+                         npartitions=2)
+    with pytest.raises(ModelFileError, match="herd_su"):
+        score_dask(result.model, ddf)
