@@ -80,8 +80,8 @@ class BootstrapResult:
 
     def summary(self) -> str:
         pct = f"{100 * self.level:g}%"
-        lines = [f"Bootstrap: {self.n_boot} replicates (seed {self.seed}), {self.n_ok} usable, "
-                 f"{pct} percentile intervals, {self.elapsed:.2f} s", "",
+        lines = [(f"Bootstrap: {self.n_boot} replicates (seed {self.seed}), {self.n_ok} usable, "
+                 f"{pct} percentile intervals, {self.elapsed:.2f} s"), "",
                  "Resilience Structure Matrix (share of RCI, %)",
                  self.rsm.to_string(index=False, float_format=lambda v: f"{v:.2f}"), "",
                  "MIMIC parameters",
@@ -265,6 +265,12 @@ def _problem(result) -> _Problem:
                     param_rows=layout.rows[:layout.n_struct], n_struct=layout.n_struct)
 
 
+def _default_threads():
+    import numba
+
+    return numba.get_num_threads()
+
+
 def replicate_counts(seed: int, b: int, n: int) -> np.ndarray:
     """How often each of n analysed households is drawn in replicate b (seed, b only)."""
     from rima._kernels.bootstrap import replicate_counts as rc
@@ -290,11 +296,12 @@ def _raw(prob, out):
 
 
 def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
-              chunk=None) -> BootstrapResult:
+              threads=None, chunk=None) -> BootstrapResult:
     """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
 
     result_or_data: a `RimaResult` from `rima.fit`, or data (DataFrame or path) with `spec`.
     seed: defaults to the spec's `options.seed`. progress: tqdm bar on stderr over chunks.
+    threads: worker threads (default: numba's thread count); results do not depend on it.
     """
     import time
 
@@ -317,22 +324,38 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
     if seed < 0:
         raise SpecError(f"seed = {seed}: use a non-negative integer")
     prob = _problem(result)
-    chunk = int(chunk or max(50, -(-n_boot // 20)))
+    threads = max(1, int(threads or _default_threads()))
+    chunk = int(chunk or max(25, -(-n_boot // (8 * threads))))
     empty = np.zeros((0, prob.V.shape[0]), np.int64)
-    parts = []
+    ranges = [(b0, min(chunk, n_boot - b0)) for b0 in range(0, n_boot, chunk)]
     t0 = time.perf_counter()
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=n_boot, desc="bootstrap", unit="rep", leave=False,
-                   disable=None)
+        bar = tqdm(total=n_boot, desc="bootstrap", unit="rep", leave=False, disable=None)
+
+    def work(rng):
+        return run_replicates(*prob.args(seed, rng[0], rng[1], empty))
+
+    parts = [None] * len(ranges)
     try:
-        for b0 in range(0, n_boot, chunk):
-            nb = min(chunk, n_boot - b0)
-            parts.append(run_replicates(*prob.args(seed, b0, nb, empty)))
-            if bar is not None:
-                bar.update(nb)
+        if threads == 1 or len(ranges) == 1:
+            for i, rng in enumerate(ranges):
+                parts[i] = work(rng)
+                if bar is not None:
+                    bar.update(rng[1])
+        else:
+            # the kernel releases the GIL: replicate ranges run in parallel; each range's
+            # results depend only on (seed, b), so the split does not change them
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                futs = {pool.submit(work, rng): i for i, rng in enumerate(ranges)}
+                for fut in as_completed(futs):
+                    parts[futs[fut]] = fut.result()
+                    if bar is not None:
+                        bar.update(ranges[futs[fut]][1])
     finally:
         if bar is not None:
             bar.close()

@@ -304,7 +304,24 @@ _AGGREGATE_BODY = {
                         "households": {"type": "array", "items": _HOUSEHOLD_SCHEMA},
                     },
                 }
-            }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "households CSV"},
+                        "soums": {"type": "string", "format": "binary",
+                                  "description": "dzud table CSV (optional)"},
+                        "by": {"type": "string"},
+                        "rank_by": {"type": "string"},
+                        "descending": {"type": "boolean"},
+                        "level": {"type": "number"},
+                        "weights": {"type": "boolean"},
+                    },
+                    "required": ["file"],
+                }
+            },
         },
     }
 }
@@ -404,25 +421,33 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         "/models/{name}/score",
         response_model=ScoreResponse,
         tags=["scoring"],
-        responses=_ERRORS,
+        responses={
+            200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                  "description": "JSON, or CSV with Accept: text/csv"},
+            **_ERRORS,
+        },
         openapi_extra=_SCORE_BODY,
     )
     async def score(name: str, request: Request):
         """Score households sent as a JSON array, a CSV body or a CSV file upload.
 
         Every household comes back, in order: scored ones with status "ok", others with
-        the reason (e.g. "missing value in hay_reserve_t") and null scores.
+        the reason (e.g. "missing value in hay_reserve_t") and null scores. With
+        `Accept: text/csv` the households come back as a CSV table (same columns; empty
+        cells for null).
         """
         model = _get_model(app, name)
         ctype = _content_type(request)
         body = await _read_body(request, ctype, ("json", "csv", "multipart"))
         request.state.model = name
         # parsing, checking and scoring all run off the event loop, within the job limit
+        as_csv = _wants_csv(request)
         n, payload = await run_job(
-            _score_job, name, model, ctype, request.headers.get("content-type", ""), body, settings
+            _score_job, name, model, ctype, request.headers.get("content-type", ""), body, settings,
+            as_csv,
         )
         request.state.rows = n
-        return Response(payload, media_type="application/json")
+        return Response(payload, media_type="text/csv" if as_csv else "application/json")
 
     @app.post(
         "/models/{name}/aggregate",
@@ -438,11 +463,19 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         standard error and confidence interval; weighted share of low-resilience
         households with CI; counts by class. With `soums` (a dzud table) each group is
         joined with its row; groups are ranked by `rank_by`.
+
+        JSON: {"households": [...], "soums": [...], "by": ..., ...}. Or multipart: the
+        households CSV in `file`, the dzud table CSV in `soums` (optional) and the other
+        options as form fields (`-F by=soum -F rank_by=mortality_pct`).
         """
         model = _get_model(app, name)
-        body = await _read_body(request, _content_type(request), ("json",))
+        ctype = _content_type(request)
+        body = await _read_body(request, ctype, ("json", "multipart"))
         request.state.model = name
-        n, payload = await run_job(_aggregate_job, name, model, body, settings)
+        n, payload = await run_job(
+            _aggregate_job, name, model, ctype, request.headers.get("content-type", ""), body,
+            settings,
+        )
         request.state.rows = n
         return Response(payload, media_type="application/json")
 
@@ -477,7 +510,9 @@ class _JobRunner:
 
 def _warm_up(model) -> None:
     """Load compiled kernels and the aggregation code now, not on the first request."""
-    import rima.profiles  # noqa: F401 - import cost (scipy.stats) paid at start
+    # import cost (scipy.stats, pandas machinery) paid at start
+    import rima.analysis.targeting
+    import rima.profiles  # noqa: F401
 
     row = pd.DataFrame({c: [np.nan] for c in _required(model)})
     row[model.spec.id] = ["warm-up"]
@@ -572,7 +607,8 @@ def _model_info(name: str, model, settings: ServiceSettings) -> dict:
         "weight": spec.weight,
         "spec": spec.to_dict(),
         "fit_summary": fit_summary,
-        "metadata": json.loads(_dumps(meta)),
+        # the training file's path says nothing a client needs about the model
+        "metadata": json.loads(_dumps({k: v for k, v in meta.items() if k != "source"})),
         "classes": settings.classes.to_dict(),
     })
 
@@ -597,8 +633,12 @@ def _kind(ctype: str) -> str | None:
 async def _read_body(request: Request, ctype: str, accepted: tuple[str, ...]) -> bytes:
     """The body, after checking its content type is one the endpoint takes (else 415)."""
     if _kind(ctype) not in accepted:
-        if accepted == ("json",):
-            raise ApiError(415, f"expected Content-Type application/json, got {ctype or 'none'!r}")
+        if "csv" not in accepted:
+            raise ApiError(
+                415,
+                f"unsupported Content-Type {ctype or 'none'!r}: send application/json, or "
+                "multipart/form-data with the households CSV in the field 'file'",
+            )
         raise ApiError(
             415,
             f"unsupported Content-Type {ctype or 'none'!r}: send application/json (an array of "
@@ -636,7 +676,33 @@ def _households_from_body(ctype: str, full_ctype: str, body: bytes, model, setti
 
 
 def _multipart_file(body: bytes, content_type: str) -> bytes:
-    """The 'file' part of a multipart body, parsed in memory.
+    parts = _multipart_parts(body, content_type)
+    if "file" not in parts:
+        raise _no_file(parts)
+    return parts["file"]
+
+
+def _no_file(parts: dict) -> ApiError:
+    return ApiError(
+        422,
+        "the multipart body has no field 'file' (fields sent: "
+        f"{', '.join(repr(n) for n in parts) or 'none'}); upload the CSV as file=@households.csv",
+        [_item("file", [], "required multipart field")],
+    )
+
+
+def _csv_records(content: bytes, what: str) -> list[dict]:
+    try:
+        df = pd.read_csv(io.BytesIO(content))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, f"{what}: not a readable CSV: {exc}") from None
+    df.columns = [str(c) for c in df.columns]
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()}
+            for row in df.astype(object).to_dict("records")]
+
+
+def _multipart_parts(body: bytes, content_type: str) -> dict[str, bytes]:
+    """{field name: content} of a multipart body, parsed in memory.
 
     Starlette's form parser spools uploads over 1 MB to temporary files; the stdlib MIME
     parser keeps everything in memory, and the body is already capped by max_body_bytes.
@@ -648,18 +714,12 @@ def _multipart_file(body: bytes, content_type: str) -> bytes:
     msg = BytesParser(policy=HTTP).parsebytes(head + body)
     if not msg.is_multipart():
         raise ApiError(400, "the multipart body could not be parsed (check the boundary)")
-    names = []
+    parts: dict[str, bytes] = {}
     for part in msg.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        names.append(name)
-        if name == "file":
-            return part.get_payload(decode=True) or b""
-    raise ApiError(
-        422,
-        "the multipart body has no field 'file' (fields sent: "
-        f"{', '.join(repr(n) for n in names) or 'none'}); upload the CSV as file=@households.csv",
-        [_item("file", [], "required multipart field")],
-    )
+        if name is not None and name not in parts:
+            parts[str(name)] = part.get_payload(decode=True) or b""
+    return parts
 
 
 def _csv_frame(content: bytes, model, settings: ServiceSettings) -> pd.DataFrame:
@@ -864,7 +924,12 @@ def _float_list(values) -> list:
     return out
 
 
-def _score_payload(name, model, frame, settings) -> bytes:
+def _wants_csv(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def _score_payload(name, model, frame, settings, as_csv=False) -> bytes:
     scores = _score(model, frame, settings)
     spec = model.spec
     n = len(scores)
@@ -877,6 +942,9 @@ def _score_payload(name, model, frame, settings) -> bytes:
     if "out_of_range" in scores:
         flag = scores["out_of_range"]
         cols["out_of_range"] = [None if pd.isna(v) else bool(v) for v in flag.tolist()]
+    if as_csv:
+        # pandas writes floats as shortest round-trip decimals, like the JSON answer
+        return pd.DataFrame(cols).to_csv(index=False, lineterminator="\n").encode()
     keys = list(cols)
     households = [dict(zip(keys, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
     n_ok = int((scores["status"] == "ok").sum())
@@ -890,16 +958,25 @@ def _score_payload(name, model, frame, settings) -> bytes:
     })
 
 
-def _score_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, bytes]:
+def _score_job(name, model, ctype, full_ctype, body, settings, as_csv) -> tuple[int, bytes]:
     frame = _households_from_body(ctype, full_ctype, body, model, settings)
-    return len(frame), _score_payload(name, model, frame, settings)
+    return len(frame), _score_payload(name, model, frame, settings, as_csv)
 
 
-def _aggregate_job(name, model, body, settings) -> tuple[int, bytes]:
-    request = _parse_json(body)
-    if not isinstance(request, dict) or "households" not in request:
-        raise ApiError(422, 'the body must be a JSON object with a "households" array')
-    households = request.pop("households")
+def _aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, bytes]:
+    if _kind(ctype) == "multipart":
+        parts = _multipart_parts(body, full_ctype)
+        if "file" not in parts:
+            raise _no_file(parts)
+        households = parts.pop("file")
+        request = {k: v.decode("utf-8", "replace") for k, v in parts.items() if k != "soums"}
+        if "soums" in parts:
+            request["soums"] = _csv_records(parts["soums"], "soums")
+    else:
+        request = _parse_json(body)
+        if not isinstance(request, dict) or "households" not in request:
+            raise ApiError(422, 'the body must be a JSON object with a "households" array')
+        households = request.pop("households")
     try:
         options = AggregateRequest.model_validate(request)
     except ValidationError as exc:
@@ -910,7 +987,14 @@ def _aggregate_job(name, model, body, settings) -> tuple[int, bytes]:
         raise ApiError(422, items[0]["message"], items) from None
     weight = model.spec.weight if options.weights else None
     extra = (options.by,) + ((weight,) if weight else ())
-    frame = _households_frame(households, model, settings, extra=extra)
+    if isinstance(households, bytes):
+        frame = _csv_frame(households, model, settings)
+        for col in extra:
+            if col not in frame.columns:
+                raise ApiError(422, f"the households CSV has no column {col!r}",
+                               [_item(col, [], "column missing")])
+    else:
+        frame = _households_frame(households, model, settings, extra=extra)
     scores = _score(model, frame, settings)
     return len(frame), _dumps(aggregate_scores(name, model, frame, scores, options, settings))
 

@@ -1,6 +1,7 @@
 """The HTTP service, tested over real HTTP: `python -m rima serve` runs in a subprocess on a
 free loopback port and the tests talk to it with httpx."""
 
+import io
 import json
 import os
 import socket
@@ -10,11 +11,10 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
-
-httpx = pytest.importorskip("httpx")  # part of the dev extra; CI installs it
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "zavkhan"
@@ -108,7 +108,8 @@ def auth_server(fitted):
     """Token from the environment; small limits."""
     _, path = fitted
     server = Server("--model", path, "--max-rows", 100, "--max-body-mb", 0.25,
-                    "--max-groups", 5, env={"RIMA_SERVE_TOKEN": TOKEN})
+                    "--max-groups", 5, "--thresholds", "40,60", "--class-labels", "a,b,c",
+                    env={"RIMA_SERVE_TOKEN": TOKEN})
     yield server
     server.stop()
 
@@ -163,6 +164,7 @@ def test_models_list_and_info(client, fitted):
     assert info["fingerprint"] == meta["training_fingerprint"]
     assert info["version"] == meta["rima_version"]
     assert info["fit_summary"]["cfi"] == meta["fit_summary"]["cfi"]
+    assert info["metadata"]["n_scored"] == meta["n_scored"] and "source" not in info["metadata"]
     assert info["classes"] == {"thresholds": [100 / 3, 200 / 3], "labels": ["low", "medium", "high"]}
 
 
@@ -232,6 +234,23 @@ def test_csv_body_and_upload_equal_batch_scoring(client, batch):
     assert r.status_code == 200, r.text
     assert r.json()["model"] == "round2"
     assert_equal_to_batch(r.json(), *batch)
+
+
+def test_csv_answer_equals_batch_scoring(client, batch):
+    text = (EXAMPLE / "households.csv").read_bytes()
+    r = client.post("/models/zavkhan/score", files={"file": ("households.csv", text)},
+                    headers={"Accept": "text/csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    got = pd.read_csv(io.BytesIO(r.content))
+    scores, classes = batch
+    assert list(got.columns) == ["row", "id", "ABS", "AST", "SSN", "AC", "RCI", "RCI_100",
+                                 "class", "status", "out_of_range"]
+    assert got["id"].tolist() == scores["hhid"].tolist()
+    for col in ("ABS", "AST", "SSN", "AC", "RCI", "RCI_100"):
+        np.testing.assert_array_equal(got[col].to_numpy(), scores[col].to_numpy(), err_msg=col)
+    assert got["status"].tolist() == scores["status"].tolist()
+    assert got["class"].fillna("").tolist() == [
+        "" if pd.isna(c) else c for c in classes]
 
 
 def test_null_is_a_missing_value_reported_in_status(client, records):
@@ -383,6 +402,28 @@ def test_aggregate_weighted_join_and_rank(client, fitted, records):
     assert mort == sorted(mort, reverse=True) and ranked[0]["group"] == "Nowhere"
 
 
+def test_aggregate_from_csv_upload_equals_json(client, records):
+    soums_csv = (EXAMPLE / "soums.csv").read_bytes()
+    soums = json.loads(pd.read_csv(EXAMPLE / "soums.csv").to_json(orient="records"))
+    r = client.post("/models/zavkhan/aggregate",
+                    files={"file": ("households.csv", (EXAMPLE / "households.csv").read_bytes()),
+                           "soums": ("soums.csv", soums_csv)},
+                    data={"rank_by": "mortality_pct", "level": "0.9"})
+    assert r.status_code == 200, r.text
+    j = client.post("/models/zavkhan/aggregate", json={
+        "households": records, "soums": soums, "rank_by": "mortality_pct", "level": 0.9})
+    assert r.json() == j.json()
+    assert r.json()["groups"][0]["rank"] == 1 and r.json()["unmatched"]["groups_not_in_table"] == []
+    no_weight = pd.DataFrame(records).drop(columns="hh_weight").to_csv(index=False)
+    assert_error(client.post("/models/zavkhan/aggregate", files={"file": ("h.csv", no_weight)}),
+                 422, "no column 'hh_weight'", field="hh_weight")
+    assert_error(client.post("/models/zavkhan/aggregate", files={"soums": ("s.csv", soums_csv)}),
+                 422, "no field 'file'", field="file")
+    assert_error(client.post("/models/zavkhan/aggregate",
+                             files={"file": ("h.csv", no_weight)}, data={"rank": "x"}),
+                 422, "rank", field="rank")
+
+
 def test_aggregate_errors(client, records):
     url = "/models/zavkhan/aggregate"
     assert_error(client.post(url, json=records[:3]), 422, '"households" array')
@@ -406,7 +447,7 @@ def test_aggregate_errors(client, records):
     assert_error(client.post(url, json={"households": records[:5], "soums": twice}), 422,
                  "appears twice", rows=[2])
     assert_error(client.post(url, content=b"soum\nA\n", headers={"content-type": "text/csv"}),
-                 415, "application/json")
+                 415, "application/json", "multipart/form-data")
 
 
 # --------------------------------------------------------------------------- auth and limits
@@ -423,8 +464,14 @@ def test_auth_on(auth_server, records):
         assert_error(c.get("/models", headers={"Authorization": f"Basic {TOKEN}"}), 401)
         assert_error(c.post("/models/zavkhan/score", json=records[:2]), 401)
         assert c.get("/models", headers=auth()).json()[0]["name"] == "zavkhan"
-        r = c.post("/models/zavkhan/score", json=records[:5], headers=auth())
-        assert r.status_code == 200 and r.json()["n_households"] == 5
+        r = c.post("/models/zavkhan/score", json=records[:40], headers=auth())
+        assert r.status_code == 200 and r.json()["n_households"] == 40
+        # classes from --thresholds / --class-labels
+        assert r.json()["classes"] == {"thresholds": [40.0, 60.0], "labels": ["a", "b", "c"]}
+        for h in r.json()["households"]:
+            x = h["RCI_100"]
+            assert h["class"] == (None if x is None else "a" if x < 40 else "b" if x < 60 else "c")
+        assert {h["class"] for h in r.json()["households"]} == {None, "a", "b", "c"}
     log = auth_server.access_log()
     assert [e["status"] for e in log if e["path"] == "/models"][:3] == [401, 401, 401]
     assert not any(TOKEN in line for line in auth_server.lines)
@@ -540,6 +587,8 @@ def test_refuses_to_start_without_auth_off_loopback(fitted):
     assert "refusing to serve on 0.0.0.0 without authentication" in run.stderr
     run = run_serve("--model", str(path), env={"RIMA_SERVE_TOKEN": "short"})
     assert run.returncode == 2 and "at least 16" in run.stderr
+    run = run_serve("--model", str(path), "--thresholds", "60,30")
+    assert run.returncode == 3 and "strictly increasing" in run.stderr
 
 
 def test_bad_model_file_stops_the_start(fitted, tmp_path):

@@ -155,11 +155,26 @@ def pillar_weights(R, R_scores, nf, smc_start, max_iter, min_err, cap, varimax, 
     for f in range(nf):
         for j in range(p):
             ss[f] += L[j, f] * L[j, f]
-    if nf > 1:
-        order = np.argsort(-ss, kind="mergesort")
-        L = np.ascontiguousarray(L[:, order])
-        ss = ss[order]
+    # order by decreasing SS loadings (stable insertion sort: nf is tiny)
+    order = np.arange(nf)
+    for a in range(1, nf):
+        b = a
+        while b > 0 and ss[order[b - 1]] < ss[order[b]]:
+            t = order[b - 1]
+            order[b - 1] = order[b]
+            order[b] = t
+            b -= 1
+    Lo = np.empty((p, nf))
+    sso = np.empty(nf)
+    for f in range(nf):
+        sso[f] = ss[order[f]]
+        for j in range(p):
+            Lo[j, f] = L[j, order[f]]
+    L = Lo
+    ss = sso
+    W = np.empty((p, nf))
     if bartlett:
+        # W = U^-2 L (L' U^-2 L)^-1, column by column through the SPD solve
         A = np.empty((p, nf))
         for j in range(p):
             h2 = 0.0
@@ -170,10 +185,22 @@ def pillar_weights(R, R_scores, nf, smc_start, max_iter, min_err, cap, varimax, 
                 return np.zeros(p), FAIL_HEYWOOD
             for f in range(nf):
                 A[j, f] = L[j, f] / u2
-        M = L.T @ A
-        W = A @ np.linalg.inv(M)
+        M = np.zeros((nf, nf))
+        for f in range(nf):
+            for g in range(nf):
+                for j in range(p):
+                    M[f, g] += L[j, f] * A[j, g]
+        for j in range(p):
+            x, ok = _chol_solve(M, A[j].copy())
+            if not ok:
+                return np.zeros(p), FAIL_HEYWOOD
+            W[j] = x
     else:
-        W = np.linalg.solve(R_scores, L)
+        for f in range(nf):
+            x, ok = _chol_solve(R_scores, L[:, f].copy())
+            if not ok:
+                return np.zeros(p), FAIL_FACTOR
+            W[:, f] = x
     tot = ss.sum()
     comb = np.zeros(p)
     for j in range(p):
@@ -323,8 +350,20 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
                 c11 += ta * C_u[a, b] * T[b, m + k]
         agree[k] = c01 / np.sqrt(c00 * c11)
     # ------------------------------------------------------------ MIMIC
-    CT = C_e @ T
-    S = (T.T @ CT) / sw_e
+    nt = m + K
+    CT = np.zeros((d, nt))
+    for a in range(d):
+        for b in range(d):
+            cab = C_e[a, b]
+            for c in range(nt):
+                CT[a, c] += cab * T[b, c]
+    S = np.zeros((nt, nt))
+    for c in range(nt):
+        for e in range(nt):
+            v = 0.0
+            for a in range(d):
+                v += T[a, c] * CT[a, e]
+            S[c, e] = v / sw_e
     est, ok = mimic_from_cov(S, m, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
                              nu_idx, 200, 1e-10)
     if not ok:
@@ -333,50 +372,103 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
     lam, gam, bmat, psi, th, nu = MK.build_matrices(theta, lam_idx, lam_fix, gam_idx, b_idx,
                                                     psi_idx, th_idx, nu_idx)
     # prediction weights on (z-scored indicators, pillar scores), from the training means
-    dmu = mu_e - mu_u
     ymean = np.empty(m)
     for j in range(m):
-        ymean[j] = dmu[ycol + j] / sd[ycol + j] + nu[j]
+        ymean[j] = (mu_e[ycol + j] - mu_u[ycol + j]) / sd[ycol + j] + nu[j]
     xmean = np.zeros(K)
     for k in range(K):
         for a in range(d):
-            xmean[k] += T[a, m + k] * dmu[a]
-    pi = np.outer(lam, gam) + bmat
+            xmean[k] += T[a, m + k] * (mu_e[a] - mu_u[a])
+    pi = np.empty((m, K))
+    for j in range(m):
+        for k in range(K):
+            pi[j, k] = lam[j] * gam[k] + bmat[j, k]
+    # residual of the indicator means given the cause means: ymean - B xmean or - Pi xmean
     cy = np.zeros(m)
+    cx = np.zeros(K)
+    icpt = 0.0
     if pred == 0:
-        om = psi * np.outer(lam, lam) + th
-        cy = np.linalg.solve(om, lam) * psi
-        cx = gam - pi.T @ cy
-        icpt = -(cy @ (ymean - pi @ xmean))
+        om = np.empty((m, m))
+        for i in range(m):
+            for j in range(m):
+                om[i, j] = psi * lam[i] * lam[j] + th[i, j]
+        cy, ok = _chol_solve(om, lam.copy())
+        if not ok:
+            return FAIL_MIMIC, theta, shares, prof, np.nan, agree
+        for j in range(m):
+            cy[j] *= psi
+        for k in range(K):
+            v = gam[k]
+            for j in range(m):
+                v -= pi[j, k] * cy[j]
+            cx[k] = v
+        for j in range(m):
+            v = ymean[j]
+            for k in range(K):
+                v -= pi[j, k] * xmean[k]
+            icpt -= cy[j] * v
     elif pred == 1:
-        ti = np.linalg.solve(th, lam)
-        cy = ti / (lam @ ti)
-        cx = -(bmat.T @ cy)
-        icpt = gam @ xmean - cy @ (ymean - bmat @ xmean)
+        ti, ok = _chol_solve(th, lam.copy())
+        if not ok:
+            return FAIL_MIMIC, theta, shares, prof, np.nan, agree
+        den = 0.0
+        for j in range(m):
+            den += lam[j] * ti[j]
+        for j in range(m):
+            cy[j] = ti[j] / den
+        for k in range(K):
+            v = 0.0
+            for j in range(m):
+                v -= bmat[j, k] * cy[j]
+            cx[k] = v
+            icpt += gam[k] * xmean[k]
+        for j in range(m):
+            v = ymean[j]
+            for k in range(K):
+                v -= bmat[j, k] * xmean[k]
+            icpt -= cy[j] * v
     else:
-        cx = gam.copy()
-        icpt = 0.0
-    coef = np.zeros(m + K)
-    coef[:m] = cy
-    coef[m:] = cx
-    a_v = T @ coef  # RCI = c0 + a_v' v
-    c0 = icpt - a_v @ mu_u
+        for k in range(K):
+            cx[k] = gam[k]
+    # RCI = c0 + a_v' v
+    a_v = np.zeros(d)
+    for a in range(d):
+        v = 0.0
+        for j in range(m):
+            v += T[a, j] * cy[j]
+        for k in range(K):
+            v += T[a, m + k] * cx[k]
+        a_v[a] = v
+    c0 = icpt
+    for a in range(d):
+        c0 -= a_v[a] * mu_u[a]
     # ------------------------------------------------------------ RSM
-    Ca = C_e @ a_v
-    vr = a_v @ Ca
+    Ca = np.zeros(d)
+    for a in range(d):
+        for b in range(d):
+            Ca[a] += C_e[a, b] * a_v[b]
+    vr = 0.0
+    for a in range(d):
+        vr += a_v[a] * Ca[a]
     r = np.empty(K)
     if rsm_kind == 0:
         for k in range(K):
             cov = 0.0
+            vk = 0.0
             for a in range(d):
                 cov += T[a, m + k] * Ca[a]
-            r[k] = abs(cov / np.sqrt(CT[:, m + k] @ T[:, m + k] * vr))
+                vk += T[a, m + k] * CT[a, m + k]
+            r[k] = abs(cov / np.sqrt(vk * vr))
     else:
-        sxx = S[m:, m:]
-        ve = gam @ sxx @ gam + psi
+        ve = psi
         for k in range(K):
-            r[k] = abs(gam[k] * np.sqrt(sxx[k, k] / ve))
-    tot = r.sum()
+            for h in range(K):
+                ve += gam[k] * S[m + k, m + h] * gam[h]
+        for k in range(K):
+            r[k] = abs(gam[k] * np.sqrt(S[m + k, m + k] / ve))
+    tot = 0.0
+    for k in range(K):
+        tot += r[k]
     for k in range(K):
         shares[k] = 100.0 * r[k] / tot
     # ------------------------------------------------------------ RCI_100 and profiles
@@ -393,10 +485,8 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
         rci = c0
         for a in range(d):
             rci += a_v[a] * V[i, a]
-        if rci < lo_r:
-            lo_r = rci
-        if rci > hi_r:
-            hi_r = rci
+        lo_r = min(lo_r, rci)
+        hi_r = max(hi_r, rci)
         wi = ce[i]
         osum += wi
         oval += wi * rci

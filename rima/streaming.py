@@ -1,0 +1,271 @@
+"""Score files larger than memory with a saved model, one row batch at a time.
+
+    summary = rima.streaming.score_file("model.json", "households.parquet", "scores.parquet")
+
+CSV/TSV (optionally compressed) and Parquet in, CSV/TSV and Parquet out, read and written
+in row batches with pyarrow, so peak memory depends on `batch_rows`, not on the number of
+rows. Output rows are in input order, with the model's id column. Every batch goes
+through the model's own scoring (`FittedModel.score`), so streamed scores equal in-memory
+scores exactly.
+
+A bad cell (text in a numeric column) does not stop the run: the row gets the status
+``non-numeric value 'abc' in herd_su`` and no scores, and the summary lists it with its
+1-based data row number in the whole file; every other row is scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rima.errors import DataError, ModelFileError
+
+DEFAULT_BATCH_ROWS = 262_144
+_MAX_LISTED = 1000
+
+
+@dataclass
+class StreamSummary:
+    """What `score_file` did."""
+
+    source: str
+    destination: str
+    rows: int = 0
+    scored: int = 0
+    batches: int = 0
+    status_counts: dict = field(default_factory=dict)
+    bad_cells: list = field(default_factory=list)  # (data row, column, value), first 1000
+    n_bad_cells: int = 0
+
+    @property
+    def not_scored(self) -> int:
+        return self.rows - self.scored
+
+    def format(self) -> str:
+        lines = [(f"scored {self.scored:,} of {self.rows:,} rows from {self.source} into "
+                 f"{self.destination} ({self.batches} batch(es))")]
+        for s, c in sorted(self.status_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            if s != "ok":
+                lines.append(f"  not scored {c:,}: {s}")
+        for row, col, val in self.bad_cells[:20]:
+            lines.append(f"  row {row:,}: non-numeric value {val!r} in {col}")
+        if self.n_bad_cells > 20:
+            lines.append(f"  ... and {self.n_bad_cells - 20:,} more bad cell(s)")
+        return "\n".join(lines)
+
+
+def _kind(path: Path) -> str:
+    from rima.io import table_format
+
+    fmt = table_format(path)
+    if fmt not in ("csv", "tsv", "parquet"):
+        raise DataError(f"{path}: streaming reads CSV, TSV or Parquet, not {fmt}; convert it "
+                        "or score it in memory")
+    return fmt
+
+
+def _reader(src: Path, fmt: str, columns: list[str], numeric: list[str], batch_rows: int):
+    """Iterator of pyarrow RecordBatches holding `columns` (numeric ones as text for CSV)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    if fmt == "parquet":
+        try:
+            pf = pq.ParquetFile(src)
+        except Exception as exc:
+            raise DataError(f"{src}: not a readable Parquet file: {exc}") from exc
+        have = set(pf.schema_arrow.names)
+        _check_columns(src, have, columns)
+        return pf.iter_batches(batch_size=batch_rows, columns=columns)
+    delim = "\t" if fmt == "tsv" else ","
+    # numeric columns are read as text so one bad cell in a late block cannot stop the
+    # reader; the cast to float64 happens per batch, where bad cells are found and reported
+    types = {c: pa.string() for c in numeric}
+    head = pcsv.open_csv(src, parse_options=pcsv.ParseOptions(delimiter=delim),
+                         read_options=pcsv.ReadOptions(block_size=1 << 16),
+                         convert_options=pcsv.ConvertOptions(column_types=types,
+                                                             strings_can_be_null=True))
+    _check_columns(src, set(head.schema.names), columns)
+    reader = pcsv.open_csv(
+        src, parse_options=pcsv.ParseOptions(delimiter=delim),
+        read_options=pcsv.ReadOptions(block_size=1 << 20),
+        convert_options=pcsv.ConvertOptions(include_columns=columns, column_types=types,
+                                            strings_can_be_null=True))
+    return _rebatch(reader, batch_rows)
+
+
+def _rebatch(reader, batch_rows):
+    """CSV blocks regrouped into batches of about `batch_rows` rows."""
+    import pyarrow as pa
+
+    pending, count = [], 0
+    for rb in reader:
+        pending.append(rb)
+        count += rb.num_rows
+        if count >= batch_rows:
+            yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+            pending, count = [], 0
+    if pending:
+        yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+
+
+def _check_columns(src, have, columns):
+    missing = [c for c in columns if c not in have]
+    if missing:
+        from rima.spec import _suggest
+
+        raise ModelFileError(f"{src}: the data lacks {len(missing)} column(s) the model "
+                             "needs: " + "; ".join(f"{c}{_suggest(c, sorted(have))}"
+                                                   for c in missing))
+
+
+def _to_float(arr, name, first_row, bad):
+    """float64 numpy array of an Arrow column; text that is not a number becomes NaN and is
+    appended to `bad` as (data row, column, value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or \
+            pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        try:
+            return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = arr.to_pandas()
+            num = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=float)
+            wrong = text.notna().to_numpy() & np.isnan(num)
+            for i in np.flatnonzero(wrong):
+                bad.append((first_row + int(i), name, text.iloc[i]))
+            return num
+    raise DataError(f"column {name!r} has type {arr.type}, which is not numeric")
+
+
+def _mark_bad(out, bad, row0, id_col):
+    """Status and blank scores for rows with a non-numeric cell (their NaN from the cast
+    would otherwise read as an ordinary missing value)."""
+    per_row = {}
+    for row, col, val in bad:
+        per_row.setdefault(row - row0, []).append((col, val))
+    status = out["status"].to_numpy(dtype=object).copy()
+    for i, cells in per_row.items():
+        msg = "; ".join(f"non-numeric value {val!r} in {col}" for col, val in cells)
+        orig = str(status[i])
+        named = orig.split(" in ", 1)[1].split(", ") if orig.startswith("missing") else []
+        others = [c for c in named if c not in {col for col, _ in cells}]
+        if others:
+            msg += f"; missing value{'s' if len(others) > 1 else ''} in {', '.join(others)}"
+        status[i] = msg
+    rows = np.fromiter(per_row, dtype=np.int64)
+    for col in out.columns:
+        if col not in (id_col, "status") and out[col].dtype.kind == "f":
+            vals = out[col].to_numpy(dtype=float).copy()
+            vals[rows] = np.nan
+            out[col] = vals
+    out["status"] = status
+
+
+class _Writer:
+    """Incremental CSV/TSV or Parquet writer with one `write_table` / `close` interface."""
+
+    def __init__(self, dst: Path, fmt: str, schema):
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+        import pyarrow.parquet as pq
+
+        self._sink = None
+        if fmt == "parquet":
+            self._w = pq.ParquetWriter(dst, schema)
+        else:
+            self._sink = pa.output_stream(dst, compression="detect")
+            opts = pcsv.WriteOptions(delimiter="\t" if fmt == "tsv" else ",")
+            self._w = pcsv.CSVWriter(self._sink, schema, write_options=opts)
+
+    def write_table(self, table):
+        self._w.write_table(table)
+
+    def close(self):
+        self._w.close()
+        if self._sink is not None:
+            self._sink.close()
+
+
+def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
+               progress=None) -> StreamSummary:
+    """Score `src` into `dst` batch by batch; returns a `StreamSummary`.
+
+    model: a FittedModel or the path of a model.json. keep: extra input columns copied to
+    the output after the id. progress(rows_done) is called after every batch.
+    """
+    import pyarrow as pa
+
+    if isinstance(model, (str, Path)):
+        from rima.model_file import load
+
+        model = load(model)
+    src, dst = Path(src), Path(dst)
+    if not src.exists():
+        raise DataError(f"{src}: file not found")
+    if src.resolve() == dst.resolve():
+        raise DataError(f"{dst}: the output would overwrite the input")
+    batch_rows = int(batch_rows)
+    if batch_rows < 1:
+        raise DataError(f"batch_rows = {batch_rows}: give a positive number of rows")
+    fin, fout = _kind(src), _kind(dst)
+    keep = [c for c in keep if c not in model.required_columns]
+    numeric = [c for c in model.required_columns if c != model.id]
+    columns = [model.id, *keep, *numeric]
+    summary = StreamSummary(source=str(src), destination=str(dst))
+    writer = None
+    row0 = 1
+    try:
+        for rb in _reader(src, fin, columns, numeric, batch_rows):
+            n = rb.num_rows
+            if n == 0:
+                continue
+            bad = []
+            data = {model.id: rb.column(model.id).to_pandas()}
+            for c in numeric:
+                data[c] = _to_float(rb.column(c), c, row0, bad)
+            df = pd.DataFrame(data, copy=False)
+            out = model.score(df)
+            if bad:
+                _mark_bad(out, bad, row0, model.id)
+                summary.n_bad_cells += len(bad)
+                room = _MAX_LISTED - len(summary.bad_cells)
+                summary.bad_cells.extend(bad[:max(room, 0)])
+            for j, c in enumerate(keep):
+                out.insert(1 + j, c, rb.column(c).to_pandas())
+            table = pa.Table.from_pandas(out, preserve_index=False)
+            if writer is None:
+                writer = _Writer(dst, fout, table.schema)
+                schema = table.schema
+            elif table.schema != schema:
+                table = table.cast(schema)
+            writer.write_table(table)
+            vc = out["status"].value_counts()
+            for s, c in vc.items():
+                summary.status_counts[s] = summary.status_counts.get(s, 0) + int(c)
+            summary.rows += n
+            summary.scored += int(vc.get("ok", 0))
+            summary.batches += 1
+            row0 += n
+            if progress is not None:
+                progress(summary.rows)
+    except Exception as exc:
+        import pyarrow as pa
+
+        if isinstance(exc, pa.ArrowInvalid):
+            raise DataError(f"{src}: cannot read the rows after data row {row0 - 1:,}: "
+                            f"{exc}") from exc
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise DataError(f"{src}: no data rows to score")
+    return summary
