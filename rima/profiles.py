@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rima.errors import RimaInputError
 from rima.rsm import rsm_shares
 
 MISSING_LABEL = "(missing)"
@@ -32,6 +33,22 @@ def weighted_mean_se(y, w=None, n_design=None):
     return m, se
 
 
+def weighted_mean_ci(values, weights=None, level=0.95, n_design=None):
+    """(mean, se, lower, upper) of one vector, as survey::svymean and confint(df = n - 1).
+
+    `n_design` is the sample size of the whole design when `values` is one domain of it
+    (see the module docstring); by default the vector is the whole sample. The interval
+    uses Student's t with len(values) - 1 degrees of freedom; with one value the SE and
+    the bounds are NaN.
+    """
+    if not 0 < level < 1:
+        raise RimaInputError(f"level must be in (0, 1), got {level!r}")
+    mean, se = weighted_mean_se(values, weights, n_design)
+    n = np.size(values)
+    t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
+    return mean, se, mean - t * se, mean + t * se
+
+
 def profile_table(scores: pd.DataFrame, groups: pd.Series, pillar_names, weights=None,
                   rsm_kind="correlation", mimic_params=None, level=0.95):
     """One row per category of `groups` over the rows of `scores` with status "ok"."""
@@ -44,13 +61,11 @@ def profile_table(scores: pd.DataFrame, groups: pd.Series, pillar_names, weights
         m = g == cat
         wm = None if w is None else w[m]
         y = sub["RCI_100"].to_numpy()[m]
-        mean, se = weighted_mean_se(y, wm, n_design=int(ok.sum()))
+        mean, se, lower, upper = weighted_mean_ci(y, wm, level, n_design=int(ok.sum()))
         n = int(m.sum())
-        t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
         rec = {"category": cat, "households": n,
                "sum_weights": float(n if wm is None else wm.sum()),
-               "mean_RCI_100": mean, "se": se, "ci_lower": mean - t * se,
-               "ci_upper": mean + t * se}
+               "mean_RCI_100": mean, "se": se, "ci_lower": lower, "ci_upper": upper}
         for p in pillar_names:
             rec[f"mean_{p}"] = weighted_mean_se(sub[p].to_numpy()[m], wm)[0]
         if n > 2:

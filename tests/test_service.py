@@ -628,7 +628,7 @@ def test_stdlib_json_path_gives_the_same_bytes_values(monkeypatch):
     fast = service._dumps(payload)
     body = b'[{"hhid": 1, "v": 0.30000000000000004, "w": null}]'
     parsed = service._parse_json(body)
-    monkeypatch.setattr(service, "orjson", None)
+    monkeypatch.setattr(service.encoding, "orjson", None)
     assert json.loads(service._dumps(payload)) == json.loads(fast) == payload
     assert service._parse_json(body) == parsed
     with pytest.raises(service.ApiError, match="NaN is not a JSON number"):

@@ -1,0 +1,278 @@
+"""Households from a JSON array, a CSV body or a multipart upload, checked before scoring.
+
+Problems are answered with ApiError naming the field and the 1-based rows at fault.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+from fastapi import Request
+
+from rima.service.describe import _required
+from rima.service.encoding import _parse_json
+from rima.service.errors import MAX_LISTED_ERRORS, ApiError, _item
+from rima.service.settings import ServiceSettings
+
+CSV_TYPES = ("text/csv", "application/csv", "text/plain")
+
+
+def _kind(ctype: str) -> str | None:
+    if ctype == "application/json" or ctype.endswith("+json"):
+        return "json"
+    if ctype in CSV_TYPES:
+        return "csv"
+    if ctype == "multipart/form-data":
+        return "multipart"
+    return None
+
+
+async def _read_body(request: Request, ctype: str, accepted: tuple[str, ...]) -> bytes:
+    """The body, after checking its content type is one the endpoint takes (else 415)."""
+    if _kind(ctype) not in accepted:
+        if "csv" not in accepted:
+            raise ApiError(
+                415,
+                f"unsupported Content-Type {ctype or 'none'!r}: send application/json, or "
+                "multipart/form-data with the households CSV in the field 'file'",
+            )
+        raise ApiError(
+            415,
+            f"unsupported Content-Type {ctype or 'none'!r}: send application/json (an array of "
+            "households), text/csv, or multipart/form-data with a CSV in the field 'file'",
+        )
+    return await request.body()
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _households_from_body(ctype: str, full_ctype: str, body: bytes, model, settings):
+    kind = _kind(ctype)
+    if kind == "json":
+        return _households_frame(_parse_json(body), model, settings)
+    if kind == "multipart":
+        body = _multipart_file(body, full_ctype)
+    return _csv_frame(body, model, settings)
+
+
+def _multipart_file(body: bytes, content_type: str) -> bytes:
+    parts = _multipart_parts(body, content_type)
+    if "file" not in parts:
+        raise _no_file(parts)
+    return parts["file"]
+
+
+def _no_file(parts: dict) -> ApiError:
+    return ApiError(
+        422,
+        "the multipart body has no field 'file' (fields sent: "
+        f"{', '.join(repr(n) for n in parts) or 'none'}); upload the CSV as file=@households.csv",
+        [_item("file", [], "required multipart field")],
+    )
+
+
+def _csv_records(content: bytes, what: str) -> list[dict]:
+    try:
+        df = pd.read_csv(io.BytesIO(content))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, f"{what}: not a readable CSV: {exc}") from None
+    df.columns = [str(c) for c in df.columns]
+    return [{k: (None if pd.isna(v) else v) for k, v in row.items()}
+            for row in df.astype(object).to_dict("records")]
+
+
+def _multipart_parts(body: bytes, content_type: str) -> dict[str, bytes]:
+    """{field name: content} of a multipart body, parsed in memory.
+
+    Starlette's form parser spools uploads over 1 MB to temporary files; the stdlib MIME
+    parser keeps everything in memory, and the body is already capped by max_body_bytes.
+    """
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    msg = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not msg.is_multipart():
+        raise ApiError(400, "the multipart body could not be parsed (check the boundary)")
+    parts: dict[str, bytes] = {}
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if name is not None and name not in parts:
+            parts[str(name)] = part.get_payload(decode=True) or b""
+    return parts
+
+
+def _csv_frame(content: bytes, model, settings: ServiceSettings) -> pd.DataFrame:
+    # read exactly as `rima score` reads a .csv file (rima.io.read_table -> pd.read_csv),
+    # so both see the same values
+    if not content.strip():
+        raise ApiError(422, "the CSV is empty: send a header row and one row per household")
+    try:
+        df = pd.read_csv(io.BytesIO(content))
+        df.columns = [str(c) for c in df.columns]
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, f"the body is not a readable CSV: {exc}") from None
+    if len(df) > settings.max_rows:
+        raise ApiError(413, _rows_message(len(df), settings))
+    if len(df) == 0:
+        raise ApiError(422, "the CSV has a header but no households")
+    _check_frame(df, model)
+    return df
+
+
+def _rows_message(n: int, settings: ServiceSettings) -> str:
+    return (
+        f"{n} households in one request; the limit is {settings.max_rows}: split the batch"
+    )
+
+
+def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.DataFrame:
+    """JSON households -> DataFrame, naming the row and field of every problem.
+
+    A field the model needs must be present in every household (null for a missing
+    value, which the household's status then reports); absent keys are an error, since
+    they are usually a misspelt field name rather than a missing answer.
+    """
+    if not isinstance(rows, list):
+        raise ApiError(422, "the households must be a JSON array of objects, one per household")
+    if len(rows) > settings.max_rows:
+        raise ApiError(413, _rows_message(len(rows), settings))
+    if not rows:
+        raise ApiError(422, "no households were sent (empty array)")
+    required = list(dict.fromkeys([*_required(model), *extra]))
+    needed = set(required)
+    errors: list[dict] = []
+    absent: dict[str, list[int]] = {}
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            errors.append(_item(None, [i], f"row {i}: expected a JSON object, got {_json_type(row)}"))
+        elif not needed.issubset(row.keys()):
+            for name in needed.difference(row.keys()):
+                absent.setdefault(name, []).append(i)
+        if len(errors) >= MAX_LISTED_ERRORS:
+            break
+    for name in required:
+        if name in absent:
+            rs = absent[name]
+            where = "every household" if len(rs) == len(rows) else f"row(s) {_rows_text(rs)}"
+            errors.append(_item(
+                name, rs,
+                f"field {name!r} is missing from {where}; send null for a missing value"
+                f"{_near(name, rows)}",
+            ))
+    if errors:
+        raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
+    df = pd.DataFrame.from_records(rows, columns=required)
+    numeric = set(model.spec.numeric_columns)
+    for name in required:
+        col = df[name]
+        if name in numeric:
+            if col.dtype.kind in "iuf":
+                continue
+            bad = [i for i, v in enumerate(col.tolist(), 1) if not _is_number_or_null(v)]
+            if bad:
+                first = col.iloc[bad[0] - 1]
+                errors.append(_item(
+                    name, bad,
+                    f"field {name!r} must be a number or null; row(s) {_rows_text(bad)} "
+                    f"(first: {json.dumps(first)})",
+                ))
+            else:
+                df[name] = pd.to_numeric(col).astype(float)
+        elif col.dtype == object:
+            bad = [i for i, v in enumerate(col.tolist(), 1) if isinstance(v, (dict, list, bool))]
+            if bad:
+                errors.append(_item(
+                    name, bad,
+                    f"field {name!r} must be a string, a number or null; row(s) {_rows_text(bad)}",
+                ))
+    if errors:
+        raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
+    _check_frame(df, model)
+    return df
+
+
+def _is_number_or_null(v) -> bool:
+    return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+
+
+def _json_type(v) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(v), "a number"
+    )
+
+
+def _near(name: str, rows: list) -> str:
+    import difflib
+
+    seen = set()
+    for row in rows[:50]:
+        if isinstance(row, dict):
+            seen.update(map(str, row))
+    seen.discard(name)
+    match = difflib.get_close_matches(name, sorted(seen), n=1, cutoff=0.75)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _rows_text(rows) -> str:
+    rows = list(rows)
+    shown = ", ".join(map(str, rows[:10]))
+    return shown + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
+
+
+# kinds of rima.validate issues that make a batch unscorable; the others (constant or
+# all-missing columns, no usable rows) describe a training sample, not a scoring batch,
+# whose rows get their own status instead
+_BLOCKING = {
+    "duplicate_column", "missing_column", "non_numeric", "infinite", "missing_id",
+    "duplicate_id", "negative_weight",
+}
+
+
+def _check_frame(df: pd.DataFrame, model) -> None:
+    """422 naming field and rows if rima.validate finds a blocking problem.
+
+    The full validation also builds per-variable summaries, most of a small request's
+    cost; a batch that passes the cheap checks below cannot have a blocking issue, so
+    only a suspect batch pays for the complete, well-worded report.
+    """
+    if _plainly_valid(df, model):
+        return
+    from rima.validate import validate
+
+    report = validate(df, model.spec)
+    required = set(_required(model))
+    errors = [
+        _item(e.column, e.rows, e.message)
+        for e in report.errors
+        if e.kind in _BLOCKING and (e.kind != "missing_column" or e.column in required)
+    ]
+    if errors:
+        raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
+
+
+def _plainly_valid(df: pd.DataFrame, model) -> bool:
+    spec = model.spec
+    cols = set(map(str, df.columns))
+    if len(cols) != df.shape[1] or not set(_required(model)) <= cols:
+        return False
+    for c in spec.numeric_columns:
+        if c not in cols:
+            continue
+        if df[c].dtype.kind not in "iufb":
+            return False
+        if df[c].dtype.kind == "f" and np.isinf(df[c].to_numpy()).any():
+            return False
+    ids = df[spec.id]
+    if ids.isna().any() or ids.duplicated().any():
+        return False
+    if spec.weight and spec.weight in cols:
+        w = df[spec.weight].to_numpy(dtype=float, na_value=np.nan)
+        if (w < 0).any():
+            return False
+    return True

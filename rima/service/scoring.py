@@ -1,0 +1,123 @@
+"""The work of the scoring endpoints, run in worker threads: parse, score, encode."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from rima.errors import RimaInputError
+from rima.service.aggregate import aggregate_scores
+from rima.service.encoding import _dumps, _parse_json
+from rima.service.errors import ApiError, _item
+from rima.service.parsing import (
+    _csv_frame,
+    _csv_records,
+    _households_frame,
+    _households_from_body,
+    _kind,
+    _multipart_parts,
+    _no_file,
+)
+from rima.service.schemas import AggregateRequest
+from rima.service.settings import ServiceSettings
+
+
+def _score(model, frame: pd.DataFrame, settings: ServiceSettings) -> pd.DataFrame:
+    """model.score plus the resilience class; one row per household, in order."""
+    try:
+        scores = model.score(frame)
+    except RimaInputError as exc:
+        raise ApiError(422, str(exc)) from None
+    if len(scores) != len(frame):
+        raise RuntimeError(
+            f"model.score returned {len(scores)} rows for {len(frame)} households"
+        )
+    scores = scores.reset_index(drop=True)
+    ok = (scores["status"] == "ok").to_numpy()
+    rci = scores["RCI_100"].to_numpy(dtype=float, na_value=np.nan)
+    classes = settings.classes.classify(np.where(ok, rci, np.nan))
+    labels = np.asarray(classes.astype(object), dtype=object)
+    labels[classes.isna()] = None
+    scores["class"] = labels
+    return scores
+
+
+def _float_list(values) -> list:
+    arr = np.asarray(values, dtype=float)
+    out = arr.tolist()
+    if np.isnan(arr).any():
+        out = [None if math.isnan(v) else v for v in out]
+    return out
+
+
+def _score_payload(name, model, frame, settings, as_csv=False) -> bytes:
+    scores = _score(model, frame, settings)
+    spec = model.spec
+    n = len(scores)
+    ids = frame[spec.id].tolist()
+    cols: dict[str, list] = {"row": list(range(1, n + 1)), "id": ids}
+    for col in (*spec.pillar_names, "RCI", "RCI_100"):
+        cols[col] = _float_list(scores[col])
+    cols["class"] = [v if isinstance(v, str) else None for v in scores["class"].tolist()]
+    cols["status"] = scores["status"].astype(str).tolist()
+    if "out_of_range" in scores:
+        flag = scores["out_of_range"]
+        cols["out_of_range"] = [None if pd.isna(v) else bool(v) for v in flag.tolist()]
+    if as_csv:
+        # pandas writes floats as shortest round-trip decimals, like the JSON answer
+        return pd.DataFrame(cols).to_csv(index=False, lineterminator="\n").encode()
+    keys = list(cols)
+    households = [dict(zip(keys, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+    n_ok = int((scores["status"] == "ok").sum())
+    return _dumps({
+        "model": name,
+        "n_households": n,
+        "n_scored": n_ok,
+        "n_not_scored": n - n_ok,
+        "classes": settings.classes.to_dict(),
+        "households": households,
+    })
+
+
+def _score_job(name, model, ctype, full_ctype, body, settings, as_csv) -> tuple[int, bytes]:
+    frame = _households_from_body(ctype, full_ctype, body, model, settings)
+    return len(frame), _score_payload(name, model, frame, settings, as_csv)
+
+
+def _aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, bytes]:
+    if _kind(ctype) == "multipart":
+        parts = _multipart_parts(body, full_ctype)
+        if "file" not in parts:
+            raise _no_file(parts)
+        households = parts.pop("file")
+        request = {k: v.decode("utf-8", "replace") for k, v in parts.items() if k != "soums"}
+        if "soums" in parts:
+            request["soums"] = _csv_records(parts["soums"], "soums")
+    else:
+        request = _parse_json(body)
+        if not isinstance(request, dict) or "households" not in request:
+            raise ApiError(422, 'the body must be a JSON object with a "households" array')
+        households = request.pop("households")
+    try:
+        options = AggregateRequest.model_validate(request)
+    except ValidationError as exc:
+        items = []
+        for e in exc.errors():
+            where = ".".join(map(str, e["loc"]))
+            items.append(_item(where, [], f"{where}: {e['msg']}"))
+        raise ApiError(422, items[0]["message"], items) from None
+    weight = model.spec.weight if options.weights else None
+    extra = (options.by,) + ((weight,) if weight else ())
+    if isinstance(households, bytes):
+        frame = _csv_frame(households, model, settings)
+        for col in extra:
+            if col not in frame.columns:
+                raise ApiError(422, f"the households CSV has no column {col!r}",
+                               [_item(col, [], "column missing")])
+    else:
+        frame = _households_frame(households, model, settings, extra=extra)
+    scores = _score(model, frame, settings)
+    return len(frame), _dumps(aggregate_scores(name, model, frame, scores, options, settings))
