@@ -8,23 +8,13 @@ Prints rima's time and its ratio to numpy's `np.cov` on the same array and to se
 
 import sys
 import time
-import warnings
 
 import numpy as np
-import pandas as pd
 
 import rima.mimic as M
-
-MODEL = "RCI =~ y1 + y2 + y3\nRCI ~ x1 + x2 + x3 + x4"
-
-
-def make_data(n, seed=1):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, 4))
-    x[:, 1] = rng.exponential(size=n)
-    eta = x @ np.array([0.5, 0.3, -0.2, 0.4]) + rng.normal(0, 0.8, n)
-    y = eta[:, None] * np.array([1.0, 0.8, 1.2]) + rng.standard_normal((n, 3)) * 0.7
-    return pd.DataFrame(np.hstack([y, x]), columns=["y1", "y2", "y3", "x1", "x2", "x3", "x4"])
+from rima.bench import MIMIC_MODEL as MODEL
+from rima.bench import have_semopy, semopy_mimic
+from rima.bench import mimic_data as make_data
 
 
 def best_of(fn, repeat):
@@ -54,21 +44,10 @@ def main():
     print(f"np.cov                       {t_cov * 1e3:9.1f} ms")
     print(f"rima fit(robust.sem)+predict {t_rima * 1e3:9.1f} ms   ratio to np.cov "
           f"{t_rima / t_cov:5.2f}")
-    try:
-        import semopy
-    except ImportError:
+    if not have_semopy():
         print("semopy not installed (pip install rima[bench])")
         return
-
-    def semopy_run():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mod = semopy.Model(MODEL)
-            mod.fit(df)
-            mod.inspect(std_est=False)   # standard errors
-            return mod.predict_factors(df)
-
-    t_sem, _ = best_of(semopy_run, 1)
+    t_sem, _ = best_of(lambda: semopy_mimic(df), 1)
     print(f"semopy fit+SE+predict        {t_sem * 1e3:9.1f} ms   rima is "
           f"{t_sem / t_rima:5.1f}x faster")
 

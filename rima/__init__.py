@@ -17,6 +17,7 @@ _EXPORTS = {
     "fit": ("rima.pipeline", "fit"),
     "RimaResult": ("rima.pipeline", "RimaResult"),
     "load": ("rima.model_file", "load"),
+    "bootstrap": ("rima.bootstrap", "bootstrap"),
 }
 
 

@@ -278,12 +278,15 @@ def replicate_counts(seed: int, b: int, n: int) -> np.ndarray:
     return rc(np.uint64(seed), b, n)
 
 
-def run_counts(result, counts) -> dict:
+def run_counts(result, counts, theta0=None) -> dict:
     """Run the pipeline's estimates on given resample counts (rows: replicates, columns: the
-    analysed households in data order). With all counts 1 this is the full-sample fit."""
+    analysed households in data order). With all counts 1 this is the full-sample fit.
+    theta0: MIMIC starting values (layout order; default: the full-sample estimates)."""
     from rima._kernels.bootstrap import run_replicates
 
     prob = _problem(result)
+    if theta0 is not None:
+        prob.theta0 = np.asarray(theta0, dtype=float).copy()
     counts = np.ascontiguousarray(np.atleast_2d(counts), dtype=np.int64)
     out = run_replicates(*prob.args(0, 0, counts.shape[0], counts))
     return _raw(prob, out)
@@ -412,9 +415,9 @@ def _summarise(result, prob, raw, n_boot, seed, level, elapsed):
     reps = {"rsm": pd.DataFrame(raw["shares"], columns=names),
             "mimic": pd.DataFrame(raw["theta"], columns=[" ".join(r).strip()
                                                          for r in prob.param_rows]),
-            "profiles": pd.DataFrame(raw["profiles"],
-                                     columns=pd.MultiIndex.from_tuples(
-                                         [(v, str(c)) for v, c in prob.categories])),
+            "profiles": (pd.DataFrame(raw["profiles"], columns=pd.MultiIndex.from_tuples(
+                [(v, str(c)) for v, c in prob.categories])) if prob.categories
+                else pd.DataFrame(index=range(n_boot))),
             "mean_RCI_100": pd.Series(raw["overall"]),
             "status": pd.Series(raw["status"])}
     notes = ["numbers of factors fixed at the fitted values "

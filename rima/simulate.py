@@ -137,6 +137,7 @@ def simulate(
     panel: bool = False,
     missing: bool = True,
     dzud_severity: float = 1.0,
+    resilience_x_severity: float = 0.0,
 ) -> SimulatedSurvey:
     """Simulate a Zavkhan herder survey with known latent resilience.
 
@@ -148,6 +149,10 @@ def simulate(
         round 2 after a dzud winter.
     missing : if False, no item non-response (every value present).
     dzud_severity : multiplies the severity of the dzud winter (0 = no dzud).
+    resilience_x_severity : b, a known interaction for shock analyses: the food-security
+        signal R - 1.2 (loss_share - 0.08) gains b * R * (soum winter severity), so
+        fcs = 63.152 + 12 R - 14.4 loss_share + 12 b R severity + 9 e. The default 0 leaves
+        every simulated value as it was (no extra random draws).
     """
     n = int(n_households)
     if n < 1:
@@ -175,7 +180,8 @@ def simulate(
             latent = _evolve_latent(rng, latent)
             demo = demo.copy()
             demo["head_age"] = demo["head_age"] + 1
-        hh = _draw_round(rng, n, soum, zone, weights, latent, demo, winter, missing)
+        hh = _draw_round(rng, n, soum, zone, weights, latent, demo, winter, missing,
+                         resilience_x_severity)
         if panel:
             hh.insert(1, "round", np.full(n, r, dtype=np.int64))
         rounds[r] = hh
@@ -335,7 +341,7 @@ def _ordinal(rng, latent, loading, cum_rates):
     return np.searchsorted(ndtri(np.asarray(cum_rates)), z).astype(np.int64)
 
 
-def _draw_round(rng, n, soum, zone, weights, lat, demo, winter, missing):
+def _draw_round(rng, n, soum, zone, weights, lat, demo, winter, missing, res_x_sev=0.0):
     abs_, ast, ssn, ac, res = lat["ABS"], lat["AST"], lat["SSN"], lat["AC"], lat["resilience"]
     zone_codes = {z: i for i, z in enumerate(_ZONES)}
     zi = np.array([zone_codes[z] for z in zone]) if n else np.zeros(0, dtype=np.int64)
@@ -420,6 +426,9 @@ def _draw_round(rng, n, soum, zone, weights, lat, demo, winter, missing):
 
     # Food security: driven by latent resilience, lowered by the winter's losses.
     fs = res - 1.2 * (loss_share - 0.08)
+    if res_x_sev:
+        # resilient households hold food security better in a severe winter (known effect)
+        fs = fs + res_x_sev * res * sev
     fcs = 62 + 15 * _item(rng, fs, 0.80)
     df["fcs"] = np.clip(np.round(fcs * 2) / 2, 0, 112)
     log_exp = np.log(165_000.0) + 0.38 * _item(rng, fs, 0.75)

@@ -39,6 +39,13 @@ class StreamSummary:
     status_counts: dict = field(default_factory=dict)
     bad_cells: list = field(default_factory=list)  # (data row, column, value), first 1000
     n_bad_cells: int = 0
+    out_of_range: int = 0
+    rci_100_sum: float = 0.0
+
+    @property
+    def rci_100_mean(self) -> float | None:
+        """Mean RCI_100 of the scored rows (None when none was scored)."""
+        return self.rci_100_sum / self.scored if self.scored else None
 
     @property
     def not_scored(self) -> int:
@@ -92,25 +99,38 @@ def _reader(src: Path, fmt: str, columns: list[str], numeric: list[str], batch_r
     _check_columns(src, set(head.schema.names), columns)
     reader = pcsv.open_csv(
         src, parse_options=pcsv.ParseOptions(delimiter=delim),
-        read_options=pcsv.ReadOptions(block_size=1 << 20),
+        read_options=pcsv.ReadOptions(block_size=_block_size(src, batch_rows)),
         convert_options=pcsv.ConvertOptions(include_columns=columns, column_types=types,
                                             strings_can_be_null=True))
     return _rebatch(reader, batch_rows)
 
 
+def _block_size(src: Path, batch_rows: int) -> int:
+    """CSV block size holding about `batch_rows` rows, from the line length of the first
+    64 KiB (decompressed), between 64 KiB and 64 MiB."""
+    import pyarrow as pa
+
+    with pa.input_stream(src, compression="detect") as fh:
+        head = fh.read(1 << 16)
+    per_row = max(len(head) / max(head.count(b"\n"), 1), 8.0)
+    return int(min(max(batch_rows * per_row, 1 << 16), 1 << 26))
+
+
 def _rebatch(reader, batch_rows):
-    """CSV blocks regrouped into batches of about `batch_rows` rows."""
+    """CSV blocks regrouped into batches of exactly `batch_rows` rows (the last shorter)."""
     import pyarrow as pa
 
     pending, count = [], 0
     for rb in reader:
         pending.append(rb)
         count += rb.num_rows
-        if count >= batch_rows:
-            yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
-            pending, count = [], 0
-    if pending:
-        yield from pa.Table.from_batches(pending).combine_chunks().to_batches()
+        while count >= batch_rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, batch_rows).combine_chunks().to_batches()[0]
+            rest = table.slice(batch_rows)
+            pending, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
 def _check_columns(src, have, columns):
@@ -247,6 +267,10 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
             elif table.schema != schema:
                 table = table.cast(schema)
             writer.write_table(table)
+            ok = (out["status"] == "ok").to_numpy()
+            summary.rci_100_sum += float(out["RCI_100"].to_numpy()[ok].sum())
+            if "out_of_range" in out.columns:
+                summary.out_of_range += int(out["out_of_range"].to_numpy().sum())
             vc = out["status"].value_counts()
             for s, c in vc.items():
                 summary.status_counts[s] = summary.status_counts.get(s, 0) + int(c)

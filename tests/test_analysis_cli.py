@@ -86,3 +86,16 @@ def test_panel_command(files, capsys, tmp_path):
     assert code == 2
     code, out, err = run(["panel", files["data"], "--model", files["model"]], capsys)
     assert code == 3 and "no 'round' column" in err
+
+
+def test_scenario_command_with_refits(files, capsys):
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "examples" / "zavkhan" / "spec.toml"
+    code, out, err = run(["scenario", files["data"], "--spec", str(spec), "--refit", "3",
+                          "--boot", "50", "--change", "scale hay_reserve_t factor=1.2"], capsys)
+    assert code == 0, err
+    assert "with model refits: [" in out
+    code, _, err = run(["scenario", files["data"], "--model", files["model"], "--refit", "3",
+                        "--change", "scale hay_reserve_t factor=1.2"], capsys)
+    assert code == 2 and "--refit needs --spec" in err

@@ -121,7 +121,7 @@ def test_panel_errors(setup):
 
 
 def test_change_in_food_security_by_shock(setup):
-    s, result, p = setup
+    _s, _result, p = setup
     res = p.shocks()
     assert res.outcome == "fcs_round - fcs_base (change)"
     terms = res.table["term"].tolist()

@@ -238,3 +238,15 @@ def test_child_money_top_up_with_a_spec_that_uses_it(world, example_spec):
     row = sensitivity(result).set_index("variable").loc["child_money"]
     np.testing.assert_allclose(hh.loc[eligible & ok, "change"], row["effect_RCI_100_per_unit"],
                                rtol=1e-9)
+
+
+def test_refit_intervals_include_model_uncertainty(world):
+    res = scenario(world["result"], [HAY], n_boot=500, n_refit=8, seed=4)
+    row = res.overall.iloc[0]
+    assert row["ci_lower_refit"] < row["ci_upper_refit"]
+    # re-estimating the model adds variance: the interval is wider than the fixed-model one
+    assert (row["ci_upper_refit"] - row["ci_lower_refit"]) > (row["ci_upper"] - row["ci_lower"])
+    again = scenario(world["result"], [HAY], n_boot=500, n_refit=8, seed=4)
+    assert again.overall.iloc[0]["ci_lower_refit"] == row["ci_lower_refit"]
+    with pytest.raises(RimaInputError, match="n_refit needs a fitted result"):
+        scenario(world["result"].model, [HAY], world["first"], n_refit=3)

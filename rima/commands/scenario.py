@@ -4,7 +4,6 @@ import click
 
 from rima.analysis.cli_support import (
     format_option,
-    model_option,
     out_option,
     read_data,
     round_option,
@@ -13,7 +12,13 @@ from rima.analysis.cli_support import (
 
 @click.command("scenario")
 @click.argument("data", type=click.Path(dir_okay=False))
-@model_option
+@click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
+              help="Saved model (model.json from `rima fit`).")
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False), default=None,
+              help="Instead of --model: fit this spec on DATA (needed for --refit).")
+@click.option("--refit", "n_refit", default=0, show_default=True, type=click.IntRange(min=0),
+              help="With --spec: also refit the model on this many resamples for intervals "
+                   "that include model uncertainty.")
 @round_option
 @click.option("--scenarios", "scenario_file", type=click.Path(dir_okay=False), default=None,
               help="TOML file of [[scenario]] tables.")
@@ -33,8 +38,8 @@ from rima.analysis.cli_support import (
 @click.option("--sensitivity", is_flag=True, help="Also print the one-SD sensitivity table.")
 @out_option
 @format_option
-def command(data, model_path, round_, scenario_file, changes, name, seed, n_boot, effect,
-            sensitivity, out_dir, fmt):
+def command(data, model_path, spec_path, n_refit, round_, scenario_file, changes, name, seed,
+            n_boot, effect, sensitivity, out_dir, fmt):
     """Apply what-if changes to DATA and estimate the change in mean RCI_100.
 
     Overall, by soum and by profile, with stratified bootstrap intervals, and the number of
@@ -51,9 +56,20 @@ def command(data, model_path, round_, scenario_file, changes, name, seed, n_boot
         scs.append(Scenario(name, tuple(parse_change(c) for c in changes)))
     if not scs:
         raise RimaInputError("no scenario: give --scenarios FILE or at least one --change")
-    model = load(model_path)
+    if (model_path is None) == (spec_path is None):
+        raise click.UsageError("give exactly one of --model and --spec")
+    if n_refit and not spec_path:
+        raise click.UsageError("--refit needs --spec (the model is refitted on resamples of DATA)")
     df = read_data(data, round_)
-    res = scenario(model, scs, df, seed=seed, n_boot=n_boot, effect=effect)
+    if spec_path:
+        from rima.pipeline import fit
+
+        fitted = fit(df, spec_path)
+        model = fitted.model
+        res = scenario(fitted, scs, seed=seed, n_boot=n_boot, effect=effect, n_refit=n_refit)
+    else:
+        model = load(model_path)
+        res = scenario(model, scs, df, seed=seed, n_boot=n_boot, effect=effect)
     click.echo(res.summary())
     table = sens(model) if sensitivity or out_dir else None
     if sensitivity:

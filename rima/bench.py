@@ -1,0 +1,459 @@
+"""Benchmark suite: rima against its peers, measured in the same run.
+
+    rima bench [--quick] [--sizes 2240,100000,1000000,10000000] [--repeat 3] [--json]
+
+One table: each task at each size, rima's time (median of `repeat` runs), each peer's
+time measured in the same process or run, and the ratios. Peers:
+
+* numpy's `np.cov` on the same analysis matrix (every spec variable, complete rows): the
+  memory-bandwidth floor any method that reads the data must pay;
+* semopy for the MIMIC model (optional extra ``rima[bench]``; skipped with a message);
+* the reference procedure (R psych + lavaan, `benchmarks/reference_procedure.R`) via
+  `Rscript` when R with psych, lavaan and jsonlite is installed (skipped otherwise).
+
+Timings exclude numba compilation (each task runs once on a small sample first, which
+loads the cached machine code); the `demo` rows measure a cold start (empty numba cache
+in a temporary NUMBA_CACHE_DIR, fresh process) and a warm one.
+
+Data: the bundled Zavkhan example's columns. Sizes up to 100,000 are simulated with
+`rima.simulate`; larger sizes resample rows of a 100,000-household simulation (same joint
+distribution, generated straight into the arrays the benchmark needs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FULL_SIZES = (2_240, 100_000, 1_000_000, 10_000_000)
+QUICK_SIZES = (2_240,)
+SEMOPY_MAX = 1_000_000
+R_MAX = 1_000_000
+BOOT_SIZE = 2_240
+MIMIC_MODEL = "RCI =~ y1 + y2 + y3\nRCI ~ x1 + x2 + x3 + x4"
+
+COLUMNS = ("task", "n", "rima_s", "per_s", "np.cov_s", "rima/np.cov", "semopy_s",
+           "semopy/rima", "R_s", "R/rima", "note")
+
+
+@dataclass
+class Bench:
+    rows: list = field(default_factory=list)
+    messages: list = field(default_factory=list)
+    machine: dict = field(default_factory=dict)
+
+    def add(self, task, n, rima_s, cov_s=None, semopy_s=None, r_s=None, note="", per=None):
+        rec = {c: None for c in COLUMNS}
+        rec.update(task=task, n=int(n) if n else None, rima_s=rima_s, note=note)
+        rec["per_s"] = per if per is not None else (n / rima_s if n and rima_s else None)
+        if cov_s is not None:
+            rec["np.cov_s"] = cov_s
+            rec["rima/np.cov"] = rima_s / cov_s
+        if semopy_s is not None:
+            rec["semopy_s"] = semopy_s
+            rec["semopy/rima"] = semopy_s / rima_s
+        if r_s is not None:
+            rec["R_s"] = r_s
+            rec["R/rima"] = r_s / rima_s
+        self.rows.append(rec)
+        return rec
+
+    def table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+
+    def format(self) -> str:
+        tab = self.table()
+        fmt = tab.copy().astype(object)
+        for c in ("rima_s", "np.cov_s", "semopy_s", "R_s"):
+            fmt[c] = [_secs(v) for v in tab[c]]
+        for c in ("rima/np.cov", "semopy/rima", "R/rima"):
+            fmt[c] = [("" if _nan(v) else f"{v:.2f}x") for v in tab[c]]
+        fmt["per_s"] = [("" if _nan(v) else f"{v:,.0f}") for v in tab["per_s"]]
+        fmt["n"] = [("" if _nan(v) else f"{int(v):,}") for v in tab["n"]]
+        fmt = fmt.rename(columns={"per_s": "rows/s"})
+        head = (f"rima bench on {self.machine.get('cpu', '?')} "
+                f"({self.machine.get('cores', '?')} cores, numba threads "
+                f"{self.machine.get('numba_threads', '?')}); times are medians of "
+                f"{self.machine.get('repeat', '?')} run(s)")
+        lines = [head, fmt.to_string(index=False)]
+        lines += [f"note: {m}" for m in self.messages]
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        return json.dumps({"machine": self.machine, "rows": self.rows,
+                           "messages": self.messages}, indent=1, default=float)
+
+
+def _nan(v):
+    return v is None or (isinstance(v, float) and not np.isfinite(v))
+
+
+def _secs(v):
+    if _nan(v):
+        return ""
+    return f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"
+
+
+def median_time(fn, repeat):
+    times = []
+    out = None
+    for _ in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
+
+
+def machine_info(repeat) -> dict:
+    import numba
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = None
+    try:
+        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        pass
+    from rima import __version__
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem,
+            "numba_threads": numba.get_num_threads(), "python": platform.python_version(),
+            "numpy": np.__version__, "numba": numba.__version__, "rima": __version__,
+            "platform": platform.platform(), "repeat": repeat}
+
+
+# ----------------------------------------------------------------------------- data
+
+def example_spec():
+    from rima.commands.demo import _EXAMPLE_SPEC, example_dir
+    from rima.spec import load_spec
+
+    p = example_dir() / "spec.toml"
+    return load_spec(p if p.exists() else _EXAMPLE_SPEC)
+
+
+def survey(n, seed=0, base=100_000):
+    """Households with the example's columns: simulated up to `base` rows, above that
+    rows of a `base`-row simulation drawn with replacement (only the spec's columns)."""
+    from rima.simulate import simulate
+
+    spec = example_spec()
+    if n <= base:
+        return simulate(n_households=n, seed=seed).households
+    src = simulate(n_households=base, seed=seed).households
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, base, n)
+    cols = [c for c in spec.required_columns if c != spec.id]
+    out = {spec.id: np.arange(1, n + 1, dtype=np.int64)}
+    for c in cols:
+        out[c] = src[c].to_numpy()[idx]
+    return pd.DataFrame(out)
+
+
+def analysis_matrix(df, spec):
+    """The complete rows of every spec variable, as one float64 array (what np.cov gets)."""
+    X = df[list(spec.variables)].to_numpy(dtype=float)
+    return X[~np.isnan(X).any(axis=1)]
+
+
+def mimic_data(n, seed=1):
+    """The MIMIC benchmark data of benchmarks/bench_mimic.py (4 causes, 3 indicators)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 4))
+    x[:, 1] = rng.exponential(size=n)
+    eta = x @ np.array([0.5, 0.3, -0.2, 0.4]) + rng.normal(0, 0.8, n)
+    y = eta[:, None] * np.array([1.0, 0.8, 1.2]) + rng.standard_normal((n, 3)) * 0.7
+    return pd.DataFrame(np.hstack([y, x]), columns=["y1", "y2", "y3", "x1", "x2", "x3", "x4"])
+
+
+# ----------------------------------------------------------------------------- peers
+
+def have_semopy():
+    try:
+        import semopy  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def semopy_mimic(df):
+    import warnings
+
+    import semopy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mod = semopy.Model(MIMIC_MODEL)
+        mod.fit(df)
+        mod.inspect(std_est=False)
+        return mod.predict_factors(df)
+
+
+def r_available():
+    """(True, "") when Rscript with psych, lavaan and jsonlite runs, else (False, reason)."""
+    exe = shutil.which("Rscript")
+    if exe is None:
+        return False, "Rscript not found: the R reference procedure was skipped"
+    try:
+        probe = ("for (p in c('psych','lavaan','jsonlite')) "
+                 "if (!requireNamespace(p, quietly=TRUE)) cat('missing', p)")
+        out = subprocess.run([exe, "-e", probe], capture_output=True, text=True, timeout=120,
+                             check=False)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"Rscript could not run ({exc}): the R reference procedure was skipped"
+    if "missing" in out.stdout:
+        return False, (f"R lacks {out.stdout.strip().replace('missing ', '')}: the R "
+                       "reference procedure was skipped")
+    return True, ""
+
+
+def r_script():
+    here = Path(__file__).resolve().parents[1] / "benchmarks" / "reference_procedure.R"
+    return here if here.exists() else None
+
+
+def run_r(df, spec, repeat, boot=0, workdir=None):
+    """Seconds per run of the R reference procedure (median) and of `boot` replicates."""
+    script = r_script()
+    if script is None:
+        raise FileNotFoundError("benchmarks/reference_procedure.R not found")
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="rima-bench-"))
+    data = workdir / "data.csv"
+    cols = [c for c in spec.variables]
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    pcsv.write_csv(pa.Table.from_pandas(df[cols], preserve_index=False), data)
+    job = workdir / "job.json"
+    job.write_text(json.dumps({"data": str(data), "indicators": list(spec.indicators),
+                               "pillars": {k: list(v) for k, v in spec.pillars.items()},
+                               "repeat": int(repeat), "boot": int(boot)}))
+    out = subprocess.run(["Rscript", str(script), str(job)], capture_output=True, text=True,
+                         timeout=3600, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"Rscript failed: {out.stderr.strip()[-500:]}")
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    fit = res["fit"] if isinstance(res["fit"], list) else [res["fit"]]
+    return float(np.median(fit)), res.get("boot")
+
+
+# ----------------------------------------------------------------------------- tasks
+
+def _subprocess_seconds(code, env):
+    """Wall time of a fresh `python -c code` and its peak RSS (MiB) from the child."""
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=3600, check=False)
+    wall = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr.strip()[-800:])
+    return wall, out.stdout
+
+
+_STREAM_CODE = """
+import json, resource, time
+from rima.streaming import score_file
+import rima.model_file as mf
+m = mf.load({model!r})
+score_file(m, {small!r}, {small_out!r})          # loads cached kernels
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+s = score_file(m, {src!r}, {dst!r}, batch_rows={batch})
+t = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"seconds": t, "rows": s.rows, "base_kib": base, "peak_kib": peak}}))
+"""
+
+
+def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
+        with_semopy=True, with_demo=True) -> Bench:
+    """Run the suite; `echo(str)` receives progress lines (e.g. click.echo to stderr)."""
+    import warnings
+
+    import rima
+    from rima.bootstrap import bootstrap
+    from rima.pipeline import fit
+
+    say = echo or (lambda s: None)
+    sizes = tuple(sizes or (QUICK_SIZES if quick else FULL_SIZES))
+    repeat = 1 if quick and repeat is None else (repeat or 3)
+    if quick:
+        n_boot = min(n_boot, 100)
+    b = Bench(machine=machine_info(repeat))
+    spec = example_spec()
+
+    r_ok, why = (False, "skipped in --quick") if quick or not with_r else r_available()
+    if not r_ok:
+        b.messages.append(f"R peer: {why}")
+    sem_ok = with_semopy and not quick and have_semopy()
+    if not sem_ok:
+        b.messages.append("semopy peer: " + ("skipped in --quick" if quick or not with_semopy
+                                             else "not installed (pip install rima[bench])"))
+
+    # warm-up: load the cached machine code of every kernel outside the timings
+    say("warming up (loading compiled kernels)")
+    small = survey(600, seed=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warm = fit(small, spec)
+        warm.model.score(small)
+        bootstrap(warm, n_boot=4, progress=False)
+        rima.mimic.fit(MIMIC_MODEL, mimic_data(500), se="robust.sem").predict(mimic_data(50))
+    tmp = Path(tempfile.mkdtemp(prefix="rima-bench-"))
+    ctx = {"bench": b, "spec": spec, "repeat": repeat, "quick": quick, "n_boot": n_boot,
+           "say": say, "r_ok": r_ok, "sem_ok": sem_ok, "tmp": tmp, "first": sizes[0]}
+    try:
+        for n in sizes:
+            _one_size(n, **ctx)
+        if with_demo and not quick:
+            _demo(b, tmp, say)
+        elif quick:
+            b.messages.append("demo cold/warm start: skipped in --quick")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return b
+
+
+def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, first):
+    """Every task at one size (a function, so the data are freed before the next size)."""
+    import warnings
+
+    import rima
+    from rima.bootstrap import bootstrap
+    from rima.moments import compute_moments
+    from rima.pipeline import fit
+
+    b = bench
+    say(f"n = {n:,}: generating data")
+    df = survey(n)
+    A = analysis_matrix(df, spec)
+    t_cov, _ = median_time(lambda: np.cov(A, rowvar=False), repeat)
+    t_mom, _ = median_time(lambda: compute_moments(A), repeat)
+    b.add("moments (all variables)", len(A), t_mom, cov_s=t_cov,
+          note=f"{A.shape[1]} columns, complete rows")
+    say(f"n = {n:,}: whole fit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t_fit, res = median_time(lambda: fit(df, spec), repeat)
+    t_r = None
+    if r_ok and n <= R_MAX:
+        say(f"n = {n:,}: R reference procedure")
+        try:
+            t_r, _ = run_r(df, spec, repeat, workdir=tmp)
+        except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
+            b.messages.append(f"R at n={n:,} failed: {exc}")
+    elif r_ok:
+        b.messages.append(f"R skipped at n={n:,} (above {R_MAX:,} rows)")
+    b.add("fit (pillars+MIMIC robust+RCI+RSM)", n, t_fit, cov_s=t_cov, r_s=t_r,
+          note="np.cov on the same complete-row matrix")
+
+    say(f"n = {n:,}: MIMIC")
+    md = mimic_data(n)
+    t_mimic, _ = median_time(
+        lambda: rima.mimic.fit(MIMIC_MODEL, md, se="robust.sem").predict(md), repeat)
+    t_sem = None
+    if sem_ok and n <= SEMOPY_MAX:
+        say(f"n = {n:,}: semopy")
+        t_sem, _ = median_time(lambda: semopy_mimic(md), 1)
+    elif sem_ok:
+        b.messages.append(f"semopy skipped at n={n:,} (above {SEMOPY_MAX:,} rows)")
+    md_arr = md.to_numpy()
+    t_cov_m, _ = median_time(lambda: np.cov(md_arr, rowvar=False), repeat)
+    b.add("MIMIC robust.sem + predict", n, t_mimic, cov_s=t_cov_m, semopy_s=t_sem,
+          note="4 causes, 3 indicators")
+
+    say(f"n = {n:,}: scoring")
+    model = res.model
+    X = df[model.variables].to_numpy(dtype=float)
+    Y = df[model.indicators].to_numpy(dtype=float)
+    t_arr, _ = median_time(lambda: model.score_arrays(X, Y), repeat)
+    b.add("score in memory (arrays)", n, t_arr, note="saved model, score_arrays")
+    t_df, _ = median_time(lambda: model.score(df), repeat)
+    b.add("score in memory (DataFrame)", n, t_df, note="FittedModel.score with status")
+
+    if n >= 100_000 or quick:
+        say(f"n = {n:,}: Parquet -> Parquet streaming")
+        try:
+            b.rows.append(_stream(df, model, tmp))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            b.messages.append(f"streaming at n={n:,} failed: {exc}")
+
+    if n == BOOT_SIZE or (quick and n == first):
+        say(f"n = {n:,}: bootstrap ({n_boot} replicates)")
+        t_boot, _ = median_time(lambda: bootstrap(res, n_boot=n_boot, seed=1, progress=False),
+                                repeat)
+        t_rb, rb = None, max(5, min(20, n_boot))
+        if r_ok:
+            try:
+                _, secs = run_r(df, spec, 1, boot=rb, workdir=tmp)
+                t_rb = secs * n_boot / rb if secs else None
+            except (RuntimeError, OSError, subprocess.SubprocessError, ValueError) as exc:
+                b.messages.append(f"R bootstrap failed: {exc}")
+        b.add(f"bootstrap {n_boot} replicates", n, t_boot, r_s=t_rb, per=n_boot / t_boot,
+              note="rows/s = replicates/s" + (f"; R extrapolated from {rb} replicates"
+                                               if t_rb else ""))
+
+
+def _stream(df, model, tmp):
+    """Parquet -> Parquet scoring in a fresh process: rows/s and peak RSS over baseline."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    src, dst = tmp / "stream_in.parquet", tmp / "stream_out.parquet"
+    cols = list(dict.fromkeys([model.id, *model.required_columns]))
+    pq.write_table(pa.Table.from_pandas(df[cols], preserve_index=False), src,
+                   row_group_size=262_144)
+    small, small_out = tmp / "stream_small.parquet", tmp / "stream_small_out.parquet"
+    pq.write_table(pa.Table.from_pandas(df[cols].head(1000), preserve_index=False), small)
+    mpath = tmp / "model.json"
+    model.save(mpath)
+    code = _STREAM_CODE.format(model=str(mpath), small=str(small), small_out=str(small_out),
+                               src=str(src), dst=str(dst), batch=262_144)
+    _, out = _subprocess_seconds(code, dict(os.environ))
+    info = json.loads(out.strip().splitlines()[-1])
+    grow = (info["peak_kib"] - info["base_kib"]) / 1024
+    secs = info["seconds"]
+    rec = {c: None for c in COLUMNS}
+    rec.update(task="score Parquet -> Parquet (streaming)", n=info["rows"], rima_s=secs,
+               per_s=info["rows"] / secs,
+               note=f"peak RSS +{grow:.0f} MiB over baseline, batches of 262,144 rows")
+    for p in (src, dst, small, small_out):
+        p.unlink(missing_ok=True)
+    return rec
+
+
+def _demo(b, tmp, say):
+    """`rima demo` in fresh processes: empty numba cache (cold), then the same cache (warm)."""
+    cache = tmp / "numba-cache"
+    cache.mkdir(exist_ok=True)
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache))
+    code = "import sys; from rima.cli import main; sys.argv=['rima','demo']; main(['demo'])"
+    say("demo: cold start (empty numba cache; compiles every kernel)")
+    try:
+        cold, _ = _subprocess_seconds(code, env)
+        say("demo: warm start")
+        warm_times = [_subprocess_seconds(code, env)[0] for _ in range(2)]
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        b.messages.append(f"demo timing failed: {exc}")
+        return
+    b.add("rima demo, cold numba cache", None, cold, note="fresh process, wall time")
+    b.add("rima demo, warm cache", None, float(np.median(warm_times)),
+          note="fresh process, wall time")

@@ -1,0 +1,56 @@
+"""`rima bench`: rima against its peers (np.cov, semopy, the R reference procedure)."""
+
+import click
+
+
+def parse_sizes(text):
+    """"2240,1e5, 1M 10_000_000" -> (2240, 100000, 1000000, 10000000)."""
+    out = []
+    for tok in str(text).replace(",", " ").split():
+        t = tok.strip().lower().replace("_", "")
+        mult = 1
+        if t[-1:] in ("k", "m"):
+            mult = 1_000 if t[-1] == "k" else 1_000_000
+            t = t[:-1]
+        try:
+            v = int(float(t) * mult)
+        except ValueError:
+            raise click.BadParameter(f"{tok!r} is not a number of households",
+                                     param_hint="--sizes") from None
+        if v < 50:
+            raise click.BadParameter(f"{tok!r}: use at least 50 households",
+                                     param_hint="--sizes")
+        out.append(v)
+    if not out:
+        raise click.BadParameter("give at least one size", param_hint="--sizes")
+    return tuple(out)
+
+
+@click.command("bench")
+@click.option("--quick", is_flag=True,
+              help="Smoke run in seconds: 2,240 households, one repeat, no R/semopy/demo.")
+@click.option("--sizes", default=None,
+              help="Household counts, e.g. '2240,100000,1M' (default 2,240 / 100,000 / "
+                   "1,000,000 / 10,000,000).")
+@click.option("--repeat", type=click.IntRange(1, 50), default=None,
+              help="Runs per timing; the median is reported (default 3, 1 with --quick).")
+@click.option("--boot", "n_boot", type=click.IntRange(2, 100_000), default=1000,
+              show_default=True, help="Bootstrap replicates timed at 2,240 households.")
+@click.option("--no-r", is_flag=True, help="Do not run the R reference procedure.")
+@click.option("--no-demo", is_flag=True, help="Do not time `rima demo` cold and warm.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def command(quick, sizes, repeat, n_boot, no_r, no_demo, as_json):
+    """Time rima's tasks and its peers in the same run; print one table with the ratios.
+
+    Peers: np.cov on the same matrix (the memory-bandwidth floor), semopy for the MIMIC
+    model (pip install rima[bench]), and the R reference procedure (psych + lavaan via
+    Rscript) when installed; missing peers are skipped with a message.
+    """
+    from rima.bench import run
+
+    def say(msg):
+        click.echo(f"[bench] {msg}", err=True)
+
+    res = run(sizes=parse_sizes(sizes) if sizes else None, repeat=repeat, quick=quick,
+              n_boot=n_boot, echo=say, with_r=not no_r, with_demo=not no_demo)
+    click.echo(res.to_json() if as_json else res.format())

@@ -1,0 +1,46 @@
+"""`rima bench --quick`: a smoke run of the benchmark suite (structure, not speed)."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rima.cli import cli
+from rima.commands.bench import parse_sizes
+
+
+@pytest.fixture(scope="module")
+def quick_json():
+    res = CliRunner().invoke(cli, ["bench", "--quick", "--json", "--boot", "20"])
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_quick_table_structure(quick_json):
+    rows = quick_json["rows"]
+    tasks = {r["task"] for r in rows}
+    assert {"moments (all variables)", "fit (pillars+MIMIC robust+RCI+RSM)",
+            "MIMIC robust.sem + predict", "score in memory (arrays)",
+            "score Parquet -> Parquet (streaming)", "bootstrap 20 replicates"} <= tasks
+    for r in rows:
+        assert r["rima_s"] > 0 and r["per_s"] > 0, r
+        assert set(r) >= {"task", "n", "rima_s", "np.cov_s", "rima/np.cov", "semopy_s",
+                          "R_s", "R/rima", "note"}
+    fit = next(r for r in rows if r["task"].startswith("fit"))
+    assert fit["n"] == 2240
+    assert fit["np.cov_s"] > 0
+    assert fit["rima/np.cov"] == pytest.approx(fit["rima_s"] / fit["np.cov_s"])
+    msgs = " ".join(quick_json["messages"])
+    assert "R peer" in msgs and "semopy peer" in msgs and "demo" in msgs
+    assert quick_json["machine"]["cores"] >= 1
+
+
+def test_text_table_and_sizes():
+    res = CliRunner().invoke(cli, ["bench", "--quick", "--sizes", "600", "--boot", "10"])
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    assert "rima/np.cov" in out and "R/rima" in out and "semopy/rima" in out
+    assert "fit (pillars+MIMIC robust+RCI+RSM)" in out and "600" in out
+    assert parse_sizes("2240 1e5, 1M 10_000_000") == (2240, 100000, 1000000, 10000000)
+    bad = CliRunner().invoke(cli, ["bench", "--quick", "--sizes", "lots"])
+    assert bad.exit_code == 2 and "lots" in bad.output

@@ -1,0 +1,178 @@
+"""rima.bootstrap: each replicate is the whole pipeline on the resampled households.
+
+Correctness is checked against independent computations: the all-ones replicate against
+the R reference procedure's numbers (tests/reference/pipeline_reference.json), and a drawn
+replicate against `rima.fit` (FactorModel + rima.mimic.fit, both proven against R) run on
+the physically resampled rows; nothing is compared with the bootstrap's own output.
+"""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rima
+from rima.bootstrap import _problem, bootstrap, replicate_counts, run_counts
+from rima.errors import SpecError
+
+ROOT = Path(__file__).parents[1]
+REF = json.loads((ROOT / "tests" / "reference" / "pipeline_reference.json").read_text())
+DATA = ROOT / "examples" / "zavkhan" / "households.csv"
+SPEC = ROOT / "examples" / "zavkhan" / "spec.toml"
+
+
+def _fit(df, spec):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return rima.fit(df, spec)
+
+
+@pytest.fixture(scope="module")
+def example():
+    df = pd.read_csv(DATA)
+    return df, _fit(df, SPEC)
+
+
+@pytest.fixture(scope="module")
+def boot(example):
+    return bootstrap(example[1], n_boot=200, seed=3, progress=False)
+
+
+def _free_params(res, rows):
+    tab = res.mimic.params.set_index(["lhs", "op", "rhs"])
+    return np.array([tab.loc[r, "est"] for r in rows], dtype=float)
+
+
+def test_all_ones_replicate_matches_r_reference(example):
+    """Counts all 1 = the full sample: RSM shares and MIMIC estimates equal R's, with the
+    MIMIC started away from the optimum (from the OLS reduced-form start) so the
+    replicate's own Fisher scoring has to find it."""
+    from rima.mimic.estimate import make_layout, prepare, starting_values
+
+    df, res = example
+    prob = _problem(res)
+    ref = REF["zavkhan"]
+    ok = res.scores["status"] == "ok"
+    mdf = res.scores.loc[ok, list(res.spec.pillar_names)].copy()
+    for c in res.spec.indicators:
+        y = df.loc[ok.to_numpy(), c].to_numpy(dtype=float)
+        mdf[c] = (y - y.mean()) / y.std(ddof=1)
+    mm = res.mimic.model
+    start = starting_values(mm, make_layout(mm), prepare(mm, mdf, "listwise", None, None,
+                                                         None, None))
+    assert np.max(np.abs(start - prob.theta0)) > 1e-2  # a real distance to travel
+    raw = run_counts(res, np.ones((1, int(ok.sum())), np.int64), theta0=start)
+    assert raw["status"][0] == 0
+    r_rsm = np.array([ref["RSM"][p] for p in res.spec.pillar_names])
+    np.testing.assert_allclose(raw["shares"][0], r_rsm, atol=1e-6, rtol=0)
+    r_est = {(p["lhs"], p["op"], p["rhs"]): p["est"] for p in ref["params"]}
+    np.testing.assert_allclose(raw["theta"][0], [r_est[r] for r in prob.param_rows],
+                               atol=2e-6, rtol=0)
+    np.testing.assert_allclose(raw["overall"][0], np.mean(ref["RCI_100"]), atol=1e-6)
+    np.testing.assert_allclose(raw["agreement"][0], 1.0, atol=1e-12)
+
+
+OPTION_VARIANTS = {
+    "reference": {},
+    "weighted_oriented": {"weights": True, "negative": ["dist_soum_km", "dist_vet_km"],
+                          "anchor": {"ABS": "mobile_coverage"}, "rsm": "std_coefficient",
+                          "rci_prediction": "bartlett", "rci_100": [-3.0, 3.0]},
+    "regression_varimax": {"factor": {"retention": 2, "scores": "regression",
+                                         "rotation": "varimax"},
+                              "rci_prediction": "causes"},
+}
+
+
+@pytest.mark.parametrize("variant", list(OPTION_VARIANTS))
+def test_replicate_equals_fit_on_resampled_rows(example, variant):
+    """Replicate b's counts, materialised as repeated rows and fitted by rima.fit with
+    the fitted numbers of factors, give the same RSM, MIMIC estimates, profile means (to
+    1e-7: varimax's relative stopping rule amplifies rounding to ~1e-9 in the shares)."""
+    df, _ = example
+    sd = rima.load_spec(SPEC).to_dict()
+    sd["options"] = dict(OPTION_VARIANTS[variant])
+    res = _fit(df, sd)
+    ok = (res.scores["status"] == "ok").to_numpy()
+    counts = replicate_counts(11, 7, int(ok.sum()))
+    raw = run_counts(res, counts[None, :])
+    assert raw["status"][0] == 0
+
+    fixed = dict(sd["options"])
+    fac = dict(fixed.get("factor", {}))
+    for p, pr in res.pillars.items():
+        fac[p] = {"retention": int(pr.n_factors)}
+    fixed["factor"] = fac
+    sd2 = dict(sd, options=fixed)
+    rep = df[ok].iloc[np.repeat(np.arange(int(ok.sum())), counts)].reset_index(drop=True)
+    rep[res.spec.id] = np.arange(len(rep))
+    ref = _fit(rep, sd2)
+    assert [pr.n_factors for pr in ref.pillars.values()] == \
+        [pr.n_factors for pr in res.pillars.values()]
+    np.testing.assert_allclose(raw["shares"][0], ref.rsm["share"], atol=1e-7, rtol=0)
+    prob = _problem(res)
+    np.testing.assert_allclose(raw["theta"][0], _free_params(ref, prob.param_rows),
+                               atol=1e-7, rtol=0)
+    for var, tab in ref.profiles.items():
+        idx = [i for i, (v, _) in enumerate(prob.categories) if v == var]
+        cats = [prob.categories[i][1] for i in idx]
+        got = pd.Series(raw["profiles"][0][idx], index=[str(c) for c in cats])
+        want = tab.set_index(tab["category"].astype(str))["mean_RCI_100"]
+        np.testing.assert_allclose(got.loc[want.index], want, atol=1e-7, rtol=0)
+
+
+def test_deterministic_across_runs_threads_and_chunks(example):
+    res = example[1]
+    a = bootstrap(res, n_boot=60, seed=5, progress=False, threads=1)
+    b = bootstrap(res, n_boot=60, seed=5, progress=False, threads=2, chunk=7)
+    c = bootstrap(res, n_boot=60, seed=5, progress=False, threads=2, chunk=25)
+    for key in ("rsm", "mimic", "profiles", "mean_RCI_100"):
+        np.testing.assert_array_equal(a.replicates[key].to_numpy(),
+                                      b.replicates[key].to_numpy())
+        np.testing.assert_array_equal(a.replicates[key].to_numpy(),
+                                      c.replicates[key].to_numpy())
+    d = bootstrap(res, n_boot=60, seed=6, progress=False)
+    assert not np.array_equal(a.replicates["rsm"].to_numpy(), d.replicates["rsm"].to_numpy())
+
+
+def test_replicate_b_depends_only_on_seed_and_b(example, boot):
+    res = example[1]
+    n = int((res.scores["status"] == "ok").sum())
+    c = replicate_counts(3, 150, n)
+    assert c.sum() == n and c.min() >= 0
+    assert 0.55 < (c > 0).mean() < 0.72  # about 1 - 1/e of households drawn
+    raw = run_counts(res, c[None, :])
+    np.testing.assert_array_equal(raw["shares"][0], boot.replicates["rsm"].to_numpy()[150])
+    assert not np.array_equal(c, replicate_counts(3, 151, n))
+    assert not np.array_equal(c, replicate_counts(4, 150, n))
+
+
+def test_intervals_contain_estimates(example, boot):
+    res = example[1]
+    assert boot.n_ok == 200 and not boot.failed
+    r = boot.rsm
+    assert ((r["ci_lower"] < r["share"]) & (r["share"] < r["ci_upper"])).all()
+    np.testing.assert_allclose(r["share"], res.rsm["share"])
+    m = boot.mimic
+    assert ((m["ci.lower"] < m["est"]) & (m["est"] < m["ci.upper"])).all()
+    assert (m["se"] > 0).all()
+    for var, tab in boot.profiles.items():
+        inside = (tab["ci_lower"] < tab["mean_RCI_100"]) & (tab["mean_RCI_100"] < tab["ci_upper"])
+        assert inside.mean() > 0.9, var
+        np.testing.assert_allclose(tab["mean_RCI_100"], res.profiles[var]["mean_RCI_100"])
+    text = boot.summary()
+    assert "Resilience Structure Matrix" in text and "fixed at the fitted values" in text
+
+
+def test_unsupported_options_and_bad_arguments(example):
+    df, res = example
+    with pytest.raises(SpecError, match="n_boot"):
+        bootstrap(res, n_boot=1)
+    with pytest.raises(SpecError, match="spec"):
+        bootstrap(df)
+    sd = rima.load_spec(SPEC).to_dict()
+    sd["options"] = {"missing": "pillar"}
+    with pytest.raises(SpecError, match="missing"):
+        bootstrap(_fit(df, sd), n_boot=10, progress=False)
