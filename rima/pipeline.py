@@ -79,6 +79,12 @@ class RimaResult:
     def ok(self) -> pd.Series:
         return self.scores["status"] == "ok"
 
+    def shocks(self, **kwargs):
+        """Food security on RCI and shocks; see `rima.analysis.shocks.shocks` for the options."""
+        from rima.analysis.shocks import shocks
+
+        return shocks(self, **kwargs)
+
     def summary(self) -> str:
         s = self.scores
         n_ok = int(self.ok.sum())

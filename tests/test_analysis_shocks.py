@@ -74,6 +74,8 @@ def test_shocks_on_a_fitted_result_names_unscored_households(small_survey, examp
                                       "interaction"}
     fig = coefficient_figure(res)
     assert len(fig.axes[0].get_yticklabels()) == len(res.table) - 1
+    via_method = result.shocks(soums=small_survey.soums, soum_shocks="dzud_class")
+    pd.testing.assert_frame_equal(via_method.table, res.table)
 
 
 def test_change_and_drop_outcomes():
