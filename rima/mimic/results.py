@@ -1,10 +1,10 @@
 """The fitted MIMIC model: lavaan-style parameter table, fit measures, scores, summary."""
 
 import numpy as np
-import pandas as pd
 
 from rima._kernels import mimic as K
-from rima.errors import DataError, SpecError
+from rima.errors import SpecError
+from rima.mimic.estimate import _columns
 
 _PRED_METHODS = ("regression", "bartlett", "causes")
 
@@ -103,9 +103,9 @@ class MimicResult:
         icpt, cx, cy = self.prediction_weights(method)
         m = len(self.model.indicators)
         if method == "causes":
-            x = _matrix(data, self.model.causes)
+            x = _columns(data, self.model.causes, "cause")
             return K.linear_scores(np.zeros((len(x), 0)), x, icpt, cx, np.zeros(0))
-        z = _matrix(data, self.model.observed)
+        z = _columns(data, self.model.observed, "model")
         y, x = z[:, :m], z[:, m:]
         out = K.linear_scores(y, x, icpt, cx, cy)
         ymiss = np.isnan(y)
@@ -158,16 +158,3 @@ class MimicResult:
         fm = self.fit_measures
         return (f"<MimicResult {self.model.latent}: chisq={fm['chisq']:.3f} df={int(fm['df'])}"
                 f" cfi={fm['cfi']:.3f} rmsea={fm['rmsea']:.3f} n={self.nobs}>")
-
-
-def _matrix(data, names):
-    if not isinstance(data, pd.DataFrame):
-        raise DataError("data must be a pandas DataFrame with the model's columns")
-    missing = [c for c in names if c not in data.columns]
-    if missing:
-        raise DataError(f"column(s) not in the data: {', '.join(missing)}")
-    for c in names:
-        col = data[c]
-        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-            raise DataError(f"column {c!r} is not numeric (dtype {col.dtype})")
-    return np.ascontiguousarray(data[names].to_numpy(dtype=float, na_value=np.nan))
