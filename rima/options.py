@@ -35,13 +35,13 @@ Unknown keys are errors with near-match suggestions. Names of pillars and variab
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from rima.errors import SpecError
+from rima.suggest import did_you_mean
 
 FACTOR_KEYS = ("extraction", "retention", "scores", "rotation", "smc", "heywood")
 EXTRACTIONS = ("pa", "pf", "minres", "ml", "pca")
@@ -107,20 +107,20 @@ class Options:
         variables = list(spec.pillar_variables)
         for v in self.negative:
             if v not in variables:
-                errors.append(f"negative: {v!r} is not a pillar variable{_suggest(v, variables)}")
+                errors.append(f"negative: {v!r} is not a pillar variable{did_you_mean(v, variables)}")
         pillars = list(spec.pillar_names)
         for p in self.pillar_factor:
             if p not in pillars:
-                errors.append(f"[options.factor.{p}]: no pillar {p!r}{_suggest(p, pillars)}")
+                errors.append(f"[options.factor.{p}]: no pillar {p!r}{did_you_mean(p, pillars)}")
         candidates = list(spec.required_columns)
         for p in self.anchor:
             if p not in pillars:
-                errors.append(f"[options.anchor] {p}: no pillar {p!r}{_suggest(p, pillars)}")
+                errors.append(f"[options.anchor] {p}: no pillar {p!r}{did_you_mean(p, pillars)}")
                 continue
             v, _ = self.anchor_of(p)
             if v not in candidates:
                 errors.append(f"[options.anchor] {p} = {self.anchor[p]!r}: no column {v!r} in "
-                              f"the spec{_suggest(v, candidates)}")
+                              f"the spec{did_you_mean(v, candidates)}")
         if self.weights and not spec.weight:
             errors.append("weights = true needs a weight column: set [data] weight")
         if errors:
@@ -141,15 +141,10 @@ class Options:
         return out
 
 
-def _suggest(name: str, candidates) -> str:
-    m = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(repr(x) for x in m)}?)" if m else ""
-
-
 def _choice(table, key, allowed, default, errors):
     v = table.get(key, default)
     if v not in allowed:
-        hint = _suggest(v, allowed) if isinstance(v, str) else ""
+        hint = did_you_mean(v, allowed) if isinstance(v, str) else ""
         errors.append(f"{key} = {v!r} is not one of {', '.join(allowed)}{hint}")
         return default
     return v
@@ -159,7 +154,7 @@ def _factor(table: Mapping, base: FactorSettings, where: str, errors) -> FactorS
     vals = base.to_dict()
     for k, v in table.items():
         if k not in FACTOR_KEYS:
-            errors.append(f"unknown key {where}.{k}{_suggest(k, FACTOR_KEYS)}")
+            errors.append(f"unknown key {where}.{k}{did_you_mean(k, FACTOR_KEYS)}")
             continue
         if k == "retention":
             ok = (isinstance(v, int) and not isinstance(v, bool) and v >= 1) or v in RETENTION_RULES
@@ -175,7 +170,7 @@ def _factor(table: Mapping, base: FactorSettings, where: str, errors) -> FactorS
             allowed = {"extraction": EXTRACTIONS, "scores": SCORE_TYPES, "rotation": ROTATIONS,
                        "heywood": HEYWOOD}[k]
             if v not in allowed:
-                hint = _suggest(v, allowed) if isinstance(v, str) else ""
+                hint = did_you_mean(v, allowed) if isinstance(v, str) else ""
                 errors.append(f"{where}.{k} = {v!r} is not one of {', '.join(allowed)}{hint}")
                 continue
         vals[k] = v
@@ -191,7 +186,7 @@ def parse_options(table: dict | None) -> Options:
     table = dict(table or {})
     errors: list[str] = []
     for k in sorted(set(table) - KNOWN_OPTIONS):
-        errors.append(f"unknown key {k!r}{_suggest(k, sorted(KNOWN_OPTIONS))}")
+        errors.append(f"unknown key {k!r}{did_you_mean(k, sorted(KNOWN_OPTIONS))}")
 
     seed = table.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:

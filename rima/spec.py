@@ -24,7 +24,6 @@ so a spec can be fixed in one pass.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any
 
 from rima.errors import SpecError
 from rima.options import Options, parse_options
+from rima.suggest import did_you_mean
 
 TOP_LEVEL_KEYS = ("data", "pillars", "indicators", "options")
 DATA_KEYS = ("id", "weight", "profiles")
@@ -113,7 +113,7 @@ class Spec:
         where = f" {source}" if source else " the data"
         lines = [f"{len(missing)} column(s) named in the spec are not in{where}:"]
         for name in missing:
-            lines.append(f"  {name} ({self._role(name)}){_suggest(name, columns)}")
+            lines.append(f"  {name} ({self._role(name)}){did_you_mean(name, columns)}")
         raise SpecError(_prefix(self.source, "\n".join(lines)))
 
     def _role(self, name: str) -> str:
@@ -320,19 +320,6 @@ def _names(values, where: str, errors: list[str]) -> tuple[str, ...]:
         else:
             out.append(v)
     return tuple(out)
-
-
-def _suggest(name: str, columns: list[str]) -> str:
-    lowered = {c.lower(): c for c in columns}
-    matches = []
-    if name.lower() in lowered:
-        matches.append(lowered[name.lower()])
-    for m in difflib.get_close_matches(name.lower(), list(lowered), n=3, cutoff=0.6):
-        if lowered[m] not in matches:
-            matches.append(lowered[m])
-    if not matches:
-        return ""
-    return "; did you mean " + " or ".join(repr(m) for m in matches[:3]) + "?"
 
 
 def _prefix(source: Path | None, message: str) -> str:

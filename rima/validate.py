@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import DataError
-from rima.spec import Spec, _suggest, load_spec
+from rima.spec import Spec, load_spec
+from rima.suggest import did_you_mean
 
 OK = "ok"
 ROW_CONVENTION = "data rows counted from 1, header excluded"
@@ -179,7 +180,7 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
         errors.append(Issue(
             "missing_column", name,
             f"column {name!r} ({spec._role(name)}) is named in the spec but not in the data"
-            f"{_suggest(name, columns)}",
+            f"{did_you_mean(name, columns)}",
         ))
     present = set(columns)
 

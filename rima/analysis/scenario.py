@@ -35,7 +35,6 @@ when the question is about the population rather than about this model.
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +45,7 @@ import pandas as pd
 from rima.analysis.frame import is_result, weights_of
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import DataError, RimaInputError
+from rima.suggest import did_you_mean
 
 ACTIONS = {
     "set": ("value",),
@@ -249,10 +249,9 @@ def apply_changes(data: pd.DataFrame, changes, *, model_variables=None, seed=0,
 
 def _check_change(df, ch, model_variables, soum_col):
     if ch.variable not in df.columns:
-        hint = difflib.get_close_matches(ch.variable, [str(c) for c in df.columns], n=1)
         raise RimaInputError(
             f"scenario names unknown variable {ch.variable!r}: not a column of the data"
-            + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            + did_you_mean(ch.variable, df.columns, limit=1))
     if model_variables is not None and ch.variable not in model_variables:
         raise RimaInputError(
             f"scenario variable {ch.variable!r} is not used by the model, so changing it cannot "

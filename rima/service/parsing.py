@@ -16,6 +16,7 @@ from rima.service.describe import _required
 from rima.service.encoding import _parse_json
 from rima.service.errors import MAX_LISTED_ERRORS, ApiError, _item
 from rima.service.settings import ServiceSettings
+from rima.suggest import did_you_mean
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
@@ -208,15 +209,12 @@ def _json_type(v) -> str:
 
 
 def _near(name: str, rows: list) -> str:
-    import difflib
-
+    """Suggest a field the first households do send, for a required one they lack."""
     seen = set()
     for row in rows[:50]:
         if isinstance(row, dict):
             seen.update(map(str, row))
-    seen.discard(name)
-    match = difflib.get_close_matches(name, sorted(seen), n=1, cutoff=0.75)
-    return f" (did you mean {match[0]!r}?)" if match else ""
+    return did_you_mean(name, sorted(seen), limit=1)
 
 
 def _rows_text(rows) -> str:
