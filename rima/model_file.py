@@ -93,12 +93,12 @@ class FittedModel:
             raise DataError(f"score needs a pandas DataFrame, got {type(df).__name__}")
         missing = [c for c in self.required_columns if c not in df.columns]
         if missing:
-            from rima.spec import _suggest
+            from rima.suggest import did_you_mean
 
             cols = [str(c) for c in df.columns]
             raise ModelFileError(
                 f"the data lacks {len(missing)} column(s) the model needs: "
-                + "; ".join(f"{c}{_suggest(c, cols)}" for c in missing))
+                + "; ".join(f"{c}{did_you_mean(c, cols)}" for c in missing))
         X = numeric_matrix(df, self.variables)
         Y = (numeric_matrix(df, self.indicators) if self.prediction != "causes"
              else np.full((len(df), len(self.indicators)), np.nan))
