@@ -35,8 +35,14 @@ window.addEventListener('load', function () {
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
+    from rima.analysis.targeting import target
+    from rima.report import add_analyses
+
     d = tmp_path_factory.mktemp("fit")
-    rima.fit(pd.read_csv(DATA), SPEC).save(d)
+    result = rima.fit(pd.read_csv(DATA), SPEC)
+    result.save(d)
+    # an analysis section too, so its figure goes through the same rendering checks
+    add_analyses(d, target=target(result), model=result.model)
     return d
 
 
@@ -55,7 +61,8 @@ def png_size(raw: bytes):
 
 
 EXPECTED = ["heatmap_ABS", "radar_ABS", "heatmap_AC", "radar_AC", "mimic_path", "rsm",
-            "rci_100_hist", "rci_by_soum", "rsm_by_soum", "rci_by_head_sex", "rsm_by_head_sex"]
+            "rci_100_hist", "rci_by_soum", "rsm_by_soum", "rci_by_head_sex", "rsm_by_head_sex",
+            "targeting_ranking"]
 
 
 def test_report_is_self_contained(out):
@@ -71,7 +78,8 @@ def test_report_is_self_contained(out):
         assert w > 100 and h > 100, k
         assert (out / "figures" / f"{k}.png").read_bytes() == base64.b64decode(b64)
     for text in ("Data summary", "Sampling adequacy", "KMO", "MIMIC model", "cfi",
-                 "Resilience Structure Matrix", "Row accounting", "By head_sex"):
+                 "Resilience Structure Matrix", "Row accounting", "By head_sex",
+                 "Soums ranked for early action"):
         assert text in page
 
 

@@ -9,8 +9,8 @@ import click
 from rima.errors import RimaInputError
 
 model_option = click.option(
-    "--model", "model_path", type=click.Path(dir_okay=False), required=True,
-    help="Saved model (model.json from `rima fit`).")
+    "--model", "model_path", type=click.Path(dir_okay=False), default=None,
+    help="Saved model (model.json from `rima fit`; default with --report: DIR/model.json).")
 soums_option = click.option(
     "--soums", "soums_path", type=click.Path(dir_okay=False), default=None,
     help="Dzud soum table (soum, round, severity, dzud_class, ...).")
@@ -20,6 +20,10 @@ round_option = click.option(
 out_option = click.option(
     "--out", "out_dir", type=click.Path(file_okay=False), default=None,
     help="Write the tables to this directory (created if needed).")
+report_option = click.option(
+    "--report", "report_dir", type=click.Path(file_okay=False), default=None,
+    help="A `rima fit --out` directory: add this analysis as a section of its report.html "
+         "(kept in DIR/report_sections/, so `rima report DIR` keeps it).")
 format_option = click.option(
     "--format", "fmt", type=click.Choice(["csv", "parquet", "dta"]), default="csv",
     show_default=True, help="Format of the written tables.")
@@ -67,3 +71,37 @@ def float_list(text, name):
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a comma-separated list of numbers",
                                  param_hint=name) from None
+
+
+def report_dir_checked(report_dir):
+    """Fail before the analysis runs, not after, when --report is not a fit directory."""
+    if report_dir is None:
+        return None
+    from rima.report.sections import check_fit_dir
+
+    return check_fit_dir(report_dir)
+
+
+def model_path_or_report(model_path, report_dir, required=True):
+    """--model, else the model.json of the --report directory (the model its report shows)."""
+    if model_path is not None:
+        return model_path
+    if report_dir is not None:
+        path = report_dir_checked(report_dir) / "model.json"
+        if not path.exists():
+            raise RimaInputError(f"{report_dir}: no model.json; give --model")
+        return str(path)
+    if required:
+        raise click.UsageError("give --model (or --report DIR: a `rima fit` directory whose "
+                               "model.json is used)")
+    return None
+
+
+def add_to_report(report_dir, model, **results):
+    """Write the analysis sections into the --report directory and re-render its page."""
+    if report_dir is None:
+        return
+    from rima.report.sections import add_analyses
+
+    path = add_analyses(report_dir, model=model, **results)
+    click.echo(f"\nreport section added: {path}")

@@ -2,13 +2,23 @@
 
 import click
 
-from rima.analysis.cli_support import format_option, out_option, read_soums, soums_option
+from rima.analysis.cli_support import (
+    add_to_report,
+    format_option,
+    model_path_or_report,
+    out_option,
+    read_soums,
+    report_dir_checked,
+    report_option,
+    soums_option,
+)
 
 
 @click.command("panel")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
-              help="Saved baseline model (model.json).")
+              help="Saved baseline model (model.json; default with --report and no --spec: "
+                   "DIR/model.json).")
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), default=None,
               help="Instead of --model: fit this spec on the baseline round.")
 @soums_option
@@ -19,8 +29,9 @@ from rima.analysis.cli_support import format_option, out_option, read_soums, sou
 @click.option("--drop", type=float, default=None, help="Loss = a fall of at least this much.")
 @out_option
 @format_option
+@report_option
 def command(data, model_path, spec_path, soums_path, round_col, baseline, outcome, loss_line,
-            drop, out_dir, fmt):
+            drop, out_dir, fmt, report_dir):
     """Score every round of DATA with the baseline model (same scale, never refit).
 
     Prints RCI change by profile, the class transition matrix and whether baseline RCI
@@ -30,6 +41,9 @@ def command(data, model_path, spec_path, soums_path, round_col, baseline, outcom
     from rima.errors import RimaInputError
     from rima.io import read_table
 
+    report_dir_checked(report_dir)
+    if spec_path is None:
+        model_path = model_path_or_report(model_path, report_dir, required=False)
     if (model_path is None) == (spec_path is None):
         raise click.UsageError("give exactly one of --model and --spec")
     df = read_table(data)
@@ -52,3 +66,4 @@ def command(data, model_path, spec_path, soums_path, round_col, baseline, outcom
     if out_dir:
         paths = p.write(out_dir, fmt)
         click.echo("\nwritten: " + ", ".join(str(q) for q in paths.values()))
+    add_to_report(report_dir, model, panel=p)

@@ -3,9 +3,13 @@
 import click
 
 from rima.analysis.cli_support import (
+    add_to_report,
     format_option,
+    model_path_or_report,
     out_option,
     read_data,
+    report_dir_checked,
+    report_option,
     round_option,
 )
 
@@ -13,7 +17,8 @@ from rima.analysis.cli_support import (
 @click.command("scenario")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), default=None,
-              help="Saved model (model.json from `rima fit`).")
+              help="Saved model (model.json from `rima fit`; default with --report and no "
+                   "--spec: DIR/model.json).")
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), default=None,
               help="Instead of --model: fit this spec on DATA (needed for --refit).")
 @click.option("--refit", "n_refit", default=0, show_default=True, type=click.IntRange(min=0),
@@ -38,8 +43,9 @@ from rima.analysis.cli_support import (
 @click.option("--sensitivity", is_flag=True, help="Also print the one-SD sensitivity table.")
 @out_option
 @format_option
+@report_option
 def command(data, model_path, spec_path, n_refit, round_, scenario_file, changes, name, seed,
-            n_boot, effect, sensitivity, out_dir, fmt):
+            n_boot, effect, sensitivity, out_dir, fmt, report_dir):
     """Apply what-if changes to DATA and estimate the change in mean RCI_100.
 
     Overall, by soum and by profile, with stratified bootstrap intervals, and the number of
@@ -51,6 +57,9 @@ def command(data, model_path, spec_path, n_refit, round_, scenario_file, changes
     from rima.io import write_table
     from rima.model_file import load
 
+    report_dir_checked(report_dir)
+    if spec_path is None:
+        model_path = model_path_or_report(model_path, report_dir, required=False)
     scs = load_scenarios(scenario_file) if scenario_file else []
     if changes:
         scs.append(Scenario(name, tuple(parse_change(c) for c in changes)))
@@ -83,3 +92,4 @@ def command(data, model_path, spec_path, n_refit, round_, scenario_file, changes
         path = Path(out_dir) / f"sensitivity.{fmt}"
         write_table(table, path)
         click.echo("\nwritten: " + ", ".join(str(p) for p in [*paths.values(), path]))
+    add_to_report(report_dir, model, scenario=res)

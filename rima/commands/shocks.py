@@ -3,11 +3,15 @@
 import click
 
 from rima.analysis.cli_support import (
+    add_to_report,
     format_option,
     model_option,
+    model_path_or_report,
     out_option,
     read_data,
     read_soums,
+    report_dir_checked,
+    report_option,
     round_option,
     scored,
     soums_option,
@@ -40,9 +44,10 @@ from rima.analysis.cli_support import (
               help="Cluster column for the standard errors ('none' for HC1).")
 @out_option
 @format_option
+@report_option
 def command(data, model_path, soums_path, round_, outcome, kind, rci, household_shocks,
             soum_shocks, controls, no_interactions, baseline, loss_line, drop, where,
-            cluster, out_dir, fmt):
+            cluster, out_dir, fmt, report_dir):
     """Regress food security on RCI, household and soum shocks and their interactions.
 
     Survey weights from the model's spec, soum-clustered standard errors (statsmodels),
@@ -53,6 +58,8 @@ def command(data, model_path, soums_path, round_, outcome, kind, rci, household_
     from rima.analysis.shocks import shocks
     from rima.io import write_table
 
+    report_dir_checked(report_dir)
+    model_path = model_path_or_report(model_path, report_dir)
     df = read_data(data, round_)
     res = scored(model_path, df)
     out = shocks(
@@ -81,3 +88,4 @@ def command(data, model_path, soums_path, round_, outcome, kind, rci, household_
             tab["term"] = tab["term"].str.replace("[", "_").str.replace("]", "")
         write_table(tab, path)
         click.echo(f"\ncoefficients written to {path}")
+    add_to_report(report_dir, res.model, shocks=out)

@@ -3,12 +3,16 @@
 import click
 
 from rima.analysis.cli_support import (
+    add_to_report,
     float_list,
     format_option,
     model_option,
+    model_path_or_report,
     out_option,
     read_data,
     read_soums,
+    report_dir_checked,
+    report_option,
     round_option,
     scored,
     soums_option,
@@ -27,13 +31,17 @@ from rima.analysis.cli_support import (
 @click.option("--labels", default=None, help="Class labels, lowest first, e.g. low,medium,high.")
 @out_option
 @format_option
-def command(data, model_path, soums_path, round_, thresholds, quantiles, labels, out_dir, fmt):
+@report_option
+def command(data, model_path, soums_path, round_, thresholds, quantiles, labels, out_dir, fmt,
+            report_dir):
     """Resilience classes, low-resilience households by soum and the soum ranking.
 
     Writes households, low_resilience and soum_ranking tables with --out.
     """
     from rima.analysis.targeting import target
 
+    report_dir_checked(report_dir)
+    model_path = model_path_or_report(model_path, report_dir)
     df = read_data(data, round_)
     res = scored(model_path, df)
     t = target(
@@ -47,3 +55,4 @@ def command(data, model_path, soums_path, round_, thresholds, quantiles, labels,
     if out_dir:
         paths = t.write(out_dir, fmt)
         click.echo("\nwritten: " + ", ".join(str(p) for p in paths.values()))
+    add_to_report(report_dir, res.model, target=t)

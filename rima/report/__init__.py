@@ -4,6 +4,10 @@
 (`report_data.json`, so `rima report DIR` can rebuild the report without refitting) and then
 renders them: figures with matplotlib's Agg backend, embedded in report.html as base64 PNG
 and also written to out_dir/figures/.
+
+Analyses (shocks, scenarios, targeting, panel) add their own sections to a fit directory
+with `add_sections` / `add_analyses` (or `rima shocks ... --report DIR`); they are kept in
+out_dir/report_sections/ and every render includes them (see rima.report.sections).
 """
 
 from __future__ import annotations
@@ -15,8 +19,12 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import RimaInputError
+from rima.report.sections import add_analyses, add_sections, load_sections, remove_section
 
 DATA_FILE = "report_data.json"
+
+__all__ = ["DATA_FILE", "add_analyses", "add_sections", "load_sections", "rebuild",
+           "remove_section", "render", "report_data", "write_report"]
 
 
 def _records(df: pd.DataFrame):
@@ -103,12 +111,24 @@ def rebuild(out_dir) -> Path:
 
 
 def render(data: dict, out: Path) -> Path:
-    from rima.report import figures, html
+    from rima.report import figures, html, sections
 
+    out = Path(out)
     figdir = out / "figures"
     figdir.mkdir(exist_ok=True)
+    secs = sections.load_sections(out)
     figs = figures.make_all(data, figdir)
-    page = html.page(data, figs)
+    sec_figs = {}
+    for s in secs:
+        for f in s["figures"]:
+            stem = Path(f["file"]).stem
+            if stem in figs or stem in sec_figs:
+                raise RimaInputError(f"{out / sections.SECTIONS_DIR / (s['key'] + '.json')}: "
+                                     f"figure {f['file']} has the name of another figure")
+            sec_figs[stem] = s["key"]
+    figs.update(sections.write_figures(secs, figdir))
+    page = html.page(data, figs, secs)
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")
     return path
+

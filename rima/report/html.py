@@ -17,6 +17,7 @@ td:first-child,th:first-child{text-align:left}
 figure{display:inline-block;margin:.5em;vertical-align:top}
 figcaption{font-size:12px;color:#555;text-align:center}
 .note{color:#8a5a00}
+.analysis table{font-variant-numeric:tabular-nums}
 """
 
 
@@ -44,7 +45,24 @@ def _img(key, caption, path) -> str:
             "</figcaption></figure>")
 
 
-def page(data: dict, figs: dict) -> str:
+def _section(s: dict, figs: dict) -> str:
+    """One analysis section: its own HTML fragment (tables rima generated) and figures."""
+    key = html.escape(s["key"])
+    out = [f"<section class='analysis' id='sec-{key}'><h2>{html.escape(s['title'])}</h2>"]
+    if s.get("stale"):
+        out.append("<p class='note'>Computed with a different model than this report's fit "
+                   "(model.json); rerun the analysis with this model to align them.</p>")
+    if s["caption"]:
+        out.append(f"<p>{html.escape(s['caption'])}.</p>")
+    out.append(s["html"])
+    for f in s["figures"]:
+        stem = f["file"].rsplit(".", 1)[0]
+        out.append(_img(stem, *figs[stem]))
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def page(data: dict, figs: dict, sections=()) -> str:
     out = [(f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
            f"<title>{html.escape(data['title'])}</title><style>{CSS}</style></head><body>"),
            f"<h1>{html.escape(data['title'])}</h1>",
@@ -102,5 +120,7 @@ def page(data: dict, figs: dict) -> str:
         out.append(_img(f"rci_by_{var}", *figs[f"rci_by_{var}"]))
         out.append(_img(f"rsm_by_{var}", *figs[f"rsm_by_{var}"]))
     out.append("<h2>Row accounting</h2>" + _table(data["accounting"]))
+    for s in sections:
+        out.append(_section(s, figs))
     out.append("</body></html>")
     return "\n".join(out)
