@@ -22,7 +22,12 @@ CONFIGS = {
     "fiml_mlr": {"estimator": "MLR", "missing": "fiml"},
     "weighted_ml": {"sampling_weights": "w"},
     "weighted_mlr": {"estimator": "MLR", "sampling_weights": "w"},
+    "weighted_fiml": {"missing": "fiml", "sampling_weights": "w"},
+    "weighted_fiml_mlr": {"estimator": "MLR", "missing": "fiml", "sampling_weights": "w"},
 }
+SCALED = ("mlm", "mlr", "weighted_ml", "weighted_mlr", "fiml_mlr", "weighted_fiml",
+          "weighted_fiml_mlr")
+FIML = ("fiml", "fiml_mlr", "weighted_fiml", "weighted_fiml_mlr")
 # lavaan's own baseline fit does not converge on the badly scaled data (its baseline chisq is
 # far above the closed-form value), so only estimates and scores are compared there.
 BADLY_SCALED = "badly_scaled"
@@ -81,28 +86,56 @@ def test_parameter_table(dname, fname):
         np.testing.assert_allclose(b[ok], a[ok], rtol=1e-4, atol=1e-5 * np.abs(a[ok]).max())
 
 
-@pytest.mark.parametrize("dname,fname", [c for c in CASES if c[0] != BADLY_SCALED])
-def test_fit_measures(dname, fname):
+@pytest.mark.parametrize("dname,fname", [c for c in CASES if c[1] in FIML
+                                         and c[0] in ("fiml_misfit", "weighted_fiml")])
+def test_fiml_robust_measures_away_from_bounds(dname, fname):
+    """The misfitting FIML cases check the FIML-corrected robust RMSEA/CFI where they are
+    not clipped at 0 / 1 (on fiml_missing they sit at their bounds)."""
     ref = REF["datasets"][dname]["fits"][fname]["fit_measures"]
     fm = _fit(dname, fname).fit_measures
-    compared = 0
-    for key, v in ref.items():
-        if key not in fm or v is None:
-            continue
-        compared += 1
+    assert 0 < ref["cfi.robust"] < 1 and ref["rmsea.robust"] > 0
+    for key in ("rmsea.robust", "cfi.robust", "tli.robust", "rmsea.ci.lower.robust",
+                "rmsea.ci.upper.robust", "rmsea.pvalue.robust"):
+        assert fm[key] == pytest.approx(ref[key], rel=1e-4), key
+    # the FIML correction is not the scaled-test shortcut of complete data
+    if "chisq.scaling.factor" in ref:
+        naive = np.sqrt(max(fm["chisq"] / (fm["ntotal"] * fm["df"])
+                            - fm["chisq.scaling.factor"] / fm["ntotal"], 0.0))
+        assert abs(naive - ref["rmsea.robust"]) > 1e-4
+
+
+@pytest.mark.parametrize("dname,fname", [c for c in CASES if c[0] != BADLY_SCALED])
+def test_fit_measures(dname, fname):
+    """Every value of lavaan's fitMeasures() is reported, within 1e-4 relative."""
+    ref = REF["datasets"][dname]["fits"][fname]["fit_measures"]
+    fm = _fit(dname, fname).fit_measures
+    expected = {k: v for k, v in ref.items() if v is not None}
+    assert sorted(set(expected) - set(fm)) == []
+    for key, v in expected.items():
         assert fm[key] == pytest.approx(v, rel=1e-4, abs=1e-7), key
     must = {"npar", "chisq", "df", "pvalue", "baseline.chisq", "baseline.df", "cfi", "tli",
             "rmsea", "rmsea.ci.lower", "rmsea.ci.upper", "logl", "unrestricted.logl", "aic",
-            "bic"}
-    if not fname.startswith("fiml"):
-        must |= {"srmr"}
-    if fname in ("mlm", "mlr", "weighted_ml", "weighted_mlr", "fiml_mlr"):
+            "bic", "srmr", "gfi"}
+    if fname in SCALED:
         must |= {"chisq.scaled", "pvalue.scaled", "chisq.scaling.factor", "cfi.scaled",
-                 "tli.scaled", "baseline.chisq.scaled"}
-    if fname in ("mlm", "mlr", "weighted_ml", "weighted_mlr"):
-        must |= {"cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.upper.robust"}
-    assert must <= {k for k in ref if k in fm}
-    assert compared >= len(must)
+                 "tli.scaled", "baseline.chisq.scaled", "rmsea.scaled",
+                 "rmsea.ci.lower.scaled", "rmsea.ci.upper.scaled", "rmsea.pvalue.scaled"}
+    if fname in SCALED or fname in FIML:
+        # under FIML lavaan reports the FIML-corrected robust measures even for plain ML
+        must |= {"cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.lower.robust",
+                 "rmsea.ci.upper.robust", "rmsea.pvalue.robust"}
+    assert must <= set(expected)
+
+
+@pytest.mark.parametrize("dname,fname", [c for c in CASES if c[1] in FIML])
+def test_fiml_srmr_uses_em_moments(dname, fname):
+    """Under FIML, SRMR is taken against the EM (h1) moments, with the mean residuals."""
+    ref = REF["datasets"][dname]["fits"][fname]["fit_measures"]
+    fm = _fit(dname, fname).fit_measures
+    for key in ("srmr", "srmr_bentler_nomean", "srmr_mplus", "crmr", "rmr"):
+        assert fm[key] == pytest.approx(ref[key], rel=1e-4), key
+    # the mean residuals matter: the total and the covariance-only versions differ
+    assert fm["srmr"] != pytest.approx(fm["srmr_bentler_nomean"], rel=1e-3)
 
 
 @pytest.mark.parametrize("dname,fname", CASES)

@@ -148,7 +148,8 @@ def _fit_measures(mm, layout, prep, theta, fval, pi, om, n_par, test_, info, mea
     else:
         nobs_y = float((prep.masks.sum(axis=1) * prep.counts).sum())
         logl = -0.5 * nobs_y * _LOG2PI - 0.5 * n * fval + x_part
-        logl1 = _saturated_fiml_logl(prep, m, k)[0] - 0.5 * nobs_y * _LOG2PI + x_part
+        sat_logl, pit1, om1 = _saturated_fiml_logl(prep, m, k)
+        logl1 = sat_logl - 0.5 * nobs_y * _LOG2PI + x_part
         x2 = 2.0 * (logl1 - logl)
         lb = 0.0
         ww = np.ones(n) if prep.w is None else prep.w
@@ -159,21 +160,88 @@ def _fit_measures(mm, layout, prep, theta, fval, pi, om, n_par, test_, info, mea
             nj = ww[o].sum()
             lb += -0.5 * nj * (_LOG2PI + np.log(v) + 1.0)
         bx2 = 2.0 * (logl1 - (lb + x_part))
-    scaling = bscaling = None
+    means = None
+    if prep.fiml:
+        # lavaan's residuals under FIML are taken against the unrestricted (h1) ML moments;
+        # with complete causes these are the causes' sample moments and the saturated
+        # regression of y on x.
+        s = I.joint_sigma(pit1[:, 1:], om1, sxx)
+        sig = I.joint_sigma(pi, om, sxx)
+        nu = theta[layout.nu_idx]
+        means = (np.concatenate([prep.ymean + pit1[:, 0], prep.xmean]),
+                 np.concatenate([prep.ymean + nu, prep.xmean]))
+    scaling = bscaling = traces = None
     if test_ == "satorra.bentler":
         scaling, bscaling = _sb_factors(prep, theta, layout, pi, om, q, df, bdf)
     elif test_ == "yuan.bentler.mplus" and prep.fiml:
-        scaling, bscaling = _yb_factors_fiml(prep, info, meat, df, bdf, m, k)
+        scaling, bscaling, traces = _yb_factors_fiml(prep, info, meat, df, bdf, m, k,
+                                                     pit1, om1)
     elif test_ == "yuan.bentler.mplus":
-        scaling, bscaling = _yb_factors(prep, info, meat, df, bdf)
-    out = FM.assemble(npar=n_par, n=n, x2=x2, df=df, bx2=bx2, bdf=bdf, logl=logl,
-                      logl1=logl1, scaling=scaling, bscaling=bscaling, s=s, sig=sig, m=m)
+        scaling, bscaling, traces = _yb_factors(prep, info, meat, df, bdf)
+    gfi = _gfi_inputs(prep, s, sig, means, m, k)
+    robust = None
     if prep.fiml:
-        # lavaan's robust CFI/TLI/RMSEA with missing data follow a different construction
-        # (based on the FIML h1 moments) that rima does not reproduce: leave them out rather
-        # than report numbers that differ from lavaan's.
-        out = {key: v for key, v in out.items() if not key.endswith(".robust")}
-    return out
+        pit_hat = I.model_matrices(theta, layout)[6]
+        version = "V3" if scaling is not None else "V6"
+        xx3, _, c3, xx3_b, c3_b = _fiml_corrected(prep, theta, layout, pit_hat, om, pit1,
+                                                  om1, m, k, n_par, version)
+        robust = (xx3, c3, xx3_b, c3_b)
+    return FM.assemble(npar=n_par, n=n, x2=x2, df=df, bx2=bx2, bdf=bdf, logl=logl,
+                       logl1=logl1, scaling=scaling, bscaling=bscaling, s=s, sig=sig, m=m,
+                       means=means, trace_h1=None if traces is None else traces[0],
+                       trace_h0=None if traces is None else traces[1], robust=robust,
+                       gfi=gfi)
+
+
+def _gfi_inputs(prep, s, sig, means, m, k):
+    """lavaan's WLS.obs / WLS.est vectors and WLS.V weight for the GFI family."""
+    if s is None:
+        return None
+    p = m + k
+    pairs = I.vech_pairs(p)
+    keep = np.array([j < m for _, j in pairs], dtype=float)
+    if means is None:
+        w = I.nt_weight(sig) * np.outer(keep, keep)
+        return (np.array([s[i, j] for i, j in pairs]),
+                np.array([sig[i, j] for i, j in pairs]), w)
+    # FIML: the expected information summed over the missingness patterns
+    wm = np.zeros((p, p))
+    wc = np.zeros((len(pairs), len(pairs)))
+    for mk, cnt in zip(prep.masks, prep.counts):
+        o = np.concatenate([np.flatnonzero(mk), np.arange(m, p)])
+        kinv = np.zeros((p, p))
+        kinv[np.ix_(o, o)] = np.linalg.inv(sig[np.ix_(o, o)])
+        wm += cnt * kinv
+        wc += cnt * _vech_weight(kinv, pairs)
+    tot = prep.counts.sum()
+    wm[m:, :] = 0.0
+    wm[:, m:] = 0.0
+    wc *= np.outer(keep, keep)
+    w = np.zeros((p + len(pairs), p + len(pairs)))
+    w[:p, :p] = wm / tot
+    w[p:, p:] = wc / tot
+    if prep.w is None:
+        # lavaan's sample statistics under FIML without weights: available-case means
+        # and pairwise-complete covariances (divisor n_pair - 1) rescaled by (N - 1) / N
+        z = np.hstack([prep.y, prep.x])
+        mean_o = np.nanmean(z, axis=0)
+        cov_o = pd.DataFrame(z).cov().to_numpy() * (prep.n - 1) / prep.n
+    else:
+        # with sampling weights they are the EM (h1) moments
+        mean_o, cov_o = means[0], s
+    obs = np.concatenate([mean_o, [cov_o[i, j] for i, j in pairs]])
+    est = np.concatenate([means[1], [sig[i, j] for i, j in pairs]])
+    return obs, est, w
+
+
+def _vech_weight(kinv, pairs):
+    """1/2 D' (K kron K) D over the given vech pairs, for a (possibly embedded) inverse K."""
+    a = np.array([i for i, _ in pairs])
+    b = np.array([j for _, j in pairs])
+    sym = kinv[np.ix_(a, a)] * kinv[np.ix_(b, b)] + kinv[np.ix_(a, b)] * kinv[np.ix_(b, a)]
+    # an off-diagonal covariance occurs twice in Sigma, a variance once
+    mult = np.where(a == b, 1.0, 2.0)
+    return 0.25 * sym * np.outer(mult, mult)
 
 
 def _sb_factors(prep, theta, layout, pi, om, q, df, bdf):
@@ -206,14 +274,15 @@ def _yb_factors(prep, info, meat, df, bdf):
     """Yuan-Bentler (lavaan's "yuan.bentler.mplus"): h1 trace with W at the sample S."""
     s = np.block([[prep.syy, prep.syx], [prep.syx.T, prep.sxx]])
     tr_h1 = I.gamma_trace(prep, s)
-    c = (tr_h1 - np.trace(np.linalg.solve(info, meat))) / df
+    tr_h0 = np.trace(np.linalg.solve(info, meat))
+    c = (tr_h1 - tr_h0) / df
     # baseline: independent normal indicators; observed information of a variance at its
     # MLE is 1 / (2 v^2), its score (e^2 - v) / (2 v^2).
     ww = np.ones(prep.n) if prep.w is None else prep.w
     e = prep.y - prep.ymean
     v = np.diag(prep.syy)
     tr_b = float(np.sum((ww ** 2) @ (e ** 2 - v) ** 2 / prep.n / (2 * v ** 2)))
-    return c, (tr_h1 - tr_b) / bdf
+    return c, (tr_h1 - tr_b) / bdf, (tr_h1, tr_h0)
 
 
 def _saturated_fiml_logl(prep, m, k):
@@ -314,14 +383,26 @@ def _unit_derivatives(m, kt, means, slopes, cov_pairs):
     return dpi, dom
 
 
-def _yb_factors_fiml(prep, info, meat, df, bdf, m, k):
-    _, pit1, om1 = _saturated_fiml_logl(prep, m, k)
+def _yb_factors_fiml(prep, info, meat, df, bdf, m, k, pit1, om1):
     kt = k + 1
     d1 = _unit_derivatives(m, kt, range(m), [(j, h) for j in range(m) for h in range(1, kt)],
                            [(i, j) for j in range(m) for i in range(j, m)])
     a1, b1 = _linear_info_meat(prep, pit1, om1, *d1)
     tr_h1 = np.trace(np.linalg.solve(a1, b1))
-    c = (tr_h1 - np.trace(np.linalg.solve(info, meat))) / df
+    tr_h0 = np.trace(np.linalg.solve(info, meat))
+    c = (tr_h1 - tr_h0) / df
+    mu, v = _fiml_baseline(prep, m, k)
+    pit_b = np.zeros((m, kt))
+    pit_b[:, 0] = mu
+    db = _unit_derivatives(m, kt, range(m), [], [(j, j) for j in range(m)])
+    ab, bb = _linear_info_meat(prep, pit_b, np.diag(v), *db)
+    cb = (tr_h1 - np.trace(np.linalg.solve(ab, bb))) / bdf
+    return c, cb, (tr_h1, tr_h0)
+
+
+def _fiml_baseline(prep, m, k):
+    """FIML estimates of the baseline model (each indicator on its own): available-case
+    means and variances, in the centred coordinates of prep."""
     ww = np.ones(prep.n) if prep.w is None else prep.w
     mu = np.empty(m)
     v = np.empty(m)
@@ -329,12 +410,109 @@ def _yb_factors_fiml(prep, info, meat, df, bdf, m, k):
         o = ~np.isnan(prep.y[:, j])
         mu[j] = np.average(prep.y[o, j] - prep.ymean[j], weights=ww[o])
         v[j] = np.average((prep.y[o, j] - prep.ymean[j] - mu[j]) ** 2, weights=ww[o])
-    pit_b = np.zeros((m, kt))
-    pit_b[:, 0] = mu
-    db = _unit_derivatives(m, kt, range(m), [], [(j, j) for j in range(m)])
-    ab, bb = _linear_info_meat(prep, pit_b, np.diag(v), *db)
-    cb = (tr_h1 - np.trace(np.linalg.solve(ab, bb))) / bdf
-    return c, cb
+    return mu, v
+
+
+def _moment_pairs(m, k):
+    """The unrestricted moments lavaan keeps free with fixed causes: indicator means, then
+    the vech (lower triangle by columns) covariances that involve an indicator."""
+    return [(i, j) for i, j in I.vech_pairs(m + k) if j < m]
+
+
+def _joint_discrepancy(mu, sig, mu_t, s_t):
+    """Normal-theory ML discrepancy F(mu, Sigma; mu~, S~) with means."""
+    si = np.linalg.inv(sig)
+    d = mu_t - mu
+    return (_logdet(sig) - _logdet(s_t) + np.trace(s_t @ si) - sig.shape[0]
+            + d @ si @ d)
+
+
+def _fiml_corrected(prep, theta, layout, pit, om, pit1, om1, m, k, n_par, version):
+    """The FIML-corrected statistics lavaan uses for its robust CFI/TLI/RMSEA under missing
+    data (Zhang & Savalei's FIML-C): the model's and the baseline's ML statistic against the
+    EM (h1) moments, each with a correction factor built from the h1 observed (Wm) and
+    first-order (Jm) information under FIML and the complete-data information at the h1
+    moments (Wc). version "V3" when a scaled test is reported, "V6" otherwise.
+
+    All h1 quantities are in the moment parametrisation with the causes' moments fixed:
+    phi = (indicator means, covariances involving an indicator). Wm and Jm come from the
+    regression form of the likelihood through the Jacobian d(Pi~, Omega)/d phi at the h1
+    point (exact there, since the h1 gradient vanishes)."""
+    kt = k + 1
+    pi = pit[:, 1:]
+    sxx = prep.sxx
+    sxx_inv = np.linalg.inv(sxx)
+    pi1 = pit1[:, 1:]
+    pairs = _moment_pairs(m, k)
+    nphi = m + len(pairs)
+    # Jacobian of (Pi~, Omega) with respect to phi at the h1 point (causes centred: xbar = 0)
+    jpi = np.zeros((nphi, m, kt))
+    jom = np.zeros((nphi, m, m))
+    for j in range(m):
+        jpi[j, j, 0] = 1.0
+    for c, (i, j) in enumerate(pairs):
+        a = m + c
+        if i < m:
+            jom[a, i, j] = jom[a, j, i] = 1.0
+        else:
+            # sigma_{y_j, x_h}: Pi = Syx Sxx^-1, Omega = Syy - Pi Sxx Pi'
+            h = i - m
+            e = np.zeros((m, k))
+            e[j, h] = 1.0
+            dpi = e @ sxx_inv
+            jpi[a, :, 1:] = dpi
+            jom[a] = -(dpi @ sxx @ pi1.T + pi1 @ sxx @ dpi.T)
+    wm, jm = _linear_info_meat(prep, pit1, om1, jpi, jom)
+    wmi = np.linalg.inv(wm)
+    # complete-data normal-theory information at the h1 moments, causes' moments fixed
+    s_t = I.joint_sigma(pi1, om1, sxx)
+    st_inv = np.linalg.inv(s_t)
+    allpairs = I.vech_pairs(m + k)
+    sel = [allpairs.index(pq) for pq in pairs]
+    wc = np.zeros((nphi, nphi))
+    wc[:m, :m] = st_inv[:m, :m]
+    wc[m:, m:] = I.nt_weight(s_t)[np.ix_(sel, sel)]
+    mu_t = np.concatenate([pit1[:, 0], np.zeros(k)])
+
+    # model Jacobian d phi / d theta at the estimates
+    dpi_m, dom_m = K.derivatives(theta, *layout.args())
+    delta = np.zeros((nphi, n_par))
+    for a in range(n_par):
+        dp = dpi_m[a][:, 1:]
+        ds = np.zeros((m + k, m + k))
+        ds[:m, m:] = dp @ sxx
+        ds[m:, :m] = ds[:m, m:].T
+        ds[:m, :m] = dp @ sxx @ pi.T + pi @ sxx @ dp.T + dom_m[a]
+        delta[:m, a] = dpi_m[a][:, 0]
+        delta[m:, a] = [ds[i, j] for i, j in pairs]
+    mu_hat = np.concatenate([pit[:, 0], np.zeros(k)])
+    xx3 = prep.n * _joint_discrepancy(mu_hat, I.joint_sigma(pi, om, sxx), mu_t, s_t)
+
+    gamma = wmi @ jm @ wmi if version == "V3" else None
+
+    def k_fimlc(dl):
+        # lavaan takes the model information here as Delta' Wm Delta ("h1" observed info)
+        u = wm - wm @ dl @ np.linalg.solve(dl.T @ wm @ dl, dl.T @ wm)
+        if version == "V3":
+            return np.trace(u @ wmi @ wc @ wmi @ u @ gamma)
+        return np.trace(wc @ wmi @ u @ wmi)
+
+    df = nphi - n_par
+    c3 = k_fimlc(delta) / df
+    # baseline: indicator means and variances free, all covariances zero
+    mu_b, v_b = _fiml_baseline(prep, m, k)
+    delta_b = np.zeros((nphi, 2 * m))
+    for j in range(m):
+        delta_b[j, j] = 1.0
+        delta_b[m + pairs.index((j, j)), m + j] = 1.0
+    sig_b = np.zeros((m + k, m + k))
+    sig_b[m:, m:] = sxx
+    sig_b[np.arange(m), np.arange(m)] = v_b
+    xx3_b = prep.n * _joint_discrepancy(np.concatenate([mu_b, np.zeros(k)]), sig_b, mu_t,
+                                        s_t)
+    bdf = nphi - 2 * m
+    c3_b = k_fimlc(delta_b) / bdf
+    return xx3, df, c3, xx3_b, c3_b
 
 
 def _param_table(mm, layout, prep, theta, vcov, lam, gam, bmat, psi, th, pi, om,

@@ -11,8 +11,11 @@ from scipy import optimize, stats
 
 def _rmsea_ci(x2, df, n, level=0.90):
     """lavaan's RMSEA confidence limits from the noncentral chi-square."""
-    if df <= 0 or not np.isfinite(x2):
+    if not np.isfinite(x2) or not np.isfinite(df):
         return np.nan, np.nan
+    if df < 1:
+        # lavaan reports a degenerate interval rather than solving for tiny df
+        return 0.0, 0.0
     lo_p, hi_p = (1 + level) / 2, (1 - level) / 2
 
     def solve(target):
@@ -77,23 +80,60 @@ def rmsea_block(x2, df, n, suffix="", c=1.0):
     return {k + suffix if suffix else k: v for k, v in out.items()}
 
 
-def srmr(s, sig, m):
-    """Bentler's SRMR over the covariance elements of (y, x) (no mean structure)."""
+def srmr(s, sig, m, mean_s=None, mean_sig=None):
+    """lavaan's residual summaries over (y, x): rmr, srmr (Bentler), crmr (Bollen), and
+    Mplus' srmr. s is the h1 covariance (the sample one, or the EM estimate under FIML);
+    with a mean structure the "total" versions add the mean residuals."""
     p = s.shape[0]
     sd = np.sqrt(np.diag(s))
-    res = (s - sig) / np.outer(sd, sd)
-    il = np.tril_indices(p)
-    srmr_b = np.sqrt(np.mean(res[il] ** 2))
-    rmr = np.sqrt(np.mean((s - sig)[il] ** 2))
     sds = np.sqrt(np.diag(sig))
-    res_m = s / np.outer(sd, sd) - sig / np.outer(sds, sds)
-    return {"rmr": rmr, "rmr_nomean": rmr, "srmr": srmr_b, "srmr_bentler": srmr_b,
-            "srmr_bentler_nomean": srmr_b, "srmr_mplus": np.sqrt(np.mean(res_m[il] ** 2)),
-            "srmr_mplus_nomean": np.sqrt(np.mean(res_m[il] ** 2))}
+    il = np.tril_indices(p)
+    il0 = np.tril_indices(p, -1)
+    raw = s - sig
+    bentler = raw / np.outer(sd, sd)
+    bollen = s / np.outer(sd, sd) - sig / np.outer(sds, sds)
+    var_rel = (np.diag(s) - np.diag(sig)) / np.diag(s)
+    ss_raw, ss_b = np.sum(raw[il] ** 2), np.sum(bentler[il] ** 2)
+    ss_c = np.sum(bollen[il0] ** 2)
+    ss_mp = ss_c + np.sum(var_rel ** 2)
+    ns, nc = len(il[0]), len(il0[0])
+    out = {"rmr_nomean": np.sqrt(ss_raw / ns), "srmr_bentler_nomean": np.sqrt(ss_b / ns),
+           "crmr_nomean": np.sqrt(ss_c / nc) if nc else np.nan,
+           "srmr_mplus_nomean": np.sqrt(ss_mp / ns)}
+    if mean_s is None:
+        out["rmr"], out["srmr_bentler"] = out["rmr_nomean"], out["srmr_bentler_nomean"]
+        out["crmr"], out["srmr_mplus"] = out["crmr_nomean"], out["srmr_mplus_nomean"]
+    else:
+        dm = mean_s - mean_sig
+        out["rmr"] = np.sqrt((ss_raw + np.sum(dm ** 2)) / (ns + p))
+        out["srmr_bentler"] = np.sqrt((ss_b + np.sum((dm / sd) ** 2)) / (ns + p))
+        # lavaan scales the mean residuals by the h1 SDs here too (not by each side's own)
+        out["crmr"] = np.sqrt((ss_c + np.sum((dm / sd) ** 2)) / (nc + p))
+        out["srmr_mplus"] = np.sqrt((ss_mp + np.sum((mean_s / sd - mean_sig / sds) ** 2))
+                                    / (ns + p))
+    out["srmr"] = out["srmr_bentler"]
+    return out
+
+
+def gfi_block(obs, est, weight, df):
+    """GFI, AGFI and PGFI: 1 - (o - e)' V (o - e) / o' V o over lavaan's WLS.obs vector o
+    (means when modelled, then vech of the covariance), with V the h1 expected
+    information at the implied moments (rows of the fixed causes' moments zeroed)."""
+    d = obs - est
+    g = 1.0 - (d @ weight @ d) / (obs @ weight @ obs)
+    nel = len(obs)
+    return {"gfi": g, "agfi": 1.0 - (nel / df) * (1.0 - g) if df > 0 else 1.0,
+            "pgfi": (df / nel) * g}
 
 
 def assemble(*, npar, n, x2, df, bx2, bdf, logl, logl1, scaling=None, bscaling=None,
-             s=None, sig=None, m=None):
+             s=None, sig=None, m=None, means=None, trace_h1=None, trace_h0=None,
+             robust=None, gfi=None):
+    """All fit measures. robust = (X2, c, X2_baseline, c_baseline) for lavaan's robust
+    CFI/TLI/RMSEA when they are not the scaled test's own (FIML-corrected ones under
+    missing data); by default they come from chisq and its scaling factors."""
+    if robust is None and scaling is not None and bscaling is not None:
+        robust = (x2, scaling, bx2, bscaling)
     fm = {"npar": float(npar), "fmin": x2 / (2 * n), "chisq": x2, "df": float(df),
           "pvalue": stats.chi2.sf(x2, df) if df > 0 else np.nan}
     if scaling is not None:
@@ -114,13 +154,15 @@ def assemble(*, npar, n, x2, df, bx2, bdf, logl, logl1, scaling=None, bscaling=N
     if scaling is not None and bscaling is not None:
         incs = incremental(x2 / scaling, df, bx2 / bscaling, bdf)
         fm["cfi.scaled"], fm["tli.scaled"] = incs["cfi"], incs["tli"]
+    if robust is not None:
         # Brosseau-Liard & Savalei robust CFI/TLI: noncentrality corrected by c.
-        num = max(x2 - scaling * df, 0.0)
-        den = max(x2 - scaling * df, bx2 - bscaling * bdf, 0.0)
+        rx2, rc, rbx2, rbc = robust
+        num = max(rx2 - rc * df, 0.0)
+        den = max(rx2 - rc * df, rbx2 - rbc * bdf, 0.0)
         fm["cfi.robust"] = 1.0 if den == 0 else 1.0 - num / den
         if df > 0:
-            t_m = (x2 - scaling * df) / df
-            t_b = (bx2 - bscaling * bdf) / bdf
+            t_m = (rx2 - rc * df) / df
+            t_b = (rbx2 - rbc * bdf) / bdf
             fm["tli.robust"] = 1.0 - t_m / t_b if t_b != 0 else np.nan
         else:
             fm["tli.robust"] = 1.0
@@ -128,27 +170,41 @@ def assemble(*, npar, n, x2, df, bx2, bdf, logl, logl1, scaling=None, bscaling=N
     if scaling is not None and bscaling is not None:
         fm.update({k + ".scaled": incs[k] for k in ("nnfi", "rfi", "nfi", "pnfi", "ifi",
                                                      "rni")})
+    if robust is not None:
         fm["nnfi.robust"] = fm["tli.robust"]
-        den = bx2 - bscaling * bdf
-        fm["rni.robust"] = 1.0 - (x2 - scaling * df) / den if den != 0 else np.nan
+        den = rbx2 - rbc * bdf
+        fm["rni.robust"] = 1.0 - (rx2 - rc * df) / den if den != 0 else np.nan
     fm["logl"] = logl
     fm["unrestricted.logl"] = logl1
     fm["aic"] = -2 * logl + 2 * npar
     fm["bic"] = -2 * logl + npar * np.log(n)
     fm["ntotal"] = float(n)
     fm["bic2"] = -2 * logl + npar * np.log((n + 2) / 24)
+    if trace_h1 is not None:
+        # Yuan-Bentler's two traces, each per free parameter of its model
+        fm["scaling.factor.h1"] = trace_h1 / (df + npar)
+        fm["scaling.factor.h0"] = trace_h0 / npar
     fm.update(rmsea_block(x2, df, n))
     fm["rmsea.ci.level"] = 0.90
     fm["rmsea.close.h0"] = 0.05
     fm["rmsea.notclose.h0"] = 0.08
     if scaling is not None:
-        # Only the point estimate: lavaan's interval and p-values for the "scaled" RMSEA
-        # follow a rule not reproduced here (use the .robust ones).
-        fm["rmsea.scaled"] = rmsea_block(x2 / scaling, df, n)["rmsea"]
-        rob = rmsea_block(x2, df, n, c=scaling)
+        # lavaan's "scaled" RMSEA keeps the unscaled statistic and replaces df by
+        # tr(U Gamma) = c df (a non-integer df), for the point estimate, CI and p-values.
+        sc = rmsea_block(x2, scaling * df, n)
+        fm.update({k + ".scaled": sc[k] for k in ("rmsea", "rmsea.ci.lower",
+                                                  "rmsea.ci.upper", "rmsea.pvalue",
+                                                  "rmsea.notclose.pvalue")})
+    if robust is not None:
+        rob = rmsea_block(robust[0], df, n, c=robust[1])
         fm.update({k + ".robust": v for k, v in rob.items()})
     if s is not None:
-        fm.update(srmr(s, sig, m))
+        fm.update(srmr(s, sig, m, *(means or (None, None))))
+    if df > 0:
+        fm["cn_05"] = stats.chi2.ppf(0.95, df) / (x2 / n) + 1.0
+        fm["cn_01"] = stats.chi2.ppf(0.99, df) / (x2 / n) + 1.0
+    if gfi is not None:
+        fm.update(gfi_block(*gfi, df))
     fm["mfi"] = np.exp(-0.5 * (x2 - df) / n)
     fm["ecvi"] = x2 / n + 2 * npar / n
     return fm

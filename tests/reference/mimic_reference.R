@@ -3,7 +3,9 @@
 # Run from the repository root:  Rscript tests/reference/mimic_reference.R
 # Writes tests/reference/mimic_data/<name>.csv.gz (the datasets, generated here with fixed
 # seeds and read back so R and Python see identical numbers) and
-# tests/reference/mimic_reference.json (parameterEstimates, fitMeasures, R2, predictions).
+# tests/reference/mimic_reference.json (parameterEstimates, all of fitMeasures, R2,
+# predictions). Cases: ML, robust.sem, MLM, MLR on complete data; FIML with ML and MLR;
+# sampling weights with ML and MLR, on complete data and combined with FIML.
 suppressPackageStartupMessages({
   library(lavaan)
   library(jsonlite)
@@ -77,7 +79,17 @@ specs <- list(
        model_extra = "y2 ~ x1"),
   list(name = "badly_scaled", n = 400, k = 4, m = 3, gamma = c(0.5, 0.3, -0.2, 0.4),
        lambda = c(1, 0.8, 1.2), psi = 0.6, theta = c(0.5, 0.6, 0.4), seed = 1010,
-       scale = list(x1 = 1000, x2 = 0.001, y2 = 1000))
+       scale = list(x1 = 1000, x2 = 0.001, y2 = 1000)),
+  # The two FIML cases below omit a direct effect present in the data, so the model
+  # misfits and the robust RMSEA/CFI are away from their bounds.
+  list(name = "weighted_fiml", n = 1000, k = 3, m = 3, gamma = c(0.5, 0.3, 0.2),
+       lambda = c(1, 0.8, 0.9), psi = 0.5, theta = c(0.5, 0.4, 0.6), seed = 1111,
+       xkind = c("normal", "binary", "skewed"), miss = 0.10, weights = TRUE,
+       direct = list(y = 3, x = 2, b = 0.35)),
+  list(name = "fiml_misfit", n = 900, k = 3, m = 3, gamma = c(0.5, 0.4, 0.3),
+       lambda = c(1, 0.8, 0.9), psi = 0.5, theta = c(0.4, 0.5, 0.5), seed = 1212,
+       xkind = c("normal", "skewed", "binary"), miss = 0.15,
+       direct = list(y = 2, x = 1, b = 0.3))
 )
 
 model_syntax <- function(s) {
@@ -146,7 +158,7 @@ explicit_scores <- function(fit, d, s, weighted = FALSE) {
   list(regression = reg, bartlett = bart, causes = causes)
 }
 
-run_one <- function(s, d, cfg, missing = "listwise", weighted = FALSE) {
+run_one <- function(s, d, cfg, missing = "listwise", weighted = FALSE, predict = TRUE) {
   args <- c(list(model = model_syntax(s), data = d, missing = missing), cfg)
   if (weighted) args$sampling.weights <- "w"
   warns <- character(0)
@@ -159,13 +171,14 @@ run_one <- function(s, d, cfg, missing = "listwise", weighted = FALSE) {
   fm <- tryCatch(fitMeasures(fit), error = function(e) NULL)
   r2 <- lavInspect(fit, "r2")
   n <- lavInspect(fit, "nobs")
-  idx <- if (n <= 1000) seq_len(n) else seq(1, n, by = 97)
+  idx <- if (!predict) integer(0) else if (n <= 1000) seq_len(n) else seq(1, n, by = 97)
   pr <- list()
   for (meth in c("regression", "Bartlett")) {
+    if (!predict) break
     p <- tryCatch(drop(lavPredict(fit, method = meth)[, "RCI"]), error = function(e) NULL)
     if (!is.null(p)) pr[[tolower(meth)]] <- p[idx]
   }
-  ex <- explicit_scores(fit, d, s, weighted)
+  ex <- if (predict) explicit_scores(fit, d, s, weighted) else list()
   list(
     lavaan_options = list(estimator = lavInspect(fit, "options")$estimator,
                           se = lavInspect(fit, "options")$se,
@@ -199,15 +212,24 @@ for (s in specs) {
   close(con)
   d <- read.csv(f, na.strings = c("", "NA"))
   fits <- list()
-  if (isTRUE(s$weights)) {
+  if (isTRUE(s$weights) && !is.null(s$miss) && s$miss > 0) {
+    # lavaan accepts sampling weights with FIML (robust SEs, Yuan-Bentler test); only the
+    # estimates and fit measures are compared there, so no scores are stored.
+    fits$weighted_fiml <- run_one(s, d, list(estimator = "ML"), missing = "fiml",
+                                  weighted = TRUE, predict = FALSE)
+    fits$weighted_fiml_mlr <- run_one(s, d, list(estimator = "MLR"), missing = "fiml",
+                                      weighted = TRUE, predict = FALSE)
+  } else if (isTRUE(s$weights)) {
     fits$weighted_ml <- run_one(s, d, list(estimator = "ML"), weighted = TRUE)
     fits$weighted_mlr <- run_one(s, d, list(estimator = "MLR"), weighted = TRUE)
     d0 <- d
     fits$ml <- run_one(s, d0, configs$ml)
   } else if (!is.null(s$miss) && s$miss > 0) {
-    fits$fiml <- run_one(s, d, list(estimator = "ML"), missing = "fiml")
-    fits$fiml_mlr <- run_one(s, d, list(estimator = "MLR"), missing = "fiml")
-    fits$ml <- run_one(s, d, configs$ml)
+    pred <- s$name == "fiml_missing"
+    fits$fiml <- run_one(s, d, list(estimator = "ML"), missing = "fiml", predict = pred)
+    fits$fiml_mlr <- run_one(s, d, list(estimator = "MLR"), missing = "fiml",
+                             predict = pred)
+    if (pred) fits$ml <- run_one(s, d, configs$ml)
   } else {
     for (nm in names(configs)) fits[[nm]] <- run_one(s, d, configs[[nm]])
   }
