@@ -7,12 +7,12 @@ __version__ = "0.1.0"
 # Public names resolve lazily so `import rima` stays fast and numba kernels compile only
 # when the part that needs them is used.
 _EXPORTS = {
-    "simulate": ("rima.simulate", "simulate"),
+    "simulate": ("rima.simulation", "simulate"),
     "load_spec": ("rima.spec", "load_spec"),
     "Spec": ("rima.spec", "Spec"),
     "read_table": ("rima.io", "read_table"),
     "write_table": ("rima.io", "write_table"),
-    "validate": ("rima.validate", "validate"),
+    "validate": ("rima.validation", "validate"),
     "FactorModel": ("rima.factor", "FactorModel"),
     "fit": ("rima.pipeline", "fit"),
     "RimaResult": ("rima.pipeline", "RimaResult"),

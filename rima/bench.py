@@ -153,7 +153,7 @@ def example_spec():
 def survey(n, seed=0, base=100_000):
     """Households with the example's columns: simulated up to `base` rows, above that
     rows of a `base`-row simulation drawn with replacement (only the spec's columns)."""
-    from rima.simulate import simulate
+    from rima.simulation import simulate
 
     spec = example_spec()
     if n <= base:

@@ -167,7 +167,7 @@ def fit(data, spec, progress=None) -> RimaResult:
     from rima.factor import FactorModel
     from rima.mimic import fit as mimic_fit
     from rima.spec import load_spec
-    from rima.validate import validate
+    from rima.validation import validate
 
     say = progress or (lambda step: None)
     spec = load_spec(spec)

@@ -25,7 +25,7 @@ def example_spec():
 @pytest.fixture(scope="session")
 def small_survey():
     """A 600-household survey (seed 7); treat as read-only, copy before changing."""
-    from rima.simulate import simulate
+    from rima.simulation import simulate
 
     return simulate(n_households=600, seed=7)
 

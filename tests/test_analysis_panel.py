@@ -9,7 +9,7 @@ import pytest
 from rima.analysis.panel import panel, transition_html
 from rima.errors import DataError
 from rima.profiles import weighted_mean_se
-from rima.simulate import simulate
+from rima.simulation import simulate
 
 
 @pytest.fixture(scope="module")

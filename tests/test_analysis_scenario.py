@@ -28,7 +28,7 @@ from rima.analysis.scenario import (
 )
 from rima.errors import RimaInputError
 from rima.profiles import weighted_mean_se
-from rima.simulate import simulate
+from rima.simulation import simulate
 
 HAY = Scenario("hay", (parse_change("scale hay_reserve_t factor=1.2"),))
 SI30 = Scenario("si30", (parse_change("enrol social_insurance share=0.3"),))

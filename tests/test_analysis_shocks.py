@@ -16,7 +16,7 @@ import pytest
 
 from rima.analysis.shocks import coefficient_figure, shocks
 from rima.errors import DataError, RimaInputError
-from rima.simulate import simulate
+from rima.simulation import simulate
 
 OLS_TRUTH = {"resilience": 12.0, "loss_share": -14.4, "severity": 0.0,
              "resilience:loss_share": 0.0, "resilience:severity": 0.0}

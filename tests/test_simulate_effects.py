@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from rima.analysis.shocks import shocks
-from rima.simulate import simulate
+from rima.simulation import simulate
 
 B = 0.8
 FOOD = ["fcs", "food_exp_ae", "log_food_exp_ae", "hdds", "rcsi"]

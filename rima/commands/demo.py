@@ -20,7 +20,7 @@ def run_demo(echo=click.echo, out=None):
     """
     from rima.io import read_table
     from rima.spec import load_spec
-    from rima.validate import validate
+    from rima.validation import validate
 
     d = example_dir()
     spec = load_spec(d / "spec.toml") if (d / "spec.toml").exists() else load_spec(_EXAMPLE_SPEC)
@@ -29,7 +29,7 @@ def run_demo(echo=click.echo, out=None):
         df = read_table(data_path)
         source = str(data_path)
     else:
-        from rima.simulate import simulate
+        from rima.simulation import simulate
 
         df = simulate(n_households=2240, seed=EXAMPLE_SEED).households
         source = f"simulated Zavkhan survey (seed {EXAMPLE_SEED})"

@@ -19,7 +19,7 @@ def command(n, seed, out, panel, fmt, no_missing):
     Writes households, soums (the dzud soum table) and truth (latent pillar capacities and
     resilience per household) into OUT.
     """
-    from rima.simulate import simulate
+    from rima.simulation import simulate
 
     survey = simulate(n_households=n, seed=seed, panel=panel, missing=not no_missing)
     paths = survey.write(out, fmt=fmt)

@@ -22,7 +22,7 @@ def command(data, spec_path, sheet, row_status, max_rows):
     from rima.errors import DataError
     from rima.io import read_table, write_table
     from rima.spec import load_spec
-    from rima.validate import validate
+    from rima.validation import validate
 
     spec = load_spec(spec_path)
     sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet

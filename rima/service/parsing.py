@@ -241,7 +241,7 @@ def _check_frame(df: pd.DataFrame, model) -> None:
     """
     if _plainly_valid(df, model):
         return
-    from rima.validate import validate
+    from rima.validation import validate
 
     report = validate(df, model.spec)
     required = set(_required(model))

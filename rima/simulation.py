@@ -19,8 +19,6 @@ chosen to look like Zavkhan, not official statistics.
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -446,14 +444,3 @@ def _draw_round(rng, n, soum, zone, weights, lat, demo, winter, missing, res_x_s
         # a household missing food expenditure is missing its log too
         df["log_food_exp_ae"] = np.where(np.isnan(df["food_exp_ae"]), np.nan, df["log_food_exp_ae"])
     return pd.DataFrame(df)
-
-
-
-class _CallableModule(types.ModuleType):
-    # `rima.simulate` is both this module and the function: once the module is imported the
-    # package attribute is the module, so calling it must still run the simulator.
-    def __call__(self, *args, **kwargs):
-        return simulate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -12,8 +12,6 @@ Row numbers are data row numbers counted from 1: row 1 is the first row under th
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -410,13 +408,3 @@ def _plain(v):
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
-
-
-class _CallableModule(types.ModuleType):
-    # `rima.validate` is both this module and the function: once the module is imported the
-    # package attribute is the module, so calling it must still validate.
-    def __call__(self, *args, **kwargs):
-        return validate(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
