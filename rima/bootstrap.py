@@ -74,6 +74,34 @@ class BootstrapResult:
     elapsed: float = 0.0
     notes: list = field(default_factory=list)
 
+    def save(self, path):
+        """Write bootstrap_rsm.csv, bootstrap_mimic.csv, bootstrap_overall.csv and
+        bootstrap_profile_<var>.csv to a directory."""
+        from pathlib import Path
+
+        from rima.io import write_table
+
+        out = Path(path)
+        out.mkdir(parents=True, exist_ok=True)
+        write_table(self.rsm, out / "bootstrap_rsm.csv")
+        write_table(self.mimic, out / "bootstrap_mimic.csv")
+        write_table(self.overall, out / "bootstrap_overall.csv")
+        for var, tab in self.profiles.items():
+            write_table(tab, out / f"bootstrap_profile_{var}.csv")
+        return out
+
+    def headline(self) -> dict:
+        """Plain JSON-ready intervals: RSM shares and MIMIC structural coefficients."""
+        return {"n_boot": self.n_boot, "usable": self.n_ok, "seed": self.seed,
+                "level": self.level,
+                "rsm": {r.pillar: [float(r.ci_lower), float(r.ci_upper)]
+                        for r in self.rsm.itertuples()},
+                "coefficients": {rhs: [float(lo), float(hi)] for rhs, op, lo, hi in zip(
+                    self.mimic["rhs"], self.mimic["op"], self.mimic["ci.lower"],
+                    self.mimic["ci.upper"]) if op == "~"},
+                "mean_RCI_100": [float(self.overall["ci_lower"].iloc[0]),
+                                 float(self.overall["ci_upper"].iloc[0])]}
+
     @property
     def n_ok(self) -> int:
         return self.n_boot - sum(self.failed.values())

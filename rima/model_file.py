@@ -87,6 +87,23 @@ class FittedModel:
         return score_households(X, self.mean_, self.scale_, self.weights_, self.member_, Y,
                                 self.ymean_, self.ysd_, self.icpt_, self.cx_, self.cy_, lo, hi)
 
+    def score_batch(self, X, Y):
+        """Score arrays in the model's column order (`variables`, `indicators`; NaN =
+        missing): (pillars (n, K), rci, rci_100, status codes (n,) int32, reasons) with
+        status = reasons[code] and reasons[0] == "ok". `score` and the streaming scorer
+        (`rima.streaming`) both go through here."""
+        pillars, rci, rci100 = self.score_arrays(X, Y)
+        scored = np.isfinite(rci)
+        use_y = self.prediction != "causes"
+        needed = self.variables + (self.indicators if use_y else [])
+        bad = np.flatnonzero(~scored)
+        miss = np.isnan(X[bad])
+        if use_y:
+            miss = np.concatenate([miss, np.isnan(Y[bad])], axis=1)
+        partial = self.indicators if self.options.get("missing") == "fiml" else ()
+        codes, reasons = status_codes(len(rci), bad, miss, needed, partial)
+        return pillars, rci, rci100, codes, reasons
+
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
         """id, pillars, RCI, RCI_100, status and `out_of_range` for every row of `df`."""
         if not isinstance(df, pd.DataFrame):
@@ -102,11 +119,8 @@ class FittedModel:
         X = numeric_matrix(df, self.variables)
         Y = (numeric_matrix(df, self.indicators) if self.prediction != "causes"
              else np.full((len(df), len(self.indicators)), np.nan))
-        pillars, rci, rci100 = self.score_arrays(X, Y)
-        needed = self.variables + (self.indicators if self.prediction != "causes" else [])
-        status = row_status(df, needed, np.isfinite(rci),
-                            partial_ok=self.indicators if self.options.get("missing") == "fiml"
-                            else ())
+        pillars, rci, rci100, codes, reasons = self.score_batch(X, Y)
+        status = np.asarray(reasons, dtype=object)[codes]
         return assemble_scores(df[self.id], self.pillar_names, pillars, rci, rci100, status,
                                out_of_range=True)
 
@@ -223,16 +237,30 @@ def row_status(df, needed, scored, partial_ok=()):
     missing all of them the reason names them all.
     """
     needed = list(needed)
-    status = np.full(len(df), "ok", dtype=object)
     bad = np.flatnonzero(~np.asarray(scored))
-    if bad.size == 0:
-        return status
-    miss = df[needed].iloc[bad].isna().to_numpy()
-    # one reason per distinct pattern of missing columns, not one per row
-    codes = miss.astype(np.uint8)
-    patterns, inverse = np.unique(codes, axis=0, return_inverse=True)
+    miss = df[needed].iloc[bad].isna().to_numpy() if bad.size else np.zeros((0, len(needed)))
+    codes, reasons = status_codes(len(df), bad, miss, needed, partial_ok)
+    return np.asarray(reasons, dtype=object)[codes]
+
+
+def status_codes(n, bad, miss, needed, partial_ok=()):
+    """(codes (n,) int32, reasons) for rows `bad` (not scored) with missing-value matrix
+    `miss` (len(bad) x len(needed)); code 0 is "ok". One reason per distinct pattern of
+    missing columns, not one per row."""
+    codes = np.zeros(n, dtype=np.int32)
+    reasons = ["ok"]
+    if len(bad) == 0:
+        return codes, reasons
+    needed = list(needed)
+    miss = np.asarray(miss, dtype=bool)
+    if miss.shape[1] <= 63:
+        # one integer key per row: a 1-D unique is far faster than unique(axis=0)
+        keys = miss.astype(np.int64) @ (np.int64(1) << np.arange(miss.shape[1], dtype=np.int64))
+        ukeys, inverse = np.unique(keys, return_inverse=True)
+        patterns = (ukeys[:, None] >> np.arange(miss.shape[1])) & 1
+    else:
+        patterns, inverse = np.unique(miss.astype(np.uint8), axis=0, return_inverse=True)
     partial = [needed.index(c) for c in partial_ok]
-    reasons = []
     for pat in patterns:
         cols = [needed[j] for j in np.flatnonzero(pat)]
         if partial and cols and all(needed.index(c) in partial for c in cols):
@@ -243,8 +271,8 @@ def row_status(df, needed, scored, partial_ok=()):
             reasons.append(f"missing value in {cols[0]}")
         else:
             reasons.append(f"missing values in {', '.join(cols)}")
-    status[bad] = np.asarray(reasons, dtype=object)[inverse.ravel()]
-    return status
+    codes[bad] = 1 + inverse.ravel().astype(np.int32)
+    return codes, reasons
 
 
 def assemble_scores(ids, pillar_names, pillars, rci, rci100, status, out_of_range=False):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rima._kernels.score import score_households
+from rima._kernels.score import rci_100_scale, score_households
 from rima.errors import RimaInputError
 from rima.model_file import FittedModel, assemble_scores, fingerprint, numeric_matrix, row_status
 from rima.profiles import profiles as profile_tables
@@ -74,6 +74,16 @@ class RimaResult:
     validation: object
     accounting: pd.DataFrame
     notes: list = field(default_factory=list)
+    bootstrap_result: object = None  # set by `bootstrap()`
+
+    def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None):
+        """Percentile bootstrap of the whole pipeline (`rima.bootstrap`); the result is kept
+        as `bootstrap_result`, shown by `summary()` and written by `save()`."""
+        from rima.bootstrap import bootstrap
+
+        self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
+                                          progress=progress, threads=threads)
+        return self.bootstrap_result
 
     @property
     def ok(self) -> pd.Series:
@@ -128,6 +138,8 @@ class RimaResult:
         lines.append(self.accounting.to_string(index=False))
         for n in self.notes:
             lines.append(f"note: {n}")
+        if self.bootstrap_result is not None:
+            lines += ["", self.bootstrap_result.summary()]
         return "\n".join(lines)
 
     def save(self, path, report=True, formats=("csv",)) -> Path:
@@ -144,6 +156,8 @@ class RimaResult:
         for var, tab in self.profiles.items():
             write_table(tab, out / f"profile_{var}.csv")
         self.model.save(out / "model.json")
+        if self.bootstrap_result is not None:
+            self.bootstrap_result.save(out)
         if report:
             from rima.report import write_report
 
@@ -196,7 +210,14 @@ def fit(data, spec, progress=None) -> RimaResult:
         mimic_rows = xok & yok_any & wok
 
     # ------------------------------------------------------------ pillars
+    # One moments pass over every pillar variable (signed) feeds all the factor analyses
+    # when the pillars share their rows (listwise, fiml); "pillar" keeps one pass each.
     p_tot = len(variables)
+    sign_all = np.array([-1.0 if v in opts.negative else 1.0 for v in variables])
+    shared = None
+    if opts.missing != "pillar":
+        shared = _pillar_moments(X, sign_all, mimic_rows if opts.missing == "listwise"
+                                 else xok & wok, w_all, variables)
     mean = np.empty(p_tot)
     scale = np.empty(p_tot)
     W = np.zeros((p_tot, len(names)))
@@ -214,15 +235,21 @@ def fit(data, spec, progress=None) -> RimaResult:
             rows = xok & wok
         else:
             rows = mimic_rows
-        sign = np.array([-1.0 if v in opts.negative else 1.0 for v in vs])
-        Xk = pd.DataFrame(X[np.ix_(rows, idx)] * sign, columns=vs)
+        sign = sign_all[idx]
         fs = opts.factor_settings(name)
         say(f"factor analysis {name}")
         fm = FactorModel(n_factors=fs.retention, method=fs.extraction, rotation=fs.rotation,
                          scores=fs.scores, smc=fs.smc, heywood=fs.heywood, missing="error",
                          random_state=opts.seed)
         try:
-            fm.fit(Xk, sample_weight=None if w_all is None else w_all[rows])
+            # with weights, regression / component weights use the unweighted correlations
+            # (psych), which the shared pass does not hold: fit those pillars from rows
+            if shared is not None and not (w_all is not None and (
+                    fs.scores == "regression" or fs.extraction == "pca")):
+                _fit_from_moments(fm, shared, idx, vs)
+            else:
+                Xk = pd.DataFrame(X[np.ix_(rows, idx)] * sign, columns=vs)
+                fm.fit(Xk, sample_weight=None if w_all is None else w_all[rows])
         except RimaInputError as exc:
             raise type(exc)(f"pillar {name}: {exc}") from exc
         comb = fm.score_weights_.to_numpy() @ fm.variance_weights_
@@ -273,15 +300,16 @@ def fit(data, spec, progress=None) -> RimaResult:
                                     allow_partial=opts.missing == "fiml")
 
     # ------------------------------------------------------------ scale and scores
-    _, rci_raw, _ = score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy,
-                                     0.0, 100.0)
-    scored = mimic_rows & np.isfinite(rci_raw)
+    # one scoring pass; RCI_100 is then the kernel's own affine map of RCI with the range
+    # now known, so it is bit-identical to what a loaded model.json computes
+    P, rci, _ = score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy,
+                                 0.0, 100.0)
+    scored = mimic_rows & np.isfinite(rci)
     if opts.rci_100 is None:
-        lo, hi = float(np.min(rci_raw[scored])), float(np.max(rci_raw[scored]))
+        lo, hi = float(np.min(rci[scored])), float(np.max(rci[scored]))
     else:
         lo, hi = opts.rci_100
-    P, rci, rci100 = score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy,
-                                      lo, hi)
+    rci100 = rci_100_scale(rci, lo, hi)
     rci[~scored] = np.nan
     rci100[~scored] = np.nan
     needed = variables + indicators + ([spec.weight] if w_all is not None else [])
@@ -298,9 +326,11 @@ def fit(data, spec, progress=None) -> RimaResult:
     profs = profile_tables(scores, df, spec.profiles, names, w_all, opts.rsm, res.params)
 
     analysed = np.column_stack([X[mimic_rows], Y[mimic_rows]])
+    if np.isnan(analysed).any():  # FIML rows keep missing indicators
+        analysed = np.nan_to_num(analysed, nan=np.inf)
     metadata = {
         "rima_version": __version__,
-        "training_fingerprint": fingerprint(np.nan_to_num(analysed, nan=np.inf)),
+        "training_fingerprint": fingerprint(analysed),
         "n_rows": len(df), "n_scored": int(scored.sum()),
         "fit_summary": {k: float(res.fit_measures[k]) for k in
                         ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")
@@ -323,6 +353,51 @@ def fit(data, spec, progress=None) -> RimaResult:
     return RimaResult(scores=scores, data=df, spec=spec, options=opts, pillars=pillars,
                       mimic=res, rsm=rsm, profiles=profs, model=model, validation=rep,
                       accounting=accounting, notes=notes)
+
+
+def _pillar_moments(X, sign, rows, w, names):
+    """Moments of every signed pillar variable over `rows`: (n, unweighted Moments,
+    weighted Moments or None). The pillars' correlation blocks, means and n - 1 SDs are
+    all read from these, so the rows are passed over once (twice with weights)."""
+    from rima.moments import compute_moments
+
+    Xr = X if rows.all() else X[rows]
+    mu = compute_moments(Xr, names=names)
+    mw = None if w is None else compute_moments(Xr, w[rows], names=names)
+    # reversing a variable negates its mean and its row and column of the co-moment,
+    # exactly (IEEE negation commutes with the sums), so no signed copy of X is made
+    for mo in (mu, mw):
+        if mo is not None:
+            mo.mean = mo.mean * sign
+            mo.comoment = mo.comoment * np.outer(sign, sign)
+    return int(Xr.shape[0]), mu, mw
+
+
+def _fit_from_moments(fm, shared, idx, names):
+    """FactorModel.fit on the pillar's block of the shared moments: the same correlation
+    matrix, mean and n - 1 SD as fitting the pillar's columns alone (the co-moment of two
+    columns does not depend on the other columns of the pass)."""
+    from rima.errors import DataError
+
+    n, mu, mw = shared
+    if n <= len(idx):
+        raise DataError(f"{n} usable rows for {len(idx)} variables: need more rows than "
+                        "variables")
+    m2 = np.diag(mu.comoment)[idx]
+    const = [names[j] for j in np.flatnonzero(~(m2 > 0))]
+    if const:
+        raise DataError(f"constant column(s) cannot enter a factor analysis: "
+                        f"{', '.join(const)}")
+    src = mu if mw is None else mw
+    C = src.comoment[np.ix_(idx, idx)]
+    d = np.sqrt(np.diag(C))
+    R = C / np.outer(d, d)
+    np.fill_diagonal(R, 1.0)
+    fm.fit_correlation(R, n, names=names)
+    fm.mean_ = mu.mean[idx].copy()
+    fm.scale_ = np.sqrt(np.diag(mu.comoment)[idx] / (mu.sum_weights - 1.0))
+    fm.rows_used_ = np.ones(n, dtype=bool)
+    return fm
 
 
 def _pattern_weights(res, method, m, k, allow_partial):

@@ -136,10 +136,10 @@ def _rebatch(reader, batch_rows):
 def _check_columns(src, have, columns):
     missing = [c for c in columns if c not in have]
     if missing:
-        from rima.spec import _suggest
+        from rima.suggest import did_you_mean
 
         raise ModelFileError(f"{src}: the data lacks {len(missing)} column(s) the model "
-                             "needs: " + "; ".join(f"{c}{_suggest(c, sorted(have))}"
+                             "needs: " + "; ".join(f"{c}{did_you_mean(c, sorted(have))}"
                                                    for c in missing))
 
 
@@ -165,28 +165,43 @@ def _to_float(arr, name, first_row, bad):
     raise DataError(f"column {name!r} has type {arr.type}, which is not numeric")
 
 
-def _mark_bad(out, bad, row0, id_col):
-    """Status and blank scores for rows with a non-numeric cell (their NaN from the cast
-    would otherwise read as an ordinary missing value)."""
+def _mark_bad(bad, row0, arrays, codes, reasons):
+    """Rows with a non-numeric cell: no scores, and a status naming the cell (their NaN
+    from the cast would otherwise read as an ordinary missing value)."""
     per_row = {}
     for row, col, val in bad:
         per_row.setdefault(row - row0, []).append((col, val))
-    status = out["status"].to_numpy(dtype=object).copy()
+    index = {r: i for i, r in enumerate(reasons)}
     for i, cells in per_row.items():
         msg = "; ".join(f"non-numeric value {val!r} in {col}" for col, val in cells)
-        orig = str(status[i])
+        orig = reasons[codes[i]]
         named = orig.split(" in ", 1)[1].split(", ") if orig.startswith("missing") else []
         others = [c for c in named if c not in {col for col, _ in cells}]
         if others:
             msg += f"; missing value{'s' if len(others) > 1 else ''} in {', '.join(others)}"
-        status[i] = msg
-    rows = np.fromiter(per_row, dtype=np.int64)
-    for col in out.columns:
-        if col not in (id_col, "status") and out[col].dtype.kind == "f":
-            vals = out[col].to_numpy(dtype=float).copy()
-            vals[rows] = np.nan
-            out[col] = vals
-    out["status"] = status
+        if msg not in index:
+            index[msg] = len(reasons)
+            reasons.append(msg)
+        codes[i] = index[msg]
+        for a in arrays:
+            a[i] = np.nan
+
+
+def _output_table(model, rb, keep, P, rci, rci100, codes, reasons):
+    """The columns of FittedModel.score (id, pillars, RCI, RCI_100, status, out_of_range),
+    with any `keep` columns after the id, built straight in Arrow."""
+    import pyarrow as pa
+
+    names = [model.id, *keep, *model.pillar_names, "RCI", "RCI_100", "status",
+             "out_of_range"]
+    with np.errstate(invalid="ignore"):
+        oor = (rci100 < 0) | (rci100 > 100)
+    status = pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int32()),
+                                            pa.array(reasons, type=pa.string()))
+    arrays = [rb.column(model.id), *(rb.column(c) for c in keep),
+              *(pa.array(np.ascontiguousarray(P[:, k])) for k in range(P.shape[1])),
+              pa.array(rci), pa.array(rci100), status.cast(pa.string()), pa.array(oor)]
+    return pa.Table.from_arrays(arrays, names=names)
 
 
 class _Writer:
@@ -199,7 +214,8 @@ class _Writer:
 
         self._sink = None
         if fmt == "parquet":
-            self._w = pq.ParquetWriter(dst, schema)
+            # dictionary pages only where they pay (ids and scores are nearly all distinct)
+            self._w = pq.ParquetWriter(dst, schema, use_dictionary=["status"])
         else:
             self._sink = pa.output_stream(dst, compression="detect")
             opts = pcsv.WriteOptions(delimiter="\t" if fmt == "tsv" else ",")
@@ -237,45 +253,51 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
         raise DataError(f"batch_rows = {batch_rows}: give a positive number of rows")
     fin, fout = _kind(src), _kind(dst)
     keep = [c for c in keep if c not in model.required_columns]
-    numeric = [c for c in model.required_columns if c != model.id]
+    use_y = model.prediction != "causes"
+    numeric = list(model.variables) + (list(model.indicators) if use_y else [])
     columns = [model.id, *keep, *numeric]
     summary = StreamSummary(source=str(src), destination=str(dst))
     writer = None
+    schema = None
     row0 = 1
+    p, m = len(model.variables), len(model.indicators)
     try:
         for rb in _reader(src, fin, columns, numeric, batch_rows):
             n = rb.num_rows
             if n == 0:
                 continue
             bad = []
-            data = {model.id: rb.column(model.id).to_pandas()}
-            for c in numeric:
-                data[c] = _to_float(rb.column(c), c, row0, bad)
-            df = pd.DataFrame(data, copy=False)
-            out = model.score(df)
+            # column-major, so each column is one contiguous copy out of Arrow
+            X = np.empty((p, n)).T
+            for j, c in enumerate(model.variables):
+                X[:, j] = _to_float(rb.column(c), c, row0, bad)
+            Y = np.empty((m, n)).T
+            for j, c in enumerate(model.indicators):
+                Y[:, j] = _to_float(rb.column(c), c, row0, bad) if use_y else np.nan
+            P, rci, rci100, codes, reasons = model.score_batch(X, Y)
             if bad:
-                _mark_bad(out, bad, row0, model.id)
+                cols = [P[:, k] for k in range(P.shape[1])]  # views: NaN goes into P
+                _mark_bad(bad, row0, [*cols, rci, rci100], codes, reasons)
                 summary.n_bad_cells += len(bad)
                 room = _MAX_LISTED - len(summary.bad_cells)
                 summary.bad_cells.extend(bad[:max(room, 0)])
-            for j, c in enumerate(keep):
-                out.insert(1 + j, c, rb.column(c).to_pandas())
-            table = pa.Table.from_pandas(out, preserve_index=False)
+            table = _output_table(model, rb, keep, P, rci, rci100, codes, reasons)
             if writer is None:
                 writer = _Writer(dst, fout, table.schema)
                 schema = table.schema
             elif table.schema != schema:
                 table = table.cast(schema)
             writer.write_table(table)
-            ok = (out["status"] == "ok").to_numpy()
-            summary.rci_100_sum += float(out["RCI_100"].to_numpy()[ok].sum())
-            if "out_of_range" in out.columns:
-                summary.out_of_range += int(out["out_of_range"].to_numpy().sum())
-            vc = out["status"].value_counts()
-            for s, c in vc.items():
-                summary.status_counts[s] = summary.status_counts.get(s, 0) + int(c)
+            counts = np.bincount(codes, minlength=len(reasons))
+            for r, c in zip(reasons, counts):
+                if c:
+                    summary.status_counts[r] = summary.status_counts.get(r, 0) + int(c)
+            ok = codes == 0
+            summary.rci_100_sum += float(rci100[ok].sum())
+            with np.errstate(invalid="ignore"):
+                summary.out_of_range += int(((rci100 < 0) | (rci100 > 100)).sum())
             summary.rows += n
-            summary.scored += int(vc.get("ok", 0))
+            summary.scored += int(counts[0])
             summary.batches += 1
             row0 += n
             if progress is not None:

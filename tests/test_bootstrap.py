@@ -176,3 +176,26 @@ def test_unsupported_options_and_bad_arguments(example):
     sd["options"] = {"missing": "pillar"}
     with pytest.raises(SpecError, match="missing"):
         bootstrap(_fit(df, sd), n_boot=10, progress=False)
+
+
+def test_fit_cli_bootstrap(tmp_path):
+    from click.testing import CliRunner
+
+    from rima.cli import cli
+
+    out = tmp_path / "fit"
+    res = CliRunner().invoke(cli, ["fit", str(DATA), "--spec", str(SPEC), "--out", str(out),
+                                   "--no-report", "--json", "--quiet", "--bootstrap", "40",
+                                   "--seed", "2"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    boot = info["bootstrap"]
+    assert boot["n_boot"] == 40 and boot["seed"] == 2 and boot["usable"] == 40
+    for p, share in info["rsm"].items():
+        lo, hi = boot["rsm"][p]
+        assert lo < share < hi
+    for name in ("bootstrap_rsm.csv", "bootstrap_mimic.csv", "bootstrap_overall.csv",
+                 "bootstrap_profile_soum.csv", "bootstrap_profile_head_sex.csv"):
+        assert (out / name).exists(), name
+    tab = pd.read_csv(out / "bootstrap_rsm.csv")
+    np.testing.assert_allclose(tab["share"], pd.read_csv(out / "rsm.csv")["share"])

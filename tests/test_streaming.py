@@ -144,3 +144,28 @@ def test_peak_memory_flat_when_rows_grow_tenfold(fitted, tmp_path):
         growth.append((last - first) / 1024)
         assert len(pd.read_parquet(dst, columns=["hhid"])) == 2000 * times
     assert growth[1] < 8 and growth[1] - growth[0] < 6, growth
+
+
+def test_score_cli_streams_and_reports_bad_rows(fitted, tmp_path):
+    from click.testing import CliRunner
+
+    from rima.cli import cli
+
+    df, _, mpath = fitted
+    big = _big(df, 2, seed=3).astype({"hdds": object})
+    big.loc[len(big) - 5, "hdds"] = "seven"
+    src, dst = tmp_path / "in.csv", tmp_path / "out.parquet"
+    big.to_csv(src, index=False)
+    out = CliRunner().invoke(cli, ["score", str(src), "--model", str(mpath), "--out", str(dst),
+                                   "--batch-rows", "700", "--json"])
+    assert out.exit_code == 0, out.output
+    info = json.loads(out.stdout)
+    assert info["rows"] == len(big) and info["batches"] >= 6
+    assert info["bad_cells"] == [{"row": len(big) - 4, "column": "hdds", "value": "seven"}]
+    assert f"row {len(big) - 4:,}: non-numeric value 'seven' in hdds" in out.stderr
+    got = pd.read_parquet(dst)
+    assert got.loc[len(big) - 5, "status"] == "non-numeric value 'seven' in hdds"
+    assert info["scored"] == int((got["status"] == "ok").sum())
+    bad = CliRunner().invoke(cli, ["score", str(src), "--model", str(mpath),
+                                   "--out", str(tmp_path / "x.dta"), "--batch-rows", "10"])
+    assert bad.exit_code == 2 and "--batch-rows" in bad.output

@@ -32,11 +32,19 @@ def headline(result) -> dict:
 @click.option("--no-report", is_flag=True, help="Skip report.html and the figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the headline results as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress messages on stderr.")
-def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet):
+@click.option("--bootstrap", "n_boot", type=click.IntRange(0, 1_000_000), default=0,
+              show_default=True,
+              help="Bootstrap replicates for percentile intervals of the RSM shares, MIMIC "
+                   "parameters and mean RCI_100 by profile (0: none).")
+@click.option("--seed", type=click.IntRange(0), default=None,
+              help="Bootstrap seed (default: the spec's options.seed).")
+def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed):
     """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
 
     Writes scores.csv (id, pillars, RCI, RCI_100, status for every input row), rsm.csv,
-    mimic.csv, profile_<var>.csv, model.json and report.html with figures/.
+    mimic.csv, profile_<var>.csv, model.json and report.html with figures/; with
+    --bootstrap N also bootstrap_rsm.csv, bootstrap_mimic.csv, bootstrap_overall.csv and
+    bootstrap_profile_<var>.csv (percentile intervals).
     """
     import json
 
@@ -46,13 +54,19 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet):
 
     say = Progress(quiet)
     result = fit(data, spec_path, progress=say)
+    if n_boot:
+        say(f"bootstrap ({n_boot} replicates)")
+        result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
     say("writing outputs" + ("" if no_report else " and the report"))
     out = result.save(out_dir, report=not no_report)
     if fmt != "csv":
         write_table(result.scores, out / f"scores.{fmt}")
     say("done")
     if as_json:
-        click.echo(json.dumps({"out": str(out), **headline(result)}, indent=1))
+        info = {"out": str(out), **headline(result)}
+        if result.bootstrap_result is not None:
+            info["bootstrap"] = result.bootstrap_result.headline()
+        click.echo(json.dumps(info, indent=1))
     else:
         click.echo(result.summary())
         click.echo(f"\noutputs written to {out}")
