@@ -199,3 +199,23 @@ def test_fit_cli_bootstrap(tmp_path):
         assert (out / name).exists(), name
     tab = pd.read_csv(out / "bootstrap_rsm.csv")
     np.testing.assert_allclose(tab["share"], pd.read_csv(out / "rsm.csv")["share"])
+
+
+def test_report_shows_the_bootstrap_intervals(example, boot, tmp_path):
+    import re
+
+    from rima.report import write_report
+
+    result = example[1]
+    result.bootstrap_result = boot
+    try:
+        page = write_report(result, tmp_path).read_text(encoding="utf-8")
+    finally:
+        result.bootstrap_result = None
+    section = page[page.index("id='bootstrap'"):page.index("Row accounting")]
+    assert "200 nonparametric bootstrap replicates" in section
+    # every pillar's interval is printed as the bootstrap computed it
+    for r in boot.rsm.itertuples():
+        row = re.search(rf"<td>{r.pillar}</td>(.*?)</tr>", section).group(1)
+        assert f"{r.ci_lower:.2f}" in row and f"{r.ci_upper:.2f}" in row
+    assert section.count("<table>") == 3 + len(boot.profiles)

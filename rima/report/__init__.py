@@ -86,6 +86,21 @@ def report_data(result) -> dict:
         "rci_100": [float(x) for x in scores.loc[ok, "RCI_100"]],
         "accounting": _records(result.accounting),
         "notes": list(result.notes),
+        "bootstrap": _bootstrap_data(getattr(result, "bootstrap_result", None)),
+    }
+
+
+def _bootstrap_data(boot) -> dict | None:
+    """Percentile intervals of a `rima.bootstrap` run, or None when none was run."""
+    if boot is None:
+        return None
+    return {
+        "n_boot": int(boot.n_boot), "usable": int(boot.n_ok), "seed": int(boot.seed),
+        "level": float(boot.level),
+        "rsm": _records(boot.rsm), "mimic": _records(boot.mimic),
+        "overall": _records(boot.overall),
+        "profiles": {var: _records(tab) for var, tab in boot.profiles.items()},
+        "failed": {str(k): int(v) for k, v in boot.failed.items()},
     }
 
 

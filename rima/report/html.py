@@ -119,8 +119,27 @@ def page(data: dict, figs: dict, sections=()) -> str:
         out.append(f"<h2>By {html.escape(var)}</h2>" + _table(d, 2))
         out.append(_img(f"rci_by_{var}", *figs[f"rci_by_{var}"]))
         out.append(_img(f"rsm_by_{var}", *figs[f"rsm_by_{var}"]))
+    boot = data.get("bootstrap")
+    if boot:
+        out.append(_bootstrap_section(boot))
     out.append("<h2>Row accounting</h2>" + _table(data["accounting"]))
     for s in sections:
         out.append(_section(s, figs))
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _bootstrap_section(boot: dict) -> str:
+    level = f"{100 * boot['level']:g} %"
+    parts = ["<h2 id='bootstrap'>Bootstrap confidence intervals</h2>",
+             (f"<p>{boot['n_boot']} nonparametric bootstrap replicates of the whole pipeline "
+              f"(seed {boot['seed']}; {boot['usable']} usable), {level} percentile "
+              "intervals.</p>")]
+    for reason, count in boot.get("failed", {}).items():
+        parts.append(f"<p class='note'>{count} replicate(s) left out: {html.escape(reason)}</p>")
+    parts.append("<h3>Resilience Structure Matrix</h3>" + _table(boot["rsm"], 2))
+    parts.append("<h3>MIMIC parameters</h3>" + _table(boot["mimic"], 4))
+    parts.append("<h3>Mean RCI_100</h3>" + _table(boot["overall"], 2))
+    for var, tab in boot["profiles"].items():
+        parts.append(f"<h3>Mean RCI_100 by {html.escape(var)}</h3>" + _table(tab, 2))
+    return "\n".join(parts)
