@@ -54,25 +54,33 @@ def profile_table(scores: pd.DataFrame, groups: pd.Series, pillar_names, weights
     """One row per category of `groups` over the rows of `scores` with status "ok"."""
     ok = (scores["status"] == "ok").to_numpy()
     g = groups.astype(object).where(groups.notna(), MISSING_LABEL).to_numpy()[ok]
-    sub = scores.loc[ok]
+    pillar_names = list(pillar_names)
+    rci100 = scores["RCI_100"].to_numpy(dtype=float)[ok]
+    rci = scores["RCI"].to_numpy(dtype=float)[ok]
+    pillars = scores[pillar_names].to_numpy(dtype=float)[ok]
     w = None if weights is None else np.asarray(weights, dtype=float)[ok]
+    # one factorisation and a stable sort instead of a comparison over all rows per
+    # category: the rows of each category keep their order, so every sum is unchanged
+    codes, categories = pd.factorize(g)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(categories)))])
+    n_design = int(ok.sum())
     recs = []
-    for cat in sorted(pd.unique(g), key=str):
-        m = g == cat
-        wm = None if w is None else w[m]
-        y = sub["RCI_100"].to_numpy()[m]
-        mean, se, lower, upper = weighted_mean_ci(y, wm, level, n_design=int(ok.sum()))
-        n = int(m.sum())
-        rec = {"category": cat, "households": n,
+    for code in sorted(range(len(categories)), key=lambda c: str(categories[c])):
+        rows = order[bounds[code]:bounds[code + 1]]
+        wm = None if w is None else w[rows]
+        mean, se, lower, upper = weighted_mean_ci(rci100[rows], wm, level, n_design=n_design)
+        n = len(rows)
+        rec = {"category": categories[code], "households": n,
                "sum_weights": float(n if wm is None else wm.sum()),
                "mean_RCI_100": mean, "se": se, "ci_lower": lower, "ci_upper": upper}
-        for p in pillar_names:
-            rec[f"mean_{p}"] = weighted_mean_se(sub[p].to_numpy()[m], wm)[0]
+        for j, p in enumerate(pillar_names):
+            rec[f"mean_{p}"] = weighted_mean_se(pillars[rows, j], wm)[0]
         if n > 2:
-            shares = rsm_shares(sub.loc[m, list(pillar_names)], sub["RCI"].to_numpy()[m], wm,
-                                rsm_kind, mimic_params)
-            for p, s in zip(shares["pillar"], shares["share"]):
-                rec[f"rsm_{p}"] = s
+            shares = rsm_shares(pd.DataFrame(pillars[rows], columns=pillar_names), rci[rows],
+                                wm, rsm_kind, mimic_params)
+            for p, share in zip(shares["pillar"], shares["share"]):
+                rec[f"rsm_{p}"] = share
         else:
             for p in pillar_names:
                 rec[f"rsm_{p}"] = np.nan
