@@ -102,3 +102,31 @@ def weights_of(frame: pd.DataFrame, weight: str | None) -> np.ndarray:
 def weighted_mean(x: np.ndarray, w: np.ndarray) -> float:
     ok = np.isfinite(x) & np.isfinite(w)
     return float(np.sum(x[ok] * w[ok]) / np.sum(w[ok]))
+
+
+def write_tables(directory, tables: dict, fmt: str = "csv") -> dict:
+    """Write each table as `<directory>/<name>.<fmt>` (rima.io); returns {name: path}."""
+    from pathlib import Path
+
+    from rima.io import write_table
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    ext = fmt.lstrip(".")
+    paths = {}
+    for name, table in tables.items():
+        path = out / f"{name}.{ext}"
+        write_table(_stata_safe(table) if ext == "dta" else table, path)
+        paths[name] = path
+    return paths
+
+
+def _stata_safe(df: pd.DataFrame) -> pd.DataFrame:
+    # Stata needs plain variable names ("class" is a reserved word) and string categories
+    out = df.copy()
+    out.columns = ["res_class" if c == "class" else
+                   str(c).replace("-", "_").replace("[", "_").replace("]", "") for c in out.columns]
+    for c in out.columns:
+        if isinstance(out[c].dtype, pd.CategoricalDtype):
+            out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)
+    return out

@@ -19,13 +19,12 @@ the round-r shocks (winter livestock-loss share, soum winter severity) as contro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rima.analysis.frame import is_result, join_soums
+from rima.analysis.frame import is_result, join_soums, write_tables
 from rima.analysis.regression import fit_regression
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import DataError, RimaInputError
@@ -92,11 +91,6 @@ class PanelResult:
         return "\n".join(lines)
 
     def write(self, directory, fmt: str = "csv") -> dict:
-        from rima.io import write_table
-
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        ext = fmt.lstrip(".")
         tables = {"panel_scores": self.scores, "panel_change": self.change,
                   "panel_accounting": self.accounting}
         for var, tab in self.by_profile.items():
@@ -105,19 +99,7 @@ class PanelResult:
             tables[f"panel_transition_round{r}"] = tab["counts"].reset_index()
         for (r, what), m in self.models.items():
             tables[f"panel_{what}_round{r}"] = m.params
-        paths = {}
-        for name, tab in tables.items():
-            tab = tab.copy()
-            tab.columns = [str(c).replace("-", "_") for c in tab.columns]
-            if ext == "dta":
-                tab = tab.rename(columns={"class": "res_class"})
-                for c in tab.columns:
-                    if isinstance(tab[c].dtype, pd.CategoricalDtype):
-                        tab[c] = tab[c].astype(object).where(tab[c].notna(), "").astype(str)
-            path = out / f"{name}.{ext}"
-            write_table(tab, path)
-            paths[name] = path
-        return paths
+        return write_tables(directory, tables, fmt)
 
 
 def panel(

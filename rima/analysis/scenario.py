@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rima.analysis.frame import is_result, weights_of
+from rima.analysis.frame import is_result, weights_of, write_tables
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import DataError, RimaInputError
 from rima.suggest import did_you_mean
@@ -347,21 +347,11 @@ class ScenarioResult:
         return "\n".join(lines)
 
     def write(self, directory, fmt: str = "csv") -> dict:
-        from rima.io import write_table
-
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        ext = fmt.lstrip(".")
         tables = {"scenario_overall": self.overall, "scenario_by_soum": self.by_soum,
                   "scenario_households": self.households, "scenario_changes": self.changes}
         for var, tab in self.by_profile.items():
             tables[f"scenario_by_{var}"] = tab
-        paths = {}
-        for name, tab in tables.items():
-            path = out / f"{name}.{ext}"
-            write_table(_stata_names(tab) if ext == "dta" else tab, path)
-            paths[name] = path
-        return paths
+        return write_tables(directory, tables, fmt)
 
 
 def scenario(
@@ -596,12 +586,6 @@ def _by_group(name, var, groups, d, w, leaving, changed, idx, level):
              "mean_change": float(est[j]), "ci_lower": float(lo[j]), "ci_upper": float(hi[j]),
              "households_changed": int(n_changed[j]), "leaving_low": int(n_leaving[j]),
              "leaving_low_weighted": float(w_leaving[j])} for j in range(ng)]
-
-
-def _stata_names(df):
-    out = df.copy()
-    out.columns = [str(c).replace("-", "_") for c in out.columns]
-    return out
 
 
 # ---------------------------------------------------------------------------- sensitivity

@@ -19,13 +19,12 @@ one; without a soum table the ranking is by the estimated number alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from rima.analysis.frame import household_frame, weights_of
+from rima.analysis.frame import household_frame, weights_of, write_tables
 from rima.classes import (
     DEFAULT_LABELS,
     DEFAULT_THRESHOLDS,
@@ -55,17 +54,9 @@ class TargetResult:
 
     def write(self, directory, fmt: str = "csv") -> dict:
         """Write households, low and soum_ranking tables as `<name>.<fmt>` (rima.io)."""
-        from rima.io import write_table
-
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        paths = {}
-        for name, df in (("households", self.households), ("low_resilience", self.low),
-                         ("soum_ranking", self.soums)):
-            path = out / f"{name}.{fmt.lstrip('.')}"
-            write_table(_stata_safe(df) if path.suffix == ".dta" else df, path)
-            paths[name] = path
-        return paths
+        return write_tables(directory, {"households": self.households,
+                                        "low_resilience": self.low,
+                                        "soum_ranking": self.soums}, fmt)
 
     def summary(self) -> str:
         lines = [f"Resilience classes ({self.method}): cut points "
@@ -233,18 +224,6 @@ def _rank(table):
     t = t.sort_values(keys, ascending=False, kind="stable").drop(columns=["_dz"], errors="ignore")
     t.insert(0, "rank", np.arange(1, len(t) + 1))
     return t.reset_index(drop=True)
-
-
-def _stata_safe(df):
-    # Stata needs plain column names and no pandas categoricals with non-string levels
-    out = df.copy()
-    # "class" is a Stata reserved word
-    out.columns = ["res_class" if c == "class" else
-                   str(c).replace("-", "_").replace("[", "_").replace("]", "") for c in out.columns]
-    for c in out.columns:
-        if isinstance(out[c].dtype, pd.CategoricalDtype):
-            out[c] = out[c].astype(object).where(out[c].notna(), "").astype(str)
-    return out
 
 
 def ranking_html(t: TargetResult, top: int | None = None) -> str:
