@@ -91,21 +91,36 @@ class Moments:
 def compute_moments(X, weights=None, names=None) -> Moments:
     """One numerically stable pass over X (n, p); NaN is not allowed (see `pairwise_moments`)."""
     X, names = _as_matrix(X, names)
-    n, _p = X.shape
-    if n == 0:
-        raise DataError("no rows to compute moments from")
-    if X.size and _k.first_nonfinite_row(X) >= 0:
-        r, c = np.argwhere(~np.isfinite(X))[0]
+    mo = moments_if_complete(X, weights, names)
+    if mo is None:
+        bad = np.argwhere(~np.isfinite(X))
+        if not len(bad):
+            raise DataError("the values are too large for float64 cross-products; rescale "
+                            "the columns (e.g. to thousands) first")
+        r, c = bad[0]
         raise DataError(
             f"missing or non-finite value in column {names[c]!r} at row {int(r)}; "
             "drop or impute rows first, or use pairwise moments"
         )
+    return mo
+
+
+def moments_if_complete(X, weights=None, names=None) -> Moments | None:
+    """`compute_moments`, or None when X holds a missing or non-finite value: the pass
+    itself is the check (a NaN or infinity reaches its block's sums), so callers that can
+    handle incomplete rows another way need no separate scan of the data first."""
+    X, names = _as_matrix(X, names)
+    n, _p = X.shape
+    if n == 0:
+        raise DataError("no rows to compute moments from")
     w, use_w = _check_weights(weights, n)
     raw_weight_sum = float(w.sum()) if use_w else float(n)
     if use_w:
         w = w * (n / raw_weight_sum)
     shift = X[0].copy()
     bw, bm, bc = _k.block_moments(X, w, use_w, shift)
+    if not (np.isfinite(bm).all() and np.isfinite(bc).all() and np.isfinite(shift).all()):
+        return None
     W, mean, C = _k.merge_blocks(bw, bm, bc)
     mean = mean + shift
     return Moments(n_obs=n, sum_weights=float(W), mean=mean, comoment=C, names=names,

@@ -19,6 +19,8 @@ parameter that sets it or -1 when the entry is fixed (value taken from the fixed
 import numpy as np
 from numba import njit, prange
 
+from rima._kernels.moments import BLOCK, block_summary
+
 
 @njit(cache=True)
 def build_matrices(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx):
@@ -294,161 +296,73 @@ def score_crossproduct(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi, d
 
 
 @njit(cache=True, parallel=True)
-def gamma_trace(y, x, w, w2, ymean, xmean, b_ols, rmat, cmat, nchunks):
-    """tr(W Gamma) for lavaan's fixed-x Gamma and W = 1/2 D'(V^-1 kron V^-1)D, in one pass.
+def fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols):
+    """Block summaries of the features of lavaan's fixed-x Gamma, in one pass over the rows.
 
-    With V^-1 = R'R and Z_i = d_i d_i' - dh_i dh_i' (d = (y, x) centred, dh the same with y
-    replaced by its OLS fit), v' W v = 1/2 ||R (Z_i - Zbar) R'||_F^2, and with a = R d,
-    b = R dh, C = R Zbar R' that norm is (a'a)^2 + (b'b)^2 - 2 (a'b)^2 - 2 a'Ca + 2 b'Cb
-    + ||C||^2, so no p* x p* matrix is ever formed.
-    Returns sum_i w2_i v_i' W v_i / sum w.
+    With the causes fixed, row i's Gamma row is vech(d d' - dh dh'), d = (y, x) centred and
+    dh the same with y replaced by its OLS fit B xc. That matrix is linear in the products
+    r_j r_l (j <= l) and r_j xc_h, r = yc - B xc the OLS residual, so these m(m+1)/2 + m k
+    features carry all of Gamma: Gamma = A Cov(f) A' for a fixed A (see
+    rima.mimic.inference.fixedx_gamma). Returns per block the w2-weighted summary
+    (weight sum, mean, lower co-moment; rima._kernels.moments.block_summary) and the
+    w-weighted feature sums (the centre lavaan uses with sampling weights).
     """
     n, m = y.shape
     k = x.shape[1]
-    p = m + k
-    cc = np.sum(cmat * cmat)
-    out = np.zeros(nchunks)
-    size = (n + nchunks - 1) // nchunks
-    for ch in prange(nchunks):
-        lo = ch * size
-        hi = min(n, lo + size)
-        acc = 0.0
-        d = np.empty(p)
-        dh = np.empty(p)
-        a = np.empty(p)
-        b = np.empty(p)
-        for i in range(lo, hi):
-            for h in range(k):
-                d[m + h] = x[i, h] - xmean[h]
-                dh[m + h] = d[m + h]
-            for j in range(m):
-                d[j] = y[i, j] - ymean[j]
-                t = 0.0
-                for h in range(k):
-                    t += b_ols[j, h] * d[m + h]
-                dh[j] = t
-            aa = 0.0
-            bb = 0.0
-            ab = 0.0
-            for r in range(p):
-                ta = 0.0
-                tb = 0.0
-                for c in range(p):
-                    ta += rmat[r, c] * d[c]
-                    tb += rmat[r, c] * dh[c]
-                a[r] = ta
-                b[r] = tb
-                aa += ta * ta
-                bb += tb * tb
-                ab += ta * tb
-            aca = 0.0
-            bcb = 0.0
-            for r in range(p):
-                ua = 0.0
-                ub = 0.0
-                for c in range(p):
-                    ua += cmat[r, c] * a[c]
-                    ub += cmat[r, c] * b[c]
-                aca += a[r] * ua
-                bcb += b[r] * ub
-            acc += w2[i] * 0.5 * (aa * aa + bb * bb - 2.0 * ab * ab - 2.0 * aca + 2.0 * bcb + cc)
-        out[ch] = acc
-    return out.sum() / w.sum()
-
-
-@njit(cache=True, parallel=True, fastmath=True)
-def fixedx_meat(y, x, w, w2, ymean, xmean, b_ols, myy, nyx, nchunks):
-    """Delta' W Gamma W Delta (the robust.sem meat) in one pass, without forming vech rows.
-
-    With fixed causes lavaan's Gamma row is vech(d d' - dh dh'), d = (y, x) centred and dh
-    the same with y replaced by its OLS fit on x. Its projection on parameter a is
-    s_a = r' Myy_a r + 2 r' Nyx_a xc, where r = yc - B_ols xc is the OLS residual,
-    Myy_a the indicator block of the symmetric matrix representing row a of Delta' W and
-    Nyx_a = Myy_a B_ols + Myx_a. Returns sum_i w2_i (s_i - s)(s_i - s)' / sum w with
-    s = sum_i w_i s_i / sum w.
-    """
-    n, m = y.shape
-    k = x.shape[1]
-    q = myy.shape[0]
-    # s_a is linear in the products r_j r_l (j <= l) and r_j xc_h: precompute its weights
     nf = m * (m + 1) // 2 + m * k
-    gmat = np.zeros((q, nf))
-    for a in range(q):
+    nb = (n + BLOCK - 1) // BLOCK
+    bw = np.zeros(nb)
+    bm = np.zeros((nb, nf))
+    bc = np.zeros((nb, nf, nf))
+    bs = np.zeros((nb, nf))
+    for b in prange(nb):
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        L = hi - lo
+        xc = np.empty((k, L))
+        for h in range(k):
+            for r in range(L):
+                xc[h, r] = x[lo + r, h] - xmean[h]
+        res = np.empty((m, L))
+        for j in range(m):
+            for r in range(L):
+                res[j, r] = y[lo + r, j] - ymean[j]
+            for h in range(k):
+                bjh = b_ols[j, h]
+                for r in range(L):
+                    res[j, r] -= bjh * xc[h, r]
+        F = np.empty((nf, L))
         f = 0
         for j in range(m):
             for l in range(j, m):
-                gmat[a, f] = myy[a, j, l] if l == j else 2.0 * myy[a, j, l]
+                for r in range(L):
+                    F[f, r] = res[j, r] * res[l, r]
                 f += 1
+        for j in range(m):
             for h in range(k):
-                gmat[a, f] = 2.0 * nyx[a, j, h]
+                for r in range(L):
+                    F[f, r] = res[j, r] * xc[h, r]
                 f += 1
-    out = np.zeros((nchunks, q, q))
-    outa = np.zeros((nchunks, q))
-    outb = np.zeros((nchunks, q))
-    size = (n + nchunks - 1) // nchunks
-    for ch in prange(nchunks):
-        lo = ch * size
-        hi = min(n, lo + size)
-        acc = np.zeros((q, q))
-        acca = np.zeros(q)
-        accb = np.zeros(q)
-        xc = np.empty(k)
-        r = np.empty(m)
-        s = np.empty(q)
-        feat = np.empty(nf)
-        for i in range(lo, hi):
-            for h in range(k):
-                xc[h] = x[i, h] - xmean[h]
-            for j in range(m):
-                v = y[i, j] - ymean[j]
-                for h in range(k):
-                    v -= b_ols[j, h] * xc[h]
-                r[j] = v
-            f = 0
-            for j in range(m):
-                for l in range(j, m):
-                    feat[f] = r[j] * r[l]
-                    f += 1
-                for h in range(k):
-                    feat[f] = r[j] * xc[h]
-                    f += 1
-            for a in range(q):
-                t = 0.0
-                for f in range(nf):
-                    t += gmat[a, f] * feat[f]
-                s[a] = t
-            wi = w2[i]
-            for a in range(q):
-                acca[a] += wi * s[a]
-                accb[a] += w[i] * s[a]
-                for b in range(a + 1):
-                    acc[a, b] += wi * s[a] * s[b]
-        out[ch] = acc
-        outa[ch] = acca
-        outb[ch] = accb
-    sw = w.sum()
-    sw2 = w2.sum()
-    g = np.zeros((q, q))
-    va = np.zeros(q)
-    mv = np.zeros(q)
-    for ch in range(nchunks):
-        g += out[ch]
-        va += outa[ch]
-        mv += outb[ch]
-    mv /= sw
-    for a in range(q):
-        for b in range(a + 1):
-            g[a, b] = (g[a, b] - mv[a] * va[b] - va[a] * mv[b] + sw2 * mv[a] * mv[b]) / sw
-            g[b, a] = g[a, b]
-    return g
+        if use_w:
+            for f in range(nf):
+                s = 0.0
+                for r in range(L):
+                    s += w[lo + r] * F[f, r]
+                bs[b, f] = s
+        mb = np.empty(nf)
+        c = np.zeros((nf, nf))
+        bw[b] = block_summary(F, w2[lo:hi] if use_w else w2, use_w, L, mb, c)
+        bm[b] = mb
+        bc[b] = c
+    return bw, bm, bc, bs
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def linear_scores(y, x, intercept, coef_x, coef_y):
     """intercept + x @ coef_x + y @ coef_y, row by row (NaN where an input is NaN)."""
     n = x.shape[0]
     out = np.empty(n)
-    for i in range(n):
+    for i in prange(n):
         v = intercept
         for h in range(coef_x.shape[0]):
             v += x[i, h] * coef_x[h]

@@ -13,7 +13,7 @@ import numpy as np
 from rima._kernels import mimic as K
 from rima.errors import ConvergenceError, DataError, ImproperSolutionWarning, SpecError
 from rima.mimic.syntax import MimicModel
-from rima.moments import compute_moments
+from rima.moments import compute_moments, moments_if_complete
 
 
 @dataclass
@@ -99,6 +99,7 @@ class Prepared:
     cross: np.ndarray
     fiml: bool
     pattern: np.ndarray | None = None   # pattern index of each used row
+    gamma: np.ndarray | None = None     # fixed-x Gamma, filled on first use (inference)
 
 
 def _columns(data, names, what):
@@ -114,8 +115,9 @@ def _columns(data, names, what):
         col = data[c]
         if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
             raise DataError(f"column {c!r} is not numeric (dtype {col.dtype})")
-    # row-major, so the row-wise kernels read each row contiguously
-    return np.ascontiguousarray(data[names].to_numpy(dtype=float, na_value=np.nan))
+    # no contiguous copy: the kernels take either layout, and a DataFrame whose columns
+    # share one float block hands its values over without copying
+    return data[names].to_numpy(dtype=float, na_value=np.nan)
 
 
 def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, sample_mean,
@@ -126,12 +128,6 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
     z = _columns(data, model.observed, "model")
     y, x = z[:, :m], z[:, m:]
     n_orig = len(y)
-    all_finite = bool(np.isfinite(z).all())   # the common case needs one pass only
-    if not all_finite:
-        bad = np.isinf(z)
-        if bad.any():
-            r, c = np.argwhere(bad)[0]
-            raise DataError(f"infinite value in column {model.observed[c]!r} (row {r})")
     w = None
     if sampling_weights is not None:
         if isinstance(sampling_weights, str):
@@ -146,12 +142,22 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
         if bad.any():
             raise DataError(f"{wname}: {bad.sum()} missing, negative or infinite weight(s) "
                             f"(first at row {np.argmax(bad)})")
-    excluded = {}
+        if w.sum() <= 0:
+            raise DataError(f"{wname}: the sampling weights sum to zero")
     fiml = missing == "fiml"
-    if all_finite:
-        used = np.ones(n_orig, dtype=bool)
-    else:
-        used = _used_rows(model, y, x, fiml, excluded)
+    if n_orig >= m + k + 1:
+        # the common case, every row complete, needs this one pass over the data
+        wn = None if w is None else w * (n_orig / w.sum())
+        mo = moments_if_complete(z, wn)
+        if mo is not None:
+            return _complete_prepared(y, x, wn, n_orig, n_orig, {}, np.ones(n_orig, bool),
+                                      mo.mean, mo.comoment / n_orig, m, fiml)
+    bad = np.isinf(z)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(f"infinite value in column {model.observed[c]!r} (row {r})")
+    excluded = {}
+    used = _used_rows(model, y, x, fiml, excluded)
     if not used.all():
         z = z[used]
         y, x = z[:, :m], z[:, m:]

@@ -14,6 +14,7 @@
 import numpy as np
 
 from rima._kernels import mimic as K
+from rima._kernels.moments import merge_blocks
 
 _NCHUNKS = 16
 
@@ -69,40 +70,71 @@ def joint_delta(theta, layout, pi, sxx, n_struct):
     return delta
 
 
-def robust_sem_meat(prep, proj):
-    """Delta' W Gamma W Delta with lavaan's fixed-x Gamma, proj = Delta' W (q x p*)."""
+def _feature_map(b_ols, m, k):
+    """A with vech(d d' - dh dh') = A f for the residual features f of
+    rima._kernels.mimic.fixedx_feature_moments: the indicator block is
+    r r' + r yhat' + yhat r' with yhat = B xc, the indicator-cause block r xc', the cause
+    block zero."""
+    p = m + k
+    n_rr = m * (m + 1) // 2
+    rr = {}
+    for j in range(m):
+        for l in range(j, m):
+            rr[(j, l)] = len(rr)
+
+    def rx(j, h):
+        return n_rr + j * k + h
+
+    pairs = vech_pairs(p)
+    a = np.zeros((len(pairs), n_rr + m * k))
+    for c, (i, j) in enumerate(pairs):      # i >= j
+        if j >= m:
+            continue
+        if i >= m:
+            a[c, rx(j, i - m)] = 1.0
+            continue
+        a[c, rr[(j, i)]] += 1.0
+        for h in range(k):
+            a[c, rx(i, h)] += b_ols[j, h]
+            a[c, rx(j, h)] += b_ols[i, h]
+    return a
+
+
+def fixedx_gamma(prep):
+    """lavaan's Gamma for fixed causes (p* x p*, vech by columns): the covariance of
+    vech(d_i d_i' - dh_i dh_i') over rows with weights w_i^2 about the w-weighted mean,
+    divided by sum w. One pass over the rows per fit (cached on `prep`); the robust.sem
+    meat and every tr(W Gamma) are then small matrix products."""
+    if prep.gamma is not None:
+        return prep.gamma
     m = prep.y.shape[1]
     k = prep.x.shape[1]
-    p = m + k
-    q = proj.shape[0]
-    mats = np.zeros((q, p, p))
-    for c, (i, j) in enumerate(vech_pairs(p)):
-        if i == j:
-            mats[:, i, i] = proj[:, c]
-        else:
-            mats[:, i, j] = mats[:, j, i] = 0.5 * proj[:, c]
     b_ols = np.linalg.solve(prep.sxx, prep.syx.T).T
-    myy = np.ascontiguousarray(mats[:, :m, :m])
-    nyx = np.ascontiguousarray(myy @ b_ols + mats[:, :m, m:])
-    ww = np.ones(prep.n) if prep.w is None else prep.w
-    w2 = ww if prep.w is None else ww ** 2
-    return K.fixedx_meat(prep.y, prep.x, ww, w2, prep.ymean, prep.xmean, b_ols, myy, nyx,
-                         _NCHUNKS)
+    use_w = prep.w is not None
+    w = prep.w if use_w else np.ones(1)
+    w2 = w * w if use_w else w
+    bw, bm, bc, bs = K.fixedx_feature_moments(prep.y, prep.x, w2, use_w, w, prep.ymean,
+                                               prep.xmean, b_ols)
+    sw2, m2, c2 = merge_blocks(bw, bm, bc)
+    if use_w:
+        sw = float(w.sum())
+        centre = m2 - bs.sum(axis=0) / sw
+        cov_f = (c2 + sw2 * np.outer(centre, centre)) / sw
+    else:
+        cov_f = c2 / prep.n
+    a = _feature_map(b_ols, m, k)
+    prep.gamma = a @ cov_f @ a.T
+    return prep.gamma
+
+
+def robust_sem_meat(prep, proj):
+    """Delta' W Gamma W Delta with lavaan's fixed-x Gamma, proj = Delta' W (q x p*)."""
+    return proj @ fixedx_gamma(prep) @ proj.T
 
 
 def gamma_trace(prep, v):
-    """tr(W(V) Gamma) with lavaan's fixed-x Gamma and the normal-theory weight W at V."""
-    m = prep.y.shape[1]
-    b_ols = np.linalg.solve(prep.sxx, prep.syx.T).T
-    # mean of Z_i: the residual covariance of y given x in the indicator block, zero elsewhere
-    zbar = np.zeros_like(v)
-    zbar[:m, :m] = prep.syy - b_ols @ prep.syx.T
-    rmat = np.linalg.cholesky(np.linalg.inv(v)).T      # V^-1 = R'R
-    cmat = rmat @ zbar @ rmat.T
-    ww = np.ones(prep.n) if prep.w is None else prep.w
-    w2 = ww if prep.w is None else ww ** 2
-    return K.gamma_trace(prep.y, prep.x, ww, w2, prep.ymean, prep.xmean, b_ols,
-                         np.ascontiguousarray(rmat), np.ascontiguousarray(cmat), _NCHUNKS)
+    """tr(W Gamma) with lavaan's fixed-x Gamma and the normal-theory weight W at V."""
+    return float(np.sum(nt_weight(v) * fixedx_gamma(prep)))
 
 
 def pattern_inverses(om, masks):

@@ -108,15 +108,19 @@ class MimicResult:
         z = _columns(data, self.model.observed, "model")
         y, x = z[:, :m], z[:, m:]
         out = K.linear_scores(y, x, icpt, cx, cy)
-        ymiss = np.isnan(y)
+        # a missing value makes its row's score NaN, so only those rows need a second look
+        nan_rows = np.flatnonzero(np.isnan(out))
+        ymiss = np.isnan(y[nan_rows])
         partial = ymiss.any(axis=1)
         if partial.any():
             keys, inv = np.unique(~ymiss[partial], axis=0, return_inverse=True)
-            rows = np.flatnonzero(partial)
+            rows = nan_rows[partial]
+            ymiss = ymiss[partial]
             for p, mask in enumerate(keys):
-                sel = rows[inv.ravel() == p]
+                hit = inv.ravel() == p
+                sel = rows[hit]
                 i2, c2, y2 = self.prediction_weights(method, observed=mask)
-                yz = np.where(ymiss[sel], 0.0, y[sel])
+                yz = np.where(ymiss[hit], 0.0, y[sel])
                 out[sel] = i2 + x[sel] @ c2 + yz @ y2
         return out
 
