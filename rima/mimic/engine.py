@@ -2,7 +2,7 @@
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize, special
 
 from rima._kernels import mimic as K
 from rima.errors import DataError, SpecError
@@ -568,11 +568,11 @@ def _param_table(mm, layout, prep, theta, vcov, lam, gam, bmat, psi, th, pi, om,
         add(lv, "~1", "", 0.0, 0.0, 0.0)
     tab = pd.DataFrame(rows, columns=["lhs", "op", "rhs", "est", "se", "std.lv", "std.all",
                                       "free"])
-    zcrit = stats.norm.ppf(0.5 + level / 2)
+    zcrit = special.ndtri(0.5 + level / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(tab["free"], tab["est"] / tab["se"], np.nan)
     tab["z"] = z
-    tab["pvalue"] = 2 * stats.norm.sf(np.abs(z))
+    tab["pvalue"] = 2 * special.ndtr(-np.abs(z))
     tab["ci.lower"] = tab["est"] - zcrit * tab["se"]
     tab["ci.upper"] = tab["est"] + zcrit * tab["se"]
     cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv",

@@ -6,7 +6,7 @@ baseline.df = m(m+1)/2 + m k - m.
 """
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special
 
 
 def _rmsea_ci(x2, df, n, level=0.90):
@@ -19,8 +19,8 @@ def _rmsea_ci(x2, df, n, level=0.90):
     lo_p, hi_p = (1 + level) / 2, (1 - level) / 2
 
     def solve(target):
-        f = lambda lam: stats.ncx2.cdf(x2, df, lam) - target
-        if stats.chi2.cdf(x2, df) < target:
+        f = lambda lam: special.chndtr(x2, df, lam) - target
+        if special.chdtr(df, x2) < target:
             return 0.0
         hi = max(x2, 1.0)
         while f(hi) > 0:
@@ -33,7 +33,8 @@ def _rmsea_ci(x2, df, n, level=0.90):
 
 
 def _ncx2_sf(x2, df, ncp):
-    return stats.chi2.sf(x2, df) if ncp == 0 else stats.ncx2.sf(x2, df, ncp)
+    # lavaan's own 1 - pchisq(x2, df, ncp)
+    return special.chdtrc(df, x2) if ncp == 0 else 1.0 - special.chndtr(x2, df, ncp)
 
 
 def incremental(x2, df, bx2, bdf, prefix=""):
@@ -135,19 +136,19 @@ def assemble(*, npar, n, x2, df, bx2, bdf, logl, logl1, scaling=None, bscaling=N
     if robust is None and scaling is not None and bscaling is not None:
         robust = (x2, scaling, bx2, bscaling)
     fm = {"npar": float(npar), "fmin": x2 / (2 * n), "chisq": x2, "df": float(df),
-          "pvalue": stats.chi2.sf(x2, df) if df > 0 else np.nan}
+          "pvalue": special.chdtrc(df, x2) if df > 0 else np.nan}
     if scaling is not None:
         fm["chisq.scaled"] = x2 / scaling
         fm["df.scaled"] = float(df)
-        fm["pvalue.scaled"] = stats.chi2.sf(x2 / scaling, df) if df > 0 else np.nan
+        fm["pvalue.scaled"] = special.chdtrc(df, x2 / scaling) if df > 0 else np.nan
         fm["chisq.scaling.factor"] = scaling
     fm["baseline.chisq"] = bx2
     fm["baseline.df"] = float(bdf)
-    fm["baseline.pvalue"] = stats.chi2.sf(bx2, bdf)
+    fm["baseline.pvalue"] = special.chdtrc(bdf, bx2)
     if scaling is not None and bscaling is not None:
         fm["baseline.chisq.scaled"] = bx2 / bscaling
         fm["baseline.df.scaled"] = float(bdf)
-        fm["baseline.pvalue.scaled"] = stats.chi2.sf(bx2 / bscaling, bdf)
+        fm["baseline.pvalue.scaled"] = special.chdtrc(bdf, bx2 / bscaling)
         fm["baseline.chisq.scaling.factor"] = bscaling
     inc = incremental(x2, df, bx2, bdf)
     fm.update({k: inc[k] for k in ("cfi", "tli")})
@@ -201,8 +202,8 @@ def assemble(*, npar, n, x2, df, bx2, bdf, logl, logl1, scaling=None, bscaling=N
     if s is not None:
         fm.update(srmr(s, sig, m, *(means or (None, None))))
     if df > 0:
-        fm["cn_05"] = stats.chi2.ppf(0.95, df) / (x2 / n) + 1.0
-        fm["cn_01"] = stats.chi2.ppf(0.99, df) / (x2 / n) + 1.0
+        fm["cn_05"] = special.chdtri(df, 0.05) / (x2 / n) + 1.0
+        fm["cn_01"] = special.chdtri(df, 0.01) / (x2 / n) + 1.0
     if gfi is not None:
         fm.update(gfi_block(*gfi, df))
     fm["mfi"] = np.exp(-0.5 * (x2 - df) / n)
