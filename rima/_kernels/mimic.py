@@ -19,7 +19,7 @@ parameter that sets it or -1 when the entry is fixed (value taken from the fixed
 import numpy as np
 from numba import njit, prange
 
-from rima._kernels.moments import BLOCK, block_summary
+from rima._kernels.moments import BLOCK, block_summary, centred_block
 
 
 @njit(cache=True)
@@ -319,14 +319,9 @@ def fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         L = hi - lo
-        xc = np.empty((k, L))
-        for h in range(k):
-            for r in range(L):
-                xc[h, r] = x[lo + r, h] - xmean[h]
-        res = np.empty((m, L))
+        xc = centred_block(x, lo, L, xmean)
+        res = centred_block(y, lo, L, ymean)
         for j in range(m):
-            for r in range(L):
-                res[j, r] = y[lo + r, j] - ymean[j]
             for h in range(k):
                 bjh = b_ols[j, h]
                 for r in range(L):

@@ -115,6 +115,19 @@ def block_summary(D, wb, use_w, L, m, c):
     return sw
 
 
+@njit(cache=True)
+def centred_block(X, lo, L, centre):
+    """Rows lo .. lo + L - 1 of X minus `centre`, transposed to (p, L): the later passes
+    over the block then run over contiguous memory whatever the layout of X."""
+    p = X.shape[1]
+    D = np.empty((p, L))
+    for j in range(p):
+        cj = centre[j]
+        for r in range(L):
+            D[j, r] = X[lo + r, j] - cj
+    return D
+
+
 @njit(cache=True, parallel=True)
 def block_moments(X, w, use_w, shift):
     """Per-block (weight sum, mean of X - shift, lower-triangle co-moment) for X (n, p),
@@ -122,8 +135,6 @@ def block_moments(X, w, use_w, shift):
 
     Shifting by a data row makes the block means small numbers, so merging them does not
     lose the digits of a large common offset (values near 1e9 keep their spread exact).
-    Each block is copied column by column into a cache-resident buffer, so the mean passes
-    and the dot products run over contiguous memory whatever the input layout.
     """
     n, p = X.shape
     nb = (n + BLOCK - 1) // BLOCK
@@ -134,11 +145,7 @@ def block_moments(X, w, use_w, shift):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         L = hi - lo
-        D = np.empty((p, L))
-        for j in range(p):
-            sj = shift[j]
-            for r in range(L):
-                D[j, r] = X[lo + r, j] - sj
+        D = centred_block(X, lo, L, shift)
         m = np.empty(p)
         c = np.zeros((p, p))
         bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, m, c)
