@@ -14,14 +14,9 @@ from _factor_ref import METHOD_KEYS, arr, dataset, dataset_names, reference
 from rima.errors import HeywoodWarning
 from rima.factor import FactorModel
 
-# psych's ml stops L-BFGS-B at factr = 1e7 and R's L-BFGS-B (v2) takes a different path
-# from scipy's (v3), so the two unconverged ml solutions differ by up to ~2e-5 in loadings;
-# the converged ml solution is checked at 1e-6 in test_converged_mode_matches_r_optimum.
 pytestmark = pytest.mark.filterwarnings("ignore::rima.errors.HeywoodWarning")
 
-TOL = {"ml": 1e-4}
-TOL_SCORES = {"ml": 3e-4}
-DEFAULT_TOL = 1e-6
+TOL = 1e-6
 
 
 def _fits(name):
@@ -46,14 +41,13 @@ def test_every_combination_matches_psych(name):
     rows = e["score_rows"]
     n_checked = 0
     for key, ref in e["fits"].items():
-        m = key.split("/")[0]
-        tol = TOL.get(m, DEFAULT_TOL)
+        tol = TOL
         fm, df = _fit(name, key)
         assert fm.n_factors_ == e["k"]
         np.testing.assert_allclose(fm.score_weights_.to_numpy(), arr(ref["weights"]),
                                    atol=tol, rtol=0, err_msg=f"{name} {key} weights")
         np.testing.assert_allclose(fm.transform(df)[rows], arr(ref["scores"]),
-                                   atol=TOL_SCORES.get(m, DEFAULT_TOL), rtol=0,
+                                   atol=tol, rtol=0,
                                    err_msg=f"{name} {key} scores")
         if "loadings" in ref:
             np.testing.assert_allclose(fm.loadings_.to_numpy(), arr(ref["loadings"]),
