@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rima._kernels.columns import column_digests
 from rima._kernels.score import score_households
 from rima.errors import DataError, ModelFileError
 
@@ -22,6 +23,7 @@ FORMAT = "rima-model"
 FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 OUTPUT_COLUMNS = ("RCI", "RCI_100", "status", "out_of_range")
+FINGERPRINT = "rima-fp2"
 
 
 def _canonical(content: dict) -> bytes:
@@ -29,10 +31,36 @@ def _canonical(content: dict) -> bytes:
 
 
 def fingerprint(matrix: np.ndarray) -> str:
-    """sha256 of the analysed matrix (C order, float64, little endian) and its shape."""
-    a = np.ascontiguousarray(matrix, dtype="<f8")
-    h = hashlib.sha256(f"{a.shape[0]}x{a.shape[1]}:".encode())
-    h.update(a.tobytes())
+    """Fingerprint of an (n, p) analysed matrix: the hex sha256 of the text
+    "rima-fp2:{n}x{p}:" followed by the p column digests of
+    `rima._kernels.columns.column_digests` (uint64, little endian), one per column in order.
+
+    Each digest sums a 64-bit mix of every value's IEEE bits with its row position, so it
+    changes when any value changes or rows move; it reads the data once in parallel, at
+    memory speed, where hashing the bytes themselves would cost more than the fit. Every
+    NaN counts as the same value; -0.0 and 0.0 differ.
+    """
+    a = np.asarray(matrix, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"fingerprint needs a 2-D matrix, got {a.ndim} dimension(s)")
+    V = np.ascontiguousarray(a.T)
+    return fingerprint_columns(V, np.arange(a.shape[1]), np.arange(a.shape[0]))
+
+
+def fingerprint_columns(V: np.ndarray, cols, rows) -> str:
+    """`fingerprint` of the matrix V[cols][:, rows].T without building it: V (q, n) holds
+    one column per row (the layout of `rima.validate`'s float block)."""
+    V = np.ascontiguousarray(V, dtype=np.float64)
+    cols = np.ascontiguousarray(cols, dtype=np.int64)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    return fingerprint_digests(rows.shape[0], column_digests(V.view(np.uint64), cols, rows))
+
+
+def fingerprint_digests(n_rows: int, digests) -> str:
+    """`fingerprint` from the column digests of an (n_rows, len(digests)) matrix."""
+    digests = np.asarray(digests, dtype=np.uint64)
+    h = hashlib.sha256(f"{FINGERPRINT}:{int(n_rows)}x{digests.shape[0]}:".encode())
+    h.update(digests.astype("<u8").tobytes())
     return h.hexdigest()
 
 
@@ -120,9 +148,8 @@ class FittedModel:
         Y = (numeric_matrix(df, self.indicators) if self.prediction != "causes"
              else np.full((len(df), len(self.indicators)), np.nan))
         pillars, rci, rci100, codes, reasons = self.score_batch(X, Y)
-        status = np.asarray(reasons, dtype=object)[codes]
-        return assemble_scores(df[self.id], self.pillar_names, pillars, rci, rci100, status,
-                               out_of_range=True)
+        return assemble_scores(df[self.id], self.pillar_names, pillars, rci, rci100,
+                               status_column(codes, reasons), out_of_range=True)
 
     # ------------------------------------------------------------------ file
     def to_dict(self) -> dict:
@@ -210,12 +237,14 @@ def load(path) -> FittedModel:
 
 # ---------------------------------------------------------------------- shared helpers
 def numeric_matrix(df: pd.DataFrame, columns) -> np.ndarray:
-    """Columns as float64 (NaN for missing); DataError naming a non-numeric cell."""
-    out = np.empty((len(df), len(columns)))
+    """Columns as float64 (NaN for missing); DataError naming a non-numeric cell.
+
+    The (n, p) result is column-major: each column is filled by one contiguous copy."""
+    out = np.empty((len(columns), len(df)))
     for j, c in enumerate(columns):
         col = df[c]
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            out[:, j] = col.to_numpy(dtype=float, na_value=np.nan)
+            out[j] = col.to_numpy(dtype=float, na_value=np.nan)
             continue
         conv = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
         bad = col.notna().to_numpy() & np.isnan(conv)
@@ -223,11 +252,11 @@ def numeric_matrix(df: pd.DataFrame, columns) -> np.ndarray:
             r = int(np.flatnonzero(bad)[0])
             raise DataError(f"column {c!r} has a non-numeric value {col.iloc[r]!r} at data row "
                             f"{r + 1}")
-        out[:, j] = conv
+        out[j] = conv
     if np.isinf(out).any():
-        r, j = np.argwhere(np.isinf(out))[0]
+        j, r = np.argwhere(np.isinf(out))[0]
         raise DataError(f"column {columns[j]!r} has an infinite value at data row {r + 1}")
-    return out
+    return out.T
 
 
 def row_status(df, needed, scored, partial_ok=()):
@@ -243,26 +272,50 @@ def row_status(df, needed, scored, partial_ok=()):
     return np.asarray(reasons, dtype=object)[codes]
 
 
+def pack_keys(miss) -> np.ndarray:
+    """Rows of a boolean matrix as bit masks: (rows, ceil(cols / 64)) uint64, bit j % 64 of
+    word j // 64 set when column j is True."""
+    miss = np.asarray(miss, dtype=bool)
+    nwords = max(1, -(-miss.shape[1] // 64))
+    packed = np.zeros((miss.shape[0], nwords * 8), dtype=np.uint8)
+    if miss.shape[1]:
+        b = np.packbits(miss, axis=1, bitorder="little")
+        packed[:, :b.shape[1]] = b
+    return packed.view("<u8").astype(np.uint64, copy=False)
+
+
 def status_codes(n, bad, miss, needed, partial_ok=()):
     """(codes (n,) int32, reasons) for rows `bad` (not scored) with missing-value matrix
     `miss` (len(bad) x len(needed)); code 0 is "ok". One reason per distinct pattern of
     missing columns, not one per row."""
+    return status_codes_from_keys(n, bad, pack_keys(miss), needed, partial_ok)
+
+
+def status_codes_from_keys(n, bad, keys, needed, partial_ok=()):
+    """`status_codes` with each bad row's missing columns given as a bit mask (`pack_keys`
+    layout, bit j <-> needed[j]; higher bits are ignored)."""
     codes = np.zeros(n, dtype=np.int32)
     reasons = ["ok"]
     if len(bad) == 0:
         return codes, reasons
     needed = list(needed)
-    miss = np.asarray(miss, dtype=bool)
-    if miss.shape[1] <= 63:
-        # one integer key per row: a 1-D unique is far faster than unique(axis=0)
-        keys = miss.astype(np.int64) @ (np.int64(1) << np.arange(miss.shape[1], dtype=np.int64))
-        ukeys, inverse = np.unique(keys, return_inverse=True)
-        patterns = (ukeys[:, None] >> np.arange(miss.shape[1])) & 1
+    q = len(needed)
+    keys = np.asarray(keys, dtype=np.uint64).reshape(len(bad), -1)
+    nwords = max(1, -(-q // 64))
+    keys = keys[:, :nwords]
+    if q % 64:
+        keep = np.full(nwords, np.iinfo(np.uint64).max, dtype=np.uint64)
+        keep[-1] = (np.uint64(1) << np.uint64(q % 64)) - np.uint64(1)
+        keys = keys & keep
+    if nwords == 1:
+        # one integer per row: a 1-D unique is far faster than unique(axis=0)
+        ukeys, inverse = np.unique(keys[:, 0], return_inverse=True)
+        ukeys = ukeys[:, None]
     else:
-        patterns, inverse = np.unique(miss.astype(np.uint8), axis=0, return_inverse=True)
+        ukeys, inverse = np.unique(keys, axis=0, return_inverse=True)
     partial = [needed.index(c) for c in partial_ok]
-    for pat in patterns:
-        cols = [needed[j] for j in np.flatnonzero(pat)]
+    for key in ukeys:
+        cols = [needed[j] for j in range(q) if (int(key[j // 64]) >> (j % 64)) & 1]
         if partial and cols and all(needed.index(c) in partial for c in cols):
             cols = [needed[j] for j in partial]
         if not cols:
@@ -271,13 +324,28 @@ def status_codes(n, bad, miss, needed, partial_ok=()):
             reasons.append(f"missing value in {cols[0]}")
         else:
             reasons.append(f"missing values in {', '.join(cols)}")
-    codes[bad] = 1 + inverse.ravel().astype(np.int32)
+    codes[np.asarray(bad)] = 1 + inverse.ravel().astype(np.int32)
     return codes, reasons
 
 
+def status_column(codes, reasons):
+    """The status strings reasons[codes] as the array pandas would make of them, built
+    without a Python object per row when pandas stores strings in Arrow."""
+    codes = np.asarray(codes)
+    dtype = pd.Series(list(reasons[:1]) or ["ok"]).dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        dictionary = pa.array([str(r) for r in reasons], type=pa.large_string())
+        arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)),
+                                             dictionary).dictionary_decode()
+        return pd.array(arr, dtype=dtype)
+    return np.asarray(reasons, dtype=object)[codes]
+
+
 def assemble_scores(ids, pillar_names, pillars, rci, rci100, status, out_of_range=False):
-    out = pd.DataFrame({"id": np.asarray(ids)})
-    out.columns = [ids.name if getattr(ids, "name", None) else "id"]
+    name = ids.name if getattr(ids, "name", None) else "id"
+    out = {name: id_values(ids)}
     for k, p in enumerate(pillar_names):
         out[p] = pillars[:, k]
     out["RCI"] = rci
@@ -286,4 +354,16 @@ def assemble_scores(ids, pillar_names, pillars, rci, rci100, status, out_of_rang
     if out_of_range:
         with np.errstate(invalid="ignore"):
             out["out_of_range"] = (rci100 < 0) | (rci100 > 100)
-    return out
+    return pd.DataFrame(out)
+
+
+def id_values(ids):
+    """The id column's values for a new frame, as `np.asarray(ids)` would give them."""
+    # numpy and string columns keep their storage (an id column of Arrow strings is not
+    # turned into a Python object per row and back); other dtypes become plain values
+    dtype = getattr(ids, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind in "iufb":
+        return ids.to_numpy() if hasattr(ids, "to_numpy") else np.asarray(ids)
+    if isinstance(dtype, pd.StringDtype) and hasattr(ids, "array"):
+        return ids.array
+    return np.asarray(ids)

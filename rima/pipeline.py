@@ -10,8 +10,14 @@ Weights (`weights = true`) enter the pillar correlation matrices (psych::fa(weig
 the MIMIC (sampling weights, robust.huber.white SEs), the RSM correlations and the profiles;
 standardisation of variables and indicators stays unweighted, as psych does.
 
-Every household is scored by `rima._kernels.score.score_households` with the learned
-arrays, the same call a loaded `model.json` makes, so saved and fitted scores agree.
+Every household is scored by the two halves of `rima._kernels.score.score_households`
+(pillars before the MIMIC, RCI after it) with the learned arrays, the same arithmetic a
+loaded `model.json` runs, so saved and fitted scores agree bit for bit.
+
+The data are converted once, by `rima.validate`: the fit takes over its float block (one
+contiguous column per variable) and its per-row masks of missing values, gathers the
+analysed rows once (for the moments pass, with the training fingerprint read in the same
+pass), and never builds an n x p copy of the input otherwise.
 """
 
 from __future__ import annotations
@@ -22,11 +28,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rima._kernels.score import rci_100_scale, score_households
+from rima._kernels.columns import gather_rows
+from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.errors import RimaInputError
-from rima.model_file import FittedModel, assemble_scores, fingerprint, numeric_matrix, row_status
+from rima.model_file import (
+    FittedModel,
+    fingerprint_columns,
+    fingerprint_digests,
+    id_values,
+    numeric_matrix,
+    status_codes,
+    status_codes_from_keys,
+    status_column,
+)
+from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
-from rima.rsm import rsm_shares
+from rima.rsm import rsm_table
 
 
 @dataclass
@@ -177,32 +194,48 @@ def _read(data, spec):
 
 def fit(data, spec, progress=None) -> RimaResult:
     """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional."""
-    from rima import __version__
-    from rima.factor import FactorModel
-    from rima.mimic import fit as mimic_fit
     from rima.spec import load_spec
     from rima.validation import validate
 
     say = progress or (lambda step: None)
     spec = load_spec(spec)
-    opts = spec.options
-    opts.check_spec(spec)
+    spec.options.check_spec(spec)
     df, source = _read(data, spec)
     say("validating data")
     rep = validate(df, spec, source=source)
     rep.raise_if_errors()
+    # the profile columns are factorised in the background while the pillars and the
+    # MIMIC are fitted (large data only; started after the moments pass, which wants
+    # every core)
+    coder = GroupCoder(df, spec.profiles, len(df))
+    try:
+        return _fit(df, spec, rep, source, say, coder)
+    finally:
+        coder.close()
 
+
+def _fit(df, spec, rep, source, say, coder) -> RimaResult:
+    from rima import __version__
+    from rima.factor import FactorModel
+    from rima.mimic import fit as mimic_fit
+
+    opts = spec.options
     names = list(spec.pillar_names)
     variables = list(spec.pillar_variables)
     indicators = list(spec.indicators)
-    X = numeric_matrix(df, variables)
-    Y = numeric_matrix(df, indicators)
-    w_all = numeric_matrix(df, [spec.weight])[:, 0] if (opts.weights and spec.weight) else None
+    p_tot = len(variables)
+    # the columns validate converted: variables, indicators (and the weight), each one
+    # contiguous row of `block`; X and Y are column-major views, nothing is converted again
+    numeric, block = rep.take_numeric()
+    col = {c: j for j, c in enumerate(numeric)}
+    X = _columns(block, col, variables)
+    Y = _columns(block, col, indicators)
+    w_all = block[col[spec.weight]] if (opts.weights and spec.weight) else None
     notes = []
 
-    xok = ~np.isnan(X).any(axis=1)
-    yok_any = ~np.isnan(Y).all(axis=1)
-    yok_all = ~np.isnan(Y).any(axis=1)
+    xok = rep.complete_rows(variables)
+    yok_any = ~rep.all_missing_rows(indicators)
+    yok_all = rep.complete_rows(indicators)
     wok = np.ones(len(df), bool) if w_all is None else np.isfinite(w_all) & (w_all > 0)
     if opts.missing == "listwise" or opts.missing == "pillar":
         mimic_rows = xok & yok_all & wok
@@ -212,12 +245,23 @@ def fit(data, spec, progress=None) -> RimaResult:
     # ------------------------------------------------------------ pillars
     # One moments pass over every pillar variable (signed) feeds all the factor analyses
     # when the pillars share their rows (listwise, fiml); "pillar" keeps one pass each.
-    p_tot = len(variables)
+    # Listwise, the indicators are complete on those rows too and join the same pass,
+    # which then also gives their means and SDs for the MIMIC.
+    # Listwise, those rows are also the analysed matrix the fingerprint identifies: the
+    # same pass over them gives its digests.
     sign_all = np.array([-1.0 if v in opts.negative else 1.0 for v in variables])
     shared = None
+    with_y = opts.missing == "listwise"
+    analysed = [col[c] for c in variables + indicators]
     if opts.missing != "pillar":
-        shared = _pillar_moments(X, sign_all, mimic_rows if opts.missing == "listwise"
-                                 else xok & wok, w_all, variables)
+        if with_y:
+            shared = _pillar_moments(block, analysed,
+                                     np.concatenate([sign_all, np.ones(len(indicators))]),
+                                     mimic_rows, w_all, variables + indicators, digest=True)
+        else:
+            shared = _pillar_moments(block, analysed[:p_tot], sign_all, xok & wok, w_all,
+                                     variables)
+    coder.start()
     mean = np.empty(p_tot)
     scale = np.empty(p_tot)
     W = np.zeros((p_tot, len(names)))
@@ -230,7 +274,7 @@ def fit(data, spec, progress=None) -> RimaResult:
         start += len(vs)
         member[idx, k] = True
         if opts.missing == "pillar":
-            rows = ~np.isnan(X[:, idx]).any(axis=1) & wok
+            rows = rep.complete_rows(vs) & wok
         elif opts.missing == "fiml":
             rows = xok & wok
         else:
@@ -274,18 +318,29 @@ def fit(data, spec, progress=None) -> RimaResult:
                                      int(rows.sum()))
 
     m = len(indicators)
-    npat = 2**m
-    zeros = (np.zeros(npat), np.zeros((npat, len(names))), np.zeros((npat, m)))
-    P, _, _ = score_households(X, mean, scale, W, member, Y, np.zeros(m), np.ones(m),
-                               *zeros, 0.0, 100.0)
+    K = len(names)
+    # the pillar half of the scoring kernel: the MIMIC's causes now, the scores later.
+    # Pillars, RCI and RCI_100 live in one (K + 2, n) block that becomes the score frame's
+    # float columns as it is.
+    out = np.empty((K + 2, len(df)))
+    P = score_pillars(X, mean, scale, W, member, out=out[:K].T)
 
     # ------------------------------------------------------------ MIMIC
-    Ym = Y[mimic_rows]
-    ymean = np.nanmean(Ym, axis=0)
-    ysd = np.nanstd(Ym, axis=0, ddof=1)
-    mdf = pd.DataFrame(P[mimic_rows], columns=names)
-    for j, c in enumerate(indicators):
-        mdf[c] = (Ym[:, j] - ymean[j]) / ysd[j]
+    mrows = np.flatnonzero(mimic_rows)
+    if with_y:
+        mu = shared[1]
+        ymean = mu.mean[p_tot:].copy()
+        ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))
+    else:
+        Ym = Y[mimic_rows]
+        ymean = np.nanmean(Ym, axis=0)
+        ysd = np.nanstd(Ym, axis=0, ddof=1)
+        del Ym
+    # the MIMIC's data: pillars and z-scored indicators of its rows, gathered in one matrix
+    Mm = np.empty((mrows.size, K + m))
+    _gather(out, np.arange(K), mrows, out=Mm)
+    _gather(block, analysed[p_tot:], mrows, ymean, ysd, out=Mm, col0=K)
+    mdf = pd.DataFrame(Mm, columns=names + indicators, copy=False)
     syntax = f"RCI =~ {' + '.join(indicators)}\nRCI ~ {' + '.join(names)}"
     se = opts.mimic_se
     if (opts.weights or opts.missing == "fiml") and se == "robust.sem":
@@ -296,41 +351,40 @@ def fit(data, spec, progress=None) -> RimaResult:
     res = mimic_fit(syntax, mdf, estimator="ML", se=se,
                     missing="fiml" if opts.missing == "fiml" else "listwise",
                     sampling_weights=None if w_all is None else w_all[mimic_rows])
+    del mdf, Mm
     icpt, cx, cy = _pattern_weights(res, opts.rci_prediction, m, len(names),
                                     allow_partial=opts.missing == "fiml")
 
     # ------------------------------------------------------------ scale and scores
-    # one scoring pass; RCI_100 is then the kernel's own affine map of RCI with the range
-    # now known, so it is bit-identical to what a loaded model.json computes
-    P, rci, _ = score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy,
-                                 0.0, 100.0)
-    scored = mimic_rows & np.isfinite(rci)
-    if opts.rci_100 is None:
-        lo, hi = float(np.min(rci[scored])), float(np.max(rci[scored]))
-    else:
-        lo, hi = opts.rci_100
-    rci100 = rci_100_scale(rci, lo, hi)
-    rci[~scored] = np.nan
-    rci100[~scored] = np.nan
+    # the RCI half of the scoring kernel on the same pillars: the bits a loaded model.json
+    # computes; RCI_100 is then the kernel's own affine map of RCI with the range now known
+    rci, rci100 = predict_rci(P, Y, ymean, ysd, icpt, cx, cy, 0.0, 100.0, out=(out[K], out[K + 1]))
+    scored, lo, hi = scale_rci(rci, rci100, mimic_rows, opts.rci_100)
     needed = variables + indicators + ([spec.weight] if w_all is not None else [])
-    status = row_status(df, needed, scored,
-                        partial_ok=indicators if opts.missing == "fiml" else ())
+    codes, reasons = _status(rep, df, numeric, needed, scored,
+                             partial_ok=indicators if opts.missing == "fiml" else ())
     if w_all is not None:
-        bad_w = ~wok & ~np.isnan(w_all)
-        status[bad_w & ~scored] = f"non-positive weight in {spec.weight}"
-    scores = assemble_scores(df[spec.id], names, P, rci, rci100, status)
+        bad_w = ~wok & ~np.isnan(w_all) & ~scored
+        if bad_w.any():
+            reasons.append(f"non-positive weight in {spec.weight}")
+            codes[bad_w] = len(reasons) - 1
+    scores = pd.DataFrame(out.T, columns=[*names, "RCI", "RCI_100"], copy=False)
+    ids = df[spec.id]
+    scores.insert(0, ids.name if ids.name else "id", id_values(ids))
+    scores["status"] = status_column(codes, reasons)
 
     # ------------------------------------------------------------ RSM, profiles
-    w_ok = None if w_all is None else w_all[scored]
-    rsm = rsm_shares(scores.loc[scored, names], rci[scored], w_ok, opts.rsm, res.params)
-    profs = profile_tables(scores, df, spec.profiles, names, w_all, opts.rsm, res.params)
+    # the overall RSM and the profile tables are independent passes: run them side by side
+    parts = run_parallel(lambda job: job(), [
+        lambda: rsm_table(names, P, rci, scored, w_all, opts.rsm, res.params),
+        lambda: profile_tables(scores, df, spec.profiles, names, w_all, opts.rsm, res.params,
+                               ok=scored, pillars=P, coder=coder)], len(df))
+    rsm, profs = parts
 
-    analysed = np.column_stack([X[mimic_rows], Y[mimic_rows]])
-    if np.isnan(analysed).any():  # FIML rows keep missing indicators
-        analysed = np.nan_to_num(analysed, nan=np.inf)
     metadata = {
         "rima_version": __version__,
-        "training_fingerprint": fingerprint(analysed),
+        "training_fingerprint": (fingerprint_digests(mrows.size, shared[3]) if with_y
+                                 else fingerprint_columns(block, analysed, mrows)),
         "n_rows": len(df), "n_scored": int(scored.sum()),
         "fit_summary": {k: float(res.fit_measures[k]) for k in
                         ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")
@@ -346,31 +400,67 @@ def fit(data, spec, progress=None) -> RimaResult:
         mimic={"syntax": syntax, "se": se,
                "params": _records(res.params), "fit_measures": _plain(res.fit_measures)},
         metadata=metadata)
-    counts = pd.Series(status).value_counts(sort=False)
+    counts = {}
+    for c, k in zip(reasons, np.bincount(codes, minlength=len(reasons)).tolist()):
+        if k:
+            counts[c] = counts.get(c, 0) + k
     order = (["ok"] if "ok" in counts else []) + sorted(
-        (s for s in counts.index if s != "ok"), key=lambda s: (-counts[s], s))
+        (s for s in counts if s != "ok"), key=lambda s: (-counts[s], s))
     accounting = pd.DataFrame({"status": order, "rows": [int(counts[s]) for s in order]})
     return RimaResult(scores=scores, data=df, spec=spec, options=opts, pillars=pillars,
                       mimic=res, rsm=rsm, profiles=profs, model=model, validation=rep,
                       accounting=accounting, notes=notes)
 
 
-def _pillar_moments(X, sign, rows, w, names):
-    """Moments of every signed pillar variable over `rows`: (n, unweighted Moments,
-    weighted Moments or None). The pillars' correlation blocks, means and n - 1 SDs are
-    all read from these, so the rows are passed over once (twice with weights)."""
+def _columns(block, col, names):
+    """(n, k) view of the block's rows for `names` when they are consecutive (the spec's
+    order), else a column-major copy."""
+    j = [col[c] for c in names]
+    if j and j == list(range(j[0], j[0] + len(j))):
+        return block[j[0]:j[0] + len(j)].T
+    return block[j].T
+
+
+def _status(rep, df, numeric, needed, scored, partial_ok=()):
+    """(codes, reasons) of every row: 0 "ok" when scored, else the columns missing, read
+    from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it)."""
+    bad = np.flatnonzero(~scored)
+    masks = rep.row_masks
+    if masks is not None and list(numeric[:len(needed)]) == list(needed):
+        return status_codes_from_keys(len(df), bad, masks[bad], needed, partial_ok)
+    miss = df[needed].iloc[bad].isna().to_numpy() if bad.size else np.zeros((0, len(needed)))
+    return status_codes(len(df), bad, miss, needed, partial_ok)
+
+
+def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
+    """Moments of the signed block rows `cols` over `rows`: (n, unweighted Moments,
+    weighted Moments or None, the fingerprint digests of those rows if `digest`). The
+    pillars' correlation blocks, means and n - 1 SDs are all read from these, so the rows
+    are gathered once and passed over once (twice with weights)."""
     from rima.moments import compute_moments
 
-    Xr = X if rows.all() else X[rows]
+    idx = np.flatnonzero(rows)
+    Xr = np.empty((idx.size, len(cols)))
+    dig = _gather(block, cols, idx, digest=digest, out=Xr)
     mu = compute_moments(Xr, names=names)
-    mw = None if w is None else compute_moments(Xr, w[rows], names=names)
+    mw = None if w is None else compute_moments(Xr, w[idx], names=names)
     # reversing a variable negates its mean and its row and column of the co-moment,
     # exactly (IEEE negation commutes with the sums), so no signed copy of X is made
     for mo in (mu, mw):
         if mo is not None:
             mo.mean = mo.mean * sign
             mo.comoment = mo.comoment * np.outer(sign, sign)
-    return int(Xr.shape[0]), mu, mw
+    return int(Xr.shape[0]), mu, mw, dig
+
+
+def _gather(block, cols, idx, shift=None, div=None, digest=False, out=None, col0=0):
+    """Rows `idx` of the block rows `cols` into out[:, col0:] as (x - shift) / div
+    (`rima._kernels.columns.gather_rows`); returns the digests (zeros unless `digest`)."""
+    k = len(cols)
+    shift = np.zeros(k) if shift is None else np.asarray(shift, dtype=float)
+    div = np.ones(k) if div is None else np.asarray(div, dtype=float)
+    return gather_rows(block, block.view(np.uint64), np.asarray(cols, dtype=np.int64),
+                       np.asarray(idx, dtype=np.int64), shift, div, digest, out, col0)
 
 
 def _fit_from_moments(fm, shared, idx, names):
@@ -379,7 +469,7 @@ def _fit_from_moments(fm, shared, idx, names):
     columns does not depend on the other columns of the pass)."""
     from rima.errors import DataError
 
-    n, mu, mw = shared
+    n, mu, mw = shared[:3]
     if n <= len(idx):
         raise DataError(f"{n} usable rows for {len(idx)} variables: need more rows than "
                         "variables")

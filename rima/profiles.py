@@ -8,29 +8,57 @@ one-stage design with sampling weights, as R's survey::svyby(~y, ~group, svymean
 it: sqrt(N/(N-1) Σ_{i in group} w_i² (y_i - ȳ)²) / Σ_{i in group} w_i, where N counts all
 scored households (the group is a domain of the sample, its size is random). The interval
 uses Student's t with n_group - 1 degrees of freedom.
+
+All categories of a profile variable come from one grouped pass over the scored rows
+(`rima._kernels.groups.group_moments`); the one-vector `weighted_mean_ci` is the same
+kernel with one group, so both give the same bits for the same households.
 """
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from rima.errors import RimaInputError
-from rima.rsm import rsm_shares
+from rima.rsm import group_stats, std_coefficients
 
 MISSING_LABEL = "(missing)"
+# from this many rows on, profile variables are tabulated in threads (factorising a column
+# and the grouped kernel both release the GIL); below it threads cost more than they save
+PARALLEL_ROWS = 100_000
+
+
+def run_parallel(fn, items, n_rows):
+    """[fn(x) for x in items], in threads when there are several items and n_rows is
+    large; each call is independent, so the results do not depend on the scheduling."""
+    items = list(items)
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers < 2 or n_rows < PARALLEL_ROWS:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def _se(ss, sw, n):
+    """Linearised SE from Σ w² (y - ȳ)², Σ w and the design's sample size."""
+    if n < 2:
+        return np.nan
+    return float(np.sqrt(n / (n - 1) * ss) / sw)
+
+
+def _interval(mean, se, n, level):
+    t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
+    return mean - t * se, mean + t * se
 
 
 def weighted_mean_se(y, w=None, n_design=None):
     """Weighted mean and its linearised SE; `n_design` = sample size of the whole design."""
-    y = np.asarray(y, dtype=float)
+    y = np.asarray(y, dtype=float).reshape(-1)
     n = y.size if n_design is None else int(n_design)
-    w = np.ones(y.size) if w is None else np.asarray(w, dtype=float)
-    sw = w.sum()
-    m = float(w @ y / sw)
-    if n < 2:
-        return m, np.nan
-    se = float(np.sqrt(n / (n - 1) * np.sum(w**2 * (y - m) ** 2)) / sw)
-    return m, se
+    gm = group_stats(np.zeros(y.size, dtype=np.int64), 1, y, w=w)
+    return float(gm.mean_y[0]), _se(gm.ss_y[0], gm.sum_w[0], n)
 
 
 def weighted_mean_ci(values, weights=None, level=0.95, n_design=None):
@@ -44,43 +72,92 @@ def weighted_mean_ci(values, weights=None, level=0.95, n_design=None):
     if not 0 < level < 1:
         raise RimaInputError(f"level must be in (0, 1), got {level!r}")
     mean, se = weighted_mean_se(values, weights, n_design)
-    n = np.size(values)
-    t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
-    return mean, se, mean - t * se, mean + t * se
+    lower, upper = _interval(mean, se, np.size(values), level)
+    return mean, se, lower, upper
 
 
-def profile_table(scores: pd.DataFrame, groups: pd.Series, pillar_names, weights=None,
-                  rsm_kind="correlation", mimic_params=None, level=0.95):
-    """One row per category of `groups` over the rows of `scores` with status "ok"."""
-    ok = (scores["status"] == "ok").to_numpy()
-    g = groups.astype(object).where(groups.notna(), MISSING_LABEL).to_numpy()[ok]
-    pillar_names = list(pillar_names)
-    rci100 = scores["RCI_100"].to_numpy(dtype=float)[ok]
-    rci = scores["RCI"].to_numpy(dtype=float)[ok]
-    pillars = scores[pillar_names].to_numpy(dtype=float)[ok]
-    w = None if weights is None else np.asarray(weights, dtype=float)[ok]
-    # one factorisation and a stable sort instead of a comparison over all rows per
-    # category: the rows of each category keep their order, so every sum is unchanged
-    codes, categories = pd.factorize(g)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(categories)))])
+class GroupCoder:
+    """`group_codes` of some profile columns in one background thread for large data
+    (factorising strings releases the GIL), so it can overlap other work: `start()` sets
+    it going, `codes(data, var)` waits for that column's result (or computes it if it was
+    never started), `close()` ends the thread."""
+
+    def __init__(self, data, profile_vars, n_rows):
+        self._data = data
+        self._vars = list(profile_vars) if n_rows >= PARALLEL_ROWS else []
+        self._pool = None
+        self._jobs = {}
+
+    def start(self):
+        if self._vars and self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1)
+            self._jobs = {v: self._pool.submit(group_codes, self._data[v]) for v in self._vars}
+
+    def codes(self, data, var):
+        job = self._jobs.get(var)
+        return job.result() if job is not None else group_codes(data[var])
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+        self._jobs = {}
+
+
+def group_codes(groups: pd.Series):
+    """(codes (n,) int64, labels): the category of every row, missing values as the
+    category MISSING_LABEL. Categoricals use their codes; other columns are factorised
+    in their own dtype (no conversion of every cell to a Python object)."""
+    if isinstance(groups.dtype, pd.CategoricalDtype):
+        codes = groups.cat.codes.to_numpy().astype(np.int64)
+        labels = list(groups.cat.categories.astype(object))
+    else:
+        codes, uniques = pd.factorize(groups, use_na_sentinel=True)
+        codes = np.asarray(codes, dtype=np.int64)
+        labels = list(pd.Index(uniques).astype(object))
+    missing = codes < 0
+    if missing.any():
+        # a category literally named like the missing label is the same group, as it is
+        # when the column is read with missing cells filled by that label
+        at = next((k for k, v in enumerate(labels) if isinstance(v, str) and v == MISSING_LABEL),
+                  None)
+        if at is None:
+            labels.append(MISSING_LABEL)
+            at = len(labels) - 1
+        codes[missing] = at
+    return codes, labels
+
+
+def _table(codes, labels, ok, rci100, pillars, rci, w, pillar_names, rsm_kind, mimic_params,
+           level):
+    codes = np.where(ok, codes, -1)
+    gm = group_stats(codes, len(labels), rci100, pillars, rci, w)
     n_design = int(ok.sum())
+    corr = np.abs(gm.corr()) if rsm_kind == "correlation" else None
+    if rsm_kind == "std_coefficient":
+        std_r = std_coefficients(mimic_params, pillar_names)
+    elif rsm_kind != "correlation":
+        raise ValueError(f"unknown RSM kind {rsm_kind!r}")
+    present = np.flatnonzero(gm.count > 0)
+    # categories ordered by their label, ties kept in order of first appearance
+    present = sorted(present[np.argsort(gm.first[present], kind="stable")],
+                     key=lambda c: str(labels[c]))
     recs = []
-    for code in sorted(range(len(categories)), key=lambda c: str(categories[c])):
-        rows = order[bounds[code]:bounds[code + 1]]
-        wm = None if w is None else w[rows]
-        mean, se, lower, upper = weighted_mean_ci(rci100[rows], wm, level, n_design=n_design)
-        n = len(rows)
-        rec = {"category": categories[code], "households": n,
-               "sum_weights": float(n if wm is None else wm.sum()),
+    for g in present:
+        n = int(gm.count[g])
+        mean = float(gm.mean_y[g])
+        se = _se(gm.ss_y[g], gm.sum_w[g], n_design)
+        lower, upper = _interval(mean, se, n, level)
+        rec = {"category": labels[g], "households": n,
+               "sum_weights": float(n if w is None else gm.sum_w[g]),
                "mean_RCI_100": mean, "se": se, "ci_lower": lower, "ci_upper": upper}
         for j, p in enumerate(pillar_names):
-            rec[f"mean_{p}"] = weighted_mean_se(pillars[rows, j], wm)[0]
+            rec[f"mean_{p}"] = float(gm.mean_p[g, j])
         if n > 2:
-            shares = rsm_shares(pd.DataFrame(pillars[rows], columns=pillar_names), rci[rows],
-                                wm, rsm_kind, mimic_params)
-            for p, share in zip(shares["pillar"], shares["share"]):
-                rec[f"rsm_{p}"] = share
+            r = corr[g] if corr is not None else std_r
+            shares = 100.0 * r / r.sum()
+            for p, share in zip(pillar_names, shares):
+                rec[f"rsm_{p}"] = float(share)
         else:
             for p in pillar_names:
                 rec[f"rsm_{p}"] = np.nan
@@ -88,8 +165,48 @@ def profile_table(scores: pd.DataFrame, groups: pd.Series, pillar_names, weights
     return pd.DataFrame(recs)
 
 
+def _score_arrays(scores, pillar_names, weights, ok=None):
+    if ok is None:
+        ok = (scores["status"] == "ok").to_numpy()
+    rci100 = scores["RCI_100"].to_numpy(dtype=float)
+    rci = scores["RCI"].to_numpy(dtype=float)
+    # column-major: the grouped kernel reads one pillar at a time
+    pillars = np.stack([scores[p].to_numpy(dtype=float) for p in pillar_names]).T
+    w = None if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+    return np.asarray(ok, dtype=bool), rci100, pillars, rci, w
+
+
+def profile_table(scores: pd.DataFrame, groups: pd.Series, pillar_names, weights=None,
+                  rsm_kind="correlation", mimic_params=None, level=0.95):
+    """One row per category of `groups` over the rows of `scores` with status "ok"."""
+    pillar_names = list(pillar_names)
+    ok, rci100, pillars, rci, w = _score_arrays(scores, pillar_names, weights)
+    codes, labels = group_codes(groups)
+    return _table(codes, labels, ok, rci100, pillars, rci, w, pillar_names, rsm_kind,
+                  mimic_params, level)
+
+
 def profiles(scores, data, profile_vars, pillar_names, weights=None, rsm_kind="correlation",
-             mimic_params=None):
-    """{profile variable: table} for every profile variable."""
-    return {v: profile_table(scores, data[v], pillar_names, weights, rsm_kind, mimic_params)
-            for v in profile_vars}
+             mimic_params=None, ok=None, pillars=None, coder=None):
+    """{profile variable: table} for every profile variable.
+
+    `ok` (bool, the rows with status "ok") and `pillars` (n, K) may be passed by a caller
+    that holds them already, to skip reading them back from `scores`; `coder` (a
+    GroupCoder) by one that started factorising the profile columns earlier."""
+    pillar_names = list(pillar_names)
+    if not profile_vars:
+        return {}
+    if ok is None or pillars is None:
+        ok, rci100, pillars, rci, w = _score_arrays(scores, pillar_names, weights, ok)
+    else:
+        rci100 = scores["RCI_100"].to_numpy(dtype=float)
+        rci = scores["RCI"].to_numpy(dtype=float)
+        w = None if weights is None else np.asarray(weights, dtype=float).reshape(-1)
+
+    def table(v):
+        codes, labels = group_codes(data[v]) if coder is None else coder.codes(data, v)
+        return _table(codes, labels, ok, rci100, pillars, rci, w, pillar_names, rsm_kind,
+                      mimic_params, 0.95)
+
+    profile_vars = list(profile_vars)
+    return dict(zip(profile_vars, run_parallel(table, profile_vars, len(ok))))

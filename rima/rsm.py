@@ -4,21 +4,88 @@ Reference definition (method.md §3): r_p = |corr(pillar_p, RCI)| and
 RSM_p = 100 r_p / Σ r. The alternative uses the MIMIC's standardised structural
 coefficients |γ_p (std.all)| in place of the correlations, which separates a pillar's own
 effect from what it shares with the other pillars.
+
+The correlations come from `rima._kernels.groups.group_moments`, which also gives them
+within every category of a profile variable in the same pass (`rima.profiles`).
 """
+
+from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from rima._kernels.groups import group_moments
+
+
+class GroupMoments(NamedTuple):
+    """`rima._kernels.groups.group_moments` output, one entry per group."""
+
+    count: np.ndarray
+    sum_w: np.ndarray
+    first: np.ndarray
+    mean_y: np.ndarray
+    ss_y: np.ndarray
+    mean_p: np.ndarray
+    mean_r: np.ndarray
+    ss_p: np.ndarray
+    ss_r: np.ndarray
+    sp_pr: np.ndarray
+
+    def corr(self) -> np.ndarray:
+        """(G, K) correlations of each P column with r within each group."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.sp_pr / np.sqrt(self.ss_p * self.ss_r[:, None])
+
+
+def group_stats(codes, n_groups, y, P=None, r=None, w=None) -> GroupMoments:
+    """Weighted moments by group (see `group_moments`); codes -1 = row left out. P (n, K)
+    is read column by column: a column-major P is used without a copy."""
+    f = np.float64
+    y = np.ascontiguousarray(y, dtype=f).reshape(-1)
+    n = y.shape[0]
+    Pt = np.empty((0, n)) if P is None else np.ascontiguousarray(np.asarray(P, dtype=f).T)
+    r = y if r is None else np.ascontiguousarray(r, dtype=f).reshape(-1)
+    use_w = w is not None
+    w = np.ascontiguousarray(w, dtype=f).reshape(-1) if use_w else np.empty(0)
+    if Pt.ndim != 2 or Pt.shape[1] != n or r.shape[0] != n or (use_w and w.shape[0] != n):
+        raise ValueError("values, pillars, RCI and weights must have the same rows")
+    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    return GroupMoments(*group_moments(codes, int(n_groups), y, Pt, r, w, use_w))
+
 
 def weighted_corr(x, y, w=None):
     """Pearson correlation of two complete vectors, with optional frequency-like weights."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    w = np.ones_like(x) if w is None else np.asarray(w, dtype=float)
-    w = w / w.sum()
-    dx = x - w @ x
-    dy = y - w @ y
-    return float((w * dx) @ dy / np.sqrt(((w * dx) @ dx) * ((w * dy) @ dy)))
+    x = np.asarray(x, dtype=float).reshape(-1)
+    gm = group_stats(np.zeros(x.shape[0], dtype=np.int64), 1, x, x[:, None], y, w)
+    return float(gm.corr()[0, 0])
+
+
+def share_table(names, r) -> pd.DataFrame:
+    """DataFrame (pillar, r, share) from the pillars' r values."""
+    r = np.asarray(r, dtype=float)
+    return pd.DataFrame({"pillar": list(names), "r": r, "share": 100.0 * r / r.sum()})
+
+
+def std_coefficients(mimic_params: pd.DataFrame, names) -> np.ndarray:
+    """|std.all| of the regressions RCI ~ pillar, in the order of `names`."""
+    reg = mimic_params[mimic_params["op"] == "~"].set_index("rhs")
+    return np.abs(reg.loc[list(names), "std.all"].to_numpy(dtype=float))
+
+
+def rsm_table(names, P, rci, rows, weights=None, kind="correlation", mimic_params=None):
+    """`rsm_shares` over the rows where `rows` (bool) is True of the pillars P (n, K) and
+    rci (n,), without copying them out."""
+    names = list(names)
+    if kind == "correlation":
+        codes = np.asarray(rows, dtype=np.int64) - 1  # 0: in, -1: left out
+        r = np.abs(group_stats(codes, 1, rci, P, rci, weights).corr()[0])
+    elif kind == "std_coefficient":
+        r = std_coefficients(mimic_params, names)
+    else:
+        raise ValueError(f"unknown RSM kind {kind!r}")
+    return share_table(names, r)
 
 
 def rsm_shares(pillars: pd.DataFrame, rci, weights=None, kind="correlation", mimic_params=None):
@@ -29,11 +96,11 @@ def rsm_shares(pillars: pd.DataFrame, rci, weights=None, kind="correlation", mim
     """
     names = list(pillars.columns)
     if kind == "correlation":
-        r = np.array([abs(weighted_corr(pillars[p].to_numpy(), rci, weights)) for p in names])
+        P = pillars.to_numpy(dtype=float)
+        gm = group_stats(np.zeros(P.shape[0], dtype=np.int64), 1, rci, P, rci, weights)
+        r = np.abs(gm.corr()[0])
     elif kind == "std_coefficient":
-        tab = mimic_params
-        reg = tab[tab["op"] == "~"].set_index("rhs")
-        r = np.abs(reg.loc[names, "std.all"].to_numpy(dtype=float))
+        r = std_coefficients(mimic_params, names)
     else:
         raise ValueError(f"unknown RSM kind {kind!r}")
-    return pd.DataFrame({"pillar": names, "r": r, "share": 100.0 * r / r.sum()})
+    return share_table(names, r)

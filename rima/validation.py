@@ -8,6 +8,13 @@ hay_reserve_t"``). `report.raise_if_errors()` turns the errors into one `DataErr
 
 Row numbers are data row numbers counted from 1: row 1 is the first row under the header
 (line 2 of a CSV file, row 2 of a spreadsheet).
+
+Every numeric column is converted once into one float64 block (a row per column) and
+checked while it is copied (`rima._kernels.columns.convert_column`), which also gives each
+row a bit mask of its missing columns; row reasons are made once per distinct mask. The
+fit takes the block over (`ValidationReport.take_numeric`) instead of converting the
+columns again. The row status strings and the summary's medians are built when first
+asked for.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rima._kernels.columns import constant_over_usable, convert_column
 from rima.errors import DataError
 from rima.spec import Spec, load_spec
 from rima.suggest import did_you_mean
@@ -66,27 +74,80 @@ class ValidationReport:
     n_columns: int
     errors: list[Issue] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)
-    summary: pd.DataFrame = field(default_factory=pd.DataFrame)
-    row_status: pd.Series = field(default_factory=lambda: pd.Series(dtype=object))
     _ids: pd.Series | None = field(default=None, repr=False)
+    _index: pd.Index | None = field(default=None, repr=False)
+    # row accounting as codes into reasons (reasons[0] == "ok"); the Series is made lazily
+    _codes: np.ndarray | None = field(default=None, repr=False)
+    _reasons: list = field(default_factory=lambda: [OK], repr=False)
+    _row_status: pd.Series | None = field(default=None, repr=False)
+    # converted numeric columns: names, the (q, n) block (until taken), bit mask per row
+    _numeric: list = field(default_factory=list, repr=False)
+    _block: np.ndarray | None = field(default=None, repr=False)
+    _keys: np.ndarray | None = field(default=None, repr=False)
+    _stats: dict | None = field(default=None, repr=False)
+    _frame: pd.DataFrame | None = field(default=None, repr=False)
+    _summary: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def row_status(self) -> pd.Series:
+        if self._row_status is None:
+            n = self.n_rows
+            index = self._index if self._index is not None else pd.RangeIndex(n)
+            codes = self._codes if self._codes is not None else np.zeros(n, dtype=np.int32)
+            status = np.asarray(self._reasons, dtype=object)[codes]
+            self._row_status = pd.Series(status, index=index, dtype=object, name="status")
+        return self._row_status
+
+    @row_status.setter
+    def row_status(self, value: pd.Series) -> None:
+        self._row_status = value
+        self._codes = None
+        self._reasons = [OK]
+        self._keys = None
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        if self._summary is None:
+            self._summary = (pd.DataFrame() if self._stats is None
+                             else _summary(self.spec, self._stats, self._frame))
+        return self._summary
+
+    @summary.setter
+    def summary(self, value: pd.DataFrame) -> None:
+        self._summary = value
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    def _usable_array(self) -> np.ndarray:
+        if self._codes is not None:
+            return self._codes == 0
+        return (self.row_status == OK).to_numpy()
+
     @property
     def usable(self) -> pd.Series:
         """Boolean Series (input index): True for rows the analysis uses."""
+        if self._codes is not None:
+            index = self._index if self._index is not None else pd.RangeIndex(self.n_rows)
+            return pd.Series(self._codes == 0, index=index, name="status")
         return self.row_status == OK
 
     @property
     def n_usable(self) -> int:
-        return int(self.usable.sum())
+        return int(self._usable_array().sum())
 
     @property
     def accounting(self) -> pd.DataFrame:
         """Rows per status ("ok" first, then reasons by decreasing count)."""
-        counts = self.row_status.value_counts(sort=False)
+        if self._codes is None:
+            counts = self.row_status.value_counts(sort=False)
+        else:
+            # the order of value_counts(sort=False), first appearance, from the codes alone
+            n = np.bincount(self._codes, minlength=len(self._reasons))
+            order = _first_appearance(self._codes)
+            counts = pd.Series(n[order], name="count",
+                               index=pd.Index([self._reasons[c] for c in order], dtype=object))
         reasons = counts.drop(OK, errors="ignore").sort_values(ascending=False, kind="stable")
         ordered = pd.concat([counts.reindex([OK]).dropna(), reasons]).astype(np.int64)
         return ordered.rename_axis("status").rename("rows").reset_index()
@@ -97,6 +158,49 @@ class ValidationReport:
         if self._ids is not None:
             out[self.spec.id] = self._ids
         out["status"] = self.row_status
+        return out
+
+    def take_numeric(self):
+        """Hand over the converted numeric columns: (names, block (q, n) float64 with one
+        column per row, NaN for missing, non-numeric or infinite cells). The report keeps
+        no reference to the block afterwards (None if already taken)."""
+        block, self._block = self._block, None
+        return list(self._numeric), block
+
+    @property
+    def row_masks(self) -> np.ndarray | None:
+        """(n, words) uint64: bit j % 64 of word j // 64 set when numeric column j (the
+        order `take_numeric` gives) is missing in that row; None if not computed."""
+        return self._keys
+
+    def complete_rows(self, columns) -> np.ndarray:
+        """Bool (n,): rows where none of `columns` (converted numeric columns) is missing,
+        read from the per-row bit masks of the check pass."""
+        return ~self._missing_rows(columns, every=False)
+
+    def all_missing_rows(self, columns) -> np.ndarray:
+        """Bool (n,): rows where every one of `columns` is missing."""
+        return self._missing_rows(columns, every=True)
+
+    def _missing_rows(self, columns, every):
+        if self._keys is None:
+            raise RuntimeError("the report holds no per-row masks (its row status was replaced)")
+        pos = {c: j for j, c in enumerate(self._numeric)}
+        nwords = self._keys.shape[1]
+        mask = np.zeros(nwords, dtype=np.uint64)
+        for c in columns:
+            j = pos[c]
+            mask[j // 64] |= np.uint64(1) << np.uint64(j % 64)
+        if every:
+            out = np.ones(self.n_rows, dtype=bool)
+            for k in range(nwords):
+                if mask[k]:
+                    out &= (self._keys[:, k] & mask[k]) == mask[k]
+        else:
+            out = np.zeros(self.n_rows, dtype=bool)
+            for k in range(nwords):
+                if mask[k]:
+                    out |= (self._keys[:, k] & mask[k]) != 0
         return out
 
     def raise_if_errors(self) -> None:
@@ -160,9 +264,8 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"validate needs a pandas DataFrame, got {type(df).__name__}")
     report = ValidationReport(
-        spec=spec, source=source, n_rows=len(df), n_columns=df.shape[1]
+        spec=spec, source=source, n_rows=len(df), n_columns=df.shape[1], _index=df.index
     )
-    report.row_status = pd.Series(OK, index=df.index, dtype=object, name="status")
     errors = report.errors
     columns = [str(c) for c in df.columns]
     if list(df.columns) != columns:
@@ -184,16 +287,25 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
 
     if len(df) == 0:
         errors.append(Issue("empty", None, "the data has no rows (only a header, or nothing)"))
-        report.summary = _summary(df, spec, {}, present)
+        report._stats = _no_stats(spec, present)
         return report
 
-    # numeric roles: coerce, naming cells that are not numbers
-    numeric: dict[str, np.ndarray] = {}
-    for col in spec.numeric_columns:
-        if col not in present:
-            continue
-        values, bad = _to_float(df[col])
-        if bad.any():
+    # numeric roles: coerce into one block, naming cells that are not numbers; each
+    # column is checked while it is copied (range, infinite cells, per-row missing masks)
+    numeric = [c for c in spec.numeric_columns if c in present]
+    pos = {c: j for j, c in enumerate(numeric)}
+    q = len(numeric)
+    block = np.empty((q, len(df)))
+    keys = np.zeros((len(df), max(1, -(-q // 64))), dtype=np.uint64)
+    count = np.zeros(q, dtype=np.int64)
+    vmin = np.full(q, np.inf)
+    vmax = np.full(q, -np.inf)
+    total = np.zeros(q)
+    for j, col in enumerate(numeric):
+        src, bad = _float_source(df[col])
+        count[j], n_inf, vmin[j], vmax[j], total[j] = convert_column(
+            src, block[j], keys, j // 64, np.uint64(1) << np.uint64(j % 64))
+        if bad is not None and bad.any():
             rows = np.flatnonzero(bad) + 1
             first = tuple(df[col].to_numpy()[bad][:_SHOW])
             errors.append(Issue(
@@ -204,27 +316,32 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
                 "missing values, leave those cells empty",
                 tuple(rows.tolist()), first,
             ))
-        inf = np.isinf(values)
-        if inf.any():
+        if n_inf:
+            v = np.asarray(src, dtype=float)
+            inf = np.isinf(v)
             rows = np.flatnonzero(inf) + 1
-            first = tuple(values[inf][:_SHOW].tolist())
+            first = tuple(v[inf][:_SHOW].tolist())
             errors.append(Issue(
                 "infinite", col,
                 f"column {col!r} ({_role(spec, col)}) has {len(rows)} infinite value(s) at "
                 f"{_rows_text(rows)} (first: {', '.join(map(str, first))})",
                 tuple(rows.tolist()), first,
             ))
-            values = np.where(inf, np.nan, values)
-        numeric[col] = np.where(bad, np.nan, values)
+    report._numeric = numeric
+    report._block = block
+    report._keys = keys
+    report._frame = df.copy(deep=False)
+    report._stats = {"columns": numeric, "count": count, "min": vmin, "max": vmax,
+                     "total": total, "n": len(df), "present": present}
 
     for col in spec.variables:
-        if col not in numeric:
+        if col not in pos:
             continue
-        v = numeric[col]
-        if np.isnan(v).all() and not any(e.column == col for e in errors):
+        if count[pos[col]] == 0 and not any(e.column == col for e in errors):
             errors.append(Issue(
                 "all_missing", col,
-                f"column {col!r} ({_role(spec, col)}) has no values: all {len(v)} rows are missing",
+                f"column {col!r} ({_role(spec, col)}) has no values: all {len(df)} rows are "
+                "missing",
             ))
 
     # id: present for every row, unique
@@ -239,7 +356,7 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
                 f"id column {spec.id!r} is empty at {_rows_text(rows)}",
                 tuple(rows.tolist()),
             ))
-        dup = ids.duplicated(keep=False).to_numpy() & ~miss
+        dup = _duplicated(ids) & ~miss
         if dup.any():
             rows = np.flatnonzero(dup) + 1
             dup_vals = pd.unique(ids.to_numpy()[dup])
@@ -251,8 +368,8 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
                 tuple(rows.tolist()), first,
             ))
 
-    if spec.weight and spec.weight in numeric:
-        w = numeric[spec.weight]
+    if spec.weight and spec.weight in pos:
+        w = block[pos[spec.weight]]
         neg = w < 0
         if neg.any():
             rows = np.flatnonzero(neg) + 1
@@ -278,43 +395,62 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
                 ))
 
     # row accounting: the reference rule deletes listwise over every analysis variable;
-    # a declared weight must be present too
-    checked = [c for c in (*spec.variables, *((spec.weight,) if spec.weight else ())) if c in numeric]
-    report.row_status = _row_status(df.index, checked, numeric)
+    # a declared weight must be present too (the numeric columns are exactly those)
+    report._codes, report._reasons = _status_codes(keys, numeric)
+    n_usable = int(np.count_nonzero(report._codes == 0))
 
     # constant columns break standardisation; check over the rows actually analysed
-    usable = report.usable.to_numpy()
     for col in spec.variables:
-        if col not in numeric or any(e.column == col for e in errors):
+        if col not in pos or any(e.column == col for e in errors):
             continue
-        v = numeric[col]
-        vals = v[~np.isnan(v)]
-        if vals.size and vals.min() == vals.max():
+        j = pos[col]
+        if count[j] and vmin[j] == vmax[j]:
             errors.append(Issue(
                 "constant", col,
                 f"column {col!r} ({_role(spec, col)}) is constant (every value is "
-                f"{_plain(vals[0])}); it carries no information, remove it from the spec",
-                values=(_plain(vals[0]),),
+                f"{_plain(vmin[j])}); it carries no information, remove it from the spec",
+                values=(_plain(vmin[j]),),
             ))
             continue
-        u = v[usable]
-        if u.size and u.min() == u.max():
+        any_usable, constant, value = constant_over_usable(block[j], keys)
+        if any_usable and constant:
             errors.append(Issue(
                 "constant", col,
-                f"column {col!r} ({_role(spec, col)}) is constant over the {u.size} usable rows "
-                f"(every value is {_plain(u[0])})",
-                values=(_plain(u[0]),),
+                f"column {col!r} ({_role(spec, col)}) is constant over the {n_usable} usable "
+                f"rows (every value is {_plain(value)})",
+                values=(_plain(value),),
             ))
 
-    if not usable.any() and not any(e.kind == "all_missing" for e in errors):
+    if not n_usable and not any(e.kind == "all_missing" for e in errors):
         errors.append(Issue(
             "no_usable_rows", None,
             f"no row has every analysis variable present, so nothing can be analysed "
             f"(most common reason: {report.row_status.value_counts().index[0]})",
         ))
-
-    report.summary = _summary(df, spec, numeric, present)
     return report
+
+
+def _float_source(s: pd.Series):
+    """(values as int64 or float64 for `convert_column`, mask of cells present but not
+    numbers or None when the dtype cannot hold any). Integer and float columns go to the
+    kernel as they are stored; others are converted here first."""
+    dtype = s.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return s.astype(float).to_numpy(), None
+    if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        if isinstance(dtype, np.dtype) and dtype in (np.int64, np.float64):
+            return s.to_numpy(), None
+        return s.to_numpy(dtype=float, na_value=np.nan), None
+    return _to_float(s)
+
+
+def _duplicated(ids: pd.Series) -> np.ndarray:
+    """`ids.duplicated(keep=False)`; a strictly increasing integer id (the usual household
+    number) needs no hash table."""
+    a = ids.to_numpy() if isinstance(ids.dtype, np.dtype) else None
+    if a is not None and a.dtype.kind in "iu" and (a.size < 2 or bool(np.all(a[1:] > a[:-1]))):
+        return np.zeros(a.size, dtype=bool)
+    return ids.duplicated(keep=False).to_numpy()
 
 
 def _to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -334,26 +470,26 @@ def _to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return conv, bad
 
 
-def _row_status(index, columns, numeric) -> pd.Series:
-    status = np.full(len(index), OK, dtype=object)
-    if columns:
-        missing = np.column_stack([np.isnan(numeric[c]) for c in columns])
-        hit = missing.any(axis=1)
-        if hit.any():
-            # one reason string per distinct pattern of missing columns
-            sub = missing[hit]
-            if sub.shape[1] <= 62:
-                # encode each pattern as an integer: far faster than np.unique(axis=0)
-                codes = sub.astype(np.int64) @ (np.int64(1) << np.arange(sub.shape[1], dtype=np.int64))
-                _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
-                patterns = sub[first]
-            else:
-                patterns, inverse = np.unique(sub, axis=0, return_inverse=True)
-            reasons = np.array(
-                [_reason([c for c, m in zip(columns, p) if m]) for p in patterns], dtype=object
-            )
-            status[hit] = reasons[inverse.ravel()]
-    return pd.Series(status, index=index, name="status", dtype=object)
+def _status_codes(keys: np.ndarray, columns: list) -> tuple[np.ndarray, list]:
+    """(codes (n,) int32, reasons): one reason per distinct mask of missing columns."""
+    from rima.model_file import status_codes_from_keys
+
+    n = keys.shape[0]
+    if keys.shape[1] == 1:
+        bad = np.flatnonzero(keys[:, 0])
+    else:
+        bad = np.flatnonzero((keys != 0).any(axis=1))
+    return status_codes_from_keys(n, bad, keys[bad], columns)
+
+
+def _first_appearance(codes: np.ndarray) -> list[int]:
+    """Distinct values of `codes` (0 = ok, most rows) in order of first appearance."""
+    bad = np.flatnonzero(codes)
+    seen, first = np.unique(codes[bad], return_index=True)
+    found = [(int(bad[f]), int(c)) for c, f in zip(seen, first)]
+    if bad.size < codes.size:
+        found.append((int(np.argmin(codes != 0)), 0))
+    return [c for _, c in sorted(found)]
 
 
 def _reason(cols: list[str]) -> str:
@@ -362,24 +498,32 @@ def _reason(cols: list[str]) -> str:
     return f"missing values in {', '.join(cols)}"
 
 
-def _summary(df, spec: Spec, numeric: dict, present: set) -> pd.DataFrame:
+def _no_stats(spec: Spec, present: set) -> dict:
+    cols = [c for c in spec.numeric_columns if c in present]
+    q = len(cols)
+    return {"columns": cols, "count": np.zeros(q, dtype=np.int64), "min": np.full(q, np.inf),
+            "max": np.full(q, -np.inf), "total": np.zeros(q), "n": 0, "present": present}
+
+
+def _summary(spec: Spec, stats: dict, frame) -> pd.DataFrame:
+    """Per-variable summary from the check pass; medians need the values again, so they are
+    computed here, from the (copy-on-write protected) frame that was validated."""
     recs = []
-    for col in spec.numeric_columns:
-        if col not in present:
-            continue
-        v = numeric.get(col)
-        if v is None:
-            v = np.full(len(df), np.nan)
-        ok = v[~np.isnan(v)]
+    for j, col in enumerate(stats["columns"]):
+        n_ok = int(stats["count"][j])
+        median = np.nan
+        if n_ok:
+            v = _to_float(frame[col])[0]
+            median = float(np.median(v[np.isfinite(v)]))
         recs.append({
             "variable": col,
             "role": _role(spec, col),
-            "N": int(ok.size),
-            "missing": int(v.size - ok.size),
-            "min": float(ok.min()) if ok.size else np.nan,
-            "max": float(ok.max()) if ok.size else np.nan,
-            "median": float(np.median(ok)) if ok.size else np.nan,
-            "mean": float(ok.mean()) if ok.size else np.nan,
+            "N": n_ok,
+            "missing": int(stats["n"] - n_ok),
+            "min": float(stats["min"][j]) if n_ok else np.nan,
+            "max": float(stats["max"][j]) if n_ok else np.nan,
+            "median": median,
+            "mean": float(stats["total"][j] / n_ok) if n_ok else np.nan,
         })
     cols = ["variable", "role", "N", "missing", "min", "max", "median", "mean"]
     return pd.DataFrame(recs, columns=cols).set_index("variable")

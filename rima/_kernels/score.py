@@ -17,33 +17,28 @@ reproduces the fitted scores bit for bit. Everything learned is folded into a fe
 
 The kernel is one fused parallel pass per block of rows: standardise, orient and weight
 each variable into its pillar, find the indicator pattern, apply the MIMIC prediction and
-rescale, with no n x p temporary. Each row's arithmetic is independent of the others, so
-results do not depend on the thread count.
+rescale, with no n x p temporary. Within a block the variables are taken one at a time
+over all its rows, so column-major input (one contiguous array per variable, as
+`rima.validate` and the streaming reader hold it) is read as a stream; each row still adds
+its variables in the same order, so the layout never changes a result. Each row's
+arithmetic is independent of the others, so results do not depend on the thread count.
+
+The fit needs the pillar scores before the MIMIC exists and the RCI after: `score_pillars`
+and `predict_rci` are the two halves of the same block code, so the fitted RCI is the bits
+`score_households` gives for a loaded model.
 """
 
 import numpy as np
 from numba import njit, prange
 
-BLOCK = 8192
+BLOCK = 2048
 
 
-@njit(cache=True, parallel=True)
-def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi):
-    n, p = X.shape
-    K = W.shape[1]
-    m = Y.shape[1]
-    P = np.empty((n, K))
-    rci = np.empty(n)
-    r100 = np.empty(n)
-    inv = np.empty(p)
-    for j in range(p):
-        inv[j] = 1.0 / scale[j]
-    yinv = np.empty(m)
-    for j in range(m):
-        yinv[j] = 1.0 / ysd[j]
-    span = hi - lo
+@njit(cache=True)
+def _owners(W, member):
     # a variable usually feeds one pillar: remember which, so the row loop does one
     # multiply-add per cell instead of K (-1: several pillars, use the whole row of W)
+    p, K = W.shape
     owner = np.full(p, -1, dtype=np.int64)
     for j in range(p):
         cnt = 0
@@ -53,62 +48,211 @@ def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi):
                 owner[j] = k
         if cnt != 1:
             owner[j] = -1
+    return owner
+
+
+@njit(cache=True)
+def _pillar_block(X, lo, hi, mean, inv, W, member, owner, P):
+    p = X.shape[1]
+    K = W.shape[1]
+    bad = np.zeros((hi - lo, K), dtype=np.bool_)
+    for k in range(K):
+        for i in range(lo, hi):
+            P[i, k] = 0.0
+    for j in range(p):
+        o = owner[j]
+        mj = mean[j]
+        ij = inv[j]
+        if o >= 0 and member[j, o]:
+            # the usual case, branch-free so it vectorises: a missing value makes the sum
+            # NaN, which is what marking the pillar bad does below
+            wo = W[j, o]
+            for i in range(lo, hi):
+                P[i, o] += (X[i, j] - mj) * ij * wo
+            continue
+        for i in range(lo, hi):
+            x = X[i, j]
+            if np.isnan(x):
+                for k in range(K):
+                    if member[j, k]:
+                        bad[i - lo, k] = True
+            elif o >= 0:
+                P[i, o] += (x - mj) * ij * W[j, o]
+            else:
+                z = (x - mj) * ij
+                for k in range(K):
+                    P[i, k] += z * W[j, k]
+    # one NaN for every pillar that cannot be scored, whatever made it so
+    for k in range(K):
+        for i in range(lo, hi):
+            if bad[i - lo, k] or np.isnan(P[i, k]):
+                P[i, k] = np.nan
+
+
+@njit(cache=True)
+def _rci_block(P, Y, lo, hi, ymean, yinv, icpt, cx, cy, rlo, span, rci, r100):
+    K = P.shape[1]
+    m = Y.shape[1]
+    yz = np.empty(m)
+    for i in range(lo, hi):
+        pat = 0
+        for j in range(m):
+            y = Y[i, j]
+            if np.isnan(y):
+                pat |= 1 << j
+                yz[j] = 0.0
+            else:
+                yz[j] = (y - ymean[j]) * yinv[j]
+        v = icpt[pat]
+        for k in range(K):
+            v += P[i, k] * cx[pat, k]
+        for j in range(m):
+            v += yz[j] * cy[pat, j]
+        rci[i] = v
+        r100[i] = 100.0 * (v - rlo) / span
+
+
+@njit(cache=True)
+def _inverse(s):
+    out = np.empty(s.shape[0])
+    for j in range(s.shape[0]):
+        out[j] = 1.0 / s[j]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi):
+    n = X.shape[0]
+    K = W.shape[1]
+    # column-major pillars: each pillar is one contiguous column for the caller's frame
+    P = np.empty((K, n)).T
+    rci = np.empty(n)
+    r100 = np.empty(n)
+    inv = _inverse(scale)
+    yinv = _inverse(ysd)
+    owner = _owners(W, member)
+    span = hi - lo
     nb = (n + BLOCK - 1) // BLOCK
     for b in prange(nb):
-        acc = np.empty(K)
-        bad = np.empty(K, dtype=np.bool_)
-        yz = np.empty(m)
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            for k in range(K):
-                acc[k] = 0.0
-                bad[k] = False
-            for j in range(p):
-                x = X[i, j]
-                if np.isnan(x):
-                    for k in range(K):
-                        if member[j, k]:
-                            bad[k] = True
-                elif owner[j] >= 0:
-                    acc[owner[j]] += (x - mean[j]) * inv[j] * W[j, owner[j]]
-                else:
-                    z = (x - mean[j]) * inv[j]
-                    for k in range(K):
-                        acc[k] += z * W[j, k]
-            for k in range(K):
-                if bad[k]:
-                    acc[k] = np.nan
-                P[i, k] = acc[k]
-            pat = 0
-            for j in range(m):
-                y = Y[i, j]
-                if np.isnan(y):
-                    pat |= 1 << j
-                    yz[j] = 0.0
-                else:
-                    yz[j] = (y - ymean[j]) * yinv[j]
-            v = icpt[pat]
-            for k in range(K):
-                v += acc[k] * cx[pat, k]
-            for j in range(m):
-                v += yz[j] * cy[pat, j]
-            rci[i] = v
-            r100[i] = 100.0 * (v - lo) / span
+        a = b * BLOCK
+        z = min(n, a + BLOCK)
+        _pillar_block(X, a, z, mean, inv, W, member, owner, P)
+        _rci_block(P, Y, a, z, ymean, yinv, icpt, cx, cy, lo, span, rci, r100)
     return P, rci, r100
 
 
-def score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi):
-    """Return (pillars (n, K), rci (n,), rci_100 (n,)); NaN where a row cannot be scored."""
-    f = np.float64
-    X = np.asarray(X, dtype=f)
-    Y = np.asarray(Y, dtype=f)
+@njit(cache=True, parallel=True)
+def _pillar_rows(X, mean, scale, W, member, P):
+    n = X.shape[0]
+    inv = _inverse(scale)
+    owner = _owners(W, member)
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb):
+        a = b * BLOCK
+        _pillar_block(X, a, min(n, a + BLOCK), mean, inv, W, member, owner, P)
+
+
+@njit(cache=True, parallel=True)
+def _rci_rows(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, rci, r100):
+    n = P.shape[0]
+    yinv = _inverse(ysd)
+    span = hi - lo
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb):
+        a = b * BLOCK
+        _rci_block(P, Y, a, min(n, a + BLOCK), ymean, yinv, icpt, cx, cy, lo, span, rci, r100)
+
+
+# the two passes that finish the RCI are a few ns per row: single-threaded kernels keep
+# them cheap to compile
+@njit(cache=True)
+def _scored_range(rci, rows):
+    n = rci.shape[0]
+    scored = np.empty(n, dtype=np.bool_)
+    mn = np.inf
+    mx = -np.inf
+    for i in range(n):
+        v = rci[i]
+        ok = rows[i] and np.isfinite(v)
+        scored[i] = ok
+        if ok:
+            mn = min(mn, v)
+            mx = max(mx, v)
+    return scored, mn, mx
+
+
+@njit(cache=True)
+def _rescale(rci, r100, scored, lo, hi):
+    span = hi - lo
+    for i in range(rci.shape[0]):
+        if scored[i]:
+            r100[i] = 100.0 * (rci[i] - lo) / span
+        else:
+            rci[i] = np.nan
+            r100[i] = np.nan
+
+
+_F = np.float64
+
+
+def _rows_match(X, Y):
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"{X.shape[0]} rows of variables but {Y.shape[0]} of indicators")
-    return _score_rows(X, np.asarray(mean, dtype=f), np.asarray(scale, dtype=f),
-                       np.ascontiguousarray(W, dtype=f),
+
+
+def score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi):
+    """Return (pillars (n, K) column-major, rci (n,), rci_100 (n,)); NaN where a row cannot
+    be scored."""
+    X = np.asarray(X, dtype=_F)
+    Y = np.asarray(Y, dtype=_F)
+    _rows_match(X, Y)
+    return _score_rows(X, np.asarray(mean, dtype=_F), np.asarray(scale, dtype=_F),
+                       np.ascontiguousarray(W, dtype=_F),
                        np.ascontiguousarray(member, dtype=np.bool_), Y,
-                       np.asarray(ymean, dtype=f), np.asarray(ysd, dtype=f),
-                       np.asarray(icpt, dtype=f), np.ascontiguousarray(cx, dtype=f),
-                       np.ascontiguousarray(cy, dtype=f), float(lo), float(hi))
+                       np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
+                       np.asarray(icpt, dtype=_F), np.ascontiguousarray(cx, dtype=_F),
+                       np.ascontiguousarray(cy, dtype=_F), float(lo), float(hi))
+
+
+def score_pillars(X, mean, scale, W, member, out=None):
+    """The pillars (n, K) of `score_households` alone (no indicators needed), written into
+    `out` if given (column-major by default)."""
+    X = np.asarray(X, dtype=_F)
+    W = np.ascontiguousarray(W, dtype=_F)
+    P = np.empty((W.shape[1], X.shape[0])).T if out is None else out
+    if P.shape != (X.shape[0], W.shape[1]) or P.dtype != _F:
+        raise ValueError(f"out must be a float64 array of shape {(X.shape[0], W.shape[1])}")
+    _pillar_rows(X, np.asarray(mean, dtype=_F), np.asarray(scale, dtype=_F), W,
+                 np.ascontiguousarray(member, dtype=np.bool_), P)
+    return P
+
+
+def predict_rci(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, out=None):
+    """(rci, rci_100) of `score_households` from its pillars P (n, K): the same bits.
+    `out` = (rci, rci_100) arrays to write into."""
+    P = np.asarray(P, dtype=_F)
+    Y = np.asarray(Y, dtype=_F)
+    _rows_match(P, Y)
+    n = P.shape[0]
+    rci, r100 = (np.empty(n), np.empty(n)) if out is None else out
+    _rci_rows(P, Y, np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
+              np.asarray(icpt, dtype=_F), np.ascontiguousarray(cx, dtype=_F),
+              np.ascontiguousarray(cy, dtype=_F), float(lo), float(hi), rci, r100)
+    return rci, r100
+
+
+def scale_rci(rci, r100, rows, scale=None):
+    """Finish the fitted RCI in place: scored = rows & finite RCI; RCI_100 from the range
+    (lo, hi) = `scale`, or the min and max of the scored RCI; NaN in both for the other
+    rows. Returns (scored, lo, hi). RCI_100 is the kernel's own affine map (same bits as a
+    loaded model computes with that range)."""
+    scored, lo, hi = _scored_range(np.asarray(rci, dtype=_F),
+                                   np.ascontiguousarray(rows, dtype=np.bool_))
+    if scale is not None:
+        lo, hi = scale
+    lo, hi = float(lo), float(hi)
+    _rescale(rci, r100, scored, lo, hi)
+    return scored, lo, hi
 
 
 def rci_100_scale(rci, lo, hi):

@@ -1,0 +1,201 @@
+"""Passes over data columns held as the rows of one (q, n) float64 block.
+
+`rima.validate` converts every numeric column of the spec once into such a block; the fit
+then reads its variables, indicators and weight straight from it. Keeping each column
+contiguous makes every pass here a streaming read, with no n x q temporary.
+
+* `convert_column`: the conversion of one column into its row of the block, checked in
+  the same pass: count, range and sum of its finite values, and per row a bit mask of the
+  columns missing in it (the row accounting of `rima.validate` is one reason per mask);
+* `constant_over_usable`: whether a column is constant over the usable rows;
+* `gather_rows`: the analysed rows of some columns as one row-major matrix (what the
+  moments pass and the MIMIC read), with the fingerprint digests of what it copies;
+* `column_digests`: the 64-bit column digests behind the training-data fingerprint of
+  `rima.model_file.fingerprint`.
+
+Rows are cut into fixed blocks whose partial results are merged in block order, so the
+results never depend on the number of threads.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+BLOCK = 4096
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_NAN_BITS = np.uint64(0x7FF8000000000000)
+_EXP = np.uint64(0x7FF0000000000000)
+_FRAC = np.uint64(0x000FFFFFFFFFFFFF)
+
+
+@njit(cache=True, parallel=True)
+def convert_column(src, out, keys, word, bit):
+    """Copy one column `src` (int64 or float64) into `out` as float64 and check it.
+
+    Infinite values become NaN in `out`; every row whose value is missing or infinite
+    gets `bit` set in keys[row, word]. Returns (count of finite values, count of infinite
+    values, min, max, sum of the finite values); an empty range is (inf, -inf).
+    """
+    n = src.shape[0]
+    nb = (n + BLOCK - 1) // BLOCK
+    cnt = np.zeros(nb, dtype=np.int64)
+    ninf = np.zeros(nb, dtype=np.int64)
+    vmin = np.full(nb, np.inf)
+    vmax = np.full(nb, -np.inf)
+    tot = np.zeros(nb)
+    for b in prange(nb):
+        c = 0
+        ni = 0
+        s = 0.0
+        mn = np.inf
+        mx = -np.inf
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            x = np.float64(src[i])
+            if np.isfinite(x):
+                c += 1
+                s += x
+                mn = min(mn, x)
+                mx = max(mx, x)
+            else:
+                keys[i, word] |= bit
+                if np.isinf(x):
+                    ni += 1
+                    x = np.nan
+            out[i] = x
+        cnt[b] = c
+        ninf[b] = ni
+        tot[b] = s
+        vmin[b] = mn
+        vmax[b] = mx
+    count = 0
+    n_inf = 0
+    total = 0.0
+    lo = np.inf
+    hi = -np.inf
+    for b in range(nb):
+        count += cnt[b]
+        n_inf += ninf[b]
+        total += tot[b]
+        lo = min(lo, vmin[b])
+        hi = max(hi, vmax[b])
+    return count, n_inf, lo, hi, total
+
+
+@njit(cache=True)
+def constant_over_usable(v, keys):
+    """(usable rows exist, v is constant over them, its value at the first usable row),
+    a usable row being one with no bit set in `keys`. Stops at the first usable value that
+    differs from the first, so a varying column costs a few rows."""
+    n = v.shape[0]
+    nw = keys.shape[1]
+    first = -1
+    x0 = np.nan
+    for i in range(n):
+        usable = True
+        for k in range(nw):
+            if keys[i, k] != 0:
+                usable = False
+                break
+        if not usable:
+            continue
+        if first < 0:
+            first = i
+            x0 = v[i]
+        elif v[i] != x0:
+            return True, False, x0
+    return first >= 0, first >= 0, x0
+
+
+@njit(cache=True, inline="always")
+def _mix(x):
+    # a bijective 64-bit finaliser: every input bit affects every output bit
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _bits(u):
+    # every NaN is the same value to the fingerprint
+    if (u & _EXP) == _EXP and (u & _FRAC) != np.uint64(0):
+        return _NAN_BITS
+    return u
+
+
+@njit(cache=True)
+def _seeds(k):
+    seeds = np.empty(k, dtype=np.uint64)
+    for c in range(k):
+        seeds[c] = _mix(np.uint64(c + 1) * _GOLDEN)
+    return seeds
+
+
+@njit(cache=True, parallel=True)
+def column_digests(U, cols, rows):
+    """Digest of each column `cols[c]` of U (q, n), the uint64 bit patterns of a float64
+    block, over the rows `rows` in that order:
+
+        d_c = sum over t of mix(bits(x_t) ^ mix(t + 1) ^ mix((c + 1) * G))   (mod 2^64)
+
+    with t the position in `rows`, x_t = U[cols[c], rows[t]], every NaN read as the one
+    quiet NaN 0x7ff8000000000000, G = 0x9e3779b97f4a7c15 and mix the splitmix64
+    finaliser. Each term is a bijection of the value at its position, so changing one
+    value, or moving values between rows, changes the digest. A sum is order-free, so
+    the blocks below may finish in any order.
+    """
+    k = cols.shape[0]
+    m = rows.shape[0]
+    nb = (m + BLOCK - 1) // BLOCK
+    part = np.zeros((nb, k), dtype=np.uint64)
+    seeds = _seeds(k)
+    for b in prange(nb):
+        acc = np.zeros(k, dtype=np.uint64)
+        for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
+            r = rows[t]
+            pt = _mix(np.uint64(t + 1))
+            for c in range(k):
+                acc[c] += _mix(_bits(U[cols[c], r]) ^ pt ^ seeds[c])
+        for c in range(k):
+            part[b, c] = acc[c]
+    return _sum_parts(part)
+
+
+@njit(cache=True)
+def _sum_parts(part):
+    out = np.zeros(part.shape[1], dtype=np.uint64)
+    for b in range(part.shape[0]):
+        for c in range(part.shape[1]):
+            out[c] += part[b, c]
+    return out
+
+
+@njit(cache=True, parallel=True)
+def gather_rows(V, U, cols, rows, shift, div, digest, out, col0):
+    """out[t, col0 + c] = (V[cols[c], rows[t]] - shift[c]) / div[c]: the rows `rows` of
+    some columns of the block V (q, n) into columns of a row-major matrix (shift 0 and
+    div 1 copy a value exactly). U is V's uint64 view. Returns the `column_digests` of the
+    values read (zeros unless `digest`), computed in the same pass.
+
+    Row by row: each output row is written whole while the reads walk the columns'
+    streams forward, which is much faster than a column at a time.
+    """
+    k = cols.shape[0]
+    m = rows.shape[0]
+    nb = (m + BLOCK - 1) // BLOCK
+    part = np.zeros((nb, k), dtype=np.uint64)
+    seeds = _seeds(k)
+    for b in prange(nb):
+        acc = np.zeros(k, dtype=np.uint64)
+        for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
+            r = rows[t]
+            for c in range(k):
+                out[t, col0 + c] = (V[cols[c], r] - shift[c]) / div[c]
+            if digest:
+                pt = _mix(np.uint64(t + 1))
+                for c in range(k):
+                    acc[c] += _mix(_bits(U[cols[c], r]) ^ pt ^ seeds[c])
+        for c in range(k):
+            part[b, c] = acc[c]
+    return _sum_parts(part)
