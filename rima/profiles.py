@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from rima.errors import RimaInputError
 from rima.rsm import group_stats, std_coefficients
@@ -49,7 +49,7 @@ def _se(ss, sw, n):
 
 
 def _interval(mean, se, n, level):
-    t = stats.t.ppf(0.5 + level / 2, n - 1) if n > 1 else np.nan
+    t = special.stdtrit(n - 1, 0.5 + level / 2) if n > 1 else np.nan
     return mean - t * se, mean + t * se
 
 

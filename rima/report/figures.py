@@ -191,6 +191,7 @@ def make_all(data: dict, figdir: Path) -> dict:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        _plt()  # import pyplot (and its font cache) once here, not in every worker
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as ex:
             paths = list(ex.map(_call, jobs))
     else:
