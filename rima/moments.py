@@ -110,15 +110,34 @@ def moments_if_complete(X, weights=None, names=None) -> Moments | None:
     itself is the check (a NaN or infinity reaches its block's sums), so callers that can
     handle incomplete rows another way need no separate scan of the data first."""
     X, names = _as_matrix(X, names)
-    n, _p = X.shape
-    if n == 0:
+    if X.shape[0] == 0:
         raise DataError("no rows to compute moments from")
+    return _summarise(X.shape[0], weights, names, X[0].copy(),
+                      lambda w, use_w, shift: _k.block_moments(X, w, use_w, shift))
+
+
+def moments_of_rows(block, cols, rows, weights=None, names=None) -> Moments | None:
+    """`moments_if_complete` of the matrix block[cols][:, rows] (block: (q, n) float64,
+    one variable per row) without copying those rows out: the fit's one pass over the
+    analysed rows. `weights` has one entry per selected row."""
+    cols = np.asarray(cols, dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.size == 0:
+        raise DataError("no rows to compute moments from")
+    names = [f"x{j + 1}" for j in range(cols.size)] if names is None else list(names)
+    shift = block[cols, rows[0]].copy()
+    return _summarise(rows.size, weights, names, shift,
+                      lambda w, use_w, sh: _k.block_moments_rows(block, cols, rows, w, use_w,
+                                                                 sh))
+
+
+def _summarise(n, weights, names, shift, blocks) -> Moments | None:
+    """Merge the block summaries `blocks(w, use_w, shift)` into Moments (None if not finite)."""
     w, use_w = _check_weights(weights, n)
     raw_weight_sum = float(w.sum()) if use_w else float(n)
     if use_w:
         w = w * (n / raw_weight_sum)
-    shift = X[0].copy()
-    bw, bm, bc = _k.block_moments(X, w, use_w, shift)
+    bw, bm, bc = blocks(w, use_w, shift)
     if not (np.isfinite(bm).all() and np.isfinite(bc).all() and np.isfinite(shift).all()):
         return None
     W, mean, C = _k.merge_blocks(bw, bm, bc)

@@ -435,22 +435,28 @@ def _status(rep, df, numeric, needed, scored, partial_ok=()):
 def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
     """Moments of the signed block rows `cols` over `rows`: (n, unweighted Moments,
     weighted Moments or None, the fingerprint digests of those rows if `digest`). The
-    pillars' correlation blocks, means and n - 1 SDs are all read from these, so the rows
-    are gathered once and passed over once (twice with weights)."""
-    from rima.moments import compute_moments
+    pillars' correlation blocks, means and n - 1 SDs are all read from these; the rows are
+    read in place, once (twice with weights), never copied out."""
+    from rima._kernels.columns import column_digests
+    from rima.errors import DataError
+    from rima.moments import moments_of_rows
 
     idx = np.flatnonzero(rows)
-    Xr = np.empty((idx.size, len(cols)))
-    dig = _gather(block, cols, idx, digest=digest, out=Xr)
-    mu = compute_moments(Xr, names=names)
-    mw = None if w is None else compute_moments(Xr, w[idx], names=names)
+    cols = np.asarray(cols, dtype=np.int64)
+    mu = moments_of_rows(block, cols, idx, names=names)
+    mw = None if w is None else moments_of_rows(block, cols, idx, w[idx], names=names)
+    if mu is None or (w is not None and mw is None):
+        raise DataError("the analysed values are too large for float64 cross-products; "
+                        "rescale the columns (e.g. to thousands) first")
+    dig = (column_digests(block.view(np.uint64), cols, idx) if digest
+           else np.zeros(cols.size, dtype=np.uint64))
     # reversing a variable negates its mean and its row and column of the co-moment,
     # exactly (IEEE negation commutes with the sums), so no signed copy of X is made
     for mo in (mu, mw):
         if mo is not None:
             mo.mean = mo.mean * sign
             mo.comoment = mo.comoment * np.outer(sign, sign)
-    return int(Xr.shape[0]), mu, mw, dig
+    return int(idx.size), mu, mw, dig
 
 
 def _gather(block, cols, idx, shift=None, div=None, digest=False, out=None, col0=0):

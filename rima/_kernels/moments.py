@@ -154,6 +154,35 @@ def block_moments(X, w, use_w, shift):
     return bw, bm, bc
 
 
+@njit(cache=True, parallel=True)
+def block_moments_rows(V, cols, rows, w, use_w, shift):
+    """`block_moments` of the matrix whose column c is V[cols[c], rows] (V: (q, n), one
+    variable per row, as validation stores the data), without building that matrix:
+    blocks are cut over the positions in `rows` and w is indexed by position."""
+    k = cols.shape[0]
+    m = rows.shape[0]
+    nb = (m + BLOCK - 1) // BLOCK
+    bw = np.zeros(nb)
+    bm = np.zeros((nb, k))
+    bc = np.zeros((nb, k, k))
+    for b in prange(nb):
+        lo = b * BLOCK
+        hi = min(m, lo + BLOCK)
+        L = hi - lo
+        D = np.empty((k, L))
+        for c in range(k):
+            vc = cols[c]
+            sc = shift[c]
+            for t in range(L):
+                D[c, t] = V[vc, rows[lo + t]] - sc
+        mb = np.empty(k)
+        cb = np.zeros((k, k))
+        bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, mb, cb)
+        bm[b] = mb
+        bc[b] = cb
+    return bw, bm, bc
+
+
 @njit(cache=True)
 def merge_blocks(bw, bm, bc):
     """Merge block summaries in block order (Chan et al.); returns full symmetric co-moment."""
