@@ -247,8 +247,8 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     # when the pillars share their rows (listwise, fiml); "pillar" keeps one pass each.
     # Listwise, the indicators are complete on those rows too and join the same pass,
     # which then also gives their means and SDs for the MIMIC.
-    # Listwise, those rows are also the analysed matrix the fingerprint identifies: the
-    # same pass over them gives its digests.
+    # Listwise, those rows are also the analysed matrix the fingerprint identifies; its
+    # column digests are read from the same rows in place.
     sign_all = np.array([-1.0 if v in opts.negative else 1.0 for v in variables])
     shared = None
     with_y = opts.missing == "listwise"
@@ -459,14 +459,14 @@ def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
     return int(idx.size), mu, mw, dig
 
 
-def _gather(block, cols, idx, shift=None, div=None, digest=False, out=None, col0=0):
+def _gather(block, cols, idx, shift=None, div=None, out=None, col0=0):
     """Rows `idx` of the block rows `cols` into out[:, col0:] as (x - shift) / div
-    (`rima._kernels.columns.gather_rows`); returns the digests (zeros unless `digest`)."""
+    (`rima._kernels.columns.gather_rows`)."""
     k = len(cols)
     shift = np.zeros(k) if shift is None else np.asarray(shift, dtype=float)
     div = np.ones(k) if div is None else np.asarray(div, dtype=float)
-    return gather_rows(block, block.view(np.uint64), np.asarray(cols, dtype=np.int64),
-                       np.asarray(idx, dtype=np.int64), shift, div, digest, out, col0)
+    gather_rows(block, np.asarray(cols, dtype=np.int64), np.asarray(idx, dtype=np.int64),
+                shift, div, out, col0)
 
 
 def _fit_from_moments(fm, shared, idx, names):

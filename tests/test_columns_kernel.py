@@ -39,11 +39,8 @@ def test_fingerprint_follows_its_definition():
     rows = np.flatnonzero(~np.isnan(a[:, 0]))
     cols = np.array([3, 0, 2])
     assert fingerprint_columns(V, cols, rows) == fingerprint_reference(a[rows][:, cols])
-    out = np.empty((rows.size, cols.size))
-    dig = gather_rows(V, V.view(np.uint64), cols, rows, np.zeros(3), np.ones(3), True, out, 0)
+    dig = column_digests(V.view(np.uint64), cols, rows)
     assert np.array_equal(dig, digests(a[rows][:, cols]))
-    assert np.array_equal(dig, column_digests(V.view(np.uint64), cols, rows))
-    np.testing.assert_array_equal(out, a[rows][:, cols])
 
 
 def test_fingerprint_sees_every_change_but_nan_payloads():
@@ -74,7 +71,7 @@ def test_gather_rows_applies_the_affine_map_exactly():
     rows = np.arange(0, 3000, 3)
     shift, div = np.array([1.5, -2.0]), np.array([3.0, 0.7])
     out = np.zeros((rows.size, 5))
-    gather_rows(V, V.view(np.uint64), np.array([2, 0]), rows, shift, div, False, out, 3)
+    gather_rows(V, np.array([2, 0]), rows, shift, div, out, 3)
     np.testing.assert_array_equal(out[:, 3:], (a[rows][:, [2, 0]] - shift) / div)
     assert not out[:, :3].any()
 

@@ -8,8 +8,8 @@ contiguous makes every pass here a streaming read, with no n x q temporary.
   the same pass: count, range and sum of its finite values, and per row a bit mask of the
   columns missing in it (the row accounting of `rima.validate` is one reason per mask);
 * `constant_over_usable`: whether a column is constant over the usable rows;
-* `gather_rows`: the analysed rows of some columns as one row-major matrix (what the
-  moments pass and the MIMIC read), with the fingerprint digests of what it copies;
+* `gather_rows`: the analysed rows of some columns as one row-major matrix (the MIMIC's
+  input);
 * `column_digests`: the 64-bit column digests behind the training-data fingerprint of
   `rima.model_file.fingerprint`.
 
@@ -172,11 +172,10 @@ def _sum_parts(part):
 
 
 @njit(cache=True, parallel=True)
-def gather_rows(V, U, cols, rows, shift, div, digest, out, col0):
+def gather_rows(V, cols, rows, shift, div, out, col0):
     """out[t, col0 + c] = (V[cols[c], rows[t]] - shift[c]) / div[c]: the rows `rows` of
     some columns of the block V (q, n) into columns of a row-major matrix (shift 0 and
-    div 1 copy a value exactly). U is V's uint64 view. Returns the `column_digests` of the
-    values read (zeros unless `digest`), computed in the same pass.
+    div 1 copy a value exactly).
 
     Row by row: each output row is written whole while the reads walk the columns'
     streams forward, which is much faster than a column at a time.
@@ -184,18 +183,8 @@ def gather_rows(V, U, cols, rows, shift, div, digest, out, col0):
     k = cols.shape[0]
     m = rows.shape[0]
     nb = (m + BLOCK - 1) // BLOCK
-    part = np.zeros((nb, k), dtype=np.uint64)
-    seeds = _seeds(k)
     for b in prange(nb):
-        acc = np.zeros(k, dtype=np.uint64)
         for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
             r = rows[t]
             for c in range(k):
                 out[t, col0 + c] = (V[cols[c], r] - shift[c]) / div[c]
-            if digest:
-                pt = _mix(np.uint64(t + 1))
-                for c in range(k):
-                    acc[c] += _mix(_bits(U[cols[c], r]) ^ pt ^ seeds[c])
-        for c in range(k):
-            part[b, c] = acc[c]
-    return _sum_parts(part)
