@@ -129,36 +129,15 @@ def centred_block(X, lo, L, centre):
 
 
 @njit(cache=True, parallel=True)
-def block_moments(X, w, use_w, shift):
-    """Per-block (weight sum, mean of X - shift, lower-triangle co-moment) for X (n, p),
-    in C or Fortran order (each gets its own compiled copy).
+def block_moments_rows(V, cols, rows, w, use_w, shift):
+    """Per-block (weight sum, mean of x - shift, lower-triangle co-moment) of the matrix
+    whose column c is V[cols[c], rows] (V: (q, n), one variable per row as validation
+    stores the data; an (n, p) matrix X is V = X.T), without building that matrix: blocks
+    are cut over the positions in `rows`, and w is indexed by position.
 
     Shifting by a data row makes the block means small numbers, so merging them does not
     lose the digits of a large common offset (values near 1e9 keep their spread exact).
     """
-    n, p = X.shape
-    nb = (n + BLOCK - 1) // BLOCK
-    bw = np.zeros(nb)
-    bm = np.zeros((nb, p))
-    bc = np.zeros((nb, p, p))
-    for b in prange(nb):
-        lo = b * BLOCK
-        hi = min(n, lo + BLOCK)
-        L = hi - lo
-        D = centred_block(X, lo, L, shift)
-        m = np.empty(p)
-        c = np.zeros((p, p))
-        bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, m, c)
-        bm[b] = m
-        bc[b] = c
-    return bw, bm, bc
-
-
-@njit(cache=True, parallel=True)
-def block_moments_rows(V, cols, rows, w, use_w, shift):
-    """`block_moments` of the matrix whose column c is V[cols[c], rows] (V: (q, n), one
-    variable per row, as validation stores the data), without building that matrix:
-    blocks are cut over the positions in `rows` and w is indexed by position."""
     k = cols.shape[0]
     m = rows.shape[0]
     nb = (m + BLOCK - 1) // BLOCK
