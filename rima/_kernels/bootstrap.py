@@ -91,19 +91,9 @@ def _comoment(V, wt):
 def _chol_solve(A, rhs):
     """Solve A x = rhs for symmetric positive definite A; ok=False when it is not PD."""
     p = A.shape[0]
-    L = np.zeros((p, p))
-    for i in range(p):
-        s = A[i, i]
-        for c in range(i):
-            s -= L[i, c] * L[i, c]
-        if not (s > 0.0):
-            return rhs * 0.0, False
-        L[i, i] = np.sqrt(s)
-        for j in range(i + 1, p):
-            t = A[j, i]
-            for c in range(i):
-                t -= L[j, c] * L[i, c]
-            L[j, i] = t / L[i, i]
+    L, ok = MK.cholesky_lower(A)
+    if not ok:
+        return rhs * 0.0, False
     y = np.empty(p)
     for i in range(p):
         t = rhs[i]

@@ -23,6 +23,28 @@ from rima._kernels.moments import BLOCK, block_summary, centred_block
 
 
 @njit(cache=True)
+def cholesky_lower(A):
+    """(L, ok): L lower triangular with L L' = A; ok=False, instead of an exception, when A
+    is not positive definite, so callers can report it (an infinite objective, a failed
+    replicate)."""
+    p = A.shape[0]
+    L = np.zeros((p, p))
+    for i in range(p):
+        s = A[i, i]
+        for c in range(i):
+            s -= L[i, c] * L[i, c]
+        if not (s > 0.0):
+            return L, False
+        L[i, i] = np.sqrt(s)
+        for j in range(i + 1, p):
+            t = A[j, i]
+            for c in range(i):
+                t -= L[j, c] * L[i, c]
+            L[j, i] = t / L[i, i]
+    return L, True
+
+
+@njit(cache=True)
 def build_matrices(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx):
     """Model matrices (Lambda, gamma, B, psi, Theta, nu) from the free-parameter vector."""
     m = lam_idx.shape[0]
@@ -131,22 +153,7 @@ def pattern_objective(pit, om, masks, counts, cross, with_grad):
         for a in range(mo):
             for b in range(mo):
                 om_oo[a, b] = om[obs[a], obs[b]]
-        # Cholesky by hand so a non-PD block is reported instead of raising.
-        chol = np.zeros((mo, mo))
-        ok = True
-        for a in range(mo):
-            s = om_oo[a, a]
-            for c in range(a):
-                s -= chol[a, c] * chol[a, c]
-            if s <= 0.0:
-                ok = False
-                break
-            chol[a, a] = np.sqrt(s)
-            for b in range(a + 1, mo):
-                t = om_oo[b, a]
-                for c in range(a):
-                    t -= chol[b, c] * chol[a, c]
-                chol[b, a] = t / chol[a, a]
+        chol, ok = cholesky_lower(om_oo)
         if not ok:
             return np.inf, g_pi, g_om
         logdet = 0.0
