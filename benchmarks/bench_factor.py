@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from rima.factor import FactorModel
+from rima import FactorModel
 
 
 def make_data(n, p=8, seed=0):

@@ -1,6 +1,6 @@
-"""Exploratory factor analysis matching R's psych, as a scikit-learn estimator.
+"""Exploratory factor analysis matching R's psych.
 
-`FactorModel` reproduces `psych::fa` (methods pa, minres, ml; psych's one-step principal
+`FactorAnalysis` reproduces `psych::fa` (methods pa, minres, ml; psych's one-step principal
 factor as `pf`) and `psych::principal` (`pca`), with psych's rotations, sign and order
 conventions and factor scores. Two numerical modes:
 
@@ -13,6 +13,10 @@ conventions and factor scores. Two numerical modes:
 
 Divisors are explicit: correlations do not depend on them; the standardisation used for
 scores divides by the n - 1 standard deviation (psych's `scale`).
+
+`rima.FactorModel` (rima.factor_estimator) is the same analysis as a scikit-learn
+estimator. This module does not import scikit-learn, whose import costs about a second, so
+that the pipeline, which needs no estimator protocol, does not pay for it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import special
-from sklearn.base import BaseEstimator, TransformerMixin
 
 from rima._kernels import factor as _k
 from rima.errors import ConvergenceError, DataError, HeywoodWarning, RimaInputError, RimaWarning
@@ -341,11 +344,14 @@ def parallel_factors(R, n_obs, n_iter=20, quantile=0.95, random_state=0):
     return max(1, k), obs, thr
 
 
-# ---------------------------------------------------------------- estimator
+# ---------------------------------------------------------------- the analysis
 
 
-class FactorModel(TransformerMixin, BaseEstimator):
+class FactorAnalysis:
     """Exploratory factor analysis (one RIMA-II pillar), psych-compatible.
+
+    Parameters in ``__init__``, learned state in attributes ending in ``_``, as a
+    scikit-learn estimator; `rima.FactorModel` adds the scikit-learn protocol itself.
 
     Parameters
     ----------
@@ -585,7 +591,7 @@ class FactorModel(TransformerMixin, BaseEstimator):
     # -- scoring
     def transform(self, X):
         if getattr(self, "loadings_", None) is None:
-            raise RimaInputError("FactorModel is not fitted")
+            raise RimaInputError(f"{type(self).__name__} is not fitted")
         if self.mean_ is None:
             raise RimaInputError(
                 "this model was fitted from a correlation matrix; scores need the data means "

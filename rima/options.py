@@ -62,7 +62,7 @@ KNOWN_OPTIONS: frozenset[str] = frozenset({
 
 @dataclass(frozen=True)
 class FactorSettings:
-    """Factor-analysis settings of one pillar (passed to `rima.factor.FactorModel`)."""
+    """Factor-analysis settings of one pillar (passed to `rima.factor.FactorAnalysis`)."""
 
     extraction: str = "pa"
     retention: str | int = "cumvar95"

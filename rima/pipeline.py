@@ -48,11 +48,11 @@ from rima.rsm import rsm_table
 
 @dataclass
 class PillarResult:
-    """One pillar: its FactorModel, orientation and the combined score weights."""
+    """One pillar: its factor analysis, orientation and the combined score weights."""
 
     name: str
     variables: tuple
-    model: object  # rima.factor.FactorModel (fitted on the reversed "negative" variables)
+    model: object  # rima.factor.FactorAnalysis (fitted on the reversed "negative" variables)
     negative: tuple
     flipped: bool
     anchor: str | None
@@ -216,7 +216,7 @@ def fit(data, spec, progress=None) -> RimaResult:
 
 def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     from rima import __version__
-    from rima.factor import FactorModel
+    from rima.factor import FactorAnalysis
     from rima.mimic import fit as mimic_fit
 
     opts = spec.options
@@ -282,7 +282,7 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
         sign = sign_all[idx]
         fs = opts.factor_settings(name)
         say(f"factor analysis {name}")
-        fm = FactorModel(n_factors=fs.retention, method=fs.extraction, rotation=fs.rotation,
+        fm = FactorAnalysis(n_factors=fs.retention, method=fs.extraction, rotation=fs.rotation,
                          scores=fs.scores, smc=fs.smc, heywood=fs.heywood, missing="error",
                          random_state=opts.seed)
         try:
@@ -470,7 +470,7 @@ def _gather(block, cols, idx, shift=None, div=None, out=None, col0=0):
 
 
 def _fit_from_moments(fm, shared, idx, names):
-    """FactorModel.fit on the pillar's block of the shared moments: the same correlation
+    """FactorAnalysis.fit on the pillar's block of the shared moments: the same correlation
     matrix, mean and n - 1 SD as fitting the pillar's columns alone (the co-moment of two
     columns does not depend on the other columns of the pass)."""
     from rima.errors import DataError

@@ -3,7 +3,7 @@
 Each partition is summarised by the same stable moments kernel as in-memory data and the
 summaries are merged in partition order (`rima.moments.merge_moments`), so the result does
 not depend on how dask schedules the work. Factor analysis and the MIMIC model need only
-these moments (`FactorModel.fit_correlation`, `rima.mimic.fit(sample_cov=..., ...)`).
+these moments (`FactorAnalysis.fit_correlation`, `rima.mimic.fit(sample_cov=..., ...)`).
 Requires the optional extra `dask`.
 """
 

@@ -112,3 +112,25 @@ def test_console_entry_point_exit_status(tmp_path):
         capture_output=True, text=True, timeout=60, check=False,
     )
     assert proc.returncode == 3 and "s.toml: spec file not found" in proc.stderr
+
+
+def test_demo_process_does_not_import_scikit_learn():
+    # scikit-learn's import (it pulls in scipy.stats) costs about a second of the demo's
+    # budget; only rima.FactorModel needs it, the pipeline fits rima.factor.FactorAnalysis
+    code = ("import sys\nfrom rima.cli import main\ntry:\n    main(['demo'])\n"
+            "except SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+            "print(sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_factor_model_is_the_pipelines_analysis_as_an_estimator():
+    from sklearn.base import BaseEstimator
+
+    from rima import FactorAnalysis, FactorModel
+
+    assert issubclass(FactorModel, FactorAnalysis) and issubclass(FactorModel, BaseEstimator)
+    assert not issubclass(FactorAnalysis, BaseEstimator)
+    assert "n_factors" in FactorModel(n_factors=2).get_params()

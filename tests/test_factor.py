@@ -12,7 +12,7 @@ import pytest
 from _factor_ref import METHOD_KEYS, arr, dataset, dataset_names, reference
 
 from rima.errors import HeywoodWarning
-from rima.factor import FactorModel
+from rima import FactorModel
 
 pytestmark = pytest.mark.filterwarnings("ignore::rima.errors.HeywoodWarning")
 

@@ -8,7 +8,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from rima.errors import ConvergenceError, DataError, HeywoodWarning, RimaInputError
-from rima.factor import FactorModel
+from rima import FactorModel
 
 
 def _frame(n=200, seed=0):

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rima.errors import HeywoodWarning, RimaWarning
-from rima.factor import FactorModel
+from rima import FactorModel
 
 CONFIGS = [
     {"method": "pa", "rotation": "none", "scores": "bartlett"},

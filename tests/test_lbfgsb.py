@@ -17,7 +17,7 @@ import pytest
 
 from rima._kernels import factor as _k
 from rima.errors import ConvergenceError, HeywoodWarning
-from rima.factor import FactorModel
+from rima import FactorModel
 from rima.lbfgsb import MSG_LNSRCH, MSG_MAXIT, minimize_lbfgsb
 
 REF_FILE = Path(__file__).parent / "reference" / "lbfgsb_reference.json"

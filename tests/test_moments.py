@@ -109,7 +109,7 @@ def test_bad_input_is_named():
 
 
 def test_weighted_scores_option_uses_weighted_moments():
-    from rima.factor import FactorModel
+    from rima import FactorModel
 
     e = reference()["weighted_n1000"]
     df, w = dataset("weighted_n1000")
