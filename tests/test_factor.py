@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from _factor_ref import METHOD_KEYS, arr, dataset, dataset_names, reference
 
-from rima.errors import HeywoodWarning
 from rima import FactorModel
+from rima.errors import HeywoodWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::rima.errors.HeywoodWarning")
 

@@ -7,8 +7,8 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from rima.errors import ConvergenceError, DataError, HeywoodWarning, RimaInputError
 from rima import FactorModel
+from rima.errors import ConvergenceError, DataError, HeywoodWarning, RimaInputError
 
 
 def _frame(n=200, seed=0):

@@ -6,8 +6,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rima.errors import HeywoodWarning, RimaWarning
 from rima import FactorModel
+from rima.errors import HeywoodWarning, RimaWarning
 
 CONFIGS = [
     {"method": "pa", "rotation": "none", "scores": "bartlett"},

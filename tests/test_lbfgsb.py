@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rima import FactorModel
 from rima._kernels import factor as _k
 from rima.errors import ConvergenceError, HeywoodWarning
-from rima import FactorModel
 from rima.lbfgsb import MSG_LNSRCH, MSG_MAXIT, minimize_lbfgsb
 
 REF_FILE = Path(__file__).parent / "reference" / "lbfgsb_reference.json"
