@@ -336,11 +336,13 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
         ymean = np.nanmean(Ym, axis=0)
         ysd = np.nanstd(Ym, axis=0, ddof=1)
         del Ym
-    # the MIMIC's data: pillars and z-scored indicators of its rows, gathered in one matrix
-    Mm = np.empty((mrows.size, K + m))
-    _gather(out, np.arange(K), mrows, out=Mm)
-    _gather(block, analysed[p_tot:], mrows, ymean, ysd, out=Mm, col0=K)
-    mdf = pd.DataFrame(Mm, columns=names + indicators, copy=False)
+    # the MIMIC's data: z-scored indicators and pillars of its rows, gathered in one matrix
+    # in the model's own column order (indicators, then causes), which the MIMIC then reads
+    # without a copy; any other order would cost a reordering copy of the whole matrix
+    Mm = np.empty((mrows.size, m + K))
+    _gather(block, analysed[p_tot:], mrows, ymean, ysd, out=Mm)
+    _gather(out, np.arange(K), mrows, out=Mm, col0=m)
+    mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
     syntax = f"RCI =~ {' + '.join(indicators)}\nRCI ~ {' + '.join(names)}"
     se = opts.mimic_se
     if (opts.weights or opts.missing == "fiml") and se == "robust.sem":

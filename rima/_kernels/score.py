@@ -55,61 +55,85 @@ def _owners(W, member):
 def _pillar_block(X, lo, hi, mean, inv, W, member, owner, P):
     p = X.shape[1]
     K = W.shape[1]
-    bad = np.zeros((hi - lo, K), dtype=np.bool_)
-    for k in range(K):
-        for i in range(lo, hi):
-            P[i, k] = 0.0
+    m = hi - lo
+    # the sums build in a block-local buffer, which LLVM can see shares no memory with X,
+    # so the usual case vectorises (about 2.5x faster than adding into P in place); each
+    # sum still starts at 0.0 and adds the variables in order, as before
+    acc = np.zeros((K, m))
+    bad = np.zeros((K, m), dtype=np.bool_)
     for j in range(p):
         o = owner[j]
         mj = mean[j]
         ij = inv[j]
+        x = X[lo:hi, j]
         if o >= 0 and member[j, o]:
-            # the usual case, branch-free so it vectorises: a missing value makes the sum
-            # NaN, which is what marking the pillar bad does below
+            # the usual case, branch-free: a missing value makes the sum NaN, which is what
+            # marking the pillar bad does below
             wo = W[j, o]
-            for i in range(lo, hi):
-                P[i, o] += (X[i, j] - mj) * ij * wo
+            a = acc[o]
+            for i in range(m):
+                a[i] += (x[i] - mj) * ij * wo
             continue
-        for i in range(lo, hi):
-            x = X[i, j]
-            if np.isnan(x):
+        for i in range(m):
+            v = x[i]
+            if np.isnan(v):
                 for k in range(K):
                     if member[j, k]:
-                        bad[i - lo, k] = True
+                        bad[k, i] = True
             elif o >= 0:
-                P[i, o] += (x - mj) * ij * W[j, o]
+                acc[o, i] += (v - mj) * ij * W[j, o]
             else:
-                z = (x - mj) * ij
+                z = (v - mj) * ij
                 for k in range(K):
-                    P[i, k] += z * W[j, k]
+                    acc[k, i] += z * W[j, k]
     # one NaN for every pillar that cannot be scored, whatever made it so
     for k in range(K):
-        for i in range(lo, hi):
-            if bad[i - lo, k] or np.isnan(P[i, k]):
-                P[i, k] = np.nan
+        for i in range(m):
+            v = acc[k, i]
+            P[lo + i, k] = np.nan if (bad[k, i] or np.isnan(v)) else v
 
 
 @njit(cache=True)
 def _rci_block(P, Y, lo, hi, ymean, yinv, icpt, cx, cy, rlo, span, rci, r100):
     K = P.shape[1]
     m = Y.shape[1]
-    yz = np.empty(m)
-    for i in range(lo, hi):
-        pat = 0
-        for j in range(m):
-            y = Y[i, j]
+    n = hi - lo
+    # every row as if complete, one column at a time (this vectorises), noting which
+    # indicators each row misses; rows that miss one are then redone with their pattern's
+    # weights. Per row the terms are added in the same order either way.
+    acc = np.full(n, icpt[0])
+    for k in range(K):
+        c = cx[0, k]
+        pk = P[lo:hi, k]
+        for i in range(n):
+            acc[i] += pk[i] * c
+    pat = np.zeros(n, dtype=np.int64)
+    for j in range(m):
+        c = cy[0, j]
+        mu = ymean[j]
+        inv = yinv[j]
+        yj = Y[lo:hi, j]
+        bit = np.int64(1) << j
+        for i in range(n):
+            y = yj[i]
             if np.isnan(y):
-                pat |= 1 << j
-                yz[j] = 0.0
-            else:
-                yz[j] = (y - ymean[j]) * yinv[j]
-        v = icpt[pat]
-        for k in range(K):
-            v += P[i, k] * cx[pat, k]
-        for j in range(m):
-            v += yz[j] * cy[pat, j]
-        rci[i] = v
-        r100[i] = 100.0 * (v - rlo) / span
+                pat[i] |= bit
+            acc[i] += (y - mu) * inv * c
+    for i in range(n):
+        q = pat[i]
+        v = acc[i]
+        if q != 0:
+            v = icpt[q]
+            for k in range(K):
+                v += P[lo + i, k] * cx[q, k]
+            for j in range(m):
+                if not (q >> j) & 1:
+                    v += (Y[lo + i, j] - ymean[j]) * yinv[j] * cy[q, j]
+                else:
+                    # 0 x its weight: a pattern the model cannot score has NaN weights
+                    v += 0.0 * cy[q, j]
+        rci[lo + i] = v
+        r100[lo + i] = 100.0 * (v - rlo) / span
 
 
 @njit(cache=True)
