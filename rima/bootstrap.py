@@ -200,8 +200,8 @@ def _check_supported(opts, result):
 
 
 def _problem(result) -> _Problem:
+    from rima.columns import numeric_matrix
     from rima.mimic.estimate import make_layout
-    from rima.model_file import numeric_matrix
     from rima.profiles import MISSING_LABEL
 
     spec, opts, df = result.spec, result.options, result.data

@@ -17,7 +17,11 @@ import pandas as pd
 
 from rima._kernels.columns import column_digests
 from rima._kernels.score import score_households
+from rima.columns import convert_rows, numeric_sources
 from rima.errors import DataError, ModelFileError
+
+# rows scored at a time by FittedModel.score
+SCORE_CHUNK = 1 << 17
 
 FORMAT = "rima-model"
 FORMAT_VERSION = 1
@@ -144,12 +148,41 @@ class FittedModel:
             raise ModelFileError(
                 f"the data lacks {len(missing)} column(s) the model needs: "
                 + "; ".join(f"{c}{did_you_mean(c, cols)}" for c in missing))
-        X = numeric_matrix(df, self.variables)
-        Y = (numeric_matrix(df, self.indicators) if self.prediction != "causes"
-             else np.full((len(df), len(self.indicators)), np.nan))
-        pillars, rci, rci100, codes, reasons = self.score_batch(X, Y)
-        return assemble_scores(df[self.id], self.pillar_names, pillars, rci, rci100,
-                               status_column(codes, reasons), out_of_range=True)
+        n, K = len(df), len(self.pillar_names)
+        use_y = self.prediction != "causes"
+        src_x = numeric_sources(df, self.variables)
+        src_y = numeric_sources(df, self.indicators) if use_y else None
+        # rows are converted a chunk at a time into the same two buffers, which stay in
+        # warm memory, instead of into an n x p copy of fresh pages; the scores go into one
+        # (K + 2, n) block that becomes the frame's float columns without another copy
+        p, m, step = len(self.variables), len(self.indicators), min(n, SCORE_CHUNK)
+        buf_x = np.empty(p * step)
+        buf_y = np.full(m * step, np.nan)
+        out = np.empty((K + 2, n))
+        codes = np.empty(n, dtype=np.int32)
+        reasons = {"ok": 0}
+        for a in range(0, n, SCORE_CHUNK):
+            b = min(n, a + SCORE_CHUNK)
+            # (p, rows) views with contiguous rows, as the column kernel is compiled for
+            X = convert_rows(src_x, self.variables, a, b, buf_x[:p * (b - a)].reshape(p, -1)).T
+            Y = buf_y[:m * (b - a)].reshape(m, -1)
+            if use_y:
+                convert_rows(src_y, self.indicators, a, b, Y)
+            Y = Y.T
+            P, rci, rci100, c, why = self.score_batch(X, Y)
+            out[:K, a:b] = P.T
+            out[K, a:b] = rci
+            out[K + 1, a:b] = rci100
+            to_global = np.array([reasons.setdefault(r, len(reasons)) for r in why], np.int32)
+            codes[a:b] = to_global[c]
+        scores = pd.DataFrame(out.T, columns=[*self.pillar_names, "RCI", "RCI_100"],
+                              copy=False)
+        ids = df[self.id]
+        scores.insert(0, ids.name if ids.name else "id", id_values(ids))
+        scores["status"] = status_column(codes, list(reasons))
+        with np.errstate(invalid="ignore"):
+            scores["out_of_range"] = (out[K + 1] < 0) | (out[K + 1] > 100)
+        return scores
 
     # ------------------------------------------------------------------ file
     def to_dict(self) -> dict:
@@ -236,29 +269,6 @@ def load(path) -> FittedModel:
 
 
 # ---------------------------------------------------------------------- shared helpers
-def numeric_matrix(df: pd.DataFrame, columns) -> np.ndarray:
-    """Columns as float64 (NaN for missing); DataError naming a non-numeric cell.
-
-    The (n, p) result is column-major: each column is filled by one contiguous copy."""
-    out = np.empty((len(columns), len(df)))
-    for j, c in enumerate(columns):
-        col = df[c]
-        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            out[j] = col.to_numpy(dtype=float, na_value=np.nan)
-            continue
-        conv = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        bad = col.notna().to_numpy() & np.isnan(conv)
-        if bad.any():
-            r = int(np.flatnonzero(bad)[0])
-            raise DataError(f"column {c!r} has a non-numeric value {col.iloc[r]!r} at data row "
-                            f"{r + 1}")
-        out[j] = conv
-    if np.isinf(out).any():
-        j, r = np.argwhere(np.isinf(out))[0]
-        raise DataError(f"column {columns[j]!r} has an infinite value at data row {r + 1}")
-    return out.T
-
-
 def row_status(df, needed, scored, partial_ok=()):
     """"ok" for scored rows, else the missing columns (as rima.validate words them).
 
@@ -341,20 +351,6 @@ def status_column(codes, reasons):
                                              dictionary).dictionary_decode()
         return pd.array(arr, dtype=dtype)
     return np.asarray(reasons, dtype=object)[codes]
-
-
-def assemble_scores(ids, pillar_names, pillars, rci, rci100, status, out_of_range=False):
-    name = ids.name if getattr(ids, "name", None) else "id"
-    out = {name: id_values(ids)}
-    for k, p in enumerate(pillar_names):
-        out[p] = pillars[:, k]
-    out["RCI"] = rci
-    out["RCI_100"] = rci100
-    out["status"] = status
-    if out_of_range:
-        with np.errstate(invalid="ignore"):
-            out["out_of_range"] = (rci100 < 0) | (rci100 > 100)
-    return pd.DataFrame(out)
 
 
 def id_values(ids):

@@ -30,13 +30,13 @@ import pandas as pd
 
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
+from rima.columns import numeric_matrix
 from rima.errors import RimaInputError
 from rima.model_file import (
     FittedModel,
     fingerprint_columns,
     fingerprint_digests,
     id_values,
-    numeric_matrix,
     status_codes,
     status_codes_from_keys,
     status_column,

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rima._kernels.columns import constant_over_usable, convert_column
+from rima.columns import float_source, to_float
 from rima.errors import DataError
 from rima.spec import Spec, load_spec
 from rima.suggest import did_you_mean
@@ -302,7 +303,7 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     vmax = np.full(q, -np.inf)
     total = np.zeros(q)
     for j, col in enumerate(numeric):
-        src, bad = _float_source(df[col])
+        src, bad = float_source(df[col])
         count[j], n_inf, vmin[j], vmax[j], total[j] = convert_column(
             src, block[j], keys, j // 64, np.uint64(1) << np.uint64(j % 64))
         if bad is not None and bad.any():
@@ -430,20 +431,6 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     return report
 
 
-def _float_source(s: pd.Series):
-    """(values as int64 or float64 for `convert_column`, mask of cells present but not
-    numbers or None when the dtype cannot hold any). Integer and float columns go to the
-    kernel as they are stored; others are converted here first."""
-    dtype = s.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return s.astype(float).to_numpy(), None
-    if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
-        if isinstance(dtype, np.dtype) and dtype in (np.int64, np.float64):
-            return s.to_numpy(), None
-        return s.to_numpy(dtype=float, na_value=np.nan), None
-    return _to_float(s)
-
-
 def _duplicated(ids: pd.Series) -> np.ndarray:
     """`ids.duplicated(keep=False)`; a strictly increasing integer id (the usual household
     number) needs no hash table."""
@@ -451,23 +438,6 @@ def _duplicated(ids: pd.Series) -> np.ndarray:
     if a is not None and a.dtype.kind in "iu" and (a.size < 2 or bool(np.all(a[1:] > a[:-1]))):
         return np.zeros(a.size, dtype=bool)
     return ids.duplicated(keep=False).to_numpy()
-
-
-def _to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Float values of `s` and a mask of cells present but not numbers."""
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype(float).to_numpy(), np.zeros(len(s), dtype=bool)
-    if pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
-        return s.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(s), dtype=bool)
-    raw = s.astype(object)
-    present = raw.notna().to_numpy()
-    if raw.map(lambda x: isinstance(x, str)).any():
-        stripped = raw.map(lambda x: x.strip() if isinstance(x, str) else x)
-        present = present & ~(stripped == "").to_numpy()
-        raw = stripped.where(stripped != "", np.nan)
-    conv = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = present & np.isnan(conv)
-    return conv, bad
 
 
 def _status_codes(keys: np.ndarray, columns: list) -> tuple[np.ndarray, list]:
@@ -513,7 +483,7 @@ def _summary(spec: Spec, stats: dict, frame) -> pd.DataFrame:
         n_ok = int(stats["count"][j])
         median = np.nan
         if n_ok:
-            v = _to_float(frame[col])[0]
+            v = to_float(frame[col])[0]
             median = float(np.median(v[np.isfinite(v)]))
         recs.append({
             "variable": col,

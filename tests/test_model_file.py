@@ -118,3 +118,32 @@ def test_missing_values_get_a_status(fitted):
     assert s.loc[3, "status"] == "missing value in herd_su"
     assert np.isnan(s.loc[3, "RCI"]) and np.isnan(s.loc[3, "AST"])
     assert len(s) == len(d)
+
+
+def test_scoring_in_row_chunks_keeps_rows_reasons_and_row_numbers(fitted, monkeypatch):
+    import rima.model_file as mf
+
+    df, res, path = fitted
+    d = df.copy()
+    d.loc[3, "herd_su"] = np.nan      # chunk 0
+    d.loc[250, "fcs"] = np.nan        # chunk 4: the same kind of reason, another chunk
+    d.loc[251, "herd_su"] = np.nan
+    d["hay_reserve_t"] = d["hay_reserve_t"].astype(object)
+    blank = int(np.flatnonzero(res.ok.to_numpy())[-1])
+    d.loc[blank, "hay_reserve_t"] = " "  # a blank text cell is missing, as in validate
+    monkeypatch.setattr(mf, "SCORE_CHUNK", 61)
+    s = rima.load(path).score(d)
+    assert len(s) == len(d) and (s["hhid"] == d["hhid"]).all()
+    assert s.loc[[3, 251], "status"].tolist() == ["missing value in herd_su"] * 2
+    assert s.loc[250, "status"] == "missing value in fcs"
+    assert s.loc[blank, "status"] == "missing value in hay_reserve_t"
+    keep = ~d.index.isin([3, 250, 251, blank])
+    np.testing.assert_allclose(s.loc[keep, "RCI_100"], res.scores.loc[keep, "RCI_100"],
+                               atol=1e-10, rtol=0)
+    d.loc[300, "fcs"] = np.inf
+    with pytest.raises(rima.errors.DataError, match="'fcs' has an infinite value at data row 301"):
+        rima.load(path).score(d)
+    d.loc[300, "fcs"] = 1.0
+    d.loc[200, "hay_reserve_t"] = "lots"
+    with pytest.raises(rima.errors.DataError, match="non-numeric value 'lots' at data row 201"):
+        rima.load(path).score(d)

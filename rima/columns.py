@@ -1,0 +1,82 @@
+"""pandas columns into float64 for the column kernels (`rima._kernels.columns`).
+
+Validation, fitting and scoring read numbers from a DataFrame the same way: integer and
+float columns go to the kernel as they are stored, booleans as 0/1, text is parsed with
+blank cells read as missing, and a cell that is present but not a number is an error that
+names it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rima._kernels.columns import convert_column
+from rima.errors import DataError
+
+
+def float_source(s: pd.Series):
+    """(values as int64 or float64 for `convert_column`, mask of cells present but not
+    numbers or None when the dtype cannot hold any). Integer and float columns go to the
+    kernel as they are stored; others are converted here first."""
+    dtype = s.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return s.astype(float).to_numpy(), None
+    if pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype):
+        if isinstance(dtype, np.dtype) and dtype in (np.int64, np.float64):
+            return s.to_numpy(), None
+        return s.to_numpy(dtype=float, na_value=np.nan), None
+    return to_float(s)
+
+
+def to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Float values of `s` and a mask of cells present but not numbers."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(float).to_numpy(), np.zeros(len(s), dtype=bool)
+    if pd.api.types.is_numeric_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+        return s.to_numpy(dtype=float, na_value=np.nan), np.zeros(len(s), dtype=bool)
+    raw = s.astype(object)
+    present = raw.notna().to_numpy()
+    if raw.map(lambda x: isinstance(x, str)).any():
+        stripped = raw.map(lambda x: x.strip() if isinstance(x, str) else x)
+        present = present & ~(stripped == "").to_numpy()
+        raw = stripped.where(stripped != "", np.nan)
+    conv = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = present & np.isnan(conv)
+    return conv, bad
+
+
+def numeric_sources(df: pd.DataFrame, columns) -> list:
+    """Each column's values as `convert_column` takes them (integer and float columns
+    without a copy); DataError naming the first cell that is present but not a number."""
+    sources = []
+    for c in columns:
+        col = df[c]
+        src, bad = float_source(col)
+        if bad is not None and bad.any():
+            r = int(np.flatnonzero(bad)[0])
+            raise DataError(f"column {c!r} has a non-numeric value {col.iloc[r]!r} at data row "
+                            f"{r + 1}")
+        sources.append(src)
+    return sources
+
+
+def convert_rows(sources, columns, start, stop, out) -> np.ndarray:
+    """Rows start .. stop - 1 of the sources into `out` (p, stop - start) float64, one pass
+    of the column kernel per column; DataError naming the first infinite cell (rows
+    counted in the whole frame)."""
+    # the kernel marks rows with missing cells; scoring finds those from the NaNs instead
+    marks = np.zeros((stop - start, 1), dtype=np.uint64)
+    for j, (c, src) in enumerate(zip(columns, sources)):
+        if convert_column(src[start:stop], out[j], marks, 0, np.uint64(1))[1]:
+            v = np.asarray(src[start:stop], dtype=float)
+            r = start + int(np.flatnonzero(np.isinf(v))[0])
+            raise DataError(f"column {c!r} has an infinite value at data row {r + 1}")
+    return out
+
+
+def numeric_matrix(df: pd.DataFrame, columns) -> np.ndarray:
+    """Columns as float64 (NaN for missing), an (n, p) column-major matrix; DataError
+    naming the first non-numeric or infinite cell."""
+    out = np.empty((len(columns), len(df)))
+    return convert_rows(numeric_sources(df, columns), columns, 0, len(df), out).T
