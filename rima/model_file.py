@@ -114,17 +114,20 @@ class FittedModel:
         return need
 
     # ------------------------------------------------------------------ scoring
-    def score_arrays(self, X, Y):
+    def score_arrays(self, X, Y, out=None, at=0):
+        """(pillars (n, K), rci, rci_100) of arrays in the model's column order; `out` and
+        `at` write them into rows of larger arrays (`score_households`)."""
         lo, hi = self.scale_range_
         return score_households(X, self.mean_, self.scale_, self.weights_, self.member_, Y,
-                                self.ymean_, self.ysd_, self.icpt_, self.cx_, self.cy_, lo, hi)
+                                self.ymean_, self.ysd_, self.icpt_, self.cx_, self.cy_, lo, hi,
+                                out=out, at=at)
 
-    def score_batch(self, X, Y):
+    def score_batch(self, X, Y, out=None, at=0):
         """Score arrays in the model's column order (`variables`, `indicators`; NaN =
         missing): (pillars (n, K), rci, rci_100, status codes (n,) int32, reasons) with
         status = reasons[code] and reasons[0] == "ok". `score` and the streaming scorer
-        (`rima.streaming`) both go through here."""
-        pillars, rci, rci100 = self.score_arrays(X, Y)
+        (`rima.streaming`) both go through here; `out` and `at` as in `score_arrays`."""
+        pillars, rci, rci100 = self.score_arrays(X, Y, out, at)
         scored = np.isfinite(rci)
         use_y = self.prediction != "causes"
         needed = self.variables + (self.indicators if use_y else [])
@@ -153,8 +156,8 @@ class FittedModel:
         src_x = numeric_sources(df, self.variables)
         src_y = numeric_sources(df, self.indicators) if use_y else None
         # rows are converted a chunk at a time into the same two buffers, which stay in
-        # warm memory, instead of into an n x p copy of fresh pages; the scores go into one
-        # (K + 2, n) block that becomes the frame's float columns without another copy
+        # warm memory, instead of into an n x p copy of fresh pages; the kernel writes the
+        # scores straight into one (K + 2, n) block that becomes the frame's float columns
         p, m, step = len(self.variables), len(self.indicators), min(n, SCORE_CHUNK)
         buf_x = np.empty(p * step)
         buf_y = np.full(m * step, np.nan)
@@ -169,10 +172,7 @@ class FittedModel:
             if use_y:
                 convert_rows(src_y, self.indicators, a, b, Y)
             Y = Y.T
-            P, rci, rci100, c, why = self.score_batch(X, Y)
-            out[:K, a:b] = P.T
-            out[K, a:b] = rci
-            out[K + 1, a:b] = rci100
+            *_, c, why = self.score_batch(X, Y, out=(out[:K].T, out[K], out[K + 1]), at=a)
             to_global = np.array([reasons.setdefault(r, len(reasons)) for r in why], np.int32)
             codes[a:b] = to_global[c]
         scores = pd.DataFrame(out.T, columns=[*self.pillar_names, "RCI", "RCI_100"],

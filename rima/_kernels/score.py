@@ -52,7 +52,7 @@ def _owners(W, member):
 
 
 @njit(cache=True)
-def _pillar_block(X, lo, hi, mean, inv, W, member, owner, P):
+def _pillar_block(X, lo, hi, mean, inv, W, member, owner, P, at):
     p = X.shape[1]
     K = W.shape[1]
     m = hi - lo
@@ -90,11 +90,11 @@ def _pillar_block(X, lo, hi, mean, inv, W, member, owner, P):
     for k in range(K):
         for i in range(m):
             v = acc[k, i]
-            P[lo + i, k] = np.nan if (bad[k, i] or np.isnan(v)) else v
+            P[at + lo + i, k] = np.nan if (bad[k, i] or np.isnan(v)) else v
 
 
 @njit(cache=True)
-def _rci_block(P, Y, lo, hi, ymean, yinv, icpt, cx, cy, rlo, span, rci, r100):
+def _rci_block(P, Y, lo, hi, ymean, yinv, icpt, cx, cy, rlo, span, rci, r100, at):
     K = P.shape[1]
     m = Y.shape[1]
     n = hi - lo
@@ -104,7 +104,7 @@ def _rci_block(P, Y, lo, hi, ymean, yinv, icpt, cx, cy, rlo, span, rci, r100):
     acc = np.full(n, icpt[0])
     for k in range(K):
         c = cx[0, k]
-        pk = P[lo:hi, k]
+        pk = P[at + lo:at + hi, k]
         for i in range(n):
             acc[i] += pk[i] * c
     pat = np.zeros(n, dtype=np.int64)
@@ -125,15 +125,15 @@ def _rci_block(P, Y, lo, hi, ymean, yinv, icpt, cx, cy, rlo, span, rci, r100):
         if q != 0:
             v = icpt[q]
             for k in range(K):
-                v += P[lo + i, k] * cx[q, k]
+                v += P[at + lo + i, k] * cx[q, k]
             for j in range(m):
                 if not (q >> j) & 1:
                     v += (Y[lo + i, j] - ymean[j]) * yinv[j] * cy[q, j]
                 else:
                     # 0 x its weight: a pattern the model cannot score has NaN weights
                     v += 0.0 * cy[q, j]
-        rci[lo + i] = v
-        r100[lo + i] = 100.0 * (v - rlo) / span
+        rci[at + lo + i] = v
+        r100[at + lo + i] = 100.0 * (v - rlo) / span
 
 
 @njit(cache=True)
@@ -145,13 +145,9 @@ def _inverse(s):
 
 
 @njit(cache=True, parallel=True)
-def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi):
+def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi, P, rci, r100,
+                at):
     n = X.shape[0]
-    K = W.shape[1]
-    # column-major pillars: each pillar is one contiguous column for the caller's frame
-    P = np.empty((K, n)).T
-    rci = np.empty(n)
-    r100 = np.empty(n)
     inv = _inverse(scale)
     yinv = _inverse(ysd)
     owner = _owners(W, member)
@@ -160,9 +156,8 @@ def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi):
     for b in prange(nb):
         a = b * BLOCK
         z = min(n, a + BLOCK)
-        _pillar_block(X, a, z, mean, inv, W, member, owner, P)
-        _rci_block(P, Y, a, z, ymean, yinv, icpt, cx, cy, lo, span, rci, r100)
-    return P, rci, r100
+        _pillar_block(X, a, z, mean, inv, W, member, owner, P, at)
+        _rci_block(P, Y, a, z, ymean, yinv, icpt, cx, cy, lo, span, rci, r100, at)
 
 
 @njit(cache=True, parallel=True)
@@ -173,7 +168,7 @@ def _pillar_rows(X, mean, scale, W, member, P):
     nb = (n + BLOCK - 1) // BLOCK
     for b in prange(nb):
         a = b * BLOCK
-        _pillar_block(X, a, min(n, a + BLOCK), mean, inv, W, member, owner, P)
+        _pillar_block(X, a, min(n, a + BLOCK), mean, inv, W, member, owner, P, 0)
 
 
 @njit(cache=True, parallel=True)
@@ -184,7 +179,8 @@ def _rci_rows(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, rci, r100):
     nb = (n + BLOCK - 1) // BLOCK
     for b in prange(nb):
         a = b * BLOCK
-        _rci_block(P, Y, a, min(n, a + BLOCK), ymean, yinv, icpt, cx, cy, lo, span, rci, r100)
+        _rci_block(P, Y, a, min(n, a + BLOCK), ymean, yinv, icpt, cx, cy, lo, span, rci, r100,
+                   0)
 
 
 # the two passes that finish the RCI are a few ns per row: single-threaded kernels keep
@@ -224,18 +220,29 @@ def _rows_match(X, Y):
         raise ValueError(f"{X.shape[0]} rows of variables but {Y.shape[0]} of indicators")
 
 
-def score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi):
+def score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi, out=None,
+                     at=0):
     """Return (pillars (n, K) column-major, rci (n,), rci_100 (n,)); NaN where a row cannot
-    be scored."""
+    be scored. With `out` = (P, rci, rci_100), arrays of N >= at + n rows (P column-major
+    (N, K)), the scores are written into their rows at .. at + n - 1 and views of those
+    rows returned: a caller scoring in chunks fills one result without copying."""
     X = np.asarray(X, dtype=_F)
     Y = np.asarray(Y, dtype=_F)
     _rows_match(X, Y)
-    return _score_rows(X, np.asarray(mean, dtype=_F), np.asarray(scale, dtype=_F),
-                       np.ascontiguousarray(W, dtype=_F),
-                       np.ascontiguousarray(member, dtype=np.bool_), Y,
-                       np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
-                       np.asarray(icpt, dtype=_F), np.ascontiguousarray(cx, dtype=_F),
-                       np.ascontiguousarray(cy, dtype=_F), float(lo), float(hi))
+    n, K = X.shape[0], W.shape[1]
+    if out is None:
+        out, at = (np.empty((K, n)).T, np.empty(n), np.empty(n)), 0
+    P, rci, r100 = out
+    if (P.shape[1] != K or not P.flags.f_contiguous or P.dtype != _F
+            or min(P.shape[0], rci.shape[0], r100.shape[0]) < at + n):
+        raise ValueError(f"out must hold column-major (N, {K}) pillars and two (N,) arrays "
+                         f"with N >= {at + n}")
+    _score_rows(X, np.asarray(mean, dtype=_F), np.asarray(scale, dtype=_F),
+                np.ascontiguousarray(W, dtype=_F), np.ascontiguousarray(member, dtype=np.bool_),
+                Y, np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
+                np.asarray(icpt, dtype=_F), np.ascontiguousarray(cx, dtype=_F),
+                np.ascontiguousarray(cy, dtype=_F), float(lo), float(hi), P, rci, r100, int(at))
+    return P[at:at + n], rci[at:at + n], r100[at:at + n]
 
 
 def score_pillars(X, mean, scale, W, member, out=None):
