@@ -107,3 +107,14 @@ def test_report_rebuild(out):
 
     rebuild(out)
     assert (out / "report.html").read_text() == before
+
+
+def test_workers_started_before_the_fit_draw_the_same_report(out):
+    from rima.report import figures, rebuild
+
+    before = (out / "report.html").read_text()
+    figures.start_workers()
+    assert figures._started is not None  # forked now, importing pyplot
+    rebuild(out)
+    assert figures._started is None      # make_all took them over and shut them down
+    assert (out / "report.html").read_text() == before

@@ -104,4 +104,8 @@ def command(out_dir):
     """Run the bundled Zavkhan example and print the headline results."""
     from rima.commands._progress import Progress
 
+    if out_dir is not None:
+        from rima.report.figures import start_workers
+
+        start_workers()
     run_pipeline(run_demo(), out=out_dir, progress=Progress())

@@ -53,6 +53,10 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from rima.pipeline import fit
 
     say = Progress(quiet)
+    if not no_report:
+        from rima.report.figures import start_workers
+
+        start_workers()
     result = fit(data, spec_path, progress=say)
     if n_boot:
         say(f"bootstrap ({n_boot} replicates)")

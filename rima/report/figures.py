@@ -170,30 +170,72 @@ def _call(job):
     return job[2](*job[3])
 
 
+def _ready():
+    return True
+
+
+def _worker_start():
+    import signal
+
+    # Ctrl-C during a long fit stops the command; idle workers should not each print a
+    # KeyboardInterrupt traceback (the parent's exit shuts them down)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _plt()
+
+
 def _workers(n_jobs: int) -> int:
     import multiprocessing
     import os
 
-    # Rendering is single-threaded matplotlib work, about 0.2 s a figure; forked workers
-    # (which inherit the imported modules, so they start at once) share it across cores.
-    # Without fork (Windows, macOS defaults) the figures are drawn one after another.
+    # Rendering is single-threaded matplotlib work, about 0.1-0.2 s a figure; forked
+    # workers share it across cores. Without fork (Windows, macOS defaults) the figures
+    # are drawn one after another.
     if n_jobs < 4 or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return min(os.cpu_count() or 1, 4)
 
 
+_started = None  # the workers `start_workers` forked, waiting for make_all
+
+
+def start_workers(n_jobs: int = 15) -> None:
+    """Fork the figure workers now and let each import pyplot (about a second) while the
+    caller goes on fitting; the next `make_all` hands them its figures.
+
+    Called by the commands that end with a report, before the fit: the process has no
+    threads yet (numba starts its pool at the first parallel kernel), so forking is safe,
+    and the import runs on the other core instead of after the fit.
+    """
+    global _started
+    workers = _workers(n_jobs)
+    if workers < 2 or _started is not None:
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_worker_start)
+    for _ in range(workers):
+        pool.submit(_ready)  # forks every worker now, not at the first figure
+    _started = pool
+
+
 def make_all(data: dict, figdir: Path) -> dict:
     """{figure key: (caption, path)} in report order; the PNG bytes do not depend on how
     many processes drew them."""
+    global _started
     jobs = _jobs(data, figdir)
-    workers = _workers(len(jobs))
-    if workers > 1:
+    pool, _started = _started, None
+    if pool is None and _workers(len(jobs)) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         _plt()  # import pyplot (and its font cache) once here, not in every worker
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as ex:
-            paths = list(ex.map(_call, jobs))
+        pool = ProcessPoolExecutor(_workers(len(jobs)),
+                                   mp_context=multiprocessing.get_context("fork"))
+    if pool is not None:
+        with pool:
+            paths = list(pool.map(_call, jobs))
     else:
         paths = [_call(job) for job in jobs]
     return {key: (caption, path) for (key, caption, _, _), path in zip(jobs, paths)}
