@@ -61,14 +61,18 @@ def numeric_sources(df: pd.DataFrame, columns) -> list:
     return sources
 
 
-def convert_rows(sources, columns, start, stop, out) -> np.ndarray:
+def convert_rows(sources, columns, start, stop, out, marks=None, first_bit=0) -> np.ndarray:
     """Rows start .. stop - 1 of the sources into `out` (p, stop - start) float64, one pass
     of the column kernel per column; DataError naming the first infinite cell (rows
-    counted in the whole frame)."""
-    # the kernel marks rows with missing cells; scoring finds those from the NaNs instead
-    marks = np.zeros((stop - start, 1), dtype=np.uint64)
+    counted in the whole frame). With `marks` ((stop - start, words) uint64), bit
+    first_bit + j (`pack_keys` layout) is set in the rows where column j is missing."""
+    if marks is None:
+        # the kernel must mark somewhere: one bit for every column, read by nobody
+        marks, first_bit = np.zeros((stop - start, 1), dtype=np.uint64), None
     for j, (c, src) in enumerate(zip(columns, sources)):
-        if convert_column(src[start:stop], out[j], marks, 0, np.uint64(1))[1]:
+        b = 0 if first_bit is None else first_bit + j
+        bit = np.uint64(1) << np.uint64(b % 64)
+        if convert_column(src[start:stop], out[j], marks, b // 64, bit)[1]:
             v = np.asarray(src[start:stop], dtype=float)
             r = start + int(np.flatnonzero(np.isinf(v))[0])
             raise DataError(f"column {c!r} has an infinite value at data row {r + 1}")

@@ -122,21 +122,26 @@ class FittedModel:
                                 self.ymean_, self.ysd_, self.icpt_, self.cx_, self.cy_, lo, hi,
                                 out=out, at=at)
 
-    def score_batch(self, X, Y, out=None, at=0):
+    def score_batch(self, X, Y, out=None, at=0, missing=None):
         """Score arrays in the model's column order (`variables`, `indicators`; NaN =
         missing): (pillars (n, K), rci, rci_100, status codes (n,) int32, reasons) with
         status = reasons[code] and reasons[0] == "ok". `score` and the streaming scorer
-        (`rima.streaming`) both go through here; `out` and `at` as in `score_arrays`."""
+        (`rima.streaming`) both go through here; `out` and `at` as in `score_arrays`.
+        `missing`: the rows' missing cells as `pack_keys` bit masks over the variables
+        then the indicators, when the caller recorded them while converting."""
         pillars, rci, rci100 = self.score_arrays(X, Y, out, at)
-        scored = np.isfinite(rci)
         use_y = self.prediction != "causes"
         needed = self.variables + (self.indicators if use_y else [])
-        bad = np.flatnonzero(~scored)
-        miss = np.isnan(X[bad])
-        if use_y:
-            miss = np.concatenate([miss, np.isnan(Y[bad])], axis=1)
+        bad = np.flatnonzero(~np.isfinite(rci))
+        if missing is None:
+            miss = np.isnan(X[bad])
+            if use_y:
+                miss = np.concatenate([miss, np.isnan(Y[bad])], axis=1)
+            keys = pack_keys(miss)
+        else:
+            keys = missing[bad]
         partial = self.indicators if self.options.get("missing") == "fiml" else ()
-        codes, reasons = status_codes(len(rci), bad, miss, needed, partial)
+        codes, reasons = status_codes_from_keys(len(rci), bad, keys, needed, partial)
         return pillars, rci, rci100, codes, reasons
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -161,18 +166,23 @@ class FittedModel:
         p, m, step = len(self.variables), len(self.indicators), min(n, SCORE_CHUNK)
         buf_x = np.empty(p * step)
         buf_y = np.full(m * step, np.nan)
+        marks = np.empty((step, -(-(p + m) // 64)), dtype=np.uint64)
         out = np.empty((K + 2, n))
         codes = np.empty(n, dtype=np.int32)
         reasons = {"ok": 0}
         for a in range(0, n, SCORE_CHUNK):
             b = min(n, a + SCORE_CHUNK)
             # (p, rows) views with contiguous rows, as the column kernel is compiled for
-            X = convert_rows(src_x, self.variables, a, b, buf_x[:p * (b - a)].reshape(p, -1)).T
+            miss = marks[:b - a]
+            miss[:] = 0
+            X = convert_rows(src_x, self.variables, a, b, buf_x[:p * (b - a)].reshape(p, -1),
+                             miss).T
             Y = buf_y[:m * (b - a)].reshape(m, -1)
             if use_y:
-                convert_rows(src_y, self.indicators, a, b, Y)
+                convert_rows(src_y, self.indicators, a, b, Y, miss, first_bit=p)
             Y = Y.T
-            *_, c, why = self.score_batch(X, Y, out=(out[:K].T, out[K], out[K + 1]), at=a)
+            *_, c, why = self.score_batch(X, Y, out=(out[:K].T, out[K], out[K + 1]), at=a,
+                                          missing=miss)
             to_global = np.array([reasons.setdefault(r, len(reasons)) for r in why], np.int32)
             codes[a:b] = to_global[c]
         scores = pd.DataFrame(out.T, columns=[*self.pillar_names, "RCI", "RCI_100"],

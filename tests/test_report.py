@@ -113,8 +113,13 @@ def test_workers_started_before_the_fit_draw_the_same_report(out):
     from rima.report import figures, rebuild
 
     before = (out / "report.html").read_text()
-    figures.start_workers()
-    assert figures._started is not None  # forked now, importing pyplot
-    rebuild(out)
-    assert figures._started is None      # make_all took them over and shut them down
+    with figures.workers_started():
+        assert figures._started is not None  # forked now, importing pyplot
+        rebuild(out)
+        assert figures._started is None      # make_all took them over and shut them down
     assert (out / "report.html").read_text() == before
+    with figures.workers_started():
+        pool = figures._started
+    assert figures._started is None  # a block whose fit failed leaves no workers behind
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(figures._ready)

@@ -104,8 +104,9 @@ def command(out_dir):
     """Run the bundled Zavkhan example and print the headline results."""
     from rima.commands._progress import Progress
 
-    if out_dir is not None:
-        from rima.report.figures import start_workers
+    from contextlib import nullcontext
 
-        start_workers()
-    run_pipeline(run_demo(), out=out_dir, progress=Progress())
+    from rima.report.figures import workers_started
+
+    with workers_started() if out_dir is not None else nullcontext():
+        run_pipeline(run_demo(), out=out_dir, progress=Progress())

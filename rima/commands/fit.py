@@ -48,21 +48,21 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     """
     import json
 
+    from contextlib import nullcontext
+
     from rima.commands._progress import Progress
     from rima.io import write_table
     from rima.pipeline import fit
+    from rima.report.figures import workers_started
 
     say = Progress(quiet)
-    if not no_report:
-        from rima.report.figures import start_workers
-
-        start_workers()
-    result = fit(data, spec_path, progress=say)
-    if n_boot:
-        say(f"bootstrap ({n_boot} replicates)")
-        result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
-    say("writing outputs" + ("" if no_report else " and the report"))
-    out = result.save(out_dir, report=not no_report)
+    with nullcontext() if no_report else workers_started():
+        result = fit(data, spec_path, progress=say)
+        if n_boot:
+            say(f"bootstrap ({n_boot} replicates)")
+            result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
+        say("writing outputs" + ("" if no_report else " and the report"))
+        out = result.save(out_dir, report=not no_report)
     if fmt != "csv":
         write_table(result.scores, out / f"scores.{fmt}")
     say("done")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -198,14 +199,28 @@ def _workers(n_jobs: int) -> int:
 _started = None  # the workers `start_workers` forked, waiting for make_all
 
 
-def start_workers(n_jobs: int = 15) -> None:
+@contextmanager
+def workers_started(n_jobs: int = 15):
     """Fork the figure workers now and let each import pyplot (about a second) while the
-    caller goes on fitting; the next `make_all` hands them its figures.
+    block goes on fitting; a `make_all` inside the block hands them its figures, and
+    workers it did not take (the fit failed) are shut down at the end of the block.
 
-    Called by the commands that end with a report, before the fit: the process has no
+    Used by the commands that end with a report, before the fit: the process has no
     threads yet (numba starts its pool at the first parallel kernel), so forking is safe,
     and the import runs on the other core instead of after the fit.
     """
+    global _started
+    start_workers(n_jobs)
+    try:
+        yield
+    finally:
+        pool, _started = _started, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def start_workers(n_jobs: int = 15) -> None:
+    """The forking half of `workers_started`."""
     global _started
     workers = _workers(n_jobs)
     if workers < 2 or _started is not None:
