@@ -102,10 +102,9 @@ def run_pipeline(ctx, echo=click.echo, out=None, progress=None):
               help="Also write scores, model.json and report.html to this directory.")
 def command(out_dir):
     """Run the bundled Zavkhan example and print the headline results."""
-    from rima.commands._progress import Progress
-
     from contextlib import nullcontext
 
+    from rima.commands._progress import Progress
     from rima.report.figures import workers_started
 
     with workers_started() if out_dir is not None else nullcontext():

@@ -47,7 +47,6 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     bootstrap_profile_<var>.csv (percentile intervals).
     """
     import json
-
     from contextlib import nullcontext
 
     from rima.commands._progress import Progress
