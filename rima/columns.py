@@ -64,13 +64,14 @@ def numeric_sources(df: pd.DataFrame, columns) -> list:
 def convert_rows(sources, columns, start, stop, out, marks=None, first_bit=0) -> np.ndarray:
     """Rows start .. stop - 1 of the sources into `out` (p, stop - start) float64, one pass
     of the column kernel per column; DataError naming the first infinite cell (rows
-    counted in the whole frame). With `marks` ((stop - start, words) uint64), bit
-    first_bit + j (`pack_keys` layout) is set in the rows where column j is missing."""
+    counted in the whole frame). Bit first_bit + j (`pack_keys` layout) of `marks`
+    ((stop - start, words) uint64; a scratch array by default) is set in the rows where
+    column j is missing."""
     if marks is None:
-        # the kernel must mark somewhere: one bit for every column, read by nobody
-        marks, first_bit = np.zeros((stop - start, 1), dtype=np.uint64), None
+        words = -(-(first_bit + len(columns)) // 64)
+        marks = np.zeros((stop - start, words), dtype=np.uint64)
     for j, (c, src) in enumerate(zip(columns, sources)):
-        b = 0 if first_bit is None else first_bit + j
+        b = first_bit + j
         bit = np.uint64(1) << np.uint64(b % 64)
         if convert_column(src[start:stop], out[j], marks, b // 64, bit)[1]:
             v = np.asarray(src[start:stop], dtype=float)

@@ -196,7 +196,15 @@ def _workers(n_jobs: int) -> int:
     return min(os.cpu_count() or 1, 4)
 
 
-_started = None  # the workers `start_workers` forked, waiting for make_all
+def _fork_pool(workers, initializer=None):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=initializer)
+
+
+_started = None  # the workers `workers_started` forked, waiting for make_all
 
 
 @contextmanager
@@ -210,7 +218,11 @@ def workers_started(n_jobs: int = 15):
     and the import runs on the other core instead of after the fit.
     """
     global _started
-    start_workers(n_jobs)
+    workers = _workers(n_jobs)
+    if workers > 1 and _started is None:
+        _started = _fork_pool(workers, initializer=_worker_start)
+        for _ in range(workers):
+            _started.submit(_ready)  # forks every worker now, not at the first figure
     try:
         yield
     finally:
@@ -219,35 +231,16 @@ def workers_started(n_jobs: int = 15):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def start_workers(n_jobs: int = 15) -> None:
-    """The forking half of `workers_started`."""
-    global _started
-    workers = _workers(n_jobs)
-    if workers < 2 or _started is not None:
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=_worker_start)
-    for _ in range(workers):
-        pool.submit(_ready)  # forks every worker now, not at the first figure
-    _started = pool
-
-
 def make_all(data: dict, figdir: Path) -> dict:
     """{figure key: (caption, path)} in report order; the PNG bytes do not depend on how
     many processes drew them."""
     global _started
     jobs = _jobs(data, figdir)
     pool, _started = _started, None
-    if pool is None and _workers(len(jobs)) > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
+    workers = _workers(len(jobs))
+    if pool is None and workers > 1:
         _plt()  # import pyplot (and its font cache) once here, not in every worker
-        pool = ProcessPoolExecutor(_workers(len(jobs)),
-                                   mp_context=multiprocessing.get_context("fork"))
+        pool = _fork_pool(workers)
     if pool is not None:
         with pool:
             paths = list(pool.map(_call, jobs))
