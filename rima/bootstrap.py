@@ -294,9 +294,9 @@ def _problem(result) -> _Problem:
 
 
 def _default_threads():
-    import numba
+    from rima.config import num_threads
 
-    return numba.get_num_threads()
+    return num_threads()
 
 
 def replicate_counts(seed: int, b: int, n: int) -> np.ndarray:

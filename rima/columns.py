@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rima._kernels.columns import convert_column
+from rima.config import threads_for
 from rima.errors import DataError
 
 
@@ -70,13 +71,14 @@ def convert_rows(sources, columns, start, stop, out, marks=None, first_bit=0) ->
     if marks is None:
         words = -(-(first_bit + len(columns)) // 64)
         marks = np.zeros((stop - start, words), dtype=np.uint64)
-    for j, (c, src) in enumerate(zip(columns, sources)):
-        b = first_bit + j
-        bit = np.uint64(1) << np.uint64(b % 64)
-        if convert_column(src[start:stop], out[j], marks, b // 64, bit)[1]:
-            v = np.asarray(src[start:stop], dtype=float)
-            r = start + int(np.flatnonzero(np.isinf(v))[0])
-            raise DataError(f"column {c!r} has an infinite value at data row {r + 1}")
+    with threads_for(stop - start):
+        for j, (c, src) in enumerate(zip(columns, sources)):
+            b = first_bit + j
+            bit = np.uint64(1) << np.uint64(b % 64)
+            if convert_column(src[start:stop], out[j], marks, b // 64, bit)[1]:
+                v = np.asarray(src[start:stop], dtype=float)
+                r = start + int(np.flatnonzero(np.isinf(v))[0])
+                raise DataError(f"column {c!r} has an infinite value at data row {r + 1}")
     return out
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from rima._kernels.columns import column_digests
 from rima._kernels.score import score_households
+from rima.config import threads_for
 from rima.columns import convert_rows, numeric_sources
 from rima.errors import DataError, ModelFileError
 
@@ -57,7 +58,9 @@ def fingerprint_columns(V: np.ndarray, cols, rows) -> str:
     V = np.ascontiguousarray(V, dtype=np.float64)
     cols = np.ascontiguousarray(cols, dtype=np.int64)
     rows = np.ascontiguousarray(rows, dtype=np.int64)
-    return fingerprint_digests(rows.shape[0], column_digests(V.view(np.uint64), cols, rows))
+    with threads_for(rows.shape[0]):
+        dig = column_digests(V.view(np.uint64), cols, rows)
+    return fingerprint_digests(rows.shape[0], dig)
 
 
 def fingerprint_digests(n_rows: int, digests) -> str:
@@ -118,9 +121,10 @@ class FittedModel:
         """(pillars (n, K), rci, rci_100) of arrays in the model's column order; `out` and
         `at` write them into rows of larger arrays (`score_households`)."""
         lo, hi = self.scale_range_
-        return score_households(X, self.mean_, self.scale_, self.weights_, self.member_, Y,
-                                self.ymean_, self.ysd_, self.icpt_, self.cx_, self.cy_, lo, hi,
-                                out=out, at=at)
+        with threads_for(len(X)):
+            return score_households(X, self.mean_, self.scale_, self.weights_, self.member_,
+                                    Y, self.ymean_, self.ysd_, self.icpt_, self.cx_, self.cy_,
+                                    lo, hi, out=out, at=at)
 
     def score_batch(self, X, Y, out=None, at=0, missing=None):
         """Score arrays in the model's column order (`variables`, `indicators`; NaN =

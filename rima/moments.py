@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rima._kernels import moments as _k
+from rima.config import threads_for
 from rima.errors import DataError
 
 
@@ -139,7 +140,8 @@ def _summarise(n, weights, names, shift, blocks) -> Moments | None:
     raw_weight_sum = float(w.sum()) if use_w else float(n)
     if use_w:
         w = w * (n / raw_weight_sum)
-    bw, bm, bc = blocks(w, use_w, shift)
+    with threads_for(n):
+        bw, bm, bc = blocks(w, use_w, shift)
     if not (np.isfinite(bm).all() and np.isfinite(bc).all() and np.isfinite(shift).all()):
         return None
     W, mean, C = _k.merge_blocks(bw, bm, bc)
@@ -193,7 +195,8 @@ def pairwise_moments(X, weights=None, names=None) -> PairwiseMoments:
         r, c = np.argwhere(np.isinf(X))[0]
         raise DataError(f"infinite value in column {names[c]!r} at row {int(r)}")
     w, use_w = _check_weights(weights, n)
-    bW, bM, bS, bC = _k.block_pairwise(X, w, use_w)
+    with threads_for(n):
+        bW, bM, bS, bC = _k.block_pairwise(X, w, use_w)
     W, M, S, C = _k.merge_pairwise(bW, bM, bS, bC)
     present = ~np.isnan(X)
     counts = present.T.astype(np.float64) @ present.astype(np.float64)
@@ -210,15 +213,19 @@ def pairwise_moments(X, weights=None, names=None) -> PairwiseMoments:
 
 def has_nonfinite(X) -> bool:
     """True when X (2-D float64) holds NaN or infinity; one parallel pass, no temporaries."""
-    return X.size > 0 and _k.first_nonfinite_row(X) >= 0
+    if X.size == 0:
+        return False
+    with threads_for(X.shape[0]):
+        return _k.first_nonfinite_row(X) >= 0
 
 
 def standardised_scores(X, mean, scale, weights):
     """((X - mean) / scale) @ weights without materialising the standardised matrix."""
     X = np.asarray(X, dtype=np.float64)
-    return _k.standardise_project(X, np.asarray(mean, dtype=np.float64),
-                                  np.asarray(scale, dtype=np.float64),
-                                  np.ascontiguousarray(weights, dtype=np.float64))
+    with threads_for(X.shape[0]):
+        return _k.standardise_project(X, np.asarray(mean, dtype=np.float64),
+                                      np.asarray(scale, dtype=np.float64),
+                                      np.ascontiguousarray(weights, dtype=np.float64))
 
 
 def merge_moments(parts: list[Moments]) -> Moments:

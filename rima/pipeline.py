@@ -30,6 +30,7 @@ import pandas as pd
 
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
+from rima.config import threads_for
 from rima.columns import numeric_matrix
 from rima.errors import RimaInputError
 from rima.model_file import (
@@ -201,17 +202,19 @@ def fit(data, spec, progress=None) -> RimaResult:
     spec = load_spec(spec)
     spec.options.check_spec(spec)
     df, source = _read(data, spec)
-    say("validating data")
-    rep = validate(df, spec, source=source)
-    rep.raise_if_errors()
-    # the profile columns are factorised in the background while the pillars and the
-    # MIMIC are fitted (large data only; started after the moments pass, which wants
-    # every core)
-    coder = GroupCoder(df, spec.profiles, len(df))
-    try:
-        return _fit(df, spec, rep, source, say, coder)
-    finally:
-        coder.close()
+    # small data run on one thread throughout (rima.config.SERIAL_ROWS)
+    with threads_for(len(df)):
+        say("validating data")
+        rep = validate(df, spec, source=source)
+        rep.raise_if_errors()
+        # the profile columns are factorised in the background while the pillars and the
+        # MIMIC are fitted (large data only; started after the moments pass, which wants
+        # every core)
+        coder = GroupCoder(df, spec.profiles, len(df))
+        try:
+            return _fit(df, spec, rep, source, say, coder)
+        finally:
+            coder.close()
 
 
 def _fit(df, spec, rep, source, say, coder) -> RimaResult:

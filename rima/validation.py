@@ -26,6 +26,7 @@ import pandas as pd
 
 from rima._kernels.columns import constant_over_usable, convert_column
 from rima.columns import float_source, to_float
+from rima.config import by_rows
 from rima.errors import DataError
 from rima.spec import Spec, load_spec
 from rima.suggest import did_you_mean
@@ -258,6 +259,7 @@ class ValidationReport:
         return self.format()
 
 
+@by_rows(lambda df, *a, **k: len(df) if hasattr(df, "__len__") else 0)
 def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     """Check `df` against `spec` (a Spec, dict or TOML path); never raises on bad data."""
     spec = load_spec(spec)

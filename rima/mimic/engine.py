@@ -5,6 +5,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from rima._kernels import mimic as K
+from rima.config import by_rows
 from rima.errors import DataError, SpecError
 from rima.mimic import estimate as E
 from rima.mimic import fit_measures as FM
@@ -41,6 +42,7 @@ def _resolve(estimator, se, test, missing, weighted):
     return est, se_, test_, info
 
 
+@by_rows(lambda model, data=None, *a, **k: 0 if data is None else len(data))
 def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_weights=None,
         sample_cov=None, sample_mean=None, sample_nobs=None, test=None, level=0.95):
     """Fit a one-latent MIMIC model by maximum likelihood, as lavaan's `cfa()` would.

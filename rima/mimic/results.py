@@ -3,6 +3,7 @@
 import numpy as np
 
 from rima._kernels import mimic as K
+from rima.config import threads_for
 from rima.errors import SpecError
 from rima.mimic.estimate import _columns
 
@@ -100,6 +101,10 @@ class MimicResult:
         A row with missing indicators is scored on the indicators it has (regression,
         bartlett); a row with a missing cause gets NaN.
         """
+        with threads_for(len(data)):
+            return self._predict(data, method)
+
+    def _predict(self, data, method):
         icpt, cx, cy = self.prediction_weights(method)
         m = len(self.model.indicators)
         if method == "causes":
