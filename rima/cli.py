@@ -29,6 +29,7 @@ COMMANDS = {
     "scenario": "What-if changes to input variables applied to a fitted model.",
     "target": "Resilience classes, low-resilience lists and soum early-action ranking.",
     "serve": "Serve saved models over HTTP for scoring.",
+    "warmup": "Compile and cache every numerical kernel now (e.g. in a container build).",
 }
 
 
@@ -58,8 +59,26 @@ def _module_exists(name):
     return find_spec(_module_name(name)) is not None
 
 
+def _set_threads(ctx, param, value):
+    """--threads N: the pool numba starts is N threads (NUMBA_NUM_THREADS, when numba is
+    not loaded yet), and every task uses at most N (rima.config.set_num_threads)."""
+    if value is None:
+        return None
+    import os
+
+    if "numba" not in sys.modules:
+        os.environ["NUMBA_NUM_THREADS"] = str(value)
+    from rima import config
+
+    return config.set_num_threads(value)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rima")
+@click.option("--threads", type=click.IntRange(min=1), default=None, callback=_set_threads,
+              expose_value=False, is_eager=True,
+              help="Threads for the numerical kernels (default: NUMBA_NUM_THREADS or all "
+                   "cores). Results do not depend on it.")
 def cli():
     """rima: RIMA-II resilience index measurement and analysis.
 

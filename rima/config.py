@@ -25,6 +25,7 @@ order.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import sys
 import threading
@@ -92,26 +93,100 @@ def threads_needed(n_rows: int) -> int:
     return 1 if n_rows < SERIAL_ROWS else num_threads()
 
 
+_local = threading.local()  # .threads: the limit of the innermost threads_for here
+
+
+def current_threads() -> int:
+    """Threads a kernel started from this Python thread may use now."""
+    lim = getattr(_local, "threads", None)
+    return num_threads() if lim is None else min(lim, num_threads())
+
+
 @contextmanager
 def threads_for(n_rows: int):
-    """Run the parallel kernels called inside with `threads_needed(n_rows)` threads (in
-    this Python thread only; numba's setting is per thread). Nested uses keep the smaller
-    count, so an outer small task stays serial in its inner steps."""
-    import numba
-
-    configure()
-    before = numba.get_num_threads()
-    want = min(threads_needed(n_rows), before if _nested() else num_threads())
-    numba.set_num_threads(want)
-    _depth.value = getattr(_depth, "value", 0) + 1
+    """Kernels run inside use at most `threads_needed(n_rows)` threads (set for this Python
+    thread). Nested uses keep the smaller count, so a small task stays serial throughout."""
+    before = getattr(_local, "threads", None)
+    want = min(threads_needed(n_rows), current_threads())
+    _local.threads = want
     try:
         yield want
     finally:
-        _depth.value -= 1
-        numba.set_num_threads(before)
+        _local.threads = before
 
 
-_depth = threading.local()
+# ----------------------------------------------------------------------------- blocks
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _reset_pool():
+    global _pool
+    _pool = None
+
+
+os.register_at_fork(after_in_child=_reset_pool)  # a forked child has none of the threads
+
+
+def _executor():
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _pool = ThreadPoolExecutor(max_workers=max(1, max_threads() - 1),
+                                       thread_name_prefix="rima-kernel",
+                                       initializer=_mark_worker)
+        return _pool
+
+
+def _mark_worker():
+    _local.threads = 1  # a kernel started inside a worker runs on that worker alone
+
+
+def run_blocks(kernel, n_blocks: int, n_rows: int, *args):
+    """Call `kernel(*args, b0, b1)` on ranges of blocks covering 0 .. n_blocks - 1.
+
+    The kernels are numba functions that release the GIL and write block b's results to
+    slot b of their output arrays, so the ranges may run in any order on any thread and
+    the results never depend on the thread count. Below SERIAL_ROWS rows (or with one
+    thread) it is one call on this thread. Otherwise the calling thread and up to
+    threads - 1 pool workers take the next range from a shared counter until none is
+    left: a thread the OS deschedules on a busy machine delays only its current range,
+    never the whole pass (as a static split of the rows would), and the caller finishes
+    the work alone if no worker is free.
+    """
+    t = min(current_threads(), threads_needed(n_rows))
+    if t <= 1 or n_blocks <= 1:
+        kernel(*args, 0, n_blocks)
+        return
+    # about four ranges per thread balance the load without many dispatches
+    n_ranges = min(n_blocks, 4 * t)
+    step = -(-n_blocks // n_ranges)
+    starts = list(range(0, n_blocks, step))
+    counter = itertools.count()
+    errors = []
+
+    def work():
+        try:
+            while not errors:
+                i = next(counter)
+                if i >= len(starts):
+                    return
+                b0 = starts[i]
+                kernel(*args, b0, min(n_blocks, b0 + step))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller below
+            errors.append(exc)
+
+    pool = _executor()
+    helpers = [pool.submit(work) for _ in range(t - 1)]
+    work()
+    for h in helpers:
+        if not h.cancel():  # a helper that never started has nothing left to do
+            h.result()
+    if errors:
+        raise errors[0]
 
 
 def by_rows(count):

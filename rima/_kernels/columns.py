@@ -14,11 +14,14 @@ contiguous makes every pass here a streaming read, with no n x q temporary.
   `rima.model_file.fingerprint`.
 
 Rows are cut into fixed blocks whose partial results are merged in block order, so the
-results never depend on the number of threads.
+results never depend on the number of threads; `rima.config.run_blocks` spreads ranges of
+blocks over threads (the block loops release the GIL).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from rima.config import run_blocks
 
 BLOCK = 4096
 
@@ -30,7 +33,6 @@ _EXP = np.uint64(0x7FF0000000000000)
 _FRAC = np.uint64(0x000FFFFFFFFFFFFF)
 
 
-@njit(cache=True, parallel=True)
 def convert_column(src, out, keys, word, bit):
     """Copy one column `src` (int64 or float64) into `out` as float64 and check it.
 
@@ -45,7 +47,14 @@ def convert_column(src, out, keys, word, bit):
     vmin = np.full(nb, np.inf)
     vmax = np.full(nb, -np.inf)
     tot = np.zeros(nb)
-    for b in prange(nb):
+    run_blocks(_convert_blocks, nb, n, src, out, keys, word, bit, cnt, ninf, vmin, vmax, tot)
+    return _merge_stats(cnt, ninf, vmin, vmax, tot)
+
+
+@njit(cache=True, nogil=True)
+def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, tot, b0, b1):
+    n = src.shape[0]
+    for b in range(b0, b1):
         c = 0
         ni = 0
         s = 0.0
@@ -69,6 +78,11 @@ def convert_column(src, out, keys, word, bit):
         tot[b] = s
         vmin[b] = mn
         vmax[b] = mx
+
+
+@njit(cache=True)
+def _merge_stats(cnt, ninf, vmin, vmax, tot):
+    nb = cnt.shape[0]
     count = 0
     n_inf = 0
     total = 0.0
@@ -132,7 +146,6 @@ def _seeds(k):
     return seeds
 
 
-@njit(cache=True, parallel=True)
 def column_digests(U, cols, rows):
     """Digest of each column `cols[c]` of U (q, n), the uint64 bit patterns of a float64
     block, over the rows `rows` in that order:
@@ -149,8 +162,15 @@ def column_digests(U, cols, rows):
     m = rows.shape[0]
     nb = (m + BLOCK - 1) // BLOCK
     part = np.zeros((nb, k), dtype=np.uint64)
-    seeds = _seeds(k)
-    for b in prange(nb):
+    run_blocks(_digest_blocks, nb, m, U, cols, rows, _seeds(k), part)
+    return _sum_parts(part)
+
+
+@njit(cache=True, nogil=True)
+def _digest_blocks(U, cols, rows, seeds, part, b0, b1):
+    k = cols.shape[0]
+    m = rows.shape[0]
+    for b in range(b0, b1):
         acc = np.zeros(k, dtype=np.uint64)
         for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
             r = rows[t]
@@ -159,7 +179,6 @@ def column_digests(U, cols, rows):
                 acc[c] += _mix(_bits(U[cols[c], r]) ^ pt ^ seeds[c])
         for c in range(k):
             part[b, c] = acc[c]
-    return _sum_parts(part)
 
 
 @njit(cache=True)
@@ -171,7 +190,6 @@ def _sum_parts(part):
     return out
 
 
-@njit(cache=True, parallel=True)
 def gather_rows(V, cols, rows, shift, div, out, col0):
     """out[t, col0 + c] = (V[cols[c], rows[t]] - shift[c]) / div[c]: the rows `rows` of
     some columns of the block V (q, n) into columns of a row-major matrix (shift 0 and
@@ -180,10 +198,16 @@ def gather_rows(V, cols, rows, shift, div, out, col0):
     Row by row: each output row is written whole while the reads walk the columns'
     streams forward, which is much faster than a column at a time.
     """
+    m = rows.shape[0]
+    run_blocks(_gather_blocks, (m + BLOCK - 1) // BLOCK, m, V, cols, rows, shift, div, out,
+               col0)
+
+
+@njit(cache=True, nogil=True)
+def _gather_blocks(V, cols, rows, shift, div, out, col0, b0, b1):
     k = cols.shape[0]
     m = rows.shape[0]
-    nb = (m + BLOCK - 1) // BLOCK
-    for b in prange(nb):
+    for b in range(b0, b1):
         for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
             r = rows[t]
             for c in range(k):

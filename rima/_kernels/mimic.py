@@ -17,7 +17,9 @@ parameter that sets it or -1 when the entry is fixed (value taken from the fixed
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from rima.config import run_blocks
 
 from rima._kernels.moments import BLOCK, block_summary, centred_block
 
@@ -228,7 +230,6 @@ def expected_information(om, mxx, dpi, dom):
     return info
 
 
-@njit(cache=True, parallel=True)
 def score_crossproduct(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi, dom, nchunks):
     """Sum over rows of w_i s_i s_i' for the casewise scores s_i of log p(y_i,obs | x_i).
 
@@ -236,19 +237,48 @@ def score_crossproduct(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi, d
     inverse of Omega over the indicators observed in pattern p, embedded in an m x m matrix
     with zeros elsewhere, so one formula covers complete rows and FIML rows:
     s_a = u' dPi_a x~ + 1/2 u' dOmega_a u - 1/2 tr(Omega_p^-1 dOmega_a), u = Omega_p^-1 e.
-    Parallel over a fixed chunking, so the sum is deterministic.
+    Over a fixed chunking (chunks spread over threads), so the sum is deterministic.
     """
-    n, m = y.shape
-    k = x.shape[1]
+    n = y.shape[0]
     q = dpi.shape[0]
+    out = np.zeros((nchunks, q, q))
+    run_blocks(_crossproduct_chunks, nchunks, n, y, x, w, ycenter, xcenter, pit, om_inv_p,
+               pattern, dpi, dom, _pattern_traces(om_inv_p, dom), out)
+    return _sum_chunks(out)
+
+
+@njit(cache=True)
+def _pattern_traces(om_inv_p, dom):
     npat = om_inv_p.shape[0]
+    q = dom.shape[0]
     c = np.empty((npat, q))
     for p in range(npat):
         for a in range(q):
             c[p, a] = 0.5 * np.sum(om_inv_p[p] * dom[a])
-    out = np.zeros((nchunks, q, q))
+    return c
+
+
+@njit(cache=True)
+def _sum_chunks(out):
+    nchunks, q, _ = out.shape
+    total = np.zeros((q, q))
+    for ch in range(nchunks):
+        total += out[ch]
+    for a in range(q):
+        for b in range(a):
+            total[b, a] = total[a, b]
+    return total
+
+
+@njit(cache=True, nogil=True)
+def _crossproduct_chunks(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi, dom, c, out,
+                         b0, b1):
+    n, m = y.shape
+    k = x.shape[1]
+    q = dpi.shape[0]
+    nchunks = out.shape[0]
     size = (n + nchunks - 1) // nchunks
-    for ch in prange(nchunks):
+    for ch in range(b0, b1):
         lo = ch * size
         hi = min(n, lo + size)
         acc = np.zeros((q, q))
@@ -293,16 +323,8 @@ def score_crossproduct(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi, d
                 for b in range(a + 1):
                     acc[a, b] += wi * s[a] * s[b]
         out[ch] = acc
-    total = np.zeros((q, q))
-    for ch in range(nchunks):
-        total += out[ch]
-    for a in range(q):
-        for b in range(a):
-            total[b, a] = total[a, b]
-    return total
 
 
-@njit(cache=True, parallel=True)
 def fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols):
     """Block summaries of the features of lavaan's fixed-x Gamma, in one pass over the rows.
 
@@ -322,7 +344,16 @@ def fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols):
     bm = np.zeros((nb, nf))
     bc = np.zeros((nb, nf, nf))
     bs = np.zeros((nb, nf))
-    for b in prange(nb):
+    run_blocks(_feature_blocks, nb, n, y, x, w2, use_w, w, ymean, xmean, b_ols, bw, bm, bc, bs)
+    return bw, bm, bc, bs
+
+
+@njit(cache=True, nogil=True)
+def _feature_blocks(y, x, w2, use_w, w, ymean, xmean, b_ols, bw, bm, bc, bs, b0, b1):
+    n, m = y.shape
+    k = x.shape[1]
+    nf = bm.shape[1]
+    for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         L = hi - lo
@@ -356,19 +387,24 @@ def fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols):
         bw[b] = block_summary(F, w2[lo:hi] if use_w else w2, use_w, L, mb, c)
         bm[b] = mb
         bc[b] = c
-    return bw, bm, bc, bs
 
 
-@njit(cache=True, parallel=True)
 def linear_scores(y, x, intercept, coef_x, coef_y):
     """intercept + x @ coef_x + y @ coef_y, row by row (NaN where an input is NaN)."""
     n = x.shape[0]
     out = np.empty(n)
-    for i in prange(n):
+    run_blocks(_linear_blocks, (n + BLOCK - 1) // BLOCK, n, y, x, float(intercept), coef_x,
+               coef_y, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _linear_blocks(y, x, intercept, coef_x, coef_y, out, b0, b1):
+    n = x.shape[0]
+    for i in range(b0 * BLOCK, min(n, b1 * BLOCK)):
         v = intercept
         for h in range(coef_x.shape[0]):
             v += x[i, h] * coef_x[h]
         for j in range(coef_y.shape[0]):
             v += y[i, j] * coef_y[j]
         out[i] = v
-    return out

@@ -4,11 +4,17 @@ Rows are cut into fixed-size blocks. Each block is summarised exactly (a two-pas
 centred cross-products while the block sits in cache), blocks run in parallel, and the
 block summaries are merged with Chan's update in block order. Block boundaries and the
 merge order depend only on n, never on the thread count, so results are bit-identical from
-run to run and machine load cannot change them.
+run to run and machine load cannot change them. The block passes are serial numba
+functions over a range of blocks that release the GIL; `rima.config.run_blocks` spreads
+the ranges over threads (plain loops compile several times faster than numba's parallel
+loops, and the ranges are handed out dynamically, which keeps a busy machine from
+stalling a pass).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from rima.config import run_blocks
 
 BLOCK = 2048
 # Reassociation lets LLVM vectorise the block dot products; it never assumes finite values,
@@ -128,7 +134,6 @@ def centred_block(X, lo, L, centre):
     return D
 
 
-@njit(cache=True, parallel=True)
 def block_moments_rows(V, cols, rows, w, use_w, shift):
     """Per-block (weight sum, mean of x - shift, lower-triangle co-moment) of the matrix
     whose column c is V[cols[c], rows] (V: (q, n), one variable per row as validation
@@ -144,7 +149,15 @@ def block_moments_rows(V, cols, rows, w, use_w, shift):
     bw = np.zeros(nb)
     bm = np.zeros((nb, k))
     bc = np.zeros((nb, k, k))
-    for b in prange(nb):
+    run_blocks(_moments_rows_blocks, nb, m, V, cols, rows, w, use_w, shift, bw, bm, bc)
+    return bw, bm, bc
+
+
+@njit(cache=True, nogil=True)
+def _moments_rows_blocks(V, cols, rows, w, use_w, shift, bw, bm, bc, b0, b1):
+    k = cols.shape[0]
+    m = rows.shape[0]
+    for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(m, lo + BLOCK)
         L = hi - lo
@@ -159,7 +172,6 @@ def block_moments_rows(V, cols, rows, w, use_w, shift):
         bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, mb, cb)
         bm[b] = mb
         bc[b] = cb
-    return bw, bm, bc
 
 
 @njit(cache=True)
@@ -190,7 +202,6 @@ def merge_blocks(bw, bm, bc):
     return W, mean, C
 
 
-@njit(cache=True, parallel=True)
 def block_pairwise(X, w, use_w):
     """Pairwise-complete summaries per block: for each pair (i, j) the weight of rows where
     both are present, their means of i and j, and the centred sums of squares and product.
@@ -204,7 +215,14 @@ def block_pairwise(X, w, use_w):
     bM = np.zeros((nb, p, p))
     bS = np.zeros((nb, p, p))
     bC = np.zeros((nb, p, p))
-    for b in prange(nb):
+    run_blocks(_pairwise_blocks, nb, n, X, w, use_w, bW, bM, bS, bC)
+    return bW, bM, bS, bC
+
+
+@njit(cache=True, nogil=True)
+def _pairwise_blocks(X, w, use_w, bW, bM, bS, bC, b0, b1):
+    n, p = X.shape
+    for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         Wl = np.zeros((p, p))
@@ -238,7 +256,6 @@ def block_pairwise(X, w, use_w):
         bM[b] = Ml
         bS[b] = Sl
         bC[b] = Cl
-    return bW, bM, bS, bC
 
 
 @njit(cache=True)
@@ -277,18 +294,20 @@ def merge_pairwise(bW, bM, bS, bC):
     return W, M, S, C
 
 
-@njit(cache=True, parallel=True)
 def standardise_project(X, mean, scale, Wt):
     """Scores = ((X - mean) / scale) @ Wt, fused so no standardised copy of X is made."""
+    n = X.shape[0]
+    out = np.empty((n, Wt.shape[1]))
+    A = Wt / scale[:, None]
+    run_blocks(_project_blocks, (n + BLOCK - 1) // BLOCK, n, X, mean, A, out)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _project_blocks(X, mean, A, out, b0, b1):
     n, p = X.shape
-    k = Wt.shape[1]
-    out = np.empty((n, k))
-    A = np.empty((p, k))
-    for j in range(p):
-        for f in range(k):
-            A[j, f] = Wt[j, f] / scale[j]
-    nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb):
+    k = A.shape[1]
+    for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         for r in range(lo, hi):
@@ -298,16 +317,24 @@ def standardise_project(X, mean, scale, Wt):
                 x = X[r, j] - mean[j]
                 for f in range(k):
                     out[r, f] += x * A[j, f]
-    return out
 
 
-@njit(cache=True, parallel=True)
 def first_nonfinite_row(X):
     """Index of the first row holding NaN or +-inf, or -1; one parallel read of X."""
-    n, p = X.shape
+    n = X.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
     hit = np.full(nb, -1)
-    for b in prange(nb):
+    run_blocks(_nonfinite_blocks, nb, n, X, hit)
+    for b in range(nb):
+        if hit[b] >= 0:
+            return int(hit[b])
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def _nonfinite_blocks(X, hit, b0, b1):
+    n, p = X.shape
+    for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         for r in range(lo, hi):
@@ -318,7 +345,3 @@ def first_nonfinite_row(X):
             if bad:
                 hit[b] = r
                 break
-    for b in range(nb):
-        if hit[b] >= 0:
-            return hit[b]
-    return -1

@@ -15,7 +15,8 @@ reproduces the fitted scores bit for bit. Everything learned is folded into a fe
   cannot score, zero `cy` entries for missing indicators;
 * `lo`, `hi`: the RCI_100 scale.
 
-The kernel is one fused parallel pass per block of rows: standardise, orient and weight
+The kernel is one fused pass per block of rows (blocks spread over threads by
+`rima.config.run_blocks`): standardise, orient and weight
 each variable into its pillar, find the indicator pattern, apply the MIMIC prediction and
 rescale, with no n x p temporary. Within a block the variables are taken one at a time
 over all its rows, so column-major input (one contiguous array per variable, as
@@ -29,7 +30,9 @@ and `predict_rci` are the two halves of the same block code, so the fitted RCI i
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
+
+from rima.config import run_blocks
 
 BLOCK = 2048
 
@@ -144,40 +147,37 @@ def _inverse(s):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi, P, rci, r100,
-                at):
+                at, b0, b1):
     n = X.shape[0]
     inv = _inverse(scale)
     yinv = _inverse(ysd)
     owner = _owners(W, member)
     span = hi - lo
-    nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb):
+    for b in range(b0, b1):
         a = b * BLOCK
         z = min(n, a + BLOCK)
         _pillar_block(X, a, z, mean, inv, W, member, owner, P, at)
         _rci_block(P, Y, a, z, ymean, yinv, icpt, cx, cy, lo, span, rci, r100, at)
 
 
-@njit(cache=True, parallel=True)
-def _pillar_rows(X, mean, scale, W, member, P):
+@njit(cache=True, nogil=True)
+def _pillar_rows(X, mean, scale, W, member, P, b0, b1):
     n = X.shape[0]
     inv = _inverse(scale)
     owner = _owners(W, member)
-    nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb):
+    for b in range(b0, b1):
         a = b * BLOCK
         _pillar_block(X, a, min(n, a + BLOCK), mean, inv, W, member, owner, P, 0)
 
 
-@njit(cache=True, parallel=True)
-def _rci_rows(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, rci, r100):
+@njit(cache=True, nogil=True)
+def _rci_rows(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, rci, r100, b0, b1):
     n = P.shape[0]
     yinv = _inverse(ysd)
     span = hi - lo
-    nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb):
+    for b in range(b0, b1):
         a = b * BLOCK
         _rci_block(P, Y, a, min(n, a + BLOCK), ymean, yinv, icpt, cx, cy, lo, span, rci, r100,
                    0)
@@ -215,6 +215,10 @@ def _rescale(rci, r100, scored, lo, hi):
 _F = np.float64
 
 
+def _blocks(n):
+    return (n + BLOCK - 1) // BLOCK
+
+
 def _rows_match(X, Y):
     if X.shape[0] != Y.shape[0]:
         raise ValueError(f"{X.shape[0]} rows of variables but {Y.shape[0]} of indicators")
@@ -237,7 +241,7 @@ def score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo,
             or min(P.shape[0], rci.shape[0], r100.shape[0]) < at + n):
         raise ValueError(f"out must hold column-major (N, {K}) pillars and two (N,) arrays "
                          f"with N >= {at + n}")
-    _score_rows(X, np.asarray(mean, dtype=_F), np.asarray(scale, dtype=_F),
+    run_blocks(_score_rows, _blocks(n), n, X, np.asarray(mean, dtype=_F), np.asarray(scale, dtype=_F),
                 np.ascontiguousarray(W, dtype=_F), np.ascontiguousarray(member, dtype=np.bool_),
                 Y, np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
                 np.asarray(icpt, dtype=_F), np.ascontiguousarray(cx, dtype=_F),
@@ -253,8 +257,9 @@ def score_pillars(X, mean, scale, W, member, out=None):
     P = np.empty((W.shape[1], X.shape[0])).T if out is None else out
     if P.shape != (X.shape[0], W.shape[1]) or P.dtype != _F:
         raise ValueError(f"out must be a float64 array of shape {(X.shape[0], W.shape[1])}")
-    _pillar_rows(X, np.asarray(mean, dtype=_F), np.asarray(scale, dtype=_F), W,
-                 np.ascontiguousarray(member, dtype=np.bool_), P)
+    n = X.shape[0]
+    run_blocks(_pillar_rows, _blocks(n), n, X, np.asarray(mean, dtype=_F),
+               np.asarray(scale, dtype=_F), W, np.ascontiguousarray(member, dtype=np.bool_), P)
     return P
 
 
@@ -266,7 +271,7 @@ def predict_rci(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, out=None):
     _rows_match(P, Y)
     n = P.shape[0]
     rci, r100 = (np.empty(n), np.empty(n)) if out is None else out
-    _rci_rows(P, Y, np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
+    run_blocks(_rci_rows, _blocks(n), n, P, Y, np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
               np.asarray(icpt, dtype=_F), np.ascontiguousarray(cx, dtype=_F),
               np.ascontiguousarray(cy, dtype=_F), float(lo), float(hi), rci, r100)
     return rci, r100

@@ -1,0 +1,84 @@
+"""Compile and cache every numba kernel now (`rima warmup`), e.g. while building a
+container image, so that no later run pays the compilation.
+
+The kernels have no fixed signatures to compile from: each is compiled for the argument
+types the library passes, so the way to compile them all is to run each code path once on
+a small simulated survey (every missing-data mode, weights, scoring, bootstrap, the
+MIMIC's standard-error variants, pairwise moments). numba writes the machine code to its
+cache (`rima.config.cache_dir()`); later processes load it in milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+
+def _steps():
+    import numpy as np
+
+    import rima
+    from rima.bootstrap import bootstrap
+    from rima.commands.demo import _EXAMPLE_SPEC
+    from rima.moments import compute_moments, has_nonfinite, pairwise_moments
+    from rima.pipeline import fit
+    from rima.simulation import simulate
+
+    df = simulate(n_households=400, seed=7).households
+    base = dict(_EXAMPLE_SPEC)
+    state = {}
+
+    def with_options(**opts):
+        return {**base, "options": opts}
+
+    def default_fit():
+        state["res"] = fit(df, base)
+
+    def scoring():
+        state["res"].model.score(df)
+
+    def variants():
+        fit(df, with_options(missing="fiml"))
+        fit(df, with_options(missing="pillar", weights=True))
+
+    def resampling():
+        bootstrap(state["res"], n_boot=4, progress=False)
+
+    def mimic():
+        cols = ["fcs", "log_food_exp_ae", "hdds", "herd_su", "n_durables"]
+        d = df[cols].dropna()
+        syntax = "R =~ fcs + log_food_exp_ae + hdds\nR ~ herd_su + n_durables"
+        for se in ("standard", "robust.sem", "robust.huber.white"):
+            rima.mimic.fit(syntax, d, se=se).predict(d)
+
+    def moments():
+        X = df[list(base["pillars"]["AST"])].to_numpy(dtype=float)
+        pairwise_moments(X)
+        ok = X[~np.isnan(X).any(axis=1)]
+        compute_moments(ok)
+        has_nonfinite(ok)
+
+    return [("fit (listwise)", default_fit), ("scoring", scoring),
+            ("fit (fiml; pillar-wise with weights)", variants),
+            ("bootstrap", resampling), ("MIMIC standard errors", mimic),
+            ("moments", moments)]
+
+
+def warmup(echo=None) -> dict:
+    """Run every kernel once (compiling and caching what is not cached yet); returns
+    {"seconds": wall time, "steps": {step: seconds}, "cache": cache directory}."""
+    from rima import config
+
+    say = echo or (lambda s: None)
+    config.compile_notice(say)
+    t_all = time.perf_counter()
+    times = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, step in _steps():
+            t0 = time.perf_counter()
+            step()
+            times[name] = time.perf_counter() - t0
+            say(f"{name}: {times[name]:.1f} s")
+    return {"seconds": time.perf_counter() - t_all, "steps": times,
+            "cache": str(config.cache_dir())}
