@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,8 +44,12 @@ R_MAX = 1_000_000
 BOOT_SIZE = 2_240
 MIMIC_MODEL = "RCI =~ y1 + y2 + y3\nRCI ~ x1 + x2 + x3 + x4"
 
-COLUMNS = ("task", "n", "rima_s", "per_s", "np.cov_s", "rima/np.cov", "semopy_s",
-           "semopy/rima", "R_s", "R/rima", "note")
+COLUMNS = ("task", "n", "rima_s", "p90_s", "per_s", "np.cov_s", "rima/np.cov", "semopy_s",
+           "semopy/rima", "R_s", "R/rima", "busy_s", "busy_p90_s", "busy_np.cov_s",
+           "busy_rima/np.cov", "note")
+BUSY_COLUMNS = ("busy_s", "busy_p90_s", "busy_np.cov_s", "busy_rima/np.cov")
+# a busy-loop process stops itself after this long even if the benchmark dies
+BUSY_LIMIT_S = 3600
 
 
 @dataclass
@@ -52,13 +57,15 @@ class Bench:
     rows: list = field(default_factory=list)
     messages: list = field(default_factory=list)
     machine: dict = field(default_factory=dict)
+    scaling: list = field(default_factory=list)
 
     def add(self, task, n, rima_s, cov_s=None, semopy_s=None, r_s=None, note="", per=None):
         rec = {c: None for c in COLUMNS}
-        rec.update(task=task, n=int(n) if n else None, rima_s=rima_s, note=note)
+        rec.update(task=task, n=int(n) if n else None, rima_s=float(rima_s), note=note,
+                   p90_s=getattr(rima_s, "p90", None))
         rec["per_s"] = per if per is not None else (n / rima_s if n and rima_s else None)
         if cov_s is not None:
-            rec["np.cov_s"] = cov_s
+            rec["np.cov_s"] = float(cov_s)
             rec["rima/np.cov"] = rima_s / cov_s
         if semopy_s is not None:
             rec["semopy_s"] = semopy_s
@@ -72,27 +79,54 @@ class Bench:
     def table(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows, columns=list(COLUMNS))
 
+    def merge_busy(self, busy_rows):
+        """Put the busy run's times beside the quiet ones (matched by task and size)."""
+        quiet = {(r["task"], r["n"]): r for r in self.rows}
+        for r in busy_rows:
+            q = quiet.get((r["task"], r["n"]))
+            if q is None:
+                continue
+            q["busy_s"], q["busy_p90_s"] = r["rima_s"], r["p90_s"]
+            q["busy_np.cov_s"], q["busy_rima/np.cov"] = r["np.cov_s"], r["rima/np.cov"]
+
     def format(self) -> str:
         tab = self.table()
+        if tab[list(BUSY_COLUMNS)].isna().all().all():
+            tab = tab.drop(columns=list(BUSY_COLUMNS))
         fmt = tab.copy().astype(object)
-        for c in ("rima_s", "np.cov_s", "semopy_s", "R_s"):
-            fmt[c] = [_secs(v) for v in tab[c]]
-        for c in ("rima/np.cov", "semopy/rima", "R/rima"):
-            fmt[c] = [("" if _nan(v) else f"{v:.2f}x") for v in tab[c]]
+        for c in ("rima_s", "p90_s", "np.cov_s", "semopy_s", "R_s", "busy_s", "busy_p90_s",
+                  "busy_np.cov_s"):
+            if c in tab:
+                fmt[c] = [_secs(v) for v in tab[c]]
+        for c in ("rima/np.cov", "semopy/rima", "R/rima", "busy_rima/np.cov"):
+            if c in tab:
+                fmt[c] = [("" if _nan(v) else f"{v:.2f}x") for v in tab[c]]
         fmt["per_s"] = [("" if _nan(v) else f"{v:,.0f}") for v in tab["per_s"]]
         fmt["n"] = [("" if _nan(v) else f"{int(v):,}") for v in tab["n"]]
         fmt = fmt.rename(columns={"per_s": "rows/s"})
         head = (f"rima bench on {self.machine.get('cpu', '?')} "
                 f"({self.machine.get('cores', '?')} cores, numba threads "
-                f"{self.machine.get('numba_threads', '?')}); times are medians of "
-                f"{self.machine.get('repeat', '?')} run(s)")
+                f"{self.machine.get('numba_threads', '?')}); times are medians (and p90) of "
+                f"{self.machine.get('repeat', '?')} run(s); load average before "
+                f"{self.machine.get('load_before', '?')}")
+        if self.machine.get("busy"):
+            head += (f"; busy_* columns: the same tasks beside {self.machine['busy']} "
+                     "busy-loop processes")
         lines = [head, fmt.to_string(index=False)]
+        if self.scaling:
+            sc = pd.DataFrame(self.scaling)
+            piv = sc.pivot_table(index=["task", "n"], columns="threads", values="seconds",
+                                 sort=False)
+            piv = piv.map(_secs) if hasattr(piv, "map") else piv.applymap(_secs)
+            piv.columns = [f"{t} thread{'s' if t > 1 else ''}" for t in piv.columns]
+            lines += ["", "time against thread count (median):", piv.to_string()]
         lines += [f"note: {m}" for m in self.messages]
         return "\n".join(lines)
 
     def to_json(self) -> str:
         return json.dumps({"machine": self.machine, "rows": self.rows,
-                           "messages": self.messages}, indent=1, default=float)
+                           "scaling": self.scaling, "messages": self.messages}, indent=1,
+                          default=float)
 
 
 def _nan(v):
@@ -105,14 +139,50 @@ def _secs(v):
     return f"{v * 1e3:.1f} ms" if v < 1 else f"{v:.2f} s"
 
 
+class Seconds(float):
+    """A median time that also carries the p90 and every run's time."""
+
+    def __new__(cls, times):
+        obj = super().__new__(cls, float(np.median(times)))
+        obj.times = [float(t) for t in times]
+        obj.p90 = float(np.quantile(times, 0.9))
+        return obj
+
+
 def median_time(fn, repeat):
+    """(Seconds: median of `repeat` runs, with .p90 and .times; the last run's result)."""
     times = []
     out = None
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
-    return float(np.median(times)), out
+    return Seconds(times), out
+
+
+_BUSY_CODE = ("import time\nend = time.monotonic() + {limit}\n"
+              "while time.monotonic() < end:\n    pass\n")
+
+
+@contextmanager
+def busy_processes(n, limit_s=BUSY_LIMIT_S):
+    """`n` busy-loop processes (one core each) for the duration of the block: a machine
+    where other work keeps the cores busy. Each stops itself after `limit_s` seconds; the
+    block kills them on exit, error or not. Yields their process ids."""
+    procs = []
+    try:
+        for _ in range(int(n)):
+            procs.append(subprocess.Popen([sys.executable, "-c",
+                                           _BUSY_CODE.format(limit=float(limit_s))],
+                                          stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL))
+        yield [p.pid for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
 
 
 def machine_info(repeat) -> dict:
@@ -134,8 +204,14 @@ def machine_info(repeat) -> dict:
         pass
     from rima import __version__
 
+    from rima import config
+
+    try:
+        load = round(os.getloadavg()[0], 2)
+    except OSError:
+        load = None
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": mem,
-            "numba_threads": numba.get_num_threads(), "python": platform.python_version(),
+            "numba_threads": config.num_threads(), "load_before": load, "python": platform.python_version(),
             "numpy": np.__version__, "numba": numba.__version__, "rima": __version__,
             "platform": platform.platform(), "repeat": repeat}
 
@@ -169,9 +245,10 @@ def survey(n, seed=0, base=100_000):
 
 
 def analysis_matrix(df, spec):
-    """The complete rows of every spec variable, as one float64 array (what np.cov gets)."""
+    """The complete rows of every spec variable as one C-contiguous (n, p) float64 array:
+    np.cov's fastest input, so the baseline is the fastest honest one."""
     X = df[list(spec.variables)].to_numpy(dtype=float)
-    return X[~np.isnan(X).any(axis=1)]
+    return np.ascontiguousarray(X[~np.isnan(X).any(axis=1)])
 
 
 def mimic_data(n, seed=1):
@@ -284,8 +361,13 @@ print(json.dumps({{"seconds": t, "rows": s.rows, "base_kib": base, "peak_kib": p
 
 
 def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
-        with_semopy=True, with_demo=True) -> Bench:
-    """Run the suite; `echo(str)` receives progress lines (e.g. click.echo to stderr)."""
+        with_semopy=True, with_demo=True, busy=0, scaling=False) -> Bench:
+    """Run the suite; `echo(str)` receives progress lines (e.g. click.echo to stderr).
+
+    busy: also run the core tasks (moments, fit, MIMIC, scoring, bootstrap) beside `busy`
+    busy-loop processes and report their median and p90 next to the quiet ones.
+    scaling: time the largest fit (1,000,000 rows when listed), its scoring and the
+    bootstrap at 1, 2 and all threads."""
     import warnings
 
     import rima
@@ -298,6 +380,7 @@ def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
     if quick:
         n_boot = min(n_boot, 100)
     b = Bench(machine=machine_info(repeat))
+    b.machine["busy"] = int(busy)
     spec = example_spec()
 
     r_ok, why = (False, "skipped in --quick") if quick or not with_r else r_available()
@@ -323,6 +406,16 @@ def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
     try:
         for n in sizes:
             _one_size(n, **ctx)
+        if busy:
+            quiet, b.rows = b.rows, []
+            say(f"contention: the same tasks beside {busy} busy-loop process(es)")
+            with busy_processes(busy):
+                for n in sizes:
+                    _one_size(n, **{**ctx, "r_ok": False, "sem_ok": False, "busy": True})
+            busy_rows, b.rows = b.rows, quiet
+            b.merge_busy(busy_rows)
+        if scaling:
+            _scaling(b, spec, sizes, n_boot, repeat, say)
         if with_demo and not quick:
             _demo(b, tmp, say)
         elif quick:
@@ -332,8 +425,10 @@ def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
     return b
 
 
-def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, first):
-    """Every task at one size (a function, so the data are freed before the next size)."""
+def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, first,
+              busy=False):
+    """Every task at one size (a function, so the data are freed before the next size);
+    `busy`: the pass beside busy-loop processes (no streaming, no peers but np.cov)."""
     import warnings
 
     import rima
@@ -389,7 +484,7 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
     t_df, _ = median_time(lambda: model.score(df), repeat)
     b.add("score in memory (DataFrame)", n, t_df, note="FittedModel.score with status")
 
-    if n >= 100_000 or quick:
+    if (n >= 100_000 or quick) and not busy:
         say(f"n = {n:,}: Parquet -> Parquet streaming")
         try:
             b.rows.append(_stream(df, model, tmp))
@@ -410,6 +505,51 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
         b.add(f"bootstrap {n_boot} replicates", n, t_boot, r_s=t_rb, per=n_boot / t_boot,
               note="rows/s = replicates/s" + (f"; R extrapolated from {rb} replicates"
                                                if t_rb else ""))
+
+
+def scaling_threads():
+    """1, 2 and all threads (those the pool has)."""
+    from rima import config
+
+    top = config.max_threads()
+    return sorted({t for t in (1, 2, top) if t <= top})
+
+
+def _scaling(b, spec, sizes, n_boot, repeat, say):
+    """Time against thread count: the largest fit (1,000,000 rows when listed), scoring
+    those rows and the bootstrap at BOOT_SIZE households."""
+    import warnings
+
+    from rima import config
+    from rima.bootstrap import bootstrap
+    from rima.pipeline import fit
+
+    n = 1_000_000 if 1_000_000 in sizes else max(sizes)
+    df = survey(n)
+    small = survey(BOOT_SIZE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fit(df, spec)
+        res_small = fit(small, spec)
+    model = res.model
+    X = df[model.variables].to_numpy(dtype=float)
+    Y = df[model.indicators].to_numpy(dtype=float)
+    tasks = [("fit", n, lambda: fit(df, spec)),
+             ("score in memory (arrays)", n, lambda: model.score_arrays(X, Y)),
+             (f"bootstrap {n_boot} replicates", BOOT_SIZE,
+              lambda: bootstrap(res_small, n_boot=n_boot, seed=1, progress=False))]
+    try:
+        for t in scaling_threads():
+            config.set_num_threads(t)
+            for task, size, fn in tasks:
+                say(f"scaling: {task} with {t} thread(s)")
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    secs, _ = median_time(fn, repeat)
+                b.scaling.append({"task": task, "n": size, "threads": t,
+                                  "seconds": float(secs), "p90_s": secs.p90})
+    finally:
+        config.set_num_threads(None)
 
 
 def _stream(df, model, tmp):

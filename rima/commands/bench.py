@@ -38,8 +38,15 @@ def parse_sizes(text):
               show_default=True, help="Bootstrap replicates timed at 2,240 households.")
 @click.option("--no-r", is_flag=True, help="Do not run the R reference procedure.")
 @click.option("--no-demo", is_flag=True, help="Do not time `rima demo` cold and warm.")
+@click.option("--busy", type=click.IntRange(0, 256), default=0, show_default=True,
+              help="Contention mode: also time the tasks beside this many busy-loop "
+                   "processes (e.g. the number of cores) and print quiet and busy medians "
+                   "and p90 side by side.")
+@click.option("--scaling", is_flag=True,
+              help="Also print time against thread count (1, 2, all) for the largest fit, "
+                   "its scoring and the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def command(quick, sizes, repeat, n_boot, no_r, no_demo, as_json):
+def command(quick, sizes, repeat, n_boot, no_r, no_demo, busy, scaling, as_json):
     """Time rima's tasks and its peers in the same run; print one table with the ratios.
 
     Peers: np.cov on the same matrix (the memory-bandwidth floor), semopy for the MIMIC
@@ -52,5 +59,6 @@ def command(quick, sizes, repeat, n_boot, no_r, no_demo, as_json):
         click.echo(f"[bench] {msg}", err=True)
 
     res = run(sizes=parse_sizes(sizes) if sizes else None, repeat=repeat, quick=quick,
-              n_boot=n_boot, echo=say, with_r=not no_r, with_demo=not no_demo)
+              n_boot=n_boot, echo=say, with_r=not no_r, with_demo=not no_demo, busy=busy,
+              scaling=scaling)
     click.echo(res.to_json() if as_json else res.format())
