@@ -46,6 +46,71 @@ def cholesky_lower(A):
     return L, True
 
 
+# Small dense algebra as plain loops: the matrices here are a few indicators wide, and
+# numba's np.linalg / `@` lowering (LAPACK and BLAS wrappers for every layout pair) made
+# up most of the MIMIC kernels' first-run compile time.
+@njit(cache=True)
+def small_inverse(A):
+    """A^-1 by Gauss-Jordan elimination with partial pivoting; LinAlgError if singular."""
+    p = A.shape[0]
+    M = A.copy()
+    inv = np.eye(p)
+    for c in range(p):
+        piv = c
+        big = abs(M[c, c])
+        for r in range(c + 1, p):
+            if abs(M[r, c]) > big:
+                big = abs(M[r, c])
+                piv = r
+        if not (big > 0.0):
+            raise np.linalg.LinAlgError("Matrix is singular to machine precision.")
+        if piv != c:
+            for j in range(p):
+                M[c, j], M[piv, j] = M[piv, j], M[c, j]
+                inv[c, j], inv[piv, j] = inv[piv, j], inv[c, j]
+        d = M[c, c]
+        for j in range(p):
+            M[c, j] /= d
+            inv[c, j] /= d
+        for r in range(p):
+            if r != c:
+                f = M[r, c]
+                if f != 0.0:
+                    for j in range(p):
+                        M[r, j] -= f * M[c, j]
+                        inv[r, j] -= f * inv[c, j]
+    return inv
+
+
+@njit(cache=True)
+def mat_mul(A, B):
+    """A @ B."""
+    n, k = A.shape
+    m = B.shape[1]
+    out = np.zeros((n, m))
+    for i in range(n):
+        for c in range(k):
+            a = A[i, c]
+            for j in range(m):
+                out[i, j] += a * B[c, j]
+    return out
+
+
+@njit(cache=True)
+def mat_mul_t(A, B):
+    """A @ B.T."""
+    n, k = A.shape
+    m = B.shape[0]
+    out = np.empty((n, m))
+    for i in range(n):
+        for j in range(m):
+            s = 0.0
+            for c in range(k):
+                s += A[i, c] * B[j, c]
+            out[i, j] = s
+    return out
+
+
 @njit(cache=True)
 def build_matrices(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx):
     """Model matrices (Lambda, gamma, B, psi, Theta, nu) from the free-parameter vector."""
@@ -161,7 +226,7 @@ def pattern_objective(pit, om, masks, counts, cross, with_grad):
         logdet = 0.0
         for a in range(mo):
             logdet += 2.0 * np.log(chol[a, a])
-        om_inv = np.linalg.inv(om_oo)
+        om_inv = small_inverse(om_oo)
         mp = cross[p]
         # residual cross-product C = A M A' with A = [I_o, -Pi~_o] on the (y_o, x~) block
         myy = np.empty((mo, mo))
@@ -175,12 +240,12 @@ def pattern_objective(pit, om, masks, counts, cross, with_grad):
         pio = np.empty((mo, kt))
         for a in range(mo):
             pio[a] = pit[obs[a]]
-        pmx = pio @ mxx
-        cmat = myy - pio @ myx.T - myx @ pio.T + pmx @ pio.T
+        pmx = mat_mul(pio, mxx)
+        cmat = myy - mat_mul_t(pio, myx) - mat_mul_t(myx, pio) + mat_mul_t(pmx, pio)
         total += counts[p] * logdet + np.sum(om_inv * cmat)
         if with_grad:
-            go = counts[p] * om_inv - om_inv @ cmat @ om_inv
-            gp = 2.0 * om_inv @ (pmx - myx)
+            go = counts[p] * om_inv - mat_mul(mat_mul(om_inv, cmat), om_inv)
+            gp = 2.0 * mat_mul(om_inv, pmx - myx)
             for a in range(mo):
                 for b in range(mo):
                     g_om[obs[a], obs[b]] += go[a, b]
@@ -215,13 +280,13 @@ def expected_information(om, mxx, dpi, dom):
     I_ab = tr(Omega^-1 dPi_a M dPi_b') + 1/2 tr(Omega^-1 dOmega_a Omega^-1 dOmega_b).
     """
     q = dpi.shape[0]
-    om_inv = np.linalg.inv(om)
+    om_inv = small_inverse(om)
     info = np.zeros((q, q))
     left_pi = np.empty_like(dpi)
     left_om = np.empty_like(dom)
     for a in range(q):
-        left_pi[a] = om_inv @ np.ascontiguousarray(dpi[a]) @ mxx
-        left_om[a] = om_inv @ dom[a] @ om_inv
+        left_pi[a] = mat_mul(mat_mul(om_inv, dpi[a]), mxx)
+        left_om[a] = mat_mul(mat_mul(om_inv, dom[a]), om_inv)
     for a in range(q):
         for b in range(a + 1):
             v = np.sum(left_pi[a] * dpi[b]) + 0.5 * np.sum(left_om[a] * dom[b])

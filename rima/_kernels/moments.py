@@ -149,12 +149,17 @@ def block_moments_rows(V, cols, rows, w, use_w, shift):
     bw = np.zeros(nb)
     bm = np.zeros((nb, k))
     bc = np.zeros((nb, k, k))
-    run_blocks(_moments_rows_blocks, nb, m, V, cols, rows, w, use_w, shift, bw, bm, bc)
+    # a row-major (n, p) matrix arrives as V = X.T; it is read through X itself, so the
+    # kernel is compiled once, for C-contiguous arrays, whichever layout the caller has
+    by_row = not V.flags.c_contiguous and V.T.flags.c_contiguous
+    A = np.ascontiguousarray(V.T if by_row else V)
+    run_blocks(_moments_rows_blocks, nb, m, A, by_row, cols, rows, w, use_w, shift, bw, bm,
+               bc)
     return bw, bm, bc
 
 
 @njit(cache=True, nogil=True)
-def _moments_rows_blocks(V, cols, rows, w, use_w, shift, bw, bm, bc, b0, b1):
+def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, b0, b1):
     k = cols.shape[0]
     m = rows.shape[0]
     for b in range(b0, b1):
@@ -165,8 +170,12 @@ def _moments_rows_blocks(V, cols, rows, w, use_w, shift, bw, bm, bc, b0, b1):
         for c in range(k):
             vc = cols[c]
             sc = shift[c]
-            for t in range(L):
-                D[c, t] = V[vc, rows[lo + t]] - sc
+            if by_row:
+                for t in range(L):
+                    D[c, t] = A[rows[lo + t], vc] - sc
+            else:
+                for t in range(L):
+                    D[c, t] = A[vc, rows[lo + t]] - sc
         mb = np.empty(k)
         cb = np.zeros((k, k))
         bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, mb, cb)

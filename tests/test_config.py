@@ -1,0 +1,175 @@
+"""rima.config: thread count, small work on one thread, block ranges over threads, the
+first-run notice; results identical at every thread count."""
+
+import threading
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import rima
+from rima import config
+from rima.cli import cli
+
+
+@pytest.fixture
+def many_threads(monkeypatch):
+    """Pretend the pool has 4 threads and every size is large, so run_blocks really splits
+    the work over threads even on a one-core machine; restore the thread setting after."""
+    monkeypatch.setattr(config, "max_threads", lambda: 4)
+    monkeypatch.setattr(config, "SERIAL_ROWS", 1)
+    monkeypatch.setattr(config, "_pool", None)
+    yield
+    config.set_num_threads(None)
+
+
+@pytest.fixture(autouse=True)
+def _restore_threads():
+    yield
+    config.set_num_threads(None)
+
+
+def test_set_num_threads_caps_and_checks():
+    top = config.max_threads()
+    assert config.set_num_threads(top + 5) == top
+    assert config.num_threads() == top
+    assert config.set_num_threads(1) == 1 and config.num_threads() == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        config.set_num_threads(0)
+    assert config.set_num_threads(None) == top
+
+
+def test_threads_for_small_work_is_serial_and_nesting_keeps_the_smaller(many_threads,
+                                                                       monkeypatch):
+    monkeypatch.setattr(config, "SERIAL_ROWS", 1000)
+    assert config.current_threads() == 4
+    with config.threads_for(10_000) as t:
+        assert t == 4
+        with config.threads_for(10) as inner:
+            assert inner == 1 and config.current_threads() == 1
+        assert config.current_threads() == 4
+    with config.threads_for(10):
+        with config.threads_for(10_000) as inner:
+            assert inner == 1  # an outer small task stays serial
+    config.set_num_threads(2)
+    with config.threads_for(10_000) as t:
+        assert t == 2
+
+
+def test_run_blocks_covers_every_block_once_on_several_threads(many_threads):
+    seen = []
+    names = set()
+    lock = threading.Lock()
+
+    def kernel(out, b0, b1):
+        with lock:
+            names.add(threading.current_thread().name)
+            seen.extend(range(b0, b1))
+        out[b0:b1] += 1
+        # hold the range a moment, so the other participants get ranges too
+        threading.Event().wait(0.002)
+
+    out = np.zeros(101)
+    config.run_blocks(kernel, 101, 10**6, out)
+    assert sorted(seen) == list(range(101))
+    assert (out == 1).all()
+    assert len(names) > 1  # the caller and at least one pool worker
+
+
+def test_run_blocks_one_thread_is_one_call_and_errors_propagate(many_threads):
+    calls = []
+    config.set_num_threads(1)
+    config.run_blocks(lambda b0, b1: calls.append((b0, b1)), 50, 10**6)
+    assert calls == [(0, 50)]
+    config.set_num_threads(4)
+
+    def bad(b0, b1):
+        if b0 > 0:
+            raise ZeroDivisionError("block failed")
+
+    with pytest.raises(ZeroDivisionError, match="block failed"):
+        config.run_blocks(bad, 40, 10**6)
+
+
+def _fit_outputs(df, spec):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rima.fit(df, spec)
+        boot = res.bootstrap(n_boot=8, seed=3)
+    scored = res.model.score(df)
+    return res, scored, boot
+
+
+def test_fit_score_and_bootstrap_identical_at_1_and_4_threads(many_threads):
+    from rima.bench import example_spec
+    from rima.moments import compute_moments, pairwise_moments
+
+    spec = example_spec()
+    df = rima.simulate(n_households=9000, seed=5).households
+    runs = {}
+    for t in (1, 4):
+        config.set_num_threads(t)
+        X = df[list(spec.pillars["AST"])].to_numpy(dtype=float)
+        Xc = np.ascontiguousarray(X[~np.isnan(X).any(axis=1)])
+        runs[t] = (_fit_outputs(df, spec), compute_moments(Xc), pairwise_moments(X),
+                   rima.mimic.fit("R =~ fcs + log_food_exp_ae + hdds\nR ~ herd_su + n_durables",
+                                  df, se="robust.huber.white", missing="fiml"))
+    (r1, s1, b1), m1, pw1, mm1 = runs[1]
+    (r4, s4, b4), m4, pw4, mm4 = runs[4]
+    pd.testing.assert_frame_equal(r1.scores, r4.scores, check_exact=True)
+    pd.testing.assert_frame_equal(s1, s4, check_exact=True)
+    assert r1.model.metadata["training_fingerprint"] == r4.model.metadata["training_fingerprint"]
+    pd.testing.assert_frame_equal(r1.mimic.params, r4.mimic.params, check_exact=True)
+    for key in b1.replicates:
+        np.testing.assert_array_equal(np.asarray(b1.replicates[key]),
+                                      np.asarray(b4.replicates[key]))
+    pd.testing.assert_frame_equal(b1.rsm, b4.rsm, check_exact=True)
+    np.testing.assert_array_equal(m1.comoment, m4.comoment)
+    np.testing.assert_array_equal(m1.mean, m4.mean)
+    np.testing.assert_array_equal(pw1.comoment, pw4.comoment)
+    pd.testing.assert_frame_equal(mm1.params, mm4.params, check_exact=True)
+
+
+def test_cli_threads_flag(monkeypatch, tmp_path):
+    from rima.commands.demo import example_dir
+
+    d = example_dir()
+    res = CliRunner().invoke(cli, ["--threads", "1", "validate", str(d / "households.csv"),
+                                   "--spec", str(d / "spec.toml")])
+    assert res.exit_code == 0, res.output
+    assert config.num_threads() == 1
+    bad = CliRunner().invoke(cli, ["--threads", "0", "validate"])
+    assert bad.exit_code == 2 and "--threads" in bad.output
+    assert "--threads" in CliRunner().invoke(cli, ["--help"]).output
+
+
+def test_compile_notice_once_on_an_empty_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(config, "_notice_shown", False)
+    assert config.cache_dir() == tmp_path
+    lines = []
+    assert config.compile_notice(lines.append) is True
+    assert config.compile_notice(lines.append) is False
+    assert len(lines) == 1 and str(tmp_path) in lines[0] and "rima warmup" in lines[0]
+    # with a cached kernel present it says nothing
+    monkeypatch.setattr(config, "_notice_shown", False)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "k.nbi").write_bytes(b"")
+    assert config.compile_notice(lines.append) is False
+
+
+def test_warmup_command_runs_every_step(monkeypatch):
+    import rima.warmup as W
+
+    ran = []
+    real = W._steps()
+    monkeypatch.setattr(W, "_steps", lambda: [(name, (lambda f=f, name=name: (ran.append(name),
+                                                                             f())))
+                                              for name, f in real])
+    res = CliRunner().invoke(cli, ["warmup"])
+    assert res.exit_code == 0, res.output
+    assert ran == [name for name, _ in real]
+    assert "kernels compiled and cached in" in res.stdout
+    assert str(config.cache_dir()) in res.stdout
