@@ -112,6 +112,16 @@ def mat_mul_t(A, B):
 
 
 @njit(cache=True)
+def frobenius(A, B):
+    """sum(A * B) over all entries, in row-major order (np.sum's order)."""
+    s = 0.0
+    for i in range(A.shape[0]):
+        for j in range(A.shape[1]):
+            s += A[i, j] * B[i, j]
+    return s
+
+
+@njit(cache=True)
 def build_matrices(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx):
     """Model matrices (Lambda, gamma, B, psi, Theta, nu) from the free-parameter vector."""
     m = lam_idx.shape[0]
@@ -151,7 +161,10 @@ def reduced_form(lam, gam, bmat, psi, th, nu):
         pit[j, 0] = nu[j]
         for h in range(k):
             pit[j, h + 1] = lam[j] * gam[h] + bmat[j, h]
-    om = psi * np.outer(lam, lam) + th
+    om = np.empty((m, m))
+    for j in range(m):
+        for i in range(m):
+            om[j, i] = psi * (lam[j] * lam[i]) + th[j, i]
     return pit, om
 
 
@@ -212,8 +225,16 @@ def pattern_objective(pit, om, masks, counts, cross, with_grad):
     g_om = np.zeros((m, m))
     total = 0.0
     for p in range(masks.shape[0]):
-        obs = np.where(masks[p])[0]
-        mo = obs.shape[0]
+        mo = 0
+        for j in range(m):
+            if masks[p, j]:
+                mo += 1
+        obs = np.empty(mo, dtype=np.int64)
+        mo = 0
+        for j in range(m):
+            if masks[p, j]:
+                obs[mo] = j
+                mo += 1
         if mo == 0 or counts[p] == 0:
             continue
         om_oo = np.empty((mo, mo))
@@ -236,21 +257,34 @@ def pattern_objective(pit, om, masks, counts, cross, with_grad):
                 myy[a, b] = mp[obs[a], obs[b]]
             for b in range(kt):
                 myx[a, b] = mp[obs[a], m + b]
-        mxx = mp[m:, m:].copy()
+        mxx = np.empty((kt, kt))
+        for a in range(kt):
+            for b in range(kt):
+                mxx[a, b] = mp[m + a, m + b]
         pio = np.empty((mo, kt))
         for a in range(mo):
-            pio[a] = pit[obs[a]]
+            for b in range(kt):
+                pio[a, b] = pit[obs[a], b]
         pmx = mat_mul(pio, mxx)
-        cmat = myy - mat_mul_t(pio, myx) - mat_mul_t(myx, pio) + mat_mul_t(pmx, pio)
-        total += counts[p] * logdet + np.sum(om_inv * cmat)
+        t1 = mat_mul_t(pio, myx)
+        t2 = mat_mul_t(myx, pio)
+        t3 = mat_mul_t(pmx, pio)
+        cmat = np.empty((mo, mo))
+        for a in range(mo):
+            for b in range(mo):
+                cmat[a, b] = myy[a, b] - t1[a, b] - t2[a, b] + t3[a, b]
+        total += counts[p] * logdet + frobenius(om_inv, cmat)
         if with_grad:
-            go = counts[p] * om_inv - mat_mul(mat_mul(om_inv, cmat), om_inv)
-            gp = 2.0 * mat_mul(om_inv, pmx - myx)
+            oco = mat_mul(mat_mul(om_inv, cmat), om_inv)
+            for a in range(mo):
+                for b in range(kt):
+                    pmx[a, b] -= myx[a, b]
+            gp = mat_mul(om_inv, pmx)
             for a in range(mo):
                 for b in range(mo):
-                    g_om[obs[a], obs[b]] += go[a, b]
+                    g_om[obs[a], obs[b]] += counts[p] * om_inv[a, b] - oco[a, b]
                 for b in range(kt):
-                    g_pi[obs[a], b] += gp[a, b]
+                    g_pi[obs[a], b] += 2.0 * gp[a, b]
     return total, g_pi, g_om
 
 
@@ -269,7 +303,7 @@ def objective_and_gradient(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_
         dpi, dom = derivatives(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
                                nu_idx)
         for a in range(q):
-            grad[a] = (np.sum(g_pi * dpi[a]) + np.sum(g_om * dom[a])) / n
+            grad[a] = (frobenius(g_pi, dpi[a]) + frobenius(g_om, dom[a])) / n
     return val / n, grad
 
 
@@ -289,7 +323,7 @@ def expected_information(om, mxx, dpi, dom):
         left_om[a] = mat_mul(mat_mul(om_inv, dom[a]), om_inv)
     for a in range(q):
         for b in range(a + 1):
-            v = np.sum(left_pi[a] * dpi[b]) + 0.5 * np.sum(left_om[a] * dom[b])
+            v = frobenius(left_pi[a], dpi[b]) + 0.5 * frobenius(left_om[a], dom[b])
             info[a, b] = v
             info[b, a] = v
     return info
@@ -319,7 +353,7 @@ def _pattern_traces(om_inv_p, dom):
     c = np.empty((npat, q))
     for p in range(npat):
         for a in range(q):
-            c[p, a] = 0.5 * np.sum(om_inv_p[p] * dom[a])
+            c[p, a] = 0.5 * frobenius(om_inv_p[p], dom[a])
     return c
 
 
