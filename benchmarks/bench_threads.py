@@ -14,8 +14,6 @@ import argparse
 import os
 import warnings
 
-import numpy as np
-
 from rima import config
 from rima.bench import busy_processes, example_spec, median_time, survey
 from rima.commands.bench import parse_sizes
@@ -33,7 +31,7 @@ def measure(sizes, repeat, spec):
         res = {}
         for t in (1, top):
             config.set_num_threads(t)
-            res[t], _ = median_time(lambda: fit(df, spec), repeat)
+            res[t], _ = median_time(lambda df=df: fit(df, spec), repeat)
         config.set_num_threads(None)
         rows.append((n, load, res[1], res[top]))
     return rows

@@ -202,9 +202,7 @@ def machine_info(repeat) -> dict:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     except (ValueError, OSError, AttributeError):
         pass
-    from rima import __version__
-
-    from rima import config
+    from rima import __version__, config
 
     try:
         load = round(os.getloadavg()[0], 2)

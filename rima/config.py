@@ -200,19 +200,22 @@ def by_rows(count):
     return wrap
 
 
-def _nested() -> bool:
-    return getattr(_depth, "value", 0) > 0
-
-
 # ----------------------------------------------------------------------------- cache
 
 def cache_dir() -> Path:
     """Where numba keeps compiled kernels: NUMBA_CACHE_DIR when set, else the
-    __pycache__ folder beside each kernel module (rima/_kernels/__pycache__)."""
+    __pycache__ folder beside the kernel modules (rima/_kernels/__pycache__), or numba's
+    per-user cache folder when the package is read-only."""
     env = os.environ.get("NUMBA_CACHE_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent / "_kernels" / "__pycache__"
+    here = Path(__file__).resolve().parent / "_kernels"
+    if os.access(here, os.W_OK):
+        return here / "__pycache__"
+    # a read-only installation: numba falls back to the per-user cache folder
+    from numba.misc.appdirs import AppDirs
+
+    return Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
 
 
 def cache_is_cold() -> bool:

@@ -17,8 +17,8 @@ import pandas as pd
 
 from rima._kernels.columns import column_digests
 from rima._kernels.score import score_households
-from rima.config import threads_for
 from rima.columns import convert_rows, numeric_sources
+from rima.config import threads_for
 from rima.errors import DataError, ModelFileError
 
 # rows scored at a time by FittedModel.score

@@ -30,8 +30,8 @@ import pandas as pd
 
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
-from rima.config import threads_for
 from rima.columns import numeric_matrix
+from rima.config import threads_for
 from rima.errors import RimaInputError
 from rima.model_file import (
     FittedModel,

@@ -50,9 +50,8 @@ def test_threads_for_small_work_is_serial_and_nesting_keeps_the_smaller(many_thr
         with config.threads_for(10) as inner:
             assert inner == 1 and config.current_threads() == 1
         assert config.current_threads() == 4
-    with config.threads_for(10):
-        with config.threads_for(10_000) as inner:
-            assert inner == 1  # an outer small task stays serial
+    with config.threads_for(10), config.threads_for(10_000) as inner:
+        assert inner == 1  # an outer small task stays serial
     config.set_num_threads(2)
     with config.threads_for(10_000) as t:
         assert t == 2

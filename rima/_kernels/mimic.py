@@ -19,9 +19,8 @@ parameter that sets it or -1 when the entry is fixed (value taken from the fixed
 import numpy as np
 from numba import njit
 
-from rima.config import run_blocks
-
 from rima._kernels.moments import BLOCK, block_summary, centred_block
+from rima.config import run_blocks
 
 
 @njit(cache=True)
