@@ -44,3 +44,45 @@ def test_text_table_and_sizes():
     assert parse_sizes("2240 1e5, 1M 10_000_000") == (2240, 100000, 1000000, 10000000)
     bad = CliRunner().invoke(cli, ["bench", "--quick", "--sizes", "lots"])
     assert bad.exit_code == 2 and "lots" in bad.output
+
+
+def test_busy_processes_run_inside_and_are_stopped_even_on_error():
+    import os
+
+    from rima.bench import busy_processes
+
+    def alive(pid):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # a killed child that is not yet reaped would still answer; the block waits on it
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+
+    with pytest.raises(RuntimeError, match="task failed"), \
+            busy_processes(2, limit_s=60) as pids:
+        assert len(pids) == 2 and all(alive(p) for p in pids)
+        raise RuntimeError("task failed")
+    assert not any(os.path.exists(f"/proc/{p}") and alive(p) for p in pids)
+
+
+def test_busy_mode_puts_busy_times_beside_quiet_ones():
+    res = CliRunner().invoke(cli, ["bench", "--quick", "--sizes", "600", "--boot", "10",
+                                   "--busy", "1", "--scaling", "--repeat", "2", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["machine"]["busy"] == 1
+    fit = next(r for r in out["rows"] if r["task"].startswith("fit"))
+    assert fit["busy_s"] > 0 and fit["busy_p90_s"] >= fit["busy_s"]
+    assert fit["p90_s"] >= fit["rima_s"]
+    assert fit["busy_rima/np.cov"] == pytest.approx(fit["busy_s"] / fit["busy_np.cov_s"])
+    stream = next(r for r in out["rows"] if "streaming" in r["task"])
+    assert stream["busy_s"] is None  # the busy pass skips the streaming task
+    threads = {r["threads"] for r in out["scaling"]}
+    assert 1 in threads and {r["task"] for r in out["scaling"]} >= {"fit"}
+    text = CliRunner().invoke(cli, ["bench", "--quick", "--sizes", "600", "--boot", "10",
+                                    "--busy", "1"])
+    assert text.exit_code == 0 and "busy_s" in text.stdout and "busy-loop" in text.stdout
+    bad = CliRunner().invoke(cli, ["bench", "--quick", "--busy", "-1"])
+    assert bad.exit_code == 2 and "--busy" in bad.output

@@ -183,33 +183,50 @@ def _rci_rows(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, rci, r100, b0, b1):
                    0)
 
 
-# the two passes that finish the RCI are a few ns per row: single-threaded kernels keep
-# them cheap to compile
-@njit(cache=True)
+# the two passes that finish the RCI: per block, so they spread over threads like the
+# others (min and max are exact, so the block order cannot change the range)
+@njit(cache=True, nogil=True)
+def _scored_blocks(rci, rows, scored, bmin, bmax, b0, b1):
+    n = rci.shape[0]
+    for b in range(b0, b1):
+        mn = np.inf
+        mx = -np.inf
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            v = rci[i]
+            ok = rows[i] and np.isfinite(v)
+            scored[i] = ok
+            if ok:
+                mn = min(mn, v)
+                mx = max(mx, v)
+        bmin[b] = mn
+        bmax[b] = mx
+
+
 def _scored_range(rci, rows):
     n = rci.shape[0]
+    nb = _blocks(n)
     scored = np.empty(n, dtype=np.bool_)
-    mn = np.inf
-    mx = -np.inf
-    for i in range(n):
-        v = rci[i]
-        ok = rows[i] and np.isfinite(v)
-        scored[i] = ok
-        if ok:
-            mn = min(mn, v)
-            mx = max(mx, v)
-    return scored, mn, mx
+    bmin = np.full(max(nb, 1), np.inf)
+    bmax = np.full(max(nb, 1), -np.inf)
+    run_blocks(_scored_blocks, nb, n, rci, rows, scored, bmin, bmax)
+    return scored, float(bmin.min()), float(bmax.max())
 
 
-@njit(cache=True)
-def _rescale(rci, r100, scored, lo, hi):
+@njit(cache=True, nogil=True)
+def _rescale_blocks(rci, r100, scored, lo, hi, b0, b1):
     span = hi - lo
-    for i in range(rci.shape[0]):
+    n = rci.shape[0]
+    for i in range(b0 * BLOCK, min(n, b1 * BLOCK)):
         if scored[i]:
             r100[i] = 100.0 * (rci[i] - lo) / span
         else:
             rci[i] = np.nan
             r100[i] = np.nan
+
+
+def _rescale(rci, r100, scored, lo, hi):
+    n = rci.shape[0]
+    run_blocks(_rescale_blocks, _blocks(n), n, rci, r100, scored, lo, hi)
 
 
 _F = np.float64
