@@ -33,10 +33,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # Below this many rows a task runs on one thread. Measured with
-# benchmarks/bench_threads.py (whole fit, 1 vs 2 threads, quiet and with two busy
-# processes; docs/performance.md has the table): one thread wins up to ~50,000 rows quiet
-# and further under contention.
-SERIAL_ROWS = 50_000
+# benchmarks/bench_threads.py (whole fit, 1 vs 2 threads, quiet and beside two busy
+# processes; the table is in the README): beside the busy processes one thread won at
+# 2,240 households and two threads from 20,000 on; quiet, two threads won throughout but
+# within the noise of a loaded machine below 20,000.
+SERIAL_ROWS = 20_000
 
 _configured = False
 _threads = None  # set_num_threads(n); None = numba's pool size
