@@ -123,8 +123,9 @@ _pool_lock = threading.Lock()
 
 
 def _reset_pool():
-    global _pool
+    global _pool, _pool_lock
     _pool = None
+    _pool_lock = threading.Lock()  # another thread may have held it at the fork
 
 
 os.register_at_fork(after_in_child=_reset_pool)  # a forked child has none of the threads
