@@ -52,12 +52,16 @@ def group_stats(codes, n_groups, y, P=None, r=None, w=None) -> GroupMoments:
     if Pt.ndim != 2 or Pt.shape[1] != n or r.shape[0] != n or (use_w and w.shape[0] != n):
         raise ValueError("values, pillars, RCI and weights must have the same rows")
     codes = np.ascontiguousarray(codes, dtype=np.int64)
-    # numba compiles read-only arrays (pandas' copy-on-write columns) separately: one
-    # writable copy of y saves a second compilation of the kernel on a first run
-    same = r is y
-    y, w = (a if a.flags.writeable else a.copy() for a in (y, w))
-    r = y if same else (r if r.flags.writeable else r.copy())
+    # numba compiles read-only arrays (pandas' copy-on-write columns) separately: read-only
+    # views of every input keep the kernel to one compilation
+    codes, y, Pt, r, w = (_read_only(a) for a in (codes, y, Pt, r, w))
     return GroupMoments(*group_moments(codes, int(n_groups), y, Pt, r, w, use_w))
+
+
+def _read_only(a):
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def weighted_corr(x, y, w=None):

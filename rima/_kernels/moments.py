@@ -152,7 +152,10 @@ def block_moments_rows(V, cols, rows, w, use_w, shift):
     # a row-major (n, p) matrix arrives as V = X.T; it is read through X itself, so the
     # kernel is compiled once, for C-contiguous arrays, whichever layout the caller has
     by_row = not V.flags.c_contiguous and V.T.flags.c_contiguous
-    A = np.ascontiguousarray(V.T if by_row else V)
+    A = np.ascontiguousarray(V.T if by_row else V).view()
+    # numba compiles read-only arrays (pandas' copy-on-write columns) separately; a
+    # read-only view of every input keeps it to one compilation
+    A.flags.writeable = False
     run_blocks(_moments_rows_blocks, nb, m, A, by_row, cols, rows, w, use_w, shift, bw, bm,
                bc)
     return bw, bm, bc
