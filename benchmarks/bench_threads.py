@@ -15,6 +15,7 @@ import os
 import warnings
 
 from rima import config
+from rima._kernels import threads
 from rima.bench import busy_processes, example_spec, median_time, survey
 from rima.commands.bench import parse_sizes
 from rima.pipeline import fit
@@ -22,7 +23,7 @@ from rima.pipeline import fit
 
 def measure(sizes, repeat, spec):
     rows = []
-    config.SERIAL_ROWS = 0  # always spread the blocks; the point is to see when it pays
+    threads.SERIAL_ROWS = 0  # always spread the blocks; the point is to see when it pays
     top = config.max_threads()
     for n in sizes:
         df = survey(n)

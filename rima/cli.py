@@ -33,6 +33,26 @@ COMMANDS = {
 }
 
 
+# commands that run no numerical kernel: no first-run compile notice
+QUIET_COMMANDS = {"simulate", "report"}
+
+
+def _with_compile_notice(callback):
+    """The command, preceded (on a first run only) by rima.config's one-line notice that
+    the numerical kernels are being compiled; not shown for --help or usage errors."""
+    import functools
+
+    @functools.wraps(callback)
+    def run(*args, **kwargs):
+        from rima.config import compile_notice
+
+        compile_notice()
+        return callback(*args, **kwargs)
+
+    run._notice = True
+    return run
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return sorted(name for name in COMMANDS if _module_exists(name))
@@ -40,7 +60,10 @@ class LazyGroup(click.Group):
     def get_command(self, ctx, name):
         if name not in COMMANDS or not _module_exists(name):
             return None
-        return import_module(_module_name(name)).command
+        cmd = import_module(_module_name(name)).command
+        if name not in QUIET_COMMANDS and not getattr(cmd.callback, "_notice", False):
+            cmd.callback = _with_compile_notice(cmd.callback)
+        return cmd
 
     def format_commands(self, ctx, formatter):
         rows = [(name, COMMANDS[name]) for name in self.list_commands(ctx)]

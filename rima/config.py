@@ -1,194 +1,44 @@
-"""How rima's numba kernels run: threading layer, thread count, small work, first-run notice.
+"""rima's run-time settings: threads, the numba cache, the first-run notice.
 
-One place sets the threading behaviour, before the first parallel kernel starts numba's
-thread pool (`rima._kernels` imports this module, so every kernel module goes through it):
+Threads (implemented in `rima._kernels.threads`, re-exported here):
+`set_num_threads(n)` / `num_threads()` / `max_threads()`, `threads_for(n_rows)` (tasks
+under `SERIAL_ROWS` rows run on one thread), `run_blocks`, and `configure()`, which pins
+numba's threading layer for any numba parallel loop (OpenMP first, with passive waits;
+rima's own kernels use `run_blocks` instead). How to choose the thread count and why the
+work is spread this way: docs/performance.md.
 
-* threading layer: OpenMP first (then TBB, then numba's workqueue), unless the user chose
-  one with NUMBA_THREADING_LAYER or NUMBA_THREADING_LAYER_PRIORITY. OpenMP is thread-safe
-  (the HTTP service and the profile tables launch kernels from several Python threads,
-  which the workqueue layer aborts on);
-* OMP_WAIT_POLICY=PASSIVE unless set: a thread that finishes its share of a parallel loop
-  sleeps instead of spinning. Spinning threads take the cores that other work needs, and
-  on a busy machine the loop's other threads then wait for them (a 2,240-household fit
-  took 0.60 s with the default policy and 0.07 s with PASSIVE beside two busy processes on
-  two cores; benchmarks/bench_threads.py);
-* small work runs on one thread (`threads_for`): below `SERIAL_ROWS` rows starting and
-  joining the pool costs more than the rows, and on a busy machine the joins wait for
-  threads the OS has descheduled.
-
-Thread count: NUMBA_NUM_THREADS (the pool size, read when numba starts), or
-`rima.config.set_num_threads(n)` / `rima --threads N` (at most the pool size). Results
-never depend on it: every parallel kernel cuts its rows into fixed blocks merged in block
-order.
+Cache: `cache_dir()` is where numba keeps the compiled kernels (NUMBA_CACHE_DIR when set);
+`compile_notice()` says once, on a first run, that they are being compiled.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 import os
 import sys
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
-# Below this many rows a task runs on one thread. Measured with
-# benchmarks/bench_threads.py (whole fit, 1 vs 2 threads, quiet and beside two busy
-# processes; the table is in the README): beside the busy processes one thread won at
-# 2,240 households and two threads from 20,000 on; quiet, two threads won throughout but
-# within the noise of a loaded machine below 20,000.
-SERIAL_ROWS = 20_000
+from rima._kernels import threads as _threads_impl
+from rima._kernels.threads import (  # noqa: F401 - re-exported: the public home
+    configure,
+    current_threads,
+    max_threads,
+    num_threads,
+    run_blocks,
+    set_num_threads,
+    threads_for,
+    threads_needed,
+)
 
-_configured = False
-_threads = None  # set_num_threads(n); None = numba's pool size
 _lock = threading.Lock()
 _notice_shown = False
 
 
-def configure():
-    """Pin the threading layer and the OpenMP wait policy (idempotent; runs on the import
-    of rima._kernels, before any parallel kernel can start the thread pool)."""
-    global _configured
-    if _configured:
-        return
-    _configured = True
-    # libgomp reads these when it is loaded, i.e. when the first parallel kernel starts
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    os.environ.setdefault("KMP_BLOCKTIME", "0")  # the same for Intel's OpenMP runtime
-    import numba
-
-    if "NUMBA_THREADING_LAYER" not in os.environ and \
-            "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
-        numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
-        numba.config.THREADING_LAYER = "default"
-
-
-def max_threads() -> int:
-    """The size of numba's thread pool (NUMBA_NUM_THREADS, default: the number of cores)."""
-    import numba
-
-    return int(numba.config.NUMBA_NUM_THREADS)
-
-
-def num_threads() -> int:
-    """Threads a large task uses: `set_num_threads`'s value, else the pool size."""
-    return _threads if _threads is not None else max_threads()
-
-
-def set_num_threads(n: int | None) -> int:
-    """Use `n` threads for large tasks in every thread of this process (None: all of the
-    pool). Returns the count in effect; more than NUMBA_NUM_THREADS is capped to it."""
-    global _threads
-    if n is None:
-        _threads = None
-        return num_threads()
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"threads must be at least 1, got {n}")
-    _threads = min(n, max_threads())
-    return _threads
-
-
-def threads_needed(n_rows: int) -> int:
-    """Threads for a task over `n_rows` rows: 1 below SERIAL_ROWS, else num_threads()."""
-    return 1 if n_rows < SERIAL_ROWS else num_threads()
-
-
-_local = threading.local()  # .threads: the limit of the innermost threads_for here
-
-
-def current_threads() -> int:
-    """Threads a kernel started from this Python thread may use now."""
-    lim = getattr(_local, "threads", None)
-    return num_threads() if lim is None else min(lim, num_threads())
-
-
-@contextmanager
-def threads_for(n_rows: int):
-    """Kernels run inside use at most `threads_needed(n_rows)` threads (set for this Python
-    thread). Nested uses keep the smaller count, so a small task stays serial throughout."""
-    before = getattr(_local, "threads", None)
-    want = min(threads_needed(n_rows), current_threads())
-    _local.threads = want
-    try:
-        yield want
-    finally:
-        _local.threads = before
-
-
-# ----------------------------------------------------------------------------- blocks
-
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _reset_pool():
-    global _pool, _pool_lock
-    _pool = None
-    _pool_lock = threading.Lock()  # another thread may have held it at the fork
-
-
-os.register_at_fork(after_in_child=_reset_pool)  # a forked child has none of the threads
-
-
-def _executor():
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            _pool = ThreadPoolExecutor(max_workers=max(1, max_threads() - 1),
-                                       thread_name_prefix="rima-kernel",
-                                       initializer=_mark_worker)
-        return _pool
-
-
-def _mark_worker():
-    _local.threads = 1  # a kernel started inside a worker runs on that worker alone
-
-
-def run_blocks(kernel, n_blocks: int, n_rows: int, *args):
-    """Call `kernel(*args, b0, b1)` on ranges of blocks covering 0 .. n_blocks - 1.
-
-    The kernels are numba functions that release the GIL and write block b's results to
-    slot b of their output arrays, so the ranges may run in any order on any thread and
-    the results never depend on the thread count. Below SERIAL_ROWS rows (or with one
-    thread) it is one call on this thread. Otherwise the calling thread and up to
-    threads - 1 pool workers take the next range from a shared counter until none is
-    left: a thread the OS deschedules on a busy machine delays only its current range,
-    never the whole pass (as a static split of the rows would), and the caller finishes
-    the work alone if no worker is free.
-    """
-    t = min(current_threads(), threads_needed(n_rows))
-    if t <= 1 or n_blocks <= 1:
-        kernel(*args, 0, n_blocks)
-        return
-    # about four ranges per thread balance the load without many dispatches
-    n_ranges = min(n_blocks, 4 * t)
-    step = -(-n_blocks // n_ranges)
-    starts = list(range(0, n_blocks, step))
-    counter = itertools.count()
-    errors = []
-
-    def work():
-        try:
-            while not errors:
-                i = next(counter)
-                if i >= len(starts):
-                    return
-                b0 = starts[i]
-                kernel(*args, b0, min(n_blocks, b0 + step))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller below
-            errors.append(exc)
-
-    pool = _executor()
-    helpers = [pool.submit(work) for _ in range(t - 1)]
-    work()
-    for h in helpers:
-        if not h.cancel():  # a helper that never started has nothing left to do
-            h.result()
-    if errors:
-        raise errors[0]
+def __getattr__(name):
+    if name == "SERIAL_ROWS":  # the live value (tests and benchmarks change it there)
+        return _threads_impl.SERIAL_ROWS
+    raise AttributeError(f"module 'rima.config' has no attribute {name!r}")
 
 
 def by_rows(count):

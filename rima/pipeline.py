@@ -31,7 +31,7 @@ import pandas as pd
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
-from rima.config import threads_for
+from rima.config import compile_notice, threads_for
 from rima.errors import RimaInputError
 from rima.model_file import (
     FittedModel,
@@ -202,6 +202,7 @@ def fit(data, spec, progress=None) -> RimaResult:
     spec = load_spec(spec)
     spec.options.check_spec(spec)
     df, source = _read(data, spec)
+    compile_notice()
     # small data run on one thread throughout (rima.config.SERIAL_ROWS)
     with threads_for(len(df)):
         say("validating data")

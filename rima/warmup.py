@@ -18,18 +18,18 @@ def _steps():
     import numpy as np
 
     import rima
+    from rima.bench import example_spec
     from rima.bootstrap import bootstrap
-    from rima.commands.demo import _EXAMPLE_SPEC
     from rima.moments import compute_moments, has_nonfinite, pairwise_moments
     from rima.pipeline import fit
     from rima.simulation import simulate
 
     df = simulate(n_households=400, seed=7).households
-    base = dict(_EXAMPLE_SPEC)
+    base = example_spec().to_dict()
     state = {}
 
     def with_options(**opts):
-        return {**base, "options": opts}
+        return {**base, "options": {**base.get("options", {}), **opts}}
 
     def default_fit():
         state["res"] = fit(df, base)

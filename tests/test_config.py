@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import rima
 from rima import config
+from rima._kernels import threads
 from rima.cli import cli
 
 
@@ -18,9 +19,9 @@ from rima.cli import cli
 def many_threads(monkeypatch):
     """Pretend the pool has 4 threads and every size is large, so run_blocks really splits
     the work over threads even on a one-core machine; restore the thread setting after."""
-    monkeypatch.setattr(config, "max_threads", lambda: 4)
-    monkeypatch.setattr(config, "SERIAL_ROWS", 1)
-    monkeypatch.setattr(config, "_pool", None)
+    monkeypatch.setattr(threads, "max_threads", lambda: 4)
+    monkeypatch.setattr(threads, "SERIAL_ROWS", 1)
+    monkeypatch.setattr(threads, "_pool", None)
     yield
     config.set_num_threads(None)
 
@@ -43,7 +44,7 @@ def test_set_num_threads_caps_and_checks():
 
 def test_threads_for_small_work_is_serial_and_nesting_keeps_the_smaller(many_threads,
                                                                        monkeypatch):
-    monkeypatch.setattr(config, "SERIAL_ROWS", 1000)
+    monkeypatch.setattr(threads, "SERIAL_ROWS", 1000)
     assert config.current_threads() == 4
     with config.threads_for(10_000) as t:
         assert t == 4

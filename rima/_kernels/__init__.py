@@ -1,7 +1,6 @@
-"""Numba kernels: pure functions on arrays. Importing any of them first pins the threading
-behaviour (rima.config) and, on a first run, says that the kernels are being compiled."""
+"""Numba kernels: pure functions on arrays. Importing any of them first pins numba's
+threading behaviour (`rima._kernels.threads.configure`)."""
 
-from rima import config as _config
+from rima._kernels import threads as _threads
 
-_config.configure()
-_config.compile_notice()
+_threads.configure()

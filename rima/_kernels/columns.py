@@ -21,7 +21,7 @@ blocks over threads (the block loops release the GIL).
 import numpy as np
 from numba import njit
 
-from rima.config import run_blocks
+from rima._kernels.threads import run_blocks
 
 BLOCK = 4096
 

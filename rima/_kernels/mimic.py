@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from rima._kernels.moments import BLOCK, block_summary, centred_block
-from rima.config import run_blocks
+from rima._kernels.threads import run_blocks
 
 
 @njit(cache=True)

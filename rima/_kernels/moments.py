@@ -14,7 +14,7 @@ stalling a pass).
 import numpy as np
 from numba import njit
 
-from rima.config import run_blocks
+from rima._kernels.threads import run_blocks
 
 BLOCK = 2048
 # Reassociation lets LLVM vectorise the block dot products; it never assumes finite values,

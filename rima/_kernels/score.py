@@ -32,7 +32,7 @@ and `predict_rci` are the two halves of the same block code, so the fitted RCI i
 import numpy as np
 from numba import njit
 
-from rima.config import run_blocks
+from rima._kernels.threads import run_blocks
 
 BLOCK = 2048
 
