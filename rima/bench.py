@@ -289,7 +289,7 @@ def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
     import warnings
 
     import rima
-    from rima.bootstrap import bootstrap
+    from rima.resampling import bootstrap
     from rima.pipeline import fit
 
     say = echo or (lambda s: None)
@@ -337,7 +337,7 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
     import warnings
 
     import rima
-    from rima.bootstrap import bootstrap
+    from rima.resampling import bootstrap
     from rima.moments import compute_moments
     from rima.pipeline import fit
 

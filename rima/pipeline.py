@@ -96,7 +96,7 @@ class RimaResult:
     def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None):
         """Percentile bootstrap of the whole pipeline (`rima.bootstrap`); the result is kept
         as `bootstrap_result`, shown by `summary()` and written by `save()`."""
-        from rima.bootstrap import bootstrap
+        from rima.resampling import bootstrap
 
         self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
                                           progress=progress, threads=threads)

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 import rima
-from rima.bootstrap import _problem, bootstrap, replicate_counts, run_counts
 from rima.errors import SpecError
+from rima.resampling import _problem, bootstrap, replicate_counts, run_counts
 
 ROOT = Path(__file__).parents[1]
 REF = json.loads((ROOT / "tests" / "reference" / "pipeline_reference.json").read_text())
@@ -164,6 +164,22 @@ def test_intervals_contain_estimates(example, boot):
         np.testing.assert_allclose(tab["mean_RCI_100"], res.profiles[var]["mean_RCI_100"])
     text = boot.summary()
     assert "Resilience Structure Matrix" in text and "fixed at the fitted values" in text
+
+
+def test_rima_bootstrap_is_a_function_on_every_call(example):
+    """Regression: `rima.bootstrap` once resolved to a submodule of the same name, which
+    replaced the function after its first use ("'module' object is not callable")."""
+    res = example[1]
+    first = rima.bootstrap(res, n_boot=3, seed=2, progress=False)
+    res.bootstrap(n_boot=3, seed=2, progress=False)
+    second = rima.bootstrap(res, n_boot=3, seed=2, progress=False)
+    assert callable(rima.bootstrap)
+    np.testing.assert_array_equal(first.replicates["rsm"].to_numpy(),
+                                  second.replicates["rsm"].to_numpy())
+    # no public name of `rima` may share its name with a submodule
+    import pkgutil
+    submodules = {m.name for m in pkgutil.iter_modules(rima.__path__)}
+    assert not submodules & set(dir(rima)) - {"mimic"}
 
 
 def test_unsupported_options_and_bad_arguments(example):
