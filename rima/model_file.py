@@ -30,7 +30,7 @@ OUTPUT_COLUMNS = ("RCI", "RCI_100", "status", "out_of_range")
 FINGERPRINT = "rima-fp2"
 
 
-def _canonical(content: dict) -> bytes:
+def canonical_json(content: dict) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
 
 
@@ -222,7 +222,7 @@ class FittedModel:
 
     def save(self, path) -> Path:
         content = self.to_dict()
-        content["checksum"] = "sha256:" + hashlib.sha256(_canonical(content)).hexdigest()
+        content["checksum"] = "sha256:" + hashlib.sha256(canonical_json(content)).hexdigest()
         path = Path(path)
         path.write_text(json.dumps(content, indent=1, allow_nan=True) + "\n", encoding="utf-8")
         return path
@@ -258,7 +258,7 @@ def load(path) -> FittedModel:
     checksum = content.pop("checksum", None)
     if checksum is None:
         raise ModelFileError(f"{path}: model file has no checksum")
-    actual = "sha256:" + hashlib.sha256(_canonical(content)).hexdigest()
+    actual = "sha256:" + hashlib.sha256(canonical_json(content)).hexdigest()
     if actual != checksum:
         raise ModelFileError(f"{path}: checksum mismatch: the model file was edited or "
                              "damaged after it was written; refit or restore it")

@@ -182,6 +182,23 @@ class RimaResult:
         return out
 
 
+def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
+              threads=None, chunk=None):
+    """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
+
+    `rima.bootstrap`: `result_or_data` is a `RimaResult` from `rima.fit`, or data
+    (DataFrame or path) that is fitted with `spec` first; the other arguments are those of
+    `rima.resampling.bootstrap`, which runs the replicates.
+    """
+    from rima.resampling import bootstrap as run
+    from rima.resampling import is_fitted
+
+    if not is_fitted(result_or_data) and spec is not None:
+        result_or_data = fit(result_or_data, spec)
+    return run(result_or_data, n_boot=n_boot, seed=seed, level=level, progress=progress,
+               threads=threads, chunk=chunk)
+
+
 def _read(data, spec):
     from rima.io import read_table
 

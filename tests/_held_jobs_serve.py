@@ -17,5 +17,5 @@ def _held_job(*args):
     _never.wait()  # the job thread is a daemon: it ends with the process
 
 
-service_app._aggregate_job = _held_job
+service_app.aggregate_job = _held_job
 main(["serve", *__import__("sys").argv[1:]])

@@ -669,14 +669,14 @@ def test_stdlib_json_path_gives_the_same_bytes_values(monkeypatch):
     from rima import service
 
     payload = {"households": [{"id": "a", "RCI": 0.1 + 0.2, "RCI_100": 1 / 3, "x": None}]}
-    fast = service._dumps(payload)
+    fast = service.encode_json(payload)
     body = b'[{"hhid": 1, "v": 0.30000000000000004, "w": null}]'
-    parsed = service._parse_json(body)
+    parsed = service.parse_json(body)
     monkeypatch.setattr(service.encoding, "orjson", None)
-    assert json.loads(service._dumps(payload)) == json.loads(fast) == payload
-    assert service._parse_json(body) == parsed
+    assert json.loads(service.encode_json(payload)) == json.loads(fast) == payload
+    assert service.parse_json(body) == parsed
     with pytest.raises(service.ApiError, match="NaN is not a JSON number"):
-        service._parse_json(b"[NaN]")
+        service.parse_json(b"[NaN]")
 
 
 def test_job_runner_bounds_threads_even_after_timeouts():
@@ -686,9 +686,9 @@ def test_job_runner_bounds_threads_even_after_timeouts():
     nothing depends on how fast threads run."""
     import anyio
 
-    from rima.service import _JobRunner
+    from rima.service import JobRunner
 
-    runner = _JobRunner(1)
+    runner = JobRunner(1)
     started = {i: threading.Event() for i in range(3)}
     release = threading.Event()
     ran = []
@@ -710,7 +710,7 @@ def test_job_runner_bounds_threads_even_after_timeouts():
             await anyio.to_thread.run_sync(started[0].wait, 60)
             first.cancel()  # the request gives up while its job runs
             tg.start_soon(attempt, 1, second)
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
             second.cancel()  # gives up while queued behind job 0: must never run
         # job 0 still holds the only slot although its request has gone
         assert not runner.gate.acquire(blocking=False)

@@ -102,7 +102,7 @@ class Prepared:
     gamma: np.ndarray | None = None     # fixed-x Gamma, filled on first use (inference)
 
 
-def _columns(data, names, what):
+def columns_of(data, names, what):
     """The named columns as one float64 array (a single copy), with clear errors."""
     import pandas as pd
 
@@ -125,13 +125,13 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
     m, k = len(model.indicators), len(model.causes)
     if data is None:
         return _prepare_moments(model, sample_cov, sample_mean, sample_nobs, sampling_weights)
-    z = _columns(data, model.observed, "model")
+    z = columns_of(data, model.observed, "model")
     y, x = z[:, :m], z[:, m:]
     n_orig = len(y)
     w = None
     if sampling_weights is not None:
         if isinstance(sampling_weights, str):
-            w = _columns(data, [sampling_weights], "sampling weight")[:, 0]
+            w = columns_of(data, [sampling_weights], "sampling weight")[:, 0]
             wname = sampling_weights
         else:
             w = np.asarray(sampling_weights, dtype=float).ravel()
