@@ -32,18 +32,13 @@ from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
 from rima.errors import RimaInputError
-from rima.model_file import (
-    FittedModel,
-    fingerprint_columns,
-    fingerprint_digests,
-    id_values,
-    status_codes,
-    status_codes_from_keys,
-    status_column,
-)
+from rima.fingerprint import fingerprint_columns, fingerprint_digests
+from rima.model_file import FittedModel
 from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
+from rima.row_status import status_codes, status_codes_from_keys, status_column
 from rima.rsm import rsm_table
+from rima.score_table import id_values, score_frame
 
 
 @dataclass
@@ -387,10 +382,9 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
         if bad_w.any():
             reasons.append(f"non-positive weight in {spec.weight}")
             codes[bad_w] = len(reasons) - 1
-    scores = pd.DataFrame(out.T, columns=[*names, "RCI", "RCI_100"], copy=False)
     ids = df[spec.id]
-    scores.insert(0, ids.name if ids.name else "id", id_values(ids))
-    scores["status"] = status_column(codes, reasons)
+    scores = score_frame(out, ids, id_values(ids), names, status_column(codes, reasons),
+                         with_range=False)
 
     # ------------------------------------------------------------ RSM, profiles
     # the overall RSM and the profile tables are independent passes: run them side by side

@@ -6,9 +6,8 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import DataError, RimaInputError
+from rima.score_table import analysis_columns
 
-# score columns after the spec's pillars (whatever their names and number)
-INDEX_COLUMNS = ("RCI", "RCI_100", "status")
 # soum-table columns brought onto households (the dzud class and winter severity are the
 # covariate shocks; the rest describe the winter)
 SOUM_SHOCK_COLUMNS = ("severity", "dzud_class", "snow_depth_cm", "temp_anomaly_c", "mortality_pct")
@@ -19,11 +18,6 @@ def is_result(obj) -> bool:
     return isinstance(getattr(obj, "scores", None), pd.DataFrame) and isinstance(
         getattr(obj, "data", None), pd.DataFrame
     )
-
-
-def score_columns(spec) -> tuple[str, ...]:
-    """The score columns an analysis carries: every pillar of `spec`, RCI, RCI_100, status."""
-    return (*spec.pillars, *INDEX_COLUMNS)
 
 
 def household_frame(result_or_frame, soums: pd.DataFrame | None = None, soum_col: str = "soum"):
@@ -41,7 +35,7 @@ def household_frame(result_or_frame, soums: pd.DataFrame | None = None, soum_col
                 "the pipeline contract is one score row per input row"
             )
         frame = data.reset_index(drop=True).copy()
-        for col in score_columns(result_or_frame.spec):
+        for col in analysis_columns(result_or_frame.spec.pillar_names):
             if col in scores.columns:
                 frame[col] = scores[col].to_numpy()
     elif isinstance(result_or_frame, pd.DataFrame):

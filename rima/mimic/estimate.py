@@ -14,6 +14,7 @@ from rima._kernels import mimic as K
 from rima.errors import ConvergenceError, DataError, ImproperSolutionWarning, SpecError
 from rima.mimic.syntax import MimicModel
 from rima.moments import compute_moments, moments_if_complete
+from rima.row_status import missing_reason
 
 
 @dataclass
@@ -183,7 +184,7 @@ def _used_rows(model, y, x, fiml, excluded):
     for c in range(k):
         cnt = int(np.isnan(x[:, c]).sum())
         if cnt:
-            excluded[f"missing value in {model.causes[c]}"] = cnt
+            excluded[missing_reason([model.causes[c]])] = cnt
     ymiss = np.isnan(y)
     if fiml:
         allmiss = ymiss.all(axis=1) & ~xmiss
@@ -193,7 +194,7 @@ def _used_rows(model, y, x, fiml, excluded):
     for c in range(m):
         cnt = int((ymiss[:, c] & ~xmiss).sum())
         if cnt:
-            excluded[f"missing value in {model.indicators[c]}"] = cnt
+            excluded[missing_reason([model.indicators[c]])] = cnt
     return ~xmiss & ~ymiss.any(axis=1)
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from rima.errors import RimaInputError
+from rima.score_table import value_columns
 from rima.service.aggregate import aggregate_scores
 from rima.service.encoding import encode_json, parse_json
 from rima.service.errors import ApiError, item_error
@@ -59,7 +60,7 @@ def _score_payload(name, model, frame, settings, as_csv=False) -> bytes:
     n = len(scores)
     ids = frame[spec.id].tolist()
     cols: dict[str, list] = {"row": list(range(1, n + 1)), "id": ids}
-    for col in (*spec.pillar_names, "RCI", "RCI_100"):
+    for col in value_columns(spec.pillar_names):
         cols[col] = _float_list(scores[col])
     cols["class"] = [v if isinstance(v, str) else None for v in scores["class"].tolist()]
     cols["status"] = scores["status"].astype(str).tolist()
