@@ -235,3 +235,30 @@ def test_report_shows_the_bootstrap_intervals(example, boot, tmp_path):
         row = re.search(rf"<td>{r.pillar}</td>(.*?)</tr>", section).group(1)
         assert f"{r.ci_lower:.2f}" in row and f"{r.ci_upper:.2f}" in row
     assert section.count("<table>") == 3 + len(boot.profiles)
+
+
+def test_every_fit_option_is_supported_or_refused_by_name():
+    """Each value the fit accepts for an option either runs in the bootstrap or is refused
+    up front with a SpecError that names the option and the value (never a wrong number)."""
+    from types import SimpleNamespace
+
+    from rima import options as O
+    from rima.resampling import _check_supported
+
+    base = rima.load_spec(SPEC).to_dict()
+    supported = {"missing": {"listwise"}, "extraction": {"pa", "pf"},
+                 "rotation": {"none", "varimax"}}
+    cases = [("missing", v, {"missing": v}) for v in O.MISSING]
+    cases += [("extraction", v, {"factor": {"extraction": v, "scores": "regression"}})
+              for v in O.EXTRACTIONS]
+    cases += [("rotation", v, {"factor": {"rotation": v}}) for v in O.ROTATIONS]
+    for key, value, opts in cases:
+        sd = dict(base, options=opts)
+        spec = rima.load_spec(sd)
+        fake = SimpleNamespace(pillars=dict.fromkeys(spec.pillars))
+        if value in supported[key]:
+            _check_supported(spec.options, fake)
+        else:
+            with pytest.raises(SpecError, match="does not support") as err:
+                _check_supported(spec.options, fake)
+            assert key in str(err.value) and repr(value) in str(err.value)
