@@ -181,9 +181,34 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
               threads=None, chunk=None):
     """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
 
-    `rima.bootstrap`: `result_or_data` is a `RimaResult` from `rima.fit`, or data
-    (DataFrame or path) that is fitted with `spec` first; the other arguments are those of
-    `rima.resampling.bootstrap`, which runs the replicates.
+    `rima.bootstrap`; the replicates run in `rima.resampling.bootstrap`.
+
+    Parameters
+    ----------
+    result_or_data : RimaResult, DataFrame or path
+        A result of `rima.fit`, or data to fit with `spec` first.
+    spec : Spec, dict or path, optional
+        Needed when `result_or_data` is data.
+    n_boot : int, default 1000
+        Number of replicates (at least 2).
+    seed : int, optional
+        Defaults to the spec's `options.seed`; replicate b depends only on (seed, b).
+    level : float, default 0.95
+        Confidence level of the percentile intervals.
+    progress : bool, default True
+        A progress bar on stderr.
+    threads, chunk : int, optional
+        Worker threads and replicates per task; the results do not depend on them.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Raises
+    ------
+    SpecError
+        Data without a spec, n_boot < 2, a level outside (0, 1), a negative seed, or an
+        option the bootstrap does not support (named in the message).
     """
     from rima.resampling import bootstrap as run
     from rima.resampling import is_fitted
@@ -205,7 +230,38 @@ def _read(data, spec):
 
 
 def fit(data, spec, progress=None) -> RimaResult:
-    """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional."""
+    """Fit the RIMA-II model: pillars, MIMIC, RCI, RSM and profiles (see the module docstring).
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        The household survey, one row per household (a path is read with
+        `rima.read_table`).
+    spec : Spec, dict or path
+        The model spec (`rima.load_spec`), options included.
+    progress : callable, optional
+        Called with the name of each step as it starts.
+
+    Returns
+    -------
+    RimaResult
+        Scores for every input row (status "ok" or the reason it was not scored), the
+        pillar and MIMIC fits, the RSM, profile tables and the fitted model for scoring.
+
+    Raises
+    ------
+    SpecError
+        The spec or its options are invalid.
+    DataError
+        The data do not fit the spec (the message names the column and rows).
+
+    Examples
+    --------
+    >>> import rima
+    >>> result = rima.fit("examples/zavkhan/households.csv",
+    ...                   "examples/zavkhan/spec.toml")  # doctest: +SKIP
+    >>> result.rsm  # doctest: +SKIP
+    """
     from rima.spec import load_spec
     from rima.validation import validate
 
