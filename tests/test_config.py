@@ -133,7 +133,7 @@ def test_fit_score_and_bootstrap_identical_at_1_and_4_threads(many_threads):
 
 
 def test_cli_threads_flag(monkeypatch, tmp_path):
-    from rima.commands.demo import example_dir
+    from rima.example import example_dir
 
     d = example_dir()
     res = CliRunner().invoke(cli, ["--threads", "1", "validate", str(d / "households.csv"),

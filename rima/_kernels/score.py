@@ -16,7 +16,7 @@ reproduces the fitted scores bit for bit. Everything learned is folded into a fe
 * `lo`, `hi`: the RCI_100 scale.
 
 The kernel is one fused pass per block of rows (blocks spread over threads by
-`rima.config.run_blocks`): standardise, orient and weight
+`rima._kernels.threads.run_blocks`): standardise, orient and weight
 each variable into its pillar, find the indicator pattern, apply the MIMIC prediction and
 rescale, with no n x p temporary. Within a block the variables are taken one at a time
 over all its rows, so column-major input (one contiguous array per variable, as
@@ -32,6 +32,7 @@ and `predict_rci` are the two halves of the same block code, so the fitted RCI i
 import numpy as np
 from numba import njit
 
+from rima._kernels.rci_scale import array_to_100, choose_range, span_of, to_100, training_range
 from rima._kernels.threads import run_blocks
 
 BLOCK = 2048
@@ -136,7 +137,7 @@ def _rci_block(P, Y, lo, hi, ymean, yinv, icpt, cx, cy, rlo, span, rci, r100, at
                     # 0 x its weight: a pattern the model cannot score has NaN weights
                     v += 0.0 * cy[q, j]
         rci[at + lo + i] = v
-        r100[at + lo + i] = 100.0 * (v - rlo) / span
+        r100[at + lo + i] = to_100(v, rlo, span)
 
 
 @njit(cache=True)
@@ -154,7 +155,7 @@ def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi, 
     inv = _inverse(scale)
     yinv = _inverse(ysd)
     owner = _owners(W, member)
-    span = hi - lo
+    span = span_of(lo, hi)
     for b in range(b0, b1):
         a = b * BLOCK
         z = min(n, a + BLOCK)
@@ -176,49 +177,21 @@ def _pillar_rows(X, mean, scale, W, member, P, b0, b1):
 def _rci_rows(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, rci, r100, b0, b1):
     n = P.shape[0]
     yinv = _inverse(ysd)
-    span = hi - lo
+    span = span_of(lo, hi)
     for b in range(b0, b1):
         a = b * BLOCK
         _rci_block(P, Y, a, min(n, a + BLOCK), ymean, yinv, icpt, cx, cy, lo, span, rci, r100,
                    0)
 
 
-# the two passes that finish the RCI: per block, so they spread over threads like the
-# others (min and max are exact, so the block order cannot change the range)
-@njit(cache=True, nogil=True)
-def _scored_blocks(rci, rows, scored, bmin, bmax, b0, b1):
-    n = rci.shape[0]
-    for b in range(b0, b1):
-        mn = np.inf
-        mx = -np.inf
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            v = rci[i]
-            ok = rows[i] and np.isfinite(v)
-            scored[i] = ok
-            if ok:
-                mn = min(mn, v)
-                mx = max(mx, v)
-        bmin[b] = mn
-        bmax[b] = mx
-
-
-def _scored_range(rci, rows):
-    n = rci.shape[0]
-    nb = _blocks(n)
-    scored = np.empty(n, dtype=np.bool_)
-    bmin = np.full(max(nb, 1), np.inf)
-    bmax = np.full(max(nb, 1), -np.inf)
-    run_blocks(_scored_blocks, nb, n, rci, rows, scored, bmin, bmax)
-    return scored, float(bmin.min()), float(bmax.max())
-
-
+# the pass that finishes the RCI, per block so that it spreads over threads like the others
 @njit(cache=True, nogil=True)
 def _rescale_blocks(rci, r100, scored, lo, hi, b0, b1):
-    span = hi - lo
+    span = span_of(lo, hi)
     n = rci.shape[0]
     for i in range(b0 * BLOCK, min(n, b1 * BLOCK)):
         if scored[i]:
-            r100[i] = 100.0 * (rci[i] - lo) / span
+            r100[i] = to_100(rci[i], lo, span)
         else:
             rci[i] = np.nan
             r100[i] = np.nan
@@ -258,11 +231,12 @@ def score_households(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo,
             or min(P.shape[0], rci.shape[0], r100.shape[0]) < at + n):
         raise ValueError(f"out must hold column-major (N, {K}) pillars and two (N,) arrays "
                          f"with N >= {at + n}")
-    run_blocks(_score_rows, _blocks(n), n, X, np.asarray(mean, dtype=_F), np.asarray(scale, dtype=_F),
-                np.ascontiguousarray(W, dtype=_F), np.ascontiguousarray(member, dtype=np.bool_),
-                Y, np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
-                np.asarray(icpt, dtype=_F), np.ascontiguousarray(cx, dtype=_F),
-                np.ascontiguousarray(cy, dtype=_F), float(lo), float(hi), P, rci, r100, int(at))
+    run_blocks(_score_rows, _blocks(n), n, X, np.asarray(mean, dtype=_F),
+               np.asarray(scale, dtype=_F), np.ascontiguousarray(W, dtype=_F),
+               np.ascontiguousarray(member, dtype=np.bool_), Y, np.asarray(ymean, dtype=_F),
+               np.asarray(ysd, dtype=_F), np.asarray(icpt, dtype=_F),
+               np.ascontiguousarray(cx, dtype=_F), np.ascontiguousarray(cy, dtype=_F),
+               float(lo), float(hi), P, rci, r100, int(at))
     return P[at:at + n], rci[at:at + n], r100[at:at + n]
 
 
@@ -288,9 +262,10 @@ def predict_rci(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, out=None):
     _rows_match(P, Y)
     n = P.shape[0]
     rci, r100 = (np.empty(n), np.empty(n)) if out is None else out
-    run_blocks(_rci_rows, _blocks(n), n, P, Y, np.asarray(ymean, dtype=_F), np.asarray(ysd, dtype=_F),
-              np.asarray(icpt, dtype=_F), np.ascontiguousarray(cx, dtype=_F),
-              np.ascontiguousarray(cy, dtype=_F), float(lo), float(hi), rci, r100)
+    run_blocks(_rci_rows, _blocks(n), n, P, Y, np.asarray(ymean, dtype=_F),
+               np.asarray(ysd, dtype=_F), np.asarray(icpt, dtype=_F),
+               np.ascontiguousarray(cx, dtype=_F), np.ascontiguousarray(cy, dtype=_F),
+               float(lo), float(hi), rci, r100)
     return rci, r100
 
 
@@ -299,15 +274,13 @@ def scale_rci(rci, r100, rows, scale=None):
     (lo, hi) = `scale`, or the min and max of the scored RCI; NaN in both for the other
     rows. Returns (scored, lo, hi). RCI_100 is the kernel's own affine map (same bits as a
     loaded model computes with that range)."""
-    scored, lo, hi = _scored_range(np.asarray(rci, dtype=_F),
-                                   np.ascontiguousarray(rows, dtype=np.bool_))
-    if scale is not None:
-        lo, hi = scale
-    lo, hi = float(lo), float(hi)
+    scored, lo, hi = training_range(np.asarray(rci, dtype=_F),
+                                    np.ascontiguousarray(rows, dtype=np.bool_))
+    lo, hi = choose_range(lo, hi, scale)
     _rescale(rci, r100, scored, lo, hi)
     return scored, lo, hi
 
 
 def rci_100_scale(rci, lo, hi):
     """RCI_100 from RCI with the kernel's own arithmetic (bit-identical to its output)."""
-    return 100.0 * (np.asarray(rci, dtype=np.float64) - float(lo)) / (float(hi) - float(lo))
+    return array_to_100(rci, lo, hi)
