@@ -62,14 +62,20 @@ def test_run_blocks_covers_every_block_once_on_several_threads(many_threads):
     seen = []
     names = set()
     lock = threading.Lock()
+    second = threading.Event()
 
     def kernel(out, b0, b1):
         with lock:
             names.add(threading.current_thread().name)
+            first = not seen
             seen.extend(range(b0, b1))
+        # the first range is held until another thread takes a range: only a second
+        # participant can release it (however slowly the machine schedules threads)
+        if first:
+            assert second.wait(120), "no other thread took a range"
+        else:
+            second.set()
         out[b0:b1] += 1
-        # hold the range a moment, so the other participants get ranges too
-        threading.Event().wait(0.002)
 
     out = np.zeros(101)
     config.run_blocks(kernel, 101, 10**6, out)
