@@ -1,8 +1,9 @@
 """Tables in and out, chosen by file extension.
 
 Read: CSV, TSV, Parquet, Stata .dta, SPSS .sav, Excel .xlsx/.xlsm.
-Write: CSV, TSV, Parquet, Stata .dta. FAO analysts work in Stata and Excel, so those
-formats are first-class; every error names the file.
+Write: CSV, TSV, Parquet, Stata .dta (with variable labels, a data label and Stata-safe
+names, rima.labels), Excel .xlsx. FAO analysts work in Stata and Excel, so those formats
+are first-class; every error names the file.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ WRITE_FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
     ".dta": "stata",
+    ".xlsx": "excel",
 }
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
@@ -163,8 +165,11 @@ def _read_excel(path: Path, sheet) -> pd.DataFrame:
     return pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
 
 
-def write_table(df: pd.DataFrame, path) -> Path:
-    """Write `df` by extension (CSV, TSV, Parquet, Stata .dta); returns the path."""
+def write_table(df: pd.DataFrame, path, data_label: str | None = None,
+                labels: dict | None = None) -> Path:
+    """Write `df` by extension (CSV, TSV, Parquet, Stata .dta, Excel .xlsx); returns the
+    path. A .dta file gets `data_label` (default: "rima <version>: <file name>") and a
+    variable label for each column (`labels`, else `rima.labels.variable_label`)."""
     path = Path(path)
     fmt = table_format(path, write=True)
     if path.parent and not path.parent.exists():
@@ -176,8 +181,10 @@ def write_table(df: pd.DataFrame, path) -> Path:
             df.to_csv(path, sep="\t", index=False)
         elif fmt == "parquet":
             df.to_parquet(path, index=False)
+        elif fmt == "excel":
+            _write_excel(df, path)
         else:
-            _write_stata(df, path)
+            _write_stata(df, path, data_label, labels or {})
     except DataError:
         raise
     except (OSError, ValueError) as exc:
@@ -185,14 +192,32 @@ def write_table(df: pd.DataFrame, path) -> Path:
     return path
 
 
-def _write_stata(df: pd.DataFrame, path: Path) -> None:
-    too_long = [c for c in df.columns if len(str(c)) > 32]
-    if too_long:
-        raise DataError(
-            f"{path}: Stata variable names are at most 32 characters; too long: "
-            + ", ".join(too_long)
-        )
-    out = df.copy()
+def _write_excel(df: pd.DataFrame, path: Path) -> None:
+    import openpyxl  # noqa: F401 - fail early with a clear message if the extra is missing
+
+    out = df.copy(deep=False)
+    for col in out.columns:
+        # Excel has no time zones; categories are written as their names
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object)
+    out.to_excel(path, index=False, engine="openpyxl")
+
+
+def _write_stata(df: pd.DataFrame, path: Path, data_label, labels) -> None:
+    from rima import __version__
+    from rima.labels import stata_names, variable_label
+
+    names = stata_names(df.columns)
+    var_labels = {}
+    for col, safe in names.items():
+        lab = labels.get(col) or variable_label(col) or variable_label(safe)
+        if safe != col and not lab:
+            lab = col  # the original name, when Stata's rules changed it
+        if lab:
+            var_labels[safe] = lab[:80]
+    if data_label is None:
+        data_label = f"rima {__version__}: {path.stem}"
+    out = df.rename(columns=names)
     for col in out.columns:
         # Stata has no bool type, and pandas' nullable/Arrow string columns need plain object
         if out[col].dtype == bool:
@@ -201,4 +226,5 @@ def _write_stata(df: pd.DataFrame, path: Path) -> None:
             out[col].dtype, pd.CategoricalDtype
         ):
             out[col] = out[col].astype(object)
-    out.to_stata(path, write_index=False, version=118)
+    out.to_stata(path, write_index=False, version=118, data_label=data_label[:80],
+                 variable_labels=var_labels)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rima import orientation as orient
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
@@ -59,6 +60,8 @@ class PillarResult:
     anchor_corr: float | None
     weights: pd.Series  # combined weights on z-scored original variables
     n_obs: int
+    rule: str = ""  # rima.orientation's rule that set the sign
+    food_security_corr: float | None = None  # corr(pillar, food-security composite)
 
     @property
     def n_factors(self) -> int:
@@ -70,9 +73,14 @@ class PillarResult:
 
     @property
     def orientation(self) -> dict:
-        how = ("anchor" if self.anchor else "psych sign convention (sum of loadings > 0)")
+        how = self.rule or ("anchor" if self.anchor else "variables (psych sign convention)")
         return {"negative": list(self.negative), "anchor": self.anchor,
-                "flipped": self.flipped, "anchor_corr": self.anchor_corr, "rule": how}
+                "flipped": self.flipped, "anchor_corr": self.anchor_corr, "rule": how,
+                "food_security_corr": self.food_security_corr}
+
+
+def _signed_label(options) -> str:
+    return "corr with RCI" if options.rsm == "correlation" else "std. coefficient"
 
 
 @dataclass
@@ -127,8 +135,9 @@ class RimaResult:
             rows.append({"pillar": p.name, "variables": len(p.variables), "n": p.n_obs,
                          "factors": p.n_factors, "KMO": fm.kmo_,
                          "weights": " ".join(f"{w:.3f}" for w in fm.variance_weights_),
-                         "orientation": ("flipped" if p.flipped else "as fitted")
-                         + (f" (anchor {p.anchor})" if p.anchor else "")})
+                         "orientation": p.orientation["rule"]
+                         + (f" {p.anchor}" if p.anchor else "")
+                         + (", flipped" if p.flipped else "")})
         lines.append(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         lines += ["", "MIMIC model (RCI)"]
         fm = self.mimic.fit_measures
@@ -141,9 +150,11 @@ class RimaResult:
         cols = [c for c in ("lhs", "op", "rhs", "est", "se", "z", "pvalue", "std.all")
                 if c in tab.columns]
         lines.append(tab[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        lines += ["", "Resilience Structure Matrix (share of RCI, %)"]
-        lines.append(self.rsm[["pillar", "share"]].to_string(index=False,
-                                                             float_format=lambda v: f"{v:.2f}"))
+        lines += ["", "Resilience Structure Matrix (share of RCI, %; " + _signed_label(self.options)
+                  + ": the sign the share drops)"]
+        lines.append(self.rsm[["pillar", "share", "r_signed"]]
+                     .rename(columns={"r_signed": _signed_label(self.options)})
+                     .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         ok = s.loc[self.ok, "RCI_100"]
         lines += ["", (f"RCI_100: mean {ok.mean():.2f}, median {ok.median():.2f}, "
                       f"sd {ok.std():.2f}")]
@@ -160,21 +171,23 @@ class RimaResult:
         return "\n".join(lines)
 
     def save(self, path, report=True, formats=("csv",)) -> Path:
-        """Write scores.csv, rsm.csv, mimic.csv, model.json (and report.html + PNGs) to a
+        """Write scores, rsm, mimic and profile_<var> tables (one file per format in
+        `formats`: csv, tsv, parquet, dta, xlsx), model.json (and report.html + PNGs) to a
         directory."""
         from rima.io import write_table
 
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        scores = self.scores
-        write_table(scores, out / "scores.csv")
-        write_table(self.rsm[["pillar", "share"]], out / "rsm.csv")
-        write_table(self.mimic.params, out / "mimic.csv")
+        tables = {"scores": self.scores, "rsm": self.rsm[["pillar", "share", "r_signed"]],
+                  "mimic": self.mimic.params}
         for var, tab in self.profiles.items():
-            write_table(tab, out / f"profile_{var}.csv")
+            tables[f"profile_{var}"] = tab
+        for fmt in dict.fromkeys(formats):
+            for name, tab in tables.items():
+                write_table(tab, out / f"{name}.{fmt}")
         self.model.save(out / "model.json")
         if self.bootstrap_result is not None:
-            self.bootstrap_result.save(out)
+            self.bootstrap_result.save(out, formats=formats)
         if report:
             from rima.report import write_report
 
@@ -194,6 +207,7 @@ def _read(data, spec):
 
 def fit(data, spec, progress=None) -> RimaResult:
     """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional."""
+    from rima.labels import label_categories
     from rima.spec import load_spec
     from rima.validation import validate
 
@@ -201,6 +215,9 @@ def fit(data, spec, progress=None) -> RimaResult:
     spec = load_spec(spec)
     spec.options.check_spec(spec)
     df, source = _read(data, spec)
+    # Stata/SPSS value labels name the categories of profiles (soum names, not codes);
+    # the columns analysed as numbers keep their codes
+    df = label_categories(df, keep=[*spec.numeric_columns, spec.id])
     say("validating data")
     rep = validate(df, spec, source=source)
     rep.raise_if_errors()
@@ -315,7 +332,8 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
                 acorr = -acorr
         pillars[name] = PillarResult(name, tuple(vs), fm, tuple(v for v in vs if v in opts.negative),
                                      flipped, anchor, acorr, pd.Series(W[idx, k], index=vs),
-                                     int(rows.sum()))
+                                     int(rows.sum()),
+                                     orient.RULE_ANCHOR if anchor else orient.RULE_VARIABLES)
 
     m = len(indicators)
     K = len(names)
@@ -324,6 +342,7 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     # float columns as it is.
     out = np.empty((K + 2, len(df)))
     P = score_pillars(X, mean, scale, W, member, out=out[:K].T)
+    _orient(pillars, P, W, Y, mimic_rows, w_all, opts)
 
     # ------------------------------------------------------------ MIMIC
     mrows = np.flatnonzero(mimic_rows)
@@ -354,6 +373,9 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
                     missing="fiml" if opts.missing == "fiml" else "listwise",
                     sampling_weights=None if w_all is None else w_all[mimic_rows])
     del mdf, Mm
+    orient.warn_all([m for p in pillars.values()
+                     for m in orient.weight_warnings(p.name, p.weights, p.negative)]
+                    + orient.coefficient_warnings(res.params, names))
     icpt, cx, cy = _pattern_weights(res, opts.rci_prediction, m, len(names),
                                     allow_partial=opts.missing == "fiml")
 
@@ -412,6 +434,25 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     return RimaResult(scores=scores, data=df, spec=spec, options=opts, pillars=pillars,
                       mimic=res, rsm=rsm, profiles=profs, model=model, validation=rep,
                       accounting=accounting, notes=notes)
+
+
+def _orient(pillars, P, W, Y, rows, w_all, opts):
+    """Apply rima.orientation's food-security rule to the pillars without an anchor
+    (`orientation = "capacity"`), flipping P's column and W's weights in place."""
+    fs = orient.composite(Y, rows)
+    for k, p in enumerate(pillars.values()):
+        sel = rows & np.isfinite(P[:, k])
+        r, n = orient.correlation(P[sel, k], fs[sel], None if w_all is None else w_all[sel])
+        p.food_security_corr = r
+        if opts.orientation != "capacity" or p.anchor or not orient.decisive(r, n):
+            continue
+        p.rule = orient.RULE_FOOD_SECURITY
+        if r < 0:
+            P[:, k] *= -1.0
+            W[:, k] *= -1.0
+            p.weights = -p.weights
+            p.flipped = True
+            p.food_security_corr = -r
 
 
 def _columns(block, col, names):

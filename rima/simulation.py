@@ -122,9 +122,14 @@ class SimulatedSurvey:
         out.mkdir(parents=True, exist_ok=True)
         fmt = fmt.lstrip(".").lower()
         paths = {}
+        truth_labels = {p: f"true latent {p} capacity (standard normal)"
+                        for p in ("ABS", "AST", "SSN", "AC")}
+        truth_labels["resilience"] = "true latent resilience capacity (standard normal)"
         for name in ("households", "soums", "truth"):
             path = out / f"{name}.{fmt}"
-            write_table(getattr(self, name), path)
+            write_table(getattr(self, name), path,
+                        data_label=f"rima simulated Zavkhan herder survey: {name}",
+                        labels=truth_labels if name == "truth" else None)
             paths[name] = path
         return paths
 

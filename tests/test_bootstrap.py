@@ -18,6 +18,8 @@ import rima
 from rima.bootstrap import _problem, bootstrap, replicate_counts, run_counts
 from rima.errors import SpecError
 
+from conftest import reference_spec
+
 ROOT = Path(__file__).parents[1]
 REF = json.loads((ROOT / "tests" / "reference" / "pipeline_reference.json").read_text())
 DATA = ROOT / "examples" / "zavkhan" / "households.csv"
@@ -33,7 +35,7 @@ def _fit(df, spec):
 @pytest.fixture(scope="module")
 def example():
     df = pd.read_csv(DATA)
-    return df, _fit(df, SPEC)
+    return df, _fit(df, reference_spec())
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ report_option = click.option(
     help="A `rima fit --out` directory: add this analysis as a section of its report.html "
          "(kept in DIR/report_sections/, so `rima report DIR` keeps it).")
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["csv", "parquet", "dta"]), default="csv",
+    "--format", "fmt", type=click.Choice(["csv", "parquet", "dta", "xlsx"]), default="csv",
     show_default=True, help="Format of the written tables.")
 
 
@@ -58,7 +58,12 @@ def scored(model_path, data):
     """A result-like object (scores, data, spec, model) from a saved model and data."""
     from rima.model_file import load
 
+    from rima.labels import label_categories
+
     model = load(model_path)
+    # value labels (Stata/SPSS) name the groups of profiles and targeting; the model's
+    # own columns keep their codes
+    data = label_categories(data, keep=[*model.spec.numeric_columns, model.spec.id])
     scores = model.score(data)
     return SimpleNamespace(scores=scores, data=data, spec=model.spec, model=model)
 

@@ -56,7 +56,7 @@ def report_data(result) -> dict:
             x = pd.to_numeric(df[v], errors="coerce").to_numpy(dtype=float)
             y = scores[name].to_numpy(dtype=float)
             m = ok & np.isfinite(x) & np.isfinite(y)
-            radar.append(abs(float(np.corrcoef(x[m], y[m])[0, 1])))
+            radar.append(float(np.corrcoef(x[m], y[m])[0, 1]))
         load = fm.loadings_.copy()
         load["h2"] = fm.communalities_
         load["weight"] = pr.weights

@@ -55,11 +55,15 @@ def radar(name, p, path):
     ang = np.linspace(0, 2 * np.pi, len(vs), endpoint=False)
     fig = plt.figure(figsize=(4.2, 4.2))
     ax = fig.add_subplot(projection="polar")
-    ax.plot(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0])
-    ax.fill(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0], alpha=0.25)
-    ax.set_xticks(ang, vs, fontsize=7)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"{name}: |corr(variable, pillar)|", fontsize=10)
+    # signed: a variable pulling against its pillar sits inside the dashed zero circle
+    ax.plot(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0], marker="o", ms=3)
+    ax.fill(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0], alpha=0.2)
+    circle = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(circle, np.zeros_like(circle), color="0.3", lw=0.8, ls="--")
+    ax.set_xticks(ang, [f"{v}\n{x:+.2f}" for v, x in zip(vs, vals)], fontsize=7)
+    ax.set_ylim(-1, 1)
+    ax.set_yticks([-0.5, 0, 0.5, 1], ["-0.5", "0", "0.5", "1"], fontsize=6)
+    ax.set_title(f"{name}: corr(variable, pillar)", fontsize=10)
     return _save(fig, path)
 
 
@@ -99,8 +103,10 @@ def rsm_bar(data, path):
     rsm = _frame(data["rsm"])
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.bar(rsm["pillar"], rsm["share"], color=COLORS[: len(rsm)])
-    for i, s in enumerate(rsm["share"]):
-        ax.text(i, s + 0.5, f"{s:.1f}", ha="center", fontsize=9)
+    signed = rsm["r_signed"] if "r_signed" in rsm else [np.nan] * len(rsm)
+    for i, (s, r) in enumerate(zip(rsm["share"], signed)):
+        ax.text(i, s + 0.5, f"{s:.1f} %\nr {r:+.2f}", ha="center", fontsize=8)
+    ax.set_ylim(0, max(rsm["share"]) * 1.3)
     ax.set_ylabel("share of RCI (%)")
     ax.set_title("Resilience Structure Matrix")
     return _save(fig, path)
@@ -151,7 +157,7 @@ def _jobs(data: dict, figdir: Path) -> list:
     for name, p in data["pillars"].items():
         jobs.append((f"heatmap_{name}", f"{name}: correlation heat map", heatmap,
                      (name, p, figdir / f"heatmap_{name}.png")))
-        jobs.append((f"radar_{name}", f"{name}: |corr(variable, pillar)|", radar,
+        jobs.append((f"radar_{name}", f"{name}: corr(variable, pillar)", radar,
                      (name, p, figdir / f"radar_{name}.png")))
     jobs.append(("mimic_path", "MIMIC path diagram", path_diagram,
                  (data, figdir / "mimic_path.png")))

@@ -38,6 +38,16 @@ def _df(df: pd.DataFrame, digits=3) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
+def _rsm_view(d, options) -> dict:
+    """The RSM table as shown: the share beside its signed value, named for what it is."""
+    df = pd.DataFrame(d["data"], columns=d["columns"])
+    label = ("corr with RCI" if options.get("rsm", "correlation") == "correlation"
+             else "std. coefficient")
+    keep = [c for c in ("pillar", "share", "r_signed") if c in df.columns]
+    df = df[keep].rename(columns={"share": "share (%)", "r_signed": label})
+    return {"columns": list(df.columns), "data": df.values.tolist()}
+
+
 def _img(key, caption, path) -> str:
     b64 = base64.b64encode(path.read_bytes()).decode("ascii")
     return (f'<figure id="fig-{key}"><img alt="{html.escape(caption)}" '
@@ -80,7 +90,9 @@ def page(data: dict, figs: dict, sections=()) -> str:
     out.append(f"<p>MIMIC fit: chi-square {fm.get('chisq', float('nan')):.2f} "
                f"(df {fm.get('df', float('nan')):.0f}), CFI {fm.get('cfi', float('nan')):.3f}, "
                f"RMSEA {fm.get('rmsea', float('nan')):.3f}. Resilience Structure Matrix "
-               "(each pillar's share of the RCI, %):</p>" + _table(data["rsm"], 2))
+               "(each pillar's share of the RCI, %, beside the signed correlation of the "
+               "pillar with the RCI that the share leaves out):</p>"
+               + _table(_rsm_view(data["rsm"], o), 2))
     out.append(_img("rsm", *figs["rsm"]))
     out.append(_img("rci_100_hist", *figs["rci_100_hist"]))
 
@@ -90,9 +102,9 @@ def page(data: dict, figs: dict, sections=()) -> str:
     ad = pd.DataFrame([{"pillar": k, "n": p["n"], "KMO": p["kmo"],
                         "Bartlett chi2": p["bartlett"]["chisq"], "df": p["bartlett"]["df"],
                         "p": p["bartlett"]["p_value"], "factors": p["n_factors"],
-                        "orientation": ("flipped" if p["orientation"]["flipped"] else "as fitted")
-                        + (f" (anchor {p['orientation']['anchor']})"
-                           if p["orientation"]["anchor"] else ""),
+                        "orientation": p["orientation"].get("rule", "")
+                        + (f" {p['orientation']['anchor']}" if p["orientation"]["anchor"] else "")
+                        + (", flipped" if p["orientation"]["flipped"] else ""),
                         "negative": ", ".join(p["orientation"]["negative"])}
                        for k, p in data["pillars"].items()])
     out.append("<h3>Sampling adequacy and retained factors</h3>" + _df(ad))
