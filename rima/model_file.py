@@ -158,8 +158,10 @@ class FittedModel:
                 + "; ".join(f"{c}{did_you_mean(c, cols)}" for c in missing))
         n, K = len(df), len(self.pillar_names)
         use_y = self.prediction != "causes"
-        src_x = numeric_sources(df, self.variables)
-        src_y = numeric_sources(df, self.indicators) if use_y else None
+        # a non-numeric cell flags its row (status names column and value), never the batch
+        bad: list = []
+        src_x = numeric_sources(df, self.variables, bad)
+        src_y = numeric_sources(df, self.indicators, bad) if use_y else None
         # rows are converted a chunk at a time into the same two buffers, which stay in
         # warm memory, instead of into an n x p copy of fresh pages; the kernel writes the
         # scores straight into one (K + 2, n) block that becomes the frame's float columns
@@ -185,11 +187,14 @@ class FittedModel:
                                           missing=miss)
             to_global = np.array([reasons.setdefault(r, len(reasons)) for r in why], np.int32)
             codes[a:b] = to_global[c]
+        reasons = list(reasons)
+        if bad:
+            mark_bad_cells(sorted(bad, key=lambda t: t[0]), 1, list(out), codes, reasons)
         scores = pd.DataFrame(out.T, columns=[*self.pillar_names, "RCI", "RCI_100"],
                               copy=False)
         ids = df[self.id]
         scores.insert(0, ids.name if ids.name else "id", id_values(ids))
-        scores["status"] = status_column(codes, list(reasons))
+        scores["status"] = status_column(codes, reasons)
         with np.errstate(invalid="ignore"):
             scores["out_of_range"] = (out[K + 1] < 0) | (out[K + 1] > 100)
         return scores
@@ -373,3 +378,38 @@ def id_values(ids):
     if isinstance(dtype, pd.StringDtype) and hasattr(ids, "array"):
         return ids.array
     return np.asarray(ids)
+
+
+def mark_bad_cells(bad, row0, arrays, codes, reasons) -> None:
+    """Rows with a non-numeric cell: no scores (NaN in each of `arrays`, indexed from data
+    row `row0`), and a status naming the cell, e.g. ``non-numeric value 'abc' in herd_su``,
+    followed by the row's other missing values (their NaN from the conversion would
+    otherwise read as an ordinary missing value). `bad`: (data row, column, value);
+    `codes` and the `reasons` list are updated in place."""
+    per_row: dict = {}
+    for row, col, val in bad:
+        per_row.setdefault(row - row0, []).append((col, val))
+    index = {r: i for i, r in enumerate(reasons)}
+    for i, cells in per_row.items():
+        msg = "; ".join(f"non-numeric value {val!r} in {col}" for col, val in cells)
+        orig = reasons[codes[i]]
+        named = orig.split(" in ", 1)[1].split(", ") if orig.startswith("missing") else []
+        others = [c for c in named if c not in {col for col, _ in cells}]
+        if others:
+            msg += f"; missing value{'s' if len(others) > 1 else ''} in {', '.join(others)}"
+        if msg not in index:
+            index[msg] = len(reasons)
+            reasons.append(msg)
+        codes[i] = index[msg]
+        for a in arrays:
+            a[i] = np.nan
+
+
+def class_labels(classes, rci_100, ok) -> list:
+    """Resilience class label of each row (`rima.classes.ClassScheme`), None where the
+    row was not scored: the same column the service answers with."""
+    v = np.where(ok, np.asarray(rci_100, dtype=float), np.nan)
+    lab = classes.classify(v)
+    out = np.asarray(lab.astype(object), dtype=object)
+    out[pd.isna(lab)] = None
+    return out.tolist()

@@ -175,15 +175,18 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
         if name in numeric:
             if col.dtype.kind in "iuf":
                 continue
-            bad = [i for i, v in enumerate(col.tolist(), 1) if not _is_number_or_null(v)]
+            # text is a cell value like a CSV cell: scoring flags the household whose text
+            # is not a number (rima's one scoring rule); other JSON types are request errors
+            bad = [i for i, v in enumerate(col.tolist(), 1)
+                   if not (_is_number_or_null(v) or isinstance(v, str))]
             if bad:
                 first = col.iloc[bad[0] - 1]
                 errors.append(_item(
                     name, bad,
-                    f"field {name!r} must be a number or null; row(s) {_rows_text(bad)} "
-                    f"(first: {json.dumps(first)})",
+                    f"field {name!r} must be a number, text or null; row(s) "
+                    f"{_rows_text(bad)} (first: {json.dumps(first)})",
                 ))
-            else:
+            elif not any(isinstance(v, str) for v in col.tolist()):
                 df[name] = pd.to_numeric(col).astype(float)
         elif col.dtype == object:
             bad = [i for i, v in enumerate(col.tolist(), 1) if isinstance(v, (dict, list, bool))]
@@ -226,8 +229,10 @@ def _rows_text(rows) -> str:
 # kinds of rima.validate issues that make a batch unscorable; the others (constant or
 # all-missing columns, no usable rows) describe a training sample, not a scoring batch,
 # whose rows get their own status instead
+# (a non-numeric cell is not one: the household's status names it, as `rima score` and
+# `model.score` do)
 _BLOCKING = {
-    "duplicate_column", "missing_column", "non_numeric", "infinite", "missing_id",
+    "duplicate_column", "missing_column", "infinite", "missing_id",
     "duplicate_id", "negative_weight",
 }
 
