@@ -79,6 +79,16 @@ class PillarResult:
                 "food_security_corr": self.food_security_corr}
 
 
+def weight_note(spec, options) -> str:
+    """The line saying a declared sampling weight is not used ('' when it is, or none is
+    declared)."""
+    if spec.weight and not options.weights:
+        return (f"WEIGHTS NOT USED: {spec.weight} is declared in [data] but [options] weights "
+                "= false (the reference procedure): correlations, MIMIC, RSM and profiles "
+                "are unweighted; set weights = true to use it")
+    return ""
+
+
 def _signed_label(options) -> str:
     return "corr with RCI" if options.rsm == "correlation" else "std. coefficient"
 
@@ -127,7 +137,12 @@ class RimaResult:
                  (f"households: {len(s)} in the data, {n_ok} scored "
                  f"({len(s) - n_ok} not scored, reasons in the row accounting)"),
                  (f"options: missing={self.options.missing}, weights={self.options.weights}, "
-                 f"rci_prediction={self.options.rci_prediction}, rsm={self.options.rsm}"), ""]
+                 f"rci_prediction={self.options.rci_prediction}, rsm={self.options.rsm}, "
+                 f"orientation={self.options.orientation}")]
+        note = weight_note(self.spec, self.options)
+        if note:
+            lines.append(note)
+        lines.append("")
         lines.append("Pillars (factor analysis)")
         rows = []
         for p in self.pillars.values():

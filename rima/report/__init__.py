@@ -37,6 +37,8 @@ def _frame(d) -> pd.DataFrame:
 
 def report_data(result) -> dict:
     """Everything the report shows, as JSON-ready tables."""
+    from rima.pipeline import weight_note
+
     spec = result.spec
     df = result.data
     scores = result.scores
@@ -75,6 +77,7 @@ def report_data(result) -> dict:
         "source": str(result.validation.source or "data frame"),
         "n_rows": len(scores), "n_scored": int(ok.sum()),
         "options": result.options.to_dict(),
+        "weight_note": weight_note(spec, result.options),
         "pillar_names": list(spec.pillar_names), "indicators": list(spec.indicators),
         "summary": _records(summ.reset_index()),
         "pillars": pillars,

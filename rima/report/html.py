@@ -82,6 +82,8 @@ def page(data: dict, figs: dict, sections=()) -> str:
     out.append("<p>Options: " + html.escape(
         ", ".join(f"{k}={o[k]}" for k in ("missing", "weights", "rci_prediction", "rsm",
                                            "negative"))) + "</p>")
+    if data.get("weight_note"):
+        out.append(f"<p class='note'><strong>{html.escape(data['weight_note'])}</strong></p>")
     for n in data.get("notes", []):
         out.append(f"<p class='note'>{html.escape(n)}</p>")
 

@@ -9,7 +9,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from rima.errors import RimaInputError
-from rima.service.aggregate import aggregate_scores
+from rima.service.aggregate import aggregate_scores, uses_weights
 from rima.service.encoding import _dumps, _parse_json
 from rima.service.errors import ApiError, _item
 from rima.service.parsing import (
@@ -109,7 +109,7 @@ def _aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int,
             where = ".".join(map(str, e["loc"]))
             items.append(_item(where, [], f"{where}: {e['msg']}"))
         raise ApiError(422, items[0]["message"], items) from None
-    weight = model.spec.weight if options.weights else None
+    weight = model.spec.weight if uses_weights(model, options) else None
     extra = (options.by,) + ((weight,) if weight else ())
     if isinstance(households, bytes):
         frame = _csv_frame(households, model, settings)
