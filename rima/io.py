@@ -8,6 +8,7 @@ are first-class; every error names the file.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -58,11 +59,13 @@ def table_format(path, write: bool = False) -> str:
     return formats[ext]
 
 
-def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
+def read_table(path, sheet: str | int | None = None, sep: str | None = None,
+               decimal: str | None = None) -> pd.DataFrame:
     """Read a data table by extension.
 
     `sheet` selects an Excel worksheet by name or 0-based position (default: the first);
-    it is an error for other formats. Stata and SPSS value labels are not applied, because
+    it is an error for other formats. CSV: `sep` and `decimal` default to what the file's
+    first lines show (`sniff_csv`): Excel in many locales saves "1,5;2,25" rows. Stata and SPSS value labels are not applied, because
     the numeric codes are what the analysis needs (mobile coverage 0/1/2, not its labels);
     they are kept in ``df.attrs["value_labels"]`` ({column: {code: label}}) and
     `apply_value_labels` turns chosen columns (profiles such as soum) into their labels.
@@ -75,11 +78,17 @@ def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
         raise DataError(f"{path}: is a directory, expected a data file")
     if sheet is not None and fmt != "excel":
         raise DataError(f"{path}: --sheet applies only to Excel files (.xlsx), not {fmt}")
+    if fmt == "tsv":
+        sep = "\t" if sep is None else sep
     try:
         if fmt == "csv":
-            df = pd.read_csv(path)
+            if sep is None or decimal is None:
+                found_sep, found_dec = sniff_csv(path)
+                sep = sep or found_sep
+                decimal = decimal or found_dec
+            df = pd.read_csv(path, sep=sep, decimal=decimal)
         elif fmt == "tsv":
-            df = pd.read_csv(path, sep="\t")
+            df = pd.read_csv(path, sep=sep, decimal=decimal or ".")
         elif fmt == "parquet":
             df = pd.read_parquet(path)
         elif fmt == "stata":
@@ -101,6 +110,41 @@ def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
         raise DataError(f"{path}: cannot read as {fmt}: {type(exc).__name__}: {exc}") from exc
     df.columns = [str(c) for c in df.columns]
     return df
+
+
+_DECIMAL_COMMA = re.compile(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)")
+
+
+def sniff_csv(path) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV from its first lines: ";" when the header has
+    more semicolons than commas, and then "," as decimal mark when a field reads like
+    "1,5"; otherwise "," and "."."""
+    import pyarrow as pa
+
+    try:
+        with pa.input_stream(str(path), compression="detect") as fh:
+            head = fh.read(1 << 16).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - pandas then reports the unreadable file
+        return ",", "."
+    lines = head.splitlines()[:50]
+    if not lines or lines[0].count(";") <= lines[0].count(","):
+        return ",", "."
+    body = lines[1:-1] if len(lines) > 2 else lines[1:]
+    return ";", ("," if any(_DECIMAL_COMMA.search(x) for x in body) else ".")
+
+
+def columns_hint(have, needed) -> str:
+    """A hint for data that lack most of the spec's columns: the usual causes."""
+    have = [str(c) for c in have]
+    missing = [c for c in needed if c not in set(have)]
+    if len(missing) * 2 < len(needed):
+        return ""
+    if len(have) == 1 and any(ch in have[0] for ch in ";\t|"):
+        return (" (the file has a single column whose name holds separators: it is "
+                "probably separated by something other than commas; give --sep, e.g. "
+                "--sep ';', or sep in [data])")
+    return (" (most of the spec's columns are absent: is this the right file, worksheet "
+            "(--sheet / sheet in [data]) and spec?)")
 
 
 def _read_stata(path: Path) -> pd.DataFrame:

@@ -152,10 +152,13 @@ class FittedModel:
         if missing:
             from rima.suggest import did_you_mean
 
+            from rima.io import columns_hint
+
             cols = [str(c) for c in df.columns]
             raise ModelFileError(
                 f"the data lacks {len(missing)} column(s) the model needs: "
-                + "; ".join(f"{c}{did_you_mean(c, cols)}" for c in missing))
+                + "; ".join(f"{c}{did_you_mean(c, cols)}" for c in missing)
+                + columns_hint(cols, self.required_columns))
         n, K = len(df), len(self.pillar_names)
         use_y = self.prediction != "causes"
         # a non-numeric cell flags its row (status names column and value), never the batch

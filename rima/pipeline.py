@@ -210,18 +210,22 @@ class RimaResult:
         return out
 
 
-def _read(data, spec):
+def _read(data, spec, read):
     from rima.io import read_table
 
     if isinstance(data, pd.DataFrame):
         return data, None
     if isinstance(data, (str, Path)):
-        return read_table(data), str(data)
+        opts = {k: (read.get(k) if read.get(k) is not None else getattr(spec, k, None))
+                for k in ("sheet", "sep", "decimal")}
+        return read_table(data, **opts), str(data)
     raise RimaInputError(f"data must be a DataFrame or a file path, not {type(data).__name__}")
 
 
-def fit(data, spec, progress=None) -> RimaResult:
-    """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional."""
+def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaResult:
+    """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional.
+    A file path is read with `rima.io.read_table`; sheet, sep and decimal default to the
+    spec's [data] keys."""
     from rima.labels import label_categories
     from rima.spec import load_spec
     from rima.validation import validate
@@ -229,7 +233,7 @@ def fit(data, spec, progress=None) -> RimaResult:
     say = progress or (lambda step: None)
     spec = load_spec(spec)
     spec.options.check_spec(spec)
-    df, source = _read(data, spec)
+    df, source = _read(data, spec, {"sheet": sheet, "sep": sep, "decimal": decimal})
     # Stata/SPSS value labels name the categories of profiles (soum names, not codes);
     # the columns analysed as numbers keep their codes
     df = label_categories(df, keep=[*spec.numeric_columns, spec.id])

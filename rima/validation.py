@@ -278,11 +278,15 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
                             f"column name(s) appear more than once: {', '.join(dup_cols)}"))
         return report
 
-    for name in spec.missing_columns(columns):
+    from rima.io import columns_hint
+
+    absent = list(spec.missing_columns(columns))
+    hint = columns_hint(columns, spec.required_columns) if absent else ""
+    for k, name in enumerate(absent):
         errors.append(Issue(
             "missing_column", name,
             f"column {name!r} ({spec._role(name)}) is named in the spec but not in the data"
-            f"{did_you_mean(name, columns)}",
+            f"{did_you_mean(name, columns)}" + (hint if k == 0 else ""),
         ))
     present = set(columns)
 

@@ -44,9 +44,9 @@ def read_soums(path, round_):
 
 
 def read_data(path, round_=None):
-    from rima.io import read_table
+    from rima.commands._input import read_input
 
-    df = read_table(path)
+    df = read_input(path)
     if round_ is not None and "round" in df.columns:
         df = df[df["round"] == round_].drop(columns="round").reset_index(drop=True)
         if df.empty:

@@ -2,6 +2,8 @@
 
 import click
 
+from rima.commands._input import input_options, input_settings
+
 
 def headline(result) -> dict:
     """The numbers people look at first, as plain JSON-ready values."""
@@ -40,6 +42,7 @@ def headline(result) -> dict:
                    "parameters and mean RCI_100 by profile (0: none).")
 @click.option("--seed", type=click.IntRange(0), default=None,
               help="Bootstrap seed (default: the spec's options.seed).")
+@input_options
 def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed):
     """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
 
@@ -57,7 +60,7 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
 
     say = Progress(quiet)
     with nullcontext() if no_report else workers_started():
-        result = fit(data, spec_path, progress=say)
+        result = fit(data, spec_path, progress=say, **input_settings())
         if n_boot:
             say(f"bootstrap ({n_boot} replicates)")
             result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)

@@ -2,6 +2,8 @@
 
 import click
 
+from rima.commands._input import input_options, input_settings
+
 
 @click.command("score")
 @click.argument("data", type=click.Path(dir_okay=False))
@@ -9,7 +11,7 @@ import click
               help="model.json written by `rima fit`.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
               help="Output table; the format follows the extension (.csv, .parquet, .dta).")
-@click.option("--sheet", default=None, help="Excel worksheet (name or 0-based position).")
+@input_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--batch-rows", type=click.IntRange(1), default=None,
               help="Stream CSV/TSV/Parquet in batches of this many rows (flat memory); "
@@ -19,7 +21,7 @@ import click
                    "(e.g. soum,head_sex).")
 @click.option("--max-rows", default=10, show_default=True, type=click.IntRange(min=0),
               help="Row numbers printed per reason in the row accounting.")
-def command(data, model_path, out_path, sheet, as_json, batch_rows, keep, max_rows):
+def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows):
     """Score the households in DATA on the saved model's training scale.
 
     Every row is written: scored, or with its status saying why not (a missing value, or a
@@ -37,7 +39,8 @@ def command(data, model_path, out_path, sheet, as_json, batch_rows, keep, max_ro
     model = load(model_path)
     keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     classes = ClassScheme()
-    if _stream(data, out_path, sheet, batch_rows):
+    read = input_settings(model.spec)
+    if _stream(data, out_path, read, batch_rows):
         from rima.streaming import DEFAULT_BATCH_ROWS, score_file
 
         s = score_file(model, data, out_path, batch_rows=batch_rows or DEFAULT_BATCH_ROWS,
@@ -50,8 +53,7 @@ def command(data, model_path, out_path, sheet, as_json, batch_rows, keep, max_ro
         for r, c, v in s.bad_cells[:20]:
             click.echo(f"row {r:,}: non-numeric value {v!r} in {c} (not scored)", err=True)
     else:
-        sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
-        df = read_table(data, sheet=sheet_arg)
+        df = read_table(data, **read)
         _check_keep(df, keep_cols, data)
         scores = model.score(df)
         ok = scores["status"] == "ok"
@@ -114,7 +116,7 @@ def _accounting_text(info, rows_of, max_rows) -> str:
 STREAM_ABOVE_BYTES = 256 * 2**20
 
 
-def _stream(data, out_path, sheet, batch_rows):
+def _stream(data, out_path, read, batch_rows):
     """Stream when asked (--batch-rows) or when a large CSV/TSV/Parquet goes to one."""
     from pathlib import Path
 
@@ -125,7 +127,14 @@ def _stream(data, out_path, sheet, batch_rows):
     except Exception:  # noqa: BLE001 - the in-memory path reports the format error
         return False
     streamable = {"csv", "tsv", "parquet"}
-    if sheet is not None or fin not in streamable or fout not in streamable:
+    # the streaming reader takes plain comma (or tab) separated files
+    plain = read["sheet"] is None and read["sep"] in (None, ",", "\t") and \
+        read["decimal"] in (None, ".")
+    if plain and fin == "csv" and read["sep"] is None:
+        from rima.io import sniff_csv
+
+        plain = sniff_csv(data) == (",", ".")
+    if not plain or fin not in streamable or fout not in streamable:
         if batch_rows:
             raise click.BadParameter(f"streaming reads and writes CSV, TSV or Parquet, not "
                                      f"{fin} -> {fout}", param_hint="--batch-rows")
