@@ -35,6 +35,23 @@ def _frame(d) -> pd.DataFrame:
     return pd.DataFrame(d["data"], columns=d["columns"], index=d["index"])
 
 
+def _provenance(result) -> dict:
+    """Where the numbers come from: spec file, rima version, date (UTC; SOURCE_DATE_EPOCH
+    when set, for reproducible builds) and the training-data fingerprint."""
+    import datetime as dt
+    import os
+
+    from rima import __version__
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch and epoch.isdigit()
+            else dt.datetime.now(dt.timezone.utc))
+    src = getattr(result.spec, "source", None)
+    return {"spec": str(src) if src else "", "rima_version": __version__,
+            "date": when.strftime("%Y-%m-%d %H:%M UTC"),
+            "fingerprint": result.model.metadata.get("training_fingerprint", "")}
+
+
 def report_data(result) -> dict:
     """Everything the report shows, as JSON-ready tables."""
     from rima.pipeline import weight_note
@@ -78,6 +95,7 @@ def report_data(result) -> dict:
         "n_rows": len(scores), "n_scored": int(ok.sum()),
         "options": result.options.to_dict(),
         "weight_note": weight_note(spec, result.options),
+        "provenance": _provenance(result),
         "pillar_names": list(spec.pillar_names), "indicators": list(spec.indicators),
         "summary": _records(summ.reset_index()),
         "pillars": pillars,

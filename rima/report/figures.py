@@ -77,6 +77,7 @@ def path_diagram(data, path):
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 10)
     ax.axis("off")
+    label_box = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"}
     ys_c = np.linspace(8.5, 1.5, len(pillars))
     ys_i = np.linspace(8, 2, len(ind))
     ax.add_patch(plt.matplotlib.patches.Ellipse((5, 5), 2.0, 1.4, fc="#e8f0f8", ec="k"))
@@ -85,14 +86,15 @@ def path_diagram(data, path):
         ax.add_patch(plt.Rectangle((0.3, y - 0.4), 1.8, 0.8, fc="#f4f4f4", ec="k"))
         ax.text(1.2, y, p, ha="center", va="center")
         ax.annotate("", xy=(4.0, 5), xytext=(2.1, y), arrowprops={"arrowstyle": "->"})
-        ax.text(3.0, (y + 5) / 2 + 0.2, f"{std.get(('RCI', '~', p), np.nan):.2f}",
-                fontsize=9, color=COLORS[0])
+        # the label sits on a white box just after the arrow's tail, off the arrow heads
+        ax.text(2.55, y + (5 - y) * 0.24, f"{std.get(('RCI', '~', p), np.nan):+.2f}",
+                fontsize=9, color=COLORS[0], ha="center", va="center", bbox=label_box)
     for y, v in zip(ys_i, ind):
         ax.add_patch(plt.Rectangle((7.7, y - 0.4), 2.0, 0.8, fc="#f4f4f4", ec="k"))
         ax.text(8.7, y, v, ha="center", va="center", fontsize=8)
         ax.annotate("", xy=(7.7, y), xytext=(6.0, 5), arrowprops={"arrowstyle": "->"})
-        ax.text(6.7, (y + 5) / 2 + 0.2, f"{std.get(('RCI', '=~', v), np.nan):.2f}",
-                fontsize=9, color=COLORS[1])
+        ax.text(7.25, 5 + (y - 5) * 0.74, f"{std.get(('RCI', '=~', v), np.nan):+.2f}",
+                fontsize=9, color=COLORS[1], ha="center", va="center", bbox=label_box)
     ax.text(5, 3.7, f"ζ: {std.get(('RCI', '~~', 'RCI'), np.nan):.2f}", ha="center", fontsize=8)
     ax.set_title("MIMIC model (standardised estimates)")
     return _save(fig, path)
@@ -147,6 +149,11 @@ def profile_means(var, tab, path):
     ax.errorbar(x, m, yerr=err, fmt="o", color=COLORS[0], capsize=3)
     ax.set_xticks(x, tab["category"].astype(str), rotation=60, fontsize=7)
     ax.set_ylabel("mean RCI_100 (95 % CI)")
+    # the whole 0-100 scale: a zoomed axis makes a 2-point gap look like a chasm
+    lo = np.nanmin(np.r_[0.0, tab["ci_lower"].to_numpy(dtype=float)])
+    hi = np.nanmax(np.r_[100.0, tab["ci_upper"].to_numpy(dtype=float)])
+    ax.set_ylim(lo, hi)
+    ax.set_xlim(-0.6, len(tab) - 0.4)
     ax.set_title(f"RCI_100 by {var}")
     return _save(fig, path)
 
