@@ -109,7 +109,25 @@ class BootstrapResult:
     def n_ok(self) -> int:
         return self.n_boot - sum(self.failed.values())
 
+    def __repr__(self) -> str:
+        return (f"<BootstrapResult: {self.n_boot} replicates (seed {self.seed}), {self.n_ok} "
+                f"usable, {100 * self.level:g}% percentile intervals>")
+
+    def _repr_html_(self) -> str:
+        from rima.display import card_html
+
+        return card_html("Bootstrap", [("replicates", f"{self.n_boot} ({self.n_ok} usable)"),
+                                       ("seed", self.seed),
+                                       ("intervals", f"{100 * self.level:g}% percentile")],
+                         [("Resilience Structure Matrix", self.rsm, 2),
+                          ("Mean RCI_100", self.overall, 2)])
+
     def summary(self) -> str:
+        from rima.display import Summary
+
+        return Summary(self._summary_text())
+
+    def _summary_text(self) -> str:
         pct = f"{100 * self.level:g}%"
         lines = [(f"Bootstrap: {self.n_boot} replicates (seed {self.seed}), {self.n_ok} usable, "
                  f"{pct} percentile intervals, {self.elapsed:.2f} s"), "",

@@ -240,6 +240,21 @@ class FittedModel:
         return (f"<FittedModel pillars={self.pillar_names} indicators={self.indicators} "
                 f"prediction={self.prediction} RCI scale=[{lo:.4g}, {hi:.4g}]>")
 
+    def _repr_html_(self):
+        from rima.display import card_html
+
+        lo, hi = self.scale_range_
+        md = self.metadata
+        return card_html("Saved RIMA-II model", [
+            ("pillars", ", ".join(self.pillar_names)),
+            ("indicators", ", ".join(self.indicators)),
+            ("prediction", self.prediction),
+            ("RCI_100 scale", f"RCI {lo:.4g} -> 0, {hi:.4g} -> 100"),
+            ("trained on", f"{md.get('n_scored', '?')} of {md.get('n_rows', '?')} rows, "
+                           f"{md.get('source') or 'data frame'}"),
+            ("fingerprint", md.get("training_fingerprint", "")),
+            ("rima", md.get("rima_version", ""))])
+
 
 def load(path) -> FittedModel:
     """Read and check a `model.json`; ModelFileError says what is wrong with it."""

@@ -130,7 +130,61 @@ class RimaResult:
 
         return shocks(self, **kwargs)
 
-    def summary(self) -> str:
+    def __repr__(self) -> str:
+        n_ok = int(self.ok.sum())
+        rsm = ", ".join(f"{r.pillar} {r.share:.1f}% (r {r.r_signed:+.2f})"
+                        for r in self.rsm.itertuples())
+        mean = self.scores.loc[self.ok, "RCI_100"].mean()
+        return (f"<RimaResult: {len(self.scores)} households, {n_ok} scored; "
+                f"RSM {rsm}; mean RCI_100 {mean:.2f}>")
+
+    def _repr_html_(self) -> str:
+        from rima.display import card_html
+
+        fm = self.mimic.fit_measures
+        ok = self.ok
+        return card_html("RIMA-II resilience analysis", [
+            ("households", f"{len(self.scores)} ({int(ok.sum())} scored)"),
+            ("mean RCI_100", f"{self.scores.loc[ok, 'RCI_100'].mean():.2f}"),
+            ("MIMIC", f"chi-square {fm['chisq']:.2f} (df {int(fm['df'])}), CFI "
+                      f"{fm['cfi']:.3f}, RMSEA {fm['rmsea']:.3f}"),
+            ("options", f"orientation={self.options.orientation}, weights="
+                        f"{self.options.weights}, missing={self.options.missing}")],
+            [("Resilience Structure Matrix", self.rsm[["pillar", "share", "r_signed"]]
+              .rename(columns={"r_signed": _signed_label(self.options)}), 2)])
+
+    def plot_rsm(self):
+        """Bar chart of the RSM shares with their signed values (a matplotlib Figure)."""
+        from rima.report import _records
+        from rima.report.figures import rsm_bar
+
+        return rsm_bar({"rsm": _records(self.rsm)})
+
+    def plot_profile(self, var):
+        """Mean RCI_100 with 95 % intervals by the categories of profile `var` (Figure)."""
+        from rima.report.figures import profile_means
+
+        if var not in self.profiles:
+            raise RimaInputError(f"no profile {var!r}; the spec's profiles: "
+                                 f"{', '.join(self.profiles) or '(none)'}")
+        return profile_means(var, self.profiles[var])
+
+    def plot_path(self):
+        """The MIMIC path diagram with standardised estimates (a matplotlib Figure)."""
+        from rima.report import _records
+        from rima.report.figures import path_diagram
+
+        return path_diagram({"mimic_params": _records(self.mimic.params),
+                             "pillar_names": list(self.spec.pillar_names),
+                             "indicators": list(self.spec.indicators)})
+
+    def summary(self):
+        """The results as text (a `rima.display.Summary`: a str that also renders as HTML
+        in a notebook and has `as_html()`)."""
+        import html
+
+        from rima.display import Summary, frame_html
+
         s = self.scores
         n_ok = int(self.ok.sum())
         lines = ["RIMA-II resilience analysis", "=" * 72,
@@ -159,12 +213,9 @@ class RimaResult:
         lines.append(f"  chi-square {fm['chisq']:.3f} df {int(fm['df'])} p {fm['pvalue']:.4f}  "
                      f"CFI {fm['cfi']:.3f}  TLI {fm['tli']:.3f}  RMSEA {fm['rmsea']:.3f}  "
                      f"SRMR {fm.get('srmr', np.nan):.3f}")
-        tab = self.mimic.params
-        tab = tab[tab["op"].isin(["=~", "~"]) | ((tab["op"] == "~~") & (tab["lhs"] == tab["rhs"])
-                                                  & ~tab["lhs"].isin(self.spec.pillar_names))]
-        cols = [c for c in ("lhs", "op", "rhs", "est", "se", "z", "pvalue", "std.all")
-                if c in tab.columns]
-        lines.append(tab[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        for title, tab in self.mimic.grouped_params():
+            if title != "Intercepts":
+                lines += [f"  {title}:", tab.to_string(index=False)]
         lines += ["", "Resilience Structure Matrix (share of RCI, %; " + _signed_label(self.options)
                   + ": the sign the share drops)"]
         lines.append(self.rsm[["pillar", "share", "r_signed"]]
@@ -183,7 +234,16 @@ class RimaResult:
             lines.append(f"note: {n}")
         if self.bootstrap_result is not None:
             lines += ["", self.bootstrap_result.summary()]
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        parts = [self._repr_html_(), "<h4>Pillars</h4>", frame_html(pd.DataFrame(rows))]
+        for title, tab in self.mimic.grouped_params():
+            parts += [f"<h4>MIMIC: {title}</h4>", tab.to_html(index=False, border=0)]
+        for var, tab in self.profiles.items():
+            parts += [f"<h4>By {var}</h4>", frame_html(
+                tab[["category", "households", "mean_RCI_100", "se", "ci_lower", "ci_upper"]], 2)]
+        parts += ["<h4>Row accounting</h4>", frame_html(self.accounting)]
+        parts += [f"<p>note: {html.escape(n)}</p>" for n in self.notes]
+        return Summary(text, "".join(parts))
 
     def save(self, path, report=True, formats=("csv",)) -> Path:
         """Write scores, rsm, mimic and profile_<var> tables (one file per format in
@@ -226,6 +286,7 @@ def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaRe
     """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional.
     A file path is read with `rima.io.read_table`; sheet, sep and decimal default to the
     spec's [data] keys."""
+    from rima.config import first_compile_notice
     from rima.labels import label_categories
     from rima.spec import load_spec
     from rima.validation import validate
@@ -238,6 +299,7 @@ def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaRe
     # the columns analysed as numbers keep their codes
     df = label_categories(df, keep=[*spec.numeric_columns, spec.id])
     say("validating data")
+    first_compile_notice(say)
     rep = validate(df, spec, source=source)
     rep.raise_if_errors()
     # the profile columns are factorised in the background while the pillars and the

@@ -24,10 +24,23 @@ def _frame(d):
     return pd.DataFrame(d["data"], columns=d["columns"])
 
 
-def _save(fig, path: Path) -> Path:
+def _figure(figsize):
+    """(figure, axes) without pyplot: no backend is switched, so the same drawing serves
+    the report (saved as PNG) and a notebook (the Figure returned and shown inline)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
+def _save(fig, path: Path | None):
+    """Write the PNG and return its path; with path None return the figure itself."""
+    if path is None:
+        return fig
     # fixed metadata keeps the PNG bytes identical between runs
     fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
-    _plt().close(fig)
+    if fig.canvas.manager is not None:
+        _plt().close(fig)
     return path
 
 
@@ -67,30 +80,31 @@ def radar(name, p, path):
     return _save(fig, path)
 
 
-def path_diagram(data, path):
-    plt = _plt()
+def path_diagram(data, path=None):
+    from matplotlib.patches import Ellipse, Rectangle
+
     tab = _frame(data["mimic_params"])
     pillars, ind = data["pillar_names"], data["indicators"]
     std = {(r.lhs, r.op, r.rhs): r._asdict().get("std_all", np.nan)
            for r in tab.rename(columns={"std.all": "std_all"}).itertuples()}
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _figure((8, 4.5))
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 10)
     ax.axis("off")
     label_box = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"}
     ys_c = np.linspace(8.5, 1.5, len(pillars))
     ys_i = np.linspace(8, 2, len(ind))
-    ax.add_patch(plt.matplotlib.patches.Ellipse((5, 5), 2.0, 1.4, fc="#e8f0f8", ec="k"))
+    ax.add_patch(Ellipse((5, 5), 2.0, 1.4, fc="#e8f0f8", ec="k"))
     ax.text(5, 5, "RCI", ha="center", va="center", fontsize=12, weight="bold")
     for y, p in zip(ys_c, pillars):
-        ax.add_patch(plt.Rectangle((0.3, y - 0.4), 1.8, 0.8, fc="#f4f4f4", ec="k"))
+        ax.add_patch(Rectangle((0.3, y - 0.4), 1.8, 0.8, fc="#f4f4f4", ec="k"))
         ax.text(1.2, y, p, ha="center", va="center")
         ax.annotate("", xy=(4.0, 5), xytext=(2.1, y), arrowprops={"arrowstyle": "->"})
         # the label sits on a white box just after the arrow's tail, off the arrow heads
         ax.text(2.55, y + (5 - y) * 0.24, f"{std.get(('RCI', '~', p), np.nan):+.2f}",
                 fontsize=9, color=COLORS[0], ha="center", va="center", bbox=label_box)
     for y, v in zip(ys_i, ind):
-        ax.add_patch(plt.Rectangle((7.7, y - 0.4), 2.0, 0.8, fc="#f4f4f4", ec="k"))
+        ax.add_patch(Rectangle((7.7, y - 0.4), 2.0, 0.8, fc="#f4f4f4", ec="k"))
         ax.text(8.7, y, v, ha="center", va="center", fontsize=8)
         ax.annotate("", xy=(7.7, y), xytext=(6.0, 5), arrowprops={"arrowstyle": "->"})
         ax.text(7.25, 5 + (y - 5) * 0.74, f"{std.get(('RCI', '=~', v), np.nan):+.2f}",
@@ -100,10 +114,9 @@ def path_diagram(data, path):
     return _save(fig, path)
 
 
-def rsm_bar(data, path):
-    plt = _plt()
+def rsm_bar(data, path=None):
     rsm = _frame(data["rsm"])
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = _figure((5, 3.2))
     ax.bar(rsm["pillar"], rsm["share"], color=COLORS[: len(rsm)])
     signed = rsm["r_signed"] if "r_signed" in rsm else [np.nan] * len(rsm)
     for i, (s, r) in enumerate(zip(rsm["share"], signed)):
@@ -139,9 +152,8 @@ def histogram(data, path):
     return _save(fig, path)
 
 
-def profile_means(var, tab, path):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(tab) + 2), 3.4))
+def profile_means(var, tab, path=None):
+    fig, ax = _figure((max(5, 0.35 * len(tab) + 2), 3.4))
     x = np.arange(len(tab))
     m = tab["mean_RCI_100"].to_numpy(dtype=float)
     err = np.vstack([m - tab["ci_lower"].to_numpy(dtype=float),
