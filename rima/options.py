@@ -11,7 +11,9 @@ except the pillars' orientation (`orientation = "reference"` restores that too):
     negative = ["dist_soum_km"]     # reversed before the factor analysis (higher = worse)
     missing = "listwise"            # "listwise" (reference: over every analysis variable),
                                     # "pillar" (each pillar on its own complete rows),
-                                    # "fiml" (pillars listwise, indicators by FIML)
+                                    # "fiml" (pillars listwise, indicators by FIML),
+                                    # "all_columns" (Shiny RIMA: a gap in ANY column of
+                                    # the data deletes the row)
     weights = false                 # true: weighted correlations, MIMIC and profiles
     rci_prediction = "regression"   # "regression" (lavPredict default), "bartlett", "causes"
     rsm = "correlation"             # "correlation" shares or "std_coefficient" shares
@@ -53,7 +55,7 @@ RETENTION_RULES = ("cumvar95", "kaiser", "parallel")
 SCORE_TYPES = ("bartlett", "regression")
 ROTATIONS = ("none", "varimax", "promax", "oblimin")
 HEYWOOD = ("warn", "bound", "error")
-MISSING = ("listwise", "pillar", "fiml")
+MISSING = ("listwise", "pillar", "fiml", "all_columns")
 PREDICTIONS = ("regression", "bartlett", "causes")
 RSM_KINDS = ("correlation", "std_coefficient")
 MIMIC_SE = ("standard", "robust.sem", "robust.huber.white")

@@ -335,8 +335,12 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     yok_any = ~rep.all_missing_rows(indicators)
     yok_all = rep.complete_rows(indicators)
     wok = np.ones(len(df), bool) if w_all is None else np.isfinite(w_all) & (w_all > 0)
-    if opts.missing == "listwise" or opts.missing == "pillar":
-        mimic_rows = xok & yok_all & wok
+    # "all_columns" is Shiny RIMA's rule: a row with a missing value in any column of the
+    # data, analysed or not, is deleted; otherwise it is "listwise"
+    others_ok = (~df.isna().to_numpy().any(axis=1) if opts.missing == "all_columns"
+                 else np.ones(len(df), bool))
+    if opts.missing in ("listwise", "pillar", "all_columns"):
+        mimic_rows = xok & yok_all & wok & others_ok
     else:  # fiml: pillars complete, at least one indicator
         mimic_rows = xok & yok_any & wok
 
@@ -349,7 +353,7 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     # column digests are read from the same rows in place.
     sign_all = np.array([-1.0 if v in opts.negative else 1.0 for v in variables])
     shared = None
-    with_y = opts.missing == "listwise"
+    with_y = opts.missing in ("listwise", "all_columns")
     analysed = [col[c] for c in variables + indicators]
     if opts.missing != "pillar":
         if with_y:
@@ -468,6 +472,15 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     needed = variables + indicators + ([spec.weight] if w_all is not None else [])
     codes, reasons = _status(rep, df, numeric, needed, scored,
                              partial_ok=indicators if opts.missing == "fiml" else ())
+    if opts.missing == "all_columns":
+        # complete in the analysis columns, deleted for a gap elsewhere: name that column
+        only_other = ~others_ok & xok & yok_all & wok
+        if only_other.any():
+            first = df.isna().to_numpy()[only_other].argmax(axis=1)
+            for j in np.unique(first):
+                reasons.append(f"missing value in {df.columns[j]} "
+                               "(missing = \"all_columns\")")
+                codes[np.flatnonzero(only_other)[first == j]] = len(reasons) - 1
     if w_all is not None:
         bad_w = ~wok & ~np.isnan(w_all) & ~scored
         if bad_w.any():
