@@ -361,7 +361,8 @@ def test_aggregate_weighted_join_and_rank(client, fitted, records):
     soums = [s for s in soums if s["soum"] != "Uliastai"]  # one soum missing from the table
     soums.append({"soum": "Nowhere", "severity": 0.9, "mortality_pct": 30.0})
     r = client.post("/models/zavkhan/aggregate",
-                    json={"households": records, "soums": soums, "level": 0.9})
+                    json={"households": records, "soums": soums, "level": 0.9,
+                          "weights": True, "rank_by": "share_low"})
     assert r.status_code == 200, r.text
     out = r.json()
     assert out["weighted"] is True and out["level"] == 0.9 and out["rank_by"] == "share_low"
@@ -418,7 +419,8 @@ def test_aggregate_from_csv_upload_equals_json(client, records):
     assert r.json() == j.json()
     assert r.json()["groups"][0]["rank"] == 1 and r.json()["unmatched"]["groups_not_in_table"] == []
     no_weight = pd.DataFrame(records).drop(columns="hh_weight").to_csv(index=False)
-    assert_error(client.post("/models/zavkhan/aggregate", files={"file": ("h.csv", no_weight)}),
+    assert_error(client.post("/models/zavkhan/aggregate", files={"file": ("h.csv", no_weight)},
+                             data={"weights": "true"}),
                  422, "no column 'hh_weight'", field="hh_weight")
     assert_error(client.post("/models/zavkhan/aggregate", files={"soums": ("s.csv", soums_csv)}),
                  422, "no field 'file'", field="file")
@@ -439,10 +441,10 @@ def test_aggregate_errors(client, records):
                  "rank_by 'colour'")
     rows = [dict(r) for r in records[:5]]
     rows[3]["hh_weight"] = None
-    assert_error(client.post(url, json={"households": rows}), 422, "sampling weight",
-                 field="hh_weight", rows=[4])
+    assert_error(client.post(url, json={"households": rows, "weights": True}), 422,
+                 "sampling weight", field="hh_weight", rows=[4])
     rows[3]["hh_weight"] = -1.0
-    assert_error(client.post(url, json={"households": rows}), 422, "negative",
+    assert_error(client.post(url, json={"households": rows, "weights": True}), 422, "negative",
                  field="hh_weight", rows=[4])
     assert_error(client.post(url, json={"households": records[:5], "soums": [{"zone": "x"}]}),
                  422, "soums row 1", field="soums.soum", rows=[1])
