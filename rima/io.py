@@ -217,7 +217,7 @@ def write_table(df: pd.DataFrame, path, data_label: str | None = None,
     path = Path(path)
     fmt = table_format(path, write=True)
     if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        writable_dir(path.parent)
     try:
         if fmt == "csv":
             df.to_csv(path, index=False)
@@ -233,6 +233,22 @@ def write_table(df: pd.DataFrame, path, data_label: str | None = None,
         raise
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot write {fmt}: {exc}") from exc
+    return path
+
+
+def writable_dir(path) -> Path:
+    """Create directory `path` if needed and check that files can be written in it; a
+    DataError (exit 3) naming it otherwise, before any work is done."""
+    import tempfile
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".rima-write-test-"):
+            pass
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write output there: "
+                        f"{exc.strerror or type(exc).__name__}") from None
     return path
 
 

@@ -118,8 +118,9 @@ class SimulatedSurvey:
         """Write households, soums and truth as ``<name>.<fmt>`` into `directory`."""
         from rima.io import write_table
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        from rima.io import writable_dir
+
+        out = writable_dir(directory)
         fmt = fmt.lstrip(".").lower()
         paths = {}
         truth_labels = {p: f"true latent {p} capacity (standard normal)"

@@ -574,7 +574,13 @@ def test_committed_openapi_matches_served(client):
                           "/models/{name}/aggregate"}
     body = paths["/models/{name}/score"]["post"]["requestBody"]["content"]
     assert {"application/json", "text/csv", "multipart/form-data"} <= set(body)
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+    # self-contained: no script, stylesheet or font from anywhere (an offline network)
+    import re
+
+    assert not re.search(r"""(src|href)=["']""", docs.text) and "<script" not in docs.text
+    assert "/models/{name}/aggregate" in docs.text
 
 
 def run_serve(*args, env=None, code=None):

@@ -110,8 +110,9 @@ def write_tables(directory, tables: dict, fmt: str = "csv") -> dict:
 
     from rima.io import write_table
 
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    from rima.io import writable_dir
+
+    out = writable_dir(directory)
     ext = fmt.lstrip(".")
     paths = {}
     for name, table in tables.items():

@@ -107,5 +107,9 @@ def command(out_dir):
     from rima.commands._progress import Progress
     from rima.report.figures import workers_started
 
+    if out_dir is not None:
+        from rima.io import writable_dir
+
+        writable_dir(out_dir)
     with workers_started() if out_dir is not None else nullcontext():
         run_pipeline(run_demo(), out=out_dir, progress=Progress())

@@ -58,6 +58,9 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from rima.pipeline import fit
     from rima.report.figures import workers_started
 
+    from rima.io import writable_dir
+
+    writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
     say = Progress(quiet)
     with nullcontext() if no_report else workers_started():
         result = fit(data, spec_path, progress=say, **input_settings())

@@ -55,7 +55,17 @@ def _content_type(request: Request) -> str:
 def _households_from_body(ctype: str, full_ctype: str, body: bytes, model, settings):
     kind = _kind(ctype)
     if kind == "json":
-        return _households_frame(_parse_json(body), model, settings)
+        doc = _parse_json(body)
+        if isinstance(doc, dict):
+            # the body shape /aggregate takes, {"households": [...]}, is accepted here too
+            extra = sorted(set(doc) - {"households"})
+            if "households" not in doc or extra:
+                raise ApiError(422, 'the body must be an array of households or '
+                               '{"households": [...]}' + (f"; unknown field(s) {extra}"
+                                                          if extra else ""),
+                               [_item(k, [], "unknown field") for k in extra])
+            doc = doc["households"]
+        return _households_frame(doc, model, settings)
     if kind == "multipart":
         body = _multipart_file(body, full_ctype)
     return _csv_frame(body, model, settings)

@@ -87,7 +87,27 @@ def _score_job(name, model, ctype, full_ctype, body, settings, as_csv) -> tuple[
     return len(frame), _score_payload(name, model, frame, settings, as_csv)
 
 
-def _aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, bytes]:
+def aggregate_csv(result: dict) -> bytes:
+    """The /aggregate answer as a CSV table: one row per group (the overall row last),
+    nested fields flattened (class_<label>, mean_<pillar>, dzud_<field>)."""
+    rows = []
+    for g in [*result["groups"], {**result["overall"], "group": "(all)", "rank": None}]:
+        row = {}
+        for k, v in g.items():
+            if k == "classes":
+                row.update({f"class_{c}": n for c, n in v.items()})
+            elif k == "pillar_means":
+                row.update({f"mean_{p}": x for p, x in v.items()})
+            elif k == "dzud":
+                row.update({f"dzud_{f}": x for f, x in (v or {}).items()})
+            else:
+                row[k] = v
+        rows.append(row)
+    return pd.DataFrame(rows).to_csv(index=False, lineterminator="\n").encode()
+
+
+def _aggregate_job(name, model, ctype, full_ctype, body, settings,
+                   as_csv=False) -> tuple[int, bytes]:
     if _kind(ctype) == "multipart":
         parts = _multipart_parts(body, full_ctype)
         if "file" not in parts:
@@ -120,4 +140,5 @@ def _aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int,
     else:
         frame = _households_frame(households, model, settings, extra=extra)
     scores = _score(model, frame, settings)
-    return len(frame), _dumps(aggregate_scores(name, model, frame, scores, options, settings))
+    result = aggregate_scores(name, model, frame, scores, options, settings)
+    return len(frame), (aggregate_csv(result) if as_csv else _dumps(result))
