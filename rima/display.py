@@ -47,8 +47,8 @@ def card_html(title: str, items, tables=()) -> str:
     rows = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th>"
                    f"<td style='text-align:left'>{html.escape(str(v))}</td></tr>"
                    for k, v in items)
-    parts = [f"<div class='rima-card'><strong>{html.escape(title)}</strong>"
-             f"<table>{rows}</table>"]
+    parts = [(f"<div class='rima-card'><strong>{html.escape(title)}</strong>"
+              f"<table>{rows}</table>")]
     for caption, df, digits in tables:
         parts.append(f"<div><em>{html.escape(caption)}</em>{frame_html(df, digits)}</div>")
     parts.append("</div>")

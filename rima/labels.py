@@ -109,12 +109,15 @@ CODEBOOK = {
 
 _STATA_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}\Z")
 # words Stata (and pandas' writer) refuse as variable names
-_STATA_RESERVED = frozenset("""
-aggregate array boolean break byte case catch class colvector complex const continue
-default delegate delete do double else eltypedef end enum explicit export external float
-for friend function global goto if in inline int local long NULL pragma protected quad
-rowvector short typedef typename virtual _all _N _skip _b _pi str# _pred strL _coef _rc
-using _cons _se with _n""".split())
+_STATA_RESERVED = frozenset((
+    "aggregate", "array", "boolean", "break", "byte", "case", "catch", "class",
+    "colvector", "complex", "const", "continue", "default", "delegate", "delete", "do",
+    "double", "else", "eltypedef", "end", "enum", "explicit", "export", "external",
+    "float", "for", "friend", "function", "global", "goto", "if", "in", "inline", "int",
+    "local", "long", "NULL", "pragma", "protected", "quad", "rowvector", "short",
+    "typedef", "typename", "virtual", "_all", "_N", "_skip", "_b", "_pi", "str#", "_pred",
+    "strL", "_coef", "_rc", "using", "_cons", "_se", "with", "_n",
+))
 
 
 def variable_label(name: str) -> str:

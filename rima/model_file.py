@@ -150,9 +150,8 @@ class FittedModel:
             raise DataError(f"score needs a pandas DataFrame, got {type(df).__name__}")
         missing = [c for c in self.required_columns if c not in df.columns]
         if missing:
-            from rima.suggest import did_you_mean
-
             from rima.io import columns_hint
+            from rima.suggest import did_you_mean
 
             cols = [str(c) for c in df.columns]
             raise ModelFileError(
@@ -250,8 +249,8 @@ class FittedModel:
             ("indicators", ", ".join(self.indicators)),
             ("prediction", self.prediction),
             ("RCI_100 scale", f"RCI {lo:.4g} -> 0, {hi:.4g} -> 100"),
-            ("trained on", f"{md.get('n_scored', '?')} of {md.get('n_rows', '?')} rows, "
-                           f"{md.get('source') or 'data frame'}"),
+            ("trained on", (f"{md.get('n_scored', '?')} of {md.get('n_rows', '?')} rows, "
+                            f"{md.get('source') or 'data frame'}")),
             ("fingerprint", md.get("training_fingerprint", "")),
             ("rima", md.get("rima_version", ""))])
 

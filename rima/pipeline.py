@@ -146,10 +146,10 @@ class RimaResult:
         return card_html("RIMA-II resilience analysis", [
             ("households", f"{len(self.scores)} ({int(ok.sum())} scored)"),
             ("mean RCI_100", f"{self.scores.loc[ok, 'RCI_100'].mean():.2f}"),
-            ("MIMIC", f"chi-square {fm['chisq']:.2f} (df {int(fm['df'])}), CFI "
-                      f"{fm['cfi']:.3f}, RMSEA {fm['rmsea']:.3f}"),
-            ("options", f"orientation={self.options.orientation}, weights="
-                        f"{self.options.weights}, missing={self.options.missing}")],
+            ("MIMIC", (f"chi-square {fm['chisq']:.2f} (df {int(fm['df'])}), CFI "
+                       f"{fm['cfi']:.3f}, RMSEA {fm['rmsea']:.3f}")),
+            ("options", (f"orientation={self.options.orientation}, weights="
+                         f"{self.options.weights}, missing={self.options.missing}"))],
             [("Resilience Structure Matrix", self.rsm[["pillar", "share", "r_signed"]]
               .rename(columns={"r_signed": _signed_label(self.options)}), 2)])
 

@@ -116,9 +116,7 @@ class SimulatedSurvey:
 
     def write(self, directory, fmt: str = "csv") -> dict[str, Path]:
         """Write households, soums and truth as ``<name>.<fmt>`` into `directory`."""
-        from rima.io import write_table
-
-        from rima.io import writable_dir
+        from rima.io import writable_dir, write_table
 
         out = writable_dir(directory)
         fmt = fmt.lstrip(".").lower()

@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_spec
 
 import rima
 from rima.bootstrap import _problem, bootstrap, replicate_counts, run_counts
 from rima.errors import SpecError
-
-from conftest import reference_spec
 
 ROOT = Path(__file__).parents[1]
 REF = json.loads((ROOT / "tests" / "reference" / "pipeline_reference.json").read_text())

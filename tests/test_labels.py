@@ -6,12 +6,11 @@ import warnings
 
 import pandas as pd
 import pytest
+from conftest import EXAMPLE_SPEC
 
 import rima
 from rima.cli import main
 from rima.simulation import SOUM_NAMES
-
-from conftest import EXAMPLE_SPEC
 
 
 def run(argv, capsys):

@@ -5,10 +5,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 import rima
-
-from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 
 def test_all_columns_deletes_rows_with_any_gap():

@@ -6,11 +6,10 @@ import logging
 import warnings
 
 import pytest
+from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 import rima
 from rima.display import Summary
-
-from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 
 @pytest.fixture(scope="module")

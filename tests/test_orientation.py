@@ -6,11 +6,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import EXAMPLE_DATA, EXAMPLE_DIR, EXAMPLE_SPEC
 
 import rima
 from rima.errors import OrientationWarning
-
-from conftest import EXAMPLE_DATA, EXAMPLE_DIR, EXAMPLE_SPEC
 
 PILLARS = ["ABS", "AST", "SSN", "AC"]
 

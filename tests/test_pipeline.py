@@ -6,13 +6,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_spec
 from scipy import stats
 
 import rima
 from rima.cli import main
 from rima.profiles import profile_table
-
-from conftest import reference_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = ROOT / "tests" / "reference"

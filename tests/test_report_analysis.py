@@ -92,14 +92,14 @@ def test_every_section_in_page_order(files):
         assert "different model" not in body      # every run used DIR/model.json
     assert "<table" in page.split("id='sec-panel'")[1]
     assert "Class transitions, baseline to round 2" in page
-    # the fit's own report is unchanged apart from the appended sections
-    # the fit's part of the page is unchanged; only the table of contents gains the sections
+    # the fit's part of the page is unchanged apart from the appended sections; only the
+    # table of contents gains their entries
     def no_toc(text):
-        return re.sub(r"<nav class='toc'.*?</nav>", "", text, flags=re.S)
+        return re.sub(r"<nav class='toc'.*?</nav>", "", text, flags=re.DOTALL)
 
     assert no_toc(page.split("<section class='analysis'")[0]).rstrip("\n") == \
         no_toc(files["plain"]).replace("</body></html>", "").rstrip("\n")
-    toc = re.search(r"<nav class='toc'.*?</nav>", page, flags=re.S).group(0)
+    toc = re.search(r"<nav class='toc'.*?</nav>", page, flags=re.DOTALL).group(0)
     assert all(f"{t}</a>" in toc for t in ("Row accounting", "Soums ranked for early action"))
 
 

@@ -7,10 +7,9 @@ import shutil
 import warnings
 
 import pytest
+from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 import rima
-
-from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

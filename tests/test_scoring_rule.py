@@ -8,11 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 import rima
 from rima.cli import main
-
-from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 
 def run(argv, capsys):

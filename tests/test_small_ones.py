@@ -2,10 +2,9 @@
 any work; the service's /docs page needs no CDN (tests/test_service.py)."""
 
 import pytest
+from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 from rima.cli import main
-
-from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 
 def run(argv, capsys):

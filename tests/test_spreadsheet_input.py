@@ -7,13 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 import rima
 from rima.cli import main
 from rima.errors import SpecError
 from rima.io import read_table, sniff_csv
-
-from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 
 def run(argv, capsys):
@@ -64,8 +63,8 @@ def test_fit_on_locale_csv_equals_fit_on_plain(semicolon_csv, tmp_path, capsys):
 
 
 def test_wrong_separator_gets_a_hint(semicolon_csv, tmp_path, capsys):
-    code, out, err = run(["validate", str(semicolon_csv), "--spec", str(EXAMPLE_SPEC),
-                          "--sep", ","], capsys)
+    code, out, _ = run(["validate", str(semicolon_csv), "--spec", str(EXAMPLE_SPEC),
+                        "--sep", ","], capsys)
     assert code == 3
     assert "separated by something other than commas; give --sep" in out
 

@@ -7,11 +7,10 @@ import warnings
 
 import pandas as pd
 import pytest
+from conftest import EXAMPLE_DATA, EXAMPLE_DIR, EXAMPLE_SPEC
 
 import rima
 from rima.analysis.targeting import target
-
-from conftest import EXAMPLE_DATA, EXAMPLE_DIR, EXAMPLE_SPEC
 
 
 def _fit(options=None):

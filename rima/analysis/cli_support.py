@@ -56,9 +56,8 @@ def read_data(path, round_=None):
 
 def scored(model_path, data):
     """A result-like object (scores, data, spec, model) from a saved model and data."""
-    from rima.model_file import load
-
     from rima.labels import label_categories
+    from rima.model_file import load
 
     model = load(model_path)
     # value labels (Stata/SPSS) name the groups of profiles and targeting; the model's

@@ -106,11 +106,7 @@ def weighted_mean(x: np.ndarray, w: np.ndarray) -> float:
 
 def write_tables(directory, tables: dict, fmt: str = "csv") -> dict:
     """Write each table as `<directory>/<name>.<fmt>` (rima.io); returns {name: path}."""
-    from pathlib import Path
-
-    from rima.io import write_table
-
-    from rima.io import writable_dir
+    from rima.io import writable_dir, write_table
 
     out = writable_dir(directory)
     ext = fmt.lstrip(".")

@@ -55,10 +55,9 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from contextlib import nullcontext
 
     from rima.commands._progress import Progress
+    from rima.io import writable_dir
     from rima.pipeline import fit
     from rima.report.figures import workers_started
-
-    from rima.io import writable_dir
 
     writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
     say = Progress(quiet)

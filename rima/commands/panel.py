@@ -2,8 +2,6 @@
 
 import click
 
-from rima.commands._input import input_options
-
 from rima.analysis.cli_support import (
     add_to_report,
     format_option,
@@ -14,6 +12,7 @@ from rima.analysis.cli_support import (
     report_option,
     soums_option,
 )
+from rima.commands._input import input_options
 
 
 @click.command("panel")
@@ -41,8 +40,8 @@ def command(data, model_path, spec_path, soums_path, round_col, baseline, outcom
     predicts next-round food security, a loss and recovery (weighted, soum-clustered).
     """
     from rima.analysis.panel import panel
-    from rima.errors import RimaInputError
     from rima.commands._input import read_input
+    from rima.errors import RimaInputError
 
     report_dir_checked(report_dir)
     if spec_path is None:

@@ -2,8 +2,6 @@
 
 import click
 
-from rima.commands._input import input_options
-
 from rima.analysis.cli_support import (
     add_to_report,
     format_option,
@@ -14,6 +12,7 @@ from rima.analysis.cli_support import (
     report_option,
     round_option,
 )
+from rima.commands._input import input_options
 
 
 @click.command("scenario")

@@ -68,7 +68,7 @@ def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows):
                 "rci_100_mean": float(scores.loc[ok, "RCI_100"].mean()) if ok.any() else None,
                 "out": str(out_path), "accounting": _accounting(counts)}
         status = scores["status"].to_numpy()
-        rows_of = lambda reason: (status == reason).nonzero()[0] + 1  # noqa: E731
+        rows_of = lambda reason: (status == reason).nonzero()[0] + 1
     if as_json:
         click.echo(json.dumps(info, indent=1, default=str))
     else:

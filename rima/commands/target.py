@@ -2,8 +2,6 @@
 
 import click
 
-from rima.commands._input import input_options
-
 from rima.analysis.cli_support import (
     add_to_report,
     float_list,
@@ -19,6 +17,7 @@ from rima.analysis.cli_support import (
     scored,
     soums_option,
 )
+from rima.commands._input import input_options
 
 
 @click.command("target")

@@ -44,8 +44,8 @@ def _provenance(result) -> dict:
     from rima import __version__
 
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = (dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch and epoch.isdigit()
-            else dt.datetime.now(dt.timezone.utc))
+    when = (dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch and epoch.isdigit()
+            else dt.datetime.now(dt.UTC))
     src = getattr(result.spec, "source", None)
     return {"spec": str(src) if src else "", "rima_version": __version__,
             "date": when.strftime("%Y-%m-%d %H:%M UTC"),

@@ -107,8 +107,8 @@ def _section(s: dict, figs: dict) -> str:
 
 def _provenance(data: dict) -> str:
     p = data.get("provenance", {})
-    items = [("Data", f"{data['source']} ({data['n_rows']} households, "
-                      f"{data['n_scored']} scored)"),
+    items = [("Data", (f"{data['source']} ({data['n_rows']} households, "
+                       f"{data['n_scored']} scored)")),
              ("Spec", p.get("spec") or "given as a dict"),
              ("rima", p.get("rima_version", "")),
              ("Date", p.get("date", "")),
@@ -123,7 +123,7 @@ def _with_toc(parts: list) -> list:
     import re
 
     toc, used = [], set()
-    pat = re.compile(r"<h2(?: id='([^']*)')?>(.*?)</h2>", re.S)
+    pat = re.compile(r"<h2(?: id='([^']*)')?>(.*?)</h2>", re.DOTALL)
 
     def name(m):
         ident = m.group(1) or "s-" + re.sub(r"[^a-z0-9]+", "-", m.group(2).lower()).strip("-")

@@ -20,8 +20,8 @@ def docs_html(doc: dict) -> str:
            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
            f"<title>{html.escape(info.get('title', 'API'))}</title><style>{_CSS}</style>",
            "</head><body>",
-           f"<h1>{html.escape(info.get('title', 'API'))} {html.escape(info.get('version', ''))}"
-           "</h1>", f"<p>{html.escape(info.get('description', ''))}</p>",
+           f"<h1>{html.escape(info.get('title', 'API'))} {html.escape(info.get('version', ''))}</h1>",
+           f"<p>{html.escape(info.get('description', ''))}</p>",
            "<p>The machine-readable description: <code>GET /openapi.json</code>.</p>"]
     for path, ops in doc.get("paths", {}).items():
         for method, op in ops.items():
