@@ -213,7 +213,7 @@ def test_report_shows_the_bootstrap_intervals(example, boot, tmp_path):
         page = write_report(result, tmp_path).read_text(encoding="utf-8")
     finally:
         result.bootstrap_result = None
-    section = page[page.index("id='bootstrap'"):page.index("Row accounting")]
+    section = page[page.index("id='bootstrap'"):page.index("<h2 id='s-row-accounting'>")]
     assert "200 nonparametric bootstrap replicates" in section
     # every pillar's interval is printed as the bootstrap computed it
     for r in boot.rsm.itertuples():
