@@ -262,3 +262,13 @@ def parse_options(table: dict | None) -> Options:
                    rci_prediction=pred, rsm=rsm, rci_100=rci_100, mimic_se=se, factor=base,
                    pillar_factor=MappingProxyType(per), anchor=MappingProxyType(anchor),
                    orientation=orientation)
+
+
+def weight_note(spec, options) -> str:
+    """The line saying a declared sampling weight is not used ('' when it is, or none is
+    declared)."""
+    if spec.weight and not options.weights:
+        return (f"WEIGHTS NOT USED: {spec.weight} is declared in [data] but [options] weights "
+                "= false (the reference procedure): correlations, MIMIC, RSM and profiles "
+                "are unweighted; set weights = true to use it")
+    return ""

@@ -33,18 +33,14 @@ from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
 from rima.errors import RimaInputError
-from rima.model_file import (
-    FittedModel,
-    fingerprint_columns,
-    fingerprint_digests,
-    id_values,
-    status_codes,
-    status_codes_from_keys,
-    status_column,
-)
+from rima.fingerprint import fingerprint_columns, fingerprint_digests
+from rima.model_file import FittedModel
+from rima.options import weight_note
 from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
+from rima.row_status import status_codes, status_codes_from_keys, status_column
 from rima.rsm import rsm_table
+from rima.score_table import id_values, score_frame
 
 
 @dataclass
@@ -79,14 +75,9 @@ class PillarResult:
                 "food_security_corr": self.food_security_corr}
 
 
-def weight_note(spec, options) -> str:
-    """The line saying a declared sampling weight is not used ('' when it is, or none is
-    declared)."""
-    if spec.weight and not options.weights:
-        return (f"WEIGHTS NOT USED: {spec.weight} is declared in [data] but [options] weights "
-                "= false (the reference procedure): correlations, MIMIC, RSM and profiles "
-                "are unweighted; set weights = true to use it")
-    return ""
+def _split(df: pd.DataFrame) -> dict:
+    """A table as the report's figures take it ({"columns", "data"})."""
+    return {"columns": list(df.columns), "data": df.to_numpy().tolist()}
 
 
 def _signed_label(options) -> str:
@@ -114,7 +105,7 @@ class RimaResult:
     def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None):
         """Percentile bootstrap of the whole pipeline (`rima.bootstrap`); the result is kept
         as `bootstrap_result`, shown by `summary()` and written by `save()`."""
-        from rima.bootstrap import bootstrap
+        from rima.resampling import bootstrap
 
         self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
                                           progress=progress, threads=threads)
@@ -155,10 +146,9 @@ class RimaResult:
 
     def plot_rsm(self):
         """Bar chart of the RSM shares with their signed values (a matplotlib Figure)."""
-        from rima.report import _records
         from rima.report.figures import rsm_bar
 
-        return rsm_bar({"rsm": _records(self.rsm)})
+        return rsm_bar({"rsm": _split(self.rsm)})
 
     def plot_profile(self, var):
         """Mean RCI_100 with 95 % intervals by the categories of profile `var` (Figure)."""
@@ -171,10 +161,9 @@ class RimaResult:
 
     def plot_path(self):
         """The MIMIC path diagram with standardised estimates (a matplotlib Figure)."""
-        from rima.report import _records
         from rima.report.figures import path_diagram
 
-        return path_diagram({"mimic_params": _records(self.mimic.params),
+        return path_diagram({"mimic_params": _split(self.mimic.params),
                              "pillar_names": list(self.spec.pillar_names),
                              "indicators": list(self.spec.indicators)})
 
@@ -270,6 +259,48 @@ class RimaResult:
         return out
 
 
+def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
+              threads=None, chunk=None):
+    """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
+
+    `rima.bootstrap`; the replicates run in `rima.resampling.bootstrap`.
+
+    Parameters
+    ----------
+    result_or_data : RimaResult, DataFrame or path
+        A result of `rima.fit`, or data to fit with `spec` first.
+    spec : Spec, dict or path, optional
+        Needed when `result_or_data` is data.
+    n_boot : int, default 1000
+        Number of replicates (at least 2).
+    seed : int, optional
+        Defaults to the spec's `options.seed`; replicate b depends only on (seed, b).
+    level : float, default 0.95
+        Confidence level of the percentile intervals.
+    progress : bool, default True
+        A progress bar on stderr.
+    threads, chunk : int, optional
+        Worker threads and replicates per task; the results do not depend on them.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Raises
+    ------
+    SpecError
+        Data without a spec, n_boot < 2, a level outside (0, 1), a negative seed, or an
+        option the bootstrap does not support (named in the message).
+    """
+    from rima.resampling import bootstrap as run
+    from rima.resampling import is_fitted
+
+    if not is_fitted(result_or_data) and spec is not None:
+        result_or_data = fit(result_or_data, spec)
+    return run(result_or_data, n_boot=n_boot, seed=seed, level=level, progress=progress,
+               threads=threads, chunk=chunk)
+
+
 def _read(data, spec, read):
     from rima.io import read_table
 
@@ -283,9 +314,41 @@ def _read(data, spec, read):
 
 
 def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaResult:
-    """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional.
-    A file path is read with `rima.io.read_table`; sheet, sep and decimal default to the
-    spec's [data] keys."""
+    """Fit the RIMA-II model: pillars, MIMIC, RCI, RSM and profiles (see the module docstring).
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        The household survey, one row per household (a path is read with
+        `rima.read_table`).
+    spec : Spec, dict or path
+        The model spec (`rima.load_spec`), options included.
+    progress : callable, optional
+        Called with the name of each step as it starts.
+    sheet, sep, decimal : optional
+        How a file path is read (Excel worksheet; CSV separator and decimal mark); by
+        default the spec's [data] keys, else the first sheet and detection.
+
+    Returns
+    -------
+    RimaResult
+        Scores for every input row (status "ok" or the reason it was not scored), the
+        pillar and MIMIC fits, the RSM, profile tables and the fitted model for scoring.
+
+    Raises
+    ------
+    SpecError
+        The spec or its options are invalid.
+    DataError
+        The data do not fit the spec (the message names the column and rows).
+
+    Examples
+    --------
+    >>> import rima
+    >>> result = rima.fit("examples/zavkhan/households.csv",
+    ...                   "examples/zavkhan/spec.toml")  # doctest: +SKIP
+    >>> result.rsm  # doctest: +SKIP
+    """
     from rima.config import first_compile_notice
     from rima.labels import label_categories
     from rima.spec import load_spec
@@ -486,10 +549,9 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
         if bad_w.any():
             reasons.append(f"non-positive weight in {spec.weight}")
             codes[bad_w] = len(reasons) - 1
-    scores = pd.DataFrame(out.T, columns=[*names, "RCI", "RCI_100"], copy=False)
     ids = df[spec.id]
-    scores.insert(0, ids.name if ids.name else "id", id_values(ids))
-    scores["status"] = status_column(codes, reasons)
+    scores = score_frame(out, ids, id_values(ids), names, status_column(codes, reasons),
+                         with_range=False)
 
     # ------------------------------------------------------------ RSM, profiles
     # the overall RSM and the profile tables are independent passes: run them side by side

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import DataError, ModelFileError
-from rima.model_file import class_labels, mark_bad_cells
+from rima.row_status import mark_bad_cells
+from rima.score_table import score_arrow
 
 DEFAULT_BATCH_ROWS = 262_144
 _MAX_LISTED = 1000
@@ -170,23 +171,9 @@ def _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes=None)
     """The columns of FittedModel.score (id, pillars, RCI, RCI_100, status, out_of_range),
     with any `keep` columns after the id and, with a `rima.classes.ClassScheme`, the
     resilience class after RCI_100 (as the service answers), built straight in Arrow."""
-    import pyarrow as pa
-
-    names = [model.id, *keep, *model.pillar_names, "RCI", "RCI_100",
-             *(["class"] if classes is not None else []), "status", "out_of_range"]
-    with np.errstate(invalid="ignore"):
-        oor = (rci100 < 0) | (rci100 > 100)
-    status = pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int32()),
-                                            pa.array(reasons, type=pa.string()))
-    # NaN scores become nulls: empty cells in CSV, as the in-memory writer leaves them
-    arrays = [rb.column(model.id), *(rb.column(c) for c in keep),
-              *(pa.array(np.ascontiguousarray(P[:, k]), from_pandas=True)
-                for k in range(P.shape[1])),
-              pa.array(rci, from_pandas=True), pa.array(rci100, from_pandas=True)]
-    if classes is not None:
-        arrays.append(pa.array(class_labels(classes, rci100, codes == 0), type=pa.string()))
-    arrays += [status.cast(pa.string()), pa.array(oor)]
-    return pa.Table.from_arrays(arrays, names=names)
+    return score_arrow(rb.column(model.id), {c: rb.column(c) for c in keep},
+                       model.pillar_names, P, rci, rci100, codes, reasons, model.id,
+                       classes=classes)
 
 
 def _csv_ready(table):

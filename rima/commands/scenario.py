@@ -2,7 +2,8 @@
 
 import click
 
-from rima.analysis.cli_support import (
+from rima.commands._input import input_options
+from rima.commands.analysis_support import (
     add_to_report,
     format_option,
     model_path_or_report,
@@ -12,7 +13,6 @@ from rima.analysis.cli_support import (
     report_option,
     round_option,
 )
-from rima.commands._input import input_options
 
 
 @click.command("scenario")

@@ -32,9 +32,9 @@ def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows):
     """
     import json
 
-    from rima.classes import ClassScheme
+    from rima.classes import ClassScheme, class_labels
     from rima.io import read_table, write_table
-    from rima.model_file import class_labels, load
+    from rima.model_file import load
 
     model = load(model_path)
     keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []

@@ -2,7 +2,8 @@
 
 import click
 
-from rima.analysis.cli_support import (
+from rima.commands._input import input_options
+from rima.commands.analysis_support import (
     add_to_report,
     format_option,
     model_option,
@@ -16,7 +17,6 @@ from rima.analysis.cli_support import (
     scored,
     soums_option,
 )
-from rima.commands._input import input_options
 
 
 @click.command("shocks")

@@ -11,7 +11,7 @@ import pandas as pd
 COLORS = ["#1b6ca8", "#d9822b", "#3c9d5d", "#a23b72", "#6c757d", "#e0b000"]
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -40,12 +40,12 @@ def _save(fig, path: Path | None):
     # fixed metadata keeps the PNG bytes identical between runs
     fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
     if fig.canvas.manager is not None:
-        _plt().close(fig)
+        pyplot().close(fig)
     return path
 
 
 def heatmap(name, p, path):
-    plt = _plt()
+    plt = pyplot()
     R = np.asarray(p["correlation"])
     vs = p["variables"]
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(vs), 0.8 + 0.55 * len(vs)))
@@ -62,7 +62,7 @@ def heatmap(name, p, path):
 
 
 def radar(name, p, path):
-    plt = _plt()
+    plt = pyplot()
     vs = p["variables"]
     vals = np.asarray(p["radar"])
     ang = np.linspace(0, 2 * np.pi, len(vs), endpoint=False)
@@ -128,7 +128,7 @@ def rsm_bar(data, path=None):
 
 
 def rsm_stacked(var, tab, pillars, path):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(tab) + 2), 3.6))
     bottom = np.zeros(len(tab))
     for k, p in enumerate(pillars):
@@ -143,7 +143,7 @@ def rsm_stacked(var, tab, pillars, path):
 
 
 def histogram(data, path):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.hist(np.asarray(data["rci_100"]), bins=30, color=COLORS[0], edgecolor="white")
     ax.set_xlabel("RCI_100")
@@ -206,7 +206,7 @@ def _worker_start():
     # Ctrl-C during a long fit stops the command; idle workers should not each print a
     # KeyboardInterrupt traceback (the parent's exit shuts them down)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _plt()
+    pyplot()
 
 
 def _workers(n_jobs: int) -> int:
@@ -264,7 +264,7 @@ def make_all(data: dict, figdir: Path) -> dict:
     pool, _started = _started, None
     workers = _workers(len(jobs))
     if pool is None and workers > 1:
-        _plt()  # import pyplot (and its font cache) once here, not in every worker
+        pyplot()  # import pyplot (and its font cache) once here, not in every worker
         pool = _fork_pool(workers)
     if pool is not None:
         with pool:
