@@ -60,7 +60,7 @@ def households_from_body(ctype: str, full_ctype: str, body: bytes, model, settin
             # the body shape /aggregate takes, {"households": [...]}, is accepted here too
             extra = sorted(set(doc) - {"households"})
             if "households" not in doc or extra:
-                raise ApiError(422, 'the body must be an array of households or '
+                raise ApiError(422, 'the body must be a JSON array of households or '
                                '{"households": [...]}' + (f"; unknown field(s) {extra}"
                                                           if extra else ""),
                                [item_error(k, [], "unknown field") for k in extra])
