@@ -1,0 +1,201 @@
+"""`rima app` over HTTP: uploads, mapping and data errors, isolation, limits, jobs."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import tomllib
+import zipfile
+
+import httpx
+import pandas as pd
+import pytest
+
+from rima.app.messages import EN, MN
+from rima.app.store import Store
+from tests._app_server import EXAMPLE, AppServer, wait_job
+
+SPEC = tomllib.loads((EXAMPLE / "spec.toml").read_text(encoding="utf-8"))
+HOUSEHOLDS = pd.read_csv(EXAMPLE / "households.csv")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = AppServer(tmp_path_factory.mktemp("app"), "--max-upload-mb", "2", "--jobs", "2")
+    yield srv
+    srv.stop()
+
+
+def analyst(server) -> httpx.Client:
+    c = httpx.Client(base_url=server.url, timeout=120)
+    assert c.get("/").status_code == 200  # the page sets the workspace cookie
+    return c
+
+
+def csv_bytes(df) -> bytes:
+    return df.to_csv(index=False).encode()
+
+
+def test_page_is_self_contained_and_in_two_languages(server):
+    c = analyst(server)
+    page = c.get("/").text
+    assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
+    assert '<meta name="viewport"' in page
+    mn = c.get("/?lang=mn").text
+    assert MN["title"] in mn and 'lang="mn"' in mn
+    assert c.get("/static/app.js").status_code == 200
+    assert c.get("/static/../server.py").status_code == 404
+
+
+def test_catalogue_has_every_message_in_mongolian():
+    assert set(MN) == set(EN)
+    assert all(any("\u0400" <= ch <= "\u04ff" for ch in v) or v.startswith(("rima", "RCI", "AST",
+               "ABS", "SSN", "AC", "MIMIC", "Bootstrap"))
+               for v in MN.values())
+
+
+def test_mapping_error_names_the_pillar(server):
+    c = analyst(server)
+    c.post("/api/files", params={"name": "hh.csv"}, content=csv_bytes(HOUSEHOLDS))
+    bad = json.loads(json.dumps(SPEC))
+    bad["pillars"]["AST"] = ["herd_su", "hay_reserve_t"]
+    bad["indicators"]["food_security"] = ["fcs", "herd_su"]
+    errs = c.post("/api/fit", json={"file": "hh.csv", "spec": bad}).json()["errors"]
+    fields = {e["field"]: e["message"] for e in errs}
+    assert "needs at least 3" in fields["pillar-AST"]
+    assert "already used in pillar-AST" in fields["indicators"]
+
+
+def test_data_error_names_rows_beside_the_pillar(server):
+    c = analyst(server)
+    df = HOUSEHOLDS.copy()
+    df["herd_su"] = df["herd_su"].astype(object)
+    df.loc[[2, 6], "herd_su"] = "many"
+    c.post("/api/files", params={"name": "bad.csv"}, content=csv_bytes(df))
+    r = c.post("/api/fit", json={"file": "bad.csv", "spec": SPEC})
+    assert r.status_code == 422
+    (err,) = [e for e in r.json()["errors"] if e["field"] == "pillar-AST"]
+    assert err["rows"] == [3, 7] and "herd_su" in err["message"]
+
+
+def test_bad_file_and_too_large_file_are_refused_with_a_message(server):
+    c = analyst(server)
+    r = c.post("/api/files", params={"name": "survey.dta"}, content=b"not a stata file" * 10)
+    assert r.status_code == 400
+    msg = r.json()["errors"][0]["message"]
+    assert "survey.dta" in msg and str(server.data_dir) not in msg
+    assert c.get("/api/files").json()["files"] == []  # nothing half-kept
+    r = c.post("/api/files", params={"name": "big.csv"}, content=b"x" * (3 * 1024 * 1024))
+    assert r.status_code == 413
+    assert c.get("/api/files").json()["files"] == []
+
+
+def test_semicolon_and_decimal_comma_are_detected(server):
+    c = analyst(server)
+    text = HOUSEHOLDS.head(50).to_csv(index=False, sep=";", decimal=",")
+    c.post("/api/files", params={"name": "excel_export.csv"}, content=text.encode())
+    p = c.get("/api/files/excel_export.csv/preview").json()
+    assert (p["separator"], p["decimal"]) == (";", ",")
+    types = {col["name"]: col["type"] for col in p["columns"]}
+    assert types["hay_reserve_t"] == "numeric" and p["n_cols"] == HOUSEHOLDS.shape[1]
+    assert p["guess"]["spec"]["data"]["id"] == "hhid"
+
+
+def test_stata_preview_shows_value_and_variable_labels(server, tmp_path):
+    c = analyst(server)
+    df = HOUSEHOLDS.head(100).copy()
+    df["soum"] = df["soum"].astype("category")
+    path = tmp_path / "hh.dta"
+    df.to_stata(path, write_index=False, version=118,
+                variable_labels={"fcs": "Food consumption score"})
+    c.post("/api/files", params={"name": "hh.dta"}, content=path.read_bytes())
+    cols = {x["name"]: x for x in c.get("/api/files/hh.dta/preview").json()["columns"]}
+    assert cols["fcs"]["label"] == "Food consumption score"
+    assert "Uliastai" in cols["soum"]["values"].values()
+
+
+def test_spec_toml_round_trip(server):
+    c = analyst(server)
+    toml = c.post("/api/spec/toml", json=SPEC).text
+    assert tomllib.loads(toml)["pillars"] == SPEC["pillars"]
+    back = c.post("/api/spec/parse", content=toml.encode()).json()["spec"]
+    assert back["pillars"] == SPEC["pillars"] and back["data"] == SPEC["data"]
+    assert c.post("/api/spec/parse", content=b"[data\n").status_code == 400
+
+
+def test_five_analysts_at_once_get_their_own_results(server):
+    """Each uploads a different sample and fits at the same time; none sees another's job."""
+    samples = [HOUSEHOLDS.iloc[i * 60:].reset_index(drop=True) for i in range(5)]
+    clients = [analyst(server) for _ in samples]
+    jobs, outcome = [None] * 5, [None] * 5
+
+    def work(i):
+        c = clients[i]
+        c.post("/api/files", params={"name": "mine.csv"}, content=csv_bytes(samples[i]))
+        r = c.post("/api/fit", json={"file": "mine.csv", "spec": SPEC})
+        jobs[i] = r.json()["job"]
+        outcome[i] = wait_job(c, jobs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=1800)
+    assert all(o and o["state"] == "done" for o in outcome), outcome
+    for i, c in enumerate(clients):
+        scores = pd.read_csv(io.BytesIO(c.get(f"/api/jobs/{jobs[i]}/files/scores.csv").content))
+        assert list(scores["hhid"]) == list(samples[i]["hhid"])
+        for j in range(5):
+            if j != i:
+                for path in ("", "/results", "/zip", "/files/scores.csv"):
+                    assert c.get(f"/api/jobs/{jobs[j]}{path}").status_code == 404
+    assert len(set(jobs)) == 5 and all(len(j) >= 20 for j in jobs)
+    # the zip holds every table in CSV, Stata and Excel, the model, spec and report
+    z = zipfile.ZipFile(io.BytesIO(clients[0].get(f"/api/jobs/{jobs[0]}/zip").content))
+    names = set(z.namelist())
+    assert {"scores.csv", "rsm.csv", "mimic.csv", "model.json", "spec.toml", "report.html",
+            "exports/tables.xlsx", "exports/mimic.dta", "exports/scores.dta"} <= names
+    mimic = pd.read_stata(io.BytesIO(z.read("exports/mimic.dta")))
+    assert "ci_lower" in mimic.columns
+    # no household data, file names or column names in the server log
+    log = server.log_text()
+    assert "mine.csv" not in log and "herd_su" not in log and str(samples[0]["hhid"][0]) not in log
+
+
+def test_delete_my_data_removes_the_workspace(server):
+    c = analyst(server)
+    c.post("/api/files", params={"name": "mine.csv"}, content=csv_bytes(HOUSEHOLDS.head(20)))
+    dirs = {p for p in server.data_dir.iterdir()}
+    assert c.post("/api/delete").status_code == 200
+    assert len({p for p in server.data_dir.iterdir()}) == len(dirs) - 1
+    assert c.get("/api/files").json()["files"] == []
+
+
+def test_workspaces_expire(tmp_path):
+    now = [1000.0]
+    store = Store(tmp_path, retention=24 * 3600, clock=lambda: now[0])
+    ws = store.create()
+    assert store.get(ws.key) is ws and ws.path.is_dir()
+    now[0] += 24 * 3600 - 1
+    assert store.purge() == 0
+    now[0] += 2
+    assert store.purge() == 1 and not ws.path.exists() and store.get(ws.key) is None
+    assert store.get("guessed-" + "x" * 40) is None
+
+
+def test_token_server_asks_for_sign_in(tmp_path):
+    token = tmp_path / "token"
+    token.write_text("s3cret-token-for-the-app-test\n")
+    srv = AppServer(tmp_path, "--token-file", str(token))
+    try:
+        c = httpx.Client(base_url=srv.url, timeout=30)
+        assert c.get("/api/files").status_code == 401
+        assert c.get("/").headers.get("location") == "/login" or c.get("/").status_code == 303
+        assert c.post("/login", content=b"token=wrong").status_code == 401
+        r = c.post("/login", content=b"token=s3cret-token-for-the-app-test")
+        assert r.status_code == 303
+        assert c.get("/api/files").status_code == 200
+    finally:
+        srv.stop()
+    assert "s3cret" not in srv.log_text()
