@@ -47,6 +47,7 @@ STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "rima_token"
 LANG_COOKIE = "rima_lang"
 PUBLIC = ("/login", "/static/", "/health")
+NOT_TABLES = (".json", ".toml")
 log = logging.getLogger("rima.service.app")
 
 
@@ -174,6 +175,11 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
             tmp.unlink(missing_ok=True)
             raise
         tmp.replace(final)
+        if final.suffix.lower() in NOT_TABLES:
+            # a saved model or a spec: read by the command that uses it (rima score checks
+            # the model's checksum), not as a table
+            return finish(request, JSONResponse({"name": name, "format": final.suffix[1:],
+                                                 "files": ws.files()}))
         try:
             df, info = await anyio.to_thread.run_sync(read_upload, final, None)
         except RimaInputError as exc:
