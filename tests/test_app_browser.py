@@ -78,8 +78,16 @@ def shot(drv, work, name):
     """A full-page screenshot 1,400 px wide."""
     h = drv.execute_script("return document.documentElement.scrollHeight")
     drv.set_window_size(1400, min(max(h, 800), 7000))
-    drv.save_screenshot(str(work["shots"] / f"{name}.png"))
+    save(drv, work["shots"] / f"{name}.png")
     drv.set_window_size(1400, 1000)
+
+
+def save(drv, path):
+    """The screenshot with a 256-colour palette: a quarter of the size, same legibility."""
+    from PIL import Image
+
+    drv.save_screenshot(str(path))
+    Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
 
 
 def wait(drv, cond, timeout=60):
@@ -214,7 +222,7 @@ def test_phone_width_has_no_horizontal_overflow(browser, server, work):
         wide = drv.execute_script(
             "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert wide[0] <= wide[1], wide
-        drv.save_screenshot(str(work["shots"] / "10-phone-420px.png"))
+        save(drv, work["shots"] / "10-phone-420px.png")
     finally:
         drv.set_window_size(1400, 1000)
 

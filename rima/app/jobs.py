@@ -155,9 +155,12 @@ def _take_line(job: Job, line: str) -> None:
 
 
 def _last_error(job: Job) -> str:
-    lines = [s for s in job.steps if s.startswith(("error:", "internal error:", "Error:"))]
-    if lines:
-        return lines[-1].split(":", 1)[1].strip()
+    starts = [i for i, s in enumerate(job.steps)
+              if s.startswith(("error:", "internal error:", "Error:"))]
+    if starts:
+        first = job.steps[starts[-1]].split(":", 1)[1].strip()
+        # a spec or data error lists its problems on the lines after the first
+        return "\n".join([first, *job.steps[starts[-1] + 1:]])
     return job.steps[-1] if job.steps else "the command failed"
 
 
