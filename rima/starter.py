@@ -41,36 +41,36 @@ OPTION_HELP = {
 
 ID_NAMES = ("hhid", "hh_id", "household_id", "householdid", "hhcode", "hh_code", "id")
 WEIGHT_PATTERN = re.compile(r"(^|_)(weight|wgt|wt|pweight|hhweight|hh_weight|weights)($|_)",
-                            re.I)
+                            re.IGNORECASE)
 PROFILE_PATTERN = re.compile(
     r"^(soum|sum|aimag|aymag|province|region|district|bag|strata|stratum|zone|urban|rural|"
-    r"location|head_sex|sex_head|hh_head_sex|sex|gender|head_gender|livelihood)$", re.I)
+    r"location|head_sex|sex_head|hh_head_sex|sex|gender|head_gender|livelihood)$", re.IGNORECASE)
 # indicator groups in order of preference: the first name found of each is used
 INDICATOR_PATTERNS = (
-    ("fcs", re.compile(r"^(fcs|food_consumption_score)$", re.I)),
-    ("hdds", re.compile(r"^(hdds|dds|dietary_diversity)$", re.I)),
-    ("food expenditure", re.compile(r"^log_?food_?exp", re.I)),
-    ("food expenditure", re.compile(r"^food_?exp", re.I)),
+    ("fcs", re.compile(r"^(fcs|food_consumption_score)$", re.IGNORECASE)),
+    ("hdds", re.compile(r"^(hdds|dds|dietary_diversity)$", re.IGNORECASE)),
+    ("food expenditure", re.compile(r"^log_?food_?exp", re.IGNORECASE)),
+    ("food expenditure", re.compile(r"^food_?exp", re.IGNORECASE)),
 )
 PILLAR_PATTERNS = {
     "ABS": re.compile(r"dist|_km$|distance|time_to|solar|electric|mobile|phone|network|"
                       r"water|toilet|sanit|school_access|clinic|hospital|market|road|"
-                      r"early_warning|warning|vet_acc", re.I),
+                      r"early_warning|warning|vet_acc", re.IGNORECASE),
     "AST": re.compile(r"herd|^tlu|_tlu|livestock_(su|tlu|units)|^su$|hay|fodder|shelter|"
                       r"barn|motor|vehicle|car$|truck|tractor|durable|asset|house|ger_|land",
-                      re.I),
+                      re.IGNORECASE),
     "SSN": re.compile(r"insur|pension|welfare|remit|transfer|loan|credit|coop|pug|social|"
-                      r"aid$|assist|child_money|benefit|allowance|support", re.I),
+                      r"aid$|assist|child_money|benefit|allowance|support", re.IGNORECASE),
     "AC": re.compile(r"edu|literacy|school_years|income_sources|diversif|nonlivestock|"
-                     r"non_livestock|dependency|training|skill|(^|_)otor|moves|mobility", re.I),
+                     r"non_livestock|dependency|training|skill|(^|_)otor|moves|mobility", re.IGNORECASE),
 }
 MATCH_ORDER = ("SSN", "AC", "ABS", "AST")
 # herd species counts add nothing to a herd total in sheep units (and would dominate AST)
-SPECIES = re.compile(r"^(sheep|goats?|cattle|cows?|horses?|camels?|yaks?)$", re.I)
-HERD_TOTAL = re.compile(r"herd_su|^tlu$|herd_size|livestock_su|total_su", re.I)
+SPECIES = re.compile(r"^(sheep|goats?|cattle|cows?|horses?|camels?|yaks?)$", re.IGNORECASE)
+HERD_TOTAL = re.compile(r"herd_su|^tlu$|herd_size|livestock_su|total_su", re.IGNORECASE)
 # outcomes and shocks are not capacities: never guessed as pillar variables
-NOT_CAPACITY = re.compile(r"loss|dzud|shock|mortality|death|rcsi|csi$|fies|food_insec", re.I)
-NEGATIVE_PATTERN = re.compile(r"dist|_km$|distance|time_to|dependency", re.I)
+NOT_CAPACITY = re.compile(r"loss|dzud|shock|mortality|death|rcsi|csi$|fies|food_insec", re.IGNORECASE)
+NEGATIVE_PATTERN = re.compile(r"dist|_km$|distance|time_to|dependency", re.IGNORECASE)
 
 
 @dataclass
@@ -115,11 +115,7 @@ class Guess:
 
 
 def _numeric(s: pd.Series) -> bool:
-    if pd.api.types.is_bool_dtype(s):
-        return True
-    if pd.api.types.is_numeric_dtype(s):
-        return True
-    return False
+    return bool(pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s))
 
 
 def guess_spec(df: pd.DataFrame) -> Guess:
@@ -299,9 +295,9 @@ def starter_toml(df: pd.DataFrame, source: str | None = None, guess: Guess | Non
         L.append(f"profiles = {toml_value(g.profiles)}")
     else:
         L.append('# profiles = ["soum"]  # columns to report results by')
-    L += ["", "[pillars]", f"# at least {MIN_PILLAR_VARIABLES} numeric variables each; "
-          "ABS access to basic services, AST assets, SSN social safety nets, "
-          "AC adaptive capacity"]
+    L += ["", "[pillars]", (f"# at least {MIN_PILLAR_VARIABLES} numeric variables each; "
+                            "ABS access to basic services, AST assets, SSN social safety nets, "
+                            "AC adaptive capacity")]
     for p, vs in g.pillars.items():
         L += _wrap_list(p, vs)
     for p, vs in g.short_pillars.items():
@@ -309,15 +305,15 @@ def starter_toml(df: pd.DataFrame, source: str | None = None, guess: Guess | Non
     for p in PILLAR_PATTERNS:
         if p not in g.pillars and p not in g.short_pillars:
             L.append(f"# {p} = []  # no variable recognised")
-    L += ["", "[indicators]", f"# food-security outcomes of the MIMIC model (at least "
-          f"{MIN_INDICATORS})"]
+    L += ["", "[indicators]",
+          f"# food-security outcomes of the MIMIC model (at least {MIN_INDICATORS})"]
     if len(g.indicators) >= MIN_INDICATORS:
         L.append(f"food_security = {toml_value(g.indicators)}")
     else:
         L.append(f"food_security = {toml_value(g.indicators)}  # TODO: add indicators "
                  "(e.g. fcs, hdds, log food expenditure)")
-    L += ["", "[options]", "# every key with its default (the reference procedure); "
-          "uncomment to change"]
+    L += ["", "[options]",
+          "# every key with its default (the reference procedure); uncomment to change"]
     factor_rows = []
     for key, default, help_ in option_defaults():
         if key.startswith("factor."):

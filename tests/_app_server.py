@@ -19,7 +19,7 @@ class AppServer:
         self.data_dir = tmp / "data"
         env = dict(os.environ, **(env or {}))
         env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-        self._fh = open(self.log, "wb")
+        self._fh = open(self.log, "wb")  # noqa: SIM115 - open while the server runs
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "rima", "app", "--port", "0", "--data-dir",
              str(self.data_dir), *args], stdout=self._fh, stderr=subprocess.STDOUT, env=env)

@@ -199,3 +199,50 @@ def test_token_server_asks_for_sign_in(tmp_path):
     finally:
         srv.stop()
     assert "s3cret" not in srv.log_text()
+
+
+@pytest.fixture(scope="module")
+def boot_job(server):
+    c = analyst(server)
+    c.post("/api/files", params={"name": "hh.csv"}, content=csv_bytes(HOUSEHOLDS))
+    job = c.post("/api/fit", json={"file": "hh.csv", "spec": SPEC, "n_boot": 20}).json()["job"]
+    return c, job, wait_job(c, job)
+
+
+def test_bootstrap_intervals_and_progress_reach_the_page(boot_job):
+    c, job, done = boot_job
+    assert done["state"] == "done" and any("bootstrap" in s for s in done["steps"])
+    page = c.get(f"/api/jobs/{job}/results").json()
+    assert "Bootstrap interval" in page["results"]
+    boot = pd.read_csv(io.BytesIO(c.get(f"/api/jobs/{job}/files/bootstrap_rsm.csv").content))
+    for p, lo, hi in zip(boot["pillar"], boot["ci_lower"], boot["ci_upper"]):
+        assert f"{lo:.2f} – {hi:.2f}" in page["results"], p
+
+
+def test_failed_fit_reports_the_command_error(server):
+    c = analyst(server)
+    df = HOUSEHOLDS.copy()
+    df["fcs"] = 1.0  # constant indicator: validation refuses it beside the indicators
+    c.post("/api/files", params={"name": "flat.csv"}, content=csv_bytes(df))
+    r = c.post("/api/fit", json={"file": "flat.csv", "spec": SPEC})
+    assert r.status_code == 422
+    (err,) = r.json()["errors"]
+    assert err["field"] == "indicators" and "fcs" in err["message"]
+
+
+def test_scoring_api_in_the_same_process(boot_job, tmp_path):
+    c, job, _ = boot_job
+    model = tmp_path / "model.json"
+    model.write_bytes(c.get(f"/api/jobs/{job}/files/model.json").content)
+    srv = AppServer(tmp_path, "--model", f"zavkhan={model}")
+    try:
+        s = httpx.Client(base_url=srv.url, timeout=60)
+        assert s.get("/").status_code == 200
+        names = [m["name"] for m in s.get("/service/models").json()]
+        assert names == ["zavkhan"]
+        body = HOUSEHOLDS.head(5).to_csv(index=False)
+        r = s.post("/service/models/zavkhan/score", content=body,
+                   headers={"content-type": "text/csv"})
+        assert r.status_code == 200
+    finally:
+        srv.stop()

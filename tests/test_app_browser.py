@@ -91,9 +91,8 @@ def save(drv, path):
 
 
 def wait(drv, cond, timeout=60):
-    from selenium.webdriver.support.ui import WebDriverWait
-
     from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
 
     # the page rebuilds the pickers when a spec is loaded: a stale element is retried
     return WebDriverWait(drv, timeout, poll_frequency=0.25, ignored_exceptions=(
@@ -202,6 +201,8 @@ def test_analysis_in_the_browser_matches_the_command_line(browser, server, work)
     wait(drv, lambda d: "soum_ranking" in by_id(d, "an-results").text
          or by_id(d, "err-analysis").text, timeout=WAIT_FIT)
     assert by_id(drv, "err-analysis").text == ""
+    # the analyst sees file names, never where the server keeps them
+    assert str(server.data_dir) not in by_id(drv, "s-score").text + by_id(drv, "s-analyses").text
     shot(drv, work, "08-score-and-targeting")
 
 

@@ -6,7 +6,7 @@ the command line, so a download from the page equals what the analyst would get 
 terminal, byte for byte. Child processes keep the server responsive (a fit holds all
 cores for seconds), can be stopped when an analyst deletes their data, and at most
 `max_jobs` run at once; the others wait in order. Progress is the child's stderr: the
-step lines of `rima fit` and the bootstrap's percentage.
+step lines of `rima fit` (and a percentage where a progress bar reaches the stream).
 """
 
 from __future__ import annotations
@@ -122,9 +122,15 @@ class Runner:
                 job.errors = [{"field": "run", "message":
                                f"stopped after {self.timeout:g} s (the server's job time limit)"}]
             reader.join(timeout=5)
-        job.stdout = (job.out.parent / f"{job.out.name}.stdout").read_text(
-            encoding="utf-8", errors="replace")
+        job.stdout = scrub((job.out.parent / f"{job.out.name}.stdout").read_text(
+            encoding="utf-8", errors="replace"), job.out.parents[2])
         return rc
+
+
+def scrub(text: str, root: Path) -> str:
+    """`text` with every path under `root` (the workspace) cut to its file name: analysts
+    see their file names, never where the server keeps them."""
+    return re.sub(re.escape(str(root)) + r"[^\s\"',;)]*/", "", text)
 
 
 def _read_progress(stream, job: Job) -> None:
@@ -145,6 +151,7 @@ def _read_progress(stream, job: Job) -> None:
 def _take_line(job: Job, line: str) -> None:
     if not line:
         return
+    line = scrub(line, job.out.parents[2])
     m = _PERCENT.search(line)
     if m:
         job.percent = int(m.group(1))

@@ -13,7 +13,6 @@ import json
 from rima import __version__
 from rima.app.messages import LANGUAGES, catalogue, text
 
-
 _CURRENT = ' aria-current="true"'
 
 
@@ -53,7 +52,7 @@ def _option_field(f: dict, lang: str) -> str:
 
 
 def main_page(lang: str, settings, option_fields: list[dict]) -> str:
-    t = lambda k, **kw: _e(text(lang, k, **kw))  # noqa: E731
+    t = lambda k, **kw: _e(text(lang, k, **kw))
     langs = " ".join(
         f'<a href="/?lang={code}" hreflang="{code}" lang="{code}"'
         f'{_CURRENT if code == lang else ""}>{_e(name)}</a>'
@@ -165,7 +164,7 @@ def _json_script(obj) -> str:
 
 
 def login_page(lang: str, bad: bool = False) -> str:
-    t = lambda k: _e(text(lang, k))  # noqa: E731
+    t = lambda k: _e(text(lang, k))
     msg = f'<p class="error" role="alert">{t("login_bad")}</p>' if bad else ""
     return (_head(lang) + f'<body><main id="main"><h1>{t("title")}</h1>{msg}'
             '<form method="post" action="/login"><div class="field">'

@@ -89,12 +89,12 @@ def results_fragment(out: Path, job_url: str, lang: str, value_labels=None) -> s
     """The results of a finished fit as HTML (headline, RSM, pillars, MIMIC, profiles...)."""
     data = json.loads((out / "report_data.json").read_text(encoding="utf-8"))
     headline = json.loads((out / "headline.json").read_text(encoding="utf-8"))
-    t = lambda k, **kw: _esc(text(lang, k, **kw))  # noqa: E731
+    t = lambda k, **kw: _esc(text(lang, k, **kw))
     mean = headline["rci_100_mean"]
     parts = [f'<section aria-labelledby="h-headline"><h3 id="h-headline">{t("headline")}</h3>',
-             f'<p class="big">{t("mean_rci")}: <strong id="rci-mean" data-value="{mean!r}">'
-             f"{mean:.2f}</strong> · {t('households')}: {headline['households']}, "
-             f"{t('scored')}: {headline['scored']}</p>",
+             (f'<p class="big">{t("mean_rci")}: <strong id="rci-mean" data-value="{mean!r}">'
+              f"{mean:.2f}</strong> · {t('households')}: {headline['households']}, "
+              f"{t('scored')}: {headline['scored']}</p>"),
              _fig(job_url, "rci_100_hist", "RCI_100", out)]
     rsm = _frame(data["rsm"])
     corr = signed_correlations(out, list(rsm["pillar"]))

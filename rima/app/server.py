@@ -28,6 +28,7 @@ import tomllib
 from pathlib import Path
 from urllib.parse import parse_qs
 
+import anyio
 import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -168,9 +169,9 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         final = ws.uploads / name
         tmp = ws.uploads / (name + ".part")
         try:
-            with open(tmp, "wb") as fh:
+            async with await anyio.open_file(tmp, "wb") as fh:
                 async for chunk in request.stream():
-                    fh.write(chunk)
+                    await fh.write(chunk)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -181,7 +182,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
             return finish(request, JSONResponse({"name": name, "format": final.suffix[1:],
                                                  "files": ws.files()}))
         try:
-            df, info = await anyio.to_thread.run_sync(read_upload, final, None)
+            _, info = await anyio.to_thread.run_sync(read_upload, final, None)
         except RimaInputError as exc:
             final.unlink(missing_ok=True)
             return finish(request, err(400, _plain_message(exc, final), "upload"))
@@ -205,7 +206,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
             path = ws.upload_path(name)
             df, info = await anyio.to_thread.run_sync(read_upload, path, sheet)
         except RimaInputError as exc:
-            return finish(request, err(400, _plain_message(exc, None), "upload"))
+            return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "upload"))
         out = preview(df, info)
         g = guess_spec(df)
         out["guess"] = {"spec": g.spec_dict(), "reasons": g.reasons,
@@ -274,7 +275,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
             model = ws.upload_path(body.get("model", ""))
             data = ws.upload_path(body.get("data", ""))
         except RimaInputError as exc:
-            return finish(request, err(400, str(exc), "score"))
+            return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "score"))
         job = _new_job(ws, "score")
         job.argv = ["score", str(data), "--model", str(model), "--out",
                     str(job.out / "scores.csv"), "--json"]
@@ -291,7 +292,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         try:
             argv = _analysis_argv(ws, body, base)
         except RimaInputError as exc:
-            return finish(request, err(400, str(exc), "analysis"))
+            return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "analysis"))
         job = _new_job(ws, "analysis")
         job.argv = argv + ["--out", str(job.out)]
         runner.submit(job, then=_after_analysis)
@@ -397,7 +398,7 @@ def _check(ws, body):
         path = ws.upload_path(body.get("file", ""))
         df, info = read_upload(path, body.get("sheet") or None)
     except RimaInputError as exc:
-        return [{"field": "upload", "message": str(exc)}], None, None
+        return [{"field": "upload", "message": jobs_mod.scrub(str(exc), ws.path)}], None, None
     spec = _clean_spec(body.get("spec") or {})
     problems = check_mapping(spec, df.columns)
     if not problems:

@@ -51,7 +51,13 @@ def command(host, port, token_file, token_env, data_dir, max_upload_mb, keep_hou
         raise click.ClickException(
             "the app needs the optional 'serve' extra (FastAPI and uvicorn): "
             f"pip install 'rima[serve]' ({exc})") from None
-    from rima.commands.serve import _bind, _configure_logging, _model_names, _read_token, is_loopback
+    from rima.commands.serve import (
+        _bind,
+        _configure_logging,
+        _model_names,
+        _read_token,
+        is_loopback,
+    )
 
     token = _read_token(token_file, token_env)
     if token is None and not is_loopback(host):
