@@ -246,3 +246,69 @@ def test_scoring_api_in_the_same_process(boot_job, tmp_path):
         assert r.status_code == 200
     finally:
         srv.stop()
+
+
+def test_analyses_run_from_the_forms(boot_job):
+    c, job, _ = boot_job
+    c.post("/api/files", params={"name": "soums.csv"},
+           content=(EXAMPLE / "soums.csv").read_bytes())
+    forms = {
+        "target": {"soums": "soums.csv", "thresholds": "30,60"},
+        "shocks": {"soums": "soums.csv", "outcome": "fcs", "regression": "ols"},
+        "scenario": {"change": "enrol social_insurance share=0.05", "boot": 20},
+    }
+    started = {k: c.post("/api/analysis", json={"kind": k, "fit": job, **v}).json()["job"]
+               for k, v in forms.items()}
+    for kind, jid in started.items():
+        done = wait_job(c, jid)
+        assert done["state"] == "done", (kind, done["errors"])
+        page = c.get(f"/api/jobs/{jid}/results").json()["results"]
+        assert "summary.txt" not in page and str(job) not in page
+        assert "/tmp/" not in page  # no server paths
+    assert "soum_ranking" in c.get(f"/api/jobs/{started['target']}/results").json()["results"]
+    r = c.post("/api/analysis", json={"kind": "target", "fit": "no-such-job"})
+    assert r.status_code == 400
+    assert c.post("/api/analysis", json={"kind": "target", "fit": job,
+                                         "thresholds": "x"}).status_code == 400
+
+
+def test_excel_sheets_spss_and_parquet(server, tmp_path):
+    import pyreadstat
+
+    c = analyst(server)
+    xlsx = tmp_path / "survey.xlsx"
+    with pd.ExcelWriter(xlsx) as xw:
+        pd.DataFrame({"note": ["read me"]}).to_excel(xw, sheet_name="notes", index=False)
+        HOUSEHOLDS.head(40).to_excel(xw, sheet_name="households", index=False)
+    c.post("/api/files", params={"name": "survey.xlsx"}, content=xlsx.read_bytes())
+    first = c.get("/api/files/survey.xlsx/preview").json()
+    assert first["sheets"] == ["notes", "households"] and first["n_cols"] == 1
+    second = c.get("/api/files/survey.xlsx/preview", params={"sheet": "households"}).json()
+    assert second["n_rows"] == 40 and second["guess"]["spec"]["data"]["id"] == "hhid"
+
+    sav = tmp_path / "survey.sav"
+    df = HOUSEHOLDS.head(30)[["hhid", "fcs", "hdds"]].copy()
+    df["sex"] = [1, 2] * 15
+    pyreadstat.write_sav(df, str(sav), column_labels=["household", "FCS", "HDDS", "sex"],
+                         variable_value_labels={"sex": {1: "male", 2: "female"}})
+    pq = tmp_path / "survey.parquet"
+    HOUSEHOLDS.head(25).to_parquet(pq)
+    c.post("/api/files", params={"name": "survey.sav"}, content=sav.read_bytes())
+    c.post("/api/files", params={"name": "survey.parquet"}, content=pq.read_bytes())
+    cols = {x["name"]: x for x in c.get("/api/files/survey.sav/preview").json()["columns"]}
+    assert cols["fcs"]["label"] == "FCS" and cols["sex"]["values"] == {"1": "male", "2": "female"}
+    assert c.get("/api/files/survey.parquet/preview").json()["n_rows"] == 25
+    assert set(c.get("/api/files").json()["files"]) == {"survey.xlsx", "survey.sav",
+                                                        "survey.parquet"}
+
+
+def test_semicolon_file_fits_like_the_comma_file(boot_job):
+    """A spreadsheet export (';' and decimal commas) is read as the page showed it and
+    gives the same scores as the plain CSV."""
+    c, job, _ = boot_job
+    text = HOUSEHOLDS.to_csv(index=False, sep=";", decimal=",")
+    c.post("/api/files", params={"name": "export.csv"}, content=text.encode())
+    semi = c.post("/api/fit", json={"file": "export.csv", "spec": SPEC}).json()["job"]
+    assert wait_job(c, semi)["state"] == "done"
+    got = c.get(f"/api/jobs/{semi}/files/scores.csv").content
+    assert got == c.get(f"/api/jobs/{job}/files/scores.csv").content

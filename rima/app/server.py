@@ -40,7 +40,7 @@ from rima.app.messages import LANGUAGES, catalogue, text
 from rima.app.pages import login_page, main_page
 from rima.app.settings import AppSettings
 from rima.app.store import COOKIE, Store, safe_name
-from rima.app.tables import needs_copy, preview, read_upload
+from rima.app.tables import needs_copy, plain_code, preview, read_upload
 from rima.errors import RimaInputError
 from rima.starter import guess_spec, option_defaults, to_toml
 
@@ -261,7 +261,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         job.argv = ["fit", str(data_path), "--spec", str(spec_path), "--out", str(job.out),
                     "--json"] + (["--bootstrap", str(n_boot)] if n_boot else [])
         job.meta = {"data": str(data_path), "file": safe_name(body["file"]),
-                    "value_labels": {k: {str(_code(c)): str(v) for c, v in m.items()}
+                    "value_labels": {k: {str(plain_code(c)): str(v) for c, v in m.items()}
                                      for k, m in df.attrs.get("value_labels", {}).items()}}
         ws.jobs[job.id] = job
         runner.submit(job, then=_after_fit)
@@ -372,10 +372,6 @@ def _plain_message(exc: Exception, path: Path | None) -> str:
     return msg.replace(str(Path.cwd()), "")
 
 
-def _code(c):
-    return int(c) if isinstance(c, float) and c.is_integer() else c
-
-
 def _clean_spec(spec: dict) -> dict:
     """The page's mapping as a spec dict: empty entries left out, options typed."""
     data = {k: v for k, v in (spec.get("data") or {}).items() if v not in (None, "", [])}
@@ -462,7 +458,7 @@ def _analysis_argv(ws, body, base) -> list[str]:
     if kind == "scenario":
         change = str(body.get("change") or "").strip()
         if not change:
-            raise RimaInputError("write a change, e.g. hay_reserve_t*1.2")
+            raise RimaInputError("write a change, e.g. enrol social_insurance share=0.05")
         boot = int(body.get("boot") or 200)
         return ["scenario", data, "--model", model, "--change", change, "--boot", str(boot)]
     raise RimaInputError(f"unknown analysis {kind!r}")

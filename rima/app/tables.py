@@ -114,6 +114,11 @@ def _cell(v):
     return v if isinstance(v, (int, float, str, bool)) else str(v)
 
 
+def plain_code(v):
+    """A value-label code as written in the data: 1, not 1.0."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
 def preview(df: pd.DataFrame, info: dict, n_rows: int = 8) -> dict:
     """Columns (name, type, missing, label, value labels) and the first rows."""
     vlabels = df.attrs.get("value_labels", {}) or {}
@@ -122,7 +127,7 @@ def preview(df: pd.DataFrame, info: dict, n_rows: int = 8) -> dict:
         s = df[c]
         kind = ("numeric" if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
                 else "text")
-        values = {str(_cell(k)): str(v) for k, v in list(vlabels.get(c, {}).items())[:30]}
+        values = {str(plain_code(k)): str(v) for k, v in list(vlabels.get(c, {}).items())[:30]}
         cols.append({"name": c, "type": kind, "missing": int(s.isna().sum()),
                      "label": info.get("variable_labels", {}).get(c, ""), "values": values})
     rows = [[_cell(v) for v in r] for r in df.head(n_rows).itertuples(index=False)]
