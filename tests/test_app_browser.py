@@ -267,6 +267,8 @@ def test_language_switch_to_mongolian(browser, server, work):
     drv.find_element("css selector", 'a[hreflang="mn"]').click()
     wait(drv, lambda d: d.find_element("tag name", "h1").text == MN["title"])
     assert MN["step_map"] in drv.page_source
+    with_data(drv, server, work)  # the workspace survives the switch: its files are listed
+    assert drv.find_element("tag name", "h1").text == MN["title"]
     shot(drv, work, "11-mongolian")
     drv.find_element("css selector", 'a[hreflang="en"]').click()
     wait(drv, lambda d: d.find_element("tag name", "h1").text == EN["title"])
