@@ -199,6 +199,7 @@ def test_token_server_asks_for_sign_in(tmp_path):
     finally:
         srv.stop()
     assert "s3cret" not in srv.log_text()
+    assert not list(srv.data_dir.glob("ws-*"))  # a stopped server leaves no workspace
 
 
 @pytest.fixture(scope="module")

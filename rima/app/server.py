@@ -25,6 +25,7 @@ import logging
 import shutil
 import threading
 import tomllib
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -60,25 +61,26 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
 
     store = Store(settings.data_dir, settings.retention)
     runner = jobs_mod.Runner(settings.max_jobs, settings.job_timeout)
-    app = FastAPI(title="rima app", docs_url=None, redoc_url=None, openapi_url=None)
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_app):
+        def purge_loop():
+            while not stop.wait(60):
+                store.purge()
+
+        threading.Thread(target=purge_loop, daemon=True).start()
+        yield
+        stop.set()
+        store.close()  # running jobs stopped, every workspace removed
+
+    app = FastAPI(title="rima app", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
     app.state.store, app.state.runner, app.state.settings = store, runner, settings
     # the scoring service's guard: body-size cap while streaming, deadline, JSON access log
     # (route templates only, never a query, file name or value)
     guard = ServiceSettings(max_body_bytes=settings.max_upload_bytes, request_timeout=900.0)
     app.add_middleware(_Guard, settings=guard)
-    stop = threading.Event()
-
-    def purge_loop():
-        while not stop.wait(60):
-            store.purge()
-
-    threading.Thread(target=purge_loop, daemon=True).start()
-
-    @app.on_event("shutdown")
-    def _shutdown():
-        stop.set()
-        store.close()
-
     @app.middleware("http")
     async def auth(request: Request, call_next):
         path = request.url.path
