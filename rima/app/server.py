@@ -56,7 +56,7 @@ log = logging.getLogger("rima.service.app")
 def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
     """The page server; with `models` ({name: FittedModel}) the scoring API is mounted
     at /service in the same process."""
-    from rima.service.middleware import _Guard
+    from rima.service.middleware import Guard
     from rima.service.settings import ServiceSettings
 
     store = Store(settings.data_dir, settings.retention)
@@ -80,7 +80,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
     # the scoring service's guard: body-size cap while streaming, deadline, JSON access log
     # (route templates only, never a query, file name or value)
     guard = ServiceSettings(max_body_bytes=settings.max_upload_bytes, request_timeout=900.0)
-    app.add_middleware(_Guard, settings=guard)
+    app.add_middleware(Guard, settings=guard)
     @app.middleware("http")
     async def auth(request: Request, call_next):
         path = request.url.path

@@ -52,14 +52,14 @@ def command(host, port, token_file, token_env, data_dir, max_upload_mb, keep_hou
             "the app needs the optional 'serve' extra (FastAPI and uvicorn): "
             f"pip install 'rima[serve]' ({exc})") from None
     from rima.commands.serve import (
-        _bind,
-        _configure_logging,
-        _model_names,
-        _read_token,
+        bind_socket,
+        configure_logging,
         is_loopback,
+        model_names,
+        read_token,
     )
 
-    token = _read_token(token_file, token_env)
+    token = read_token(token_file, token_env)
     if token is None and not is_loopback(host):
         raise click.UsageError(
             f"refusing to serve on {host} without a token: use --token-file or "
@@ -68,14 +68,14 @@ def command(host, port, token_file, token_env, data_dir, max_upload_mb, keep_hou
     settings = AppSettings(data_dir=root, token=token,
                            max_upload_bytes=int(max_upload_mb * 1024 * 1024),
                            retention=keep_hours * 3600.0, max_jobs=jobs)
-    _configure_logging(log_level)
+    configure_logging(log_level)
     loaded = None
     if models:
         import rima
 
-        loaded = {name: rima.load(path) for name, path in _model_names(models).items()}
+        loaded = {name: rima.load(path) for name, path in model_names(models).items()}
     app = create_app(settings, loaded)
-    sock = _bind(host, port)
+    sock = bind_socket(host, port)
     logging.getLogger("rima.service").info(json.dumps({
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": "listening",
         "app": True, "host": host, "port": sock.getsockname()[1], "auth": token is not None,
