@@ -114,6 +114,8 @@ EN = {
     "login_button": "Sign in",
     "login_bad": "The token is not valid.",
     "figure": "Figure",
+    "first_rows": "rows 1–{n}",
+    "text_column": "text, cannot be a pillar variable",
 }
 
 MN = {
@@ -222,6 +224,8 @@ MN = {
     "login_button": "Нэвтрэх",
     "login_bad": "Түлхүүр буруу байна.",
     "figure": "Зураг",
+    "first_rows": "мөр 1–{n}",
+    "text_column": "текст, тулгуурын хувьсагч байж болохгүй",
 }
 
 CATALOGUE = {"en": EN, "mn": MN}

@@ -90,13 +90,13 @@
       tb.append(el("tr", {}, el("td", { text: c.name }), el("td", { text: c.type }), el("td", { class: "num", "data-v": c.missing, text: c.missing }), el("td", { text: c.label }), el("td", { text: vals })));
     }
     cols.append(tb);
-    const rows = el("table", {}, el("caption", { text: "rows 1–" + p.rows.length }));
+    const rows = el("table", {}, el("caption", { text: fmt("first_rows", { n: p.rows.length }) }));
     const h2 = el("tr"); for (const c of p.columns) h2.append(el("th", { scope: "col", text: c.name }));
     rows.append(el("thead", {}, h2));
     const b2 = el("tbody");
     for (const row of p.rows) { const tr = el("tr"); for (const v of row) tr.append(el("td", { text: v === null ? "" : String(v) })); b2.append(tr); }
     rows.append(b2);
-    $("preview").replaceChildren(scrollBox(cols, name), scrollBox(rows, "rows"));
+    $("preview").replaceChildren(scrollBox(cols, name), scrollBox(rows, fmt("first_rows", { n: p.rows.length })));
     $("s-preview").hidden = false; $("s-map").hidden = false; $("s-run").hidden = false;
     state.guess = p.guess.spec;
     applySpec(state.guess);
@@ -165,6 +165,12 @@
     state.negative = new Set(opts.negative || []);
     state.anchor = Object.assign({}, opts.anchor || {});
     refreshMapping();
+    // each list starts with its chosen columns, then the free ones, then those taken
+    // elsewhere (sorted once here, so nothing moves under the pointer while choosing)
+    document.querySelectorAll("#pickers ul.choices").forEach((ul) => {
+      const rank = (li) => { const cb = li.querySelector("input"); return cb.checked ? 0 : cb.disabled ? 2 : 1; };
+      ul.append(...Array.from(ul.children).sort((a, b) => rank(a) - rank(b)));
+    });
   }
   function defaultOf(sel) { const o = Array.from(sel.options).find((o) => o.defaultSelected); return o ? o.value : sel.value; }
   function refreshMapping() {
@@ -180,7 +186,7 @@
         const taken = owner[li.dataset.col] && !mine.has(li.dataset.col);
         const textCol = f !== "profiles" && (state.columns.find((c) => c.name === li.dataset.col) || {}).type === "text";
         cb.disabled = Boolean(taken || textCol);
-        why.textContent = taken ? " (" + fmt("in_role", { role: owner[li.dataset.col] }) + ")" : textCol ? " (text)" : "";
+        why.textContent = taken ? " (" + fmt("in_role", { role: owner[li.dataset.col] }) + ")" : textCol ? " (" + M.text_column + ")" : "";
       });
       const n = mine.size;
       $("pick-" + f).querySelector(".count").textContent = fmt("chosen", { n });
