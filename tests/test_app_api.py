@@ -313,3 +313,18 @@ def test_semicolon_file_fits_like_the_comma_file(boot_job):
     assert wait_job(c, semi)["state"] == "done"
     got = c.get(f"/api/jobs/{semi}/files/scores.csv").content
     assert got == c.get(f"/api/jobs/{job}/files/scores.csv").content
+
+
+def test_app_refuses_an_open_address_without_a_token(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests._app_server import ROOT
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("RIMA_APP_TOKEN", None)
+    r = subprocess.run([sys.executable, "-m", "rima", "app", "--host", "0.0.0.0", "--port", "0",
+                        "--data-dir", str(tmp_path)], capture_output=True, text=True,
+                       timeout=120, env=env, check=False)
+    assert r.returncode == 2 and "without a token" in r.stderr

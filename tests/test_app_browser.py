@@ -261,14 +261,20 @@ def test_every_control_has_a_label_and_takes_the_keyboard(browser, server, work)
     assert "upload-input" in seen
 
 
-def test_language_switch_to_mongolian(browser, server, work):
+def test_language_switch_to_mongolian_keeps_the_mapping(browser, server, work):
     drv = browser
-    drv.get(server.url + "/")
+    with_data(drv, server, work)
+    box = checkbox(drv, "pillar-AC", "training")
+    if box.is_selected():
+        click(drv, box)
     drv.find_element("css selector", 'a[hreflang="mn"]').click()
     wait(drv, lambda d: d.find_element("tag name", "h1").text == MN["title"])
     assert MN["step_map"] in drv.page_source
     with_data(drv, server, work)  # the workspace survives the switch: its files are listed
     assert drv.find_element("tag name", "h1").text == MN["title"]
+    assert not checkbox(drv, "pillar-AC", "training").is_selected()  # the mapping too
+    assert checkbox(drv, "pillar-AC", "otor_moves").is_selected()
+    click(drv, checkbox(drv, "pillar-AC", "training"))
     shot(drv, work, "11-mongolian")
     drv.find_element("css selector", 'a[hreflang="en"]').click()
     wait(drv, lambda d: d.find_element("tag name", "h1").text == EN["title"])

@@ -135,6 +135,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
         given = (form.get("token") or [""])[0].strip()
         if not settings.token or not hmac.compare_digest(given.encode(), settings.token.encode()):
+            await anyio.sleep(1.0)  # slows guessing down; honest users rarely mistype twice
             return HTMLResponse(login_page(lang_of(request), bad=True), status_code=401)
         resp = RedirectResponse("/", status_code=303)
         resp.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict", path="/",

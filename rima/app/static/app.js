@@ -99,7 +99,12 @@
     $("preview").replaceChildren(scrollBox(cols, name), scrollBox(rows, fmt("first_rows", { n: p.rows.length })));
     $("s-preview").hidden = false; $("s-map").hidden = false; $("s-run").hidden = false;
     state.guess = p.guess.spec;
-    applySpec(state.guess);
+    // a mapping made earlier for this file in this tab (e.g. before a language switch)
+    const kept = sessionStorage.getItem("rima-spec:" + name);
+    applySpec(kept ? JSON.parse(kept) : state.guess);
+  }
+  function keepSpec() {
+    if (state.file) sessionStorage.setItem("rima-spec:" + state.file, JSON.stringify(currentSpec()));
   }
   function scrollBox(t, label) { return el("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": label }, t); }
   function sortButton(label) { return el("button", { type: "button", class: "sort", title: M.sort, text: label }); }
@@ -321,8 +326,11 @@
     const r = await api("/api/spec/parse", { method: "POST", body: await f.text() });
     if (!r.ok) { showErrors(r.body.errors); return; }
     applySpec(r.body.spec);
+    keepSpec();
   });
   $("run").addEventListener("click", run);
+  $("s-map").addEventListener("change", keepSpec);
+  $("guess-again").addEventListener("click", () => state.file && sessionStorage.removeItem("rima-spec:" + state.file));
   $("score-run").addEventListener("click", () => sideJob("/api/score", { model: $("score-model").value, data: $("score-data").value }, "score-results", "score"));
   $("an-kind").addEventListener("change", () => document.querySelectorAll("[data-for]").forEach((d) => { d.hidden = d.dataset.for !== $("an-kind").value; }));
   $("an-run").addEventListener("click", () => sideJob("/api/analysis", {
