@@ -666,11 +666,11 @@ def test_clear_error_without_the_serve_extra(fitted):
 
 
 def test_loopback_and_model_names():
-    from rima.commands.serve import _model_names, is_loopback
+    from rima.commands.serve import is_loopback, model_names
 
     assert all(map(is_loopback, ["127.0.0.1", "127.9.9.9", "::1", "[::1]", "localhost"]))
     assert not any(map(is_loopback, ["0.0.0.0", "192.168.1.5", "::", "example.org"]))
-    named = _model_names(["out/zavkhan/model.json", "round2=out/r2/model.json", "a/khovd.json"])
+    named = model_names(["out/zavkhan/model.json", "round2=out/r2/model.json", "a/khovd.json"])
     assert named == {"zavkhan": Path("out/zavkhan/model.json"),
                      "round2": Path("out/r2/model.json"), "khovd": Path("a/khovd.json")}
 
