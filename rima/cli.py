@@ -18,6 +18,7 @@ EXIT_INTERNAL_ERROR = 1
 # name -> short help; the module rima.commands.<name> (dashes become underscores)
 COMMANDS = {
     "simulate": "Simulate a Zavkhan herder survey with known latent structure.",
+    "init": "Write a commented starter spec guessed from a data file's columns.",
     "validate": "Check a dataset against a model spec; print the data summary and row accounting.",
     "fit": "Fit the RIMA-II model (pillars, MIMIC, RSM) and write scores, tables, model and report.",
     "score": "Score new households with a saved model.",
@@ -29,12 +30,13 @@ COMMANDS = {
     "scenario": "What-if changes to input variables applied to a fitted model.",
     "target": "Resilience classes, low-resilience lists and soum early-action ranking.",
     "serve": "Serve saved models over HTTP for scoring.",
+    "app": "Serve the analysis as web pages for analysts who do not write code.",
     "warmup": "Compile and cache every numerical kernel now (e.g. in a container build).",
 }
 
 
 # commands that run no numerical kernel: no first-run compile notice
-QUIET_COMMANDS = {"simulate", "report"}
+QUIET_COMMANDS = {"simulate", "report", "init", "app"}
 
 
 def _with_compile_notice(callback):

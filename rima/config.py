@@ -1,4 +1,9 @@
-"""rima's run-time settings: threads, the numba cache, the first-run notice.
+"""rima's run-time settings: the `rima` logger, threads, the numba cache, the first-run
+notice.
+
+    import rima.config
+    rima.config.set_threads(4)      # threads the kernels use (default: all cores)
+    rima.config.logger.setLevel("INFO")
 
 Threads (implemented in `rima._kernels.threads`, re-exported here):
 `set_num_threads(n)` / `num_threads()` / `max_threads()`, `threads_for(n_rows)` (tasks
@@ -14,6 +19,7 @@ Cache: `cache_dir()` is where numba keeps the compiled kernels (NUMBA_CACHE_DIR 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import sys
 import threading
@@ -31,8 +37,32 @@ from rima._kernels.threads import (  # noqa: F401 - re-exported: the public home
     threads_needed,
 )
 
+logger = logging.getLogger("rima")
+logger.addHandler(logging.NullHandler())
+
+_KERNELS = Path(__file__).parent / "_kernels"
 _lock = threading.Lock()
 _notice_shown = False
+
+
+def set_threads(n: int) -> None:
+    """Threads the kernels use (1 .. the pool size, NUMBA_NUM_THREADS); RimaInputError
+    otherwise. `set_num_threads` is the same without the range check (it caps)."""
+    import numba
+
+    from rima.errors import RimaInputError
+
+    top = max_threads()
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= top:
+        raise RimaInputError(f"threads must be an integer from 1 to {top}, got {n!r}")
+    set_num_threads(n)
+    numba.set_num_threads(n)  # for numba parallel loops, should any be added
+    logger.info("kernel threads set to %d", n)
+
+
+def get_threads() -> int:
+    """Threads a large task uses now (`num_threads`)."""
+    return num_threads()
 
 
 def __getattr__(name):
@@ -61,7 +91,7 @@ def cache_dir() -> Path:
     env = os.environ.get("NUMBA_CACHE_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent / "_kernels"
+    here = _KERNELS
     if os.access(here, os.W_OK):
         return here / "__pycache__"
     # a read-only installation: numba falls back to the per-user cache folder
@@ -73,9 +103,16 @@ def cache_dir() -> Path:
 def cache_is_cold() -> bool:
     """True when no compiled kernel of rima is cached yet (a first run compiles)."""
     d = cache_dir()
-    if not d.is_dir():
+    try:
+        return not (d.is_dir() and any(d.rglob("*.nbi")))
+    except OSError:
         return True
-    return not any(d.rglob("*.nbi"))
+
+
+def kernels_cached() -> bool:
+    """Whether compiled kernels are in numba's on-disk cache (a previous run compiled
+    them); False on a fresh install, when the first fit compiles them."""
+    return not cache_is_cold()
 
 
 def compile_notice(echo=None) -> bool:
@@ -86,10 +123,16 @@ def compile_notice(echo=None) -> bool:
         if _notice_shown or not cache_is_cold():
             return False
         _notice_shown = True
-    msg = (f"rima: first run: compiling numerical kernels and caching them in "
-           f"{cache_dir()} (once; `rima warmup` does it ahead of time)")
+    msg = (f"rima: compiling the numerical kernels (first run only; cached in {cache_dir()}; "
+           "`rima warmup` does it ahead of time)")
+    logger.info(msg)
     if echo is not None:
         echo(msg)
     else:
         print(msg, file=sys.stderr, flush=True)
     return True
+
+
+def first_compile_notice(say) -> None:
+    """`compile_notice` through `say` (the fit's progress callback)."""
+    compile_notice(say)
