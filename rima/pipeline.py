@@ -7,7 +7,8 @@ MIMIC model on the z-scored indicators estimated by ML with robust.sem SEs, the 
 regression score, min-max RCI_100 and correlation-share RSM.
 
 Weights (`weights = true`) enter the pillar correlation matrices (psych::fa(weight=)),
-the MIMIC (sampling weights, robust.huber.white SEs), the RSM correlations and the profiles;
+the MIMIC (sampling weights; robust.sem SEs as lavaan computes them with weights, or the
+`mimic_se` chosen), the RSM correlations and the profiles;
 standardisation of variables and indicators stays unweighted, as psych does.
 
 Every household is scored by the two halves of `rima._kernels.score.score_households`
@@ -286,10 +287,11 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
                          scores=fs.scores, smc=fs.smc, heywood=fs.heywood, missing="error",
                          random_state=opts.seed)
         try:
-            # with weights, regression / component weights use the unweighted correlations
-            # (psych), which the shared pass does not hold: fit those pillars from rows
-            if shared is not None and not (w_all is not None and (
-                    fs.scores == "regression" or fs.extraction == "pca")):
+            # with weights, factor regression weights use the unweighted correlations
+            # (psych::fa), which the shared pass does not hold: fit those pillars from rows
+            # (component weights use the weighted ones, as psych::principal)
+            if shared is not None and not (w_all is not None and fs.scores == "regression"
+                                           and fs.extraction != "pca"):
                 _fit_from_moments(fm, shared, idx, vs)
             else:
                 Xk = pd.DataFrame(X[np.ix_(rows, idx)] * sign, columns=vs)
@@ -345,10 +347,10 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
     syntax = f"RCI =~ {' + '.join(indicators)}\nRCI ~ {' + '.join(names)}"
     se = opts.mimic_se
-    if (opts.weights or opts.missing == "fiml") and se == "robust.sem":
+    if opts.missing == "fiml" and se == "robust.sem":
         se = "robust.huber.white"
-        notes.append("MIMIC standard errors are robust.huber.white (robust.sem needs complete,"
-                     " unweighted data)")
+        notes.append("MIMIC standard errors are robust.huber.white (robust.sem needs complete"
+                     " data)")
     say("MIMIC model")
     res = mimic_fit(syntax, mdf, estimator="ML", se=se,
                     missing="fiml" if opts.missing == "fiml" else "listwise",
