@@ -239,9 +239,12 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     yok_all = rep.complete_rows(indicators)
     wok = np.ones(len(df), bool) if w_all is None else np.isfinite(w_all) & (w_all > 0)
     if opts.missing == "listwise" or opts.missing == "pillar":
-        mimic_rows = xok & yok_all & wok
-    else:  # fiml: pillars complete, at least one indicator
+        mimic_rows = fit_rows = xok & yok_all & wok
+    else:  # fiml: pillars complete, at least one indicator to be scored
         mimic_rows = xok & yok_any & wok
+        # a household with no indicator still enters the MIMIC fit, as lavaan keeps it
+        # (it counts in N and in the pillars' moments); it is reported, not scored
+        fit_rows = xok & wok
 
     # ------------------------------------------------------------ pillars
     # One moments pass over every pillar variable (signed) feeds all the factor analyses
@@ -328,13 +331,13 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     P = score_pillars(X, mean, scale, W, member, out=out[:K].T)
 
     # ------------------------------------------------------------ MIMIC
-    mrows = np.flatnonzero(mimic_rows)
+    mrows = np.flatnonzero(fit_rows)
     if with_y:
         mu = shared[1]
         ymean = mu.mean[p_tot:].copy()
         ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))
     else:
-        Ym = Y[mimic_rows]
+        Ym = Y[fit_rows]
         ymean = np.nanmean(Ym, axis=0)
         ysd = np.nanstd(Ym, axis=0, ddof=1)
         del Ym
@@ -354,7 +357,7 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     say("MIMIC model")
     res = mimic_fit(syntax, mdf, estimator="ML", se=se,
                     missing="fiml" if opts.missing == "fiml" else "listwise",
-                    sampling_weights=None if w_all is None else w_all[mimic_rows])
+                    sampling_weights=None if w_all is None else w_all[fit_rows])
     del mdf, Mm
     icpt, cx, cy = _pattern_weights(res, opts.rci_prediction, m, len(names),
                                     allow_partial=opts.missing == "fiml")

@@ -194,3 +194,25 @@ def test_zavkhan_weights_with_reference_robust_sem():
     _compare_params(ref["params"], res.mimic.params, 1e-5)
     _compare_fit_measures(ref["fit_measures"], res.mimic.fit_measures,
                           {"chisq.scaled", "chisq.scaling.factor", "cfi.robust"})
+
+
+def test_zavkhan_fiml_fits_households_without_indicators_as_lavaan():
+    """missing = "fiml": households with every indicator missing enter the MIMIC (lavaan
+    keeps them: N and the pillars' moments) and are reported, not scored."""
+    ref = _ref("zavkhan_fiml", "fiml_huber_white")
+    spec = rima.load_spec(EXAMPLE / "spec.toml").to_dict()
+    spec["options"] = {"missing": "fiml"}
+    df = pd.read_csv(EXAMPLE / "households.csv")
+    no_y = np.asarray(ref["no_indicator_rows"]) - 1
+    df.loc[no_y, ["fcs", "log_food_exp_ae", "hdds"]] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rima.fit(df, spec)
+    assert res.mimic.nobs == ref["nobs"] == len(ref["rows"])
+    assert res.mimic.se == "robust.huber.white"
+    status = res.scores["status"].to_numpy()
+    assert all(status[i] == "missing values in fcs, log_food_exp_ae, hdds" for i in no_y)
+    assert res.ok.sum() == ref["nobs"] - len(no_y)
+    _compare_params(ref["params"], res.mimic.params, 1e-5)
+    _compare_fit_measures(ref["fit_measures"], res.mimic.fit_measures,
+                          {"cfi.robust", "rmsea.robust"})

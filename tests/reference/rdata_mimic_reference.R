@@ -13,7 +13,8 @@
 #   Gamma of these SEs (and of the Satorra-Bentler test) from the unweighted rows and pairs
 #   robust.sem with the Yuan-Bentler test.
 # - The bundled Zavkhan example with weights = true and the reference robust.sem SEs,
-#   following the reference procedure (psych::fa(weight =) pillars, z-scored indicators).
+#   following the reference procedure (psych::fa(weight =) pillars, z-scored indicators),
+#   and with missing = "fiml" and three households without any indicator.
 #
 # lavaan runs BFGS to reltol 1e-16 (its default nlminb stops at rel.tol 1e-10, which leaves
 # ~1e-7 in the estimates); the largest gradient left is recorded.
@@ -158,6 +159,23 @@ zfit$rows <- which(keep)
 zfit$pillar_scores <- as.list(mdat[, names(pillars)])
 datasets$zavkhan_weighted <- list(file = NULL, model = zk_model,
                                   fits = list(weighted_robust_sem = zfit))
+
+# ---------------------------------------------------------------- Zavkhan, missing = "fiml"
+# three households lose every indicator (data rows 4, 11 and 21): lavaan keeps them in the
+# MIMIC (N and the pillars' moments); rima reports them unscored
+zk <- read.csv("examples/zavkhan/households.csv", check.names = FALSE)
+zk[c(4, 11, 21), ind] <- NA
+keep <- complete.cases(zk[, unlist(pillars)])
+dd <- zk[keep, ]
+mdat <- data.frame(row.names = seq_len(nrow(dd)))
+for (pn in names(pillars)) mdat[[pn]] <- pillar_score(dd[, pillars[[pn]]], NULL)
+for (y in ind) mdat[[y]] <- as.numeric(scale(dd[[y]]))
+zfit <- run_one(zk_model, mdat, list(estimator = "ML", se = "robust.huber.white",
+                                     missing = "ml"), "RCI")
+zfit$rows <- which(keep)
+zfit$no_indicator_rows <- c(4L, 11L, 21L)
+datasets$zavkhan_fiml <- list(file = NULL, model = zk_model,
+                              fits = list(fiml_huber_white = zfit))
 
 result <- list(lavaan_version = as.character(packageVersion("lavaan")),
                psych_version = as.character(packageVersion("psych")),
