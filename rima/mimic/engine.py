@@ -52,7 +52,10 @@ def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_
     estimator: "ML", "MLM" (robust.sem + Satorra-Bentler) or "MLR" (Huber-White +
     Yuan-Bentler). se: "standard", "robust.sem" or "robust.huber.white". missing:
     "listwise" or "fiml" (rows with a missing cause are excluded either way and counted in
-    `result.excluded`). sampling_weights: column name or array (then robust SEs, as lavaan).
+    `result.excluded`; under FIML a row with every indicator missing is kept, as lavaan
+    keeps it). sampling_weights: column name or array (then robust SEs, as lavaan:
+    Huber-White by default; se="robust.sem" or estimator="MLM" as lavaan 0.6 computes
+    them with weights, from the Gamma of the unweighted rows).
     """
     mm = as_model(model)
     weighted = sampling_weights is not None
