@@ -62,3 +62,21 @@ def test_weighted_scores_option_still_weights_the_standardisation():
     mean = wn @ X.to_numpy()
     assert np.allclose(fm.mean_, mean, atol=1e-12)
     assert np.abs(fm.mean_ - X.mean().to_numpy()).max() > 1e-3
+
+
+@pytest.mark.parametrize("dname,fname", [("bfi", "3/oblimin"), ("ability", "2/varimax")])
+def test_fit_from_moments_gives_psych_principal_weights(dname, fname):
+    """FactorAnalysis.fit_moments (the pipeline's shared pass, partitioned fits) solves
+    component weights on the weighted correlations too."""
+    from rima.factor import FactorAnalysis
+    from rima.moments import compute_moments
+
+    f = REF["datasets"][dname]["fits"][fname]
+    X, w = _data(dname)
+    A = X.to_numpy(dtype=float)
+    fm = FactorAnalysis(n_factors=f["k"], method="pca", rotation=f["rotation"],
+                        scores="regression")
+    fm.fit_moments(compute_moments(A), compute_moments(A, w), names=list(X.columns))
+    np.testing.assert_allclose(fm.score_weights_.to_numpy(), _arr(f["weights"]), atol=1e-10)
+    rows = len(f["scores"])
+    np.testing.assert_allclose(fm.transform(X.iloc[:rows]), _arr(f["scores"]), atol=1e-9)
