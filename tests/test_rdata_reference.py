@@ -180,7 +180,7 @@ def test_zavkhan_weights_with_reference_robust_sem():
     psych::fa(weight =) pillars."""
     ref = _ref("zavkhan_weighted", "weighted_robust_sem")
     spec = rima.load_spec(EXAMPLE / "spec.toml").to_dict()
-    spec["options"] = {"weights": True}
+    spec["options"] = {"weights": True, "orientation": "reference"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = rima.fit(pd.read_csv(EXAMPLE / "households.csv"), spec)
@@ -201,7 +201,7 @@ def test_zavkhan_fiml_fits_households_without_indicators_as_lavaan():
     keeps them: N and the pillars' moments) and are reported, not scored."""
     ref = _ref("zavkhan_fiml", "fiml_huber_white")
     spec = rima.load_spec(EXAMPLE / "spec.toml").to_dict()
-    spec["options"] = {"missing": "fiml"}
+    spec["options"] = {"missing": "fiml", "orientation": "reference"}
     df = pd.read_csv(EXAMPLE / "households.csv")
     no_y = np.asarray(ref["no_indicator_rows"]) - 1
     df.loc[no_y, ["fcs", "log_food_exp_ae", "hdds"]] = np.nan
