@@ -272,10 +272,11 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     if list(df.columns) != columns:
         df = df.set_axis(columns, axis=1)
 
-    dup_cols = sorted({c for c in columns if columns.count(c) > 1})
-    if dup_cols:
-        errors.append(Issue("duplicate_column", dup_cols[0],
-                            f"column name(s) appear more than once: {', '.join(dup_cols)}"))
+    from rima.io import duplicate_columns, duplicate_message
+
+    dups = duplicate_columns(columns)
+    if dups:
+        errors.append(Issue("duplicate_column", dups[0][0], duplicate_message(columns)))
         return report
 
     for name in spec.missing_columns(columns):
@@ -398,6 +399,13 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     # row accounting: the reference rule deletes listwise over every analysis variable;
     # a declared weight must be present too (the numeric columns are exactly those)
     report._codes, report._reasons = _status_codes(keys, numeric)
+    if spec.options.weights and spec.weight and spec.weight in pos:
+        # the fit leaves out rows of weight 0 (a household that counts for nothing):
+        # account for them as it does
+        zero = block[pos[spec.weight]] == 0
+        if zero.any():
+            report._reasons.append(f"non-positive weight in {spec.weight}")
+            report._codes[zero] = len(report._reasons) - 1
     n_usable = int(np.count_nonzero(report._codes == 0))
 
     # constant columns break standardisation; check over the rows actually analysed
