@@ -147,6 +147,26 @@ def _header(path: Path, fmt: str, sheet) -> list[str]:
     return [str(c) for c in head.iloc[0].tolist()] if len(head) else []
 
 
+def refuse_overwrite_in(directory, patterns, inputs) -> None:
+    """`refuse_overwrite` for a command that writes files named by glob `patterns` (e.g.
+    "scores.*", "figures/*") into `directory`: refused when an input is one of them."""
+    if directory is None:
+        return
+    d = Path(directory).resolve()
+    for p in inputs:
+        if p is None:
+            continue
+        r = Path(p).resolve()
+        try:
+            rel = r.relative_to(d)
+        except ValueError:
+            continue
+        if any(rel.match(pat) and len(rel.parts) == len(Path(pat).parts) for pat in patterns):
+            raise DataError(f"{p}: this input is in {directory} under a name the command "
+                            "writes there, so the output would overwrite it; write the "
+                            "results to another directory")
+
+
 def refuse_overwrite(outputs, inputs) -> None:
     """DataError before anything is written when an output path is one of the inputs (a
     results file written over the data it came from would destroy the data)."""

@@ -350,7 +350,7 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     if spec.id in present:
         ids = df[spec.id]
         report._ids = ids
-        miss = ids.isna().to_numpy()
+        miss = blank_ids(ids)
         if miss.any():
             rows = np.flatnonzero(miss) + 1
             errors.append(Issue(
@@ -437,6 +437,16 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
             f"(most common reason: {report.row_status.value_counts().index[0]})",
         ))
     return report
+
+
+def blank_ids(ids: pd.Series) -> np.ndarray:
+    """Rows whose id is missing or text that is empty or only spaces (an id nobody can
+    look up)."""
+    miss = ids.isna().to_numpy()
+    if not (isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iufb"):
+        text = ids.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+        miss = miss | text
+    return miss
 
 
 def _duplicated(ids: pd.Series) -> np.ndarray:

@@ -21,6 +21,11 @@ def headline(result) -> dict:
     }
 
 
+# what `rima fit --out DIR` writes into DIR (RimaResult.save, the report, --format)
+FIT_OUTPUTS = ("scores.*", "rsm.csv", "mimic.csv", "profile_*.csv", "model.json",
+               "report.html", "report_data.json", "bootstrap_*.csv", "figures/*")
+
+
 @click.command("fit")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
@@ -50,10 +55,11 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from contextlib import nullcontext
 
     from rima.commands._progress import Progress
-    from rima.io import write_table
+    from rima.io import refuse_overwrite_in, write_table
     from rima.pipeline import fit
     from rima.report.figures import workers_started
 
+    refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path])
     say = Progress(quiet)
     with nullcontext() if no_report else workers_started():
         result = fit(data, spec_path, progress=say)

@@ -14,7 +14,11 @@ import click
 @click.option("--batch-rows", type=click.IntRange(1), default=None,
               help="Stream CSV/TSV/Parquet in batches of this many rows (flat memory); "
                    "inputs over 256 MiB are streamed anyway.")
-def command(data, model_path, out_path, sheet, as_json, batch_rows):
+@click.option("--trusted-key", "trusted_keys", multiple=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="Require the model to be signed by this key (Ed25519 public key or HMAC "
+                   "secret; repeat for several). See `rima sign`.")
+def command(data, model_path, out_path, sheet, as_json, batch_rows, trusted_keys):
     """Score the households in DATA on the saved model's training scale.
 
     RCI_100 outside 0-100 (a household beyond the training range) is kept and flagged in
@@ -22,10 +26,11 @@ def command(data, model_path, out_path, sheet, as_json, batch_rows):
     """
     import json
 
-    from rima.io import read_table, write_table
+    from rima.io import read_table, refuse_overwrite, write_table
     from rima.model_file import load
 
-    model = load(model_path)
+    refuse_overwrite([out_path], [data, model_path])
+    model = load(model_path, trusted_keys=trusted_keys or None)
     if _stream(data, out_path, sheet, batch_rows):
         from rima.streaming import DEFAULT_BATCH_ROWS, score_file
 
@@ -33,6 +38,8 @@ def command(data, model_path, out_path, sheet, as_json, batch_rows):
         info = {"rows": s.rows, "scored": s.scored, "out_of_range": s.out_of_range,
                 "rci_100_mean": s.rci_100_mean, "out": str(out_path),
                 "batches": s.batches,
+                # the first 1,000 are listed; n_bad_cells counts them all
+                "n_bad_cells": s.n_bad_cells,
                 "bad_cells": [{"row": r, "column": c, "value": v} for r, c, v in s.bad_cells]}
         for r, c, v in s.bad_cells[:20]:
             click.echo(f"row {r:,}: non-numeric value {v!r} in {c} (not scored)", err=True)

@@ -20,10 +20,11 @@ def command(data, spec_path, sheet, row_status, max_rows):
     the data are usable, 3 with the named errors otherwise.
     """
     from rima.errors import DataError
-    from rima.io import read_table, write_table
+    from rima.io import read_table, refuse_overwrite, write_table
     from rima.spec import load_spec
     from rima.validation import validate
 
+    refuse_overwrite([row_status], [data, spec_path])
     spec = load_spec(spec_path)
     sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
     df = read_table(data, sheet=sheet_arg)

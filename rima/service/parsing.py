@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -83,8 +84,23 @@ def _csv_records(content: bytes, what: str) -> list[dict]:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"{what}: not a readable CSV: {exc}") from None
     df.columns = [str(c) for c in df.columns]
+    _check_header(content, what)
     return [{k: (None if pd.isna(v) else v) for k, v in row.items()}
             for row in df.astype(object).to_dict("records")]
+
+
+def _check_header(content: bytes, what: str) -> None:
+    """422 naming a repeated column and its positions (pandas would rename the second
+    one and the first would be scored without a word)."""
+    from rima.io import duplicate_columns, duplicate_message
+
+    head = pd.read_csv(io.BytesIO(content), header=None, nrows=1, dtype=str,
+                       keep_default_na=False)
+    names = [str(c) for c in head.iloc[0].tolist()] if len(head) else []
+    dups = duplicate_columns(names)
+    if dups:
+        raise ApiError(422, f"{what}: {duplicate_message(names)}",
+                       [_item(dups[0][0], [], "column name repeated")])
 
 
 def _multipart_parts(body: bytes, content_type: str) -> dict[str, bytes]:
@@ -118,6 +134,7 @@ def _csv_frame(content: bytes, model, settings: ServiceSettings) -> pd.DataFrame
         df.columns = [str(c) for c in df.columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"the body is not a readable CSV: {exc}") from None
+    _check_header(content, "the CSV")
     if len(df) > settings.max_rows:
         raise ApiError(413, _rows_message(len(df), settings))
     if len(df) == 0:
@@ -168,12 +185,16 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
             ))
     if errors:
         raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
-    df = pd.DataFrame.from_records(rows, columns=required)
+    try:
+        df = pd.DataFrame.from_records(rows, columns=required)
+    except (OverflowError, RecursionError, ValueError) as exc:
+        raise ApiError(422, f"the households cannot be read as a table: {exc}") from None
     numeric = set(model.spec.numeric_columns)
     for name in required:
         col = df[name]
         if name in numeric:
-            if col.dtype.kind in "iuf":
+            if col.dtype.kind in "iu" or (col.dtype.kind == "f"
+                                           and np.isfinite(col.to_numpy()).all()):
                 continue
             bad = [i for i, v in enumerate(col.tolist(), 1) if not _is_number_or_null(v)]
             if bad:
@@ -181,7 +202,7 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
                 errors.append(_item(
                     name, bad,
                     f"field {name!r} must be a number or null; row(s) {_rows_text(bad)} "
-                    f"(first: {json.dumps(first)})",
+                    f"(first: {_shown(first)})",
                 ))
             else:
                 df[name] = pd.to_numeric(col).astype(float)
@@ -199,7 +220,22 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
 
 
 def _is_number_or_null(v) -> bool:
-    return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+    # an integer beyond float64 (a 400-digit number) is not a usable number either
+    if isinstance(v, int) and not isinstance(v, bool):
+        return abs(v) < 2 ** 1023
+    return v is None or (isinstance(v, float) and math.isfinite(v))
+
+
+def _shown(v, limit: int = 60) -> str:
+    """A sent value for a message: JSON, cut short (a hostile value may be huge or deeply
+    nested)."""
+    if isinstance(v, (list, dict)):
+        return "an array" if isinstance(v, list) else "an object"
+    try:
+        text = json.dumps(v)
+    except (ValueError, TypeError, RecursionError):
+        text = type(v).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _json_type(v) -> str:
@@ -266,8 +302,10 @@ def _plainly_valid(df: pd.DataFrame, model) -> bool:
             return False
         if df[c].dtype.kind == "f" and np.isinf(df[c].to_numpy()).any():
             return False
+    from rima.validation import blank_ids
+
     ids = df[spec.id]
-    if ids.isna().any() or ids.duplicated().any():
+    if blank_ids(ids).any() or ids.duplicated().any():
         return False
     if spec.weight and spec.weight in cols:
         w = df[spec.weight].to_numpy(dtype=float, na_value=np.nan)
