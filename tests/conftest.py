@@ -33,3 +33,13 @@ def small_survey():
 @pytest.fixture()
 def small_households(small_survey):
     return small_survey.households.copy()
+
+
+@pytest.fixture(scope="session")
+def example_model_path(tmp_path_factory):
+    """model.json of the bundled example, fitted once per session; copy before editing."""
+    import rima
+
+    path = tmp_path_factory.mktemp("example_model") / "model.json"
+    rima.fit(EXAMPLE_DATA, EXAMPLE_SPEC).model.save(path)
+    return path
