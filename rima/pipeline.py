@@ -31,7 +31,7 @@ import pandas as pd
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
-from rima.errors import RimaInputError
+from rima.errors import ConvergenceError, DataConvergenceError, RimaInputError
 from rima.model_file import (
     FittedModel,
     fingerprint_columns,
@@ -210,6 +210,12 @@ def fit(data, spec, progress=None) -> RimaResult:
     coder = GroupCoder(df, spec.profiles, len(df))
     try:
         return _fit(df, spec, rep, source, say, coder)
+    except ConvergenceError as exc:
+        if isinstance(exc, DataConvergenceError):
+            raise
+        from rima.data_hints import convergence_hints
+
+        raise DataConvergenceError(f"{exc}\n{convergence_hints(df, spec)}") from exc
     finally:
         coder.close()
 
@@ -448,8 +454,11 @@ def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
     mu = moments_of_rows(block, cols, idx, names=names)
     mw = None if w is None else moments_of_rows(block, cols, idx, w[idx], names=names)
     if mu is None or (w is not None and mw is None):
-        raise DataError("the analysed values are too large for float64 cross-products; "
-                        "rescale the columns (e.g. to thousands) first")
+        from rima.data_hints import largest_values
+
+        raise DataError("the analysed values are too large for float64 cross-products "
+                        f"({largest_values(block, cols, idx, names, w)}); rescale the "
+                        "column (e.g. to thousands) first")
     dig = (column_digests(block.view(np.uint64), cols, idx) if digest
            else np.zeros(cols.size, dtype=np.uint64))
     # reversing a variable negates its mean and its row and column of the co-moment,
