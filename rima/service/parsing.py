@@ -193,8 +193,9 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
     for name in required:
         col = df[name]
         if name in numeric:
+            # (NaN in a float column is a null that was sent)
             if col.dtype.kind in "iu" or (col.dtype.kind == "f"
-                                           and np.isfinite(col.to_numpy()).all()):
+                                           and not np.isinf(col.to_numpy()).any()):
                 continue
             bad = [i for i, v in enumerate(col.tolist(), 1) if not _is_number_or_null(v)]
             if bad:
@@ -207,11 +208,13 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
             else:
                 df[name] = pd.to_numeric(col).astype(float)
         elif col.dtype == object:
-            bad = [i for i, v in enumerate(col.tolist(), 1) if isinstance(v, (dict, list, bool))]
+            bad = [i for i, v in enumerate(col.tolist(), 1)
+                   if isinstance(v, (dict, list, bool)) or not _fits_int64(v)]
             if bad:
                 errors.append(_item(
                     name, bad,
-                    f"field {name!r} must be a string, a number or null; row(s) {_rows_text(bad)}",
+                    f"field {name!r} must be a string, a number (integers of at most 64 bits; "
+                    f"send longer ones as text) or null; row(s) {_rows_text(bad)}",
                 ))
     if errors:
         raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
@@ -223,7 +226,11 @@ def _is_number_or_null(v) -> bool:
     # an integer beyond float64 (a 400-digit number) is not a usable number either
     if isinstance(v, int) and not isinstance(v, bool):
         return abs(v) < 2 ** 1023
-    return v is None or (isinstance(v, float) and math.isfinite(v))
+    return v is None or (isinstance(v, float) and not math.isinf(v))
+
+
+def _fits_int64(v) -> bool:
+    return not isinstance(v, int) or -(2 ** 63) <= v < 2 ** 63
 
 
 def _shown(v, limit: int = 60) -> str:
