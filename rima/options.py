@@ -222,7 +222,8 @@ def parse_options(table: dict | None) -> Options:
         if ok and why is None:
             rci_100 = (float(scale[0]), float(scale[1]))
         elif ok:
-            errors.append(f"rci_100 = {list(scale)!r}: {why}")
+            errors.append(f"rci_100 = {list(scale)!r} is not a usable [low, high] with "
+                          f"low < high: {why}")
         else:
             errors.append(f"rci_100 must be \"minmax\" or [low, high] with low < high, "
                           f"got {scale!r}")

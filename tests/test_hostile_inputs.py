@@ -160,11 +160,20 @@ def test_overflowing_values_name_the_cell_in_every_scoring_path(df, model, tmp_p
 def test_service_never_sends_a_class_beside_a_non_finite_score(df, model):
     rows = json.loads(df.head(3).to_json(orient="records"))
     rows[0]["fcs"] = 1e308
-    r = _client(model).post("/models/m/score", json=rows)
+    client = _client(model)
+    r = client.post("/models/m/score", json=rows)
     assert r.status_code == 200
     h = r.json()["households"][0]
     assert h["status"] == "value 1e+308 in fcs gives a score that is not finite"
     assert h["RCI_100"] is None and h.get("class") is None
+    # an infinite cell in an uploaded CSV: the same row status as everywhere else
+    d = df.head(3).astype({"hdds": float})
+    d.loc[1, "hdds"] = math.inf
+    r = client.post("/models/m/score", content=d.to_csv(index=False).encode(),
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    assert r.json()["households"][1]["status"] == ("value inf in hdds gives a score that is "
+                                                   "not finite")
 
 
 # ---------------------------------------------------------------- hostile JSON

@@ -268,9 +268,9 @@ def _rows_text(rows) -> str:
 
 # kinds of rima.validate issues that make a batch unscorable; the others (constant or
 # all-missing columns, no usable rows) describe a training sample, not a scoring batch,
-# whose rows get their own status instead
+# whose rows get their own status instead (an infinite cell too, as in every scoring path)
 _BLOCKING = {
-    "duplicate_column", "missing_column", "non_numeric", "infinite", "missing_id",
+    "duplicate_column", "missing_column", "non_numeric", "missing_id",
     "duplicate_id", "negative_weight",
 }
 
