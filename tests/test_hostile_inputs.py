@@ -394,6 +394,8 @@ def test_overflow_in_fit_names_the_column(df):
     d["herd_su"] = d["herd_su"] * 1e300
     with pytest.raises(DataError, match=r"herd_su holds [\d.e+]+ at data row \d+"):
         rima.fit(d, SPEC)
+    with pytest.raises(DataError, match=r"pillar AST: .*column 'herd_su' holds values up to"):
+        rima.fit(d, _spec(options={"missing": "pillar"}))
 
 
 def test_multiindex_columns_get_a_clear_error(df, model):
