@@ -13,28 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from rima._kernels.rci_scale import scale_problem
 from rima.errors import ModelFileError, SpecError
 
 # 2^m prediction patterns are stored; more indicators than this is no file rima writes
 MAX_INDICATORS = 20
-
-
-def scale_problem(lo, hi) -> str | None:
-    """Why (lo, hi) cannot be an RCI_100 scale, or None when it can.
-
-    RCI_100 = 100 (RCI - lo) / (hi - lo): both ends and the width must be finite, and the
-    width positive and not vanishing next to the ends (a width of 5e-324 or a range of
-    [-1e308, 1e308] gives inf or NaN for every household).
-    """
-    if not all(_is_number(x) and math.isfinite(x) for x in (lo, hi)):
-        return f"the ends must be finite numbers, got [{lo!r}, {hi!r}]"
-    width = float(hi) - float(lo)
-    if not math.isfinite(width):
-        return f"the width {hi!r} - {lo!r} overflows"
-    if not width > 1e-9 * max(1.0, abs(float(lo)), abs(float(hi))):
-        return (f"the width {width!r} is not positive, or too small next to the ends for "
-                "RCI_100 to be computed")
-    return None
 
 
 def _is_number(x) -> bool:

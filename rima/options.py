@@ -215,7 +215,7 @@ def parse_options(table: dict | None) -> Options:
     scale = table.get("rci_100", "minmax")
     rci_100 = None
     if scale != "minmax":
-        from rima.model_schema import scale_problem
+        from rima._kernels.rci_scale import scale_problem
 
         ok = isinstance(scale, (list, tuple)) and len(scale) == 2
         why = scale_problem(*scale) if ok else None

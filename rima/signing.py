@@ -171,22 +171,3 @@ def verify(content: dict, keys, path) -> str:
         f"{path}: the model file's signature ({sig['algorithm']}, key {sig['key_id']}) is not "
         "valid for any trusted key: the file was changed after signing, or was signed with "
         "another key")
-
-
-def sign_file(path, key: Key, out=None) -> Path:
-    """Add a signature to a model file (checked by `rima.load` first), written atomically
-    to `out` (default: in place)."""
-    from rima.model_file import load
-
-    path = Path(path)
-    load(path)  # sign only what rima would accept
-    content = json.loads(path.read_text(encoding="utf-8"))
-    content["signature"] = signature(content, key)
-    out = Path(out) if out else path
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(content, indent=1, allow_nan=True) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return out

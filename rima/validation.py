@@ -400,11 +400,13 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     # a declared weight must be present too (the numeric columns are exactly those)
     report._codes, report._reasons = _status_codes(keys, numeric)
     if spec.options.weights and spec.weight and spec.weight in pos:
+        from rima.row_status import weight_reason
+
         # the fit leaves out rows of weight 0 (a household that counts for nothing):
         # account for them as it does
         zero = block[pos[spec.weight]] == 0
         if zero.any():
-            report._reasons.append(f"non-positive weight in {spec.weight}")
+            report._reasons.append(weight_reason(spec.weight))
             report._codes[zero] = len(report._reasons) - 1
     n_usable = int(np.count_nonzero(report._codes == 0))
 
@@ -460,7 +462,7 @@ def _duplicated(ids: pd.Series) -> np.ndarray:
 
 def _status_codes(keys: np.ndarray, columns: list) -> tuple[np.ndarray, list]:
     """(codes (n,) int32, reasons): one reason per distinct mask of missing columns."""
-    from rima.model_file import status_codes_from_keys
+    from rima.row_status import status_codes_from_keys
 
     n = keys.shape[0]
     if keys.shape[1] == 1:
@@ -478,12 +480,6 @@ def _first_appearance(codes: np.ndarray) -> list[int]:
     if bad.size < codes.size:
         found.append((int(np.argmin(codes != 0)), 0))
     return [c for _, c in sorted(found)]
-
-
-def _reason(cols: list[str]) -> str:
-    if len(cols) == 1:
-        return f"missing value in {cols[0]}"
-    return f"missing values in {', '.join(cols)}"
 
 
 def _no_stats(spec: Spec, present: set) -> dict:

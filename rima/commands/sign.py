@@ -15,8 +15,9 @@ import click
               help="Write the signed model here instead of in place.")
 def command(model_path, key_file, new_key, out):
     """Sign MODEL (model.json) with a key; the signature covers every field of the file."""
+    from rima.model_file import sign
     from rima.signing import new_key as make_key
-    from rima.signing import read_key, sign_file
+    from rima.signing import read_key
 
     if new_key:
         for p in make_key(new_key, key_file):
@@ -26,5 +27,5 @@ def command(model_path, key_file, new_key, out):
             raise click.UsageError("give the MODEL to sign (or --new-key to make a key)")
         return
     key = read_key(key_file)
-    dst = sign_file(model_path, key, out)
+    dst = sign(model_path, key, out)
     click.echo(f"signed {dst} ({key.algorithm}, key {key.key_id})")
