@@ -28,6 +28,8 @@ from pathlib import Path
 from rima.errors import ModelFileError, RimaInputError
 
 UNSIGNED_KEYS = ("checksum", "signature")
+NEEDS_CRYPTOGRAPHY = ("Ed25519 keys need the optional 'sign' extra (the cryptography "
+                      "package): pip install 'rima[sign]'")
 MIN_SECRET_BYTES = 32
 HMAC = "hmac-sha256"
 ED25519 = "ed25519"
@@ -63,11 +65,14 @@ def read_key(path) -> Key:
     except OSError as exc:
         raise RimaInputError(f"{path}: cannot read the key file: {exc}") from exc
     if raw.lstrip().startswith(b"-----BEGIN"):
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-            Ed25519PrivateKey,
-            Ed25519PublicKey,
-        )
+        try:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+                Ed25519PrivateKey,
+                Ed25519PublicKey,
+            )
+        except ImportError as exc:
+            raise RimaInputError(f"{path}: {NEEDS_CRYPTOGRAPHY}") from exc
 
         try:
             if b"PRIVATE KEY" in raw:
@@ -104,8 +109,11 @@ def new_key(kind: str, path) -> list[Path]:
     if kind == HMAC:
         data = [base64.urlsafe_b64encode(os.urandom(48)) + b"\n"]
     elif kind == ED25519:
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        try:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+        except ImportError as exc:
+            raise RimaInputError(NEEDS_CRYPTOGRAPHY) from exc
 
         private = Ed25519PrivateKey.generate()
         data = [
