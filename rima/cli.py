@@ -30,6 +30,7 @@ COMMANDS = {
     "scenario": "What-if changes to input variables applied to a fitted model.",
     "target": "Resilience classes, low-resilience lists and soum early-action ranking.",
     "serve": "Serve saved models over HTTP for scoring.",
+    "sign": "Sign a saved model with an Ed25519 or HMAC key.",
     "app": "Serve the analysis as web pages for analysts who do not write code.",
 }
 

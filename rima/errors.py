@@ -30,6 +30,11 @@ class ConvergenceError(RimaError):
     """An iterative estimator failed to converge; the message says what was tried."""
 
 
+class DataConvergenceError(ConvergenceError, RimaInputError):
+    """An estimator failed on these data (too few rows, wild weights or scales); an input
+    error (exit status 3) whose message says what in the data to look at."""
+
+
 class RimaWarning(UserWarning):
     """Base class of rima's warnings."""
 

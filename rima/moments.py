@@ -104,8 +104,11 @@ def compute_moments(X, weights=None, names=None) -> Moments:
     if mo is None:
         bad = np.argwhere(~np.isfinite(X))
         if not len(bad):
-            raise DataError("the values are too large for float64 cross-products; rescale "
-                            "the columns (e.g. to thousands) first")
+            big = np.abs(X).max(axis=0) if X.size else np.zeros(0)
+            c = int(np.argmax(big)) if big.size else 0
+            what = f" (column {names[c]!r} holds values up to {big[c]:.4g})" if big.size else ""
+            raise DataError(f"the values are too large for float64 cross-products{what}; "
+                            "rescale it (e.g. to thousands) first")
         r, c = bad[0]
         raise DataError(
             f"missing or non-finite value in column {names[c]!r} at row {int(r) + 1}; "

@@ -33,13 +33,13 @@ from rima import orientation as orient
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
-from rima.errors import RimaInputError
+from rima.errors import ConvergenceError, DataConvergenceError, RimaInputError
 from rima.fingerprint import fingerprint_columns, fingerprint_digests
 from rima.model_file import FittedModel
 from rima.options import weight_note
 from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
-from rima.row_status import status_codes, status_codes_from_keys, status_column
+from rima.row_status import status_codes, status_codes_from_keys, status_column, weight_reason
 from rima.rsm import rsm_table
 from rima.score_table import id_values, score_frame
 
@@ -372,6 +372,12 @@ def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaRe
     coder = GroupCoder(df, spec.profiles, len(df))
     try:
         return _fit(df, spec, rep, source, say, coder)
+    except ConvergenceError as exc:
+        if isinstance(exc, DataConvergenceError):
+            raise
+        from rima.data_hints import convergence_hints
+
+        raise DataConvergenceError(f"{exc}\n{convergence_hints(df, spec)}") from exc
     finally:
         coder.close()
 
@@ -773,7 +779,7 @@ def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
     if inp.w is not None:
         bad_w = ~inp.wok & ~np.isnan(inp.w) & ~sc.scored
         if bad_w.any():
-            reasons.append(f"non-positive weight in {spec.weight}")
+            reasons.append(weight_reason(spec.weight))
             codes[bad_w] = len(reasons) - 1
     ids = inp.df[spec.id]
     scores = score_frame(out, ids, id_values(ids), inp.names, status_column(codes, reasons),
@@ -903,8 +909,11 @@ def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
     mu = moments_of_rows(block, cols, idx, names=names)
     mw = None if w is None else moments_of_rows(block, cols, idx, w[idx], names=names)
     if mu is None or (w is not None and mw is None):
-        raise DataError("the analysed values are too large for float64 cross-products; "
-                        "rescale the columns (e.g. to thousands) first")
+        from rima.data_hints import largest_values
+
+        raise DataError("the analysed values are too large for float64 cross-products "
+                        f"({largest_values(block, cols, idx, names, w)}); rescale the "
+                        "column (e.g. to thousands) first")
     dig = (column_digests(block.view(np.uint64), cols, idx) if digest
            else np.zeros(cols.size, dtype=np.uint64))
     # reversing a variable negates its mean and its row and column of the co-moment,
