@@ -40,3 +40,27 @@ class HeywoodWarning(RimaWarning):
 
 class ImproperSolutionWarning(RimaWarning):
     """A MIMIC solution has negative variances or a non-positive-definite implied covariance."""
+
+
+class ImpactDesignError(DataError):
+    """An impact evaluation's design cannot identify an effect; `rows` counts the rows at issue."""
+
+    def __init__(self, message, rows=None):
+        super().__init__(message)
+        self.rows = rows
+
+
+class NoPrePeriodError(ImpactDesignError):
+    """No survey round precedes the treatment, so there is no baseline to difference from."""
+
+
+class ConstantTreatmentError(ImpactDesignError):
+    """Every household is treated, or none is: there is no comparison group."""
+
+
+class TooFewClustersError(ImpactDesignError):
+    """Fewer than 2 treated or 2 control clusters (soums): clustered inference is impossible."""
+
+
+class OutcomeMissingRoundError(ImpactDesignError):
+    """An outcome is missing for every household of a round."""
