@@ -19,6 +19,7 @@ _EXPORTS = {
     "RimaResult": ("rima.pipeline", "RimaResult"),
     "load": ("rima.model_file", "load"),
     "bootstrap": ("rima.bootstrap", "bootstrap"),
+    "impact": ("rima.analysis.impact", "impact"),
 }
 
 
