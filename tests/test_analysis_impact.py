@@ -107,7 +107,7 @@ def test_wild_bootstrap_interval_inverts_the_reference_test():
 
 
 def test_wild_bootstrap_is_deterministic_given_the_seed():
-    kw = dict(outcomes="fcs", treatment="d", weight="hh_weight", n_boot=999)
+    kw = {"outcomes": "fcs", "treatment": "d", "weight": "hh_weight", "n_boot": 999}
     a = impact(None, DATA, seed=1, **kw).estimates
     b = impact(None, DATA, seed=1, **kw).estimates
     c = impact(None, DATA, seed=2, **kw).estimates
@@ -130,7 +130,7 @@ def test_simulation_study_dr_covers_naive_biased():
         err_naive.append(e.loc["naive", "est"] - truth)
     rate = np.mean(cover)
     assert 0.90 <= rate <= 0.99, rate
-    mc = lambda x: np.std(x) / np.sqrt(len(x))  # noqa: E731
+    mc = lambda x: np.std(x) / np.sqrt(len(x))
     assert abs(np.mean(err_dr)) < 3 * mc(err_dr)
     assert np.mean(err_naive) < -1.0 and abs(np.mean(err_naive)) > 4 * mc(err_naive)
 
@@ -301,3 +301,47 @@ def test_simulator_pilot_truth():
     assert (t3.loc[~got, ["effect_fcs", "effect_rcsi"]] == 0).all().all()
     with pytest.raises(ValueError):
         rima.simulate(100, pilot=True)
+
+
+def test_wild_kernel_equals_rerunning_the_regression():
+    """Bootstrap t statistics of the kernel = refitting the full dummy regression on y*."""
+    from rima._kernels.wild import draw_weights
+    from rima.analysis.impact import WildTest, twfe
+
+    df = DATA[DATA["soum"].isin(sorted(DATA["soum"].unique())[:12]) | (DATA["g"] == 1)]
+    df = df.reset_index(drop=True)
+    y = df["fcs"].to_numpy(float)
+    w = df["hh_weight"].to_numpy(float)
+    hh = pd.factorize(df["hhid"])[0]
+    cl, names = pd.factorize(df["soum"], sort=True)
+    G = len(names)
+    X = df[["d"]].to_numpy(float)
+    Z = np.column_stack([(df["round"] == r).to_numpy(float) for r in (2, 3)])
+    _, _, _, parts = twfe(y, X, Z, hh, w, cl, G)
+    test = WildTest(parts, 0, w, cl, G)
+    v = draw_weights("webb", 4, G, 9)
+    b0 = 2.0
+    # the regression by brute force: household dummies, round dummies, d; WLS by sqrt(w)
+    H = np.eye(hh.max() + 1)[hh]
+    full = np.column_stack([X, Z, H])
+    restr = np.column_stack([Z, H])
+    sw = np.sqrt(w)
+
+    def wls(M, t):
+        coef = np.linalg.lstsq(M * sw[:, None], t * sw, rcond=None)[0]
+        return coef, t - M @ coef
+
+    _, u_r = wls(restr, y - b0 * X[:, 0])
+    fitted_r = y - u_r
+    N, K = len(y), 1 + Z.shape[1] + 1
+    c = G / (G - 1) * (N - 1) / (N - K)
+    bread = np.linalg.pinv((full * w[:, None]).T @ full)
+    for b in range(v.shape[0]):
+        ystar = fitted_r + u_r * v[b, cl]
+        coef, u = wls(full, ystar)
+        scores = np.column_stack([np.bincount(cl, full[:, k] * w * u, G)
+                                  for k in range(full.shape[1])])
+        V = c * bread @ scores.T @ scores @ bread
+        t = (coef[0] - b0) / np.sqrt(V[0, 0])
+        assert test.tstar(b0, v[b:b + 1])[0] == pytest.approx(t, rel=1e-7)
+    assert test.beta == pytest.approx(wls(full, y)[0][0], rel=1e-10)

@@ -141,13 +141,13 @@ class ImpactResult:
     def summary(self) -> str:
         d = self.design
         lines = ["Impact evaluation: " + d["treatment_label"],
-                 f"  rounds {d['rounds']}: before {d['pre_rounds']}, after {d['post_rounds']}; "
-                 f"baseline round {d['baseline']}",
-                 f"  weights {d['weight'] or '(none)'}; clusters: {d['cluster']} "
-                 f"({d['clusters']} clusters: {d['treated_clusters']} with treated households, "
-                 f"{d['control_clusters']} with controls)",
-                 f"  wild cluster bootstrap: {d['n_boot']} replicates, {d['bootstrap_weights']} "
-                 f"weights, seed {d['seed']}",
+                 (f"  rounds {d['rounds']}: before {d['pre_rounds']}, after {d['post_rounds']}; "
+                  f"baseline round {d['baseline']}"),
+                 (f"  weights {d['weight'] or '(none)'}; clusters: {d['cluster']} "
+                  f"({d['clusters']} clusters: {d['treated_clusters']} with treated households, "
+                  f"{d['control_clusters']} with controls)"),
+                 (f"  wild cluster bootstrap: {d['n_boot']} replicates, {d['bootstrap_weights']} "
+                  f"weights, seed {d['seed']}"),
                  f"  covariates of the doubly robust DiD: {', '.join(d['covariates']) or '(none)'}",
                  "", self.sentence(), ""]
         pct = round(100 * d["level"])
@@ -251,8 +251,8 @@ def twfe(y, X, Z, hh, w, cl, n_clusters):
     A = np.linalg.inv(Rw.T @ WR)
     beta = A @ (WR.T @ yw)
     resid = yw - Rw @ beta
-    S = np.zeros((n_clusters, Rw.shape[1]))
-    np.add.at(S, cl, WR * resid[:, None])
+    S = np.column_stack([np.bincount(cl, WR[:, k] * resid, n_clusters)
+                         for k in range(Rw.shape[1])])
     N, K = len(y), Rw.shape[1] + 1
     c = n_clusters / (n_clusters - 1) * (N - 1) / (N - K)
     V = c * A @ (S.T @ S) @ A
@@ -263,40 +263,62 @@ def twfe(y, X, Z, hh, w, cl, n_clusters):
     return beta[:kx], V[:kx, :kx], contrib, parts
 
 
+class WildTest:
+    """The WCR test of H0: beta_j = b0 reduced to cluster-level arrays (`rima._kernels.wild`).
+
+    parts : from `twfe`; j : the coefficient (column of X). `tstar(b0, v)` gives the
+    bootstrap t statistics for cluster weights v (n_boot, G), `t_obs(b0)` the data's.
+    """
+
+    def __init__(self, parts, j, w, cl, n_clusters):
+        Rw, yw = parts["Rw"], parts["yw"]
+        self.c = parts["c"]
+        x = Rw[:, j]
+        O = np.delete(Rw, j, axis=1)
+        WO = O * w[:, None]
+        if O.shape[1]:
+            A = np.linalg.inv(O.T @ WO)
+            xt = x - O @ (A @ (WO.T @ x))
+            e0 = yw - O @ (A @ (WO.T @ yw))
+        else:
+            A = np.zeros((0, 0))
+            xt, e0 = x, yw
+        wx = w * xt
+        self.D = float(wx @ xt)
+        self.beta = float(wx @ e0) / self.D
+        G = n_clusters
+        self.Dg = np.bincount(cl, wx * xt, G)
+        self.s0 = np.bincount(cl, wx * e0, G)
+        # restricted residual u(b0) = e0 - b0 xt, so every cluster sum is linear in b0
+        self.c0 = np.column_stack([np.bincount(cl, WO[:, k] * e0, G) for k in range(O.shape[1])]) \
+            if O.shape[1] else np.zeros((G, 0))
+        self.c1 = np.column_stack([np.bincount(cl, WO[:, k] * xt, G) for k in range(O.shape[1])]) \
+            if O.shape[1] else np.zeros((G, 0))
+        self.r = self.c1 @ A
+        u_hat = e0 - self.beta * xt
+        self.se = float(np.sqrt(self.c * np.sum(np.bincount(cl, wx * u_hat, G) ** 2)) / self.D)
+
+    def t_obs(self, b0):
+        return (self.beta - b0) / self.se
+
+    def tstar(self, b0, v):
+        from rima._kernels.wild import wild_t
+
+        s = self.s0 - b0 * self.Dg
+        K = np.diag(s) - self.r @ (self.c0 - b0 * self.c1).T
+        return wild_t(v, s, K, self.Dg, self.D, self.c)
+
+
 def wild_bootstrap(parts, j, w, cl, n_clusters, level, n_boot, kind, seed):
     """WCR p-value of H0: beta_j = 0 and the interval by inverting the test."""
-    from rima._kernels.wild import draw_weights, share_at_least, wild_t
+    from rima._kernels.wild import draw_weights, share_at_least
 
-    Rw, yw, c = parts["Rw"], parts["yw"], parts["c"]
-    x = Rw[:, j]
-    O = np.delete(Rw, j, axis=1)
-    WO = O * w[:, None]
-    if O.shape[1]:
-        A = np.linalg.inv(O.T @ WO)
-        xt = x - O @ (A @ (WO.T @ x))
-        e0 = yw - O @ (A @ (WO.T @ yw))
-    else:
-        A = np.zeros((0, 0))
-        xt, e0 = x, yw
-    wx = w * xt
-    D = float(wx @ xt)
-    beta = float(wx @ e0) / D
-    Dg = np.bincount(cl, wx * xt, n_clusters)
-    s0 = np.bincount(cl, wx * e0, n_clusters)
-    c0 = np.zeros((n_clusters, O.shape[1]))
-    c1 = np.zeros((n_clusters, O.shape[1]))
-    np.add.at(c0, cl, WO * e0[:, None])
-    np.add.at(c1, cl, WO * xt[:, None])
-    r = c1 @ A
-    u_hat = e0 - beta * xt
-    se = float(np.sqrt(c * np.sum(np.bincount(cl, wx * u_hat, n_clusters) ** 2)) / D)
+    test = WildTest(parts, j, w, cl, n_clusters)
+    beta, se = test.beta, test.se
     v = draw_weights(kind, n_boot, n_clusters, seed)
 
     def pvalue(b0):
-        s = s0 - b0 * Dg
-        K = np.diag(s) - r @ (c0 - b0 * c1).T
-        t_obs = (beta - b0) / se
-        return share_at_least(wild_t(v, s, K, Dg, D, c), t_obs)
+        return share_at_least(test.tstar(b0, v), test.t_obs(b0))
 
     p0 = pvalue(0.0)
     alpha = 1 - level
@@ -629,12 +651,12 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
                             or [np.zeros(len(y))])
         if not [r for r in rounds if r != ref_round]:
             Z = np.zeros((len(y), 0))
-        n_t = int(len(set(hh[g == 1])))
-        n_c = int(len(set(hh[g == 0])))
+        n_t = len(set(hh[g == 1]))
+        n_c = len(set(hh[g == 0]))
         common = {"outcome": o, "households": n_t + n_c, "treated": n_t, "controls": n_c,
-                  "clusters": int(len(set(cl))),
-                  "treated_clusters": int(len(set(cl[g == 1]))),
-                  "control_clusters": int(len(set(cl[g == 0])))}
+                  "clusters": len(set(cl)),
+                  "treated_clusters": len(set(cl[g == 1])),
+                  "control_clusters": len(set(cl[g == 0]))}
         if common["treated_clusters"] < 2 or common["control_clusters"] < 2:
             raise TooFewClustersError(
                 f"outcome {o!r}: {common['treated_clusters']} soum(s) with usable treated "
@@ -653,7 +675,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
 
         # plain DiD
         X = (g * post_ind)[:, None]
-        beta, V, contrib, parts = twfe(y, X, Z, hh, w, cl, G)
+        beta, V, _, parts = twfe(y, X, Z, hh, w, cl, G)
         did = _t_row(float(beta[0]), float(np.sqrt(V[0, 0])), G - 1, level)
         if n_boot:
             wb = wild_bootstrap(parts, 0, w, cl, G, level, int(n_boot), bootstrap_weights, seed)
@@ -692,10 +714,9 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
                 full["controls"] = int(len(ht) - ht["g"].sum())
             full["headline"] = name == headline
             est_rows.append(full)
-        if name_ps := dr.extra.get("ps_range"):
-            if name_ps[1] > 0.95:
-                notes.append(f"{o}: a control household's propensity score reaches "
-                             f"{name_ps[1]:.3f}; overlap is thin")
+        if dr.extra["ps_range"][1] > 0.95:
+            notes.append(f"{o}: a control household's propensity score reaches "
+                         f"{dr.extra['ps_range'][1]:.3f}; overlap is thin")
 
         # event study and pre-trend test
         if len(pre) >= 2:
@@ -976,12 +997,12 @@ def section(res: ImpactResult, figdir) -> dict:
     fig = _save(trends_figure(res), figdir / "impact_event_study.png")
     d = res.design
     parts = [f"<p><strong>{_html.escape(res.sentence())}</strong></p>",
-             f"<p>{_html.escape(d['treatment_label'])}; rounds before the transfer "
-             f"{d['pre_rounds']}, after {d['post_rounds']}. {d['clusters']} soum clusters "
-             f"({d['treated_clusters']} with treated households, {d['control_clusters']} with "
-             f"controls); wild cluster bootstrap with {d['n_boot']} {d['bootstrap_weights']} "
-             f"replicates (seed {d['seed']}). Doubly robust covariates: "
-             f"{_html.escape(', '.join(d['covariates']) or 'none')}.</p>",
+             (f"<p>{_html.escape(d['treatment_label'])}; rounds before the transfer "
+              f"{d['pre_rounds']}, after {d['post_rounds']}. {d['clusters']} soum clusters "
+              f"({d['treated_clusters']} with treated households, {d['control_clusters']} with "
+              f"controls); wild cluster bootstrap with {d['n_boot']} {d['bootstrap_weights']} "
+              f"replicates (seed {d['seed']}). Doubly robust covariates: "
+              f"{_html.escape(', '.join(d['covariates']) or 'none')}.</p>"),
              "<h3>Estimates</h3>",
              _tab(res.estimates[["outcome", "estimator", "est", "se", "ci_lower", "ci_upper",
                                  "pvalue", "p_wild", "ci_wild_lower", "ci_wild_upper",
