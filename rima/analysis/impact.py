@@ -126,6 +126,8 @@ class ImpactResult:
         s = (f"The {self.design['programme']} {verb} the {name} of recipient households by "
              f"{abs(row['est']):.1f} {unit} [{pct} % CI {lo:.1f} to {hi:.1f}] "
              f"{self.design['period']}")
+        if lo <= 0 <= hi:
+            s += " (the interval includes no effect)"
         het = self.heterogeneity
         if not het.empty:
             low = het[(het["outcome"] == row["outcome"]) & (het["by"] == "class_base")
