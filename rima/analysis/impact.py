@@ -710,7 +710,8 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
             for k in ("p_wild", "ci_wild_lower", "ci_wild_upper"):
                 full.setdefault(k, np.nan)
             full.update({k: v for k, v in common.items() if k != "outcome"})
-            if name == "dr_did":
+            if name in ("dr_did", "naive"):
+                # both use the households with a change and baseline covariates
                 full["households"] = len(ht)
                 full["treated"] = int(ht["g"].sum())
                 full["controls"] = int(len(ht) - ht["g"].sum())
@@ -806,7 +807,10 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
     event_study = pd.DataFrame(es_rows, columns=["outcome", "round", "event_time", "est", "se",
                                                  "ci_lower", "ci_upper", "pvalue"])
     if not event_study.empty:
-        event_study = event_study.sort_values(["outcome", "round"], kind="stable").reset_index(drop=True)
+        order = {o: i for i, o in enumerate(outcomes)}
+        event_study = event_study.sort_values(
+            ["outcome", "round"], key=lambda c: c.map(order) if c.name == "outcome" else c,
+            kind="stable").reset_index(drop=True)
     pretrend = pd.DataFrame(pt_rows, columns=["outcome", "F", "df1", "df2", "pvalue"])
     hcols = ["outcome", "by", "group", "estimator", "est", "se", "ci_lower", "ci_upper",
              "pvalue", "treated", "controls", "treated_clusters", "control_clusters"]
