@@ -19,6 +19,7 @@ from rima.analysis.impact import dr_did, impact
 from rima.cli import cli, main
 from rima.errors import (
     ConstantTreatmentError,
+    DataError,
     NoPrePeriodError,
     OutcomeMissingRoundError,
     TooFewClustersError,
@@ -345,3 +346,10 @@ def test_wild_kernel_equals_rerunning_the_regression():
         t = (coef[0] - b0) / np.sqrt(V[0, 0])
         assert test.tstar(b0, v[b:b + 1])[0] == pytest.approx(t, rel=1e-7)
     assert test.beta == pytest.approx(wls(full, y)[0][0], rel=1e-10)
+
+
+def test_constant_covariate_is_named():
+    df = _frame()
+    df["const_cov"] = 1.0
+    with pytest.raises(DataError, match="covariate 'const_cov' does not vary"):
+        impact(None, df, outcomes="fcs", treatment="d", covariates=["const_cov"], n_boot=0)

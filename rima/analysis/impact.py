@@ -694,8 +694,14 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
             final_status[m_rows] = hh_ids[m_rows].map(reasons).to_numpy()
         ht = hh_tab[keep].reset_index(drop=True)
         Xc = Xc[keep]
-        dr = dr_did(ht["dy"].to_numpy(), ht["g"].to_numpy(), Xc, ht["w"].to_numpy(),
-                    ht["cl"].to_numpy(), G)
+        _check_covariates(Xc, dr_covs, ht["g"].to_numpy())
+        try:
+            dr = dr_did(ht["dy"].to_numpy(), ht["g"].to_numpy(), Xc, ht["w"].to_numpy(),
+                        ht["cl"].to_numpy(), G)
+        except np.linalg.LinAlgError:
+            raise DataError(f"{o}: the doubly robust DiD cannot be computed with covariates "
+                            f"{dr_covs} (the propensity score or the controls' outcome "
+                            "regression is singular; drop a covariate)") from None
         # With few treated soums the variance rests on their few cluster sums: t with
         # min(G1, G0) - 1 df, not G - 1 (which under-covers with 5 treated soums of 24)
         dfs = min(common["treated_clusters"], common["control_clusters"]) - 1
@@ -886,6 +892,18 @@ def _covariate_matrix(base, ids, covs):
     X = np.column_stack(X)
     X[~np.isfinite(X)] = 0.0
     return X, status
+
+
+def _check_covariates(X, names, d):
+    """Name a covariate the doubly robust DiD cannot use, before any matrix is inverted."""
+    for j, c in enumerate(names, start=1):
+        for grp, sel in (("control", d == 0), ("all", np.ones(len(d), bool))):
+            if np.ptp(X[sel, j]) == 0:
+                raise DataError(f"covariate {c!r} does not vary among the {grp} households "
+                                "of the baseline round; drop it from the covariates")
+    rank = np.linalg.matrix_rank(X[d == 0])
+    if rank < X.shape[1]:
+        raise DataError(f"covariates {list(names)} are collinear among the control households")
 
 
 def _naive(ht, G, level, df):
