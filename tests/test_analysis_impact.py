@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 import rima
-from rima.analysis.impact import dr_did, impact
+from rima.analysis.did import dr_did
+from rima.analysis.impact import impact
 from rima.cli import cli, main
 from rima.errors import (
     ConstantTreatmentError,
@@ -307,7 +308,7 @@ def test_simulator_pilot_truth():
 def test_wild_kernel_equals_rerunning_the_regression():
     """Bootstrap t statistics of the kernel = refitting the full dummy regression on y*."""
     from rima._kernels.wild import draw_weights
-    from rima.analysis.impact import WildTest, twfe
+    from rima.analysis.did import WildTest, twfe
 
     df = DATA[DATA["soum"].isin(sorted(DATA["soum"].unique())[:12]) | (DATA["g"] == 1)]
     df = df.reset_index(drop=True)

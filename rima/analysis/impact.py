@@ -43,6 +43,8 @@ rule "every low-resilience household in a dzud soum", the same rule with the act
 (lowest baseline RCI_100 first) and the cost per low-resilience household reached under
 each (benefit x weighted recipients / weighted low-resilience recipients).
 
+Estimators: `rima.analysis.did`; report section: `rima.analysis.impact_report`.
+
 Refusals (each a named `rima.errors.ImpactDesignError` with the rows counted): no round
 before the transfer, treatment constant within the sample, fewer than 2 treated or 2
 control soums, an outcome missing in every row of a round. Rows that cannot be used
@@ -52,13 +54,22 @@ only) keep their reason in `row_status` and are counted in `accounting`.
 
 from __future__ import annotations
 
-import html as _html
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from rima.analysis.did import (
+    check_covariates,
+    dr_did,
+    factor_codes,
+    fd_did,
+    naive,
+    t_row,
+    twfe,
+    wild_bootstrap,
+)
 from rima.analysis.frame import join_soums, write_tables
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import (
@@ -199,216 +210,6 @@ def _interval_of(row):
 
 
 # --------------------------------------------------------------------------- estimation
-@dataclass
-class _Fit:
-    est: float
-    se: float
-    contrib: np.ndarray     # (G,) cluster sums of the estimate's linearisation
-    df: int
-    extra: dict = field(default_factory=dict)
-
-
-def _codes(values):
-    codes, uniq = pd.factorize(pd.Series(values), sort=True)
-    return codes.astype(np.int64), uniq
-
-
-def _within(M, hh, w, n_hh):
-    """Weighted demeaning of the columns of M within household (the household effects)."""
-    sw = np.bincount(hh, w, n_hh)
-    out = np.empty_like(M)
-    for j in range(M.shape[1]):
-        mean = np.bincount(hh, w * M[:, j], n_hh) / sw
-        out[:, j] = M[:, j] - mean[hh]
-    return out
-
-
-def _drop_dependent(Z, keep_first=0):
-    """Columns of Z after `keep_first` that are not combinations of earlier ones."""
-    cols = []
-    for j in range(Z.shape[1]):
-        trial = cols + [j]
-        if np.linalg.matrix_rank(Z[:, trial], tol=1e-9 * max(1.0, np.abs(Z).max())) == len(trial):
-            cols.append(j)
-        elif j < keep_first:
-            return None
-    return cols
-
-
-def twfe(y, X, Z, hh, w, cl, n_clusters):
-    """WLS of y on [X, Z] with household effects (within), CRVE by cluster.
-
-    Returns (beta_X, vcov_X, parts) with parts the arrays the wild bootstrap needs.
-    """
-    n_hh = int(hh.max()) + 1
-    R = np.column_stack([X, Z]) if Z.shape[1] else X.copy()
-    Rw = _within(R, hh, w, n_hh)
-    yw = _within(y[:, None], hh, w, n_hh)[:, 0]
-    keep = _drop_dependent(Rw, keep_first=X.shape[1])
-    if keep is None:
-        raise DataError("the treatment terms are collinear with the round effects "
-                        "(is every household treated in the same rounds as it is observed?)")
-    Rw = Rw[:, keep]
-    WR = Rw * w[:, None]
-    A = np.linalg.inv(Rw.T @ WR)
-    beta = A @ (WR.T @ yw)
-    resid = yw - Rw @ beta
-    S = np.column_stack([np.bincount(cl, WR[:, k] * resid, n_clusters)
-                         for k in range(Rw.shape[1])])
-    N, K = len(y), Rw.shape[1] + 1
-    c = n_clusters / (n_clusters - 1) * (N - 1) / (N - K)
-    V = c * A @ (S.T @ S) @ A
-    kx = X.shape[1]
-    # linearisation of beta_X: rows of A R'W times the residual, summed by cluster
-    contrib = S @ A[:kx].T        # (G, kx)
-    parts = {"Rw": Rw, "yw": yw, "c": c, "kx": kx}
-    return beta[:kx], V[:kx, :kx], contrib, parts
-
-
-class WildTest:
-    """The WCR test of H0: beta_j = b0 reduced to cluster-level arrays (`rima._kernels.wild`).
-
-    parts : from `twfe`; j : the coefficient (column of X). `tstar(b0, v)` gives the
-    bootstrap t statistics for cluster weights v (n_boot, G), `t_obs(b0)` the data's.
-    """
-
-    def __init__(self, parts, j, w, cl, n_clusters):
-        Rw, yw = parts["Rw"], parts["yw"]
-        self.c = parts["c"]
-        x = Rw[:, j]
-        O = np.delete(Rw, j, axis=1)
-        WO = O * w[:, None]
-        if O.shape[1]:
-            A = np.linalg.inv(O.T @ WO)
-            xt = x - O @ (A @ (WO.T @ x))
-            e0 = yw - O @ (A @ (WO.T @ yw))
-        else:
-            A = np.zeros((0, 0))
-            xt, e0 = x, yw
-        wx = w * xt
-        self.D = float(wx @ xt)
-        self.beta = float(wx @ e0) / self.D
-        G = n_clusters
-        self.Dg = np.bincount(cl, wx * xt, G)
-        self.s0 = np.bincount(cl, wx * e0, G)
-        # restricted residual u(b0) = e0 - b0 xt, so every cluster sum is linear in b0
-        self.c0 = np.column_stack([np.bincount(cl, WO[:, k] * e0, G) for k in range(O.shape[1])]) \
-            if O.shape[1] else np.zeros((G, 0))
-        self.c1 = np.column_stack([np.bincount(cl, WO[:, k] * xt, G) for k in range(O.shape[1])]) \
-            if O.shape[1] else np.zeros((G, 0))
-        self.r = self.c1 @ A
-        u_hat = e0 - self.beta * xt
-        self.se = float(np.sqrt(self.c * np.sum(np.bincount(cl, wx * u_hat, G) ** 2)) / self.D)
-
-    def t_obs(self, b0):
-        return (self.beta - b0) / self.se
-
-    def tstar(self, b0, v):
-        from rima._kernels.wild import wild_t
-
-        s = self.s0 - b0 * self.Dg
-        K = np.diag(s) - self.r @ (self.c0 - b0 * self.c1).T
-        return wild_t(v, s, K, self.Dg, self.D, self.c)
-
-
-def wild_bootstrap(parts, j, w, cl, n_clusters, level, n_boot, kind, seed):
-    """WCR p-value of H0: beta_j = 0 and the interval by inverting the test."""
-    from rima._kernels.wild import draw_weights, share_at_least
-
-    test = WildTest(parts, j, w, cl, n_clusters)
-    beta, se = test.beta, test.se
-    v = draw_weights(kind, n_boot, n_clusters, seed)
-
-    def pvalue(b0):
-        return share_at_least(test.tstar(b0, v), test.t_obs(b0))
-
-    p0 = pvalue(0.0)
-    alpha = 1 - level
-    crit = stats.t.ppf(0.5 + level / 2, n_clusters - 1)
-
-    def bound(sign):
-        # p(b0) is 1 at the estimate and falls away from it: widen, then bisect
-        inner, step = beta, crit * se
-        outer = beta + sign * step
-        for _ in range(60):
-            if pvalue(outer) <= alpha:
-                break
-            inner, outer = outer, beta + sign * (abs(outer - beta) * 2)
-        else:
-            return np.inf * sign
-        for _ in range(40):
-            mid = 0.5 * (inner + outer)
-            if pvalue(mid) > alpha:
-                inner = mid
-            else:
-                outer = mid
-            if abs(outer - inner) < 1e-5 * se:
-                break
-        return 0.5 * (inner + outer)
-
-    return {"beta": beta, "se": se, "p_wild": p0, "ci_wild_lower": bound(-1),
-            "ci_wild_upper": bound(1)}
-
-
-def _logit(X, d, w, maxiter=100):
-    """Weighted logit by Newton-Raphson; (coef, fitted p, inverse information / n)."""
-    beta = np.zeros(X.shape[1])
-    for _ in range(maxiter):
-        eta = np.clip(X @ beta, -35, 35)
-        p = 1 / (1 + np.exp(-eta))
-        g = X.T @ (w * (d - p))
-        H = (X * (w * p * (1 - p))[:, None]).T @ X
-        step = np.linalg.solve(H, g)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    else:
-        raise DataError("the propensity-score logit did not converge (are treated and "
-                        "control households perfectly separated by the covariates?)")
-    eta = np.clip(X @ beta, -35, 35)
-    p = 1 / (1 + np.exp(-eta))
-    H = (X * (w * p * (1 - p))[:, None]).T @ X
-    return beta, p, np.linalg.inv(H / len(d))
-
-
-def dr_did(dy, d, X, w, cl, n_clusters):
-    """Sant'Anna-Zhao doubly robust DiD (panel) with its influence function by cluster.
-
-    dy : change of the outcome; d : 0/1 treated; X : covariates with a constant column;
-    w : survey weights. Returns a _Fit whose `contrib` are the cluster sums of psi / n.
-    """
-    n = len(dy)
-    w = w / w.mean()
-    _, ps, hess = _logit(X, d, w)
-    ps = np.minimum(ps, 1 - 1e-6)
-    wc = w * (1 - d)
-    XpX = (X * wc[:, None]).T @ X
-    gamma = np.linalg.solve(XpX, (X * wc[:, None]).T @ dy)
-    m = X @ gamma
-    w1 = w * d
-    w0 = w * ps * (1 - d) / (1 - ps)
-    eta1 = np.sum(w1 * (dy - m)) / np.sum(w1)
-    eta0 = np.sum(w0 * (dy - m)) / np.sum(w0)
-    att = eta1 - eta0
-    # influence function (the estimator's first-order expansion, one term per household)
-    lin_ols = (wc * (dy - m))[:, None] * X @ np.linalg.inv(XpX / n)
-    lin_ps = (w * (d - ps))[:, None] * X @ hess
-    inf_t = (w1 * (dy - m) - w1 * eta1 - lin_ols @ (w1[:, None] * X).mean(0)) / w1.mean()
-    M2 = ((w0 * (dy - m - eta0))[:, None] * X).mean(0)
-    M3 = (w0[:, None] * X).mean(0)
-    inf_c = (w0 * (dy - m) - w0 * eta0 + lin_ps @ M2 - lin_ols @ M3) / w0.mean()
-    psi = inf_t - inf_c
-    contrib = np.bincount(cl, psi / n, n_clusters)
-    se = float(np.sqrt(n_clusters / (n_clusters - 1) * np.sum(contrib ** 2)))
-    return _Fit(att, se, contrib, n_clusters - 1,
-                {"psi": psi, "ps": ps, "ps_range": (float(ps[d == 0].min()), float(ps[d == 0].max()))})
-
-
-def _t_row(est, se, df, level):
-    crit = stats.t.ppf(0.5 + level / 2, df)
-    t = est / se if se > 0 else np.nan
-    return {"est": est, "se": se, "ci_lower": est - crit * se, "ci_upper": est + crit * se,
-            "pvalue": float(2 * stats.t.sf(abs(t), df)) if np.isfinite(t) else np.nan}
 
 
 # --------------------------------------------------------------------------- the analysis
@@ -614,7 +415,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
                     f"outcome {o!r} is missing in all {int(rows_r.sum())} rows of round {r}",
                     rows=int(rows_r.sum()))
 
-    cl_codes, cl_names = _codes(soum_all)
+    cl_codes, cl_names = factor_codes(soum_all)
     G = len(cl_names)
     dr_covs = covs
     if not dr_covs and not randomised:
@@ -645,7 +446,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
         w = row_w[use]
         g = g_row[use]
         cl = cl_codes[use]
-        hh, _ = _codes(f[idc].to_numpy())
+        hh, _ = factor_codes(f[idc].to_numpy())
         r_use = f[round_col].to_numpy()
         post_ind = np.isin(r_use, post).astype(float)
         ref_round = rounds[0]
@@ -678,7 +479,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
         # plain DiD
         X = (g * post_ind)[:, None]
         beta, V, _, parts = twfe(y, X, Z, hh, w, cl, G)
-        did = _t_row(float(beta[0]), float(np.sqrt(V[0, 0])), G - 1, level)
+        did = t_row(float(beta[0]), float(np.sqrt(V[0, 0])), G - 1, level)
         if n_boot:
             wb = wild_bootstrap(parts, 0, w, cl, G, level, int(n_boot), bootstrap_weights, seed)
             did.update({k: wb[k] for k in ("p_wild", "ci_wild_lower", "ci_wild_upper")})
@@ -694,7 +495,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
             final_status[m_rows] = hh_ids[m_rows].map(reasons).to_numpy()
         ht = hh_tab[keep].reset_index(drop=True)
         Xc = Xc[keep]
-        _check_covariates(Xc, dr_covs, ht["g"].to_numpy())
+        check_covariates(Xc, dr_covs, ht["g"].to_numpy())
         try:
             dr = dr_did(ht["dy"].to_numpy(), ht["g"].to_numpy(), Xc, ht["w"].to_numpy(),
                         ht["cl"].to_numpy(), G)
@@ -705,10 +506,10 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
         # With few treated soums the variance rests on their few cluster sums: t with
         # min(G1, G0) - 1 df, not G - 1 (which under-covers with 5 treated soums of 24)
         dfs = min(common["treated_clusters"], common["control_clusters"]) - 1
-        drr = _t_row(dr.est, dr.se, dfs, level)
+        drr = t_row(dr.est, dr.se, dfs, level)
 
         # naive post-period comparison
-        nv = _naive(ht, G, level, dfs)
+        nv = naive(ht, G, level, dfs)
 
         headline = "did" if (randomised or not dr_covs) else "dr_did"
         for name, row in (("dr_did", drr), ("did", did), ("naive", nv)):
@@ -734,7 +535,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
             Xe = np.column_stack([g * (r_use == r) for r in ev_rounds])
             be, Ve, _, _ = twfe(y, Xe, Z, hh, w, cl, G)
             for k, r in enumerate(ev_rounds):
-                row = _t_row(float(be[k]), float(np.sqrt(Ve[k, k])), G - 1, level)
+                row = t_row(float(be[k]), float(np.sqrt(Ve[k, k])), G - 1, level)
                 es_rows.append({"outcome": o, "round": r,
                                 "event_time": rounds.index(r) - rounds.index(treated_from),
                                 **row})
@@ -785,7 +586,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
                             fit = dr_did(sub["dy"].to_numpy(), sub["g"].to_numpy(), Xc[sel],
                                          sub["w"].to_numpy(), sub["cl"].to_numpy(), G)
                         else:
-                            fit = _fd_did(sub, G)
+                            fit = fd_did(sub, G)
                     except (DataError, np.linalg.LinAlgError) as exc:
                         notes.append(f"{o}, {by} = {gname}, {en}: not estimated ({exc})")
                         r_.update({"est": np.nan, "se": np.nan, "ci_lower": np.nan,
@@ -793,7 +594,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
                         het_rows.append(r_)
                         continue
                     fits[(en, gname)] = fit
-                    r_.update(_t_row(fit.est, fit.se, min(tcl, ccl) - 1, level))
+                    r_.update(t_row(fit.est, fit.se, min(tcl, ccl) - 1, level))
                     het_rows.append(r_)
             lo_g, hi_g = order[0], order[-1]
             if by == "dzud_soum":
@@ -807,7 +608,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
                 het_rows.append({"outcome": o, "by": by, "group": f"{lo_g} - {hi_g}",
                                  "estimator": en, "treated": np.nan, "controls": np.nan,
                                  "treated_clusters": np.nan, "control_clusters": np.nan,
-                                 **_t_row(a.est - b_.est, se, dfs, level)})
+                                 **t_row(a.est - b_.est, se, dfs, level)})
 
     estimates = pd.DataFrame(est_rows)
     event_study = pd.DataFrame(es_rows, columns=["outcome", "round", "event_time", "est", "se",
@@ -894,40 +695,6 @@ def _covariate_matrix(base, ids, covs):
     return X, status
 
 
-def _check_covariates(X, names, d):
-    """Name a covariate the doubly robust DiD cannot use, before any matrix is inverted."""
-    for j, c in enumerate(names, start=1):
-        for grp, sel in (("control", d == 0), ("all", np.ones(len(d), bool))):
-            if np.ptp(X[sel, j]) == 0:
-                raise DataError(f"covariate {c!r} does not vary among the {grp} households "
-                                "of the baseline round; drop it from the covariates")
-    rank = np.linalg.matrix_rank(X[d == 0])
-    if rank < X.shape[1]:
-        raise DataError(f"covariates {list(names)} are collinear among the control households")
-
-
-def _naive(ht, G, level, df):
-    """Post-period weighted difference in means, SE from the cluster sums of its linearisation."""
-    d, w, y, cl = ht["g"].to_numpy(), ht["w"].to_numpy(), ht["y_post"].to_numpy(), ht["cl"].to_numpy()
-    m1 = np.sum(w * d * y) / np.sum(w * d)
-    m0 = np.sum(w * (1 - d) * y) / np.sum(w * (1 - d))
-    lin = w * d * (y - m1) / np.sum(w * d) - w * (1 - d) * (y - m0) / np.sum(w * (1 - d))
-    contrib = np.bincount(cl, lin, G)
-    se = float(np.sqrt(G / (G - 1) * np.sum(contrib ** 2)))
-    return _t_row(float(m1 - m0), se, df, level)
-
-
-def _fd_did(sub, G):
-    """Plain DiD on household changes (= two-way FE with two periods), linearised by cluster."""
-    d, w, dy, cl = sub["g"].to_numpy(), sub["w"].to_numpy(), sub["dy"].to_numpy(), sub["cl"].to_numpy()
-    m1 = np.sum(w * d * dy) / np.sum(w * d)
-    m0 = np.sum(w * (1 - d) * dy) / np.sum(w * (1 - d))
-    lin = w * d * (dy - m1) / np.sum(w * d) - w * (1 - d) * (dy - m0) / np.sum(w * (1 - d))
-    contrib = np.bincount(cl, lin, G)
-    se = float(np.sqrt(G / (G - 1) * np.sum(contrib ** 2)))
-    return _Fit(float(m1 - m0), se, contrib, G - 1)
-
-
 def _responsiveness(hh, low_label, dzud_classes, benefit, notes):
     """Reach, inclusion/exclusion errors and cost per low-resilience household reached."""
     in_dzud = hh["dzud_class"].isin(list(dzud_classes)).to_numpy()
@@ -967,81 +734,3 @@ def _responsiveness(hh, low_label, dzud_classes, benefit, notes):
             row["cost_per_low_reached"] = benefit * rec / reached if reached else np.inf
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- report
-def trends_figure(res: ImpactResult):
-    """Weighted means by round (treated vs control) and the event study, one row per outcome."""
-    import matplotlib.pyplot as plt
-
-    outs = list(dict.fromkeys(res.estimates["outcome"]))
-    ncol = 2 if not res.event_study.empty else 1
-    fig, axes = plt.subplots(len(outs), ncol, figsize=(5.2 * ncol, 3.0 * len(outs)),
-                             squeeze=False)
-    tf = res.design["treated_from"]
-    for i, o in enumerate(outs):
-        ax = axes[i, 0]
-        t = res.trends[res.trends["outcome"] == o]
-        for grp, style in (("treated", "o-"), ("control", "s--")):
-            s = t[t["group"] == grp]
-            ax.plot(s["round"], s["mean"], style, label=grp)
-        ax.axvline(tf - 0.5, color="grey", lw=0.8)
-        ax.set_title(f"{o}: weighted mean by round", fontsize=9)
-        ax.set_xticks(res.design["rounds"])
-        ax.legend(fontsize=8)
-        if ncol == 2:
-            ax = axes[i, 1]
-            e = res.event_study[res.event_study["outcome"] == o]
-            ax.errorbar(e["round"], e["est"], yerr=[e["est"] - e["ci_lower"],
-                                                     e["ci_upper"] - e["est"]], fmt="o",
-                        capsize=3)
-            ax.axhline(0, color="black", lw=0.8)
-            ax.axvline(tf - 0.5, color="grey", lw=0.8)
-            ax.set_xticks(res.design["rounds"])
-            ax.set_title(f"{o}: event study (treated x round)", fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def _tab(df, digits=3):
-    return df.to_html(index=False, float_format=lambda v: f"{v:.{digits}f}", border=0,
-                      classes="rima-table", na_rep="")
-
-
-def section(res: ImpactResult, figdir) -> dict:
-    """The report section: the plain sentence, the tables and the event-study figure."""
-    from pathlib import Path
-
-    from rima.analysis.report_parts import _save
-    from rima.report.figures import _plt
-
-    _plt()
-    figdir = Path(figdir)
-    figdir.mkdir(parents=True, exist_ok=True)
-    fig = _save(trends_figure(res), figdir / "impact_event_study.png")
-    d = res.design
-    parts = [f"<p><strong>{_html.escape(res.sentence())}</strong></p>",
-             (f"<p>{_html.escape(d['treatment_label'])}; rounds before the transfer "
-              f"{d['pre_rounds']}, after {d['post_rounds']}. {d['clusters']} soum clusters "
-              f"({d['treated_clusters']} with treated households, {d['control_clusters']} with "
-              f"controls); wild cluster bootstrap with {d['n_boot']} {d['bootstrap_weights']} "
-              f"replicates (seed {d['seed']}). Doubly robust covariates: "
-              f"{_html.escape(', '.join(d['covariates']) or 'none')}.</p>"),
-             "<h3>Estimates</h3>",
-             _tab(res.estimates[["outcome", "estimator", "est", "se", "ci_lower", "ci_upper",
-                                 "pvalue", "p_wild", "ci_wild_lower", "ci_wild_upper",
-                                 "treated", "controls", "headline"]])]
-    if not res.event_study.empty:
-        parts += ["<h3>Event study and pre-trend test</h3>", _tab(res.event_study),
-                  _tab(res.pretrend)]
-    if not res.heterogeneity.empty:
-        parts += ["<h3>Heterogeneity</h3>", _tab(res.heterogeneity)]
-    if res.responsiveness is not None:
-        parts += ["<h3>Responsiveness in dzud soums</h3>", _tab(res.responsiveness)]
-    parts += ["<h3>Rows</h3>", _tab(res.accounting)]
-    if res.notes:
-        parts.append("<ul>" + "".join(f"<li>{_html.escape(n)}</li>" for n in res.notes)
-                     + "</ul>")
-    cap = "Weighted means by round and event-study coefficients with their intervals"
-    return {"key": "impact", "title": "Impact of the transfer", "html": "\n".join(parts),
-            "figure": fig, "figures": [fig], "figure_captions": [cap], "caption": cap}

@@ -122,7 +122,7 @@ def command(data, model_path, spec_path, no_model, soums_path, outcomes, treatme
     if report_dir:
         from pathlib import Path
 
-        from rima.analysis.impact import section
+        from rima.analysis.impact_report import section
         from rima.report.sections import add_sections
 
         out = report_dir_checked(report_dir)
