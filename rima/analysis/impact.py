@@ -236,7 +236,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
     benefit : transfer per household (for the cost per low-resilience household reached)
     dzud_classes : the soum dzud classes (post-round) that count as dzud soums
     """
-    from rima.analysis.panel import _stack
+    from rima.analysis.panel import stack_rounds
 
     if not 0 < level < 1:
         raise RimaInputError(f"level must be between 0 and 1, got {level!r}")
@@ -255,7 +255,7 @@ def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None
         raise RimaInputError("give at least one outcome")
     if data is None:
         raise RimaInputError("give the panel data")
-    frame = _stack(data, round_col).reset_index(drop=True).copy()
+    frame = stack_rounds(data, round_col).reset_index(drop=True).copy()
 
     model = getattr(model_or_result, "model", model_or_result)
     spec = getattr(model, "spec", None)

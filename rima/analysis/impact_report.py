@@ -47,13 +47,13 @@ def section(res, figdir) -> dict:
     """The report section: the plain sentence, the tables and the event-study figure."""
     from pathlib import Path
 
-    from rima.analysis.report_parts import _save
-    from rima.report.figures import _plt
+    from rima.analysis.report_parts import save_figure
+    from rima.report.figures import pyplot
 
-    _plt()
+    pyplot()
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
-    fig = _save(trends_figure(res), figdir / "impact_event_study.png")
+    fig = save_figure(trends_figure(res), figdir / "impact_event_study.png")
     d = res.design
     parts = [f"<p><strong>{_html.escape(res.sentence())}</strong></p>",
              (f"<p>{_html.escape(d['treatment_label'])}; rounds before the transfer "

@@ -28,6 +28,7 @@ from rima.analysis.frame import is_result, join_soums, write_tables
 from rima.analysis.regression import fit_regression
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import DataError, RimaInputError
+from rima.row_status import missing_reason
 
 BORDERLINE_FCS = 35.0
 
@@ -133,7 +134,7 @@ def panel(
     idc = spec.id
     if weight == "spec":
         weight = spec.weight
-    frame = _stack(data, round_col)
+    frame = stack_rounds(data, round_col)
     rounds = sorted(frame[round_col].dropna().unique().tolist())
     if len(rounds) < 2:
         raise DataError(f"a panel needs at least 2 rounds in column {round_col!r}, found {rounds}")
@@ -303,13 +304,13 @@ def panel(
 def _explain_unscored(model, sub):
     # a household without a baseline score: say why it was not scored
     for col, st in (("RCI_base", "status_base"),):
-        bad = (model.row_status == f"missing value in {col}") & (sub[st] != "ok")
+        bad = (model.row_status == missing_reason([col])) & (sub[st] != "ok")
         if bad.any():
             model.row_status[bad] = "not scored at baseline: " + sub.loc[bad, st].astype(str)
             model.excluded = model.row_status[model.row_status != "ok"].value_counts().to_dict()
 
 
-def _stack(data, round_col):
+def stack_rounds(data, round_col):
     if isinstance(data, dict):
         if len(data) < 2:
             raise DataError(f"a panel needs at least 2 rounds, got {len(data)}")

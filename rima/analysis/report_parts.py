@@ -4,7 +4,7 @@
 ``{"key", "title", "html", "figure", "figures", "figure_captions", "caption"}`` dicts in
 reading order: the HTML is a self-contained fragment (tables), `figure` the path of the
 first PNG written to `figdir` (or None) and `figures` all of them. `rima.report.add_sections`
-stores them in a fit directory so its report.html embeds them.
+stores them in a fit directory so its report.html embeds them; `add_analyses` does both.
 
 Keys name the stored section: "shocks" (OLS), "shocks_logit" / "shocks_probit" (so a level
 regression and a loss model can both be in one report), "scenarios", "targeting", "panel".
@@ -17,7 +17,7 @@ import html as _html
 from pathlib import Path
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     # no software/date metadata, so the PNG bytes are the same on every run
@@ -41,21 +41,36 @@ def _shock_model_note(res) -> str:
     return "<p>" + _html.escape(", ".join(parts)) + ".</p>"
 
 
+def add_analyses(out_dir, *, shocks=None, scenario=None, target=None, panel=None,
+                 model=None, render=True) -> Path:
+    """Build the sections of these analysis results and add them to the report in out_dir.
+
+    The report package renders the plain sections (`rima.report.add_sections`); it never
+    imports the analyses, so building them from the results happens here.
+    """
+    from rima.report.sections import add_sections, check_fit_dir
+
+    out = check_fit_dir(out_dir)
+    secs = sections(out / "figures", shocks=shocks, scenario=scenario, target=target,
+                    panel=panel)
+    return add_sections(out, secs, model=model, render=render)
+
+
 def sections(figdir, *, shocks=None, scenario=None, target=None, panel=None) -> list[dict]:
     from rima.analysis import panel as panel_mod
     from rima.analysis import scenario as scenario_mod
     from rima.analysis import shocks as shocks_mod
     from rima.analysis import targeting
-    from rima.report.figures import _plt
+    from rima.report.figures import pyplot
 
-    _plt()   # Agg before any analysis figure is drawn: no display is needed
+    pyplot()   # Agg before any analysis figure is drawn: no display is needed
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
     out = []
     if shocks is not None:
         kind = shocks.model.kind
         key = "shocks" if kind == "ols" else f"shocks_{kind}"
-        fig = _save(shocks_mod.coefficient_figure(shocks), figdir / f"{key}_coefficients.png")
+        fig = save_figure(shocks_mod.coefficient_figure(shocks), figdir / f"{key}_coefficients.png")
         tab = shocks.table[["term", "role", "est", "se", "pvalue", "ci_lower", "ci_upper"]]
         pct = round(100 * shocks.model.level)
         cap = (f"Effects on food security with {pct} % CIs (survey-weighted, soum-clustered)"
@@ -70,7 +85,7 @@ def sections(figdir, *, shocks=None, scenario=None, target=None, panel=None) -> 
     if scenario is not None:
         figs, caps = [], []
         for i, name in enumerate(scenario.overall["scenario"]):
-            figs.append(_save(scenario_mod.effects_by_soum_figure(scenario, name),
+            figs.append(save_figure(scenario_mod.effects_by_soum_figure(scenario, name),
                               figdir / f"scenarios_{i + 1}_by_soum.png"))
             caps.append(f"{name}: change in mean RCI_100 by soum")
         pct = round(100 * scenario.level)
@@ -81,7 +96,7 @@ def sections(figdir, *, shocks=None, scenario=None, target=None, panel=None) -> 
                     "caption": f"Change in mean RCI_100 overall and by soum ({scenario.effect} "
                                f"effect, {scenario.n_boot} bootstrap replicates, {pct} % CIs)"})
     if target is not None:
-        fig = _save(targeting.ranking_figure(target), figdir / "targeting_ranking.png")
+        fig = save_figure(targeting.ranking_figure(target), figdir / "targeting_ranking.png")
         cap = ("Share of low-resilience households by soum, coloured by dzud class")
         out.append({"key": "targeting", "title": "Soums ranked for early action",
                     "html": targeting.ranking_html(target), "figure": fig, "figures": [fig],

@@ -2,7 +2,7 @@
 
 import click
 
-from rima.analysis.cli_support import (
+from rima.commands.analysis_support import (
     format_option,
     model_path_or_report,
     out_option,
