@@ -354,3 +354,13 @@ def test_constant_covariate_is_named():
     df["const_cov"] = 1.0
     with pytest.raises(DataError, match="covariate 'const_cov' does not vary"):
         impact(None, df, outcomes="fcs", treatment="d", covariates=["const_cov"], n_boot=0)
+
+
+def test_sentence_for_a_fall_uses_sizes(pilot):
+    res = pilot["res"]
+    h = res.headline.set_index("outcome").loc["rcsi"]
+    assert h["est"] < 0
+    s = res.sentence("rcsi")
+    lo, hi = sorted((-h["ci_lower"], -h["ci_upper"]))
+    assert s.startswith("The top-up lowered the reduced coping strategies index of recipient "
+                        f"households by {-h['est']:.1f} points [95 % CI {lo:.1f} to {hi:.1f}]")

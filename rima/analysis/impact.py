@@ -133,9 +133,12 @@ class ImpactResult:
         name, unit = OUTCOME_LABELS.get(row["outcome"], (row["outcome"], "units"))
         pct = round(100 * self.design["level"])
         lo, hi = _interval_of(row)
-        verb = "raised" if row["est"] >= 0 else "lowered"
+        # the verb carries the direction, so every number is a size in that direction
+        sign = 1.0 if row["est"] >= 0 else -1.0
+        verb = "raised" if sign > 0 else "lowered"
+        a, b = sorted((sign * lo, sign * hi))
         s = (f"The {self.design['programme']} {verb} the {name} of recipient households by "
-             f"{abs(row['est']):.1f} {unit} [{pct} % CI {lo:.1f} to {hi:.1f}] "
+             f"{sign * row['est']:.1f} {unit} [{pct} % CI {a:.1f} to {b:.1f}] "
              f"{self.design['period']}")
         if lo <= 0 <= hi:
             s += " (the interval includes no effect)"
@@ -146,8 +149,11 @@ class ImpactResult:
                       & (het["group"] == str(self.design["labels"][0]))]
             if not low.empty and np.isfinite(low["est"].iloc[0]):
                 r = low.iloc[0]
-                s += (f"; for {r['group']}-resilience households by {r['est']:.1f} "
-                      f"[{r['ci_lower']:.1f} to {r['ci_upper']:.1f}]")
+                la, lb = sorted((sign * r["ci_lower"], sign * r["ci_upper"]))
+                s += (f"; for {r['group']}-resilience households by {sign * r['est']:.1f} "
+                      f"[{la:.1f} to {lb:.1f}]")
+                if sign * r["est"] < 0:
+                    s += " (the other direction)"
         return s + f" ({_est_name(row['estimator'])}, {int(row['clusters'])} soums, " \
                    f"{int(row['treated_clusters'])} with recipients)."
 
