@@ -364,3 +364,20 @@ def test_sentence_for_a_fall_uses_sizes(pilot):
     lo, hi = sorted((-h["ci_lower"], -h["ci_upper"]))
     assert s.startswith("The top-up lowered the reduced coping strategies index of recipient "
                         f"households by {-h['est']:.1f} points [95 % CI {lo:.1f} to {hi:.1f}]")
+
+
+def test_two_post_rounds_change_is_the_mean_after_minus_baseline():
+    # time-invariant group column, transfer before round 2: post rounds 2 and 3, baseline 1;
+    # without covariates the doubly robust DiD is the weighted DiD of the households' changes
+    r = impact(None, DATA, outcomes="fcs", treatment="g", treated_from=2, weight="hh_weight",
+               n_boot=0)
+    assert r.design["post_rounds"] == [2, 3] and r.design["baseline"] == 1
+    wide = DATA.pivot(index="hhid", columns="round", values="fcs")
+    first = DATA[DATA["round"] == 1].set_index("hhid")
+    dy = (wide[2] + wide[3]) / 2 - wide[1]
+    w, g = first["hh_weight"], first["g"]
+    want = (np.sum(w[g == 1] * dy[g == 1]) / w[g == 1].sum()
+            - np.sum(w[g == 0] * dy[g == 0]) / w[g == 0].sum())
+    e = r.estimates.set_index("estimator")
+    assert e.loc["dr_did", "est"] == pytest.approx(want, rel=1e-10)
+    assert e.loc["did", "headline"] and r.event_study.empty
