@@ -42,6 +42,11 @@ class ImproperSolutionWarning(RimaWarning):
     """A MIMIC solution has negative variances or a non-positive-definite implied covariance."""
 
 
+class OrientationWarning(RimaWarning):
+    """A pillar variable's net weight or a pillar's MIMIC coefficient has the sign opposite
+    to what its declared direction implies (rima.orientation)."""
+
+
 class ImpactDesignError(DataError):
     """An impact evaluation's design cannot identify an effect; `rows` counts the rows at issue."""
 
