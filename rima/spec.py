@@ -35,7 +35,7 @@ from rima.errors import SpecError
 from rima.options import Options, parse_options
 from rima.suggest import did_you_mean
 
-TOP_LEVEL_KEYS = ("data", "pillars", "indicators", "options")
+TOP_LEVEL_KEYS = ("data", "pillars", "indicators", "options", "sources", "build")
 DATA_KEYS = ("id", "weight", "profiles")
 MIN_PILLAR_VARIABLES = 3
 MIN_INDICATORS = 2
@@ -66,6 +66,14 @@ class Spec:
     options: Options = field(default_factory=Options)
     source: Path | None = None
     options_table: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # [sources] and [build.<variable>] (rima.build.spec.BuildSpec), or None
+    build: Any = None
+
+    def with_build(self, build) -> Spec:
+        """The same spec with another BuildSpec (e.g. one holding learned constants)."""
+        from dataclasses import replace
+
+        return replace(self, build=build)
 
     @property
     def pillar_names(self) -> tuple[str, ...]:
@@ -135,12 +143,15 @@ class Spec:
             data["weight"] = self.weight
         if self.profiles:
             data["profiles"] = list(self.profiles)
-        return {
+        out = {
             "data": data,
             "pillars": {k: list(v) for k, v in self.pillars.items()},
             "indicators": {self.indicator_group: list(self.indicators)},
             "options": dict(self.options_table),
         }
+        if self.build is not None:
+            out.update(self.build.to_dict())
+        return out
 
 
 def load_spec(spec) -> Spec:
@@ -265,6 +276,13 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
                 "would overwrite it"
             )
 
+    build = None
+    if "sources" in table or "build" in table:
+        from rima.build.spec import parse_build
+
+        build = parse_build(table.get("sources"), table.get("build"),
+                            source.parent if source is not None else None, errors)
+
     options = Options()
     if not errors:
         try:
@@ -288,6 +306,7 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
         options=options,
         source=source,
         options_table=MappingProxyType(dict(options_t)),
+        build=build,
     )
 
 
