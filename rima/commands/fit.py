@@ -22,7 +22,7 @@ def headline(result) -> dict:
 
 
 @click.command("fit")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False), required=False)
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
               help="Model spec (TOML).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
@@ -41,6 +41,11 @@ def headline(result) -> dict:
 def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed):
     """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
 
+    With a spec holding [sources] and [build], the household variables are built from the
+    raw modules first (DATA, if given, replaces the household table) and written as
+    households_built.<format> with its _build_report and _build_issues tables; the saved
+    model keeps the recipes and their learned constants.
+
     Writes scores.csv (id, pillars, RCI, RCI_100, status for every input row), rsm.csv,
     mimic.csv, profile_<var>.csv, model.json and report.html with figures/; with
     --bootstrap N also bootstrap_rsm.csv, bootstrap_mimic.csv, bootstrap_overall.csv and
@@ -54,9 +59,12 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from rima.pipeline import fit
     from rima.report.figures import workers_started
 
+    from rima.commands._build import prepare
+
     say = Progress(quiet)
+    data, spec, built = prepare(data, spec_path, say)
     with nullcontext() if no_report else workers_started():
-        result = fit(data, spec_path, progress=say)
+        result = fit(data, spec, progress=say)
         if n_boot:
             say(f"bootstrap ({n_boot} replicates)")
             result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
@@ -64,6 +72,10 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
         out = result.save(out_dir, report=not no_report)
     if fmt != "csv":
         write_table(result.scores, out / f"scores.{fmt}")
+    if built is not None:
+        from rima.build.run import write_build
+
+        write_build(built, out / f"households_built.{fmt}")
     say("done")
     if as_json:
         info = {"out": str(out), **headline(result)}

@@ -4,18 +4,26 @@ import click
 
 
 @click.command("score")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False), required=False)
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), required=True,
               help="model.json written by `rima fit`.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
               help="Output table; the format follows the extension (.csv, .parquet, .dta).")
 @click.option("--sheet", default=None, help="Excel worksheet (name or 0-based position).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.option("--source", "sources", multiple=True, metavar="NAME=PATH",
+              help="Raw module NAME of the new households (repeatable): the model's "
+                   "[build] recipes build its variables first, with the stored constants.")
 @click.option("--batch-rows", type=click.IntRange(1), default=None,
               help="Stream CSV/TSV/Parquet in batches of this many rows (flat memory); "
                    "inputs over 256 MiB are streamed anyway.")
-def command(data, model_path, out_path, sheet, as_json, batch_rows):
+def command(data, model_path, out_path, sheet, as_json, sources, batch_rows):
     """Score the households in DATA on the saved model's training scale.
+
+    A model fitted from raw modules ([sources] and [build]) builds the variables of new
+    households from their modules first: DATA is then their household table and --source
+    NAME=PATH gives each module (a DATA that already holds every built variable is scored
+    as it is). The build report and issue list are written beside the output.
 
     RCI_100 outside 0-100 (a household beyond the training range) is kept and flagged in
     the out_of_range column, never clipped.
@@ -26,7 +34,22 @@ def command(data, model_path, out_path, sheet, as_json, batch_rows):
     from rima.model_file import load
 
     model = load(model_path)
-    if _stream(data, out_path, sheet, batch_rows):
+    raw = _raw_input(model, data, sheet, sources)
+    if raw is not None:
+        from rima.build.run import score_raw, write_build
+
+        scores, built = score_raw(model, raw[1], raw[0])
+        write_table(scores, out_path)
+        _, report, issues = write_build(built, _beside(out_path))
+        ok = scores["status"] == "ok"
+        info = {"rows": len(scores), "scored": int(ok.sum()),
+                "out_of_range": int(scores["out_of_range"].sum()),
+                "rci_100_mean": float(scores.loc[ok, "RCI_100"].mean()) if ok.any() else None,
+                "out": str(out_path), "build_report": str(report), "build_issues": str(issues),
+                "build_issues_count": len(built.issues)}
+    elif data is None:
+        raise click.UsageError("DATA is required (or --source for a model with [build])")
+    elif _stream(data, out_path, sheet, batch_rows):
         from rima.streaming import DEFAULT_BATCH_ROWS, score_file
 
         s = score_file(model, data, out_path, batch_rows=batch_rows or DEFAULT_BATCH_ROWS)
@@ -55,6 +78,34 @@ def command(data, model_path, out_path, sheet, as_json, batch_rows):
 
 
 STREAM_ABOVE_BYTES = 256 * 2**20
+
+
+def _raw_input(model, data, sheet, sources):
+    """(household table or None, {module: path}) when the model builds from raw modules."""
+    from rima.build.run import needs_build, parse_sources
+    from rima.io import read_table
+
+    given = parse_sources(sources)
+    if getattr(model.spec, "build", None) is None:
+        if given:
+            raise click.BadParameter("this model has no [build] recipes",
+                                     param_hint="--source")
+        return None
+    df = None
+    if data is not None:
+        sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
+        df = read_table(data, sheet=sheet_arg)
+        if not given and not needs_build(model, df):
+            return None
+    return df, given
+
+
+def _beside(out_path):
+    """The built table's name beside the scores (its report and issues derive from it)."""
+    from pathlib import Path
+
+    p = Path(out_path)
+    return p.with_name(p.name.replace(p.stem, p.stem + "_households", 1))
 
 
 def _stream(data, out_path, sheet, batch_rows):

@@ -13,7 +13,11 @@ import click
 @click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "parquet", "dta"]),
               default="csv", show_default=True, help="File format of the written tables.")
 @click.option("--no-missing", is_flag=True, help="Do not blank out any values.")
-def command(n, seed, out, panel, fmt, no_missing):
+@click.option("--raw", is_flag=True,
+              help="Also write the raw survey modules (roster, livestock, food, expenditure, "
+                   "own production, income, assets) into OUT/raw and spec_raw.toml, whose "
+                   "[build] recipes turn them back into the household variables.")
+def command(n, seed, out, panel, fmt, no_missing, raw):
     """Simulate a Zavkhan herder survey with known latent structure.
 
     Writes households, soums (the dzud soum table) and truth (latent pillar capacities and
@@ -21,8 +25,13 @@ def command(n, seed, out, panel, fmt, no_missing):
     """
     from rima.simulation import simulate
 
+    if raw and panel:
+        raise click.UsageError("--raw writes the modules of one round; leave out --panel")
     survey = simulate(n_households=n, seed=seed, panel=panel, missing=not no_missing)
-    paths = survey.write(out, fmt=fmt)
+    paths = survey.write(out, fmt=fmt, raw=raw)
     click.echo(f"simulated {n} households{' x 2 rounds' if panel else ''} (seed {seed})")
     for name, path in paths.items():
-        click.echo(f"  {name:<10} {path}  ({len(getattr(survey, name))} rows)")
+        if name in ("households", "soums", "truth"):
+            click.echo(f"  {name:<10} {path}  ({len(getattr(survey, name))} rows)")
+        else:
+            click.echo(f"  {name:<10} {path}")

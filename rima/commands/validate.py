@@ -4,7 +4,7 @@ import click
 
 
 @click.command("validate")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False), required=False)
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
               help="Model spec (TOML).")
 @click.option("--sheet", default=None, help="Excel worksheet (name or 0-based position).")
@@ -16,17 +16,23 @@ def command(data, spec_path, sheet, row_status, max_rows):
     """Check DATA against a model spec.
 
     Prints the summary of every variable (N, missing, min, max, median, mean) and the row
-    accounting: how many rows are usable and why the others are not. Exit status 0 when
+    accounting: how many rows are usable and why the others are not. A spec with
+    [sources] and [build] is built first (DATA, if given, is the household table) and the
+    build's statuses are printed before the validation. Exit status 0 when
     the data are usable, 3 with the named errors otherwise.
     """
+    from rima.commands._build import prepare
     from rima.errors import DataError
     from rima.io import read_table, write_table
-    from rima.spec import load_spec
     from rima.validation import validate
 
-    spec = load_spec(spec_path)
-    sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
-    df = read_table(data, sheet=sheet_arg)
+    data, spec, built = prepare(data, spec_path, None)
+    if built is not None:
+        click.echo(built.summary() + "\n")
+        df, data = data, f"{spec_path} (built)"
+    else:
+        sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
+        df = read_table(data, sheet=sheet_arg)
     report = validate(df, spec, source=data)
     click.echo(report.format(max_rows_listed=max_rows))
     if row_status:
