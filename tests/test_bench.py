@@ -44,3 +44,12 @@ def test_text_table_and_sizes():
     assert parse_sizes("2240 1e5, 1M 10_000_000") == (2240, 100000, 1000000, 10000000)
     bad = CliRunner().invoke(cli, ["bench", "--quick", "--sizes", "lots"])
     assert bad.exit_code == 2 and "lots" in bad.output
+
+
+def test_build_benchmark_structure():
+    res = CliRunner().invoke(cli, ["bench", "--build", "--quick", "--sizes", "2000", "--json"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)["build"][0]
+    assert row["households"] == 2000 and row["roster_rows"] == 10000
+    assert row["livestock_rows"] == 10000
+    assert row["rima/pandas"] == pytest.approx(row["rima_s"] / row["pandas_groupby_sum_s"])
