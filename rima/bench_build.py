@@ -108,8 +108,8 @@ def run(sizes=None, repeat=3, quick=False, echo=None) -> pd.DataFrame:
         roster = frames["roster"]
         say(f"build: {len(spec.recipes)} variables from {len(roster):,} persons and "
             f"{len(frames['livestock']):,} livestock rows")
-        rima_s = _median(lambda: build(spec, frames), repeat)
-        pandas_s = _median(lambda: roster.groupby("hhid")["age"].sum(), repeat)
+        rima_s = _median(lambda f=frames: build(spec, f), repeat)
+        pandas_s = _median(lambda r=roster: r.groupby("hhid")["age"].sum(), repeat)
         rows.append({"task": f"build {len(spec.recipes)} variables", "households": n,
                      "roster_rows": len(roster), "livestock_rows": len(frames["livestock"]),
                      "rima_s": rima_s, "pandas_groupby_sum_s": pandas_s,
@@ -118,8 +118,8 @@ def run(sizes=None, repeat=3, quick=False, echo=None) -> pd.DataFrame:
 
 
 def format_table(df: pd.DataFrame) -> str:
-    lines = ["Build benchmark: every variable of the Zavkhan raw spec vs pandas "
-             "roster.groupby('hhid')['age'].sum() in the same run (median times)"]
+    lines = [("Build benchmark: every variable of the Zavkhan raw spec vs pandas "
+              "roster.groupby('hhid')['age'].sum() in the same run (median times)")]
     for r in df.itertuples():
         lines.append(f"  {r.households:>12,} households, {r.roster_rows:,} persons, "
                      f"{r.livestock_rows:,} livestock rows: rima {r.rima_s:.3f} s, pandas "

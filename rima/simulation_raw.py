@@ -36,7 +36,7 @@ EDUCATION_ADULT_MEAN = 8.0
 
 def raw_modules(households: pd.DataFrame, seed: int | None = 0) -> dict[str, pd.DataFrame]:
     """{module name: DataFrame} for one round of simulated households."""
-    rng = np.random.default_rng([0x7A57, 0 if seed is None else int(seed)])
+    rng = np.random.default_rng([0x7A57, 0 if seed is None else seed])
     hh = households.reset_index(drop=True)
     n = len(hh)
     ids = hh["hhid"].to_numpy()
@@ -160,7 +160,7 @@ def _fcs_days(fcs):
     groups last, each as many days as fit; in half points every weight but sugar's and
     oil's is even, and the parity is settled by them, so the greedy fill is exact."""
     h = np.rint(2 * fcs).astype(np.int64)
-    w = {g: int(round(2 * v)) for g, v in FCS_WEIGHTS.items()}
+    w = {g: round(2 * v) for g, v in FCS_WEIGHTS.items()}
     days = {}
     so = np.minimum(14, h)
     so = so - ((h - so) % 2)

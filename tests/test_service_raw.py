@@ -2,7 +2,6 @@
 stored recipes and constants, scored like /score; in process (no network)."""
 
 import numpy as np
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
@@ -63,7 +62,7 @@ def test_score_raw_equals_the_fit(setup):
 
 
 def test_score_raw_errors(setup):
-    _, raw, client = setup
+    client = setup[2]
     r = client.post("/models/zav/score-raw", json={"households": []})
     assert r.status_code == 422 and "modules" in r.text
     r = client.post("/models/zav/score-raw",

@@ -83,13 +83,11 @@ def group_reduce(codes, n_groups, V):
             x = V[c, i]
             if new:
                 firsts[c, g] = x
-            if x == x:
+            if not np.isnan(x):
                 sums[c, g] += x
                 counts[c, g] += 1
-                if x < mins[c, g]:
-                    mins[c, g] = x
-                if x > maxs[c, g]:
-                    maxs[c, g] = x
+                mins[c, g] = min(mins[c, g], x)
+                maxs[c, g] = max(maxs[c, g], x)
     for c in range(k):
         for g in range(G):
             if counts[c, g] == 0:
@@ -107,7 +105,7 @@ def group_sum(codes, n_groups, x):
         g = codes[i]
         if g >= 0:
             v = x[i]
-            if v == v:
+            if not np.isnan(v):
                 s[g] += v
                 c[g] += 1
     return s, c
@@ -147,7 +145,7 @@ def roster_pass(codes, n_groups, age, head, edu, ages):
         elif h < 0:
             C[g, 9] += 1
         a = age[i]
-        if a != a:
+        if np.isnan(a):
             C[g, 7] += 1
             continue
         if a < 0 or a > max_age:
@@ -156,9 +154,8 @@ def roster_pass(codes, n_groups, age, head, edu, ages):
         if a >= adult_age:
             C[g, 2] += 1
             e = edu[i]
-            if e == e:
-                if e > max_edu[g]:
-                    max_edu[g] = e
+            if not np.isnan(e):
+                max_edu[g] = max(max_edu[g], e)
             else:
                 C[g, 10] += 1
         else:

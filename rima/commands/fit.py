@@ -54,12 +54,11 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     import json
     from contextlib import nullcontext
 
+    from rima.commands._build import prepare
     from rima.commands._progress import Progress
     from rima.io import write_table
     from rima.pipeline import fit
     from rima.report.figures import workers_started
-
-    from rima.commands._build import prepare
 
     say = Progress(quiet)
     data, spec, built = prepare(data, spec_path, say)
