@@ -18,6 +18,12 @@ A spec is a TOML file (or the same structure as a dict)::
 
     [options]                       # see rima.options; unknown keys are errors
 
+    [sources]                       # optional: raw survey modules (docs/build.md)
+    households = "households.csv"
+    roster = "roster.csv"
+    [build.fcs]                     # variables built from them, usable above
+    recipe = "fcs"
+
 `load_spec` reports every problem it finds in one `SpecError` rather than the first only,
 so a spec can be fixed in one pass.
 """
