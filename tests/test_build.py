@@ -432,3 +432,23 @@ def test_string_household_ids_and_duplicates():
     assert rep[2] == "household id repeated in the household table"
     assert rep[3] == "household without an id"
     assert st.NOT_IN_HOUSEHOLDS in set(r.issues["status"])
+
+
+def test_fcs_rcsi_against_pandas_on_random_modules():
+    rng = np.random.default_rng(8)
+    n = 300
+    food = pd.DataFrame({"hhid": np.arange(1, n + 1),
+                         **{g: rng.integers(0, 8, n) for g in FCS_GROUPS},
+                         **{s: rng.integers(0, 8, n) for s in RCSI}})
+    food = food.sample(frac=1, random_state=2)  # rows in another order than the households
+    r = run({"fcs": {"recipe": "fcs"}, "rcsi": {"recipe": "rcsi"}}, households(n), food=food)
+    ref = food.set_index("hhid").sort_index()
+    np.testing.assert_allclose(r.table["fcs"], ref[FCS_GROUPS].to_numpy() @ np.array(FCS_W))
+    np.testing.assert_allclose(r.table["rcsi"], ref[RCSI].to_numpy() @ np.array([1, 2, 1, 3, 1]))
+
+
+def test_scoring_needs_every_module_given():
+    food = pd.DataFrame({"hhid": [1], **{g: [7] for g in FCS_GROUPS}})
+    r = run({"fcs": {"recipe": "fcs"}}, households(1), food=food)
+    with pytest.raises(SpecError, match="give the new households' module"):
+        build(r.spec, {"households": households(1)}, fit=False)
