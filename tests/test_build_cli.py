@@ -151,3 +151,13 @@ def test_score_raw_through_the_api_uses_stored_constants(raw_dir):
     ok = result.scores["status"].iloc[:40] == "ok"
     np.testing.assert_allclose(scores.loc[ok.to_numpy(), "RCI"],
                                result.scores.loc[ok[ok].index, "RCI"], rtol=1e-9)
+
+
+def test_build_writes_stata(raw_dir, tmp_path, capsys):
+    code, _, err = run(["build", str(raw_dir / "spec_raw.toml"), "--out",
+                        str(tmp_path / "b.dta")], capsys)
+    assert code == 0, err
+    rep = pd.read_stata(tmp_path / "b_build_report.dta")
+    issues = pd.read_stata(tmp_path / "b_build_issues.dta")
+    assert len(rep) == 600 and len(issues) > 0
+    assert pd.read_stata(tmp_path / "b.dta")["fcs"].notna().all()

@@ -125,10 +125,10 @@ class IssueLog:
             return pd.DataFrame({c: pd.Series(dtype=object if c != "row" else np.int64)
                                  for c in ISSUE_COLUMNS})
         cols = {c: np.concatenate([p[c] for p in self._parts]) for c in ISSUE_COLUMNS}
-        # ids and cell values come from columns of any type: text keeps every table format
-        # (Parquet, Stata) able to hold them
+        # ids and cell values come from columns of any type: text ("" = none or missing)
+        # keeps every table format (Parquet, Stata) able to hold them
         for c in ("household", "value"):
-            cols[c] = np.array([None if _isna(v) else _text(v) for v in cols[c]], dtype=object)
+            cols[c] = np.array(["" if _isna(v) else _text(v) for v in cols[c]], dtype=object)
         return pd.DataFrame(cols)
 
     def __len__(self):
