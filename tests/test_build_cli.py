@@ -161,3 +161,14 @@ def test_build_writes_stata(raw_dir, tmp_path, capsys):
     issues = pd.read_stata(tmp_path / "b_build_issues.dta")
     assert len(rep) == 600 and len(issues) > 0
     assert pd.read_stata(tmp_path / "b.dta")["fcs"].notna().all()
+
+
+def test_data_is_required_without_a_build(tmp_path, capsys):
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "examples" / "zavkhan" / "spec.toml"
+    code, _, err = run(["fit", "--spec", str(spec), "--out", str(tmp_path / "f")], capsys)
+    assert code == 2 and "DATA is required" in err
+    code, _, err = run(["score", "--model", str(tmp_path / "m.json"), "--out",
+                        str(tmp_path / "s.csv")], capsys)
+    assert code == 3 and "m.json" in err
