@@ -170,3 +170,34 @@ def roster_pass(codes, n_groups, age, head, edu, ages):
         if max_edu[g] == -np.inf:
             max_edu[g] = np.nan
     return C, head_row, max_edu
+
+
+@njit(cache=True, nogil=True)
+def units_pass(codes, n_groups, species, x, units):
+    """Herd in units by household in one pass over a long livestock module.
+
+    codes (n,) household of each row (-1 left out); species (n,) species index (-1
+    unknown, -2 missing); x (n,) head counted; units (S,) units per head of each species.
+    Rows with an unknown or missing species, a missing or a negative count are not summed.
+    Returns sums (G,) and counts (4,) of the rows left out for each reason among the
+    households' rows: unknown species, missing species, missing count, negative count.
+    """
+    sums = np.zeros(n_groups)
+    bad = np.zeros(4, dtype=np.int64)
+    for i in range(codes.shape[0]):
+        g = codes[i]
+        if g < 0:
+            continue
+        s = species[i]
+        v = x[i]
+        if s == -1:
+            bad[0] += 1
+        elif s == -2:
+            bad[1] += 1
+        elif np.isnan(v):
+            bad[2] += 1
+        elif v < 0:
+            bad[3] += 1
+        else:
+            sums[g] += v * units[s]
+    return sums, bad

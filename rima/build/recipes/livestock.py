@@ -83,7 +83,7 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
             w = np.array([units[names.index(sp)] for sp in cols])
             out.append(w @ X)
         return out
-    from rima._kernels.build import group_reduce
+    from rima._kernels.build import units_pass
 
     mod = ctx.module(o["source"])
     mod.require(o["species_column"], where)
@@ -91,27 +91,25 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
     if key not in ctx.cache:
         ctx.cache[key] = _species_codes(mod.df[o["species_column"]], lookup)[0]
     sp = ctx.cache[key]
-    use = mod.codes >= 0
-    if rows_mask is not None:
-        use &= rows_mask
-    ctx.flag_rows(vs, mod, o["species_column"], use & (sp == -1), st.UNKNOWN_SPECIES,
-                  f"unknown species in {mod.name}.{o['species_column']} (known: "
-                  f"{', '.join(names)}, or map it with species = {{...}})")
-    ctx.flag_rows(vs, mod, o["species_column"], use & (sp == -2), st.MISSING_VALUE,
-                  f"missing species in {mod.name}.{o['species_column']}")
+    codes = mod.codes if rows_mask is None else np.where(rows_mask, mod.codes, -1)
     out = []
     for col in count_columns:
         x = mod.number(col, where, vs.name)
         key_col = ("herd_sum", o["source"], col, key, tuple(units), o.get("round_column"),
                    tag)
         if key_col not in ctx.cache:
-            # the units of each row's species: one grouped sum gives the herd in units
-            codes = np.where(use & (sp >= 0), mod.codes, -1)
-            _, _, sums, *_ = group_reduce(codes, ctx.n, (x * units[np.maximum(sp, 0)])[None])
-            bad = bool(np.isnan(x).any() or (x < 0).any())
-            ctx.cache[key_col] = (sums[0], bad)
+            # one pass: the units of each row's species summed by household, and the
+            # rows that cannot be counted (found row by row below only if there are any)
+            ctx.cache[key_col] = units_pass(codes, ctx.n, sp, x, units)
         total, bad = ctx.cache[key_col]
-        if bad:
+        if bad.any():
+            use = codes >= 0
+            spc = o["species_column"]
+            ctx.flag_rows(vs, mod, spc, use & (sp == -1), st.UNKNOWN_SPECIES,
+                          f"unknown species in {mod.name}.{spc} (known: "
+                          f"{', '.join(names)}, or map it with species = {{...}})")
+            ctx.flag_rows(vs, mod, spc, use & (sp == -2), st.MISSING_VALUE,
+                          f"missing species in {mod.name}.{spc}")
             ctx.flag_rows(vs, mod, col, use & np.isnan(x), st.MISSING_VALUE,
                           f"missing animal count in {mod.name}.{col}")
             ctx.flag_rows(vs, mod, col, use & (x < 0), st.NEGATIVE_ANIMALS,

@@ -134,12 +134,14 @@ def _head_value(ctx, recipe, vs, column, numeric):
         out[have] = x[row[have]]
     else:
         # take the heads' rows first: text work on one row per household, not per person
-        vals = np.asarray(mod.df[column].take(row[have]).astype(object), dtype=object)
+        taken = mod.df[column].take(row[have])
+        gone = taken.isna().to_numpy()
+        if mod.missing_codes:
+            gone |= taken.astype(str).isin([str(c) for c in mod.missing_codes]).to_numpy()
+        vals = taken.to_numpy(dtype=object, copy=True)
+        vals[gone] = None
         out = np.full(ctx.n, None, dtype=object)
         out[have] = vals
-        codes = mod.missing_codes
-        miss = pd.isna(out) | np.isin(out.astype(str), [str(c) for c in codes])
-        out[miss] = None
     miss = have & pd.isna(out)
     ctx.flag_cells(vs, mod, column, miss, out, row, st.MISSING_VALUE,
                    f"head's {column} missing in {mod.name}.{column}")
