@@ -452,3 +452,14 @@ def test_scoring_needs_every_module_given():
     r = run({"fcs": {"recipe": "fcs"}}, households(1), food=food)
     with pytest.raises(SpecError, match="give the new households' module"):
         build(r.spec, {"households": households(1)}, fit=False)
+
+
+def test_missing_codes_in_text_columns_of_the_head():
+    roster = pd.DataFrame({"hhid": [1, 2], "relation": [1, 1], "age": [40, 50],
+                           "sex": ["female", "-99"], "education": [1, 2]})
+    errors = []
+    bspec = parse_build({"households": "x", "roster": "x", "missing_codes": [-99]},
+                        {"hsex": {"recipe": "head_sex"}}, None, errors)
+    r = build(bspec, {"households": households(2), "roster": roster})
+    assert r.table["hsex"].iloc[0] == "female" and pd.isna(r.table["hsex"].iloc[1])
+    assert r.report["hsex"].iloc[1] == "head's sex missing in roster.sex"

@@ -137,7 +137,7 @@ def _head_value(ctx, recipe, vs, column, numeric):
         taken = mod.df[column].take(row[have])
         gone = taken.isna().to_numpy()
         if mod.missing_codes:
-            gone |= taken.astype(str).isin([str(c) for c in mod.missing_codes]).to_numpy()
+            gone = gone | taken.astype(str).isin([str(c) for c in mod.missing_codes]).to_numpy()
         vals = taken.to_numpy(dtype=object, copy=True)
         vals[gone] = None
         out = np.full(ctx.n, None, dtype=object)
