@@ -137,7 +137,10 @@ def _head_value(ctx, recipe, vs, column, numeric):
         taken = mod.df[column].take(row[have])
         gone = taken.isna().to_numpy()
         if mod.missing_codes:
-            gone = gone | taken.astype(str).isin([str(c) for c in mod.missing_codes]).to_numpy()
+            from rima.build.sources import text_codes
+
+            declared = {str(c) for c in mod.missing_codes}
+            gone = gone | text_codes(taken, lambda v: v is not None and str(v) in declared)
         vals = taken.to_numpy(dtype=object, copy=True)
         vals[gone] = None
         out = np.full(ctx.n, None, dtype=object)
