@@ -101,6 +101,7 @@ def test_fit_validate_and_score_from_raw_modules(raw_dir, tmp_path, capsys):
                           "--quiet", "--json"], capsys)
     assert code == 0, err
     assert (fit_dir / "households_built_build_report.csv").exists()
+    assert json.loads(out)["build"]["households"] == 600
     model = json.loads((fit_dir / "model.json").read_text())
     recipes = model["spec"]["build"]
     assert recipes["fcs"]["thresholds"] == [28, 42]

@@ -80,7 +80,12 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
         info = {"out": str(out), **headline(result)}
         if result.bootstrap_result is not None:
             info["bootstrap"] = result.bootstrap_result.headline()
+        if built is not None:
+            info["build"] = {"households": len(built.table), "all_ok": int(built.ok.sum()),
+                             "issues": len(built.issues)}
         click.echo(json.dumps(info, indent=1))
     else:
+        if built is not None:
+            click.echo(built.summary() + "\n")
         click.echo(result.summary())
         click.echo(f"\noutputs written to {out}")
