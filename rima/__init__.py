@@ -18,7 +18,7 @@ _EXPORTS = {
     "fit": ("rima.pipeline", "fit"),
     "RimaResult": ("rima.pipeline", "RimaResult"),
     "load": ("rima.model_file", "load"),
-    "bootstrap": ("rima.bootstrap", "bootstrap"),
+    "bootstrap": ("rima.pipeline", "bootstrap"),
 }
 
 

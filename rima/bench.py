@@ -143,11 +143,11 @@ def machine_info(repeat) -> dict:
 # ----------------------------------------------------------------------------- data
 
 def example_spec():
-    from rima.commands.demo import _EXAMPLE_SPEC, example_dir
+    from rima.example import EXAMPLE_SPEC, example_dir
     from rima.spec import load_spec
 
     p = example_dir() / "spec.toml"
-    return load_spec(p if p.exists() else _EXAMPLE_SPEC)
+    return load_spec(p if p.exists() else EXAMPLE_SPEC)
 
 
 def survey(n, seed=0, base=100_000):
@@ -289,8 +289,8 @@ def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
     import warnings
 
     import rima
-    from rima.bootstrap import bootstrap
     from rima.pipeline import fit
+    from rima.resampling import bootstrap
 
     say = echo or (lambda s: None)
     sizes = tuple(sizes or (QUICK_SIZES if quick else FULL_SIZES))
@@ -337,9 +337,9 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
     import warnings
 
     import rima
-    from rima.bootstrap import bootstrap
     from rima.moments import compute_moments
     from rima.pipeline import fit
+    from rima.resampling import bootstrap
 
     b = bench
     say(f"n = {n:,}: generating data")

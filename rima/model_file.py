@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rima._kernels.columns import column_digests
 from rima._kernels.score import score_households
 from rima.columns import convert_rows, numeric_sources
 from rima.errors import DataError, ModelFileError
+from rima.row_status import pack_keys, status_codes_from_keys, status_column
+from rima.score_table import id_values, score_frame
 
 # rows scored at a time by FittedModel.score
 SCORE_CHUNK = 1 << 17
@@ -26,46 +27,10 @@ SCORE_CHUNK = 1 << 17
 FORMAT = "rima-model"
 FORMAT_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
-OUTPUT_COLUMNS = ("RCI", "RCI_100", "status", "out_of_range")
-FINGERPRINT = "rima-fp2"
 
 
-def _canonical(content: dict) -> bytes:
+def canonical_json(content: dict) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
-
-
-def fingerprint(matrix: np.ndarray) -> str:
-    """Fingerprint of an (n, p) analysed matrix: the hex sha256 of the text
-    "rima-fp2:{n}x{p}:" followed by the p column digests of
-    `rima._kernels.columns.column_digests` (uint64, little endian), one per column in order.
-
-    Each digest sums a 64-bit mix of every value's IEEE bits with its row position, so it
-    changes when any value changes or rows move; it reads the data once in parallel, at
-    memory speed, where hashing the bytes themselves would cost more than the fit. Every
-    NaN counts as the same value; -0.0 and 0.0 differ.
-    """
-    a = np.asarray(matrix, dtype=np.float64)
-    if a.ndim != 2:
-        raise ValueError(f"fingerprint needs a 2-D matrix, got {a.ndim} dimension(s)")
-    V = np.ascontiguousarray(a.T)
-    return fingerprint_columns(V, np.arange(a.shape[1]), np.arange(a.shape[0]))
-
-
-def fingerprint_columns(V: np.ndarray, cols, rows) -> str:
-    """`fingerprint` of the matrix V[cols][:, rows].T without building it: V (q, n) holds
-    one column per row (the layout of `rima.validate`'s float block)."""
-    V = np.ascontiguousarray(V, dtype=np.float64)
-    cols = np.ascontiguousarray(cols, dtype=np.int64)
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    return fingerprint_digests(rows.shape[0], column_digests(V.view(np.uint64), cols, rows))
-
-
-def fingerprint_digests(n_rows: int, digests) -> str:
-    """`fingerprint` from the column digests of an (n_rows, len(digests)) matrix."""
-    digests = np.asarray(digests, dtype=np.uint64)
-    h = hashlib.sha256(f"{FINGERPRINT}:{int(n_rows)}x{digests.shape[0]}:".encode())
-    h.update(digests.astype("<u8").tobytes())
-    return h.hexdigest()
 
 
 class FittedModel:
@@ -185,14 +150,9 @@ class FittedModel:
                                           missing=miss)
             to_global = np.array([reasons.setdefault(r, len(reasons)) for r in why], np.int32)
             codes[a:b] = to_global[c]
-        scores = pd.DataFrame(out.T, columns=[*self.pillar_names, "RCI", "RCI_100"],
-                              copy=False)
         ids = df[self.id]
-        scores.insert(0, ids.name if ids.name else "id", id_values(ids))
-        scores["status"] = status_column(codes, list(reasons))
-        with np.errstate(invalid="ignore"):
-            scores["out_of_range"] = (out[K + 1] < 0) | (out[K + 1] > 100)
-        return scores
+        return score_frame(out, ids, id_values(ids), self.pillar_names,
+                           status_column(codes, list(reasons)), with_range=True)
 
     # ------------------------------------------------------------------ file
     def to_dict(self) -> dict:
@@ -222,7 +182,7 @@ class FittedModel:
 
     def save(self, path) -> Path:
         content = self.to_dict()
-        content["checksum"] = "sha256:" + hashlib.sha256(_canonical(content)).hexdigest()
+        content["checksum"] = "sha256:" + hashlib.sha256(canonical_json(content)).hexdigest()
         path = Path(path)
         path.write_text(json.dumps(content, indent=1, allow_nan=True) + "\n", encoding="utf-8")
         return path
@@ -258,7 +218,7 @@ def load(path) -> FittedModel:
     checksum = content.pop("checksum", None)
     if checksum is None:
         raise ModelFileError(f"{path}: model file has no checksum")
-    actual = "sha256:" + hashlib.sha256(_canonical(content)).hexdigest()
+    actual = "sha256:" + hashlib.sha256(canonical_json(content)).hexdigest()
     if actual != checksum:
         raise ModelFileError(f"{path}: checksum mismatch: the model file was edited or "
                              "damaged after it was written; refit or restore it")
@@ -276,100 +236,3 @@ def load(path) -> FittedModel:
             mimic=content["mimic"], metadata=content["metadata"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: model file is incomplete or malformed: {exc!r}") from exc
-
-
-# ---------------------------------------------------------------------- shared helpers
-def row_status(df, needed, scored, partial_ok=()):
-    """"ok" for scored rows, else the missing columns (as rima.validate words them).
-
-    With `partial_ok` (FIML), a row missing only some of those columns is scored; if it is
-    missing all of them the reason names them all.
-    """
-    needed = list(needed)
-    bad = np.flatnonzero(~np.asarray(scored))
-    miss = df[needed].iloc[bad].isna().to_numpy() if bad.size else np.zeros((0, len(needed)))
-    codes, reasons = status_codes(len(df), bad, miss, needed, partial_ok)
-    return np.asarray(reasons, dtype=object)[codes]
-
-
-def pack_keys(miss) -> np.ndarray:
-    """Rows of a boolean matrix as bit masks: (rows, ceil(cols / 64)) uint64, bit j % 64 of
-    word j // 64 set when column j is True."""
-    miss = np.asarray(miss, dtype=bool)
-    nwords = max(1, -(-miss.shape[1] // 64))
-    packed = np.zeros((miss.shape[0], nwords * 8), dtype=np.uint8)
-    if miss.shape[1]:
-        b = np.packbits(miss, axis=1, bitorder="little")
-        packed[:, :b.shape[1]] = b
-    return packed.view("<u8").astype(np.uint64, copy=False)
-
-
-def status_codes(n, bad, miss, needed, partial_ok=()):
-    """(codes (n,) int32, reasons) for rows `bad` (not scored) with missing-value matrix
-    `miss` (len(bad) x len(needed)); code 0 is "ok". One reason per distinct pattern of
-    missing columns, not one per row."""
-    return status_codes_from_keys(n, bad, pack_keys(miss), needed, partial_ok)
-
-
-def status_codes_from_keys(n, bad, keys, needed, partial_ok=()):
-    """`status_codes` with each bad row's missing columns given as a bit mask (`pack_keys`
-    layout, bit j <-> needed[j]; higher bits are ignored)."""
-    codes = np.zeros(n, dtype=np.int32)
-    reasons = ["ok"]
-    if len(bad) == 0:
-        return codes, reasons
-    needed = list(needed)
-    q = len(needed)
-    keys = np.asarray(keys, dtype=np.uint64).reshape(len(bad), -1)
-    nwords = max(1, -(-q // 64))
-    keys = keys[:, :nwords]
-    if q % 64:
-        keep = np.full(nwords, np.iinfo(np.uint64).max, dtype=np.uint64)
-        keep[-1] = (np.uint64(1) << np.uint64(q % 64)) - np.uint64(1)
-        keys = keys & keep
-    if nwords == 1:
-        # one integer per row: a 1-D unique is far faster than unique(axis=0)
-        ukeys, inverse = np.unique(keys[:, 0], return_inverse=True)
-        ukeys = ukeys[:, None]
-    else:
-        ukeys, inverse = np.unique(keys, axis=0, return_inverse=True)
-    partial = [needed.index(c) for c in partial_ok]
-    for key in ukeys:
-        cols = [needed[j] for j in range(q) if (int(key[j // 64]) >> (j % 64)) & 1]
-        if partial and cols and all(needed.index(c) in partial for c in cols):
-            cols = [needed[j] for j in partial]
-        if not cols:
-            reasons.append("not scored")
-        elif len(cols) == 1:
-            reasons.append(f"missing value in {cols[0]}")
-        else:
-            reasons.append(f"missing values in {', '.join(cols)}")
-    codes[np.asarray(bad)] = 1 + inverse.ravel().astype(np.int32)
-    return codes, reasons
-
-
-def status_column(codes, reasons):
-    """The status strings reasons[codes] as the array pandas would make of them, built
-    without a Python object per row when pandas stores strings in Arrow."""
-    codes = np.asarray(codes)
-    dtype = pd.Series(list(reasons[:1]) or ["ok"]).dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        import pyarrow as pa
-
-        dictionary = pa.array([str(r) for r in reasons], type=pa.large_string())
-        arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)),
-                                             dictionary).dictionary_decode()
-        return pd.array(arr, dtype=dtype)
-    return np.asarray(reasons, dtype=object)[codes]
-
-
-def id_values(ids):
-    """The id column's values for a new frame, as `np.asarray(ids)` would give them."""
-    # numpy and string columns keep their storage (an id column of Arrow strings is not
-    # turned into a Python object per row and back); other dtypes become plain values
-    dtype = getattr(ids, "dtype", None)
-    if isinstance(dtype, np.dtype) and dtype.kind in "iufb":
-        return ids.to_numpy() if hasattr(ids, "to_numpy") else np.asarray(ids)
-    if isinstance(dtype, pd.StringDtype) and hasattr(ids, "array"):
-        return ids.array
-    return np.asarray(ids)

@@ -32,18 +32,13 @@ from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
 from rima.errors import RimaInputError
-from rima.model_file import (
-    FittedModel,
-    fingerprint_columns,
-    fingerprint_digests,
-    id_values,
-    status_codes,
-    status_codes_from_keys,
-    status_column,
-)
+from rima.fingerprint import fingerprint_columns, fingerprint_digests
+from rima.model_file import FittedModel
 from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
+from rima.row_status import status_codes, status_codes_from_keys, status_column
 from rima.rsm import rsm_table
+from rima.score_table import id_values, score_frame
 
 
 @dataclass
@@ -96,7 +91,7 @@ class RimaResult:
     def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None):
         """Percentile bootstrap of the whole pipeline (`rima.bootstrap`); the result is kept
         as `bootstrap_result`, shown by `summary()` and written by `save()`."""
-        from rima.bootstrap import bootstrap
+        from rima.resampling import bootstrap
 
         self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
                                           progress=progress, threads=threads)
@@ -182,6 +177,48 @@ class RimaResult:
         return out
 
 
+def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
+              threads=None, chunk=None):
+    """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
+
+    `rima.bootstrap`; the replicates run in `rima.resampling.bootstrap`.
+
+    Parameters
+    ----------
+    result_or_data : RimaResult, DataFrame or path
+        A result of `rima.fit`, or data to fit with `spec` first.
+    spec : Spec, dict or path, optional
+        Needed when `result_or_data` is data.
+    n_boot : int, default 1000
+        Number of replicates (at least 2).
+    seed : int, optional
+        Defaults to the spec's `options.seed`; replicate b depends only on (seed, b).
+    level : float, default 0.95
+        Confidence level of the percentile intervals.
+    progress : bool, default True
+        A progress bar on stderr.
+    threads, chunk : int, optional
+        Worker threads and replicates per task; the results do not depend on them.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Raises
+    ------
+    SpecError
+        Data without a spec, n_boot < 2, a level outside (0, 1), a negative seed, or an
+        option the bootstrap does not support (named in the message).
+    """
+    from rima.resampling import bootstrap as run
+    from rima.resampling import is_fitted
+
+    if not is_fitted(result_or_data) and spec is not None:
+        result_or_data = fit(result_or_data, spec)
+    return run(result_or_data, n_boot=n_boot, seed=seed, level=level, progress=progress,
+               threads=threads, chunk=chunk)
+
+
 def _read(data, spec):
     from rima.io import read_table
 
@@ -193,7 +230,38 @@ def _read(data, spec):
 
 
 def fit(data, spec, progress=None) -> RimaResult:
-    """Fit the RIMA-II model; see the module docstring. `progress(step: str)` is optional."""
+    """Fit the RIMA-II model: pillars, MIMIC, RCI, RSM and profiles (see the module docstring).
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        The household survey, one row per household (a path is read with
+        `rima.read_table`).
+    spec : Spec, dict or path
+        The model spec (`rima.load_spec`), options included.
+    progress : callable, optional
+        Called with the name of each step as it starts.
+
+    Returns
+    -------
+    RimaResult
+        Scores for every input row (status "ok" or the reason it was not scored), the
+        pillar and MIMIC fits, the RSM, profile tables and the fitted model for scoring.
+
+    Raises
+    ------
+    SpecError
+        The spec or its options are invalid.
+    DataError
+        The data do not fit the spec (the message names the column and rows).
+
+    Examples
+    --------
+    >>> import rima
+    >>> result = rima.fit("examples/zavkhan/households.csv",
+    ...                   "examples/zavkhan/spec.toml")  # doctest: +SKIP
+    >>> result.rsm  # doctest: +SKIP
+    """
     from rima.spec import load_spec
     from rima.validation import validate
 
@@ -370,10 +438,9 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
         if bad_w.any():
             reasons.append(f"non-positive weight in {spec.weight}")
             codes[bad_w] = len(reasons) - 1
-    scores = pd.DataFrame(out.T, columns=[*names, "RCI", "RCI_100"], copy=False)
     ids = df[spec.id]
-    scores.insert(0, ids.name if ids.name else "id", id_values(ids))
-    scores["status"] = status_column(codes, reasons)
+    scores = score_frame(out, ids, id_values(ids), names, status_column(codes, reasons),
+                         with_range=False)
 
     # ------------------------------------------------------------ RSM, profiles
     # the overall RSM and the profile tables are independent passes: run them side by side

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import DataError, ModelFileError
+from rima.score_table import score_arrow
 
 DEFAULT_BATCH_ROWS = 262_144
 _MAX_LISTED = 1000
@@ -190,18 +191,8 @@ def _mark_bad(bad, row0, arrays, codes, reasons):
 def _output_table(model, rb, keep, P, rci, rci100, codes, reasons):
     """The columns of FittedModel.score (id, pillars, RCI, RCI_100, status, out_of_range),
     with any `keep` columns after the id, built straight in Arrow."""
-    import pyarrow as pa
-
-    names = [model.id, *keep, *model.pillar_names, "RCI", "RCI_100", "status",
-             "out_of_range"]
-    with np.errstate(invalid="ignore"):
-        oor = (rci100 < 0) | (rci100 > 100)
-    status = pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int32()),
-                                            pa.array(reasons, type=pa.string()))
-    arrays = [rb.column(model.id), *(rb.column(c) for c in keep),
-              *(pa.array(np.ascontiguousarray(P[:, k])) for k in range(P.shape[1])),
-              pa.array(rci), pa.array(rci100), status.cast(pa.string()), pa.array(oor)]
-    return pa.Table.from_arrays(arrays, names=names)
+    return score_arrow(rb.column(model.id), {c: rb.column(c) for c in keep},
+                       model.pillar_names, P, rci, rci100, codes, reasons, model.id)
 
 
 class _Writer:

@@ -442,7 +442,7 @@ def _duplicated(ids: pd.Series) -> np.ndarray:
 
 def _status_codes(keys: np.ndarray, columns: list) -> tuple[np.ndarray, list]:
     """(codes (n,) int32, reasons): one reason per distinct mask of missing columns."""
-    from rima.model_file import status_codes_from_keys
+    from rima.row_status import status_codes_from_keys
 
     n = keys.shape[0]
     if keys.shape[1] == 1:
@@ -460,12 +460,6 @@ def _first_appearance(codes: np.ndarray) -> list[int]:
     if bad.size < codes.size:
         found.append((int(np.argmin(codes != 0)), 0))
     return [c for _, c in sorted(found)]
-
-
-def _reason(cols: list[str]) -> str:
-    if len(cols) == 1:
-        return f"missing value in {cols[0]}"
-    return f"missing values in {', '.join(cols)}"
 
 
 def _no_stats(spec: Spec, present: set) -> dict:

@@ -1,7 +1,7 @@
 """The training-data fingerprint written out from its definition in plain numpy, so the
 tests check rima's kernels against the definition, not against themselves.
 
-Definition (rima.model_file.fingerprint): for an (n, p) float64 matrix, column c's digest
+Definition (rima.fingerprint.fingerprint): for an (n, p) float64 matrix, column c's digest
 is the sum mod 2^64 over rows t of mix(bits(x[t, c]) ^ mix(t + 1) ^ mix((c + 1) * G)),
 bits = the IEEE 754 bit pattern with every NaN as 0x7ff8000000000000, G =
 0x9e3779b97f4a7c15, mix = the splitmix64 finaliser; the fingerprint is the hex sha256 of

@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 import rima
-from rima.bootstrap import _problem, bootstrap, replicate_counts, run_counts
 from rima.errors import SpecError
+from rima.resampling import _problem, bootstrap, replicate_counts, run_counts
 
 ROOT = Path(__file__).parents[1]
 REF = json.loads((ROOT / "tests" / "reference" / "pipeline_reference.json").read_text())
@@ -166,6 +166,22 @@ def test_intervals_contain_estimates(example, boot):
     assert "Resilience Structure Matrix" in text and "fixed at the fitted values" in text
 
 
+def test_rima_bootstrap_is_a_function_on_every_call(example):
+    """Regression: `rima.bootstrap` once resolved to a submodule of the same name, which
+    replaced the function after its first use ("'module' object is not callable")."""
+    res = example[1]
+    first = rima.bootstrap(res, n_boot=3, seed=2, progress=False)
+    res.bootstrap(n_boot=3, seed=2, progress=False)
+    second = rima.bootstrap(res, n_boot=3, seed=2, progress=False)
+    assert callable(rima.bootstrap)
+    np.testing.assert_array_equal(first.replicates["rsm"].to_numpy(),
+                                  second.replicates["rsm"].to_numpy())
+    # no public name of `rima` may share its name with a submodule
+    import pkgutil
+    submodules = {m.name for m in pkgutil.iter_modules(rima.__path__)}
+    assert not submodules & set(dir(rima)) - {"mimic"}
+
+
 def test_unsupported_options_and_bad_arguments(example):
     df, res = example
     with pytest.raises(SpecError, match="n_boot"):
@@ -219,3 +235,30 @@ def test_report_shows_the_bootstrap_intervals(example, boot, tmp_path):
         row = re.search(rf"<td>{r.pillar}</td>(.*?)</tr>", section).group(1)
         assert f"{r.ci_lower:.2f}" in row and f"{r.ci_upper:.2f}" in row
     assert section.count("<table>") == 3 + len(boot.profiles)
+
+
+def test_every_fit_option_is_supported_or_refused_by_name():
+    """Each value the fit accepts for an option either runs in the bootstrap or is refused
+    up front with a SpecError that names the option and the value (never a wrong number)."""
+    from types import SimpleNamespace
+
+    from rima import options as O
+    from rima.resampling import _check_supported
+
+    base = rima.load_spec(SPEC).to_dict()
+    supported = {"missing": {"listwise"}, "extraction": {"pa", "pf"},
+                 "rotation": {"none", "varimax"}}
+    cases = [("missing", v, {"missing": v}) for v in O.MISSING]
+    cases += [("extraction", v, {"factor": {"extraction": v, "scores": "regression"}})
+              for v in O.EXTRACTIONS]
+    cases += [("rotation", v, {"factor": {"rotation": v}}) for v in O.ROTATIONS]
+    for key, value, opts in cases:
+        sd = dict(base, options=opts)
+        spec = rima.load_spec(sd)
+        fake = SimpleNamespace(pillars=dict.fromkeys(spec.pillars))
+        if value in supported[key]:
+            _check_supported(spec.options, fake)
+        else:
+            with pytest.raises(SpecError, match="does not support") as err:
+                _check_supported(spec.options, fake)
+            assert key in str(err.value) and repr(value) in str(err.value)

@@ -17,7 +17,8 @@ from rima._kernels.score import (
     score_households,
     score_pillars,
 )
-from rima.model_file import fingerprint, fingerprint_columns, pack_keys, status_codes_from_keys
+from rima.fingerprint import fingerprint, fingerprint_columns
+from rima.row_status import pack_keys, status_codes_from_keys
 from rima.validation import validate
 
 

@@ -35,8 +35,8 @@ window.addEventListener('load', function () {
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory):
+    from rima.analysis.report_parts import add_analyses
     from rima.analysis.targeting import target
-    from rima.report import add_analyses
 
     d = tmp_path_factory.mktemp("fit")
     result = rima.fit(pd.read_csv(DATA), SPEC)

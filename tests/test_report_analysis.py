@@ -12,9 +12,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 import rima
+from rima.analysis.report_parts import add_analyses
 from rima.cli import cli, main
 from rima.errors import RimaInputError
-from rima.report import add_analyses, add_sections, load_sections
+from rima.report import add_sections, load_sections
 
 TITLES = {  # section key -> title, in page order
     "shocks": "Shocks and food security: fcs (level)",

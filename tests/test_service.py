@@ -28,17 +28,23 @@ SECRET_ID = "HH-PRIVATE-7391"
 class Server:
     """`python -m rima serve ... --port 0` in a subprocess; stderr lines collected."""
 
-    def __init__(self, *args, env=None, wait=True):
+    def __init__(self, *args, env=None, wait=True, held_jobs=False):
         full_env = {k: v for k, v in os.environ.items() if k != "RIMA_SERVE_TOKEN"}
         full_env.update(env or {})
+        # held_jobs: aggregation jobs never finish (tests/_held_jobs_serve.py), so a
+        # deadline is overrun whatever the machine's speed
+        launcher = ([str(ROOT / "tests" / "_held_jobs_serve.py")] if held_jobs
+                    else ["-m", "rima", "serve"])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rima", "serve", "--port", "0", *map(str, args)],
+            [sys.executable, *launcher, "--port", "0", *map(str, args)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=full_env, cwd=ROOT,
         )
         self.lines: list[str] = []
         self._ready = threading.Event()
+        self._changed = threading.Condition()
         self.port = None
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         if wait:
             if not self._ready.wait(90) or self.port is None:
                 self.stop()
@@ -47,20 +53,37 @@ class Server:
 
     def _read(self):
         for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
             if '"event":"listening"' in line:
                 self.port = json.loads(line)["port"]
                 self._ready.set()
         self._ready.set()
+        with self._changed:
+            self._changed.notify_all()
 
-    def access_log(self):
-        time.sleep(0.2)  # the line is written just after the answer
+    def _access_entries(self):
         out = []
-        for line in self.lines:
+        for line in list(self.lines):
             rec = json.loads(line)  # every line is JSON
             if rec.get("event") == "access":
                 out.append(rec)
         return out
+
+    def access_log(self, until=None):
+        """The access-log entries, once `until(entries)` holds (the log line is written
+        just after the answer) or, without `until`, once the stopped server's stderr is
+        read to its end. The 60 s bound only stops a broken test from hanging."""
+        if until is None:
+            self.stop()
+            self._reader.join(60)
+            return self._access_entries()
+        with self._changed:
+            self._changed.wait_for(
+                lambda: until(self._access_entries()) or not self._reader.is_alive(), 60
+            )
+        return self._access_entries()
 
     def stop(self):
         if self.proc.poll() is None:
@@ -472,7 +495,8 @@ def test_auth_on(auth_server, records):
             x = h["RCI_100"]
             assert h["class"] == (None if x is None else "a" if x < 40 else "b" if x < 60 else "c")
         assert {h["class"] for h in r.json()["households"]} == {None, "a", "b", "c"}
-    log = auth_server.access_log()
+    log = auth_server.access_log(
+        until=lambda log: sum(e["path"] == "/models" for e in log) >= 3)
     assert [e["status"] for e in log if e["path"] == "/models"][:3] == [401, 401, 401]
     assert not any(TOKEN in line for line in auth_server.lines)
 
@@ -501,31 +525,49 @@ def test_limits_answer_413(auth_server, records):
         assert c.get("/health").status_code == 200
 
 
+def _health(server) -> int:
+    return httpx.get(server.url + "/health", timeout=30).status_code
+
+
+def _eventually(condition, what, tries=600):
+    """Poll `condition` until it holds; the bound only stops a broken test from hanging."""
+    for _ in range(tries):
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never happened: {what}")
+
+
 def test_token_file_slow_upload_and_timeout(fitted, tmp_path, records):
     _, path = fitted
     token_file = tmp_path / "token"
     token_file.write_text(TOKEN + "\n")
+    # aggregation jobs in this server never finish: the deadline is overrun on any machine
     server = Server("--model", path, "--token-file", token_file, "--timeout", 0.8,
-                    "--max-connections", 2)
+                    "--max-connections", 2, held_jobs=True)
     try:
         with httpx.Client(base_url=server.url, timeout=30) as c:
             assert c.get("/models", headers=auth()).status_code == 200
             assert c.get("/models").status_code == 401
-            # work that overruns the deadline: 500 groups of households -> 503
-            rows = [dict(r, grp=i % 500) for i, r in enumerate(records)]
+            # work that overruns the deadline -> 503; the event loop still answers
+            rows = [dict(r, grp=i % 5) for i, r in enumerate(records[:50])]
             r = c.post("/models/zavkhan/aggregate", json={"households": rows, "by": "grp"},
                        headers=auth())
             assert_error(r, 503, "did not finish within 0.8 s")
             assert c.get("/health").status_code == 200
+        # the client above has hung up once a lone health check is within the limit of 2
+        _eventually(lambda: _health(server) == 200, "the closed client's connection freed")
+        # a connection whose request head never ends holds one of the two connections
+        # (no deadline runs before the head is complete): the next one gets 503
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as idle:
+            idle.sendall(b"GET /health HTTP/1.1\r\n")
+            _eventually(lambda: _health(server) == 503, "the connection limit reached")
+        _eventually(lambda: _health(server) == 200, "the idle connection freed")
         # a client that sends half its body and stalls -> 408, connection closed
-        time.sleep(0.3)  # let the server see the client above hang up (connection limit 2)
-        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
             s.sendall(b"POST /models/zavkhan/score HTTP/1.1\r\nHost: x\r\n"
                       b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{")
-            # the stalled upload holds one of the two connections allowed
-            time.sleep(0.1)
-            assert httpx.get(server.url + "/health", timeout=10).status_code == 503
             answer = b""
             while chunk := s.recv(65536):
                 answer += chunk
@@ -548,7 +590,9 @@ def test_access_log_is_json_without_household_data(open_server, client, records)
     r = client.post("/models/zavkhan/score", json=rows)
     assert r.status_code == 200
     request_id = r.headers["x-request-id"]
-    entry = next(e for e in open_server.access_log() if e["request_id"] == request_id)
+    log = open_server.access_log(until=lambda log: any(e["request_id"] == request_id
+                                                       for e in log))
+    entry = next(e for e in log if e["request_id"] == request_id)
     assert entry["method"] == "POST" and entry["path"] == "/models/{name}/score"
     assert entry["model"] == "zavkhan" and entry["status"] == 200 and entry["households"] == 3
     assert entry["bytes_in"] == len(r.request.content) and entry["bytes_out"] == len(r.content)
@@ -625,47 +669,54 @@ def test_stdlib_json_path_gives_the_same_bytes_values(monkeypatch):
     from rima import service
 
     payload = {"households": [{"id": "a", "RCI": 0.1 + 0.2, "RCI_100": 1 / 3, "x": None}]}
-    fast = service._dumps(payload)
+    fast = service.encode_json(payload)
     body = b'[{"hhid": 1, "v": 0.30000000000000004, "w": null}]'
-    parsed = service._parse_json(body)
+    parsed = service.parse_json(body)
     monkeypatch.setattr(service.encoding, "orjson", None)
-    assert json.loads(service._dumps(payload)) == json.loads(fast) == payload
-    assert service._parse_json(body) == parsed
+    assert json.loads(service.encode_json(payload)) == json.loads(fast) == payload
+    assert service.parse_json(body) == parsed
     with pytest.raises(service.ApiError, match="NaN is not a JSON number"):
-        service._parse_json(b"[NaN]")
+        service.parse_json(b"[NaN]")
 
 
 def test_job_runner_bounds_threads_even_after_timeouts():
-    """Timed-out jobs keep their slot until they end; queued ones that timed out never run."""
+    """Timed-out jobs keep their slot until they end; queued ones that timed out never run.
+
+    Jobs wait on events the test sets, and requests give up by an explicit cancel, so
+    nothing depends on how fast threads run."""
     import anyio
 
-    from rima.service import _JobRunner
+    from rima.service import JobRunner
 
-    runner = _JobRunner(1)
-    running, peak, ran = [0], [0], []
-    lock = threading.Lock()
+    runner = JobRunner(1)
+    started = {i: threading.Event() for i in range(3)}
+    release = threading.Event()
+    ran = []
 
     def work(i):
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(0.3)
-        with lock:
-            running[0] -= 1
+        started[i].set()
+        release.wait(60)  # the bound only stops a broken test from hanging
         ran.append(i)
         return i
 
     async def main():
-        async def attempt(i, timeout):
-            with anyio.move_on_after(timeout):
+        async def attempt(i, scope):
+            with scope:
                 return await runner(work, i)
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(attempt, 0, 0.1)  # times out while running
-            await anyio.sleep(0.02)
-            tg.start_soon(attempt, 1, 0.1)  # times out while queued: must never run
+            first, second = anyio.CancelScope(), anyio.CancelScope()
+            tg.start_soon(attempt, 0, first)
+            await anyio.to_thread.run_sync(started[0].wait, 60)
+            first.cancel()  # the request gives up while its job runs
+            tg.start_soon(attempt, 1, second)
+            await anyio.lowlevel.checkpoint()
+            second.cancel()  # gives up while queued behind job 0: must never run
+        # job 0 still holds the only slot although its request has gone
+        assert not runner.gate.acquire(blocking=False)
+        release.set()
         assert await runner(work, 2) == 2  # waits for job 0 to free the slot
 
     anyio.run(main)
-    assert peak[0] == 1
     assert ran == [0, 2]
+    assert not started[1].is_set()

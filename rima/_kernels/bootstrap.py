@@ -23,6 +23,7 @@ from numba import njit
 
 from rima._kernels import factor as FK
 from rima._kernels import mimic as MK
+from rima._kernels.rci_scale import span_of, to_100
 
 # replicate status codes
 OK = 0
@@ -490,10 +491,11 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
         hi_r = fixed_hi
     if not (hi_r > lo_r):
         return FAIL_SCALE, theta, shares, prof, np.nan, agree
+    span = span_of(lo_r, hi_r)
     for c in range(ncat):
         if gsum[c] > 0:
-            prof[c] = 100.0 * (gval[c] / gsum[c] - lo_r) / (hi_r - lo_r)
-    overall = 100.0 * (oval / osum - lo_r) / (hi_r - lo_r)
+            prof[c] = to_100(gval[c] / gsum[c], lo_r, span)
+    overall = to_100(oval / osum, lo_r, span)
     return OK, theta, shares, prof, overall, agree
 
 

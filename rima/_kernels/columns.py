@@ -11,7 +11,7 @@ contiguous makes every pass here a streaming read, with no n x q temporary.
 * `gather_rows`: the analysed rows of some columns as one row-major matrix (the MIMIC's
   input);
 * `column_digests`: the 64-bit column digests behind the training-data fingerprint of
-  `rima.model_file.fingerprint`.
+  `rima.fingerprint.fingerprint`.
 
 Rows are cut into fixed blocks whose partial results are merged in block order, so the
 results never depend on the number of threads.

@@ -31,6 +31,8 @@ and `predict_rci` are the two halves of the same block code, so the fitted RCI i
 import numpy as np
 from numba import njit, prange
 
+from rima._kernels.rci_scale import array_to_100, choose_range, span_of, to_100, training_range
+
 BLOCK = 2048
 
 
@@ -133,7 +135,7 @@ def _rci_block(P, Y, lo, hi, ymean, yinv, icpt, cx, cy, rlo, span, rci, r100, at
                     # 0 x its weight: a pattern the model cannot score has NaN weights
                     v += 0.0 * cy[q, j]
         rci[at + lo + i] = v
-        r100[at + lo + i] = 100.0 * (v - rlo) / span
+        r100[at + lo + i] = to_100(v, rlo, span)
 
 
 @njit(cache=True)
@@ -151,7 +153,7 @@ def _score_rows(X, mean, scale, W, member, Y, ymean, ysd, icpt, cx, cy, lo, hi, 
     inv = _inverse(scale)
     yinv = _inverse(ysd)
     owner = _owners(W, member)
-    span = hi - lo
+    span = span_of(lo, hi)
     nb = (n + BLOCK - 1) // BLOCK
     for b in prange(nb):
         a = b * BLOCK
@@ -175,7 +177,7 @@ def _pillar_rows(X, mean, scale, W, member, P):
 def _rci_rows(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, rci, r100):
     n = P.shape[0]
     yinv = _inverse(ysd)
-    span = hi - lo
+    span = span_of(lo, hi)
     nb = (n + BLOCK - 1) // BLOCK
     for b in prange(nb):
         a = b * BLOCK
@@ -183,30 +185,14 @@ def _rci_rows(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, rci, r100):
                    0)
 
 
-# the two passes that finish the RCI are a few ns per row: single-threaded kernels keep
-# them cheap to compile
-@njit(cache=True)
-def _scored_range(rci, rows):
-    n = rci.shape[0]
-    scored = np.empty(n, dtype=np.bool_)
-    mn = np.inf
-    mx = -np.inf
-    for i in range(n):
-        v = rci[i]
-        ok = rows[i] and np.isfinite(v)
-        scored[i] = ok
-        if ok:
-            mn = min(mn, v)
-            mx = max(mx, v)
-    return scored, mn, mx
-
-
+# the pass that finishes the RCI is a few ns per row: a single-threaded kernel keeps it
+# cheap to compile
 @njit(cache=True)
 def _rescale(rci, r100, scored, lo, hi):
-    span = hi - lo
+    span = span_of(lo, hi)
     for i in range(rci.shape[0]):
         if scored[i]:
-            r100[i] = 100.0 * (rci[i] - lo) / span
+            r100[i] = to_100(rci[i], lo, span)
         else:
             rci[i] = np.nan
             r100[i] = np.nan
@@ -277,15 +263,13 @@ def scale_rci(rci, r100, rows, scale=None):
     (lo, hi) = `scale`, or the min and max of the scored RCI; NaN in both for the other
     rows. Returns (scored, lo, hi). RCI_100 is the kernel's own affine map (same bits as a
     loaded model computes with that range)."""
-    scored, lo, hi = _scored_range(np.asarray(rci, dtype=_F),
-                                   np.ascontiguousarray(rows, dtype=np.bool_))
-    if scale is not None:
-        lo, hi = scale
-    lo, hi = float(lo), float(hi)
+    scored, lo, hi = training_range(np.asarray(rci, dtype=_F),
+                                    np.ascontiguousarray(rows, dtype=np.bool_))
+    lo, hi = choose_range(lo, hi, scale)
     _rescale(rci, r100, scored, lo, hi)
     return scored, lo, hi
 
 
 def rci_100_scale(rci, lo, hi):
     """RCI_100 from RCI with the kernel's own arithmetic (bit-identical to its output)."""
-    return 100.0 * (np.asarray(rci, dtype=np.float64) - float(lo)) / (float(hi) - float(lo))
+    return array_to_100(rci, lo, hi)

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import DataError, RimaInputError
+from rima.score_table import analysis_columns
 
-SCORE_COLUMNS = ("ABS", "AST", "SSN", "AC", "RCI", "RCI_100", "status")
 # soum-table columns brought onto households (the dzud class and winter severity are the
 # covariate shocks; the rest describe the winter)
 SOUM_SHOCK_COLUMNS = ("severity", "dzud_class", "snow_depth_cm", "temp_anomaly_c", "mortality_pct")
@@ -35,7 +35,7 @@ def household_frame(result_or_frame, soums: pd.DataFrame | None = None, soum_col
                 "the pipeline contract is one score row per input row"
             )
         frame = data.reset_index(drop=True).copy()
-        for col in SCORE_COLUMNS:
+        for col in analysis_columns(result_or_frame.spec.pillar_names):
             if col in scores.columns:
                 frame[col] = scores[col].to_numpy()
     elif isinstance(result_or_frame, pd.DataFrame):

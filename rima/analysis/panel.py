@@ -28,6 +28,7 @@ from rima.analysis.frame import is_result, join_soums, write_tables
 from rima.analysis.regression import fit_regression
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import DataError, RimaInputError
+from rima.row_status import missing_reason
 
 BORDERLINE_FCS = 35.0
 
@@ -303,7 +304,7 @@ def panel(
 def _explain_unscored(model, sub):
     # a household without a baseline score: say why it was not scored
     for col, st in (("RCI_base", "status_base"),):
-        bad = (model.row_status == f"missing value in {col}") & (sub[st] != "ok")
+        bad = (model.row_status == missing_reason([col])) & (sub[st] != "ok")
         if bad.any():
             model.row_status[bad] = "not scored at baseline: " + sub.loc[bad, st].astype(str)
             model.excluded = model.row_status[model.row_status != "ok"].value_counts().to_dict()

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import DataError, RimaInputError
+from rima.row_status import missing_reason
 
 KINDS = ("ols", "logit", "probit")
 
@@ -162,7 +163,7 @@ def fit_regression(
             bad = frame[col].isna().to_numpy()
         else:
             bad = ~np.isfinite(numeric[col])
-        status[(status == "ok") & bad] = f"missing value in {col}"
+        status[(status == "ok") & bad] = missing_reason([col])
     if weight:
         w_all = numeric[weight]
         bad = (status == "ok") & (w_all <= 0)

@@ -4,7 +4,7 @@
 ``{"key", "title", "html", "figure", "figures", "figure_captions", "caption"}`` dicts in
 reading order: the HTML is a self-contained fragment (tables), `figure` the path of the
 first PNG written to `figdir` (or None) and `figures` all of them. `rima.report.add_sections`
-stores them in a fit directory so its report.html embeds them.
+stores them in a fit directory so its report.html embeds them; `add_analyses` does both.
 
 Keys name the stored section: "shocks" (OLS), "shocks_logit" / "shocks_probit" (so a level
 regression and a loss model can both be in one report), "scenarios", "targeting", "panel".
@@ -41,14 +41,29 @@ def _shock_model_note(res) -> str:
     return "<p>" + _html.escape(", ".join(parts)) + ".</p>"
 
 
+def add_analyses(out_dir, *, shocks=None, scenario=None, target=None, panel=None,
+                 model=None, render=True) -> Path:
+    """Build the sections of these analysis results and add them to the report in out_dir.
+
+    The report package renders the plain sections (`rima.report.add_sections`); it never
+    imports the analyses, so building them from the results happens here.
+    """
+    from rima.report.sections import add_sections, check_fit_dir
+
+    out = check_fit_dir(out_dir)
+    secs = sections(out / "figures", shocks=shocks, scenario=scenario, target=target,
+                    panel=panel)
+    return add_sections(out, secs, model=model, render=render)
+
+
 def sections(figdir, *, shocks=None, scenario=None, target=None, panel=None) -> list[dict]:
     from rima.analysis import panel as panel_mod
     from rima.analysis import scenario as scenario_mod
     from rima.analysis import shocks as shocks_mod
     from rima.analysis import targeting
-    from rima.report.figures import _plt
+    from rima.report.figures import pyplot
 
-    _plt()   # Agg before any analysis figure is drawn: no display is needed
+    pyplot()   # Agg before any analysis figure is drawn: no display is needed
     figdir = Path(figdir)
     figdir.mkdir(parents=True, exist_ok=True)
     out = []

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rima._kernels.rci_scale import array_change_to_100
 from rima.analysis.frame import is_result, weights_of, write_tables
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import DataError, RimaInputError
@@ -402,7 +403,6 @@ def scenario(
     ok = (base["status"] == "ok").to_numpy()
     w = weights_of(data, weight)
     gamma = structural_coefficients(model)
-    span = model.scale_range_[1] - model.scale_range_[0]
     strata = data[soum_col].astype(str).to_numpy()
     rng_boot = np.random.default_rng([int(seed), 1])
     boot_idx = _bootstrap_indices(strata[ok], int(n_boot), rng_boot)
@@ -421,7 +421,7 @@ def scenario(
                                  f"unscorable: {new['status'].iloc[i]}")
         if effect == "expected":
             dp = new[model.pillar_names].to_numpy() - base[model.pillar_names].to_numpy()
-            d100 = 100.0 * (dp @ gamma) / span
+            d100 = array_change_to_100(dp @ gamma, *model.scale_range_)
         else:
             d100 = new["RCI_100"].to_numpy() - base["RCI_100"].to_numpy()
         d100 = np.where(ok, d100, np.nan)
@@ -496,14 +496,13 @@ def _refit_intervals(result, data, scenarios, n_refit, seed, level, effect, weig
         ok = (base["status"] == "ok").to_numpy()
         w = weights_of(sample, weight)[ok]
         gamma = structural_coefficients(model)
-        span = model.scale_range_[1] - model.scale_range_[0]
         for k, sc in enumerate(scenarios):
             changed, _ = apply_changes(sample, sc.changes, model_variables=model.variables,
                                        seed=[int(seed), 2, k], soum_col=soum_col)
             new = model.score(changed)
             if effect == "expected":
                 dp = (new[model.pillar_names].to_numpy() - base[model.pillar_names].to_numpy())
-                d = 100.0 * (dp @ gamma) / span
+                d = array_change_to_100(dp @ gamma, *model.scale_range_)
             else:
                 d = new["RCI_100"].to_numpy() - base["RCI_100"].to_numpy()
             reps[b, k] = np.sum(d[ok] * w) / np.sum(w)
@@ -600,17 +599,17 @@ def sensitivity(model_or_result) -> pd.DataFrame:
     """
     model = model_or_result.model if is_result(model_or_result) else model_or_result
     gamma = structural_coefficients(model)
-    span = model.scale_range_[1] - model.scale_range_[0]
     rows = []
     for j, var in enumerate(model.variables):
         for k in np.flatnonzero(model.member_[j]):
             wjk = float(model.weights_[j, k])
             eff = wjk * gamma[k]
+            eff_100 = float(array_change_to_100(eff, *model.scale_range_))
             rows.append({"variable": var, "pillar": model.pillar_names[k],
                          "sd": float(model.scale_[j]), "pillar_weight": wjk,
                          "gamma": float(gamma[k]), "effect_RCI": eff,
-                         "effect_RCI_100": 100.0 * eff / span,
-                         "effect_RCI_100_per_unit": 100.0 * eff / span / float(model.scale_[j])})
+                         "effect_RCI_100": eff_100,
+                         "effect_RCI_100_per_unit": eff_100 / float(model.scale_[j])})
     out = pd.DataFrame(rows)
     out["rank"] = out["effect_RCI_100"].abs().rank(ascending=False, method="first").astype(int)
     return out.sort_values("rank", kind="stable").reset_index(drop=True)

@@ -26,6 +26,7 @@ import pandas as pd
 from rima.analysis.frame import household_frame, weighted_mean, weights_of
 from rima.analysis.regression import RegressionResult, fit_regression
 from rima.errors import DataError, RimaInputError
+from rima.row_status import missing_reason
 
 DZUD_LEVELS = ("dzud", "dzud-like")
 BORDERLINE_FCS = 35.0
@@ -145,7 +146,7 @@ def shocks(
                            level=level, subset=subset, subset_reason=f"not where {where}")
     if "status" in frame.columns:
         # an unscored household: say why it was not scored, not just "missing RCI"
-        unscored = (model.row_status == f"missing value in {rci}") & (frame["status"] != "ok")
+        unscored = (model.row_status == missing_reason([rci])) & (frame["status"] != "ok")
         model.row_status[unscored] = "not scored: " + frame.loc[unscored, "status"].astype(str)
     table = model.params.copy()
     table.insert(1, "role", [roles.get(t, "intercept") for t in table["term"]])

@@ -2,13 +2,7 @@
 
 import click
 
-
-def example_dir():
-    """Directory of the bundled Zavkhan example (households, spec, soums, truth)."""
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parents[2] / "examples" / "zavkhan"
-    return here
+from rima.example import EXAMPLE_SEED, example_dir
 
 
 def run_demo(echo=click.echo, out=None):
@@ -54,23 +48,6 @@ def run_demo(echo=click.echo, out=None):
         )
     return {"data": df, "spec": spec, "report": report, "source": source, "soums": soums,
             "build": built}
-
-
-EXAMPLE_SEED = 20240
-_EXAMPLE_SPEC = {
-    "data": {"id": "hhid", "weight": "hh_weight", "profiles": ["soum", "head_sex"]},
-    "pillars": {
-        "ABS": ["dist_soum_km", "dist_vet_km", "dist_health_km", "solar_power",
-                "mobile_coverage", "improved_water", "early_warning"],
-        "AST": ["herd_su", "hay_reserve_t", "shelter_quality", "has_motorbike", "has_vehicle",
-                "n_durables"],
-        "SSN": ["social_insurance", "health_insurance", "remittances", "herder_loan",
-                "livestock_insurance", "coop_member", "pug_member"],
-        "AC": ["head_edu_years", "n_income_sources", "nonlivestock_income_share",
-               "dependency_ratio", "training", "otor_moves"],
-    },
-    "indicators": {"food_security": ["fcs", "log_food_exp_ae", "hdds"]},
-}
 
 
 def run_pipeline(ctx, echo=click.echo, out=None, progress=None):

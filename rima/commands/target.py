@@ -2,7 +2,7 @@
 
 import click
 
-from rima.analysis.cli_support import (
+from rima.commands.analysis_support import (
     add_to_report,
     float_list,
     format_option,

@@ -14,6 +14,7 @@ from rima._kernels import mimic as K
 from rima.errors import ConvergenceError, DataError, ImproperSolutionWarning, SpecError
 from rima.mimic.syntax import MimicModel
 from rima.moments import compute_moments, moments_if_complete
+from rima.row_status import missing_reason
 
 
 @dataclass
@@ -102,7 +103,7 @@ class Prepared:
     gamma: np.ndarray | None = None     # fixed-x Gamma, filled on first use (inference)
 
 
-def _columns(data, names, what):
+def columns_of(data, names, what):
     """The named columns as one float64 array (a single copy), with clear errors."""
     import pandas as pd
 
@@ -125,13 +126,13 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
     m, k = len(model.indicators), len(model.causes)
     if data is None:
         return _prepare_moments(model, sample_cov, sample_mean, sample_nobs, sampling_weights)
-    z = _columns(data, model.observed, "model")
+    z = columns_of(data, model.observed, "model")
     y, x = z[:, :m], z[:, m:]
     n_orig = len(y)
     w = None
     if sampling_weights is not None:
         if isinstance(sampling_weights, str):
-            w = _columns(data, [sampling_weights], "sampling weight")[:, 0]
+            w = columns_of(data, [sampling_weights], "sampling weight")[:, 0]
             wname = sampling_weights
         else:
             w = np.asarray(sampling_weights, dtype=float).ravel()
@@ -183,7 +184,7 @@ def _used_rows(model, y, x, fiml, excluded):
     for c in range(k):
         cnt = int(np.isnan(x[:, c]).sum())
         if cnt:
-            excluded[f"missing value in {model.causes[c]}"] = cnt
+            excluded[missing_reason([model.causes[c]])] = cnt
     ymiss = np.isnan(y)
     if fiml:
         allmiss = ymiss.all(axis=1) & ~xmiss
@@ -193,7 +194,7 @@ def _used_rows(model, y, x, fiml, excluded):
     for c in range(m):
         cnt = int((ymiss[:, c] & ~xmiss).sum())
         if cnt:
-            excluded[f"missing value in {model.indicators[c]}"] = cnt
+            excluded[missing_reason([model.indicators[c]])] = cnt
     return ~xmiss & ~ymiss.any(axis=1)
 
 

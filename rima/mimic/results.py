@@ -4,7 +4,7 @@ import numpy as np
 
 from rima._kernels import mimic as K
 from rima.errors import SpecError
-from rima.mimic.estimate import _columns
+from rima.mimic.estimate import columns_of
 
 _PRED_METHODS = ("regression", "bartlett", "causes")
 
@@ -103,9 +103,9 @@ class MimicResult:
         icpt, cx, cy = self.prediction_weights(method)
         m = len(self.model.indicators)
         if method == "causes":
-            x = _columns(data, self.model.causes, "cause")
+            x = columns_of(data, self.model.causes, "cause")
             return K.linear_scores(np.zeros((len(x), 0)), x, icpt, cx, np.zeros(0))
-        z = _columns(data, self.model.observed, "model")
+        z = columns_of(data, self.model.observed, "model")
         y, x = z[:, :m], z[:, m:]
         out = K.linear_scores(y, x, icpt, cx, cy)
         # a missing value makes its row's score NaN, so only those rows need a second look

@@ -6,7 +6,8 @@ renders them: figures with matplotlib's Agg backend, embedded in report.html as 
 and also written to out_dir/figures/.
 
 Analyses (shocks, scenarios, targeting, panel) add their own sections to a fit directory
-with `add_sections` / `add_analyses` (or `rima shocks ... --report DIR`); they are kept in
+with `add_sections` / `rima.analysis.report_parts.add_analyses` (or `rima shocks ...
+--report DIR`); they are kept in
 out_dir/report_sections/ and every render includes them (see rima.report.sections).
 """
 
@@ -19,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import RimaInputError
-from rima.report.sections import add_analyses, add_sections, load_sections, remove_section
+from rima.report.sections import add_sections, load_sections, remove_section
 
 DATA_FILE = "report_data.json"
 
-__all__ = ["DATA_FILE", "add_analyses", "add_sections", "load_sections", "rebuild",
+__all__ = ["DATA_FILE", "add_sections", "load_sections", "rebuild",
            "remove_section", "render", "report_data", "write_report"]
 
 

@@ -11,7 +11,7 @@ import pandas as pd
 COLORS = ["#1b6ca8", "#d9822b", "#3c9d5d", "#a23b72", "#6c757d", "#e0b000"]
 
 
-def _plt():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -27,12 +27,12 @@ def _frame(d):
 def _save(fig, path: Path) -> Path:
     # fixed metadata keeps the PNG bytes identical between runs
     fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
-    _plt().close(fig)
+    pyplot().close(fig)
     return path
 
 
 def heatmap(name, p, path):
-    plt = _plt()
+    plt = pyplot()
     R = np.asarray(p["correlation"])
     vs = p["variables"]
     fig, ax = plt.subplots(figsize=(1.0 + 0.6 * len(vs), 0.8 + 0.55 * len(vs)))
@@ -49,7 +49,7 @@ def heatmap(name, p, path):
 
 
 def radar(name, p, path):
-    plt = _plt()
+    plt = pyplot()
     vs = p["variables"]
     vals = np.asarray(p["radar"])
     ang = np.linspace(0, 2 * np.pi, len(vs), endpoint=False)
@@ -64,7 +64,7 @@ def radar(name, p, path):
 
 
 def path_diagram(data, path):
-    plt = _plt()
+    plt = pyplot()
     tab = _frame(data["mimic_params"])
     pillars, ind = data["pillar_names"], data["indicators"]
     std = {(r.lhs, r.op, r.rhs): r._asdict().get("std_all", np.nan)
@@ -95,7 +95,7 @@ def path_diagram(data, path):
 
 
 def rsm_bar(data, path):
-    plt = _plt()
+    plt = pyplot()
     rsm = _frame(data["rsm"])
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.bar(rsm["pillar"], rsm["share"], color=COLORS[: len(rsm)])
@@ -107,7 +107,7 @@ def rsm_bar(data, path):
 
 
 def rsm_stacked(var, tab, pillars, path):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(tab) + 2), 3.6))
     bottom = np.zeros(len(tab))
     for k, p in enumerate(pillars):
@@ -122,7 +122,7 @@ def rsm_stacked(var, tab, pillars, path):
 
 
 def histogram(data, path):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     ax.hist(np.asarray(data["rci_100"]), bins=30, color=COLORS[0], edgecolor="white")
     ax.set_xlabel("RCI_100")
@@ -132,7 +132,7 @@ def histogram(data, path):
 
 
 def profile_means(var, tab, path):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(tab) + 2), 3.4))
     x = np.arange(len(tab))
     m = tab["mean_RCI_100"].to_numpy(dtype=float)
@@ -181,7 +181,7 @@ def _worker_start():
     # Ctrl-C during a long fit stops the command; idle workers should not each print a
     # KeyboardInterrupt traceback (the parent's exit shuts them down)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _plt()
+    pyplot()
 
 
 def _workers(n_jobs: int) -> int:
@@ -239,7 +239,7 @@ def make_all(data: dict, figdir: Path) -> dict:
     pool, _started = _started, None
     workers = _workers(len(jobs))
     if pool is None and workers > 1:
-        _plt()  # import pyplot (and its font cache) once here, not in every worker
+        pyplot()  # import pyplot (and its font cache) once here, not in every worker
         pool = _fork_pool(workers)
     if pool is not None:
         with pool:

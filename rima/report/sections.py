@@ -50,11 +50,11 @@ def model_identity(model) -> str | None:
         content = model
     else:
         return None
-    from rima.model_file import _canonical
+    from rima.model_file import canonical_json
 
     ident = {k: v for k, v in content.items() if k not in _NOT_IDENTITY}
     ident["training_fingerprint"] = (content.get("metadata") or {}).get("training_fingerprint")
-    return "sha256:" + hashlib.sha256(_canonical(ident)).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_json(ident)).hexdigest()
 
 
 def _dir_identity(out: Path) -> str | None:
@@ -141,17 +141,6 @@ def add_sections(out_dir, sections, model=None, render=True) -> Path:
     from rima.report import rebuild
 
     return rebuild(out)
-
-
-def add_analyses(out_dir, *, shocks=None, scenario=None, target=None, panel=None,
-                 model=None, render=True) -> Path:
-    """Build the sections of these analysis results and add them to the report in out_dir."""
-    from rima.analysis.report_parts import sections
-
-    out = check_fit_dir(out_dir)
-    secs = sections(out / "figures", shocks=shocks, scenario=scenario, target=target,
-                    panel=panel)
-    return add_sections(out, secs, model=model, render=render)
 
 
 def remove_section(out_dir, key, render=True) -> Path:

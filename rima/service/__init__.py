@@ -42,8 +42,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError(f"{SERVE_EXTRA_HINT} ({exc})") from exc
 
 from rima.service.aggregate import aggregate_scores
-from rima.service.app import _JobRunner, create_app, openapi_document
-from rima.service.encoding import _dumps, _parse_json
+from rima.service.app import JobRunner, create_app, openapi_document
+from rima.service.encoding import encode_json, parse_json
 from rima.service.errors import ApiError
 from rima.service.middleware import ACCESS_LOGGER
 from rima.service.settings import ServiceSettings
@@ -52,11 +52,11 @@ __all__ = [
     "ACCESS_LOGGER",
     "SERVE_EXTRA_HINT",
     "ApiError",
+    "JobRunner",
     "ServiceSettings",
-    "_JobRunner",
-    "_dumps",
-    "_parse_json",
     "aggregate_scores",
     "create_app",
+    "encode_json",
     "openapi_document",
+    "parse_json",
 ]

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from rima.service.encoding import _clean
-from rima.service.errors import MAX_LISTED_ERRORS, ApiError, _item
-from rima.service.parsing import _rows_text
+from rima.service.encoding import json_safe
+from rima.service.errors import MAX_LISTED_ERRORS, ApiError, item_error
+from rima.service.parsing import rows_text
 from rima.service.schemas import AggregateRequest
 
 _STAT_FIELDS = (
@@ -45,9 +45,9 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
         bad = np.flatnonzero(np.isnan(weights)) + 1
         if bad.size:
             raise ApiError(422, (
-                f"field {spec.weight!r} (sampling weight) is null at row(s) {_rows_text(bad)}; "
+                f"field {spec.weight!r} (sampling weight) is null at row(s) {rows_text(bad)}; "
                 'aggregates are weighted: send every weight, or "weights": false'
-            ), [_item(spec.weight, bad, "missing sampling weight")])
+            ), [item_error(spec.weight, bad, "missing sampling weight")])
     groups = frame[by].astype(object).where(frame[by].notna(), MISSING_LABEL)
     if groups.map(lambda v: isinstance(v, float)).any():
         # 3 and 3.0 are the same soum code; JSON numbers come back as floats when mixed
@@ -57,7 +57,7 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
         raise ApiError(422, (
             f"grouping by {by!r} makes {n_groups} groups; the limit is {settings.max_groups} "
             "(group by soum or aimag, not by household)"
-        ), [_item(by, [], "too many groups")])
+        ), [item_error(by, [], "too many groups")])
     ok = (scores["status"] == "ok").to_numpy()
     n_ok = int(ok.sum())
     rci_100 = scores["RCI_100"].to_numpy(dtype=float, na_value=np.nan)
@@ -134,9 +134,9 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
     if rank_by not in _RANKABLE and rank_by not in table_fields:
         allowed = ", ".join([*_RANKABLE, *table_fields])
         raise ApiError(422, f"rank_by {rank_by!r} is not a group field; use one of: {allowed}",
-                       [_item("rank_by", [], "unknown field")])
+                       [item_error("rank_by", [], "unknown field")])
     groups_out = _rank(list(per_group.values()), rank_by, options.descending)
-    return _clean({
+    return json_safe({
         "model": name,
         "by": by,
         "level": level,
@@ -206,21 +206,21 @@ def _dzud_table(rows, by: str) -> dict:
     table: dict = {}
     for i, row in enumerate(rows, 1):
         if by not in row:
-            errors.append(_item(f"soums.{by}", [i], f"soums row {i}: the field {by!r} is missing"))
+            errors.append(item_error(f"soums.{by}", [i], f"soums row {i}: the field {by!r} is missing"))
             continue
         key = row[by]
         if isinstance(key, float) and key.is_integer():
             key = int(key)
         if not isinstance(key, str | int) or isinstance(key, bool):
-            errors.append(_item(f"soums.{by}", [i],
+            errors.append(item_error(f"soums.{by}", [i],
                                 f"soums row {i}: {by!r} must be a string or an integer"))
             continue
         if key in table:
-            errors.append(_item(f"soums.{by}", [i], f"soums row {i}: {by} {key!r} appears twice"))
+            errors.append(item_error(f"soums.{by}", [i], f"soums row {i}: {by} {key!r} appears twice"))
             continue
         bad = [k for k, v in row.items() if isinstance(v, dict | list)]
         if bad:
-            errors.append(_item(f"soums.{bad[0]}", [i],
+            errors.append(item_error(f"soums.{bad[0]}", [i],
                                 f"soums row {i}: field {bad[0]!r} must be a number, string or null"))
             continue
         table[key] = {k: v for k, v in row.items() if k != by}

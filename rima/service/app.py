@@ -15,23 +15,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import rima
 from rima.errors import RimaInputError
-from rima.service.describe import _model_info, _model_summary, _required
-from rima.service.encoding import _json
-from rima.service.errors import ApiError, _BodyTooLarge, _error_body, _item
-from rima.service.middleware import _Guard, _too_large_response
-from rima.service.parsing import _content_type, _read_body
-from rima.service.raw import SCORE_RAW_BODY, _score_raw_job
+from rima.service.describe import describe_model, model_columns, model_summary
+from rima.service.encoding import json_response
+from rima.service.errors import ApiError, BodyTooLarge, error_body, item_error
+from rima.service.middleware import Guard, too_large_response
+from rima.service.parsing import read_body, request_content_type
+from rima.service.raw import SCORE_RAW_BODY, score_raw_job
 from rima.service.schemas import (
-    _AGGREGATE_BODY,
-    _ERRORS,
-    _SCORE_BODY,
+    AGGREGATE_BODY,
+    ERROR_RESPONSES,
+    SCORE_BODY,
     AggregateResponse,
     Health,
     ModelInfo,
     ModelSummary,
     ScoreResponse,
 )
-from rima.service.scoring import _aggregate_job, _score_job
+from rima.service.scoring import aggregate_job, score_job
 from rima.service.settings import ServiceSettings
 
 
@@ -57,7 +57,7 @@ def openapi_document() -> dict:
 
 
 def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
-    run_job = _JobRunner(settings.max_concurrent_jobs)
+    run_job = JobRunner(settings.max_concurrent_jobs)
     app = FastAPI(
         title="rima scoring service",
         version=rima.__version__,
@@ -72,42 +72,42 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
     )
     app.state.models = dict(models)
     app.state.settings = settings
-    app.add_middleware(_Guard, settings=settings)
+    app.add_middleware(Guard, settings=settings)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
-        return _json(exc.status, _error_body(exc.status, exc.message, exc.errors))
+        return json_response(exc.status, error_body(exc.status, exc.message, exc.errors))
 
-    @app.exception_handler(_BodyTooLarge)
-    async def _too_large(request: Request, exc: _BodyTooLarge):
-        return _too_large_response(settings)
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge):
+        return too_large_response(settings)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else "request failed"
         if exc.status_code == 404 and message == "Not Found":
             message = f"no such endpoint: {request.method} {request.url.path}"
-        return _json(exc.status_code, _error_body(exc.status_code, message), exc.headers)
+        return json_response(exc.status_code, error_body(exc.status_code, message), exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError):
-        items = [_item(".".join(map(str, e.get("loc", ()))), [], e.get("msg", "")) for e in exc.errors()]
-        return _json(422, _error_body(422, "invalid request", items))
+        items = [item_error(".".join(map(str, e.get("loc", ()))), [], e.get("msg", "")) for e in exc.errors()]
+        return json_response(422, error_body(422, "invalid request", items))
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health():
         """Liveness: no authentication, no data."""
         return {"status": "ok", "version": rima.__version__, "models": len(app.state.models)}
 
-    @app.get("/models", response_model=list[ModelSummary], tags=["models"], responses=_ERRORS)
+    @app.get("/models", response_model=list[ModelSummary], tags=["models"], responses=ERROR_RESPONSES)
     async def list_models():
         """The models this server was started with."""
-        return [_model_summary(n, m) for n, m in app.state.models.items()]
+        return [model_summary(n, m) for n, m in app.state.models.items()]
 
-    @app.get("/models/{name}", response_model=ModelInfo, tags=["models"], responses=_ERRORS)
+    @app.get("/models/{name}", response_model=ModelInfo, tags=["models"], responses=ERROR_RESPONSES)
     async def model_info(name: str):
         """Spec, expected variables, version, training fingerprint and fit summary."""
-        return _json(200, _model_info(name, _get_model(app, name), settings))
+        return json_response(200, describe_model(name, _get_model(app, name), settings))
 
     @app.post(
         "/models/{name}/score",
@@ -116,9 +116,9 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         responses={
             200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                   "description": "JSON, or CSV with Accept: text/csv"},
-            **_ERRORS,
+            **ERROR_RESPONSES,
         },
-        openapi_extra=_SCORE_BODY,
+        openapi_extra=SCORE_BODY,
     )
     async def score(name: str, request: Request):
         """Score households sent as a JSON array, a CSV body or a CSV file upload.
@@ -129,19 +129,19 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         cells for null).
         """
         model = _get_model(app, name)
-        ctype = _content_type(request)
-        body = await _read_body(request, ctype, ("json", "csv", "multipart"))
+        ctype = request_content_type(request)
+        body = await read_body(request, ctype, ("json", "csv", "multipart"))
         request.state.model = name
         # parsing, checking and scoring all run off the event loop, within the job limit
         as_csv = _wants_csv(request)
         n, payload = await run_job(
-            _score_job, name, model, ctype, request.headers.get("content-type", ""), body, settings,
+            score_job, name, model, ctype, request.headers.get("content-type", ""), body, settings,
             as_csv,
         )
         request.state.rows = n
         return Response(payload, media_type="text/csv" if as_csv else "application/json")
 
-    @app.post("/models/{name}/score-raw", tags=["scoring"], responses=_ERRORS,
+    @app.post("/models/{name}/score-raw", tags=["scoring"], responses=ERROR_RESPONSES,
               openapi_extra=SCORE_RAW_BODY)
     async def score_raw(name: str, request: Request):
         """Score households sent as raw survey modules, for a model fitted from them.
@@ -153,10 +153,10 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         column, household, source row).
         """
         model = _get_model(app, name)
-        ctype = _content_type(request)
-        body = await _read_body(request, ctype, ("json",))
+        ctype = request_content_type(request)
+        body = await read_body(request, ctype, ("json",))
         request.state.model = name
-        n, payload = await run_job(_score_raw_job, name, model, body, settings)
+        n, payload = await run_job(score_raw_job, name, model, body, settings)
         request.state.rows = n
         return Response(payload, media_type="application/json")
 
@@ -164,8 +164,8 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         "/models/{name}/aggregate",
         response_model=AggregateResponse,
         tags=["scoring"],
-        responses=_ERRORS,
-        openapi_extra=_AGGREGATE_BODY,
+        responses=ERROR_RESPONSES,
+        openapi_extra=AGGREGATE_BODY,
     )
     async def aggregate(name: str, request: Request):
         """Soum-level (or any `by` field) summary of scored households.
@@ -180,11 +180,11 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         options as form fields (`-F by=soum -F rank_by=mortality_pct`).
         """
         model = _get_model(app, name)
-        ctype = _content_type(request)
-        body = await _read_body(request, ctype, ("json", "multipart"))
+        ctype = request_content_type(request)
+        body = await read_body(request, ctype, ("json", "multipart"))
         request.state.model = name
         n, payload = await run_job(
-            _aggregate_job, name, model, ctype, request.headers.get("content-type", ""), body,
+            aggregate_job, name, model, ctype, request.headers.get("content-type", ""), body,
             settings,
         )
         request.state.rows = n
@@ -193,7 +193,7 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
     return app
 
 
-class _JobRunner:
+class JobRunner:
     """Run blocking jobs in threads, at most `n` at once, even counting abandoned ones.
 
     anyio's limiter frees a slot as soon as the awaiting request is cancelled, while the
@@ -225,7 +225,7 @@ def _warm_up(model) -> None:
     import rima.analysis.targeting
     import rima.profiles  # noqa: F401
 
-    row = pd.DataFrame({c: [np.nan] for c in _required(model)})
+    row = pd.DataFrame({c: [np.nan] for c in model_columns(model)})
     row[model.spec.id] = ["warm-up"]
     model.score(row)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rima.service.encoding import _clean, _dumps
+from rima.service.encoding import encode_json, json_safe
 from rima.service.settings import ServiceSettings
 
 
@@ -15,31 +15,31 @@ def _metadata(model) -> dict:
     return meta
 
 
-def _required(model) -> list[str]:
+def model_columns(model) -> list[str]:
     cols = getattr(model, "required_columns", None)
     if cols is None:
         cols = model.spec.required_columns
     return [str(c) for c in cols]
 
 
-def _model_summary(name: str, model) -> dict:
+def model_summary(name: str, model) -> dict:
     meta = _metadata(model)
     return {
         "name": name,
         "version": _str_or_none(meta.get("version") or meta.get("rima_version")),
         "fingerprint": _str_or_none(meta.get("training_fingerprint", meta.get("fingerprint"))),
-        "n_variables": len(_required(model)),
+        "n_variables": len(model_columns(model)),
     }
 
 
-def _model_info(name: str, model, settings: ServiceSettings) -> dict:
+def describe_model(name: str, model, settings: ServiceSettings) -> dict:
     spec = model.spec
     meta = _metadata(model)
-    required = _required(model)
+    required = model_columns(model)
     numeric = [c for c in spec.numeric_columns if c in required]
     fit_summary = meta.get("fit_summary", meta.get("fit"))
-    return _clean({
-        **_model_summary(name, model),
+    return json_safe({
+        **model_summary(name, model),
         "variables": required,
         "numeric_variables": numeric,
         "id": spec.id,
@@ -47,7 +47,7 @@ def _model_info(name: str, model, settings: ServiceSettings) -> dict:
         "spec": spec.to_dict(),
         "fit_summary": fit_summary,
         # the training file's path says nothing a client needs about the model
-        "metadata": json.loads(_dumps({k: v for k, v in meta.items() if k != "source"})),
+        "metadata": json.loads(encode_json({k: v for k, v in meta.items() if k != "source"})),
         "classes": settings.classes.to_dict(),
     })
 

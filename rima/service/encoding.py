@@ -17,11 +17,11 @@ except ImportError:  # pragma: no cover - the stdlib encoder gives the same valu
     orjson = None
 
 
-def _json(status: int, body, headers=None) -> Response:
-    return Response(_dumps(body), status_code=status, media_type="application/json", headers=headers)
+def json_response(status: int, body, headers=None) -> Response:
+    return Response(encode_json(body), status_code=status, media_type="application/json", headers=headers)
 
 
-def _dumps(body) -> bytes:
+def encode_json(body) -> bytes:
     # both encoders write floats as shortest round-trip decimals, so a client parsing the
     # answer gets bit-identical float64 values (the equality-with-batch guarantee)
     if orjson is not None:
@@ -43,20 +43,20 @@ def _jsonable(value):
     return str(value)
 
 
-def _clean(value):
+def json_safe(value):
     """Metadata made JSON-safe: non-finite floats become null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, np.generic):
-        return _clean(value.item())
+        return json_safe(value.item())
     if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
-def _parse_json(body: bytes):
+def parse_json(body: bytes):
     def _reject(constant):
         raise ValueError(f"{constant} is not a JSON number; send null for a missing value")
 

@@ -20,14 +20,14 @@ class ApiError(Exception):
         self.errors = errors or []
 
 
-class _BodyTooLarge(Exception):
+class BodyTooLarge(Exception):
     pass
 
 
-def _error_body(status: int, message: str, errors=None) -> dict:
+def error_body(status: int, message: str, errors=None) -> dict:
     return {"error": {"status": status, "message": message, "errors": errors or []}}
 
 
-def _item(field_name, rows, message) -> dict:
+def item_error(field_name, rows, message) -> dict:
     rows = [int(r) for r in (rows or ())]
     return {"field": field_name, "rows": rows[:MAX_LISTED_ROWS], "message": message}

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import anyio
 from fastapi.responses import Response
 
-from rima.service.encoding import _json
-from rima.service.errors import _BodyTooLarge, _error_body
+from rima.service.encoding import json_response
+from rima.service.errors import BodyTooLarge, error_body
 from rima.service.settings import ServiceSettings
 
 ACCESS_LOGGER = "rima.service.access"
@@ -28,12 +28,12 @@ ACCESS_LOGGER = "rima.service.access"
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs"})
 
 
-def _too_large_response(settings: ServiceSettings) -> Response:
+def too_large_response(settings: ServiceSettings) -> Response:
     msg = f"request body over the limit of {settings.max_body_bytes} bytes: split the batch"
-    return _json(413, _error_body(413, msg))
+    return json_response(413, error_body(413, msg))
 
 
-class _Guard:
+class Guard:
     """Auth, body-size cap, request deadline and access log for every HTTP request."""
 
     def __init__(self, app, settings: ServiceSettings):
@@ -57,7 +57,7 @@ class _Guard:
             if message["type"] == "http.request":
                 ctx["bytes_in"] += len(message.get("body", b""))
                 if ctx["bytes_in"] > limit:
-                    raise _BodyTooLarge()
+                    raise BodyTooLarge()
                 if not message.get("more_body", False):
                     ctx["body_done"] = True
             return message
@@ -91,16 +91,16 @@ class _Guard:
                         f"the request body was not received within "
                         f"{self.settings.request_timeout:g} s"
                     )
-                await _json(status, _error_body(status, msg), {"connection": "close"})(
+                await json_response(status, error_body(status, msg), {"connection": "close"})(
                     scope, receive, logged_send
                 )
-        except _BodyTooLarge:
+        except BodyTooLarge:
             if ctx["status"] is None:
-                await _too_large_response(self.settings)(scope, receive, logged_send)
+                await too_large_response(self.settings)(scope, receive, logged_send)
         except Exception as exc:  # noqa: BLE001 - answer 500 in our shape, log without data
             state["error"] = _where(exc)
             if ctx["status"] is None:
-                await _json(500, _error_body(500, "internal error; see the server log"))(
+                await json_response(500, error_body(500, "internal error; see the server log"))(
                     scope, receive, logged_send
                 )
         finally:
@@ -114,9 +114,9 @@ class _Guard:
             scheme, _, given = auth.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(given.strip(), self.token):
                 reason = "missing" if not auth else "invalid"
-                return _json(
+                return json_response(
                     401,
-                    _error_body(401, f"{reason} bearer token: send 'Authorization: Bearer <token>'"),
+                    error_body(401, f"{reason} bearer token: send 'Authorization: Bearer <token>'"),
                     {"www-authenticate": 'Bearer realm="rima"'},
                 )
         length = headers.get(b"content-length")
@@ -124,9 +124,9 @@ class _Guard:
             try:
                 too_big = int(length) > self.settings.max_body_bytes
             except ValueError:
-                return _json(400, _error_body(400, "invalid Content-Length header"))
+                return json_response(400, error_body(400, "invalid Content-Length header"))
             if too_big:
-                return _too_large_response(self.settings)
+                return too_large_response(self.settings)
         return None
 
     def _log(self, scope, state, ctx, request_id, start):

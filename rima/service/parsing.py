@@ -12,16 +12,16 @@ import numpy as np
 import pandas as pd
 from fastapi import Request
 
-from rima.service.describe import _required
-from rima.service.encoding import _parse_json
-from rima.service.errors import MAX_LISTED_ERRORS, ApiError, _item
+from rima.service.describe import model_columns
+from rima.service.encoding import parse_json
+from rima.service.errors import MAX_LISTED_ERRORS, ApiError, item_error
 from rima.service.settings import ServiceSettings
 from rima.suggest import did_you_mean
 
 CSV_TYPES = ("text/csv", "application/csv", "text/plain")
 
 
-def _kind(ctype: str) -> str | None:
+def body_kind(ctype: str) -> str | None:
     if ctype == "application/json" or ctype.endswith("+json"):
         return "json"
     if ctype in CSV_TYPES:
@@ -31,9 +31,9 @@ def _kind(ctype: str) -> str | None:
     return None
 
 
-async def _read_body(request: Request, ctype: str, accepted: tuple[str, ...]) -> bytes:
+async def read_body(request: Request, ctype: str, accepted: tuple[str, ...]) -> bytes:
     """The body, after checking its content type is one the endpoint takes (else 415)."""
-    if _kind(ctype) not in accepted:
+    if body_kind(ctype) not in accepted:
         if "csv" not in accepted:
             raise ApiError(
                 415,
@@ -48,36 +48,36 @@ async def _read_body(request: Request, ctype: str, accepted: tuple[str, ...]) ->
     return await request.body()
 
 
-def _content_type(request: Request) -> str:
+def request_content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-def _households_from_body(ctype: str, full_ctype: str, body: bytes, model, settings):
-    kind = _kind(ctype)
+def households_from_body(ctype: str, full_ctype: str, body: bytes, model, settings):
+    kind = body_kind(ctype)
     if kind == "json":
-        return _households_frame(_parse_json(body), model, settings)
+        return households_frame(parse_json(body), model, settings)
     if kind == "multipart":
         body = _multipart_file(body, full_ctype)
-    return _csv_frame(body, model, settings)
+    return csv_frame(body, model, settings)
 
 
 def _multipart_file(body: bytes, content_type: str) -> bytes:
-    parts = _multipart_parts(body, content_type)
+    parts = multipart_parts(body, content_type)
     if "file" not in parts:
-        raise _no_file(parts)
+        raise no_file_error(parts)
     return parts["file"]
 
 
-def _no_file(parts: dict) -> ApiError:
+def no_file_error(parts: dict) -> ApiError:
     return ApiError(
         422,
         "the multipart body has no field 'file' (fields sent: "
         f"{', '.join(repr(n) for n in parts) or 'none'}); upload the CSV as file=@households.csv",
-        [_item("file", [], "required multipart field")],
+        [item_error("file", [], "required multipart field")],
     )
 
 
-def _csv_records(content: bytes, what: str) -> list[dict]:
+def csv_records(content: bytes, what: str) -> list[dict]:
     try:
         df = pd.read_csv(io.BytesIO(content))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
@@ -87,7 +87,7 @@ def _csv_records(content: bytes, what: str) -> list[dict]:
             for row in df.astype(object).to_dict("records")]
 
 
-def _multipart_parts(body: bytes, content_type: str) -> dict[str, bytes]:
+def multipart_parts(body: bytes, content_type: str) -> dict[str, bytes]:
     """{field name: content} of a multipart body, parsed in memory.
 
     Starlette's form parser spools uploads over 1 MB to temporary files; the stdlib MIME
@@ -108,7 +108,7 @@ def _multipart_parts(body: bytes, content_type: str) -> dict[str, bytes]:
     return parts
 
 
-def _csv_frame(content: bytes, model, settings: ServiceSettings) -> pd.DataFrame:
+def csv_frame(content: bytes, model, settings: ServiceSettings) -> pd.DataFrame:
     # read exactly as `rima score` reads a .csv file (rima.io.read_table -> pd.read_csv),
     # so both see the same values
     if not content.strip():
@@ -132,7 +132,7 @@ def _rows_message(n: int, settings: ServiceSettings) -> str:
     )
 
 
-def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.DataFrame:
+def households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.DataFrame:
     """JSON households -> DataFrame, naming the row and field of every problem.
 
     A field the model needs must be present in every household (null for a missing
@@ -145,13 +145,13 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
         raise ApiError(413, _rows_message(len(rows), settings))
     if not rows:
         raise ApiError(422, "no households were sent (empty array)")
-    required = list(dict.fromkeys([*_required(model), *extra]))
+    required = list(dict.fromkeys([*model_columns(model), *extra]))
     needed = set(required)
     errors: list[dict] = []
     absent: dict[str, list[int]] = {}
     for i, row in enumerate(rows, 1):
         if not isinstance(row, dict):
-            errors.append(_item(None, [i], f"row {i}: expected a JSON object, got {_json_type(row)}"))
+            errors.append(item_error(None, [i], f"row {i}: expected a JSON object, got {_json_type(row)}"))
         elif not needed.issubset(row.keys()):
             for name in needed.difference(row.keys()):
                 absent.setdefault(name, []).append(i)
@@ -160,8 +160,8 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
     for name in required:
         if name in absent:
             rs = absent[name]
-            where = "every household" if len(rs) == len(rows) else f"row(s) {_rows_text(rs)}"
-            errors.append(_item(
+            where = "every household" if len(rs) == len(rows) else f"row(s) {rows_text(rs)}"
+            errors.append(item_error(
                 name, rs,
                 f"field {name!r} is missing from {where}; send null for a missing value"
                 f"{_near(name, rows)}",
@@ -178,9 +178,9 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
             bad = [i for i, v in enumerate(col.tolist(), 1) if not _is_number_or_null(v)]
             if bad:
                 first = col.iloc[bad[0] - 1]
-                errors.append(_item(
+                errors.append(item_error(
                     name, bad,
-                    f"field {name!r} must be a number or null; row(s) {_rows_text(bad)} "
+                    f"field {name!r} must be a number or null; row(s) {rows_text(bad)} "
                     f"(first: {json.dumps(first)})",
                 ))
             else:
@@ -188,9 +188,9 @@ def _households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Da
         elif col.dtype == object:
             bad = [i for i, v in enumerate(col.tolist(), 1) if isinstance(v, (dict, list, bool))]
             if bad:
-                errors.append(_item(
+                errors.append(item_error(
                     name, bad,
-                    f"field {name!r} must be a string, a number or null; row(s) {_rows_text(bad)}",
+                    f"field {name!r} must be a string, a number or null; row(s) {rows_text(bad)}",
                 ))
     if errors:
         raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
@@ -217,7 +217,7 @@ def _near(name: str, rows: list) -> str:
     return did_you_mean(name, sorted(seen), limit=1)
 
 
-def _rows_text(rows) -> str:
+def rows_text(rows) -> str:
     rows = list(rows)
     shown = ", ".join(map(str, rows[:10]))
     return shown + (f" and {len(rows) - 10} more" if len(rows) > 10 else "")
@@ -244,9 +244,9 @@ def _check_frame(df: pd.DataFrame, model) -> None:
     from rima.validation import validate
 
     report = validate(df, model.spec)
-    required = set(_required(model))
+    required = set(model_columns(model))
     errors = [
-        _item(e.column, e.rows, e.message)
+        item_error(e.column, e.rows, e.message)
         for e in report.errors
         if e.kind in _BLOCKING and (e.kind != "missing_column" or e.column in required)
     ]
@@ -257,7 +257,7 @@ def _check_frame(df: pd.DataFrame, model) -> None:
 def _plainly_valid(df: pd.DataFrame, model) -> bool:
     spec = model.spec
     cols = set(map(str, df.columns))
-    if len(cols) != df.shape[1] or not set(_required(model)) <= cols:
+    if len(cols) != df.shape[1] or not set(model_columns(model)) <= cols:
         return False
     for c in spec.numeric_columns:
         if c not in cols:

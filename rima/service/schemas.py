@@ -144,7 +144,7 @@ _HOUSEHOLD_SCHEMA = {
     ),
     "additionalProperties": {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "null"}]},
 }
-_SCORE_BODY = {
+SCORE_BODY = {
     "requestBody": {
         "required": True,
         "content": {
@@ -160,7 +160,7 @@ _SCORE_BODY = {
         },
     }
 }
-_AGGREGATE_BODY = {
+AGGREGATE_BODY = {
     "requestBody": {
         "required": True,
         "content": {
@@ -194,7 +194,7 @@ _AGGREGATE_BODY = {
         },
     }
 }
-_ERRORS = {
+ERROR_RESPONSES = {
     code: {"model": ErrorResponse, "description": text}
     for code, text in {
         400: "malformed body (not JSON / not CSV)",

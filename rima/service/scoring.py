@@ -9,17 +9,18 @@ import pandas as pd
 from pydantic import ValidationError
 
 from rima.errors import RimaInputError
+from rima.score_table import value_columns
 from rima.service.aggregate import aggregate_scores
-from rima.service.encoding import _dumps, _parse_json
-from rima.service.errors import ApiError, _item
+from rima.service.encoding import encode_json, parse_json
+from rima.service.errors import ApiError, item_error
 from rima.service.parsing import (
-    _csv_frame,
-    _csv_records,
-    _households_frame,
-    _households_from_body,
-    _kind,
-    _multipart_parts,
-    _no_file,
+    body_kind,
+    csv_frame,
+    csv_records,
+    households_frame,
+    households_from_body,
+    multipart_parts,
+    no_file_error,
 )
 from rima.service.schemas import AggregateRequest
 from rima.service.settings import ServiceSettings
@@ -53,13 +54,13 @@ def _float_list(values) -> list:
     return out
 
 
-def _score_payload(name, model, frame, settings, as_csv=False) -> bytes:
+def score_payload(name, model, frame, settings, as_csv=False) -> bytes:
     scores = _score(model, frame, settings)
     spec = model.spec
     n = len(scores)
     ids = frame[spec.id].tolist()
     cols: dict[str, list] = {"row": list(range(1, n + 1)), "id": ids}
-    for col in (*spec.pillar_names, "RCI", "RCI_100"):
+    for col in value_columns(spec.pillar_names):
         cols[col] = _float_list(scores[col])
     cols["class"] = [v if isinstance(v, str) else None for v in scores["class"].tolist()]
     cols["status"] = scores["status"].astype(str).tolist()
@@ -72,7 +73,7 @@ def _score_payload(name, model, frame, settings, as_csv=False) -> bytes:
     keys = list(cols)
     households = [dict(zip(keys, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
     n_ok = int((scores["status"] == "ok").sum())
-    return _dumps({
+    return encode_json({
         "model": name,
         "n_households": n,
         "n_scored": n_ok,
@@ -82,22 +83,22 @@ def _score_payload(name, model, frame, settings, as_csv=False) -> bytes:
     })
 
 
-def _score_job(name, model, ctype, full_ctype, body, settings, as_csv) -> tuple[int, bytes]:
-    frame = _households_from_body(ctype, full_ctype, body, model, settings)
-    return len(frame), _score_payload(name, model, frame, settings, as_csv)
+def score_job(name, model, ctype, full_ctype, body, settings, as_csv) -> tuple[int, bytes]:
+    frame = households_from_body(ctype, full_ctype, body, model, settings)
+    return len(frame), score_payload(name, model, frame, settings, as_csv)
 
 
-def _aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, bytes]:
-    if _kind(ctype) == "multipart":
-        parts = _multipart_parts(body, full_ctype)
+def aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, bytes]:
+    if body_kind(ctype) == "multipart":
+        parts = multipart_parts(body, full_ctype)
         if "file" not in parts:
-            raise _no_file(parts)
+            raise no_file_error(parts)
         households = parts.pop("file")
         request = {k: v.decode("utf-8", "replace") for k, v in parts.items() if k != "soums"}
         if "soums" in parts:
-            request["soums"] = _csv_records(parts["soums"], "soums")
+            request["soums"] = csv_records(parts["soums"], "soums")
     else:
-        request = _parse_json(body)
+        request = parse_json(body)
         if not isinstance(request, dict) or "households" not in request:
             raise ApiError(422, 'the body must be a JSON object with a "households" array')
         households = request.pop("households")
@@ -107,17 +108,17 @@ def _aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int,
         items = []
         for e in exc.errors():
             where = ".".join(map(str, e["loc"]))
-            items.append(_item(where, [], f"{where}: {e['msg']}"))
+            items.append(item_error(where, [], f"{where}: {e['msg']}"))
         raise ApiError(422, items[0]["message"], items) from None
     weight = model.spec.weight if options.weights else None
     extra = (options.by,) + ((weight,) if weight else ())
     if isinstance(households, bytes):
-        frame = _csv_frame(households, model, settings)
+        frame = csv_frame(households, model, settings)
         for col in extra:
             if col not in frame.columns:
                 raise ApiError(422, f"the households CSV has no column {col!r}",
-                               [_item(col, [], "column missing")])
+                               [item_error(col, [], "column missing")])
     else:
-        frame = _households_frame(households, model, settings, extra=extra)
+        frame = households_frame(households, model, settings, extra=extra)
     scores = _score(model, frame, settings)
-    return len(frame), _dumps(aggregate_scores(name, model, frame, scores, options, settings))
+    return len(frame), encode_json(aggregate_scores(name, model, frame, scores, options, settings))

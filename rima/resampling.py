@@ -253,18 +253,18 @@ def _problem(result) -> _Problem:
     res = result.mimic
     layout = make_layout(res.model)
     theta0 = np.zeros(len(layout.rows))
-    mat = res._mat
+    mat = res.matrices
     for j in range(len(indicators)):
         if layout.lam_idx[j] >= 0:
-            theta0[layout.lam_idx[j]] = mat["lam"][j]
+            theta0[layout.lam_idx[j]] = mat["lambda"][j]
         for i in range(len(indicators)):
             if layout.th_idx[j, i] >= 0:
                 theta0[layout.th_idx[j, i]] = mat["theta"][j, i]
         for h in range(len(names)):
             if layout.b_idx[j, h] >= 0:
-                theta0[layout.b_idx[j, h]] = mat["b"][j, h]
+                theta0[layout.b_idx[j, h]] = mat["B"][j, h]
     for h in range(len(names)):
-        theta0[layout.gam_idx[h]] = mat["gam"][h]
+        theta0[layout.gam_idx[h]] = mat["gamma"][h]
     theta0[layout.psi_idx] = mat["psi"]
 
     # group codes over all profile variables, in the order of result.profiles' tables
@@ -326,6 +326,11 @@ def _raw(prob, out):
             "profiles": prof, "overall": overall, "agreement": agree}
 
 
+def is_fitted(obj) -> bool:
+    """True for a fitted pipeline result (anything with `.mimic` and `.pillars`)."""
+    return hasattr(obj, "mimic") and hasattr(obj, "pillars")
+
+
 def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
               threads=None, chunk=None) -> BootstrapResult:
     """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
@@ -338,14 +343,13 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
 
     from rima._kernels.bootstrap import run_replicates
 
-    if hasattr(result_or_data, "mimic") and hasattr(result_or_data, "pillars"):
+    if is_fitted(result_or_data):
         result = result_or_data
-    else:
-        if spec is None:
-            raise SpecError("rima.bootstrap(data, spec): a spec is needed to fit the data")
-        from rima.pipeline import fit
-
-        result = fit(result_or_data, spec)
+    elif spec is None:
+        raise SpecError("rima.bootstrap(data, spec): a spec is needed to fit the data")
+    else:  # fitting belongs to the layer above: rima.bootstrap (rima.pipeline) fits first
+        raise SpecError("rima.resampling.bootstrap takes a fitted result; "
+                        "rima.bootstrap(data, spec) fits the data first")
     n_boot = int(n_boot)
     if n_boot < 2:
         raise SpecError(f"n_boot = {n_boot}: the bootstrap needs at least 2 replicates")

@@ -1,4 +1,5 @@
-"""Shared pieces of the analysis commands (`rima shocks`, `panel`, `scenario`, `target`)."""
+"""Options and helpers shared by the analysis commands (`rima shocks`, `panel`, `scenario`,
+`target`): click stays in the command-line layer."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def add_to_report(report_dir, model, **results):
     """Write the analysis sections into the --report directory and re-render its page."""
     if report_dir is None:
         return
-    from rima.report.sections import add_analyses
+    from rima.analysis.report_parts import add_analyses
 
     path = add_analyses(report_dir, model=model, **results)
     click.echo(f"\nreport section added: {path}")

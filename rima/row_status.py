@@ -1,0 +1,104 @@
+"""Row status: every input row is scored ("ok") or carries the reason it was not.
+
+One order from masks to accounting: the missing cells of each row as bit masks
+(`pack_keys`), one reason per distinct mask worded by `missing_reason` (the words
+`rima.validate`, `rima.fit`, `FittedModel.score`, streaming and the service all show),
+integer codes into that list of reasons (`status_codes_from_keys`; code 0 is "ok") and the
+status column built from the codes (`status_column`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+OK = "ok"
+
+
+def missing_reason(cols) -> str:
+    """The status of a row not scored because the columns `cols` are missing."""
+    cols = list(cols)
+    if not cols:
+        return "not scored"
+    if len(cols) == 1:
+        return f"missing value in {cols[0]}"
+    return f"missing values in {', '.join(cols)}"
+
+
+def row_status(df, needed, scored, partial_ok=()):
+    """"ok" for scored rows, else the missing columns (as rima.validate words them).
+
+    With `partial_ok` (FIML), a row missing only some of those columns is scored; if it is
+    missing all of them the reason names them all.
+    """
+    needed = list(needed)
+    bad = np.flatnonzero(~np.asarray(scored))
+    miss = df[needed].iloc[bad].isna().to_numpy() if bad.size else np.zeros((0, len(needed)))
+    codes, reasons = status_codes(len(df), bad, miss, needed, partial_ok)
+    return np.asarray(reasons, dtype=object)[codes]
+
+
+def pack_keys(miss) -> np.ndarray:
+    """Rows of a boolean matrix as bit masks: (rows, ceil(cols / 64)) uint64, bit j % 64 of
+    word j // 64 set when column j is True."""
+    miss = np.asarray(miss, dtype=bool)
+    nwords = max(1, -(-miss.shape[1] // 64))
+    packed = np.zeros((miss.shape[0], nwords * 8), dtype=np.uint8)
+    if miss.shape[1]:
+        b = np.packbits(miss, axis=1, bitorder="little")
+        packed[:, :b.shape[1]] = b
+    return packed.view("<u8").astype(np.uint64, copy=False)
+
+
+def status_codes(n, bad, miss, needed, partial_ok=()):
+    """(codes (n,) int32, reasons) for rows `bad` (not scored) with missing-value matrix
+    `miss` (len(bad) x len(needed)); code 0 is "ok". One reason per distinct pattern of
+    missing columns, not one per row."""
+    return status_codes_from_keys(n, bad, pack_keys(miss), needed, partial_ok)
+
+
+def status_codes_from_keys(n, bad, keys, needed, partial_ok=()):
+    """`status_codes` with each bad row's missing columns given as a bit mask (`pack_keys`
+    layout, bit j <-> needed[j]; higher bits are ignored)."""
+    codes = np.zeros(n, dtype=np.int32)
+    reasons = ["ok"]
+    if len(bad) == 0:
+        return codes, reasons
+    needed = list(needed)
+    q = len(needed)
+    keys = np.asarray(keys, dtype=np.uint64).reshape(len(bad), -1)
+    nwords = max(1, -(-q // 64))
+    keys = keys[:, :nwords]
+    if q % 64:
+        keep = np.full(nwords, np.iinfo(np.uint64).max, dtype=np.uint64)
+        keep[-1] = (np.uint64(1) << np.uint64(q % 64)) - np.uint64(1)
+        keys = keys & keep
+    if nwords == 1:
+        # one integer per row: a 1-D unique is far faster than unique(axis=0)
+        ukeys, inverse = np.unique(keys[:, 0], return_inverse=True)
+        ukeys = ukeys[:, None]
+    else:
+        ukeys, inverse = np.unique(keys, axis=0, return_inverse=True)
+    partial = [needed.index(c) for c in partial_ok]
+    for key in ukeys:
+        cols = [needed[j] for j in range(q) if (int(key[j // 64]) >> (j % 64)) & 1]
+        if partial and cols and all(needed.index(c) in partial for c in cols):
+            cols = [needed[j] for j in partial]
+        reasons.append(missing_reason(cols))
+    codes[np.asarray(bad)] = 1 + inverse.ravel().astype(np.int32)
+    return codes, reasons
+
+
+def status_column(codes, reasons):
+    """The status strings reasons[codes] as the array pandas would make of them, built
+    without a Python object per row when pandas stores strings in Arrow."""
+    codes = np.asarray(codes)
+    dtype = pd.Series(list(reasons[:1]) or ["ok"]).dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        dictionary = pa.array([str(r) for r in reasons], type=pa.large_string())
+        arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)),
+                                             dictionary).dictionary_decode()
+        return pd.array(arr, dtype=dtype)
+    return np.asarray(reasons, dtype=object)[codes]
