@@ -159,11 +159,17 @@ class BuildContext:
         for c in columns:
             mod.require(c, where)
         if mod.aligned(self.n):
-            # one row per household in household order: the columns are the values
-            X = np.empty((len(columns), self.n))
-            for j, c in enumerate(columns):
-                X[j] = mod.number(c, where, vs.name)
-            return X, np.arange(self.n), mod
+            # one row per household in household order: the columns are the values (kept
+            # for other variables reading the same columns)
+            key = ("wide", source, tuple(columns))
+            if key not in self.cache:
+                X = np.empty((len(columns), self.n))
+                for j, c in enumerate(columns):
+                    X[j] = mod.number(c, where, vs.name)
+                self.cache[key] = X
+            if "arange" not in self.cache:
+                self.cache["arange"] = np.arange(self.n)
+            return self.cache[key], self.cache["arange"], mod
         pos, rows = mod.household_rows(self.n)
         none = pos < 0
         if not mod.main:
@@ -249,6 +255,8 @@ def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
 
 
 def _blank_bad(values, ok):
+    if ok.all():
+        return values
     if isinstance(values, pd.Categorical):
         codes = np.where(ok, values.codes, -1)
         return pd.Categorical.from_codes(codes, dtype=values.dtype)
@@ -277,7 +285,9 @@ def _result(ctx: BuildContext, bspec: BuildSpec) -> BuildResult:
             base = len(labels) - 1
             labels.extend(f"{v}: {reason}" for reason in vs.reasons)
             overall[bad] = base + vs.codes[bad]
-    table = pd.concat([table, pd.DataFrame(built, index=table.index)], axis=1)
+    # one Series per variable: concatenating them keeps each array as it is (no 2-D block)
+    table = pd.concat([table, *(pd.Series(v, name=k, index=table.index, copy=False)
+                                for k, v in built.items())], axis=1)
     report.insert(1, "build_status", pd.Categorical.from_codes(overall, categories=labels))
     issues = ctx.issues.frame()
     spec = bspec.with_fitted(ctx.fitted) if ctx.fitted else bspec
