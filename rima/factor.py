@@ -108,6 +108,14 @@ def check_correlation(R: np.ndarray, names: list[str]) -> None:
         )
 
 
+def _comoment_corr(C):
+    """Correlations from a co-moment matrix (unit diagonal set exactly)."""
+    d = np.sqrt(np.diag(C))
+    R = C / np.outer(d, d)
+    np.fill_diagonal(R, 1.0)
+    return R
+
+
 def _cov2cor(C):
     d = np.sqrt(np.diag(C))
     return C / np.outer(d, d)
@@ -500,6 +508,53 @@ class FactorAnalysis:
         self.scale_ = None
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self._fit_correlation(R, int(n_obs), names, R_scores=R)
+        return self
+
+    def fit_moments(self, moments, weighted=None, names=None):
+        """Fit from the moments of the variables' rows (`rima.moments.Moments`), as `fit`
+        would from the rows themselves: the same correlation matrix, `mean_` and n - 1
+        `scale_`. Moments merged from partitions (`merge_moments`) fit a pillar whose rows
+        never sit in one memory.
+
+        Parameters
+        ----------
+        moments : Moments
+            Unweighted moments of the variables (one column each, in order).
+        weighted : Moments, optional
+            Weighted moments of the same rows: the factors are then extracted from the
+            weighted correlations (psych::fa(weight=)), while `mean_`, `scale_` and
+            regression or component weights stay unweighted, as psych does.
+        names : list of str, optional
+            Variable names; default `moments.names`.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataError
+            Too few rows for the variables, or a constant variable.
+        """
+        names = list(moments.names) if names is None else [str(c) for c in names]
+        n = int(moments.n_obs)
+        p = len(names)
+        if n <= p:
+            raise DataError(f"{n} usable rows for {p} variables: need more rows than "
+                            "variables")
+        m2 = np.diag(moments.comoment)
+        self._check_constant(m2, names)
+        R = _cov2cor(_comoment_corr(moments.comoment if weighted is None
+                                    else weighted.comoment))
+        # psych: without weighted_scores the score weights, mean_ and scale_ are unweighted
+        src = weighted if (weighted is not None and self.weighted_scores) else moments
+        R_scores = R if src is weighted or weighted is None else _cov2cor(
+            _comoment_corr(moments.comoment))
+        self.feature_names_in_ = np.asarray(names, dtype=object)
+        self._fit_correlation(R, n, names, R_scores=R_scores)
+        self.mean_ = src.mean.copy()
+        self.scale_ = np.sqrt(np.diag(src.comoment) / (src.sum_weights - 1.0))
+        self.rows_used_ = np.ones(n, dtype=bool)
         return self
 
     def _fit_correlation(self, R, n, names, R_scores):

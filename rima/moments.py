@@ -77,6 +77,15 @@ class Moments:
     def std(self, ddof: int = 1) -> np.ndarray:
         return np.sqrt(self.var(ddof))
 
+    def take(self, idx) -> Moments:
+        """The moments of the columns `idx` alone: the co-moment of two columns does not
+        depend on the other columns of the pass, so this is exactly a pass over them."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return Moments(n_obs=self.n_obs, sum_weights=self.sum_weights,
+                       mean=self.mean[idx].copy(), comoment=self.comoment[np.ix_(idx, idx)],
+                       names=[self.names[j] for j in idx] if self.names else [],
+                       weighted=self.weighted, raw_weight_sum=self.raw_weight_sum)
+
     def corr(self) -> np.ndarray:
         d = np.sqrt(np.diag(self.comoment))
         zero = np.flatnonzero(d <= 0)

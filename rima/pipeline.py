@@ -283,15 +283,103 @@ def fit(data, spec, progress=None) -> RimaResult:
 
 
 def _fit(df, spec, rep, source, say, coder) -> RimaResult:
-    from rima import __version__
-    from rima.factor import FactorAnalysis
-    from rima.mimic import fit as mimic_fit
+    """The fit as named steps: validate (already run) -> pillars -> MIMIC -> scale ->
+    scores -> RSM and profiles -> model."""
+    inp = fit_input(df, spec, rep, source)
+    shared = shared_moments(inp)
+    coder.start()
+    pil = fit_pillars(inp, shared, say)
+    # the pillar half of the scoring kernel: the MIMIC's causes now, the scores later.
+    # Pillars, RCI and RCI_100 live in one (K + 2, n) block that becomes the score frame's
+    # float columns as it is.
+    K = len(inp.names)
+    out = np.empty((K + 2, len(df)))
+    P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
+    mim = fit_mimic(inp, shared, out, say)
+    sc = scale_scores(inp, P, mim, out)
+    tab = score_table(inp, sc, out)
+    summ = rsm_and_profiles(inp, P, sc, tab, mim, coder)
+    fp = (fingerprint_digests(int(sc.mimic_rows.sum()), shared.digests) if inp.with_y
+          else fingerprint_columns(inp.block, inp.analysed, np.flatnonzero(sc.mimic_rows)))
+    model = build_model(spec, pil, mim, sc, fingerprint=fp, n_rows=len(df), source=source)
+    return RimaResult(scores=tab.scores, data=df, spec=spec, options=inp.opts,
+                      pillars=pil.pillars, mimic=mim.result, rsm=summ.rsm,
+                      profiles=summ.profiles, model=model, validation=rep,
+                      accounting=accounting_table(tab.codes, tab.reasons), notes=mim.notes)
 
+
+# ---------------------------------------------------------------------------- steps
+
+
+@dataclass
+class FitInput:
+    """The validated data as the fit reads them: validate's float block (one contiguous
+    row per converted column), column-major views of the variables and indicators, the
+    weight, and the row masks the steps share."""
+
+    df: pd.DataFrame
+    spec: object
+    rep: object          # rima.validate report
+    numeric: list        # the block's columns, in order
+    block: np.ndarray
+    col: dict            # column name -> block row
+    X: np.ndarray        # (n, p) pillar variables
+    Y: np.ndarray        # (n, m) indicators
+    w: np.ndarray | None  # the weight column when options.weights
+    xok: np.ndarray      # pillar variables complete
+    wok: np.ndarray      # weight usable (all True without weights)
+    mimic_rows: np.ndarray
+
+    @property
+    def opts(self):
+        return self.spec.options
+
+    @property
+    def names(self) -> list:
+        return list(self.spec.pillar_names)
+
+    @property
+    def variables(self) -> list:
+        return list(self.spec.pillar_variables)
+
+    @property
+    def indicators(self) -> list:
+        return list(self.spec.indicators)
+
+    @property
+    def analysed(self) -> list:
+        """Block rows of the variables, then the indicators."""
+        return [self.col[c] for c in self.variables + self.indicators]
+
+    @property
+    def with_y(self) -> bool:
+        """Listwise: the indicators join the pillars' moments pass."""
+        return self.opts.missing == "listwise"
+
+    @property
+    def sign(self) -> np.ndarray:
+        return variable_signs(self.spec)
+
+    def pillar_rows(self, variables) -> np.ndarray:
+        """The rows a pillar's factor analysis uses under the missing-data option."""
+        if self.opts.missing == "pillar":
+            return self.rep.complete_rows(list(variables)) & self.wok
+        if self.opts.missing == "fiml":
+            return self.xok & self.wok
+        return self.mimic_rows
+
+
+def variable_signs(spec) -> np.ndarray:
+    """-1 for the spec's "negative" variables (reversed before the factor analysis)."""
+    return np.array([-1.0 if v in spec.options.negative else 1.0
+                     for v in spec.pillar_variables])
+
+
+def fit_input(df, spec, rep, source=None) -> FitInput:
+    """Step validate: take over validate's converted block and derive the row masks."""
     opts = spec.options
-    names = list(spec.pillar_names)
     variables = list(spec.pillar_variables)
     indicators = list(spec.indicators)
-    p_tot = len(variables)
     # the columns validate converted: variables, indicators (and the weight), each one
     # contiguous row of `block`; X and Y are column-major views, nothing is converted again
     numeric, block = rep.take_numeric()
@@ -299,8 +387,6 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     X = _columns(block, col, variables)
     Y = _columns(block, col, indicators)
     w_all = block[col[spec.weight]] if (opts.weights and spec.weight) else None
-    notes = []
-
     xok = rep.complete_rows(variables)
     yok_any = ~rep.all_missing_rows(indicators)
     yok_all = rep.complete_rows(indicators)
@@ -309,27 +395,103 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
         mimic_rows = xok & yok_all & wok
     else:  # fiml: pillars complete, at least one indicator
         mimic_rows = xok & yok_any & wok
+    return FitInput(df=df, spec=spec, rep=rep, numeric=list(numeric), block=block, col=col,
+                    X=X, Y=Y, w=w_all, xok=xok, wok=wok, mimic_rows=mimic_rows)
 
-    # ------------------------------------------------------------ pillars
-    # One moments pass over every pillar variable (signed) feeds all the factor analyses
-    # when the pillars share their rows (listwise, fiml); "pillar" keeps one pass each.
-    # Listwise, the indicators are complete on those rows too and join the same pass,
-    # which then also gives their means and SDs for the MIMIC.
-    # Listwise, those rows are also the analysed matrix the fingerprint identifies; its
-    # column digests are read from the same rows in place.
-    sign_all = np.array([-1.0 if v in opts.negative else 1.0 for v in variables])
-    shared = None
-    with_y = opts.missing == "listwise"
-    analysed = [col[c] for c in variables + indicators]
-    if opts.missing != "pillar":
-        if with_y:
-            shared = _pillar_moments(block, analysed,
-                                     np.concatenate([sign_all, np.ones(len(indicators))]),
-                                     mimic_rows, w_all, variables + indicators, digest=True)
-        else:
-            shared = _pillar_moments(block, analysed[:p_tot], sign_all, xok & wok, w_all,
-                                     variables)
-    coder.start()
+
+@dataclass
+class SharedMoments:
+    """One moments pass over every pillar variable (signed), and listwise the indicators."""
+
+    n: int
+    unweighted: object        # rima.moments.Moments
+    weighted: object | None   # the same rows with the survey weights
+    digests: np.ndarray       # fingerprint digests of the columns (zeros unless asked)
+
+
+def shared_moments(inp: FitInput) -> SharedMoments | None:
+    """One moments pass over every pillar variable (signed) feeds all the factor analyses
+    when the pillars share their rows (listwise, fiml); "pillar" keeps one pass each (None).
+    Listwise, the indicators are complete on those rows too and join the same pass, which
+    then also gives their means and SDs for the MIMIC; those rows are also the analysed
+    matrix the fingerprint identifies, and its column digests are read from the same rows
+    in place."""
+    opts = inp.opts
+    if opts.missing == "pillar":
+        return None
+    variables, indicators = inp.variables, inp.indicators
+    p_tot = len(variables)
+    if inp.with_y:
+        return _pillar_moments(inp.block, inp.analysed,
+                               np.concatenate([inp.sign, np.ones(len(indicators))]),
+                               inp.mimic_rows, inp.w, variables + indicators, digest=True)
+    return _pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign, inp.xok & inp.wok,
+                           inp.w, variables)
+
+
+@dataclass
+class PillarsFit:
+    """Step pillars: every pillar's result and the scoring arrays of the pillar half."""
+
+    pillars: dict          # name -> PillarResult
+    mean: np.ndarray       # (p,) training means of the original variables
+    scale: np.ndarray      # (p,) n - 1 SDs
+    W: np.ndarray          # (p, K) combined weights on z-scored original variables
+    member: np.ndarray     # (p, K) variable j belongs to pillar k
+
+
+def factor_model(spec, name) -> object:
+    """The pillar's unfitted FactorAnalysis with its settings from the spec's options."""
+    from rima.factor import FactorAnalysis
+
+    fs = spec.options.factor_settings(name)
+    return FactorAnalysis(n_factors=fs.retention, method=fs.extraction, rotation=fs.rotation,
+                          scores=fs.scores, smc=fs.smc, heywood=fs.heywood, missing="error",
+                          random_state=spec.options.seed)
+
+
+def needs_rows(spec, name, weighted) -> bool:
+    """With weights, regression / component weights use the unweighted correlations
+    (psych), which the in-memory fit takes from the rows rather than the shared pass."""
+    fs = spec.options.factor_settings(name)
+    return weighted and (fs.scores == "regression" or fs.extraction == "pca")
+
+
+def fit_pillars(inp: FitInput, shared: SharedMoments | None, say) -> PillarsFit:
+    """Step pillars: one factor analysis per pillar (from the shared moments where they
+    apply, else from the pillar's rows), then its orientation (psych's sign or the anchor)."""
+    sign_all = inp.sign
+
+    def from_rows(name, vs, idx, fm):
+        rows = inp.pillar_rows(vs)
+        Xk = pd.DataFrame(inp.X[np.ix_(rows, idx)] * sign_all[idx], columns=vs)
+        fm.fit(Xk, sample_weight=None if inp.w is None else inp.w[rows])
+
+    def anchor_corr(name, vs, idx, mean, scale, wk, anchor):
+        rows = inp.pillar_rows(vs)
+        a = numeric_matrix(inp.df, [anchor])[:, 0]
+        z = (inp.X[np.ix_(rows, idx)] - mean) / scale
+        score_k = z @ wk
+        both = ~np.isnan(a[rows])
+        return float(np.corrcoef(score_k[both], a[rows][both])[0, 1])
+
+    def n_rows(vs):
+        return int(inp.pillar_rows(vs).sum())
+
+    return pillar_step(inp.spec, shared, say, from_rows, anchor_corr, n_rows,
+                       weighted=inp.w is not None)
+
+
+def pillar_step(spec, shared, say, from_rows, anchor_corr, n_rows, weighted) -> PillarsFit:
+    """The pillars from moments (`shared`, signed variables in the spec's order) or, where
+    moments do not apply, `from_rows(name, vs, idx, fm)`; `anchor_corr(name, vs, idx, mean,
+    scale, w, anchor)` correlates a pillar score with its anchor; `n_rows(vs)` counts the
+    pillar's rows. The in-memory fit and the partitioned fit share this step."""
+    opts = spec.options
+    names = list(spec.pillar_names)
+    variables = list(spec.pillar_variables)
+    p_tot = len(variables)
+    sign_all = variable_signs(spec)
     mean = np.empty(p_tot)
     scale = np.empty(p_tot)
     W = np.zeros((p_tot, len(names)))
@@ -341,27 +503,14 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
         idx = np.arange(start, start + len(vs))
         start += len(vs)
         member[idx, k] = True
-        if opts.missing == "pillar":
-            rows = rep.complete_rows(vs) & wok
-        elif opts.missing == "fiml":
-            rows = xok & wok
-        else:
-            rows = mimic_rows
         sign = sign_all[idx]
-        fs = opts.factor_settings(name)
         say(f"factor analysis {name}")
-        fm = FactorAnalysis(n_factors=fs.retention, method=fs.extraction, rotation=fs.rotation,
-                         scores=fs.scores, smc=fs.smc, heywood=fs.heywood, missing="error",
-                         random_state=opts.seed)
+        fm = factor_model(spec, name)
         try:
-            # with weights, regression / component weights use the unweighted correlations
-            # (psych), which the shared pass does not hold: fit those pillars from rows
-            if shared is not None and not (w_all is not None and (
-                    fs.scores == "regression" or fs.extraction == "pca")):
+            if shared is not None and not needs_rows(spec, name, weighted):
                 _fit_from_moments(fm, shared, idx, vs)
             else:
-                Xk = pd.DataFrame(X[np.ix_(rows, idx)] * sign, columns=vs)
-                fm.fit(Xk, sample_weight=None if w_all is None else w_all[rows])
+                from_rows(name, vs, idx, fm)
         except RimaInputError as exc:
             raise type(exc)(f"pillar {name}: {exc}") from exc
         comb = fm.score_weights_.to_numpy() @ fm.variance_weights_
@@ -372,35 +521,62 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
         anc = opts.anchor_of(name)
         if anc is not None:
             anchor, want = anc
-            a = numeric_matrix(df, [anchor])[:, 0]
-            z = (X[np.ix_(rows, idx)] - mean[idx]) / scale[idx]
-            score_k = z @ W[idx, k]
-            both = ~np.isnan(a[rows])
-            acorr = float(np.corrcoef(score_k[both], a[rows][both])[0, 1])
+            acorr = anchor_corr(name, vs, idx, mean[idx], scale[idx], W[idx, k], anchor)
             if np.sign(acorr) != want:
                 W[idx, k] *= -1.0
                 flipped = True
                 acorr = -acorr
         pillars[name] = PillarResult(name, tuple(vs), fm, tuple(v for v in vs if v in opts.negative),
                                      flipped, anchor, acorr, pd.Series(W[idx, k], index=vs),
-                                     int(rows.sum()))
+                                     n_rows(vs))
+    return PillarsFit(pillars=pillars, mean=mean, scale=scale, W=W, member=member)
 
-    m = len(indicators)
-    K = len(names)
-    # the pillar half of the scoring kernel: the MIMIC's causes now, the scores later.
-    # Pillars, RCI and RCI_100 live in one (K + 2, n) block that becomes the score frame's
-    # float columns as it is.
-    out = np.empty((K + 2, len(df)))
-    P = score_pillars(X, mean, scale, W, member, out=out[:K].T)
 
-    # ------------------------------------------------------------ MIMIC
-    mrows = np.flatnonzero(mimic_rows)
-    if with_y:
-        mu = shared[1]
+@dataclass
+class MimicFit:
+    """Step MIMIC: the fitted model and the prediction arrays of the RCI half."""
+
+    result: object         # rima.mimic result
+    syntax: str
+    se: str                # the SE type used
+    ymean: np.ndarray      # indicator means and n - 1 SDs (z-scoring)
+    ysd: np.ndarray
+    icpt: np.ndarray       # prediction weights per pattern of missing indicators
+    cx: np.ndarray
+    cy: np.ndarray
+    notes: list
+
+
+def mimic_syntax(spec) -> str:
+    return (f"RCI =~ {' + '.join(spec.indicators)}\n"
+            f"RCI ~ {' + '.join(spec.pillar_names)}")
+
+
+def mimic_se(opts) -> tuple[str, list]:
+    """The MIMIC's SE type and the note saying why when it is not the one asked for."""
+    se = opts.mimic_se
+    notes = []
+    if (opts.weights or opts.missing == "fiml") and se == "robust.sem":
+        se = "robust.huber.white"
+        notes.append("MIMIC standard errors are robust.huber.white (robust.sem needs complete,"
+                     " unweighted data)")
+    return se, notes
+
+
+def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit:
+    """Step MIMIC on the z-scored indicators and the pillars (rows `out[:K]`) of its rows."""
+    from rima.mimic import fit as mimic_fit
+
+    opts = inp.opts
+    names, indicators = inp.names, inp.indicators
+    p_tot, m, K = len(inp.variables), len(indicators), len(names)
+    mrows = np.flatnonzero(inp.mimic_rows)
+    if inp.with_y:
+        mu = shared.unweighted
         ymean = mu.mean[p_tot:].copy()
         ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))
     else:
-        Ym = Y[mimic_rows]
+        Ym = inp.Y[inp.mimic_rows]
         ymean = np.nanmean(Ym, axis=0)
         ysd = np.nanstd(Ym, axis=0, ddof=1)
         del Ym
@@ -408,77 +584,144 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     # in the model's own column order (indicators, then causes), which the MIMIC then reads
     # without a copy; any other order would cost a reordering copy of the whole matrix
     Mm = np.empty((mrows.size, m + K))
-    _gather(block, analysed[p_tot:], mrows, ymean, ysd, out=Mm)
+    _gather(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm)
     _gather(out, np.arange(K), mrows, out=Mm, col0=m)
     mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
-    syntax = f"RCI =~ {' + '.join(indicators)}\nRCI ~ {' + '.join(names)}"
-    se = opts.mimic_se
-    if (opts.weights or opts.missing == "fiml") and se == "robust.sem":
-        se = "robust.huber.white"
-        notes.append("MIMIC standard errors are robust.huber.white (robust.sem needs complete,"
-                     " unweighted data)")
+    syntax = mimic_syntax(inp.spec)
+    se, notes = mimic_se(opts)
     say("MIMIC model")
     res = mimic_fit(syntax, mdf, estimator="ML", se=se,
                     missing="fiml" if opts.missing == "fiml" else "listwise",
-                    sampling_weights=None if w_all is None else w_all[mimic_rows])
+                    sampling_weights=None if inp.w is None else inp.w[inp.mimic_rows])
     del mdf, Mm
-    icpt, cx, cy = _pattern_weights(res, opts.rci_prediction, m, len(names),
-                                    allow_partial=opts.missing == "fiml")
+    return mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes)
 
-    # ------------------------------------------------------------ scale and scores
-    # the RCI half of the scoring kernel on the same pillars: the bits a loaded model.json
-    # computes; RCI_100 is then the kernel's own affine map of RCI with the range now known
-    rci, rci100 = predict_rci(P, Y, ymean, ysd, icpt, cx, cy, 0.0, 100.0, out=(out[K], out[K + 1]))
-    scored, lo, hi = scale_rci(rci, rci100, mimic_rows, opts.rci_100)
-    needed = variables + indicators + ([spec.weight] if w_all is not None else [])
-    codes, reasons = _status(rep, df, numeric, needed, scored,
+
+def mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes) -> MimicFit:
+    icpt, cx, cy = _pattern_weights(res, opts.rci_prediction, m, K,
+                                    allow_partial=opts.missing == "fiml")
+    return MimicFit(result=res, syntax=syntax, se=se, ymean=ymean, ysd=ysd, icpt=icpt, cx=cx,
+                    cy=cy, notes=notes)
+
+
+@dataclass
+class ScaledScores:
+    """Step scale: RCI and RCI_100 of every row, which rows are scored, the 0-100 range."""
+
+    rci: np.ndarray
+    rci100: np.ndarray
+    scored: np.ndarray
+    lo: float
+    hi: float
+    mimic_rows: np.ndarray
+
+
+def scale_scores(inp: FitInput, P, mim: MimicFit, out) -> ScaledScores:
+    """Step scale: the RCI half of the scoring kernel on the same pillars: the bits a
+    loaded model.json computes; RCI_100 is then the kernel's own affine map of RCI with
+    the range now known."""
+    K = len(inp.names)
+    rci, rci100 = predict_rci(P, inp.Y, mim.ymean, mim.ysd, mim.icpt, mim.cx, mim.cy, 0.0,
+                              100.0, out=(out[K], out[K + 1]))
+    scored, lo, hi = scale_rci(rci, rci100, inp.mimic_rows, inp.opts.rci_100)
+    return ScaledScores(rci=rci, rci100=rci100, scored=scored, lo=lo, hi=hi,
+                        mimic_rows=inp.mimic_rows)
+
+
+@dataclass
+class ScoreTable:
+    """Step scores: the score frame and the status codes behind its status column."""
+
+    scores: pd.DataFrame
+    codes: np.ndarray
+    reasons: list
+
+
+def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
+    """Step scores: every row's status (0 "ok" or the reason) and the score frame."""
+    spec, opts = inp.spec, inp.opts
+    indicators = inp.indicators
+    needed = inp.variables + indicators + ([spec.weight] if inp.w is not None else [])
+    codes, reasons = _status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
                              partial_ok=indicators if opts.missing == "fiml" else ())
-    if w_all is not None:
-        bad_w = ~wok & ~np.isnan(w_all) & ~scored
+    if inp.w is not None:
+        bad_w = ~inp.wok & ~np.isnan(inp.w) & ~sc.scored
         if bad_w.any():
             reasons.append(f"non-positive weight in {spec.weight}")
             codes[bad_w] = len(reasons) - 1
-    ids = df[spec.id]
-    scores = score_frame(out, ids, id_values(ids), names, status_column(codes, reasons),
+    ids = inp.df[spec.id]
+    scores = score_frame(out, ids, id_values(ids), inp.names, status_column(codes, reasons),
                          with_range=False)
+    return ScoreTable(scores=scores, codes=codes, reasons=reasons)
 
-    # ------------------------------------------------------------ RSM, profiles
-    # the overall RSM and the profile tables are independent passes: run them side by side
-    parts = run_parallel(lambda job: job(), [
-        lambda: rsm_table(names, P, rci, scored, w_all, opts.rsm, res.params),
-        lambda: profile_tables(scores, df, spec.profiles, names, w_all, opts.rsm, res.params,
-                               ok=scored, pillars=P, coder=coder)], len(df))
-    rsm, profs = parts
 
+@dataclass
+class Summaries:
+    """Step RSM and profiles."""
+
+    rsm: pd.DataFrame
+    profiles: dict
+
+
+def rsm_and_profiles(inp: FitInput, P, sc: ScaledScores, tab: ScoreTable, mim: MimicFit,
+                     coder) -> Summaries:
+    """Step RSM and profiles: independent passes, run side by side."""
+    opts, names = inp.opts, inp.names
+    res = mim.result
+    rsm, profs = run_parallel(lambda job: job(), [
+        lambda: rsm_table(names, P, sc.rci, sc.scored, inp.w, opts.rsm, res.params),
+        lambda: profile_tables(tab.scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
+                               res.params, ok=sc.scored, pillars=P, coder=coder)],
+        len(inp.df))
+    return Summaries(rsm=rsm, profiles=profs)
+
+
+def build_model(spec, pil: PillarsFit, mim: MimicFit, sc: ScaledScores, fingerprint, n_rows,
+                source) -> FittedModel:
+    """Step model: the FittedModel that scores new data with the learned arrays."""
+    from rima import __version__
+
+    opts = spec.options
+    res = mim.result
     metadata = {
         "rima_version": __version__,
-        "training_fingerprint": (fingerprint_digests(mrows.size, shared[3]) if with_y
-                                 else fingerprint_columns(block, analysed, mrows)),
-        "n_rows": len(df), "n_scored": int(scored.sum()),
+        "training_fingerprint": fingerprint,
+        "n_rows": n_rows, "n_scored": int(sc.scored.sum()),
         "fit_summary": {k: float(res.fit_measures[k]) for k in
                         ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")
                         if k in res.fit_measures},
         "source": source,
     }
-    model = FittedModel(
-        spec_dict=spec.to_dict(), options=opts.to_dict(), pillar_names=names,
-        variables=variables, mean=mean, scale=scale, weights=W, member=member,
-        indicators=indicators, ymean=ymean, ysd=ysd, icpt=icpt, cx=cx, cy=cy, lo=lo, hi=hi,
-        orientation={p.name: p.orientation for p in pillars.values()},
+    return FittedModel(
+        spec_dict=spec.to_dict(), options=opts.to_dict(), pillar_names=list(spec.pillar_names),
+        variables=list(spec.pillar_variables), mean=pil.mean, scale=pil.scale, weights=pil.W,
+        member=pil.member, indicators=list(spec.indicators), ymean=mim.ymean, ysd=mim.ysd,
+        icpt=mim.icpt, cx=mim.cx, cy=mim.cy, lo=sc.lo, hi=sc.hi,
+        orientation={p.name: p.orientation for p in pil.pillars.values()},
         prediction=opts.rci_prediction,
-        mimic={"syntax": syntax, "se": se,
+        mimic={"syntax": mim.syntax, "se": mim.se,
                "params": _records(res.params), "fit_measures": _plain(res.fit_measures)},
         metadata=metadata)
+
+
+def status_counts(codes, reasons) -> dict:
+    """{status: rows} of one batch of rows (reasons may repeat a wording)."""
     counts = {}
     for c, k in zip(reasons, np.bincount(codes, minlength=len(reasons)).tolist()):
         if k:
             counts[c] = counts.get(c, 0) + k
+    return counts
+
+
+def accounting_from_counts(counts: dict) -> pd.DataFrame:
+    """The row accounting table: "ok" first, then the reasons by rows (desc) and name."""
     order = (["ok"] if "ok" in counts else []) + sorted(
         (s for s in counts if s != "ok"), key=lambda s: (-counts[s], s))
-    accounting = pd.DataFrame({"status": order, "rows": [int(counts[s]) for s in order]})
-    return RimaResult(scores=scores, data=df, spec=spec, options=opts, pillars=pillars,
-                      mimic=res, rsm=rsm, profiles=profs, model=model, validation=rep,
-                      accounting=accounting, notes=notes)
+    return pd.DataFrame({"status": order, "rows": [int(counts[s]) for s in order]})
+
+
+def accounting_table(codes, reasons) -> pd.DataFrame:
+    return accounting_from_counts(status_counts(codes, reasons))
 
 
 def _columns(block, col, names):
@@ -525,7 +768,7 @@ def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
         if mo is not None:
             mo.mean = mo.mean * sign
             mo.comoment = mo.comoment * np.outer(sign, sign)
-    return int(idx.size), mu, mw, dig
+    return SharedMoments(n=int(idx.size), unweighted=mu, weighted=mw, digests=dig)
 
 
 def _gather(block, cols, idx, shift=None, div=None, out=None, col0=0):
@@ -539,30 +782,10 @@ def _gather(block, cols, idx, shift=None, div=None, out=None, col0=0):
 
 
 def _fit_from_moments(fm, shared, idx, names):
-    """FactorAnalysis.fit on the pillar's block of the shared moments: the same correlation
-    matrix, mean and n - 1 SD as fitting the pillar's columns alone (the co-moment of two
-    columns does not depend on the other columns of the pass)."""
-    from rima.errors import DataError
-
-    n, mu, mw = shared[:3]
-    if n <= len(idx):
-        raise DataError(f"{n} usable rows for {len(idx)} variables: need more rows than "
-                        "variables")
-    m2 = np.diag(mu.comoment)[idx]
-    const = [names[j] for j in np.flatnonzero(~(m2 > 0))]
-    if const:
-        raise DataError(f"constant column(s) cannot enter a factor analysis: "
-                        f"{', '.join(const)}")
-    src = mu if mw is None else mw
-    C = src.comoment[np.ix_(idx, idx)]
-    d = np.sqrt(np.diag(C))
-    R = C / np.outer(d, d)
-    np.fill_diagonal(R, 1.0)
-    fm.fit_correlation(R, n, names=names)
-    fm.mean_ = mu.mean[idx].copy()
-    fm.scale_ = np.sqrt(np.diag(mu.comoment)[idx] / (mu.sum_weights - 1.0))
-    fm.rows_used_ = np.ones(n, dtype=bool)
-    return fm
+    """`FactorAnalysis.fit_moments` on the pillar's block of the shared moments: the same
+    correlation matrix, mean and n - 1 SD as fitting the pillar's columns alone."""
+    mw = None if shared.weighted is None else shared.weighted.take(idx)
+    return fm.fit_moments(shared.unweighted.take(idx), mw, names=names)
 
 
 def _pattern_weights(res, method, m, k, allow_partial):
