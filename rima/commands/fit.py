@@ -2,6 +2,8 @@
 
 import click
 
+from rima.commands._input import input_options, input_settings
+
 
 def headline(result) -> dict:
     """The numbers people look at first, as plain JSON-ready values."""
@@ -27,8 +29,10 @@ def headline(result) -> dict:
               help="Model spec (TOML).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output directory (created if needed).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "dta"]), default="csv",
-              show_default=True, help="Format of the scores table (scores.<format>).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "dta", "xlsx"]),
+              default="csv", show_default=True,
+              help="Also write every table (scores, rsm, mimic, profiles, bootstrap) in this "
+                   "format; the CSV files are always written.")
 @click.option("--no-report", is_flag=True, help="Skip report.html and the figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the headline results as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress messages on stderr.")
@@ -38,6 +42,7 @@ def headline(result) -> dict:
                    "parameters and mean RCI_100 by profile (0: none).")
 @click.option("--seed", type=click.IntRange(0), default=None,
               help="Bootstrap seed (default: the spec's options.seed).")
+@input_options
 def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed):
     """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
 
@@ -56,21 +61,20 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
 
     from rima.commands._build import prepare
     from rima.commands._progress import Progress
-    from rima.io import write_table
+    from rima.io import writable_dir
     from rima.pipeline import fit
     from rima.report.figures import workers_started
 
+    writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
     say = Progress(quiet)
     data, spec, built = prepare(data, spec_path, say)
     with nullcontext() if no_report else workers_started():
-        result = fit(data, spec, progress=say)
+        result = fit(data, spec, progress=say, **input_settings())
         if n_boot:
             say(f"bootstrap ({n_boot} replicates)")
             result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
         say("writing outputs" + ("" if no_report else " and the report"))
-        out = result.save(out_dir, report=not no_report)
-    if fmt != "csv":
-        write_table(result.scores, out / f"scores.{fmt}")
+        out = result.save(out_dir, report=not no_report, formats=("csv", fmt))
     if built is not None:
         from rima.build.run import write_build
 
