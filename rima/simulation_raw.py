@@ -365,6 +365,11 @@ AC = ["head_edu_years", "n_income_sources", "nonlivestock_income_share", "depend
 
 [indicators]
 food_security = ["fcs", "log_food_exp_ae", "hdds"]
+
+[options]
+# "bad" variables: higher values mean less capacity; they are reversed before the factor
+# analysis so that every pillar reads "higher = more capacity" (docs/orientation.md)
+negative = ["dist_soum_km", "dist_vet_km", "dist_health_km", "dependency_ratio"]
 """
 
 
