@@ -23,6 +23,11 @@ def headline(result) -> dict:
     }
 
 
+# what `rima fit --out DIR` writes into DIR (RimaResult.save, the report, --format)
+FIT_OUTPUTS = ("scores.*", "rsm.*", "mimic.*", "profile_*", "model.json", "report.html",
+               "report_data.json", "bootstrap_*", "figures/*")
+
+
 @click.command("fit")
 @click.argument("data", type=click.Path(dir_okay=False), required=False)
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
@@ -61,10 +66,11 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
 
     from rima.commands._build import prepare
     from rima.commands._progress import Progress
-    from rima.io import writable_dir
+    from rima.io import refuse_overwrite_in, writable_dir
     from rima.pipeline import fit
     from rima.report.figures import workers_started
 
+    refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path])
     writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
     say = Progress(quiet)
     data, spec, built = prepare(data, spec_path, say)

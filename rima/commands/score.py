@@ -24,7 +24,12 @@ from rima.commands._input import input_options, input_settings
                    "(e.g. soum,head_sex).")
 @click.option("--max-rows", default=10, show_default=True, type=click.IntRange(min=0),
               help="Row numbers printed per reason in the row accounting.")
-def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_rows):
+@click.option("--trusted-key", "trusted_keys", multiple=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="Require the model to be signed by this key (Ed25519 public key or HMAC "
+                   "secret; repeat for several). See `rima sign`.")
+def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_rows,
+            trusted_keys):
     """Score the households in DATA on the saved model's training scale.
 
     A model fitted from raw modules ([sources] and [build]) builds the variables of new
@@ -41,10 +46,11 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
     import json
 
     from rima.classes import ClassScheme, class_labels
-    from rima.io import read_table, write_table
+    from rima.io import read_table, refuse_overwrite, write_table
     from rima.model_file import load
 
-    model = load(model_path)
+    refuse_overwrite([out_path], [data, model_path])
+    model = load(model_path, trusted_keys=trusted_keys or None)
     keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     classes = ClassScheme()
     read = input_settings(model.spec)
@@ -79,6 +85,8 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
         info = {"rows": s.rows, "scored": s.scored, "out_of_range": s.out_of_range,
                 "rci_100_mean": s.rci_100_mean, "out": str(out_path),
                 "batches": s.batches, "accounting": _accounting(s.status_counts),
+                # the first 1,000 are listed; n_bad_cells counts them all
+                "n_bad_cells": s.n_bad_cells,
                 "bad_cells": [{"row": r, "column": c, "value": v} for r, c, v in s.bad_cells]}
         rows_of = None
         for r, c, v in s.bad_cells[:20]:

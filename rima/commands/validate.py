@@ -25,10 +25,11 @@ def command(data, spec_path, row_status, max_rows):
     """
     from rima.commands._build import prepare
     from rima.errors import DataError
-    from rima.io import write_table
+    from rima.io import refuse_overwrite, write_table
     from rima.labels import label_categories
     from rima.validation import validate
 
+    refuse_overwrite([row_status], [data, spec_path] if data else [spec_path])
     data, spec, built = prepare(data, spec_path, None)
     if built is not None:
         click.echo(built.summary() + "\n")

@@ -3,7 +3,9 @@
 - se="standard": inverse expected information / N (complete data) or inverse observed
   information (FIML, lavaan's default there).
 - se="robust.sem": A^-1 (Delta' W Gamma W Delta) A^-1 / N with A the expected information
-  and Gamma lavaan's ADF Gamma for fixed x (indicator variation given the causes only).
+  and Gamma lavaan's ADF Gamma for fixed x (indicator variation given the causes only);
+  with sampling weights lavaan's Gamma (NACOV) is that of the unweighted rows, and the
+  test is Yuan-Bentler with the expected information in its h0 trace.
 - se="robust.huber.white": H^-1 B H^-1 / N with H the observed information and B the
   cross-product of casewise scores.
 - Satorra-Bentler: c = tr(U Gamma) / df, U = W - W Delta A^-1 Delta' W, W at Sigma-hat.
@@ -15,6 +17,7 @@ import numpy as np
 
 from rima._kernels import mimic as K
 from rima._kernels.moments import merge_blocks
+from rima.moments import compute_moments
 
 _NCHUNKS = 16
 
@@ -103,33 +106,62 @@ def _feature_map(b_ols, m, k):
 def fixedx_gamma(prep):
     """lavaan's Gamma for fixed causes (p* x p*, vech by columns): the covariance of
     vech(d_i d_i' - dh_i dh_i') over rows with weights w_i^2 about the w-weighted mean,
-    divided by sum w. One pass over the rows per fit (cached on `prep`); the robust.sem
-    meat and every tr(W Gamma) are then small matrix products."""
-    if prep.gamma is not None:
-        return prep.gamma
-    m = prep.y.shape[1]
-    k = prep.x.shape[1]
-    b_ols = np.linalg.solve(prep.sxx, prep.syx.T).T
-    use_w = prep.w is not None
-    w = prep.w if use_w else np.ones(1)
+    divided by sum w. One pass over the rows per fit (cached on `prep`); every
+    tr(W Gamma) of the Yuan-Bentler test (the h1 first-order information) is then a small
+    matrix product."""
+    if prep.gamma is None:
+        prep.gamma = _fixedx_gamma(prep.y, prep.x, prep.w, prep.ymean, prep.xmean,
+                                   prep.sxx, prep.syx)
+    return prep.gamma
+
+
+def nacov_gamma(prep):
+    """The Gamma lavaan keeps with its sample statistics (NACOV) and uses for robust.sem
+    standard errors and the Satorra-Bentler test: with sampling weights lavaan 0.6 builds it
+    from the unweighted rows (unweighted means and OLS fit of y on x), so the weights enter
+    those SEs only through the estimates and Delta, W. Equal to `fixedx_gamma` without
+    weights."""
+    if prep.w is None:
+        return fixedx_gamma(prep)
+    if prep.nacov is None:
+        m = prep.y.shape[1]
+        mo = compute_moments(np.hstack([prep.y, prep.x]))
+        mean = np.asarray(mo.mean, dtype=float)
+        cov = np.asarray(mo.comoment, dtype=float) / mo.n_obs
+        prep.nacov = _fixedx_gamma(prep.y, prep.x, None, mean[:m], mean[m:], cov[m:, m:],
+                                   cov[:m, m:])
+    return prep.nacov
+
+
+def _fixedx_gamma(y, x, w, ymean, xmean, sxx, syx):
+    m = y.shape[1]
+    k = x.shape[1]
+    b_ols = np.linalg.solve(sxx, syx.T).T
+    use_w = w is not None
+    if not use_w:
+        w = np.ones(1)
     w2 = w * w if use_w else w
-    bw, bm, bc, bs = K.fixedx_feature_moments(prep.y, prep.x, w2, use_w, w, prep.ymean,
-                                               prep.xmean, b_ols)
+    bw, bm, bc, bs = K.fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols)
     sw2, m2, c2 = merge_blocks(bw, bm, bc)
     if use_w:
         sw = float(w.sum())
         centre = m2 - bs.sum(axis=0) / sw
         cov_f = (c2 + sw2 * np.outer(centre, centre)) / sw
     else:
-        cov_f = c2 / prep.n
+        cov_f = c2 / len(y)
     a = _feature_map(b_ols, m, k)
-    prep.gamma = a @ cov_f @ a.T
-    return prep.gamma
+    return a @ cov_f @ a.T
 
 
 def robust_sem_meat(prep, proj):
-    """Delta' W Gamma W Delta with lavaan's fixed-x Gamma, proj = Delta' W (q x p*)."""
-    return proj @ fixedx_gamma(prep) @ proj.T
+    """Delta' W Gamma W Delta with lavaan's fixed-x NACOV Gamma, proj = Delta' W (q x p*)."""
+    return proj @ nacov_gamma(prep) @ proj.T
+
+
+def nacov_trace(prep, v):
+    """tr(W Gamma) with lavaan's NACOV Gamma and the normal-theory weight W at V (the
+    Satorra-Bentler trace)."""
+    return float(np.sum(nt_weight(v) * nacov_gamma(prep)))
 
 
 def gamma_trace(prep, v):
