@@ -18,6 +18,7 @@ EXIT_INTERNAL_ERROR = 1
 # name -> short help; the module rima.commands.<name> (dashes become underscores)
 COMMANDS = {
     "simulate": "Simulate a Zavkhan herder survey with known latent structure.",
+    "build": "Build household variables from raw survey modules ([sources], [build]).",
     "init": "Write a commented starter spec guessed from a data file's columns.",
     "validate": "Check a dataset against a model spec; print the data summary and row accounting.",
     "fit": "Fit the RIMA-II model (pillars, MIMIC, RSM) and write scores, tables, model and report.",

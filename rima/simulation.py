@@ -115,8 +115,19 @@ class SimulatedSurvey:
     panel: bool = False
     effects: pd.DataFrame | None = None
 
-    def write(self, directory, fmt: str = "csv") -> dict[str, Path]:
-        """Write households, soums and truth as ``<name>.<fmt>`` into `directory`."""
+    def raw(self) -> dict[str, pd.DataFrame]:
+        """The raw questionnaire modules behind the household table (one round; see
+        `rima.simulation_raw`): building them with `rima.simulation_raw.raw_spec_text()`
+        gives back the household variables."""
+        from rima.simulation_raw import raw_modules
+
+        if self.panel:
+            raise ValueError("raw modules are simulated for one round (panel=False)")
+        return raw_modules(self.households, self.seed)
+
+    def write(self, directory, fmt: str = "csv", raw: bool = False) -> dict[str, Path]:
+        """Write households, soums and truth as ``<name>.<fmt>`` into `directory`; with
+        `raw`, also the raw modules into ``raw/`` and ``spec_raw.toml`` building them."""
         from rima.io import writable_dir, write_table
 
         out = writable_dir(directory)
@@ -133,6 +144,16 @@ class SimulatedSurvey:
                         data_label=f"rima simulated Zavkhan herder survey: {name}",
                         labels=truth_labels if name == "truth" else None)
             paths[name] = path
+        if raw:
+            from rima.simulation_raw import raw_spec_text
+
+            for name, df in self.raw().items():
+                path = out / "raw" / f"{name}.{fmt}"
+                write_table(df, path)
+                paths[f"raw/{name}"] = path
+            spec = out / "spec_raw.toml"
+            spec.write_text(raw_spec_text(ext=fmt), encoding="utf-8")
+            paths["spec_raw"] = spec
         return paths
 
 

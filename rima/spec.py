@@ -21,6 +21,12 @@ A spec is a TOML file (or the same structure as a dict)::
 
     [options]                       # see rima.options; unknown keys are errors
 
+    [sources]                       # optional: raw survey modules (docs/build.md)
+    households = "households.csv"
+    roster = "roster.csv"
+    [build.fcs]                     # variables built from them, usable above
+    recipe = "fcs"
+
 `load_spec` reports every problem it finds in one `SpecError` rather than the first only,
 so a spec can be fixed in one pass.
 """
@@ -38,7 +44,7 @@ from rima.errors import SpecError
 from rima.options import Options, parse_options
 from rima.suggest import did_you_mean
 
-TOP_LEVEL_KEYS = ("data", "pillars", "indicators", "options")
+TOP_LEVEL_KEYS = ("data", "pillars", "indicators", "options", "sources", "build")
 DATA_KEYS = ("id", "weight", "profiles", "sheet", "sep", "decimal")
 MIN_PILLAR_VARIABLES = 3
 MIN_INDICATORS = 2
@@ -75,6 +81,14 @@ class Spec:
     options: Options = field(default_factory=Options)
     source: Path | None = None
     options_table: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # [sources] and [build.<variable>] (rima.build.spec.BuildSpec), or None
+    build: Any = None
+
+    def with_build(self, build) -> Spec:
+        """The same spec with another BuildSpec (e.g. one holding learned constants)."""
+        from dataclasses import replace
+
+        return replace(self, build=build)
 
     @property
     def pillar_names(self) -> tuple[str, ...]:
@@ -147,12 +161,15 @@ class Spec:
         for key in ("sheet", "sep", "decimal"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
-        return {
+        out = {
             "data": data,
             "pillars": {k: list(v) for k, v in self.pillars.items()},
             "indicators": {self.indicator_group: list(self.indicators)},
             "options": dict(self.options_table),
         }
+        if self.build is not None:
+            out.update(self.build.to_dict())
+        return out
 
 
 def load_spec(spec) -> Spec:
@@ -293,6 +310,13 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
                 "would overwrite it"
             )
 
+    build = None
+    if "sources" in table or "build" in table:
+        from rima.build.spec import parse_build
+
+        build = parse_build(table.get("sources"), table.get("build"),
+                            source.parent if source is not None else None, errors)
+
     options = Options()
     if not errors:
         try:
@@ -328,6 +352,7 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
         options=options,
         source=source,
         options_table=MappingProxyType(dict(options_t)),
+        build=build,
     )
 
 

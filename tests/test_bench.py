@@ -86,3 +86,28 @@ def test_busy_mode_puts_busy_times_beside_quiet_ones():
     assert text.exit_code == 0 and "busy_s" in text.stdout and "busy-loop" in text.stdout
     bad = CliRunner().invoke(cli, ["bench", "--quick", "--busy", "-1"])
     assert bad.exit_code == 2 and "--busy" in bad.output
+
+
+def test_build_benchmark_structure():
+    res = CliRunner().invoke(cli, ["bench", "--build", "--quick", "--sizes", "2000", "--json"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)["build"][0]
+    assert row["households"] == 2000 and row["roster_rows"] == 10000
+    assert row["livestock_rows"] == 10000
+    assert row["rima/pandas"] == pytest.approx(row["rima_s"] / row["pandas_groupby_sum_s"])
+
+
+def test_build_benchmark_peer_computes_the_same_variables():
+    import numpy as np
+
+    from rima.bench_build import build_spec, pandas_build, raw_frames
+    from rima.build import build
+
+    frames = raw_frames(1500, seed=3)
+    plain = pandas_build(frames)
+    built = build(build_spec(), frames).table.set_index("hhid")
+    for col in ("hh_size", "adult_eq", "dependency_ratio", "head_age", "herd_su",
+                "loss_share", "fcs", "hdds", "rcsi", "food_exp_ae",
+                "nonlivestock_income_share", "n_durables"):
+        np.testing.assert_allclose(built[col].to_numpy(float), plain[col].to_numpy(float),
+                                   rtol=1e-12, err_msg=col)

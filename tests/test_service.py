@@ -615,7 +615,7 @@ def test_committed_openapi_matches_served(client):
     )
     paths = served["paths"]
     assert set(paths) == {"/health", "/models", "/models/{name}", "/models/{name}/score",
-                          "/models/{name}/aggregate"}
+                          "/models/{name}/score-raw", "/models/{name}/aggregate"}
     body = paths["/models/{name}/score"]["post"]["requestBody"]["content"]
     assert {"application/json", "text/csv", "multipart/form-data"} <= set(body)
     docs = client.get("/docs")

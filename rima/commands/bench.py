@@ -46,17 +46,34 @@ def parse_sizes(text):
               help="Also print time against thread count (1, 2, all) for the largest fit, "
                    "its scoring and the bootstrap.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def command(quick, sizes, repeat, n_boot, no_r, no_demo, busy, scaling, as_json):
+@click.option("--build", "build_only", is_flag=True,
+              help="Benchmark the build instead: every variable of the Zavkhan raw spec from "
+                   "5 roster persons and 5 livestock rows per household (default 1,000,000 "
+                   "households; --quick 20,000) against pandas groupby().sum() of one roster "
+                   "column in the same run.")
+def command(quick, sizes, repeat, n_boot, no_r, no_demo, busy, scaling, as_json,
+            build_only):
     """Time rima's tasks and its peers in the same run; print one table with the ratios.
 
     Peers: np.cov on the same matrix (the memory-bandwidth floor), semopy for the MIMIC
     model (pip install rima[bench]), and the R reference procedure (psych + lavaan via
     Rscript) when installed; missing peers are skipped with a message.
     """
-    from rima.bench import run
-
     def say(msg):
         click.echo(f"[bench] {msg}", err=True)
+
+    if build_only:
+        import json
+
+        from rima.bench_build import format_table
+        from rima.bench_build import run as run_build
+
+        df = run_build(sizes=parse_sizes(sizes) if sizes else None,
+                       repeat=repeat or (1 if quick else 3), quick=quick, echo=say)
+        click.echo(json.dumps({"build": df.to_dict(orient="records")}, indent=1) if as_json
+                   else format_table(df))
+        return
+    from rima.bench import run
 
     res = run(sizes=parse_sizes(sizes) if sizes else None, repeat=repeat, quick=quick,
               n_boot=n_boot, echo=say, with_r=not no_r, with_demo=not no_demo, busy=busy,

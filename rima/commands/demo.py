@@ -2,31 +2,39 @@
 
 import click
 
-from rima.example import EXAMPLE_SEED, EXAMPLE_SPEC, example_dir
+from rima.example import EXAMPLE_SEED, example_dir
 
 
 def run_demo(echo=click.echo, out=None):
-    """Load the bundled example, validate it and print the data summary.
+    """Build the bundled example's household variables from its raw survey modules,
+    validate them and print the build and data summaries.
 
     Returns a dict of what it produced so later stages (fit, report) can extend it. If the
     example files are not available (installed without the source tree), the same
-    households are simulated with the example's seed.
+    households and modules are simulated with the example's seed.
     """
+    import tomllib
+
+    from rima.build.run import build_for_spec
     from rima.io import read_table
+    from rima.simulation_raw import raw_spec_text
     from rima.spec import load_spec
     from rima.validation import validate
 
     d = example_dir()
-    spec = load_spec(d / "spec.toml") if (d / "spec.toml").exists() else load_spec(EXAMPLE_SPEC)
-    data_path = d / "households.csv"
-    if data_path.exists():
-        df = read_table(data_path)
-        source = str(data_path)
+    raw_spec = d / "spec_raw.toml"
+    if raw_spec.exists() and (d / "raw").is_dir():
+        spec = load_spec(raw_spec)
+        df, spec, built = build_for_spec(spec)
+        source = f"{d / 'raw'} (built by {raw_spec.name})"
     else:
         from rima.simulation import simulate
 
-        df = simulate(n_households=2240, seed=EXAMPLE_SEED).households
-        source = f"simulated Zavkhan survey (seed {EXAMPLE_SEED})"
+        survey = simulate(n_households=2240, seed=EXAMPLE_SEED)
+        spec = load_spec(tomllib.loads(raw_spec_text()))
+        df, spec, built = build_for_spec(spec, None, survey.raw())
+        source = f"simulated Zavkhan survey (seed {EXAMPLE_SEED}), built from its raw modules"
+    echo(built.summary() + "\n")
     report = validate(df, spec, source=source)
     echo(report.format(max_rows_listed=5))
     report.raise_if_errors()
@@ -38,7 +46,8 @@ def run_demo(echo=click.echo, out=None):
             f"{counts.get('dzud-like', 0)} dzud-like, {counts.get('none', 0)} none; "
             f"median household loss {100 * df['loss_share'].median():.1f} % of sheep units"
         )
-    return {"data": df, "spec": spec, "report": report, "source": source, "soums": soums}
+    return {"data": df, "spec": spec, "report": report, "source": source, "soums": soums,
+            "build": built}
 
 
 def run_pipeline(ctx, echo=click.echo, out=None, progress=None):

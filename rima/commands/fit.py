@@ -29,7 +29,7 @@ FIT_OUTPUTS = ("scores.*", "rsm.*", "mimic.*", "profile_*", "model.json", "repor
 
 
 @click.command("fit")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False), required=False)
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
               help="Model spec (TOML).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
@@ -51,6 +51,11 @@ FIT_OUTPUTS = ("scores.*", "rsm.*", "mimic.*", "profile_*", "model.json", "repor
 def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed):
     """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
 
+    With a spec holding [sources] and [build], the household variables are built from the
+    raw modules first (DATA, if given, replaces the household table) and written as
+    households_built.<format> with its _build_report and _build_issues tables; the saved
+    model keeps the recipes and their learned constants.
+
     Writes scores.csv (id, pillars, RCI, RCI_100, status for every input row), rsm.csv,
     mimic.csv, profile_<var>.csv, model.json and report.html with figures/; with
     --bootstrap N also bootstrap_rsm.csv, bootstrap_mimic.csv, bootstrap_overall.csv and
@@ -59,6 +64,7 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     import json
     from contextlib import nullcontext
 
+    from rima.commands._build import prepare
     from rima.commands._progress import Progress
     from rima.io import refuse_overwrite_in, writable_dir
     from rima.pipeline import fit
@@ -67,19 +73,29 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path])
     writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
     say = Progress(quiet)
+    data, spec, built = prepare(data, spec_path, say)
     with nullcontext() if no_report else workers_started():
-        result = fit(data, spec_path, progress=say, **input_settings())
+        result = fit(data, spec, progress=say, **input_settings())
         if n_boot:
             say(f"bootstrap ({n_boot} replicates)")
             result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
         say("writing outputs" + ("" if no_report else " and the report"))
         out = result.save(out_dir, report=not no_report, formats=("csv", fmt))
+    if built is not None:
+        from rima.build.run import write_build
+
+        write_build(built, out / f"households_built.{fmt}")
     say("done")
     if as_json:
         info = {"out": str(out), **headline(result)}
         if result.bootstrap_result is not None:
             info["bootstrap"] = result.bootstrap_result.headline()
+        if built is not None:
+            info["build"] = {"households": len(built.table), "all_ok": int(built.ok.sum()),
+                             "issues": len(built.issues)}
         click.echo(json.dumps(info, indent=1))
     else:
+        if built is not None:
+            click.echo(built.summary() + "\n")
         click.echo(result.summary())
         click.echo(f"\noutputs written to {out}")

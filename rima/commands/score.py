@@ -6,13 +6,16 @@ from rima.commands._input import input_options, input_settings
 
 
 @click.command("score")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False), required=False)
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), required=True,
               help="model.json written by `rima fit`.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
               help="Output table; the format follows the extension (.csv, .parquet, .dta).")
 @input_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
+@click.option("--source", "sources", multiple=True, metavar="NAME=PATH",
+              help="Raw module NAME of the new households (repeatable): the model's "
+                   "[build] recipes build its variables first, with the stored constants.")
 @click.option("--batch-rows", type=click.IntRange(1), default=None,
               help="Stream CSV/TSV/Parquet in batches of this many rows (flat memory); "
                    "inputs over 256 MiB are streamed anyway.")
@@ -25,8 +28,14 @@ from rima.commands._input import input_options, input_settings
               type=click.Path(dir_okay=False, exists=True),
               help="Require the model to be signed by this key (Ed25519 public key or HMAC "
                    "secret; repeat for several). See `rima sign`.")
-def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows, trusted_keys):
+def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_rows,
+            trusted_keys):
     """Score the households in DATA on the saved model's training scale.
+
+    A model fitted from raw modules ([sources] and [build]) builds the variables of new
+    households from their modules first: DATA is then their household table and --source
+    NAME=PATH gives each module (a DATA that already holds every built variable is scored
+    as it is). The build report and issue list are written beside the output.
 
     Every row is written: scored, or with its status saying why not (a missing value, or a
     cell that is not a number, named with its column and value). The resilience class
@@ -45,7 +54,30 @@ def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows, tru
     keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     classes = ClassScheme()
     read = input_settings(model.spec)
-    if _stream(data, out_path, read, batch_rows):
+    raw = _raw_input(model, data, read, sources)
+    if raw is not None:
+        from rima.build.run import score_raw, write_build
+
+        scores, built = score_raw(model, raw[1], raw[0])
+        ok = scores["status"] == "ok"
+        at = scores.columns.get_loc("RCI_100") + 1
+        scores.insert(at, "class", class_labels(classes, scores["RCI_100"], ok.to_numpy()))
+        for j, c in enumerate(c for c in keep_cols if c not in scores.columns):
+            scores.insert(1 + j, c, built.table[c].to_numpy())
+        write_table(scores, out_path)
+        _, report, issues = write_build(built, _beside(out_path))
+        counts = scores["status"].value_counts(sort=False).to_dict()
+        info = {"rows": len(scores), "scored": int(ok.sum()),
+                "out_of_range": int(scores["out_of_range"].sum()),
+                "rci_100_mean": float(scores.loc[ok, "RCI_100"].mean()) if ok.any() else None,
+                "out": str(out_path), "accounting": _accounting(counts),
+                "build_report": str(report), "build_issues": str(issues),
+                "build_issues_count": len(built.issues)}
+        status = scores["status"].to_numpy()
+        rows_of = lambda reason: (status == reason).nonzero()[0] + 1
+    elif data is None:
+        raise click.UsageError("DATA is required (or --source for a model with [build])")
+    elif _stream(data, out_path, read, batch_rows):
         from rima.streaming import DEFAULT_BATCH_ROWS, score_file
 
         s = score_file(model, data, out_path, batch_rows=batch_rows or DEFAULT_BATCH_ROWS,
@@ -121,6 +153,33 @@ def _accounting_text(info, rows_of, max_rows) -> str:
 
 
 STREAM_ABOVE_BYTES = 256 * 2**20
+
+
+def _raw_input(model, data, read, sources):
+    """(household table or None, {module: path}) when the model builds from raw modules."""
+    from rima.build.run import needs_build, parse_sources
+    from rima.io import read_table
+
+    given = parse_sources(sources)
+    if getattr(model.spec, "build", None) is None:
+        if given:
+            raise click.BadParameter("this model has no [build] recipes",
+                                     param_hint="--source")
+        return None
+    df = None
+    if data is not None:
+        df = read_table(data, **read)
+        if not given and not needs_build(model, df):
+            return None
+    return df, given
+
+
+def _beside(out_path):
+    """The built table's name beside the scores (its report and issues derive from it)."""
+    from pathlib import Path
+
+    p = Path(out_path)
+    return p.with_name(p.name.replace(p.stem, p.stem + "_households", 1))
 
 
 def _stream(data, out_path, read, batch_rows):

@@ -13,10 +13,14 @@ import click
 @click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "parquet", "dta", "xlsx"]),
               default="csv", show_default=True, help="File format of the written tables.")
 @click.option("--no-missing", is_flag=True, help="Do not blank out any values.")
+@click.option("--raw", is_flag=True,
+              help="Also write the raw survey modules (roster, livestock, food, expenditure, "
+                   "own production, income, assets) into OUT/raw and spec_raw.toml, whose "
+                   "[build] recipes turn them back into the household variables.")
 @click.option("--pilot", is_flag=True,
               help="With --panel: three rounds and the shock-responsive Child Money top-up in "
                    "5 pilot soums (column topup) with known effects (effects table).")
-def command(n, seed, out, panel, fmt, no_missing, pilot):
+def command(n, seed, out, panel, fmt, no_missing, pilot, raw):
     """Simulate a Zavkhan herder survey with known latent structure.
 
     Writes households, soums (the dzud soum table) and truth (latent pillar capacities and
@@ -24,12 +28,17 @@ def command(n, seed, out, panel, fmt, no_missing, pilot):
     """
     from rima.simulation import simulate
 
+    if raw and panel:
+        raise click.UsageError("--raw writes the modules of one round; leave out --panel")
     if pilot and not panel:
         raise click.UsageError("--pilot needs --panel")
     survey = simulate(n_households=n, seed=seed, panel=panel, missing=not no_missing,
                       **({"pilot": True} if pilot else {}))
-    paths = survey.write(out, fmt=fmt)
+    paths = survey.write(out, fmt=fmt, raw=raw)
     n_rounds = len(survey.rounds)
     click.echo(f"simulated {n} households{f' x {n_rounds} rounds' if panel else ''} (seed {seed})")
     for name, path in paths.items():
-        click.echo(f"  {name:<10} {path}  ({len(getattr(survey, name))} rows)")
+        if name in ("households", "soums", "truth"):
+            click.echo(f"  {name:<10} {path}  ({len(getattr(survey, name))} rows)")
+        else:
+            click.echo(f"  {name:<10} {path}")

@@ -6,7 +6,7 @@ from rima.commands._input import input_options, read_input
 
 
 @click.command("validate")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path(dir_okay=False), required=False)
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
               help="Model spec (TOML).")
 @input_options
@@ -18,18 +18,24 @@ def command(data, spec_path, row_status, max_rows):
     """Check DATA against a model spec.
 
     Prints the summary of every variable (N, missing, min, max, median, mean) and the row
-    accounting: how many rows are usable and why the others are not. Exit status 0 when
+    accounting: how many rows are usable and why the others are not. A spec with
+    [sources] and [build] is built first (DATA, if given, is the household table) and the
+    build's statuses are printed before the validation. Exit status 0 when
     the data are usable, 3 with the named errors otherwise.
     """
+    from rima.commands._build import prepare
     from rima.errors import DataError
     from rima.io import refuse_overwrite, write_table
     from rima.labels import label_categories
-    from rima.spec import load_spec
     from rima.validation import validate
 
-    refuse_overwrite([row_status], [data, spec_path])
-    spec = load_spec(spec_path)
-    df = label_categories(read_input(data, spec), keep=[*spec.numeric_columns, spec.id])
+    refuse_overwrite([row_status], [data, spec_path] if data else [spec_path])
+    data, spec, built = prepare(data, spec_path, None)
+    if built is not None:
+        click.echo(built.summary() + "\n")
+        df, data = data, f"{spec_path} (built)"
+    else:
+        df = label_categories(read_input(data, spec), keep=[*spec.numeric_columns, spec.id])
     report = validate(df, spec, source=data)
     click.echo(report.format(max_rows_listed=max_rows))
     if row_status:

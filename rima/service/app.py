@@ -20,6 +20,7 @@ from rima.service.encoding import json_response
 from rima.service.errors import ApiError, BodyTooLarge, error_body, item_error
 from rima.service.middleware import Guard, too_large_response
 from rima.service.parsing import read_body, request_content_type
+from rima.service.raw import SCORE_RAW_BODY, score_raw_job
 from rima.service.schemas import (
     AGGREGATE_BODY,
     ERROR_RESPONSES,
@@ -148,6 +149,25 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
         )
         request.state.rows = n
         return Response(payload, media_type="text/csv" if as_csv else "application/json")
+
+    @app.post("/models/{name}/score-raw", tags=["scoring"], responses=ERROR_RESPONSES,
+              openapi_extra=SCORE_RAW_BODY)
+    async def score_raw(name: str, request: Request):
+        """Score households sent as raw survey modules, for a model fitted from them.
+
+        JSON: {"modules": {"households": [...], "roster": [...], "livestock": [...], ...}}
+        (module names as in the model's [sources]). The model's [build] recipes build the
+        household variables with the constants stored at fitting time; the answer is the
+        /score answer plus "build": the per-household build report and every issue (module,
+        column, household, source row).
+        """
+        model = _get_model(app, name)
+        ctype = request_content_type(request)
+        body = await read_body(request, ctype, ("json",))
+        request.state.model = name
+        n, payload = await run_job(score_raw_job, name, model, body, settings)
+        request.state.rows = n
+        return Response(payload, media_type="application/json")
 
     @app.post(
         "/models/{name}/aggregate",

@@ -54,7 +54,7 @@ def _float_list(values) -> list:
     return out
 
 
-def _score_payload(name, model, frame, settings, as_csv=False) -> bytes:
+def score_payload(name, model, frame, settings, as_csv=False) -> bytes:
     scores = _score(model, frame, settings)
     spec = model.spec
     n = len(scores)
@@ -85,7 +85,7 @@ def _score_payload(name, model, frame, settings, as_csv=False) -> bytes:
 
 def score_job(name, model, ctype, full_ctype, body, settings, as_csv) -> tuple[int, bytes]:
     frame = households_from_body(ctype, full_ctype, body, model, settings)
-    return len(frame), _score_payload(name, model, frame, settings, as_csv)
+    return len(frame), score_payload(name, model, frame, settings, as_csv)
 
 
 def aggregate_csv(result: dict) -> bytes:

@@ -1,0 +1,203 @@
+"""Grouped one-pass aggregation of survey modules by household.
+
+A survey module (roster, livestock, expenditure ...) holds many rows per household. The
+build maps each row to its household's position once (`dense_lookup`, or pandas for keys
+that are not integers) and then aggregates every column it needs in one pass over the
+rows (`group_reduce`, `roster_pass`). Rows are visited in their source order and each
+household's values are summed sequentially, so results are deterministic and a household's
+numbers do not depend on the other households.
+"""
+
+import numpy as np
+from numba import njit
+
+# A dense lookup table is used when the span of integer household ids is at most this
+# many times the number of households (else the caller hashes with pandas).
+DENSE_SPAN_FACTOR = 8
+
+
+@njit(cache=True, nogil=True)
+def dense_table(keys, lo, span):
+    """Position of each household id in `keys` (int64) in a table indexed by id - lo.
+
+    Returns (table (span,) int64 with -1 where no household, first duplicate position or
+    -1): a repeated household id is reported, the first occurrence keeps the table slot.
+    """
+    table = np.full(span, -1, dtype=np.int64)
+    dup = -1
+    for i in range(keys.shape[0]):
+        j = keys[i] - lo
+        if table[j] >= 0:
+            if dup < 0:
+                dup = i
+        else:
+            table[j] = i
+    return table, dup
+
+
+@njit(cache=True, nogil=True)
+def dense_lookup(keys, lo, table):
+    """Household position of each module row (-1: id not in the household table)."""
+    n = keys.shape[0]
+    span = table.shape[0]
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        j = keys[i] - lo
+        if j < 0 or j >= span:
+            out[i] = -1
+        else:
+            out[i] = table[j]
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def group_reduce(codes, n_groups, V):
+    """Sums, counts, minima, maxima and first values of the columns of V by group.
+
+    codes (n,) int64: each row's group in [0, n_groups), or -1 for a row left out.
+    V (k, n) float64: one column per row of V; NaN = missing (not summed, not counted).
+
+    Returns rows (G,) rows per group, first_row (G,) the first source row of each group
+    (-1 if none), sums (k, G), counts (k, G) non-missing values, mins (k, G), maxs (k, G)
+    (NaN where a group has no value) and firsts (k, G), the value in the group's first row
+    (NaN when missing there).
+    """
+    k, n = V.shape
+    G = n_groups
+    rows = np.zeros(G, dtype=np.int64)
+    first_row = np.full(G, -1, dtype=np.int64)
+    sums = np.zeros((k, G))
+    counts = np.zeros((k, G), dtype=np.int64)
+    mins = np.full((k, G), np.inf)
+    maxs = np.full((k, G), -np.inf)
+    firsts = np.full((k, G), np.nan)
+    for i in range(n):
+        g = codes[i]
+        if g < 0:
+            continue
+        new = first_row[g] < 0
+        if new:
+            first_row[g] = i
+        rows[g] += 1
+        for c in range(k):
+            x = V[c, i]
+            if new:
+                firsts[c, g] = x
+            if not np.isnan(x):
+                sums[c, g] += x
+                counts[c, g] += 1
+                mins[c, g] = min(mins[c, g], x)
+                maxs[c, g] = max(maxs[c, g], x)
+    for c in range(k):
+        for g in range(G):
+            if counts[c, g] == 0:
+                mins[c, g] = np.nan
+                maxs[c, g] = np.nan
+    return rows, first_row, sums, counts, mins, maxs, firsts
+
+
+@njit(cache=True, nogil=True)
+def group_sum(codes, n_groups, x):
+    """Sum and non-missing count of one column by group (NaN skipped)."""
+    s = np.zeros(n_groups)
+    c = np.zeros(n_groups, dtype=np.int64)
+    for i in range(codes.shape[0]):
+        g = codes[i]
+        if g >= 0:
+            v = x[i]
+            if not np.isnan(v):
+                s[g] += v
+                c[g] += 1
+    return s, c
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def roster_pass(codes, n_groups, age, head, edu, ages):
+    """Everything the roster recipes need, in one pass over the person rows.
+
+    codes (n,) household position of each person (-1: left out); age (n,) float (NaN =
+    missing); head (n,) int8 1 = head of household, 0 = not, -1 = relation missing;
+    edu (n,) float years or level (NaN = missing).
+    ages (6,) float: adult_age (AE adult from this age), young_below, old_above,
+    max_age, working_low, working_high (working age: working_low <= age <= working_high).
+
+    Returns C (G, 11) int64 counts: members, heads, adults, children, young, old, working,
+    ages missing, ages out of range (< 0 or > max_age), relation missing, education
+    missing among adults; head_row (G,) source row of the first head (-1 none);
+    max_adult_edu (G,) (NaN when no adult has one).
+    """
+    adult_age, young_below, old_above, max_age, work_lo, work_hi = (
+        ages[0], ages[1], ages[2], ages[3], ages[4], ages[5])
+    G = n_groups
+    C = np.zeros((G, 11), dtype=np.int64)
+    head_row = np.full(G, -1, dtype=np.int64)
+    max_edu = np.full(G, -np.inf)
+    for i in range(codes.shape[0]):
+        g = codes[i]
+        if g < 0:
+            continue
+        C[g, 0] += 1
+        h = head[i]
+        if h == 1:
+            C[g, 1] += 1
+            if head_row[g] < 0:
+                head_row[g] = i
+        elif h < 0:
+            C[g, 9] += 1
+        a = age[i]
+        if np.isnan(a):
+            C[g, 7] += 1
+            continue
+        if a < 0 or a > max_age:
+            C[g, 8] += 1
+            continue
+        if a >= adult_age:
+            C[g, 2] += 1
+            e = edu[i]
+            if not np.isnan(e):
+                max_edu[g] = max(max_edu[g], e)
+            else:
+                C[g, 10] += 1
+        else:
+            C[g, 3] += 1
+        if a < young_below:
+            C[g, 4] += 1
+        if a > old_above:
+            C[g, 5] += 1
+        if a >= work_lo and a <= work_hi:
+            C[g, 6] += 1
+    for g in range(G):
+        if max_edu[g] == -np.inf:
+            max_edu[g] = np.nan
+    return C, head_row, max_edu
+
+
+@njit(cache=True, nogil=True)
+def units_pass(codes, n_groups, species, x, units):
+    """Herd in units by household in one pass over a long livestock module.
+
+    codes (n,) household of each row (-1 left out); species (n,) species index (-1
+    unknown, -2 missing); x (n,) head counted; units (S,) units per head of each species.
+    Rows with an unknown or missing species, a missing or a negative count are not summed.
+    Returns sums (G,) and counts (4,) of the rows left out for each reason among the
+    households' rows: unknown species, missing species, missing count, negative count.
+    """
+    sums = np.zeros(n_groups)
+    bad = np.zeros(4, dtype=np.int64)
+    for i in range(codes.shape[0]):
+        g = codes[i]
+        if g < 0:
+            continue
+        s = species[i]
+        v = x[i]
+        if s == -1:
+            bad[0] += 1
+        elif s == -2:
+            bad[1] += 1
+        elif np.isnan(v):
+            bad[2] += 1
+        elif v < 0:
+            bad[3] += 1
+        else:
+            sums[g] += v * units[s]
+    return sums, bad

@@ -1,0 +1,356 @@
+"""Run the recipes of a build spec over the source tables: the built table and its report.
+
+`build(spec, sources=None)` reads the household table and the modules (paths from the
+spec, or DataFrames / paths given in `sources`), builds every `[build.<variable>]` in
+dependency order and returns a `BuildResult`: the household table with the built variables
+appended, a per-household report (one status per built variable) and the issue list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rima.build import status as st
+from rima.build.sources import HouseholdIndex, Module, numeric
+from rima.build.spec import BuildSpec, Recipe
+from rima.errors import SpecError
+
+
+@dataclass
+class BuildResult:
+    """table: the household table plus the built variables (one row per household, in
+    the household table's order); report: id, build_status and one status column per
+    built variable; issues: every bad case (variable, status, module, column, household,
+    row, value, message); spec: the BuildSpec with learned constants (`fitted`)."""
+
+    table: pd.DataFrame
+    report: pd.DataFrame
+    issues: pd.DataFrame
+    spec: BuildSpec
+    variables: tuple[str, ...]
+    id: str
+    fitted: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> pd.Series:
+        return self.report["build_status"] == st.OK
+
+    def counts(self) -> pd.DataFrame:
+        """Households ok / not ok per built variable."""
+        rows = []
+        for v in self.variables:
+            s = self.report[v]
+            rows.append({"variable": v, "ok": int((s == st.OK).sum()),
+                         "not_ok": int((s != st.OK).sum())})
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        n = len(self.table)
+        lines = [(f"built {len(self.variables)} variable(s) for {n:,} household(s); "
+                  f"{int(self.ok.sum()):,} with every variable ok")]
+        for v in self.variables:
+            s = self.report[v]
+            bad = s[s != st.OK]
+            line = f"  {v}: {n - len(bad):,} ok"
+            if len(bad):
+                top = bad.value_counts().head(3)
+                line += "; " + "; ".join(f"{int(c):,} {r}" for r, c in top.items() if c)
+            lines.append(line)
+        if len(self.issues):
+            by = self.issues.groupby(["status", "module"], sort=True).size()
+            lines.append(f"{len(self.issues):,} issue(s) listed by module, column, household "
+                         "and source row:")
+            for (kind, module), c in by.items():
+                lines.append(f"  {c:,} {kind}" + (f" ({module})" if module else ""))
+        return "\n".join(lines)
+
+
+class BuildContext:
+    """What recipes see: the household table, the modules, the variables built so far."""
+
+    def __init__(self, spec: BuildSpec, frames: Mapping[str, pd.DataFrame], fit: bool):
+        self.spec = spec
+        self.fit = fit
+        self.issues = st.IssueLog()
+        self._frames = frames
+        main = spec.sources[spec.main]
+        hh = frames[spec.main]
+        if main.key not in hh.columns:
+            raise SpecError(f"household table {spec.main}: no household key column "
+                            f"{main.key!r}")
+        self.households = hh
+        self.key = main.key
+        self.index = HouseholdIndex(hh[main.key])
+        self.n = len(hh)
+        self.ids = hh[main.key].to_numpy()
+        self.modules: dict[str, Module] = {}
+        self.built: dict[str, object] = {}
+        self.status: dict[str, st.VariableStatus] = {}
+        self.fitted: dict[str, dict] = {}
+        self.cache: dict = {}
+        self._base = []
+        for mask, kind, msg in ((self.index.missing, st.MISSING_KEY, "household without an id"),
+                                (self.index.duplicate, st.DUPLICATE_HOUSEHOLD,
+                                 "household id repeated in the household table")):
+            if mask.any():
+                self._base.append((mask, f"{msg}"))
+                rows = np.flatnonzero(mask)
+                self.issues.add(variable="", status=kind, module=spec.main, column=main.key,
+                                households=self.ids[rows], rows=rows + 1,
+                                values=self.ids[rows], message=msg + " (not built)")
+
+    def new_status(self, variable: str) -> st.VariableStatus:
+        vs = st.VariableStatus(variable, self.n)
+        for mask, reason in self._base:
+            vs.flag(mask, reason)
+        return vs
+
+    def module(self, name: str) -> Module:
+        if name not in self.modules:
+            if name not in self._frames:
+                raise SpecError(f"source {name!r} is not in [sources]")
+            src = self.spec.sources[name]
+            self.modules[name] = Module(name, self._frames[name], src.key, src.missing_codes,
+                                        self.index, self.issues, main=name == self.spec.main)
+        return self.modules[name]
+
+    # -- household-level values
+    def raw(self, name: str, where: str):
+        """A built variable or household-table column as it is (for groups and recodes)."""
+        if name in self.built:
+            v = self.built[name]
+            return v if isinstance(v, pd.Categorical) else np.asarray(v)
+        if name in self.households.columns:
+            return self.households[name].to_numpy()
+        raise SpecError(f"{where}: {name!r} is neither a built variable nor a column of the "
+                        f"household table {self.spec.main}"
+                        + _near(name, [*self.built, *self.households.columns]))
+
+    def value(self, name: str, vs: st.VariableStatus, where: str) -> np.ndarray:
+        """A household-level number per household; a built input that is not ok passes
+        its reason on (`input <name>: <reason>`), a missing household value is flagged."""
+        if name in self.built:
+            v = self.built[name]
+            if isinstance(v, pd.Categorical):
+                raise SpecError(f"{where}: {name!r} is a class, not a number")
+            x = np.asarray(v, dtype=np.float64)
+            src = self.status[name]
+            for code in np.unique(src.codes[src.codes > 0]):
+                vs.flag(src.codes == code, f"input {name}: {src.reasons[code - 1]}")
+            return x
+        main = self.module(self.spec.main)
+        x = main.number(name, where, vs.name) if name in self.households.columns else None
+        if x is None:
+            self.raw(name, where)  # raises with near matches
+        self.flag_cells(vs, main, name, np.isnan(x), x, np.arange(self.n), st.MISSING_VALUE,
+                        f"missing value in {self.spec.main}.{name}")
+        return x
+
+    # -- one-row-per-household modules
+    def wide(self, source: str, columns, vs: st.VariableStatus, where: str):
+        """(X (k, n) values of `columns` per household, NaN where missing or no row;
+        pos (n,) the module row of each household or -1; module)."""
+        mod = self.module(source)
+        for c in columns:
+            mod.require(c, where)
+        if mod.aligned(self.n):
+            # one row per household in household order: the columns are the values (kept
+            # for other variables reading the same columns)
+            key = ("wide", source, tuple(columns))
+            if key not in self.cache:
+                X = np.empty((len(columns), self.n))
+                for j, c in enumerate(columns):
+                    X[j] = mod.number(c, where, vs.name)
+                self.cache[key] = X
+            if "arange" not in self.cache:
+                self.cache["arange"] = np.arange(self.n)
+            return self.cache[key], self.cache["arange"], mod
+        pos, rows = mod.household_rows(self.n)
+        none = pos < 0
+        if not mod.main:
+            vs.flag(none, f"{st.NO_ROW} {source}")
+            self._household_issue(vs.name, st.NO_ROW, source, "", none,
+                                  f"household has no row in {source}")
+            dup = rows > 1
+            vs.flag(dup, f"{st.DUPLICATE_ROWS} {source}")
+            self._household_issue(vs.name, st.DUPLICATE_ROWS, source, "", dup,
+                                  f"household has {'several'} rows in {source}")
+        X = np.full((len(columns), self.n), np.nan)
+        have = np.flatnonzero(~none)
+        for j, c in enumerate(columns):
+            X[j, have] = mod.number(c, where, vs.name)[pos[have]]
+        return X, pos, mod
+
+    def flag_cells(self, vs, mod: Module, column: str, bad_hh: np.ndarray, x, pos,
+                   kind: str, message: str) -> None:
+        """Flag households whose cell is bad and list each cell (module row, value)."""
+        bad = bad_hh & (pos >= 0) if pos is not None else bad_hh
+        if not bad.any():
+            return
+        vs.flag(bad, message)
+        idx = np.flatnonzero(bad)
+        rows = pos[idx] + 1 if pos is not None else np.zeros(idx.size, np.int64)
+        self.issues.add(variable=vs.name, status=kind, module=mod.name, column=column,
+                        households=self.ids[idx], rows=rows, values=np.asarray(x)[idx],
+                        message=message)
+
+    def flag_rows(self, vs, mod: Module, column: str, bad_rows: np.ndarray, kind: str,
+                  message: str, values=None) -> None:
+        """Flag the households of bad module rows and list each row."""
+        rows = np.flatnonzero(bad_rows & (mod.codes >= 0))
+        if rows.size == 0:
+            return
+        vs.flag(np.unique(mod.codes[rows]), message)
+        vals = mod.df[column].to_numpy()[rows] if values is None else np.asarray(values)[rows]
+        self.issues.add(variable=vs.name, status=kind, module=mod.name, column=column,
+                        households=mod.df[mod.key].to_numpy()[rows], rows=rows + 1,
+                        values=vals, message=message)
+
+    def flag_households(self, vs, mask: np.ndarray, kind: str, module: str, message: str,
+                        column: str = "") -> None:
+        """Flag households for a reason found on the household as a whole (row = the
+        household table row); a household already flagged for this variable is not listed
+        again for a consequence of its first reason."""
+        mask = mask & vs.ok
+        if not mask.any():
+            return
+        vs.flag(mask, message)
+        self._household_issue(vs.name, kind, module, column, mask, message)
+
+    def _household_issue(self, variable, kind, module, column, mask, message):
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            self.issues.add(variable=variable, status=kind, module=module, column=column,
+                            households=self.ids[idx], rows=idx + 1, values=None,
+                            message=message + f" (row = {self.spec.main} row)")
+
+
+def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
+    """Build the `[build]` variables of `spec` (a Spec, BuildSpec, TOML path or dict).
+
+    sources : {name: DataFrame or path} replacing or adding to the spec's `[sources]`
+    fit : learn constants (asset index weights, winsorising cut points) from these data
+        where the recipe has none stored; False requires stored ones (scoring).
+    """
+    bspec = _build_spec(spec)
+    # scoring new households never falls back on the training files named in the spec
+    frames = read_sources(bspec, sources, require_given=not fit)
+    ctx = BuildContext(bspec, frames, fit)
+    from rima.build.recipes import RECIPE_FUNCTIONS
+
+    for r in bspec.recipes:
+        if r.variable in ctx.households.columns:
+            raise SpecError(f"[build.{r.variable}]: {r.variable!r} is already a column of the "
+                            f"household table {bspec.main}; choose another name")
+        vs = ctx.new_status(r.variable)
+        values = RECIPE_FUNCTIONS[r.recipe](ctx, r, vs)
+        ctx.built[r.variable] = _blank_bad(values, vs.ok)
+        ctx.status[r.variable] = vs
+    return _result(ctx, bspec)
+
+
+def _blank_bad(values, ok):
+    if ok.all():
+        return values
+    if isinstance(values, pd.Categorical):
+        codes = np.where(ok, values.codes, -1)
+        return pd.Categorical.from_codes(codes, dtype=values.dtype)
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return np.where(ok, values, np.nan)
+    out = values.astype(object)
+    out[~ok] = None
+    return out
+
+
+def _result(ctx: BuildContext, bspec: BuildSpec) -> BuildResult:
+    table = ctx.households
+    report = pd.DataFrame({ctx.key: ctx.ids})
+    # overall status: the first variable's reason, as codes into "variable: reason" labels
+    overall = np.zeros(ctx.n, dtype=np.int32)
+    labels = [st.OK]
+    built = {}
+    for r in bspec.recipes:
+        v = r.variable
+        built[v] = ctx.built[v]
+        vs = ctx.status[v]
+        report[v] = vs.strings()
+        bad = (vs.codes > 0) & (overall == 0)
+        if bad.any():
+            base = len(labels) - 1
+            labels.extend(f"{v}: {reason}" for reason in vs.reasons)
+            overall[bad] = base + vs.codes[bad]
+    # one Series per variable: concatenating them keeps each array as it is (no 2-D block)
+    table = pd.concat([table, *(pd.Series(v, name=k, index=table.index, copy=False)
+                                for k, v in built.items())], axis=1)
+    report.insert(1, "build_status", pd.Categorical.from_codes(overall, categories=labels))
+    issues = ctx.issues.frame()
+    spec = bspec.with_fitted(ctx.fitted) if ctx.fitted else bspec
+    return BuildResult(table=table, report=report, issues=issues, spec=spec,
+                       variables=bspec.variables, id=ctx.key, fitted=dict(ctx.fitted))
+
+
+def _build_spec(spec) -> BuildSpec:
+    if isinstance(spec, BuildSpec):
+        return spec
+    from rima.spec import Spec, load_spec
+
+    s = spec if isinstance(spec, Spec) else load_spec(spec)
+    if s.build is None:
+        raise SpecError("the spec has no [sources] and [build] tables to build from")
+    return s.build
+
+
+def read_sources(bspec: BuildSpec, given=None, require_given: bool = False
+                 ) -> dict[str, pd.DataFrame]:
+    """{source name: DataFrame} from the spec's paths and `given` overrides; only the
+    sources the recipes use (and the household table) are read. With `require_given`,
+    every one of them must be given (new households' modules, not the spec's files)."""
+    from rima.io import read_table
+
+    given = dict(given or {})
+    unknown = [k for k in given if k not in bspec.sources]
+    if unknown:
+        raise SpecError(f"source(s) {', '.join(map(str, unknown))} not in [sources] (known: "
+                        f"{', '.join(bspec.sources)})")
+    used = {bspec.main}
+    for r in bspec.recipes:
+        for k in ("source", "own_source"):
+            if r.options.get(k):
+                used.add(r.options[k])
+    if require_given:
+        absent = [s for s in bspec.sources if s in used and s not in given]
+        if absent:
+            raise SpecError("give the new households' module(s) " + ", ".join(absent)
+                            + " (e.g. --source " + absent[0] + "=PATH); the model's recipes "
+                            "read them")
+    frames = {}
+    for name in bspec.sources:
+        if name not in used:
+            continue
+        src = bspec.sources[name]
+        x = given.get(name, src.path)
+        if isinstance(x, pd.DataFrame):
+            df = x
+        elif x is None:
+            raise SpecError(f"source {name}: no file given (set a path in [sources] or pass it)")
+        else:
+            df = read_table(Path(x), sheet=src.sheet)
+        df = df.copy(deep=False)
+        df.columns = [str(c) for c in df.columns]
+        frames[name] = df.reset_index(drop=True)
+    return frames
+
+
+def _near(name, names) -> str:
+    from rima.suggest import did_you_mean
+
+    return did_you_mean(name, list(map(str, names)))
+
+
+__all__ = ["BuildResult", "Recipe", "build", "numeric", "read_sources"]

@@ -1,0 +1,107 @@
+"""Food security indices from a one-row-per-household food module.
+
+FCS (WFP 2008), HDDS (FANTA / FAO 2011), reduced CSI (Maxwell & Caldwell 2008) and the
+FIES raw score (FAO Voices of the Hungry); constants in `rima.build.catalog`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rima.build import status as st
+from rima.build.catalog import FCS_WEIGHTS, FIES_ITEMS, HDDS_GROUPS, RCSI_WEIGHTS
+from rima.errors import SpecError
+
+
+def item_columns(recipe, items) -> dict[str, str]:
+    """{item: column}; by default each item's column is `prefix` + the item's name."""
+    given = recipe.options["columns"] or {}
+    prefix = str(recipe.options.get("prefix") or "")
+    where = f"[build.{recipe.variable}]"
+    if isinstance(given, (list, tuple)):
+        if len(given) != len(items):
+            raise SpecError(f"{where}: columns lists {len(given)} column(s); recipe "
+                            f"{recipe.recipe} needs {len(items)} in the order "
+                            f"{', '.join(items)}")
+        return dict(zip(items, given))
+    bad = [k for k in given if k not in items]
+    if bad:
+        raise SpecError(f"{where}: unknown item(s) {', '.join(bad)} in columns (items of "
+                        f"{recipe.recipe}: {', '.join(items)})")
+    return {g: str(given.get(g, prefix + g)) for g in items}
+
+
+def weights_of(recipe, defaults) -> dict[str, float]:
+    given = recipe.options["weights"] or {}
+    bad = [k for k in given if k not in defaults]
+    if bad:
+        raise SpecError(f"[build.{recipe.variable}]: unknown item(s) {', '.join(bad)} in "
+                        f"weights (items: {', '.join(defaults)})")
+    return {g: float(given.get(g, w)) for g, w in defaults.items()}
+
+
+def _items(ctx, recipe, vs, items, kind):
+    """(X (k, n), columns, module) with missing and out-of-range cells flagged;
+    kind "days" (whole days 0..max_days) or "binary" (0/1)."""
+    cols = item_columns(recipe, items)
+    where = f"[build.{recipe.variable}]"
+    X, pos, mod = ctx.wide(recipe.options["source"], list(cols.values()), vs, where)
+    for j, (item, col) in enumerate(cols.items()):
+        x = X[j]
+        ctx.flag_cells(vs, mod, col, np.isnan(x), x, pos, st.MISSING_VALUE,
+                       f"missing value for {item} ({mod.name}.{col})")
+        if kind == "days":
+            top = float(recipe.options["max_days"])
+            bad = ((x < 0) | (x > top) | (x != np.round(x))) & ~np.isnan(x)
+            ctx.flag_cells(vs, mod, col, bad, x, pos, st.OUT_OF_RANGE,
+                           f"days out of range 0-{top:g} for {item} ({mod.name}.{col})")
+        else:
+            bad = (x != 0) & (x != 1) & ~np.isnan(x)
+            ctx.flag_cells(vs, mod, col, bad, x, pos, st.NOT_BINARY,
+                           f"{item} not 0/1 ({mod.name}.{col})")
+    return X
+
+
+def fcs(ctx, recipe, vs):
+    w = weights_of(recipe, FCS_WEIGHTS)
+    X = _items(ctx, recipe, vs, tuple(FCS_WEIGHTS), "days")
+    # a missing item makes the sum NaN; that household is flagged and blanked anyway
+    score = np.asarray(list(w.values())) @ X
+    if recipe.options["output"] == "score":
+        return score
+    lo, hi = map(float, recipe.options["thresholds"])
+    labels = [str(x) for x in recipe.options["labels"]]
+    # WFP: poor up to and including the lower threshold, borderline up to the upper one
+    codes = np.where(score <= lo, 0, np.where(score <= hi, 1, 2))
+    return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
+
+
+def hdds(ctx, recipe, vs):
+    X = _items(ctx, recipe, vs, HDDS_GROUPS, "binary")
+    return X.sum(axis=0)
+
+
+def rcsi(ctx, recipe, vs):
+    w = weights_of(recipe, RCSI_WEIGHTS)
+    X = _items(ctx, recipe, vs, tuple(RCSI_WEIGHTS), "days")
+    return np.asarray(list(w.values())) @ X
+
+
+def fies(ctx, recipe, vs):
+    prefix = str(recipe.options.get("prefix") or "")
+    cols = recipe.options["columns"] or [prefix + i for i in FIES_ITEMS]
+    items = tuple(FIES_ITEMS) if len(cols) == len(FIES_ITEMS) else tuple(
+        f"item{j + 1}" for j in range(len(cols)))
+    r = _Override(recipe, {"columns": list(cols)})
+    X = _items(ctx, r, vs, items, "binary")
+    return X.sum(axis=0)
+
+
+class _Override:
+    def __init__(self, recipe, options):
+        self.variable, self.recipe = recipe.variable, recipe.recipe
+        self.options = {**recipe.options, **options}
+
+
+RECIPES = {"fcs": fcs, "hdds": hdds, "rcsi": rcsi, "fies": fies}

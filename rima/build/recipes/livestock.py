@@ -1,0 +1,194 @@
+"""Herd size in sheep units or TLU, dzud loss share and herd change, from long (one row
+per household and species) or wide (one column per species) livestock modules.
+
+Species names are matched after case folding, Unicode normalisation and removing spaces,
+underscores and hyphens, in English (singular or plural) and Mongolian Cyrillic.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from rima.build import status as st
+from rima.build.catalog import UNIT_SETS
+from rima.errors import SpecError
+
+SPECIES_NAMES = {
+    "sheep": ("sheep", "хонь"),
+    "goat": ("goat", "goats", "ямаа"),
+    "cattle": ("cattle", "cow", "cows", "yak", "yaks", "үхэр", "сарлаг"),
+    "horse": ("horse", "horses", "адуу"),
+    "camel": ("camel", "camels", "тэмээ"),
+}
+
+
+def normalise(name) -> str:
+    s = unicodedata.normalize("NFKC", str(name)).casefold()
+    return "".join(ch for ch in s if not (ch.isspace() or ch in "_-."))
+
+
+def species_table(recipe) -> tuple[tuple[str, ...], np.ndarray, dict[str, int]]:
+    """(species, units per species, {normalised name: species index})."""
+    u = recipe.options["units"]
+    units = dict(UNIT_SETS[u]) if isinstance(u, str) else {str(k): float(v) for k, v in u.items()}
+    names = tuple(units)
+    lookup: dict[str, int] = {}
+    for j, sp in enumerate(names):
+        lookup[normalise(sp)] = j
+        for alias in SPECIES_NAMES.get(sp, ()):
+            lookup.setdefault(normalise(alias), j)
+    for alias, sp in (recipe.options.get("species") or {}).items():
+        if sp not in units:
+            raise SpecError(f"[build.{recipe.variable}]: species {alias!r} maps to {sp!r}, "
+                            f"which has no units (units: {', '.join(names)})")
+        lookup[normalise(alias)] = names.index(sp)
+    return names, np.array([units[s] for s in names]), lookup
+
+
+def _species_codes(series: pd.Series, lookup) -> tuple[np.ndarray, np.ndarray]:
+    """Species index of each row (-1 unknown, -2 missing) and the text of each row's name."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, cats = series.cat.codes.to_numpy(), series.cat.categories
+    else:
+        codes, cats = pd.factorize(series, use_na_sentinel=True)
+    m = np.array([lookup.get(normalise(c), -1) for c in cats] + [-2], dtype=np.int64)
+    return m[np.where(codes < 0, len(cats), codes)], codes
+
+
+def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
+    """Per household, for each count column: the herd in units, summed over species.
+
+    Long layout: count_columns are columns of the module rows; wide: count_columns are
+    {species: column} tables. Negative, missing counts and unknown species are flagged.
+    Returns a list of (n,) arrays, one per count column. Long-layout sums are kept for
+    the other recipes of the build (`tag` names the rows_mask, e.g. the round).
+    """
+    o = recipe.options
+    where = f"[build.{recipe.variable}]"
+    names, units, lookup = species_table(recipe)
+    if o["layout"] == "wide":
+        out = []
+        for cols in count_columns:
+            X, pos, mod = ctx.wide(o["source"], list(cols.values()), vs, where)
+            for j, (sp, col) in enumerate(cols.items()):
+                x = X[j]
+                ctx.flag_cells(vs, mod, col, np.isnan(x), x, pos, st.MISSING_VALUE,
+                               f"missing {sp} count ({mod.name}.{col})")
+                ctx.flag_cells(vs, mod, col, x < 0, x, pos, st.NEGATIVE_ANIMALS,
+                               f"negative {sp} count ({mod.name}.{col})")
+            w = np.array([units[names.index(sp)] for sp in cols])
+            out.append(w @ X)
+        return out
+    from rima._kernels.build import units_pass
+
+    mod = ctx.module(o["source"])
+    mod.require(o["species_column"], where)
+    key = ("species", o["source"], o["species_column"], tuple(lookup.items()))
+    if key not in ctx.cache:
+        ctx.cache[key] = _species_codes(mod.df[o["species_column"]], lookup)[0]
+    sp = ctx.cache[key]
+    codes = mod.codes if rows_mask is None else np.where(rows_mask, mod.codes, -1)
+    out = []
+    for col in count_columns:
+        x = mod.number(col, where, vs.name)
+        key_col = ("herd_sum", o["source"], col, key, tuple(units), o.get("round_column"),
+                   tag)
+        if key_col not in ctx.cache:
+            # one pass: the units of each row's species summed by household, and the
+            # rows that cannot be counted (found row by row below only if there are any)
+            ctx.cache[key_col] = units_pass(codes, ctx.n, sp, x, units)
+        total, bad = ctx.cache[key_col]
+        if bad.any():
+            use = codes >= 0
+            spc = o["species_column"]
+            ctx.flag_rows(vs, mod, spc, use & (sp == -1), st.UNKNOWN_SPECIES,
+                          f"unknown species in {mod.name}.{spc} (known: "
+                          f"{', '.join(names)}, or map it with species = {{...}})")
+            ctx.flag_rows(vs, mod, spc, use & (sp == -2), st.MISSING_VALUE,
+                          f"missing species in {mod.name}.{spc}")
+            ctx.flag_rows(vs, mod, col, use & np.isnan(x), st.MISSING_VALUE,
+                          f"missing animal count in {mod.name}.{col}")
+            ctx.flag_rows(vs, mod, col, use & (x < 0), st.NEGATIVE_ANIMALS,
+                          f"negative animal count in {mod.name}.{col}")
+        out.append(total)
+    return out
+
+
+def _wide_columns(ctx, recipe, key="columns"):
+    """{species: column} of a wide module: given, or every column named like a species."""
+    o = recipe.options
+    names, _, lookup = species_table(recipe)
+    given = o.get(key) or {}
+    if isinstance(given, Mapping) and given:
+        bad = [s for s in given if s not in names]
+        if bad:
+            raise SpecError(f"[build.{recipe.variable}]: {key} names species without units: "
+                            f"{', '.join(bad)} (units: {', '.join(names)})")
+        return {s: str(c) for s, c in given.items()}
+    cols = list(given) if given else list(ctx.module(o["source"]).df.columns)
+    out = {}
+    for c in cols:
+        j = lookup.get(normalise(c))
+        if j is not None and names[j] not in out:
+            out[names[j]] = str(c)
+        elif given:
+            raise SpecError(f"[build.{recipe.variable}]: column {c!r} is not a species name")
+    if not out:
+        raise SpecError(f"[build.{recipe.variable}]: no species columns found in source "
+                        f"{o['source']}; give columns = {{sheep = \"...\", ...}}")
+    return out
+
+
+def herd(ctx, recipe, vs):
+    o = recipe.options
+    mask = _round_mask(ctx, recipe, o.get("round"))
+    cols = [_wide_columns(ctx, recipe)] if o["layout"] == "wide" else [o["count_column"]]
+    return herd_units(ctx, recipe, vs, cols, mask, o.get("round"))[0]
+
+
+def dzud_loss(ctx, recipe, vs):
+    o = recipe.options
+    mask = _round_mask(ctx, recipe, o.get("round"))
+    if o["layout"] == "wide":
+        cols = [_wide_columns(ctx, recipe), _wide_columns(ctx, recipe, "lost_columns")]
+    else:
+        cols = [o["count_column"], o["lost_column"]]
+    start, lost = herd_units(ctx, recipe, vs, cols, mask, o.get("round"))
+    ctx.flag_households(vs, start <= 0, st.NO_HERD, o["source"],
+                        f"no herd at the start of winter ({o['source']})")
+    ctx.flag_households(vs, lost > start, st.LOSS_EXCEEDS_HERD, o["source"],
+                        f"winter losses exceed the herd at its start ({o['source']})")
+    return np.divide(lost, start, out=np.full(ctx.n, np.nan), where=start > 0)
+
+
+def herd_change(ctx, recipe, vs):
+    o = recipe.options
+    if o["layout"] == "wide":
+        raise SpecError(f"[build.{recipe.variable}]: herd_change reads a long module with a "
+                        "round column (layout = \"long\")")
+    a = herd_units(ctx, recipe, vs, [o["count_column"]],
+                   _round_mask(ctx, recipe, o["from_round"]), o["from_round"])[0]
+    b = herd_units(ctx, recipe, vs, [o["count_column"]],
+                   _round_mask(ctx, recipe, o["to_round"]), o["to_round"])[0]
+    if not o["relative"]:
+        return b - a
+    ctx.flag_households(vs, a <= 0, st.NO_HERD, o["source"],
+                        f"no herd in round {o['from_round']} ({o['source']})")
+    return np.divide(b - a, a, out=np.full(ctx.n, np.nan), where=a > 0)
+
+
+def _round_mask(ctx, recipe, value):
+    o = recipe.options
+    if value is None or o["layout"] == "wide":
+        return None
+    mod = ctx.module(o["source"])
+    col = o["round_column"] or "round"
+    x = mod.number(col, f"[build.{recipe.variable}]")
+    return x == float(value)
+
+
+RECIPES = {"herd": herd, "dzud_loss": dzud_loss, "herd_change": herd_change}

@@ -1,0 +1,111 @@
+"""Money per adult equivalent and income composition from long (or wide) modules.
+
+Food expenditure per adult equivalent per month (World Bank LSMS consumption aggregates;
+Deaton & Zaidi 2002): purchases plus own-produced food valued at the household's declared
+unit values, each rescaled from its recall period to a month of 30.4375 days, divided by
+the household's adult equivalents.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rima.build import status as st
+from rima.build.catalog import DAYS_PER_MONTH
+
+
+def _columns(x) -> list[str]:
+    return [x] if isinstance(x, str) else [str(c) for c in x]
+
+
+def module_total(ctx, recipe, vs, source, columns, product=False):
+    """Per household: the sum over the module's rows of the columns' values (or of their
+    product, for quantity x unit value); missing and negative cells are flagged."""
+    from rima._kernels.build import group_sum
+
+    where = f"[build.{recipe.variable}]"
+    mod = ctx.module(source)
+    row_value = None
+    for col in columns:
+        x = mod.number(col, where, vs.name)
+        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
+                      f"missing value in {mod.name}.{col}")
+        ctx.flag_rows(vs, mod, col, x < 0, st.OUT_OF_RANGE,
+                      f"negative value in {mod.name}.{col}")
+        if row_value is None:
+            row_value = x.copy()
+        elif product:
+            row_value *= x
+        else:
+            row_value += x
+    total, _ = group_sum(mod.codes, ctx.n, row_value)
+    return total, mod
+
+
+def money_per_ae(ctx, recipe, vs):
+    o = recipe.options
+    spend, _ = module_total(ctx, recipe, vs, o["source"], _columns(o["amount_column"]))
+    monthly = spend * (DAYS_PER_MONTH / float(o["period_days"]))
+    if o["own_source"]:
+        own, _ = module_total(ctx, recipe, vs, o["own_source"],
+                              [o["quantity_column"], o["unit_value_column"]], product=True)
+        monthly = monthly + own * (DAYS_PER_MONTH / float(o["own_period_days"]))
+    ae = ctx.value(o["ae"], vs, f"[build.{recipe.variable}]")
+    ctx.flag_households(vs, ~(ae > 0) & ~np.isnan(ae), st.ZERO_DENOMINATOR, "",
+                        f"adult equivalents {o['ae']} not positive")
+    out = np.divide(monthly, ae, out=np.full(ctx.n, np.nan), where=ae > 0)
+    if o["log"]:
+        ctx.flag_households(vs, ~(out > 0) & ~np.isnan(out), st.NOT_POSITIVE, o["source"],
+                            "no food expenditure or own production (log undefined)")
+        out = np.log(np.where(out > 0, out, np.nan))
+    return out
+
+
+def income_sources(ctx, recipe, vs):
+    """Income sources with a positive amount (rows of a long module, or columns of a wide
+    one)."""
+    from rima._kernels.build import group_sum
+
+    o = recipe.options
+    where = f"[build.{recipe.variable}]"
+    mod = ctx.module(o["source"])
+    count = np.zeros(mod.n_rows)
+    for col in _columns(o["amount_column"]):
+        x = mod.number(col, where, vs.name)
+        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
+                      f"missing value in {mod.name}.{col}")
+        ctx.flag_rows(vs, mod, col, x < 0, st.OUT_OF_RANGE,
+                      f"negative value in {mod.name}.{col}")
+        count += x > 0
+    return group_sum(mod.codes, ctx.n, count)[0]
+
+
+def nonlivestock_income_share(ctx, recipe, vs):
+    """1 - livestock income / total income, from a long income module whose
+    `source_column` names each income source; `livestock` lists the livestock ones."""
+    from rima._kernels.build import group_reduce
+
+    o = recipe.options
+    where = f"[build.{recipe.variable}]"
+    mod = ctx.module(o["source"])
+    x = mod.number(o["amount_column"], where, vs.name)
+    ctx.flag_rows(vs, mod, o["amount_column"], np.isnan(x), st.MISSING_VALUE,
+                  f"missing value in {mod.name}.{o['amount_column']}")
+    ctx.flag_rows(vs, mod, o["amount_column"], x < 0, st.OUT_OF_RANGE,
+                  f"negative value in {mod.name}.{o['amount_column']}")
+    mod.require(o["source_column"], where)
+    from rima.build.sources import text_codes
+
+    names = {str(v).strip().casefold() for v in o["livestock"]}
+    is_live = text_codes(mod.df[o["source_column"]],
+                         lambda v: v is not None and str(v).strip().casefold() in names)
+    V = np.vstack([x, np.where(is_live, x, 0.0)])
+    _, _, sums, *_ = group_reduce(mod.codes, ctx.n, V)
+    total, live = sums
+    ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
+                        f"no income in {mod.name}")
+    return np.divide(total - live, total, out=np.full(ctx.n, np.nan), where=total > 0)
+
+
+RECIPES = {"money_per_ae": money_per_ae, "income_sources": income_sources,
+           "nonlivestock_income_share": nonlivestock_income_share}

@@ -1,0 +1,192 @@
+"""Household aggregates of the person roster, all from one pass (`roster_pass`).
+
+Adult equivalents: OECD-modified (Hagenaars, de Vos & Zaidi 1994; 1 / 0.5 / 0.3), OECD
+(1 / 0.7 / 0.5), or per capita; adults are members aged `adult_age` (14) and over.
+Dependency ratio: (members under 15 + members over 64) / members aged 15-64 (World Bank).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rima.build import status as st
+from rima.build.catalog import AE_SCALES
+
+# columns of roster_pass's count matrix
+MEMBERS, HEADS, ADULTS, CHILDREN, YOUNG, OLD, WORKING, NO_AGE, BAD_AGE, NO_REL, NO_EDU = range(11)
+
+
+def _pass(ctx, recipe):
+    """The roster pass for these roster settings, computed once per build."""
+    o = recipe.options
+    key = ("roster", o["source"], o["age_column"], o["relation_column"], str(o["head_code"]),
+           o["education_column"], float(o["max_age"]), float(o["adult_age"]),
+           float(o["young_below"]), float(o["old_above"]), tuple(o["working_ages"]))
+    if key in ctx.cache:
+        return ctx.cache[key]
+    from rima._kernels.build import roster_pass
+
+    where = f"[build.{recipe.variable}]"
+    mod = ctx.module(o["source"])
+    age = mod.number(o["age_column"], where)
+    head = _head_flags(mod, o["relation_column"], o["head_code"], where)
+    edu_col = o["education_column"]
+    edu = mod.number(edu_col, where) if mod.has(edu_col) else np.full(mod.n_rows, np.nan)
+    lo, hi = map(float, o["working_ages"])
+    ages = np.array([o["adult_age"], o["young_below"], o["old_above"], o["max_age"], lo, hi],
+                    dtype=np.float64)
+    C, head_row, max_edu = roster_pass(mod.codes, ctx.n, age, head, edu, ages)
+    # the rows behind bad-age statuses, found once for all the roster variables
+    bad_age = (age < 0) | (age > float(o["max_age"])) if C[:, BAD_AGE].any() else None
+    no_age = np.isnan(age) if C[:, NO_AGE].any() else None
+    out = {"mod": mod, "age": age, "head": head, "C": C, "head_row": head_row,
+           "max_edu": max_edu, "bad_age": bad_age, "no_age": no_age}
+    ctx.cache[key] = out
+    return out
+
+
+def _head_flags(mod, column, code, where) -> np.ndarray:
+    mod.require(column, where)
+    s = mod.df[column]
+    if isinstance(code, str):
+        from rima.build.sources import text_codes
+
+        want = code.strip().casefold()
+        return text_codes(s, lambda v: -1 if v is None or pd.isna(v) else int(
+            str(v).strip().casefold() == want)).astype(np.int8)
+    else:
+        x = mod.number(column, where)
+        isna = np.isnan(x)
+        eq = x == float(code)
+    return np.where(isna, -1, eq.astype(np.int8)).astype(np.int8)
+
+
+def _common(ctx, recipe, vs, R, ages=True):
+    mod, C, o = R["mod"], R["C"], recipe.options
+    ctx.flag_households(vs, C[:, MEMBERS] == 0, st.NO_ROW, mod.name,
+                        f"{st.NO_ROW} {mod.name}")
+    if ages and R["bad_age"] is not None:
+        ctx.flag_rows(vs, mod, o["age_column"], R["bad_age"], st.AGE_OUT_OF_RANGE,
+                      f"age out of range 0-{float(o['max_age']):g} in {mod.name}."
+                      f"{o['age_column']}")
+    if ages and R["no_age"] is not None:
+        ctx.flag_rows(vs, mod, o["age_column"], R["no_age"], st.MISSING_AGE,
+                      f"missing age in {mod.name}.{o['age_column']}")
+
+
+def _head(ctx, recipe, vs, R):
+    mod, C, o = R["mod"], R["C"], recipe.options
+    _common(ctx, recipe, vs, R, ages=False)
+    rel = o["relation_column"]
+    ctx.flag_rows(vs, mod, rel, R["head"] < 0, st.MISSING_RELATION,
+                  f"missing relation to head in {mod.name}.{rel}")
+    has = C[:, MEMBERS] > 0
+    ctx.flag_households(vs, has & (C[:, HEADS] == 0), st.NO_HEAD, mod.name,
+                        f"no head in {mod.name}", rel)
+    ctx.flag_households(vs, C[:, HEADS] > 1, st.SEVERAL_HEADS, mod.name,
+                        f"two or more heads in {mod.name}", rel)
+    return R["head_row"]
+
+
+def household_size(ctx, recipe, vs):
+    R = _pass(ctx, recipe)
+    _common(ctx, recipe, vs, R, ages=False)
+    return R["C"][:, MEMBERS].astype(np.float64)
+
+
+def adult_equivalents(ctx, recipe, vs):
+    R = _pass(ctx, recipe)
+    _common(ctx, recipe, vs, R)
+    o = recipe.options
+    first, other, child = (o["weights"] or AE_SCALES[o["scale"]])
+    C = R["C"]
+    a, c = C[:, ADULTS].astype(float), C[:, CHILDREN].astype(float)
+    return np.where(a > 0, first + other * (a - 1), 0.0) + child * c
+
+
+def dependency_ratio(ctx, recipe, vs):
+    R = _pass(ctx, recipe)
+    _common(ctx, recipe, vs, R)
+    C = R["C"]
+    work = C[:, WORKING].astype(float)
+    ctx.flag_households(vs, (C[:, MEMBERS] > 0) & (work == 0), st.NO_WORKING_AGE,
+                        R["mod"].name, f"no working-age member in {R['mod'].name}")
+    dep = (C[:, YOUNG] + C[:, OLD]).astype(float)
+    return np.divide(dep, work, out=np.full(ctx.n, np.nan), where=work > 0)
+
+
+def working_age(ctx, recipe, vs):
+    R = _pass(ctx, recipe)
+    _common(ctx, recipe, vs, R)
+    return R["C"][:, WORKING].astype(np.float64)
+
+
+def _head_value(ctx, recipe, vs, column, numeric):
+    R = _pass(ctx, recipe)
+    row = _head(ctx, recipe, vs, R)
+    mod = R["mod"]
+    mod.require(column, f"[build.{recipe.variable}]")
+    have = row >= 0
+    if numeric:
+        x = mod.number(column, f"[build.{recipe.variable}]", vs.name)
+        out = np.full(ctx.n, np.nan)
+        out[have] = x[row[have]]
+    else:
+        # take the heads' rows first: text work on one row per household, not per person
+        taken = mod.df[column].take(row[have])
+        gone = taken.isna().to_numpy()
+        if mod.missing_codes:
+            from rima.build.sources import text_codes
+
+            declared = {str(c) for c in mod.missing_codes}
+            gone = gone | text_codes(taken, lambda v: v is not None and str(v) in declared)
+        vals = taken.to_numpy(dtype=object, copy=True)
+        vals[gone] = None
+        out = np.full(ctx.n, None, dtype=object)
+        out[have] = vals
+    miss = have & pd.isna(out)
+    ctx.flag_cells(vs, mod, column, miss, out, row, st.MISSING_VALUE,
+                   f"head's {column} missing in {mod.name}.{column}")
+    return out, R, row
+
+
+def head_sex(ctx, recipe, vs):
+    o = recipe.options
+    mod = _pass(ctx, recipe)["mod"]
+    numeric = pd.api.types.is_numeric_dtype(mod.df[o["sex_column"]].dtype) if mod.has(
+        o["sex_column"]) else False
+    return _head_value(ctx, recipe, vs, o["sex_column"], numeric)[0]
+
+
+def head_age(ctx, recipe, vs):
+    o = recipe.options
+    out, R, row = _head_value(ctx, recipe, vs, o["age_column"], True)
+    bad = (out < 0) | (out > float(o["max_age"]))
+    ctx.flag_cells(vs, R["mod"], o["age_column"], bad, out, row, st.AGE_OUT_OF_RANGE,
+                   f"head's age out of range 0-{float(o['max_age']):g}")
+    return out
+
+
+def head_education(ctx, recipe, vs):
+    return _head_value(ctx, recipe, vs, recipe.options["education_column"], True)[0]
+
+
+def max_adult_education(ctx, recipe, vs):
+    R = _pass(ctx, recipe)
+    _common(ctx, recipe, vs, R)
+    mod = R["mod"]
+    col = recipe.options["education_column"]
+    mod.require(col, f"[build.{recipe.variable}]")
+    C = R["C"]
+    ctx.flag_households(vs, (C[:, MEMBERS] > 0) & (C[:, ADULTS] == 0), st.MISSING_VALUE,
+                        mod.name, f"no adult in {mod.name}")
+    ctx.flag_households(vs, C[:, NO_EDU] > 0, st.MISSING_VALUE, mod.name,
+                        f"an adult's education missing in {mod.name}.{col}", col)
+    return R["max_edu"]
+
+
+RECIPES = {"household_size": household_size, "adult_equivalents": adult_equivalents,
+           "dependency_ratio": dependency_ratio, "working_age": working_age,
+           "head_sex": head_sex, "head_age": head_age, "head_education": head_education,
+           "max_adult_education": max_adult_education}

@@ -1,0 +1,146 @@
+"""Transforms of household-level variables (built ones or household-table columns).
+
+Winsorising cut points are the (type 7, linear) quantiles of the households whose value is
+ok, overall or within each group of `by`; they are stored in the recipe's `fitted` option so
+households built later are capped at the training cut points.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from rima.build import status as st
+from rima.errors import DataError
+
+
+def _where(recipe):
+    return f"[build.{recipe.variable}]"
+
+
+def _input(ctx, recipe, vs, name=None):
+    return ctx.value(name or recipe.options["input"], vs, _where(recipe))
+
+
+def log(ctx, recipe, vs):
+    x = _input(ctx, recipe, vs) + float(recipe.options["offset"])
+    ctx.flag_households(vs, ~(x > 0) & ~np.isnan(x), st.NOT_POSITIVE, "",
+                        f"{recipe.options['input']} not positive (log undefined)")
+    return np.log(np.where(x > 0, x, np.nan))
+
+
+def log1p(ctx, recipe, vs):
+    x = _input(ctx, recipe, vs)
+    ctx.flag_households(vs, ~(x > -1) & ~np.isnan(x), st.NOT_POSITIVE, "",
+                        f"{recipe.options['input']} at most -1 (log1p undefined)")
+    return np.log1p(np.where(x > -1, x, np.nan))
+
+
+def cap(ctx, recipe, vs):
+    x = _input(ctx, recipe, vs)
+    lo, hi = recipe.options["lower"], recipe.options["upper"]
+    return np.clip(x, -np.inf if lo is None else float(lo), np.inf if hi is None else float(hi))
+
+
+def winsorize(ctx, recipe, vs):
+    o = recipe.options
+    x = _input(ctx, recipe, vs)
+    by = o.get("by")
+    groups = _group_keys(ctx.raw(by, _where(recipe))) if by else np.full(ctx.n, "all", object)
+    if by:
+        ctx.flag_households(vs, pd.isna(groups), st.NO_GROUP, "", f"missing group {by}")
+    fitted = dict(o.get("fitted") or {})
+    if not fitted:
+        if not ctx.fit:
+            raise DataError(f"{_where(recipe)}: no stored winsorising cut points (fitted)")
+        q = [float(o["lower_quantile"]), float(o["upper_quantile"])]
+        cut = {}
+        ok = vs.ok & ~np.isnan(x)
+        for g in pd.unique(groups[ok]):
+            vals = x[ok & (groups == g)]
+            lo, hi = np.quantile(vals, q)
+            cut[str(g)] = [float(lo), float(hi)]
+        fitted = {"cutoffs": cut}
+        ctx.fitted[recipe.variable] = fitted
+    cut = fitted["cutoffs"]
+    lo = np.full(ctx.n, np.nan)
+    hi = np.full(ctx.n, np.nan)
+    for g, (a, b) in cut.items():
+        m = groups == g
+        lo[m], hi[m] = a, b
+    ctx.flag_households(vs, np.isnan(lo) & ~pd.isna(groups), st.NO_GROUP, "",
+                        f"group of {by or 'all'} has no winsorising cut points")
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def _group_keys(values):
+    out = np.asarray(values, dtype=object).copy()
+    miss = pd.isna(out)
+    out[~miss] = [_key(v) for v in out[~miss]]
+    out[miss] = None
+    return out
+
+
+def _key(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)
+
+
+def divide(ctx, recipe, vs):
+    num = _input(ctx, recipe, vs, recipe.options["numerator"])
+    den = _input(ctx, recipe, vs, recipe.options["denominator"])
+    ctx.flag_households(vs, (den == 0), st.ZERO_DENOMINATOR, "",
+                        f"{recipe.options['denominator']} is zero")
+    return np.divide(num, den, out=np.full(ctx.n, np.nan), where=den != 0)
+
+
+def _stack(ctx, recipe, vs):
+    return np.vstack([_input(ctx, recipe, vs, n) for n in recipe.options["inputs"]])
+
+
+def total(ctx, recipe, vs):
+    return _stack(ctx, recipe, vs).sum(axis=0)
+
+
+def any_of(ctx, recipe, vs):
+    return (np.nan_to_num(_stack(ctx, recipe, vs)) != 0).any(axis=0).astype(np.float64)
+
+
+def all_of(ctx, recipe, vs):
+    return (np.nan_to_num(_stack(ctx, recipe, vs)) != 0).all(axis=0).astype(np.float64)
+
+
+def recode(ctx, recipe, vs):
+    """Values looked up in `map` (TOML keys are text, so codes are compared as text:
+    1 and 1.0 are both "1"); codes not in the map take `default` or are flagged."""
+    o = recipe.options
+    raw = ctx.raw(o["input"], _where(recipe))
+    if o["input"] in ctx.status:
+        src = ctx.status[o["input"]]
+        for code in np.unique(src.codes[src.codes > 0]):
+            vs.flag(src.codes == code, f"input {o['input']}: {src.reasons[code - 1]}")
+    keys = _group_keys(np.asarray(raw, dtype=object))
+    table = {str(k).strip(): v for k, v in o["map"].items()}
+    default = o.get("default")
+    targets = list(table.values()) + ([default] if default is not None else [])
+    numeric = all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in targets)
+    out = np.full(ctx.n, np.nan if numeric else None, dtype=float if numeric else object)
+    miss = pd.isna(keys)
+    ctx.flag_households(vs, miss, st.MISSING_VALUE, "", f"missing value in {o['input']}")
+    found = np.zeros(ctx.n, dtype=bool)
+    for k, v in table.items():
+        m = keys == k
+        out[m] = v
+        found |= m
+    rest = ~found & ~miss
+    if default is not None:
+        out[rest] = default
+    else:
+        ctx.flag_households(vs, rest, st.UNMAPPED_CODE, "",
+                            f"{o['input']} value not in the recode map")
+    return out
+
+
+RECIPES = {"log": log, "log1p": log1p, "cap": cap, "winsorize": winsorize, "divide": divide,
+           "sum": total, "any": any_of, "all": all_of, "recode": recode}

@@ -1,0 +1,81 @@
+"""The build as the commands and the service use it: build before a fit, validation or
+scoring, write the built table with its report, score raw modules with a saved model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rima.build.engine import BuildResult, build
+from rima.errors import RimaInputError
+
+
+def build_for_spec(spec, data=None, sources=None, fit: bool = True):
+    """(built table, spec holding the learned constants, BuildResult) for a spec with
+    `[build]`; `data` (a path or DataFrame), when given, is the household table."""
+    given = dict(sources or {})
+    if data is not None:
+        given[spec.build.main] = data
+    result = build(spec.build, given, fit=fit)
+    return result.table, spec.with_build(result.spec), result
+
+
+def parse_sources(values) -> dict[str, str]:
+    """NAME=PATH pairs (the --source option) as a dict."""
+    out = {}
+    for v in values or ():
+        name, sep, path = str(v).partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise RimaInputError(f"--source {v!r}: expected NAME=PATH, e.g. roster=roster.csv")
+        out[name.strip()] = path.strip()
+    return out
+
+
+def report_paths(out) -> tuple[Path, Path]:
+    """Where the per-household report and the issue list go beside a built table."""
+    out = Path(out)
+    suffix = "".join(out.suffixes[-2:]) if out.suffix.lower() in (".gz", ".bz2", ".xz", ".zst") \
+        else out.suffix
+    stem = out.name[: len(out.name) - len(suffix)] if suffix else out.name
+    return (out.with_name(f"{stem}_build_report{suffix}"),
+            out.with_name(f"{stem}_build_issues{suffix}"))
+
+
+def write_build(result: BuildResult, out) -> tuple[Path, Path, Path]:
+    """Write the built table, its per-household report and the issue list, all or none:
+    each goes to a temporary file first and the three are renamed once all are written."""
+    from rima.io import table_format, write_table
+
+    out = Path(out)
+    table_format(out, write=True)
+    report, issues = report_paths(out)
+    targets = [(result.table, out), (result.report, report), (result.issues, issues)]
+    temps = []
+    try:
+        for df, path in targets:
+            tmp = path.with_name(f".{path.name}.partial{os.getpid()}{''.join(path.suffixes)}")
+            temps.append(tmp)
+            write_table(df, tmp)
+        for (_, path), tmp in zip(targets, temps):
+            os.replace(tmp, path)
+    finally:
+        for tmp in temps:
+            if tmp.exists():
+                tmp.unlink()
+    return out, report, issues
+
+
+def needs_build(model, df) -> bool:
+    """True when a model with recipes is given a household table that lacks the built
+    variables (raw modules); a table already holding all of them is scored as it is."""
+    b = getattr(model.spec, "build", None)
+    return b is not None and not all(v in df.columns for v in b.variables)
+
+
+def score_raw(model, sources, data=None):
+    """(scores, BuildResult): build the model's variables from raw modules of new
+    households with the stored constants, then score them."""
+    if model.spec.build is None:
+        raise RimaInputError("this model has no [build] recipes; score a household table")
+    table, _, result = build_for_spec(model.spec, data, sources, fit=False)
+    return model.score(table), result

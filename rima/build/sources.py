@@ -1,0 +1,225 @@
+"""Survey modules at the edge: read them, map each row to its household, read numbers.
+
+The household table fixes the households and their order. Each module row is mapped to a
+household position once (-1 when its household is absent or its key missing, reported);
+numeric columns are read as float64 with declared missing codes and Stata's extended
+missing values (".", ".a" ... ".z") as missing, and any other text reported as non-numeric.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from rima.build import status as st
+from rima.errors import SpecError
+
+_STATA_MISSING = re.compile(r"^\.[a-z]?$")
+
+
+class HouseholdIndex:
+    """Positions of household ids; integer ids use a dense table (one pass, no hashing)."""
+
+    def __init__(self, ids: pd.Series):
+        self.ids = ids.to_numpy()
+        self.n = len(ids)
+        keys, ok = _int_keys(ids)
+        self._dense = None
+        self._index = None
+        missing = ids.isna().to_numpy()
+        self.missing = missing
+        self.duplicate = np.zeros(self.n, dtype=bool)
+        if keys is not None and ok.all() and self.n:
+            from rima._kernels.build import DENSE_SPAN_FACTOR, dense_table
+
+            lo, hi = int(keys.min()), int(keys.max())
+            span = hi - lo + 1
+            if span <= DENSE_SPAN_FACTOR * self.n + 1024:
+                table, dup = dense_table(keys, lo, span)
+                self._dense = (lo, table)
+                if dup >= 0:
+                    self.duplicate = ids.duplicated(keep="first").to_numpy()
+                return
+        self.duplicate = ids.duplicated(keep="first").to_numpy() & ~missing
+
+    def _hashed(self):
+        if self._index is None:
+            first = ~self.duplicate & ~self.missing
+            vals = _text_or_number(pd.Series(self.ids))
+            self._index = (pd.Index(vals[first]), np.flatnonzero(first))
+        return self._index
+
+    def positions(self, keys: pd.Series) -> np.ndarray:
+        """Household position of each key (-1: absent or missing)."""
+        if self._dense is not None:
+            k, ok = _int_keys(keys)
+            if k is not None:
+                from rima._kernels.build import dense_lookup
+
+                lo, table = self._dense
+                return dense_lookup(np.where(ok, k, lo - 1), lo, table)
+        index, pos = self._hashed()
+        got = index.get_indexer(_text_or_number(keys))
+        return np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)
+
+
+def _int_keys(s: pd.Series):
+    """(int64 keys, ok mask) when the ids are integers (floats without fractions count);
+    (None, None) otherwise."""
+    if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
+        if s.hasnans:
+            ok = s.notna().to_numpy()
+            return s.fillna(0).to_numpy(dtype=np.int64), ok
+        return s.to_numpy(dtype=np.int64), np.ones(len(s), dtype=bool)
+    if pd.api.types.is_float_dtype(s.dtype):
+        x = s.to_numpy(dtype=np.float64)
+        ok = np.isfinite(x)
+        if np.all(x[ok] == np.round(x[ok])) and (np.abs(x[ok]) < 2**62).all():
+            return np.where(ok, x, 0).astype(np.int64), ok
+    return None, None
+
+
+def _text_or_number(s: pd.Series):
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        x = s.to_numpy(dtype=np.float64)
+        if np.all(np.isnan(x) | (x == np.round(x))):
+            return np.asarray(pd.array(s, dtype="Int64").astype(object), dtype=object)
+        return x
+    return s.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v).to_numpy()
+
+
+def numeric(series: pd.Series, codes=()) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values, non-numeric mask): missing codes and Stata missing become NaN."""
+    num_codes = [float(c) for c in codes if not isinstance(c, str)]
+    text_codes = {str(c).strip() for c in codes}
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        series = series.astype(object)
+        dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        x = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        if num_codes and not x.flags.writeable:
+            x = x.copy()
+        bad = np.zeros(x.shape[0], dtype=bool)
+    else:
+        s = series.astype(object)
+        isna = s.isna().to_numpy()
+        text = s.astype(str).str.strip()
+        blank = (text == "") | text.str.lower().str.match(_STATA_MISSING.pattern).fillna(False)
+        blank = blank.to_numpy() | isna | text.isin(text_codes).to_numpy()
+        x = pd.to_numeric(text.where(~blank, None), errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.isnan(x) & ~blank
+    for c in num_codes:
+        hit = x == c
+        if hit.any():
+            x[hit] = np.nan
+    return x, bad
+
+
+def text_codes(series: pd.Series, fn) -> np.ndarray:
+    """fn applied to each distinct value of a text column, spread back to the rows
+    (missing values get fn(None)); text work once per distinct value, not per row."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        codes, uniq = series.cat.codes.to_numpy(), list(series.cat.categories)
+    else:
+        codes, uniq = pd.factorize(series, use_na_sentinel=True)
+        uniq = list(uniq)
+    table = np.array([fn(u) for u in uniq] + [fn(None)])
+    return table[np.where(codes < 0, len(uniq), codes)]
+
+
+class Module:
+    """One source table with each row's household position (`codes`)."""
+
+    def __init__(self, name: str, df: pd.DataFrame, key: str, codes_missing: tuple,
+                 index: HouseholdIndex, issues: st.IssueLog, main: bool = False):
+        self.name = name
+        self.df = df
+        self.key = key
+        self.missing_codes = codes_missing
+        self.main = main
+        self.n_rows = len(df)
+        if key not in df.columns:
+            raise SpecError(f"source {name}: no household key column {key!r}"
+                            + _near(key, df.columns))
+        if main:
+            self.codes = np.arange(self.n_rows, dtype=np.int64)
+            self.codes[index.missing | index.duplicate] = -1
+        else:
+            self.codes = index.positions(df[key])
+            self._report_orphans(issues)
+        self._numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._reported: set[str] = set()
+        self._issues = issues
+        self._wide = None
+        self._aligned = None
+
+    def _report_orphans(self, issues):
+        lost = np.flatnonzero(self.codes < 0)
+        if lost.size == 0:
+            return
+        keys = self.df[self.key].to_numpy()[lost]
+        nokey = pd.isna(keys)
+        absent = (f"{self.name} row whose household is not in the household table "
+                  "(row not used)")
+        for mask, kind, msg in ((~nokey, st.NOT_IN_HOUSEHOLDS, absent),
+                                (nokey, st.MISSING_KEY,
+                                 f"{self.name} row without a household id (row not used)")):
+            if mask.any():
+                issues.add(variable="", status=kind, module=self.name, column=self.key,
+                           households=keys[mask], rows=lost[mask] + 1, values=keys[mask],
+                           message=msg)
+
+    def has(self, column: str) -> bool:
+        return column in self.df.columns
+
+    def require(self, column: str, where: str) -> None:
+        if column not in self.df.columns:
+            raise SpecError(f"{where}: source {self.name} has no column {column!r}"
+                            + _near(column, self.df.columns))
+
+    def number(self, column: str, where: str, variable: str = "") -> np.ndarray:
+        """The column as float64 (NaN = missing); non-numeric cells are reported once."""
+        self.require(column, where)
+        if column not in self._numeric:
+            self._numeric[column] = numeric(self.df[column], self.missing_codes)
+        x, bad = self._numeric[column]
+        if bad.any() and column not in self._reported:
+            self._reported.add(column)
+            rows = np.flatnonzero(bad)
+            self._issues.add(variable=variable, status=st.NON_NUMERIC, module=self.name,
+                             column=column, households=self.df[self.key].to_numpy()[rows],
+                             rows=rows + 1, values=self.df[column].to_numpy()[rows],
+                             message=f"non-numeric value in {self.name}.{column} (missing)")
+        return x
+
+    def aligned(self, n_households: int) -> bool:
+        """True when row i is household i's only row (a cover sheet or a wide module
+        exported in household order)."""
+        if getattr(self, "_aligned", None) is None:
+            self._aligned = (self.n_rows == n_households
+                             and bool((self.codes == np.arange(self.n_rows)).all()))
+        return self._aligned
+
+    def household_rows(self, n_households: int):
+        """(row of each household or -1, rows per household) for a one-row-per-household
+        module; a household with several rows is the caller's to flag."""
+        if self._wide is None:
+            if self.main:
+                pos = self.codes.copy()
+                rows = (pos >= 0).astype(np.int64)
+            else:
+                from rima._kernels.build import group_reduce
+
+                rows, pos, *_ = group_reduce(self.codes, n_households,
+                                             np.empty((0, self.n_rows)))
+            self._wide = (pos, rows)
+        return self._wide
+
+
+def _near(name, columns) -> str:
+    from rima.suggest import did_you_mean
+
+    return did_you_mean(name, list(map(str, columns)))

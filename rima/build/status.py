@@ -1,0 +1,155 @@
+"""Build statuses: every built value is "ok" or carries the reason it is not.
+
+A reason has a named kind (the constants below) and the place it was found: the module,
+the column and the source row. Each household keeps the first reason per variable (its
+value is then missing); the issue list keeps every occurrence, including module rows whose
+household is absent from the household table, which belong to no household at all.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+OK = "ok"
+
+# Named statuses (the `status` column of the issue list)
+MISSING_VALUE = "missing value"
+NON_NUMERIC = "non-numeric value"
+OUT_OF_RANGE = "out of range"
+NOT_BINARY = "not 0/1"
+NO_ROW = "no row in module"
+DUPLICATE_ROWS = "several rows in module"
+NO_HEAD = "no head"
+SEVERAL_HEADS = "several heads"
+AGE_OUT_OF_RANGE = "age out of range"
+MISSING_AGE = "missing age"
+MISSING_RELATION = "missing relation to head"
+NEGATIVE_ANIMALS = "negative animal count"
+UNKNOWN_SPECIES = "unknown species"
+LOSS_EXCEEDS_HERD = "losses exceed herd"
+NO_HERD = "no herd"
+NO_WORKING_AGE = "no working-age member"
+NOT_POSITIVE = "not positive"
+ZERO_DENOMINATOR = "zero denominator"
+NOT_IN_HOUSEHOLDS = "household absent from household table"
+DUPLICATE_HOUSEHOLD = "household id repeated"
+MISSING_KEY = "missing household id"
+INPUT_NOT_OK = "input not ok"
+UNMAPPED_CODE = "code not in recode table"
+NO_GROUP = "missing group"
+
+KINDS = (MISSING_VALUE, NON_NUMERIC, OUT_OF_RANGE, NOT_BINARY, NO_ROW, DUPLICATE_ROWS, NO_HEAD,
+         SEVERAL_HEADS, AGE_OUT_OF_RANGE, MISSING_AGE, MISSING_RELATION, NEGATIVE_ANIMALS,
+         UNKNOWN_SPECIES, LOSS_EXCEEDS_HERD, NO_HERD, NO_WORKING_AGE, NOT_POSITIVE,
+         ZERO_DENOMINATOR, NOT_IN_HOUSEHOLDS, DUPLICATE_HOUSEHOLD, MISSING_KEY, INPUT_NOT_OK,
+         UNMAPPED_CODE, NO_GROUP)
+
+ISSUE_COLUMNS = ("variable", "status", "module", "column", "household", "row", "value",
+                 "message")
+
+
+class VariableStatus:
+    """Status codes of one built variable for every household (0 = ok).
+
+    Code i > 0 is `reasons[i - 1]`; the first reason flagged for a household is kept.
+    """
+
+    def __init__(self, name: str, n: int):
+        self.name = name
+        self.codes = np.zeros(n, dtype=np.int32)
+        self.reasons: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def flag(self, where, reason: str) -> None:
+        """Give the households at `where` (positions or a bool mask) `reason` if still ok."""
+        idx = np.flatnonzero(where) if _is_mask(where, self.codes.shape[0]) else np.asarray(
+            where, dtype=np.int64)
+        idx = idx[idx >= 0]
+        if idx.size == 0:
+            return
+        code = self._index.get(reason)
+        if code is None:
+            self.reasons.append(reason)
+            code = self._index[reason] = len(self.reasons)
+        sub = self.codes[idx]
+        self.codes[idx] = np.where(sub == 0, code, sub)
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.codes == 0
+
+    def strings(self) -> pd.Categorical:
+        cats = [OK, *self.reasons]
+        return pd.Categorical.from_codes(self.codes, categories=cats)
+
+    def first_reason(self, i: int) -> str:
+        c = self.codes[i]
+        return OK if c == 0 else self.reasons[c - 1]
+
+
+def _is_mask(where, n) -> bool:
+    a = np.asarray(where)
+    return a.dtype == bool and a.shape == (n,)
+
+
+class IssueLog:
+    """Every bad case found by the build, one entry per (status, place, source row)."""
+
+    def __init__(self):
+        self._parts: list[dict] = []
+
+    def add(self, *, variable, status, module, column, households, rows, values, message):
+        """Record issues; households/rows/values are arrays of equal length (or scalars).
+
+        households: household ids as found in the data; rows: 1-based source rows (0 when
+        the issue belongs to the household table row itself, which is also 1-based).
+        """
+        rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
+        m = rows.shape[0]
+        if m == 0:
+            return
+        self._parts.append({
+            "variable": np.full(m, variable or "", dtype=object),
+            "status": np.full(m, status, dtype=object),
+            "module": np.full(m, module or "", dtype=object),
+            "column": np.full(m, column or "", dtype=object),
+            "household": _col(households, m),
+            "row": rows,
+            "value": _col(values, m),
+            "message": np.full(m, message, dtype=object),
+        })
+
+    def frame(self) -> pd.DataFrame:
+        if not self._parts:
+            return pd.DataFrame({c: pd.Series(dtype=object if c != "row" else np.int64)
+                                 for c in ISSUE_COLUMNS})
+        cols = {c: np.concatenate([p[c] for p in self._parts]) for c in ISSUE_COLUMNS}
+        # ids and cell values come from columns of any type: text ("" = none or missing)
+        # keeps every table format (Parquet, Stata) able to hold them
+        for c in ("household", "value"):
+            cols[c] = np.array(["" if _isna(v) else _text(v) for v in cols[c]], dtype=object)
+        return pd.DataFrame(cols)
+
+    def __len__(self):
+        return sum(p["row"].shape[0] for p in self._parts)
+
+
+def _isna(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(v) -> str:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _col(x, m):
+    if np.ndim(x) == 0:
+        return np.full(m, x, dtype=object)
+    a = np.asarray(x, dtype=object)
+    return a if a.shape[0] == m else np.full(m, None, dtype=object)
