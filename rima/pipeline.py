@@ -422,10 +422,10 @@ def shared_moments(inp: FitInput) -> SharedMoments | None:
     variables, indicators = inp.variables, inp.indicators
     p_tot = len(variables)
     if inp.with_y:
-        return _pillar_moments(inp.block, inp.analysed,
+        return pillar_moments(inp.block, inp.analysed,
                                np.concatenate([inp.sign, np.ones(len(indicators))]),
                                inp.mimic_rows, inp.w, variables + indicators, digest=True)
-    return _pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign, inp.xok & inp.wok,
+    return pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign, inp.xok & inp.wok,
                            inp.w, variables)
 
 
@@ -584,8 +584,8 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     # in the model's own column order (indicators, then causes), which the MIMIC then reads
     # without a copy; any other order would cost a reordering copy of the whole matrix
     Mm = np.empty((mrows.size, m + K))
-    _gather(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm)
-    _gather(out, np.arange(K), mrows, out=Mm, col0=m)
+    gather_columns(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm)
+    gather_columns(out, np.arange(K), mrows, out=Mm, col0=m)
     mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
     syntax = mimic_syntax(inp.spec)
     se, notes = mimic_se(opts)
@@ -598,7 +598,7 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
 
 
 def mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes) -> MimicFit:
-    icpt, cx, cy = _pattern_weights(res, opts.rci_prediction, m, K,
+    icpt, cx, cy = pattern_weights(res, opts.rci_prediction, m, K,
                                     allow_partial=opts.missing == "fiml")
     return MimicFit(result=res, syntax=syntax, se=se, ymean=ymean, ysd=ysd, icpt=icpt, cx=cx,
                     cy=cy, notes=notes)
@@ -642,7 +642,7 @@ def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
     spec, opts = inp.spec, inp.opts
     indicators = inp.indicators
     needed = inp.variables + indicators + ([spec.weight] if inp.w is not None else [])
-    codes, reasons = _status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
+    codes, reasons = row_status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
                              partial_ok=indicators if opts.missing == "fiml" else ())
     if inp.w is not None:
         bad_w = ~inp.wok & ~np.isnan(inp.w) & ~sc.scored
@@ -733,7 +733,7 @@ def _columns(block, col, names):
     return block[j].T
 
 
-def _status(rep, df, numeric, needed, scored, partial_ok=()):
+def row_status(rep, df, numeric, needed, scored, partial_ok=()):
     """(codes, reasons) of every row: 0 "ok" when scored, else the columns missing, read
     from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it)."""
     bad = np.flatnonzero(~scored)
@@ -744,7 +744,7 @@ def _status(rep, df, numeric, needed, scored, partial_ok=()):
     return status_codes(len(df), bad, miss, needed, partial_ok)
 
 
-def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
+def pillar_moments(block, cols, sign, rows, w, names, digest=False):
     """Moments of the signed block rows `cols` over `rows`: (n, unweighted Moments,
     weighted Moments or None, the fingerprint digests of those rows if `digest`). The
     pillars' correlation blocks, means and n - 1 SDs are all read from these; the rows are
@@ -771,7 +771,7 @@ def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
     return SharedMoments(n=int(idx.size), unweighted=mu, weighted=mw, digests=dig)
 
 
-def _gather(block, cols, idx, shift=None, div=None, out=None, col0=0):
+def gather_columns(block, cols, idx, shift=None, div=None, out=None, col0=0):
     """Rows `idx` of the block rows `cols` into out[:, col0:] as (x - shift) / div
     (`rima._kernels.columns.gather_rows`)."""
     k = len(cols)
@@ -788,7 +788,7 @@ def _fit_from_moments(fm, shared, idx, names):
     return fm.fit_moments(shared.unweighted.take(idx), mw, names=names)
 
 
-def _pattern_weights(res, method, m, k, allow_partial):
+def pattern_weights(res, method, m, k, allow_partial):
     """Prediction weights for every pattern of missing indicators (bit j = y_j missing).
 
     With FIML, a household missing some indicators is scored conditioned on the indicators

@@ -80,3 +80,380 @@ def score_dask(model, ddf):
     meta = model.score(ddf._meta.astype({c: "float64" for c in model.required_columns
                                          if c != model.id}))
     return ddf.map_partitions(model.score, meta=meta)
+
+
+# ------------------------------------------------------------------ the partitioned fit
+#
+# The fit on data that never sits in one memory runs the in-memory fit's own steps
+# (`rima.pipeline`): each pass below reads and validates one partition at a time on a
+# worker and returns a small summary; the client merges the summaries in partition order
+# (centred pairwise merges: `merge_moments`, `gamma_from_blocks`) and runs the factor
+# analyses and the MIMIC on the merged moments.
+#   pass 1: validation + moments of the pillar variables and indicators (listwise rows)
+#   pass 2: pillar scores -> moments of the MIMIC's data, fingerprint digests
+#   pass 3: RCI -> its training range, lavaan's Gamma features (robust.sem), RSM moments
+#   pass 4: scores and row status written as one Parquet file per partition
+
+
+def partitions(data):
+    """[(label, delayed frame)] of a dask DataFrame, a directory or a glob of Parquet or
+    CSV files (sorted by name; the label is the file, so errors name it)."""
+    import glob
+    from pathlib import Path
+
+    dask = _require_dask()
+    if _is_dask_frame(data):
+        return [(f"partition {i + 1}", part) for i, part in enumerate(data.to_delayed())]
+    path = str(data)
+    if Path(path).is_dir():
+        files = sorted(str(f) for f in Path(path).iterdir()
+                       if f.suffix.lower() in (".parquet", ".csv", ".pq"))
+    else:
+        files = sorted(glob.glob(path))
+    if not files:
+        raise DataError(f"no Parquet or CSV partitions in {path}")
+    from rima.io import read_table
+
+    return [(f, dask.delayed(read_table)(f)) for f in files]
+
+
+def _is_dask_frame(data) -> bool:
+    mod = type(data).__module__
+    return mod.startswith("dask") and hasattr(data, "to_delayed")
+
+
+def is_partitioned(data) -> bool:
+    """True for data the partitioned fit takes: a dask DataFrame, a directory or a glob."""
+    from pathlib import Path
+
+    if _is_dask_frame(data):
+        return True
+    if isinstance(data, (str, Path)):
+        s = str(data)
+        return Path(s).is_dir() or any(ch in s for ch in "*?[")
+    return False
+
+
+def _check_options(spec):
+    from rima.errors import SpecError
+
+    opts = spec.options
+    bad = []
+    if opts.missing != "listwise":
+        bad.append(f"missing = {opts.missing!r} (the partitioned fit is listwise)")
+    if opts.weights:
+        bad.append("weights = true (weighted MIMIC SEs need every row on one machine)")
+    if opts.anchor:
+        bad.append("anchor (orientation by an anchor variable)")
+    if opts.rsm != "correlation" and opts.rsm != "std_coefficient":
+        bad.append(f"rsm = {opts.rsm!r}")
+    if bad:
+        raise SpecError("the dask engine does not support option(s): " + "; ".join(bad)
+                        + "; fit in memory (--engine memory) instead")
+
+
+def _fit_input(frame, spec, label):
+    from rima.pipeline import fit_input
+    from rima.validation import validate
+
+    rep = validate(frame, spec, source=label)
+    rep.raise_if_errors()
+    return fit_input(frame, spec, rep, label)
+
+
+def _pass_moments(frame, spec, label):
+    """Pass 1: (rows, analysed rows, Moments of the signed variables and the indicators)."""
+    from rima.pipeline import pillar_moments
+
+    inp = _fit_input(frame, spec, label)
+    n_an = int(inp.mimic_rows.sum())
+    if n_an == 0:
+        return len(frame), 0, None
+    sign = np.concatenate([inp.sign, np.ones(len(inp.indicators))])
+    sh = pillar_moments(inp.block, inp.analysed, sign, inp.mimic_rows, None,
+                        inp.variables + inp.indicators)
+    return len(frame), n_an, sh.unweighted
+
+
+def _pillars_of(frame, spec, label, pil):
+    from rima._kernels.score import score_pillars
+
+    inp = _fit_input(frame, spec, label)
+    K = len(inp.names)
+    out = np.empty((K + 2, len(frame)))
+    P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
+    return inp, out, P
+
+
+def _mimic_matrix(inp, out, ymean, ysd):
+    from rima.pipeline import gather_columns
+
+    m, K = len(inp.indicators), len(inp.names)
+    mrows = np.flatnonzero(inp.mimic_rows)
+    Mm = np.empty((mrows.size, m + K))
+    gather_columns(inp.block, inp.analysed[len(inp.variables):], mrows, ymean, ysd, out=Mm)
+    gather_columns(out, np.arange(K), mrows, out=Mm, col0=m)
+    return Mm
+
+
+def _pass_mimic(frame, spec, label, pil, ymean, ysd, offset):
+    """Pass 2: Moments of the MIMIC's data (z-scored indicators, pillars) and the
+    fingerprint digests of the analysed rows (position offset: rows before)."""
+    from rima._kernels.columns import column_digests
+
+    inp, out, _P = _pillars_of(frame, spec, label, pil)
+    Mm = _mimic_matrix(inp, out, ymean, ysd)
+    cols = np.asarray(inp.analysed, dtype=np.int64)
+    mrows = np.flatnonzero(inp.mimic_rows).astype(np.int64)
+    dig = column_digests(inp.block.view(np.uint64), cols, mrows, offset)
+    mo = compute_moments(Mm) if Mm.shape[0] else None
+    return mo, dig
+
+
+def _rci_of(inp, out, P, mim):
+    from rima._kernels.score import predict_rci
+
+    K = len(inp.names)
+    return predict_rci(P, inp.Y, mim.ymean, mim.ysd, mim.icpt, mim.cx, mim.cy, 0.0, 100.0,
+                       out=(out[K], out[K + 1]))
+
+
+def _pass_rci(frame, spec, label, pil, mim, b_ols, zmean):
+    """Pass 3: the RCI's training min and max, Gamma's feature blocks and the moments of
+    (pillars, RCI) over the scored rows (the RSM's correlations)."""
+    from rima._kernels.rci_scale import training_range
+    from rima.mimic.inference import gamma_feature_blocks
+
+    inp, out, P = _pillars_of(frame, spec, label, pil)
+    rci, _r100 = _rci_of(inp, out, P, mim)
+    scored, lo, hi = training_range(rci, np.ascontiguousarray(inp.mimic_rows))
+    Mm = _mimic_matrix(inp, out, mim.ymean, mim.ysd)
+    m = len(inp.indicators)
+    blocks = None
+    if Mm.shape[0]:
+        blocks = gamma_feature_blocks(np.ascontiguousarray(Mm[:, :m]),
+                                      np.ascontiguousarray(Mm[:, m:]), None, zmean[:m],
+                                      zmean[m:], b_ols)
+    rs = None
+    if scored.any():
+        rs = compute_moments(np.column_stack([P[scored], rci[scored]]))
+    return float(lo), float(hi), blocks, rs
+
+
+def _write_atomic(frame, path):
+    import os
+
+    tmp = f"{path}.tmp"
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _pass_write(frame, spec, label, pil, mim, lo, hi, out_dir, i):
+    """Pass 4: the partition's scores and row status, one Parquet file each."""
+    from rima._kernels.score import scale_rci
+    from rima.pipeline import ScaledScores, score_table, status_counts
+
+    inp, out, P = _pillars_of(frame, spec, label, pil)
+    rci, r100 = _rci_of(inp, out, P, mim)
+    scored, lo, hi = scale_rci(rci, r100, inp.mimic_rows, (lo, hi))
+    sc = ScaledScores(rci=rci, rci100=r100, scored=scored, lo=lo, hi=hi,
+                      mimic_rows=inp.mimic_rows)
+    tab = score_table(inp, sc, out)
+    name = f"part-{i:05d}.parquet"
+    _write_atomic(tab.scores, f"{out_dir}/scores/{name}")
+    _write_atomic(tab.scores[[spec.id, "status"]], f"{out_dir}/status/{name}")
+    return status_counts(tab.codes, tab.reasons), int(scored.sum())
+
+
+class _Merged:
+    """The merged moments where `pillar_step` reads them (SharedMoments' fields)."""
+
+    def __init__(self, n, unweighted):
+        self.n = n
+        self.unweighted = unweighted
+        self.weighted = None
+
+
+def fit_dask(data, spec, out=None, progress=None):
+    """Fit the RIMA-II model on partitioned data with dask: the in-memory fit's steps on
+    moments merged exactly over partitions (see the module notes above).
+
+    Parameters
+    ----------
+    data : dask DataFrame, directory or glob of Parquet / CSV files
+    spec : Spec, dict or path
+    out : directory, optional
+        Where scores/part-*.parquet and status/part-*.parquet are written (one file per
+        input partition, same order); a temporary directory when not given.
+    progress : callable, optional
+
+    Returns
+    -------
+    PartitionedResult
+
+    Raises
+    ------
+    SpecError
+        An option the partitioned fit does not support (listwise, unweighted, no anchor).
+    DataError
+        A partition fails validation (the message names its file and row).
+    """
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from rima.fingerprint import fingerprint_digests
+    from rima.mimic import fit as mimic_fit
+    from rima.mimic.inference import gamma_from_blocks, ols_slopes
+    from rima.pipeline import (
+        ScaledScores,
+        accounting_from_counts,
+        build_model,
+        mimic_result,
+        mimic_se,
+        mimic_syntax,
+        pillar_step,
+    )
+    from rima.rsm import share_table, std_coefficients
+    from rima.spec import load_spec
+
+    dask = _require_dask()
+    say = progress or (lambda step: None)
+    spec = load_spec(spec)
+    spec.options.check_spec(spec)
+    _check_options(spec)
+    parts = partitions(data)
+    labels = [lab for lab, _ in parts]
+    frames = [fr for _, fr in parts]
+    names = list(spec.pillar_names)
+    m, K = len(spec.indicators), len(names)
+    p_tot = len(spec.pillar_variables)
+
+    say(f"moments of {len(parts)} partitions")
+    r1 = dask.compute(*[dask.delayed(_pass_moments)(f, spec, lab)
+                        for f, lab in zip(frames, labels)])
+    n_rows = sum(r[0] for r in r1)
+    n_an = [r[1] for r in r1]
+    mu = merge_moments([r[2] for r in r1 if r[2] is not None])
+    shared = _Merged(mu.n_obs, mu)
+
+    def from_rows(*_a):
+        raise DataError("internal: the partitioned fit has no rows on the client")
+
+    pil = pillar_step(spec, shared, say, from_rows, from_rows, lambda vs: mu.n_obs,
+                      weighted=False)
+    ymean = mu.mean[p_tot:].copy()
+    ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))
+
+    say("MIMIC moments")
+    offsets = np.concatenate([[0], np.cumsum(n_an)[:-1]]).astype(np.int64)
+    r2 = dask.compute(*[dask.delayed(_pass_mimic)(f, spec, lab, pil, ymean, ysd, int(o))
+                        for f, lab, o in zip(frames, labels, offsets)])
+    mz = merge_moments([r[0] for r in r2 if r[0] is not None])
+    digests = np.zeros(len(r2[0][1]), dtype=np.uint64)
+    for _mo, d in r2:
+        digests += d  # the digest is a sum mod 2^64 over positions
+    syntax = mimic_syntax(spec)
+    se, notes = mimic_se(spec.options)
+    say("MIMIC model")
+    point = mimic_fit(syntax, estimator="ML", se="standard", sample_moments=mz)
+    mim0 = mimic_result(spec.options, point, syntax, se, ymean, ysd, m, K, notes)
+    cov = mz.comoment / mz.n_obs
+    b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])
+
+    say("RCI range, robust SE moments, RSM")
+    r3 = dask.compute(*[dask.delayed(_pass_rci)(f, spec, lab, pil, mim0, b_ols, mz.mean)
+                        for f, lab in zip(frames, labels)])
+    lo = min(r[0] for r in r3)
+    hi = max(r[1] for r in r3)
+    from rima._kernels.rci_scale import choose_range
+
+    lo, hi = choose_range(lo, hi, spec.options.rci_100)
+    gamma = gamma_from_blocks([r[2] for r in r3 if r[2] is not None], b_ols, mz.n_obs)
+    res = mimic_fit(syntax, estimator="ML", se=se, sample_moments=mz, gamma=gamma)
+    mim = mimic_result(spec.options, res, syntax, se, ymean, ysd, m, K, notes)
+    if spec.options.rsm == "correlation":
+        rs = merge_moments([r[3] for r in r3 if r[3] is not None])
+        r = np.abs(rs.corr()[:K, K])
+    else:
+        r = std_coefficients(res.params, names)
+    rsm = share_table(names, r)
+
+    say("scores and row status")
+    final = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="rima-fit-"))
+    final.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".rima-parts-", dir=final))
+    (work / "scores").mkdir()
+    (work / "status").mkdir()
+    try:
+        r4 = dask.compute(*[dask.delayed(_pass_write)(f, spec, lab, pil, mim, lo, hi,
+                                                      str(work), i)
+                            for i, (f, lab) in enumerate(zip(frames, labels))])
+        written = sorted(os.listdir(work / "scores"))
+        if len(written) != len(parts):  # never hand back a partial dataset
+            raise DataError(f"{len(written)} of {len(parts)} score partitions were written")
+        for sub in ("scores", "status"):
+            if (final / sub).exists():
+                shutil.rmtree(final / sub)
+            os.replace(work / sub, final / sub)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    counts = {}
+    for part_counts, _ns in r4:
+        for k, v in part_counts.items():
+            counts[k] = counts.get(k, 0) + v
+    n_scored = sum(ns for _c, ns in r4)
+    sc = ScaledScores(rci=None, rci100=None, scored=np.ones(n_scored, bool), lo=lo, hi=hi,
+                      mimic_rows=None)
+    model = build_model(spec, pil, mim, sc, fingerprint=fingerprint_digests(mz.n_obs, digests),
+                        n_rows=n_rows, source=None if _is_dask_frame(data) else str(data))
+    return PartitionedResult(spec=spec, pillars=pil.pillars, mimic=res, rsm=rsm, model=model,
+                             accounting=accounting_from_counts(counts), n_rows=n_rows,
+                             out=final, partitions=labels, notes=notes)
+
+
+class PartitionedResult:
+    """Result of the partitioned fit: the in-memory result's parts except the scores,
+    which stay on disk as `out/scores/part-*.parquet` (with `out/status/part-*.parquet`,
+    one file per input partition)."""
+
+    def __init__(self, spec, pillars, mimic, rsm, model, accounting, n_rows, out,
+                 partitions, notes):
+        self.spec, self.options = spec, spec.options
+        self.pillars, self.mimic, self.rsm, self.model = pillars, mimic, rsm, model
+        self.accounting, self.n_rows, self.out = accounting, n_rows, out
+        self.partitions, self.notes = partitions, notes
+        self.profiles = {}
+
+    @property
+    def scores(self):
+        """The scores as a lazy dask DataFrame (input order, partition by partition)."""
+        import dask.dataframe as dd
+
+        return dd.read_parquet(str(self.out / "scores"))
+
+    def summary(self) -> str:
+        lines = ["RIMA-II resilience analysis (partitioned fit)", "=" * 72,
+                 f"households: {self.n_rows} in {len(self.partitions)} partitions",
+                 "", "Resilience Structure Matrix (share of RCI, %)",
+                 self.rsm[["pillar", "share"]].to_string(index=False,
+                                                        float_format=lambda v: f"{v:.2f}"),
+                 "", "Row accounting", self.accounting.to_string(index=False)]
+        lines += [f"note: {n}" for n in self.notes]
+        lines.append(f"scores and row status: {self.out}/scores, {self.out}/status")
+        return "\n".join(lines)
+
+    def save(self, path=None):
+        """rsm.csv, mimic.csv, accounting.csv and model.json beside the partitioned scores."""
+        from pathlib import Path
+
+        from rima.io import write_table
+
+        out = Path(path) if path is not None else self.out
+        out.mkdir(parents=True, exist_ok=True)
+        write_table(self.rsm[["pillar", "share"]], out / "rsm.csv")
+        write_table(self.mimic.params, out / "mimic.csv")
+        write_table(self.accounting, out / "accounting.csv")
+        self.model.save(out / "model.json")
+        return out

@@ -133,7 +133,7 @@ def _seeds(k):
 
 
 @njit(cache=True, parallel=True)
-def column_digests(U, cols, rows):
+def column_digests(U, cols, rows, offset=0):
     """Digest of each column `cols[c]` of U (q, n), the uint64 bit patterns of a float64
     block, over the rows `rows` in that order:
 
@@ -143,7 +143,8 @@ def column_digests(U, cols, rows):
     quiet NaN 0x7ff8000000000000, G = 0x9e3779b97f4a7c15 and mix the splitmix64
     finaliser. Each term is a bijection of the value at its position, so changing one
     value, or moving values between rows, changes the digest. A sum is order-free, so
-    the blocks below may finish in any order.
+    the blocks below may finish in any order, and rows read in parts (partitions) add up
+    to the whole when each part gives `offset`, the rows before it.
     """
     k = cols.shape[0]
     m = rows.shape[0]
@@ -154,7 +155,7 @@ def column_digests(U, cols, rows):
         acc = np.zeros(k, dtype=np.uint64)
         for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
             r = rows[t]
-            pt = _mix(np.uint64(t + 1))
+            pt = _mix(np.uint64(t + 1 + offset))
             for c in range(k):
                 acc[c] += _mix(_bits(U[cols[c], r]) ^ pt ^ seeds[c])
         for c in range(k):

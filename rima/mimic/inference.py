@@ -100,6 +100,36 @@ def _feature_map(b_ols, m, k):
     return a
 
 
+def ols_slopes(sxx, syx):
+    """The OLS slopes B of the indicators on the causes (m x k) that centre Gamma's rows."""
+    return np.linalg.solve(sxx, syx.T).T
+
+
+def gamma_feature_blocks(y, x, w, ymean, xmean, b_ols):
+    """Block summaries of Gamma's features over these rows (`fixedx_feature_moments`):
+    rows split over partitions give blocks that `gamma_from_blocks` merges exactly."""
+    use_w = w is not None
+    w1 = w if use_w else np.ones(1)
+    w2 = w1 * w1 if use_w else w1
+    return K.fixedx_feature_moments(y, x, w2, use_w, w1, ymean, xmean, b_ols)
+
+
+def gamma_from_blocks(blocks, b_ols, n, sum_w=None):
+    """lavaan's fixed-x Gamma from the feature blocks of all rows, in row order (a list
+    of `gamma_feature_blocks` results: centred pairwise merges, never raw sums); `sum_w`
+    the sum of the normalised sampling weights when weighted."""
+    bw, bm, bc, bs = (np.concatenate([b[i] for b in blocks]) for i in range(4))
+    m, k = b_ols.shape
+    sw2, m2, c2 = merge_blocks(bw, bm, bc)
+    if sum_w is not None:
+        centre = m2 - bs.sum(axis=0) / sum_w
+        cov_f = (c2 + sw2 * np.outer(centre, centre)) / sum_w
+    else:
+        cov_f = c2 / n
+    a = _feature_map(b_ols, m, k)
+    return a @ cov_f @ a.T
+
+
 def fixedx_gamma(prep):
     """lavaan's Gamma for fixed causes (p* x p*, vech by columns): the covariance of
     vech(d_i d_i' - dh_i dh_i') over rows with weights w_i^2 about the w-weighted mean,
@@ -107,23 +137,10 @@ def fixedx_gamma(prep):
     meat and every tr(W Gamma) are then small matrix products."""
     if prep.gamma is not None:
         return prep.gamma
-    m = prep.y.shape[1]
-    k = prep.x.shape[1]
-    b_ols = np.linalg.solve(prep.sxx, prep.syx.T).T
-    use_w = prep.w is not None
-    w = prep.w if use_w else np.ones(1)
-    w2 = w * w if use_w else w
-    bw, bm, bc, bs = K.fixedx_feature_moments(prep.y, prep.x, w2, use_w, w, prep.ymean,
-                                               prep.xmean, b_ols)
-    sw2, m2, c2 = merge_blocks(bw, bm, bc)
-    if use_w:
-        sw = float(w.sum())
-        centre = m2 - bs.sum(axis=0) / sw
-        cov_f = (c2 + sw2 * np.outer(centre, centre)) / sw
-    else:
-        cov_f = c2 / prep.n
-    a = _feature_map(b_ols, m, k)
-    prep.gamma = a @ cov_f @ a.T
+    b_ols = ols_slopes(prep.sxx, prep.syx)
+    blocks = gamma_feature_blocks(prep.y, prep.x, prep.w, prep.ymean, prep.xmean, b_ols)
+    prep.gamma = gamma_from_blocks([blocks], b_ols, prep.n,
+                                   None if prep.w is None else float(prep.w.sum()))
     return prep.gamma
 
 
