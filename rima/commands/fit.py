@@ -22,7 +22,7 @@ def headline(result) -> dict:
 
 
 @click.command("fit")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
               help="Model spec (TOML).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
@@ -38,7 +38,17 @@ def headline(result) -> dict:
                    "parameters and mean RCI_100 by profile (0: none).")
 @click.option("--seed", type=click.IntRange(0), default=None,
               help="Bootstrap seed (default: the spec's options.seed).")
-def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed):
+@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
+              show_default=True,
+              help="dask: DATA is a directory or glob of Parquet/CSV partitions, fitted on a "
+                   "dask cluster; scores and row status are written per partition.")
+@click.option("--scheduler", default="local", show_default=True,
+              help="With --engine dask: 'local' (a local cluster of --workers processes) or "
+                   "the address of a running dask scheduler (tcp://host:8786).")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="Worker processes of the local cluster.")
+def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed, engine,
+            scheduler, workers):
     """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
 
     Writes scores.csv (id, pillars, RCI, RCI_100, status for every input row), rsm.csv,
@@ -55,6 +65,9 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from rima.report.figures import workers_started
 
     say = Progress(quiet)
+    if engine == "dask":
+        _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers)
+        return
     with nullcontext() if no_report else workers_started():
         result = fit(data, spec_path, progress=say)
         if n_boot:
@@ -69,6 +82,29 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
         info = {"out": str(out), **headline(result)}
         if result.bootstrap_result is not None:
             info["bootstrap"] = result.bootstrap_result.headline()
+        click.echo(json.dumps(info, indent=1))
+    else:
+        click.echo(result.summary())
+        click.echo(f"\noutputs written to {out}")
+
+
+def _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers):
+    import json
+
+    from rima.scale_out import cluster, fit_dask
+
+    if n_boot:
+        raise click.BadParameter("the bootstrap is not yet available with --engine dask",
+                                 param_hint="--bootstrap")
+    with cluster(scheduler, workers):
+        result = fit_dask(data, spec_path, out=out_dir, progress=say)
+    out = result.save()
+    say("done")
+    if as_json:
+        info = {"out": str(out), "households": result.n_rows,
+                "partitions": len(result.partitions),
+                "rsm": {r.pillar: float(r.share) for r in result.rsm.itertuples()},
+                "accounting": {r.status: int(r.rows) for r in result.accounting.itertuples()}}
         click.echo(json.dumps(info, indent=1))
     else:
         click.echo(result.summary())

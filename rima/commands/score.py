@@ -4,17 +4,27 @@ import click
 
 
 @click.command("score")
-@click.argument("data", type=click.Path(dir_okay=False))
+@click.argument("data", type=click.Path())
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), required=True,
               help="model.json written by `rima fit`.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
-              help="Output table; the format follows the extension (.csv, .parquet, .dta).")
+@click.option("--out", "out_path", type=click.Path(), required=True,
+              help="Output table; the format follows the extension (.csv, .parquet, .dta); "
+                   "with --engine dask a directory of Parquet partitions.")
 @click.option("--sheet", default=None, help="Excel worksheet (name or 0-based position).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--batch-rows", type=click.IntRange(1), default=None,
               help="Stream CSV/TSV/Parquet in batches of this many rows (flat memory); "
                    "inputs over 256 MiB are streamed anyway.")
-def command(data, model_path, out_path, sheet, as_json, batch_rows):
+@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
+              show_default=True,
+              help="dask: DATA is a directory or glob of Parquet/CSV partitions and OUT a "
+                   "directory of Parquet partitions (part-00000.parquet, ...).")
+@click.option("--scheduler", default="local", show_default=True,
+              help="With --engine dask: 'local' or a dask scheduler address.")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="Worker processes of the local cluster.")
+def command(data, model_path, out_path, sheet, as_json, batch_rows, engine, scheduler,
+            workers):
     """Score the households in DATA on the saved model's training scale.
 
     RCI_100 outside 0-100 (a household beyond the training range) is kept and flagged in
@@ -26,7 +36,14 @@ def command(data, model_path, out_path, sheet, as_json, batch_rows):
     from rima.model_file import load
 
     model = load(model_path)
-    if _stream(data, out_path, sheet, batch_rows):
+    if engine == "dask":
+        from rima.scale_out import cluster, score_partitions
+
+        with cluster(scheduler, workers):
+            rows, scored, oor, counts = score_partitions(model, data, out_path)
+        info = {"rows": rows, "scored": scored, "out_of_range": oor, "out": str(out_path),
+                "accounting": counts}
+    elif _stream(data, out_path, sheet, batch_rows):
         from rima.streaming import DEFAULT_BATCH_ROWS, score_file
 
         s = score_file(model, data, out_path, batch_rows=batch_rows or DEFAULT_BATCH_ROWS)
