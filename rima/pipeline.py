@@ -88,13 +88,15 @@ class RimaResult:
     notes: list = field(default_factory=list)
     bootstrap_result: object = None  # set by `bootstrap()`
 
-    def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None):
+    def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None,
+                  client=None):
         """Percentile bootstrap of the whole pipeline (`rima.bootstrap`); the result is kept
         as `bootstrap_result`, shown by `summary()` and written by `save()`."""
         from rima.resampling import bootstrap
 
         self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
-                                          progress=progress, threads=threads)
+                                          progress=progress, threads=threads,
+                                          client=client)
         return self.bootstrap_result
 
     @property
@@ -178,7 +180,7 @@ class RimaResult:
 
 
 def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
-              threads=None, chunk=None):
+              threads=None, chunk=None, client=None):
     """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
 
     `rima.bootstrap`; the replicates run in `rima.resampling.bootstrap`.
@@ -199,6 +201,8 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
         A progress bar on stderr.
     threads, chunk : int, optional
         Worker threads and replicates per task; the results do not depend on them.
+    client : dask.distributed.Client, optional
+        Run the replicate ranges on the cluster's workers (same seeds, same results).
 
     Returns
     -------
@@ -216,7 +220,7 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
     if not is_fitted(result_or_data) and spec is not None:
         result_or_data = fit(result_or_data, spec)
     return run(result_or_data, n_boot=n_boot, seed=seed, level=level, progress=progress,
-               threads=threads, chunk=chunk)
+               threads=threads, chunk=chunk, client=client)
 
 
 def _read(data, spec):

@@ -134,7 +134,8 @@ def is_partitioned(data) -> bool:
     return False
 
 
-def _check_options(spec):
+def check_options(spec):
+    """SpecError naming every option the partitioned fit does not support."""
     from rima.errors import SpecError
 
     opts = spec.options
@@ -322,7 +323,7 @@ def fit_dask(data, spec, out=None, progress=None):
     say = progress or (lambda step: None)
     spec = load_spec(spec)
     spec.options.check_spec(spec)
-    _check_options(spec)
+    check_options(spec)
     parts = partitions(data)
     labels = [lab for lab, _ in parts]
     frames = [fr for _, fr in parts]

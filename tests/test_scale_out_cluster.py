@@ -229,3 +229,46 @@ def test_cluster_is_cleaned_up():
             break
         time.sleep(0.1)
     assert not alive
+
+
+def test_bootstrap_on_the_cluster_equals_one_machine(client, fits):
+    mem = fits[0]
+    here = rima.bootstrap(mem, n_boot=30, seed=7, progress=False, threads=1)
+    there = rima.bootstrap(mem, n_boot=30, seed=7, progress=False, chunk=4, client=client)
+    for key in ("rsm", "mimic", "mean_RCI_100", "status"):
+        a, b = here.replicates[key], there.replicates[key]
+        np.testing.assert_array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    pd.testing.assert_frame_equal(here.rsm, there.rsm)
+    pd.testing.assert_frame_equal(here.mimic, there.mimic)
+
+
+def test_cli_fit_and_score_with_the_dask_engine(parts_dir, households, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from rima.cli import cli
+
+    out = tmp_path / "fit"
+    r = CliRunner().invoke(cli, ["fit", str(parts_dir), "--spec", SPEC, "--out", str(out),
+                                  "--engine", "dask", "--workers", "2", "--json", "--quiet"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output[r.output.index("{"):])
+    assert info["households"] == len(households) and info["partitions"] == N_PARTS
+    assert sum(info["accounting"].values()) == len(households)
+    assert len(list((out / "status").iterdir())) == N_PARTS
+    r = CliRunner().invoke(cli, ["score", str(parts_dir), "--model", str(out / "model.json"),
+                                  "--out", str(tmp_path / "scored"), "--engine", "dask",
+                                  "--json"])
+    assert r.exit_code == 0, r.output
+    got = pd.concat([pd.read_parquet(f) for f in sorted((tmp_path / "scored").iterdir())],
+                    ignore_index=True)
+    expected = rima.load(out / "model.json").score(households)
+    pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_exact=True)
+    # a bad spec option is an input error (exit 3) naming the option
+    bad = tmp_path / "spec.toml"
+    bad.write_text(Path(SPEC).read_text().replace("[options]", "[options]\nmissing = \"fiml\""))
+    r = CliRunner().invoke(cli, ["fit", str(parts_dir), "--spec", str(bad), "--out",
+                                  str(tmp_path / "x"), "--engine", "dask"])
+    # refused before any cluster starts (rima's main maps SpecError to exit status 3)
+    assert isinstance(r.exception, SpecError) and "missing = 'fiml'" in str(r.exception)

@@ -91,13 +91,16 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
 def _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers):
     import json
 
-    from rima.scale_out import cluster, fit_dask
+    from rima.scale_out import check_options, cluster, fit_dask
+    from rima.spec import load_spec
 
+    spec = load_spec(spec_path)
+    check_options(spec)  # before any cluster starts
     if n_boot:
         raise click.BadParameter("the bootstrap is not yet available with --engine dask",
                                  param_hint="--bootstrap")
     with cluster(scheduler, workers):
-        result = fit_dask(data, spec_path, out=out_dir, progress=say)
+        result = fit_dask(data, spec, out=out_dir, progress=say)
     out = result.save()
     say("done")
     if as_json:
