@@ -39,7 +39,18 @@ def parse_sizes(text):
 @click.option("--no-r", is_flag=True, help="Do not run the R reference procedure.")
 @click.option("--no-demo", is_flag=True, help="Do not time `rima demo` cold and warm.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
-def command(quick, sizes, repeat, n_boot, no_r, no_demo, as_json):
+@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
+              show_default=True,
+              help="dask: the partitioned fit on a local cluster against the in-memory fit "
+                   "of the same data, with each worker's peak memory.")
+@click.option("--households", default="10M", show_default=True,
+              help="With --engine dask: households simulated.")
+@click.option("--partitions", type=click.IntRange(1), default=40, show_default=True,
+              help="With --engine dask: Parquet partitions.")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="With --engine dask: worker processes.")
+def command(quick, sizes, repeat, n_boot, no_r, no_demo, as_json, engine, households,
+            partitions, workers):
     """Time rima's tasks and its peers in the same run; print one table with the ratios.
 
     Peers: np.cov on the same matrix (the memory-bandwidth floor), semopy for the MIMIC
@@ -51,6 +62,26 @@ def command(quick, sizes, repeat, n_boot, no_r, no_demo, as_json):
     def say(msg):
         click.echo(f"[bench] {msg}", err=True)
 
+    if engine == "dask":
+        import json
+
+        from rima.bench import run_dask
+
+        (n,) = parse_sizes(households)
+        r = run_dask(n, partitions, workers, echo=say)
+        if as_json:
+            click.echo(json.dumps(r, indent=1))
+        else:
+            click.echo(f"{r['households']:,} households, {r['partitions']} partitions, "
+                       f"{r['workers']} worker processes\n"
+                       f"  in-memory fit   {r['memory_seconds']:9.1f} s\n"
+                       f"  partitioned fit {r['dask_seconds']:9.1f} s "
+                       f"({r['dask_seconds'] / r['memory_seconds']:.2f} x)\n"
+                       f"  max |RCI_100 difference| {r['max_abs_diff_rci_100']:.2e}, "
+                       f"max |MIMIC estimate difference| {r['max_abs_diff_mimic_est']:.2e}\n"
+                       "  worker peak memory (MiB): "
+                       + ", ".join(f"{v:,.0f}" for v in r["worker_peak_rss_mib"]))
+        return
     res = run(sizes=parse_sizes(sizes) if sizes else None, repeat=repeat, quick=quick,
               n_boot=n_boot, echo=say, with_r=not no_r, with_demo=not no_demo)
     click.echo(res.to_json() if as_json else res.format())
