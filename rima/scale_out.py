@@ -153,9 +153,20 @@ def check_options(spec):
                         + "; fit in memory (--engine memory) instead")
 
 
+def _one_thread():
+    """Partitions are the unit of parallelism (one worker process per core): the kernels'
+    own threads would only contend with the other workers' (numba's setting is per
+    thread, so every task sets it)."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
 def _fit_input(frame, spec, label):
     from rima.pipeline import fit_input
     from rima.validation import validate
+
+    _one_thread()
 
     rep = validate(frame, spec, source=label)
     rep.raise_if_errors()
@@ -461,6 +472,7 @@ class PartitionedResult:
 
 
 def _score_partition(frame, model, out_dir, i):
+    _one_thread()
     scores = model.score(frame)
     _write_atomic(scores, f"{out_dir}/part-{i:05d}.parquet")
     ok = scores["status"] == "ok"
