@@ -272,3 +272,12 @@ def test_cli_fit_and_score_with_the_dask_engine(parts_dir, households, tmp_path)
                                   str(tmp_path / "x"), "--engine", "dask"])
     # refused before any cluster starts (rima's main maps SpecError to exit status 3)
     assert isinstance(r.exception, SpecError) and "missing = 'fiml'" in str(r.exception)
+
+
+def test_bench_dask_reports_both_engines_and_worker_memory(tmp_path):
+    from rima.bench import run_dask
+
+    r = run_dask(households=3000, partitions=3, workers=2, workdir=tmp_path)
+    assert r["max_abs_diff_rci_100"] < 1e-10 and r["max_abs_diff_mimic_est"] < 1e-10
+    assert len(r["worker_peak_rss_mib"]) == 2 and min(r["worker_peak_rss_mib"]) > 0
+    assert len(list((tmp_path / "out" / "scores").iterdir())) == 3
