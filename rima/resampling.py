@@ -378,6 +378,9 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
     else:  # fitting belongs to the layer above: rima.bootstrap (rima.pipeline) fits first
         raise SpecError("rima.resampling.bootstrap takes a fitted result; "
                         "rima.bootstrap(data, spec) fits the data first")
+    if getattr(result, "data", None) is None:
+        raise SpecError("the bootstrap resamples the analysed rows in memory, which a "
+                        "partitioned (dask) fit does not hold; fit in memory first")
     n_boot = int(n_boot)
     if n_boot < 2:
         raise SpecError(f"n_boot = {n_boot}: the bootstrap needs at least 2 replicates")

@@ -10,6 +10,7 @@ Requires the optional extra `dask`.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from rima.errors import DataError
 from rima.moments import Moments, compute_moments, merge_moments
@@ -178,13 +179,29 @@ def _pass_moments(frame, spec, label):
     from rima.pipeline import pillar_moments
 
     inp = _fit_input(frame, spec, label)
+    summ = inp.rep.summary[["role", "N", "missing", "min", "max", "mean"]]
     n_an = int(inp.mimic_rows.sum())
     if n_an == 0:
-        return len(frame), 0, None
+        return len(frame), 0, None, summ
     sign = np.concatenate([inp.sign, np.ones(len(inp.indicators))])
     sh = pillar_moments(inp.block, inp.analysed, sign, inp.mimic_rows, None,
                         inp.variables + inp.indicators)
-    return len(frame), n_an, sh.unweighted
+    return len(frame), n_an, sh.unweighted, summ
+
+
+def merge_summaries(parts):
+    """The validation summary over all partitions: N and missing add up, min and max of
+    the parts, the mean weighted by N (medians need every value and are left out)."""
+    first = parts[0]
+    N = sum(p["N"] for p in parts)
+    total = sum(p["mean"].fillna(0.0) * p["N"] for p in parts)
+    out = first[["role"]].copy()
+    out["N"] = N
+    out["missing"] = sum(p["missing"] for p in parts)
+    out["min"] = pd.concat([p["min"] for p in parts], axis=1).min(axis=1)
+    out["max"] = pd.concat([p["max"] for p in parts], axis=1).max(axis=1)
+    out["mean"] = (total / N).where(N > 0)
+    return out
 
 
 def _pillars_of(frame, spec, label, pil):
@@ -347,7 +364,11 @@ def fit_dask(data, spec, out=None, progress=None):
                         for f, lab in zip(frames, labels)])
     n_rows = sum(r[0] for r in r1)
     n_an = [r[1] for r in r1]
-    mu = merge_moments([r[2] for r in r1 if r[2] is not None])
+    parts_with_rows = [r[2] for r in r1 if r[2] is not None]
+    if not parts_with_rows:
+        raise DataError("no row of any partition has every analysis variable")
+    mu = merge_moments(parts_with_rows)
+    validation = merge_summaries([r[3] for r in r1])
     shared = _Merged(mu.n_obs, mu)
 
     def from_rows(*_a):
@@ -422,7 +443,8 @@ def fit_dask(data, spec, out=None, progress=None):
                         n_rows=n_rows, source=None if _is_dask_frame(data) else str(data))
     return PartitionedResult(spec=spec, pillars=pil.pillars, mimic=res, rsm=rsm, model=model,
                              accounting=accounting_from_counts(counts), n_rows=n_rows,
-                             out=final, partitions=labels, notes=notes)
+                             out=final, partitions=labels, notes=notes,
+                             validation=validation)
 
 
 class PartitionedResult:
@@ -431,12 +453,14 @@ class PartitionedResult:
     one file per input partition)."""
 
     def __init__(self, spec, pillars, mimic, rsm, model, accounting, n_rows, out,
-                 partitions, notes):
+                 partitions, notes, validation=None):
         self.spec, self.options = spec, spec.options
         self.pillars, self.mimic, self.rsm, self.model = pillars, mimic, rsm, model
         self.accounting, self.n_rows, self.out = accounting, n_rows, out
         self.partitions, self.notes = partitions, notes
         self.profiles = {}
+        self.validation = validation  # merged per-variable summary (no medians)
+        self.data = None  # the rows stay in their partitions
 
     @property
     def scores(self):
@@ -448,6 +472,9 @@ class PartitionedResult:
     def summary(self) -> str:
         lines = ["RIMA-II resilience analysis (partitioned fit)", "=" * 72,
                  f"households: {self.n_rows} in {len(self.partitions)} partitions",
+                 "", "Data (all partitions)",
+                 self.validation.to_string(float_format=lambda v: f"{v:.3f}")
+                 if self.validation is not None else "",
                  "", "Resilience Structure Matrix (share of RCI, %)",
                  self.rsm[["pillar", "share"]].to_string(index=False,
                                                         float_format=lambda v: f"{v:.2f}"),
@@ -467,6 +494,8 @@ class PartitionedResult:
         write_table(self.rsm[["pillar", "share"]], out / "rsm.csv")
         write_table(self.mimic.params, out / "mimic.csv")
         write_table(self.accounting, out / "accounting.csv")
+        if self.validation is not None:
+            write_table(self.validation.reset_index(), out / "validation.csv")
         self.model.save(out / "model.json")
         return out
 

@@ -100,10 +100,21 @@ def test_scores_status_and_accounting_match(fits, parts_dir, households):
     assert (mem.scores["status"] != "ok").sum() > 0  # the data do have rows not scored
 
 
+def test_validation_summary_merges_over_partitions(fits):
+    mem, part, _out = fits
+    a = mem.validation.summary
+    b = part.validation
+    assert list(b.index) == list(a.index)
+    for c in ("N", "missing"):
+        assert (a[c].to_numpy() == b[c].to_numpy()).all()
+    for c in ("min", "max", "mean"):
+        _close(a[c], b[c], tol=1e-12)
+
+
 def test_saved_outputs(fits):
     _mem, part, out = fits
     part.save()
-    assert {"rsm.csv", "mimic.csv", "accounting.csv", "model.json"} <= {
+    assert {"rsm.csv", "mimic.csv", "accounting.csv", "validation.csv", "model.json"} <= {
         p.name for p in out.iterdir()}
     assert not [p for p in out.iterdir() if p.name.startswith(".rima-")]
     loaded = rima.load(out / "model.json")
@@ -240,6 +251,11 @@ def test_bootstrap_on_the_cluster_equals_one_machine(client, fits):
         np.testing.assert_array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
     pd.testing.assert_frame_equal(here.rsm, there.rsm)
     pd.testing.assert_frame_equal(here.mimic, there.mimic)
+
+
+def test_bootstrap_of_a_partitioned_fit_is_refused_by_name(fits):
+    with pytest.raises(SpecError, match="partitioned"):
+        rima.bootstrap(fits[1], n_boot=10, progress=False)
 
 
 def test_cli_fit_and_score_with_the_dask_engine(parts_dir, households, tmp_path):
