@@ -277,7 +277,7 @@ def _write_atomic(frame, path):
     os.replace(tmp, path)
 
 
-def _pass_write(frame, spec, label, pil, mim, lo, hi, out_dir, i):
+def _pass_write(frame, spec, label, pil, mim, lo, hi, out_dir, i, row0):
     """Pass 4: the partition's scores and row status, one Parquet file each."""
     from rima._kernels.score import scale_rci
     from rima.pipeline import ScaledScores, score_table, status_counts
@@ -288,10 +288,60 @@ def _pass_write(frame, spec, label, pil, mim, lo, hi, out_dir, i):
     sc = ScaledScores(rci=rci, rci100=r100, scored=scored, lo=lo, hi=hi,
                       mimic_rows=inp.mimic_rows)
     tab = score_table(inp, sc, out)
+    groups = _group_moments(frame, spec, scored, r100, P, rci, row0)
     name = f"part-{i:05d}.parquet"
     _write_atomic(tab.scores, f"{out_dir}/scores/{name}")
     _write_atomic(tab.scores[[spec.id, "status"]], f"{out_dir}/status/{name}")
-    return status_counts(tab.codes, tab.reasons), int(scored.sum())
+    return status_counts(tab.codes, tab.reasons), int(scored.sum()), groups
+
+
+def _group_moments(frame, spec, scored, r100, P, rci, row0):
+    """{profile variable: {category: (Moments of (RCI_100, pillars, RCI) over the scored
+    households of the category, its first row in the whole data)}}."""
+    from rima.profiles import group_codes
+
+    out = {}
+    Z = np.column_stack([r100, P, rci])
+    for var in spec.profiles:
+        codes, labels = group_codes(frame[var])
+        cats = {}
+        for g in np.unique(codes[scored]):
+            rows = np.flatnonzero(scored & (codes == g))
+            cats[labels[g]] = (compute_moments(Z[rows]), row0 + int(rows[0]))
+        out[var] = cats
+    return out
+
+
+def merge_profiles(spec, parts, n_design, mimic_params):
+    """The profile tables from the partitions' category moments, merged per category in
+    partition order (`rima.profiles.table_from_moments`)."""
+    from rima.profiles import table_from_moments
+    from rima.rsm import GroupMoments
+
+    names = list(spec.pillar_names)
+    K = len(names)
+    tables = {}
+    for var in spec.profiles:
+        by_label = {}
+        for part in parts:
+            for lab, (mo, first) in part[var].items():
+                by_label.setdefault(lab, []).append((mo, first))
+        labels = list(by_label)
+        mos = [merge_moments([m for m, _ in by_label[lab]]) for lab in labels]
+        first = np.array([min(f for _, f in by_label[lab]) for lab in labels])
+        count = np.array([mo.n_obs for mo in mos])
+        gm = GroupMoments(
+            count=count, sum_w=count.astype(float), first=first,
+            mean_y=np.array([mo.mean[0] for mo in mos]),
+            ss_y=np.array([mo.comoment[0, 0] for mo in mos]),
+            mean_p=np.array([mo.mean[1:K + 1] for mo in mos]).reshape(len(mos), K),
+            mean_r=np.array([mo.mean[K + 1] for mo in mos]),
+            ss_p=np.array([np.diag(mo.comoment)[1:K + 1] for mo in mos]).reshape(len(mos), K),
+            ss_r=np.array([mo.comoment[K + 1, K + 1] for mo in mos]),
+            sp_pr=np.array([mo.comoment[1:K + 1, K + 1] for mo in mos]).reshape(len(mos), K))
+        tables[var] = table_from_moments(gm, labels, n_design, False, names,
+                                         spec.options.rsm, mimic_params)
+    return tables
 
 
 class _Merged:
@@ -420,8 +470,9 @@ def fit_dask(data, spec, out=None, progress=None):
     (work / "scores").mkdir()
     (work / "status").mkdir()
     try:
+        row0 = np.concatenate([[0], np.cumsum([r[0] for r in r1])[:-1]]).astype(np.int64)
         r4 = dask.compute(*[dask.delayed(_pass_write)(f, spec, lab, pil, mim, lo, hi,
-                                                      str(work), i)
+                                                      str(work), i, int(row0[i]))
                             for i, (f, lab) in enumerate(zip(frames, labels))])
         written = sorted(os.listdir(work / "scores"))
         if len(written) != len(parts):  # never hand back a partial dataset
@@ -433,10 +484,11 @@ def fit_dask(data, spec, out=None, progress=None):
     finally:
         shutil.rmtree(work, ignore_errors=True)
     counts = {}
-    for part_counts, _ns in r4:
+    for part_counts, _ns, _g in r4:
         for k, v in part_counts.items():
             counts[k] = counts.get(k, 0) + v
-    n_scored = sum(ns for _c, ns in r4)
+    n_scored = sum(ns for _c, ns, _g in r4)
+    profiles = merge_profiles(spec, [g for _c, _ns, g in r4], n_scored, res.params)
     sc = ScaledScores(rci=None, rci100=None, scored=np.ones(n_scored, bool), lo=lo, hi=hi,
                       mimic_rows=None)
     model = build_model(spec, pil, mim, sc, fingerprint=fingerprint_digests(mz.n_obs, digests),
@@ -444,7 +496,7 @@ def fit_dask(data, spec, out=None, progress=None):
     return PartitionedResult(spec=spec, pillars=pil.pillars, mimic=res, rsm=rsm, model=model,
                              accounting=accounting_from_counts(counts), n_rows=n_rows,
                              out=final, partitions=labels, notes=notes,
-                             validation=validation)
+                             validation=validation, profiles=profiles)
 
 
 class PartitionedResult:
@@ -453,12 +505,12 @@ class PartitionedResult:
     one file per input partition)."""
 
     def __init__(self, spec, pillars, mimic, rsm, model, accounting, n_rows, out,
-                 partitions, notes, validation=None):
+                 partitions, notes, validation=None, profiles=None):
         self.spec, self.options = spec, spec.options
         self.pillars, self.mimic, self.rsm, self.model = pillars, mimic, rsm, model
         self.accounting, self.n_rows, self.out = accounting, n_rows, out
         self.partitions, self.notes = partitions, notes
-        self.profiles = {}
+        self.profiles = profiles or {}
         self.validation = validation  # merged per-variable summary (no medians)
         self.data = None  # the rows stay in their partitions
 
@@ -496,6 +548,8 @@ class PartitionedResult:
         write_table(self.accounting, out / "accounting.csv")
         if self.validation is not None:
             write_table(self.validation.reset_index(), out / "validation.csv")
+        for var, tab in self.profiles.items():
+            write_table(tab, out / f"profile_{var}.csv")
         self.model.save(out / "model.json")
         return out
 

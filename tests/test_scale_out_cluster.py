@@ -111,6 +111,19 @@ def test_validation_summary_merges_over_partitions(fits):
         _close(a[c], b[c], tol=1e-12)
 
 
+def test_profile_tables_merge_over_partitions(fits):
+    mem, part, _out = fits
+    assert set(part.profiles) == set(mem.profiles) == {"soum", "head_sex"}
+    for var, a in mem.profiles.items():
+        b = part.profiles[var]
+        assert list(b.columns) == list(a.columns)
+        assert list(b["category"]) == list(a["category"])
+        assert (b["households"].to_numpy() == a["households"].to_numpy()).all()
+        for c in a.columns:
+            if c not in ("category", "households"):
+                _close(a[c], b[c])
+
+
 def test_saved_outputs(fits):
     _mem, part, out = fits
     part.save()
