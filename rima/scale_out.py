@@ -145,8 +145,6 @@ def check_options(spec):
         bad.append(f"missing = {opts.missing!r} (the partitioned fit is listwise)")
     if opts.weights:
         bad.append("weights = true (weighted MIMIC SEs need every row on one machine)")
-    if opts.anchor:
-        bad.append("anchor (orientation by an anchor variable)")
     if opts.rsm != "correlation" and opts.rsm != "std_coefficient":
         bad.append(f"rsm = {opts.rsm!r}")
     if bad:
@@ -202,6 +200,20 @@ def merge_summaries(parts):
     out["max"] = pd.concat([p["max"] for p in parts], axis=1).max(axis=1)
     out["mean"] = (total / N).where(N > 0)
     return out
+
+
+def _pass_anchor(frame, spec, label, idx, mean, scale, wk, anchor):
+    """Moments of (pillar score, anchor) over the pillar's rows where the anchor is known."""
+    from rima.columns import numeric_matrix
+
+    inp = _fit_input(frame, spec, label)
+    rows = inp.mimic_rows
+    a = numeric_matrix(frame, [anchor])[:, 0][rows]
+    score = ((inp.X[np.ix_(rows, idx)] - mean) / scale) @ wk
+    both = ~np.isnan(a)
+    if not both.any():
+        return None
+    return compute_moments(np.column_stack([score[both], a[both]]))
 
 
 def _pillars_of(frame, spec, label, pil):
@@ -424,7 +436,14 @@ def fit_dask(data, spec, out=None, progress=None):
     def from_rows(*_a):
         raise DataError("internal: the partitioned fit has no rows on the client")
 
-    pil = pillar_step(spec, shared, say, from_rows, from_rows, lambda vs: mu.n_obs,
+    def anchor_corr(name, vs, idx, mean, scale, wk, anchor):
+        say(f"orientation of {name} by {anchor}")
+        got = dask.compute(*[dask.delayed(_pass_anchor)(f, spec, lab, idx, mean, scale, wk,
+                                                        anchor)
+                             for f, lab in zip(frames, labels)])
+        return float(merge_moments([g for g in got if g is not None]).corr()[0, 1])
+
+    pil = pillar_step(spec, shared, say, from_rows, anchor_corr, lambda vs: mu.n_obs,
                       weighted=False)
     ymean = mu.mean[p_tot:].copy()
     ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))

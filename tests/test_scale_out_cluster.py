@@ -149,6 +149,19 @@ def test_bad_cell_is_reported_with_its_file_and_row(client, households, tmp_path
     assert not (tmp_path / "out" / "scores").exists()
 
 
+def test_anchored_orientation_matches_in_memory(client, households, parts_dir, tmp_path):
+    spec = rima.load_spec(SPEC).to_dict()
+    spec.setdefault("options", {})["anchor"] = {"ABS": "-dist_soum_km", "AST": "herd_su"}
+    mem = rima.fit(households, spec)
+    part = fit_dask(str(parts_dir), spec, out=tmp_path)
+    for name in ("ABS", "AST"):
+        assert part.pillars[name].flipped == mem.pillars[name].flipped
+        _close(mem.pillars[name].anchor_corr, part.pillars[name].anchor_corr)
+        _close(mem.pillars[name].weights, part.pillars[name].weights)
+    assert mem.pillars["ABS"].flipped  # the anchor does change the orientation here
+    _close(mem.rsm["share"], part.rsm["share"])
+
+
 def test_unsupported_options_are_refused_by_name(tmp_path, parts_dir):
     spec = rima.load_spec(SPEC).to_dict()
     spec.setdefault("options", {})["missing"] = "fiml"
