@@ -356,15 +356,6 @@ def merge_profiles(spec, parts, n_design, mimic_params):
     return tables
 
 
-class _Merged:
-    """The merged moments where `pillar_step` reads them (SharedMoments' fields)."""
-
-    def __init__(self, n, unweighted):
-        self.n = n
-        self.unweighted = unweighted
-        self.weighted = None
-
-
 def fit_dask(data, spec, out=None, progress=None):
     """Fit the RIMA-II model on partitioned data with dask: the in-memory fit's steps on
     moments merged exactly over partitions (see the module notes above).
@@ -399,6 +390,7 @@ def fit_dask(data, spec, out=None, progress=None):
     from rima.mimic.inference import gamma_from_blocks, ols_slopes
     from rima.pipeline import (
         ScaledScores,
+        SharedMoments,
         accounting_from_counts,
         build_model,
         mimic_result,
@@ -431,7 +423,7 @@ def fit_dask(data, spec, out=None, progress=None):
         raise DataError("no row of any partition has every analysis variable")
     mu = merge_moments(parts_with_rows)
     validation = merge_summaries([r[3] for r in r1])
-    shared = _Merged(mu.n_obs, mu)
+    shared = SharedMoments(n=mu.n_obs, unweighted=mu, weighted=None, digests=None)
 
     def from_rows(*_a):
         raise DataError("internal: the partitioned fit has no rows on the client")
