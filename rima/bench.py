@@ -473,6 +473,16 @@ def _demo(b, tmp, say):
 
 
 def _peak_rss_mib():
+    """This process's peak resident memory (MiB): Linux's VmHWM, which starts afresh in a
+    new program (getrusage's maxrss would count the parent's pages a spawned worker saw
+    between fork and exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -383,6 +383,7 @@ def fit_dask(data, spec, out=None, progress=None):
     import os
     import shutil
     import tempfile
+    from dataclasses import replace
     from pathlib import Path
 
     from rima.fingerprint import fingerprint_digests
@@ -439,10 +440,13 @@ def fit_dask(data, spec, out=None, progress=None):
                       weighted=False)
     ymean = mu.mean[p_tot:].copy()
     ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))
+    # the tasks get the scoring arrays only, not the fitted objects (whose per-row
+    # attributes would travel with every task)
+    arrays = replace(pil, pillars={})
 
     say("MIMIC moments")
     offsets = np.concatenate([[0], np.cumsum(n_an)[:-1]]).astype(np.int64)
-    r2 = dask.compute(*[dask.delayed(_pass_mimic)(f, spec, lab, pil, ymean, ysd, int(o))
+    r2 = dask.compute(*[dask.delayed(_pass_mimic)(f, spec, lab, arrays, ymean, ysd, int(o))
                         for f, lab, o in zip(frames, labels, offsets)])
     mz = merge_moments([r[0] for r in r2 if r[0] is not None])
     digests = np.zeros(len(r2[0][1]), dtype=np.uint64)
@@ -457,7 +461,8 @@ def fit_dask(data, spec, out=None, progress=None):
     b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])
 
     say("RCI range, robust SE moments, RSM")
-    r3 = dask.compute(*[dask.delayed(_pass_rci)(f, spec, lab, pil, mim0, b_ols, mz.mean)
+    light = replace(mim0, result=None)
+    r3 = dask.compute(*[dask.delayed(_pass_rci)(f, spec, lab, arrays, light, b_ols, mz.mean)
                         for f, lab in zip(frames, labels)])
     lo = min(r[0] for r in r3)
     hi = max(r[1] for r in r3)
@@ -474,6 +479,7 @@ def fit_dask(data, spec, out=None, progress=None):
         r = std_coefficients(res.params, names)
     rsm = share_table(names, r)
 
+    light = replace(mim, result=None)
     say("scores and row status")
     final = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="rima-fit-"))
     final.mkdir(parents=True, exist_ok=True)
@@ -482,7 +488,7 @@ def fit_dask(data, spec, out=None, progress=None):
     (work / "status").mkdir()
     try:
         row0 = np.concatenate([[0], np.cumsum([r[0] for r in r1])[:-1]]).astype(np.int64)
-        r4 = dask.compute(*[dask.delayed(_pass_write)(f, spec, lab, pil, mim, lo, hi,
+        r4 = dask.compute(*[dask.delayed(_pass_write)(f, spec, lab, arrays, light, lo, hi,
                                                       str(work), i, int(row0[i]))
                             for i, (f, lab) in enumerate(zip(frames, labels))])
         written = sorted(os.listdir(work / "scores"))
