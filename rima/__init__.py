@@ -19,6 +19,8 @@ _EXPORTS = {
     "RimaResult": ("rima.pipeline", "RimaResult"),
     "load": ("rima.model_file", "load"),
     "bootstrap": ("rima.pipeline", "bootstrap"),
+    "set_threads": ("rima.config", "set_threads"),
+    "logger": ("rima.config", "logger"),
 }
 
 

@@ -198,3 +198,13 @@ def _as_float(values, name: str) -> np.ndarray:
     except (TypeError, ValueError):
         raise RimaInputError(f"{name} must be numeric") from None
     return np.atleast_1d(arr).ravel().copy()
+
+
+def class_labels(classes: ClassScheme, rci_100, ok) -> list:
+    """Class label of each row, None where the row was not scored (`ok` False): the class
+    column of `rima score` and of the service's answers."""
+    v = np.where(ok, np.asarray(rci_100, dtype=float), np.nan)
+    lab = classes.classify(v)
+    out = np.asarray(lab.astype(object), dtype=object)
+    out[pd.isna(lab)] = None
+    return out.tolist()

@@ -18,6 +18,7 @@ EXIT_INTERNAL_ERROR = 1
 # name -> short help; the module rima.commands.<name> (dashes become underscores)
 COMMANDS = {
     "simulate": "Simulate a Zavkhan herder survey with known latent structure.",
+    "init": "Write a commented starter spec guessed from a data file's columns.",
     "validate": "Check a dataset against a model spec; print the data summary and row accounting.",
     "fit": "Fit the RIMA-II model (pillars, MIMIC, RSM) and write scores, tables, model and report.",
     "score": "Score new households with a saved model.",
@@ -29,6 +30,7 @@ COMMANDS = {
     "scenario": "What-if changes to input variables applied to a fitted model.",
     "target": "Resilience classes, low-resilience lists and soum early-action ranking.",
     "serve": "Serve saved models over HTTP for scoring.",
+    "app": "Serve the analysis as web pages for analysts who do not write code.",
 }
 
 

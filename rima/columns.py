@@ -46,17 +46,22 @@ def to_float(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return conv, bad
 
 
-def numeric_sources(df: pd.DataFrame, columns) -> list:
+def numeric_sources(df: pd.DataFrame, columns, bad_cells: list | None = None) -> list:
     """Each column's values as `convert_column` takes them (integer and float columns
-    without a copy); DataError naming the first cell that is present but not a number."""
+    without a copy). A cell present but not a number is a DataError naming it, or, with a
+    `bad_cells` list, NaN in the source and (data row, column, value) appended to the list
+    (scoring flags those rows instead of refusing the batch)."""
     sources = []
     for c in columns:
         col = df[c]
         src, bad = float_source(col)
         if bad is not None and bad.any():
-            r = int(np.flatnonzero(bad)[0])
-            raise DataError(f"column {c!r} has a non-numeric value {col.iloc[r]!r} at data row "
-                            f"{r + 1}")
+            rows = np.flatnonzero(bad)
+            if bad_cells is None:
+                r = int(rows[0])
+                raise DataError(f"column {c!r} has a non-numeric value {col.iloc[r]!r} at "
+                                f"data row {r + 1}")
+            bad_cells.extend((int(r) + 1, c, col.iloc[r]) for r in rows)
         sources.append(src)
     return sources
 

@@ -40,3 +40,8 @@ class HeywoodWarning(RimaWarning):
 
 class ImproperSolutionWarning(RimaWarning):
     """A MIMIC solution has negative variances or a non-positive-definite implied covariance."""
+
+
+class OrientationWarning(RimaWarning):
+    """A pillar variable's net weight or a pillar's MIMIC coefficient has the sign opposite
+    to what its declared direction implies (rima.orientation)."""

@@ -1,12 +1,14 @@
 """Tables in and out, chosen by file extension.
 
 Read: CSV, TSV, Parquet, Stata .dta, SPSS .sav, Excel .xlsx/.xlsm.
-Write: CSV, TSV, Parquet, Stata .dta. FAO analysts work in Stata and Excel, so those
-formats are first-class; every error names the file.
+Write: CSV, TSV, Parquet, Stata .dta (with variable labels, a data label and Stata-safe
+names, rima.labels), Excel .xlsx. FAO analysts work in Stata and Excel, so those formats
+are first-class; every error names the file.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +33,7 @@ WRITE_FORMATS = {
     ".parquet": "parquet",
     ".pq": "parquet",
     ".dta": "stata",
+    ".xlsx": "excel",
 }
 _COMPRESSION = (".gz", ".bz2", ".xz", ".zst", ".zip")
 
@@ -56,11 +59,13 @@ def table_format(path, write: bool = False) -> str:
     return formats[ext]
 
 
-def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
+def read_table(path, sheet: str | int | None = None, sep: str | None = None,
+               decimal: str | None = None) -> pd.DataFrame:
     """Read a data table by extension.
 
     `sheet` selects an Excel worksheet by name or 0-based position (default: the first);
-    it is an error for other formats. Stata and SPSS value labels are not applied, because
+    it is an error for other formats. CSV: `sep` and `decimal` default to what the file's
+    first lines show (`sniff_csv`): Excel in many locales saves "1,5;2,25" rows. Stata and SPSS value labels are not applied, because
     the numeric codes are what the analysis needs (mobile coverage 0/1/2, not its labels);
     they are kept in ``df.attrs["value_labels"]`` ({column: {code: label}}) and
     `apply_value_labels` turns chosen columns (profiles such as soum) into their labels.
@@ -73,11 +78,17 @@ def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
         raise DataError(f"{path}: is a directory, expected a data file")
     if sheet is not None and fmt != "excel":
         raise DataError(f"{path}: --sheet applies only to Excel files (.xlsx), not {fmt}")
+    if fmt == "tsv":
+        sep = "\t" if sep is None else sep
     try:
         if fmt == "csv":
-            df = pd.read_csv(path)
+            if sep is None or decimal is None:
+                found_sep, found_dec = sniff_csv(path)
+                sep = sep or found_sep
+                decimal = decimal or found_dec
+            df = pd.read_csv(path, sep=sep, decimal=decimal)
         elif fmt == "tsv":
-            df = pd.read_csv(path, sep="\t")
+            df = pd.read_csv(path, sep=sep, decimal=decimal or ".")
         elif fmt == "parquet":
             df = pd.read_parquet(path)
         elif fmt == "stata":
@@ -99,6 +110,41 @@ def read_table(path, sheet: str | int | None = None) -> pd.DataFrame:
         raise DataError(f"{path}: cannot read as {fmt}: {type(exc).__name__}: {exc}") from exc
     df.columns = [str(c) for c in df.columns]
     return df
+
+
+_DECIMAL_COMMA = re.compile(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)")
+
+
+def sniff_csv(path) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV from its first lines: ";" when the header has
+    more semicolons than commas, and then "," as decimal mark when a field reads like
+    "1,5"; otherwise "," and "."."""
+    import pyarrow as pa
+
+    try:
+        with pa.input_stream(str(path), compression="detect") as fh:
+            head = fh.read(1 << 16).decode("utf-8", "replace")
+    except Exception:  # noqa: BLE001 - pandas then reports the unreadable file
+        return ",", "."
+    lines = head.splitlines()[:50]
+    if not lines or lines[0].count(";") <= lines[0].count(","):
+        return ",", "."
+    body = lines[1:-1] if len(lines) > 2 else lines[1:]
+    return ";", ("," if any(_DECIMAL_COMMA.search(x) for x in body) else ".")
+
+
+def columns_hint(have, needed) -> str:
+    """A hint for data that lack most of the spec's columns: the usual causes."""
+    have = [str(c) for c in have]
+    missing = [c for c in needed if c not in set(have)]
+    if len(missing) * 2 < len(needed):
+        return ""
+    if len(have) == 1 and any(ch in have[0] for ch in ";\t|"):
+        return (" (the file has a single column whose name holds separators: it is "
+                "probably separated by something other than commas; give --sep, e.g. "
+                "--sep ';', or sep in [data])")
+    return (" (most of the spec's columns are absent: is this the right file, worksheet "
+            "(--sheet / sheet in [data]) and spec?)")
 
 
 def _read_stata(path: Path) -> pd.DataFrame:
@@ -163,12 +209,15 @@ def _read_excel(path: Path, sheet) -> pd.DataFrame:
     return pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
 
 
-def write_table(df: pd.DataFrame, path) -> Path:
-    """Write `df` by extension (CSV, TSV, Parquet, Stata .dta); returns the path."""
+def write_table(df: pd.DataFrame, path, data_label: str | None = None,
+                labels: dict | None = None) -> Path:
+    """Write `df` by extension (CSV, TSV, Parquet, Stata .dta, Excel .xlsx); returns the
+    path. A .dta file gets `data_label` (default: "rima <version>: <file name>") and a
+    variable label for each column (`labels`, else `rima.labels.variable_label`)."""
     path = Path(path)
     fmt = table_format(path, write=True)
     if path.parent and not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        writable_dir(path.parent)
     try:
         if fmt == "csv":
             df.to_csv(path, index=False)
@@ -176,8 +225,10 @@ def write_table(df: pd.DataFrame, path) -> Path:
             df.to_csv(path, sep="\t", index=False)
         elif fmt == "parquet":
             df.to_parquet(path, index=False)
+        elif fmt == "excel":
+            _write_excel(df, path)
         else:
-            _write_stata(df, path)
+            _write_stata(df, path, data_label, labels or {})
     except DataError:
         raise
     except (OSError, ValueError) as exc:
@@ -185,14 +236,48 @@ def write_table(df: pd.DataFrame, path) -> Path:
     return path
 
 
-def _write_stata(df: pd.DataFrame, path: Path) -> None:
-    too_long = [c for c in df.columns if len(str(c)) > 32]
-    if too_long:
-        raise DataError(
-            f"{path}: Stata variable names are at most 32 characters; too long: "
-            + ", ".join(too_long)
-        )
-    out = df.copy()
+def writable_dir(path) -> Path:
+    """Create directory `path` if needed and check that files can be written in it; a
+    DataError (exit 3) naming it otherwise, before any work is done."""
+    import tempfile
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".rima-write-test-"):
+            pass
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write output there: "
+                        f"{exc.strerror or type(exc).__name__}") from None
+    return path
+
+
+def _write_excel(df: pd.DataFrame, path: Path) -> None:
+    import openpyxl  # noqa: F401 - fail early with a clear message if the extra is missing
+
+    out = df.copy(deep=False)
+    for col in out.columns:
+        # Excel has no time zones; categories are written as their names
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object)
+    out.to_excel(path, index=False, engine="openpyxl")
+
+
+def _write_stata(df: pd.DataFrame, path: Path, data_label, labels) -> None:
+    from rima import __version__
+    from rima.labels import stata_names, variable_label
+
+    names = stata_names(df.columns)
+    var_labels = {}
+    for col, safe in names.items():
+        lab = labels.get(col) or variable_label(col) or variable_label(safe)
+        if safe != col and not lab:
+            lab = col  # the original name, when Stata's rules changed it
+        if lab:
+            var_labels[safe] = lab[:80]
+    if data_label is None:
+        data_label = f"rima {__version__}: {path.stem}"
+    out = df.rename(columns=names)
     for col in out.columns:
         # Stata has no bool type, and pandas' nullable/Arrow string columns need plain object
         if out[col].dtype == bool:
@@ -201,4 +286,5 @@ def _write_stata(df: pd.DataFrame, path: Path) -> None:
             out[col].dtype, pd.CategoricalDtype
         ):
             out[col] = out[col].astype(object)
-    out.to_stata(path, write_index=False, version=118)
+    out.to_stata(path, write_index=False, version=118, data_label=data_label[:80],
+                 variable_labels=var_labels)

@@ -18,7 +18,7 @@ import pandas as pd
 from rima._kernels.score import score_households
 from rima.columns import convert_rows, numeric_sources
 from rima.errors import DataError, ModelFileError
-from rima.row_status import pack_keys, status_codes_from_keys, status_column
+from rima.row_status import mark_bad_cells, pack_keys, status_codes_from_keys, status_column
 from rima.score_table import id_values, score_frame
 
 # rows scored at a time by FittedModel.score
@@ -115,16 +115,20 @@ class FittedModel:
             raise DataError(f"score needs a pandas DataFrame, got {type(df).__name__}")
         missing = [c for c in self.required_columns if c not in df.columns]
         if missing:
+            from rima.io import columns_hint
             from rima.suggest import did_you_mean
 
             cols = [str(c) for c in df.columns]
             raise ModelFileError(
                 f"the data lacks {len(missing)} column(s) the model needs: "
-                + "; ".join(f"{c}{did_you_mean(c, cols)}" for c in missing))
+                + "; ".join(f"{c}{did_you_mean(c, cols)}" for c in missing)
+                + columns_hint(cols, self.required_columns))
         n, K = len(df), len(self.pillar_names)
         use_y = self.prediction != "causes"
-        src_x = numeric_sources(df, self.variables)
-        src_y = numeric_sources(df, self.indicators) if use_y else None
+        # a non-numeric cell flags its row (status names column and value), never the batch
+        bad: list = []
+        src_x = numeric_sources(df, self.variables, bad)
+        src_y = numeric_sources(df, self.indicators, bad) if use_y else None
         # rows are converted a chunk at a time into the same two buffers, which stay in
         # warm memory, instead of into an n x p copy of fresh pages; the kernel writes the
         # scores straight into one (K + 2, n) block that becomes the frame's float columns
@@ -150,9 +154,12 @@ class FittedModel:
                                           missing=miss)
             to_global = np.array([reasons.setdefault(r, len(reasons)) for r in why], np.int32)
             codes[a:b] = to_global[c]
+        reasons = list(reasons)
+        if bad:
+            mark_bad_cells(sorted(bad, key=lambda t: t[0]), 1, list(out), codes, reasons)
         ids = df[self.id]
         return score_frame(out, ids, id_values(ids), self.pillar_names,
-                           status_column(codes, list(reasons)), with_range=True)
+                           status_column(codes, reasons), with_range=True)
 
     # ------------------------------------------------------------------ file
     def to_dict(self) -> dict:
@@ -191,6 +198,21 @@ class FittedModel:
         lo, hi = self.scale_range_
         return (f"<FittedModel pillars={self.pillar_names} indicators={self.indicators} "
                 f"prediction={self.prediction} RCI scale=[{lo:.4g}, {hi:.4g}]>")
+
+    def _repr_html_(self):
+        from rima.display import card_html
+
+        lo, hi = self.scale_range_
+        md = self.metadata
+        return card_html("Saved RIMA-II model", [
+            ("pillars", ", ".join(self.pillar_names)),
+            ("indicators", ", ".join(self.indicators)),
+            ("prediction", self.prediction),
+            ("RCI_100 scale", f"RCI {lo:.4g} -> 0, {hi:.4g} -> 100"),
+            ("trained on", (f"{md.get('n_scored', '?')} of {md.get('n_rows', '?')} rows, "
+                            f"{md.get('source') or 'data frame'}")),
+            ("fingerprint", md.get("training_fingerprint", "")),
+            ("rima", md.get("rima_version", ""))])
 
 
 def load(path) -> FittedModel:

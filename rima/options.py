@@ -1,13 +1,19 @@
 """The spec's `[options]` table: validated analysis options.
 
-Defaults reproduce the reference procedure (FAO's Shiny RIMA tool, R psych + lavaan)::
+Defaults reproduce the reference procedure (FAO's Shiny RIMA tool, R psych + lavaan),
+except the pillars' orientation (`orientation = "reference"` restores that too)::
 
     [options]
+    orientation = "capacity"        # "capacity": higher pillar = more capacity (anchor, then
+                                    # food security, then the variables; docs/orientation.md);
+                                    # "reference": psych's sign convention as Shiny RIMA
     seed = 0                        # parallel-analysis retention and anything random
     negative = ["dist_soum_km"]     # reversed before the factor analysis (higher = worse)
     missing = "listwise"            # "listwise" (reference: over every analysis variable),
                                     # "pillar" (each pillar on its own complete rows),
-                                    # "fiml" (pillars listwise, indicators by FIML)
+                                    # "fiml" (pillars listwise, indicators by FIML),
+                                    # "all_columns" (Shiny RIMA: a gap in ANY column of
+                                    # the data deletes the row)
     weights = false                 # true: weighted correlations, MIMIC and profiles
     rci_prediction = "regression"   # "regression" (lavPredict default), "bartlett", "causes"
     rsm = "correlation"             # "correlation" shares or "std_coefficient" shares
@@ -49,14 +55,15 @@ RETENTION_RULES = ("cumvar95", "kaiser", "parallel")
 SCORE_TYPES = ("bartlett", "regression")
 ROTATIONS = ("none", "varimax", "promax", "oblimin")
 HEYWOOD = ("warn", "bound", "error")
-MISSING = ("listwise", "pillar", "fiml")
+MISSING = ("listwise", "pillar", "fiml", "all_columns")
 PREDICTIONS = ("regression", "bartlett", "causes")
 RSM_KINDS = ("correlation", "std_coefficient")
 MIMIC_SE = ("standard", "robust.sem", "robust.huber.white")
+ORIENTATIONS = ("capacity", "reference")
 
 KNOWN_OPTIONS: frozenset[str] = frozenset({
     "seed", "negative", "missing", "weights", "rci_prediction", "rsm", "rci_100", "mimic_se",
-    "factor", "anchor",
+    "factor", "anchor", "orientation",
 })
 
 
@@ -90,6 +97,7 @@ class Options:
     factor: FactorSettings = field(default_factory=FactorSettings)
     pillar_factor: Mapping[str, FactorSettings] = field(default_factory=dict)
     anchor: Mapping[str, str] = field(default_factory=dict)
+    orientation: str = "capacity"
 
     def factor_settings(self, pillar: str) -> FactorSettings:
         return self.pillar_factor.get(pillar, self.factor)
@@ -131,7 +139,7 @@ class Options:
             "seed": self.seed, "negative": list(self.negative), "missing": self.missing,
             "weights": self.weights, "rci_prediction": self.rci_prediction, "rsm": self.rsm,
             "rci_100": "minmax" if self.rci_100 is None else list(self.rci_100),
-            "mimic_se": self.mimic_se,
+            "mimic_se": self.mimic_se, "orientation": self.orientation,
         }
         fac = self.factor.to_dict()
         for p, s in self.pillar_factor.items():
@@ -211,6 +219,7 @@ def parse_options(table: dict | None) -> Options:
     pred = _choice(table, "rci_prediction", PREDICTIONS, "regression", errors)
     rsm = _choice(table, "rsm", RSM_KINDS, "correlation", errors)
     se = _choice(table, "mimic_se", MIMIC_SE, "robust.sem", errors)
+    orientation = _choice(table, "orientation", ORIENTATIONS, "capacity", errors)
 
     scale = table.get("rci_100", "minmax")
     rci_100 = None
@@ -251,4 +260,15 @@ def parse_options(table: dict | None) -> Options:
         raise SpecError("[options]: " + "; ".join(errors))
     return Options(seed=seed, negative=tuple(negative), missing=missing, weights=weights,
                    rci_prediction=pred, rsm=rsm, rci_100=rci_100, mimic_se=se, factor=base,
-                   pillar_factor=MappingProxyType(per), anchor=MappingProxyType(anchor))
+                   pillar_factor=MappingProxyType(per), anchor=MappingProxyType(anchor),
+                   orientation=orientation)
+
+
+def weight_note(spec, options) -> str:
+    """The line saying a declared sampling weight is not used ('' when it is, or none is
+    declared)."""
+    if spec.weight and not options.weights:
+        return (f"WEIGHTS NOT USED: {spec.weight} is declared in [data] but [options] weights "
+                "= false (the reference procedure): correlations, MIMIC, RSM and profiles "
+                "are unweighted; set weights = true to use it")
+    return ""

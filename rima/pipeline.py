@@ -28,12 +28,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rima import orientation as orient
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
 from rima.errors import RimaInputError
 from rima.fingerprint import fingerprint_columns, fingerprint_digests
 from rima.model_file import FittedModel
+from rima.options import weight_note
 from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
 from rima.row_status import status_codes, status_codes_from_keys, status_column
@@ -54,6 +56,8 @@ class PillarResult:
     anchor_corr: float | None
     weights: pd.Series  # combined weights on z-scored original variables
     n_obs: int
+    rule: str = ""  # rima.orientation's rule that set the sign
+    food_security_corr: float | None = None  # corr(pillar, food-security composite)
 
     @property
     def n_factors(self) -> int:
@@ -65,9 +69,19 @@ class PillarResult:
 
     @property
     def orientation(self) -> dict:
-        how = ("anchor" if self.anchor else "psych sign convention (sum of loadings > 0)")
+        how = self.rule or ("anchor" if self.anchor else "variables (psych sign convention)")
         return {"negative": list(self.negative), "anchor": self.anchor,
-                "flipped": self.flipped, "anchor_corr": self.anchor_corr, "rule": how}
+                "flipped": self.flipped, "anchor_corr": self.anchor_corr, "rule": how,
+                "food_security_corr": self.food_security_corr}
+
+
+def _split(df: pd.DataFrame) -> dict:
+    """A table as the report's figures take it ({"columns", "data"})."""
+    return {"columns": list(df.columns), "data": df.to_numpy().tolist()}
+
+
+def _signed_label(options) -> str:
+    return "corr with RCI" if options.rsm == "correlation" else "std. coefficient"
 
 
 @dataclass
@@ -109,14 +123,71 @@ class RimaResult:
 
         return shocks(self, **kwargs)
 
-    def summary(self) -> str:
+    def __repr__(self) -> str:
+        n_ok = int(self.ok.sum())
+        rsm = ", ".join(f"{r.pillar} {r.share:.1f}% (r {r.r_signed:+.2f})"
+                        for r in self.rsm.itertuples())
+        mean = self.scores.loc[self.ok, "RCI_100"].mean()
+        return (f"<RimaResult: {len(self.scores)} households, {n_ok} scored; "
+                f"RSM {rsm}; mean RCI_100 {mean:.2f}>")
+
+    def _repr_html_(self) -> str:
+        from rima.display import card_html
+
+        fm = self.mimic.fit_measures
+        ok = self.ok
+        return card_html("RIMA-II resilience analysis", [
+            ("households", f"{len(self.scores)} ({int(ok.sum())} scored)"),
+            ("mean RCI_100", f"{self.scores.loc[ok, 'RCI_100'].mean():.2f}"),
+            ("MIMIC", (f"chi-square {fm['chisq']:.2f} (df {int(fm['df'])}), CFI "
+                       f"{fm['cfi']:.3f}, RMSEA {fm['rmsea']:.3f}")),
+            ("options", (f"orientation={self.options.orientation}, weights="
+                         f"{self.options.weights}, missing={self.options.missing}"))],
+            [("Resilience Structure Matrix", self.rsm[["pillar", "share", "r_signed"]]
+              .rename(columns={"r_signed": _signed_label(self.options)}), 2)])
+
+    def plot_rsm(self):
+        """Bar chart of the RSM shares with their signed values (a matplotlib Figure)."""
+        from rima.report.figures import rsm_bar
+
+        return rsm_bar({"rsm": _split(self.rsm)})
+
+    def plot_profile(self, var):
+        """Mean RCI_100 with 95 % intervals by the categories of profile `var` (Figure)."""
+        from rima.report.figures import profile_means
+
+        if var not in self.profiles:
+            raise RimaInputError(f"no profile {var!r}; the spec's profiles: "
+                                 f"{', '.join(self.profiles) or '(none)'}")
+        return profile_means(var, self.profiles[var])
+
+    def plot_path(self):
+        """The MIMIC path diagram with standardised estimates (a matplotlib Figure)."""
+        from rima.report.figures import path_diagram
+
+        return path_diagram({"mimic_params": _split(self.mimic.params),
+                             "pillar_names": list(self.spec.pillar_names),
+                             "indicators": list(self.spec.indicators)})
+
+    def summary(self):
+        """The results as text (a `rima.display.Summary`: a str that also renders as HTML
+        in a notebook and has `as_html()`)."""
+        import html
+
+        from rima.display import Summary, frame_html
+
         s = self.scores
         n_ok = int(self.ok.sum())
         lines = ["RIMA-II resilience analysis", "=" * 72,
                  (f"households: {len(s)} in the data, {n_ok} scored "
                  f"({len(s) - n_ok} not scored, reasons in the row accounting)"),
                  (f"options: missing={self.options.missing}, weights={self.options.weights}, "
-                 f"rci_prediction={self.options.rci_prediction}, rsm={self.options.rsm}"), ""]
+                 f"rci_prediction={self.options.rci_prediction}, rsm={self.options.rsm}, "
+                 f"orientation={self.options.orientation}")]
+        note = weight_note(self.spec, self.options)
+        if note:
+            lines.append(note)
+        lines.append("")
         lines.append("Pillars (factor analysis)")
         rows = []
         for p in self.pillars.values():
@@ -124,23 +195,23 @@ class RimaResult:
             rows.append({"pillar": p.name, "variables": len(p.variables), "n": p.n_obs,
                          "factors": p.n_factors, "KMO": fm.kmo_,
                          "weights": " ".join(f"{w:.3f}" for w in fm.variance_weights_),
-                         "orientation": ("flipped" if p.flipped else "as fitted")
-                         + (f" (anchor {p.anchor})" if p.anchor else "")})
+                         "orientation": p.orientation["rule"]
+                         + (f" {p.anchor}" if p.anchor else "")
+                         + (", flipped" if p.flipped else "")})
         lines.append(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         lines += ["", "MIMIC model (RCI)"]
         fm = self.mimic.fit_measures
         lines.append(f"  chi-square {fm['chisq']:.3f} df {int(fm['df'])} p {fm['pvalue']:.4f}  "
                      f"CFI {fm['cfi']:.3f}  TLI {fm['tli']:.3f}  RMSEA {fm['rmsea']:.3f}  "
                      f"SRMR {fm.get('srmr', np.nan):.3f}")
-        tab = self.mimic.params
-        tab = tab[tab["op"].isin(["=~", "~"]) | ((tab["op"] == "~~") & (tab["lhs"] == tab["rhs"])
-                                                  & ~tab["lhs"].isin(self.spec.pillar_names))]
-        cols = [c for c in ("lhs", "op", "rhs", "est", "se", "z", "pvalue", "std.all")
-                if c in tab.columns]
-        lines.append(tab[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        lines += ["", "Resilience Structure Matrix (share of RCI, %)"]
-        lines.append(self.rsm[["pillar", "share"]].to_string(index=False,
-                                                             float_format=lambda v: f"{v:.2f}"))
+        for title, tab in self.mimic.grouped_params():
+            if title != "Intercepts":
+                lines += [f"  {title}:", tab.to_string(index=False)]
+        lines += ["", "Resilience Structure Matrix (share of RCI, %; " + _signed_label(self.options)
+                  + ": the sign the share drops)"]
+        lines.append(self.rsm[["pillar", "share", "r_signed"]]
+                     .rename(columns={"r_signed": _signed_label(self.options)})
+                     .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         ok = s.loc[self.ok, "RCI_100"]
         lines += ["", (f"RCI_100: mean {ok.mean():.2f}, median {ok.median():.2f}, "
                       f"sd {ok.std():.2f}")]
@@ -154,24 +225,35 @@ class RimaResult:
             lines.append(f"note: {n}")
         if self.bootstrap_result is not None:
             lines += ["", self.bootstrap_result.summary()]
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        parts = [self._repr_html_(), "<h4>Pillars</h4>", frame_html(pd.DataFrame(rows))]
+        for title, tab in self.mimic.grouped_params():
+            parts += [f"<h4>MIMIC: {title}</h4>", tab.to_html(index=False, border=0)]
+        for var, tab in self.profiles.items():
+            parts += [f"<h4>By {var}</h4>", frame_html(
+                tab[["category", "households", "mean_RCI_100", "se", "ci_lower", "ci_upper"]], 2)]
+        parts += ["<h4>Row accounting</h4>", frame_html(self.accounting)]
+        parts += [f"<p>note: {html.escape(n)}</p>" for n in self.notes]
+        return Summary(text, "".join(parts))
 
     def save(self, path, report=True, formats=("csv",)) -> Path:
-        """Write scores.csv, rsm.csv, mimic.csv, model.json (and report.html + PNGs) to a
+        """Write scores, rsm, mimic and profile_<var> tables (one file per format in
+        `formats`: csv, tsv, parquet, dta, xlsx), model.json (and report.html + PNGs) to a
         directory."""
         from rima.io import write_table
 
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        scores = self.scores
-        write_table(scores, out / "scores.csv")
-        write_table(self.rsm[["pillar", "share"]], out / "rsm.csv")
-        write_table(self.mimic.params, out / "mimic.csv")
+        tables = {"scores": self.scores, "rsm": self.rsm[["pillar", "share", "r_signed"]],
+                  "mimic": self.mimic.params}
         for var, tab in self.profiles.items():
-            write_table(tab, out / f"profile_{var}.csv")
+            tables[f"profile_{var}"] = tab
+        for fmt in dict.fromkeys(formats):
+            for name, tab in tables.items():
+                write_table(tab, out / f"{name}.{fmt}")
         self.model.save(out / "model.json")
         if self.bootstrap_result is not None:
-            self.bootstrap_result.save(out)
+            self.bootstrap_result.save(out, formats=formats)
         if report:
             from rima.report import write_report
 
@@ -223,17 +305,19 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
                threads=threads, chunk=chunk, client=client)
 
 
-def _read(data, spec):
+def _read(data, spec, read):
     from rima.io import read_table
 
     if isinstance(data, pd.DataFrame):
         return data, None
     if isinstance(data, (str, Path)):
-        return read_table(data), str(data)
+        opts = {k: (read.get(k) if read.get(k) is not None else getattr(spec, k, None))
+                for k in ("sheet", "sep", "decimal")}
+        return read_table(data, **opts), str(data)
     raise RimaInputError(f"data must be a DataFrame or a file path, not {type(data).__name__}")
 
 
-def fit(data, spec, progress=None) -> RimaResult:
+def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaResult:
     """Fit the RIMA-II model: pillars, MIMIC, RCI, RSM and profiles (see the module docstring).
 
     Parameters
@@ -245,6 +329,9 @@ def fit(data, spec, progress=None) -> RimaResult:
         The model spec (`rima.load_spec`), options included.
     progress : callable, optional
         Called with the name of each step as it starts.
+    sheet, sep, decimal : optional
+        How a file path is read (Excel worksheet; CSV separator and decimal mark); by
+        default the spec's [data] keys, else the first sheet and detection.
 
     Returns
     -------
@@ -266,14 +353,20 @@ def fit(data, spec, progress=None) -> RimaResult:
     ...                   "examples/zavkhan/spec.toml")  # doctest: +SKIP
     >>> result.rsm  # doctest: +SKIP
     """
+    from rima.config import first_compile_notice
+    from rima.labels import label_categories
     from rima.spec import load_spec
     from rima.validation import validate
 
     say = progress or (lambda step: None)
     spec = load_spec(spec)
     spec.options.check_spec(spec)
-    df, source = _read(data, spec)
+    df, source = _read(data, spec, {"sheet": sheet, "sep": sep, "decimal": decimal})
+    # Stata/SPSS value labels name the categories of profiles (soum names, not codes);
+    # the columns analysed as numbers keep their codes
+    df = label_categories(df, keep=[*spec.numeric_columns, spec.id])
     say("validating data")
+    first_compile_notice(say)
     rep = validate(df, spec, source=source)
     rep.raise_if_errors()
     # the profile columns are factorised in the background while the pillars and the
@@ -299,7 +392,11 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     K = len(inp.names)
     out = np.empty((K + 2, len(df)))
     P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
+    _orient(pil.pillars, P, pil.W, inp.Y, inp.mimic_rows, inp.w, inp.opts)
     mim = fit_mimic(inp, shared, out, say)
+    orient.warn_all([m for p in pil.pillars.values()
+                     for m in orient.weight_warnings(p.name, p.weights, p.negative)]
+                    + orient.coefficient_warnings(mim.result.params, inp.names))
     sc = scale_scores(inp, P, mim, out)
     tab = score_table(inp, sc, out)
     summ = rsm_and_profiles(inp, P, sc, tab, mim, coder)
@@ -333,6 +430,8 @@ class FitInput:
     xok: np.ndarray      # pillar variables complete
     wok: np.ndarray      # weight usable (all True without weights)
     mimic_rows: np.ndarray
+    yok: np.ndarray = None        # indicators complete
+    others_ok: np.ndarray = None  # no gap in any column (missing = "all_columns")
 
     @property
     def opts(self):
@@ -358,7 +457,7 @@ class FitInput:
     @property
     def with_y(self) -> bool:
         """Listwise: the indicators join the pillars' moments pass."""
-        return self.opts.missing == "listwise"
+        return self.opts.missing in ("listwise", "all_columns")
 
     @property
     def sign(self) -> np.ndarray:
@@ -395,12 +494,17 @@ def fit_input(df, spec, rep, source=None) -> FitInput:
     yok_any = ~rep.all_missing_rows(indicators)
     yok_all = rep.complete_rows(indicators)
     wok = np.ones(len(df), bool) if w_all is None else np.isfinite(w_all) & (w_all > 0)
-    if opts.missing == "listwise" or opts.missing == "pillar":
-        mimic_rows = xok & yok_all & wok
+    # "all_columns" is Shiny RIMA's rule: a row with a missing value in any column of the
+    # data, analysed or not, is deleted; otherwise it is "listwise"
+    others_ok = (~df.isna().to_numpy().any(axis=1) if opts.missing == "all_columns"
+                 else np.ones(len(df), bool))
+    if opts.missing in ("listwise", "pillar", "all_columns"):
+        mimic_rows = xok & yok_all & wok & others_ok
     else:  # fiml: pillars complete, at least one indicator
         mimic_rows = xok & yok_any & wok
     return FitInput(df=df, spec=spec, rep=rep, numeric=list(numeric), block=block, col=col,
-                    X=X, Y=Y, w=w_all, xok=xok, wok=wok, mimic_rows=mimic_rows)
+                    X=X, Y=Y, w=w_all, xok=xok, wok=wok, mimic_rows=mimic_rows, yok=yok_all,
+                    others_ok=others_ok)
 
 
 @dataclass
@@ -532,7 +636,8 @@ def pillar_step(spec, shared, say, from_rows, anchor_corr, n_rows, weighted) -> 
                 acorr = -acorr
         pillars[name] = PillarResult(name, tuple(vs), fm, tuple(v for v in vs if v in opts.negative),
                                      flipped, anchor, acorr, pd.Series(W[idx, k], index=vs),
-                                     n_rows(vs))
+                                     n_rows(vs),
+                                     orient.RULE_ANCHOR if anchor else orient.RULE_VARIABLES)
     return PillarsFit(pillars=pillars, mean=mean, scale=scale, W=W, member=member)
 
 
@@ -648,6 +753,15 @@ def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
     needed = inp.variables + indicators + ([spec.weight] if inp.w is not None else [])
     codes, reasons = row_status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
                              partial_ok=indicators if opts.missing == "fiml" else ())
+    if opts.missing == "all_columns":
+        # complete in the analysis columns, deleted for a gap elsewhere: name that column
+        only_other = ~inp.others_ok & inp.xok & inp.yok & inp.wok
+        if only_other.any():
+            first = inp.df.isna().to_numpy()[only_other].argmax(axis=1)
+            for j in np.unique(first):
+                reasons.append(f"missing value in {inp.df.columns[j]} "
+                               "(missing = \"all_columns\")")
+                codes[np.flatnonzero(only_other)[first == j]] = len(reasons) - 1
     if inp.w is not None:
         bad_w = ~inp.wok & ~np.isnan(inp.w) & ~sc.scored
         if bad_w.any():
@@ -726,6 +840,38 @@ def accounting_from_counts(counts: dict) -> pd.DataFrame:
 
 def accounting_table(codes, reasons) -> pd.DataFrame:
     return accounting_from_counts(status_counts(codes, reasons))
+
+
+def _orient(pillars, P, W, Y, rows, w_all, opts):
+    """Apply rima.orientation's food-security rule to the pillars without an anchor
+    (`orientation = "capacity"`), flipping P's column and W's weights in place."""
+    fs = orient.composite(Y, rows)
+    rn = []
+    for k in range(len(pillars)):
+        sel = rows & np.isfinite(P[:, k])
+        rn.append(orient.correlation(P[sel, k], fs[sel],
+                                     None if w_all is None else w_all[sel]))
+    for k in food_security_flips(pillars, W, rn, opts):
+        P[:, k] *= -1.0
+
+
+def food_security_flips(pillars, W, rn, opts) -> list:
+    """The food-security rule given each pillar's (correlation with the composite, rows):
+    records the correlation, flips W's weights of the pillars it turns round, and returns
+    their positions (the caller flips any pillar scores it already holds)."""
+    flips = []
+    for k, (p, (r, n)) in enumerate(zip(pillars.values(), rn)):
+        p.food_security_corr = r
+        if opts.orientation != "capacity" or p.anchor or not orient.decisive(r, n):
+            continue
+        p.rule = orient.RULE_FOOD_SECURITY
+        if r < 0:
+            W[:, k] *= -1.0
+            p.weights = -p.weights
+            p.flipped = True
+            p.food_security_corr = -r
+            flips.append(k)
+    return flips
 
 
 def _columns(block, col, names):

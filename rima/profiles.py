@@ -143,7 +143,7 @@ def table_from_moments(gm, labels, n_design, weighted, pillar_names, rsm_kind="c
     all scored households."""
     corr = np.abs(gm.corr()) if rsm_kind == "correlation" else None
     if rsm_kind == "std_coefficient":
-        std_r = std_coefficients(mimic_params, pillar_names)
+        std_r = np.abs(std_coefficients(mimic_params, pillar_names))
     elif rsm_kind != "correlation":
         raise ValueError(f"unknown RSM kind {rsm_kind!r}")
     present = np.flatnonzero(gm.count > 0)

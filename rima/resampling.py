@@ -27,8 +27,9 @@ Choices, and why:
   the replicate cost independent of the cumvar95 rule's p-factor minres fit.
 * Resampling is over the analysed households (after listwise deletion), so every replicate
   has the fitted sample size.
-* Sign conventions are re-applied in every replicate exactly as in the fit (psych's
-  positive loading sums, or the anchor). `pillar_agreement` reports, per pillar, the
+* Sign conventions are re-applied in every replicate by the rule that oriented the pillar
+  in the fit (the anchor, the food-security composite, or psych's positive loading sums;
+  rima.orientation). `pillar_agreement` reports, per pillar, the
   share of replicates whose pillar score correlates negatively with the full-sample one:
   a non-zero share means the reference procedure's sign rule is unstable on these data
   (method.md §4) and an anchor is advisable.
@@ -74,20 +75,22 @@ class BootstrapResult:
     elapsed: float = 0.0
     notes: list = field(default_factory=list)
 
-    def save(self, path):
-        """Write bootstrap_rsm.csv, bootstrap_mimic.csv, bootstrap_overall.csv and
-        bootstrap_profile_<var>.csv to a directory."""
+    def save(self, path, formats=("csv",)):
+        """Write bootstrap_rsm, bootstrap_mimic, bootstrap_overall and
+        bootstrap_profile_<var> tables (one file per format) to a directory."""
         from pathlib import Path
 
         from rima.io import write_table
 
         out = Path(path)
         out.mkdir(parents=True, exist_ok=True)
-        write_table(self.rsm, out / "bootstrap_rsm.csv")
-        write_table(self.mimic, out / "bootstrap_mimic.csv")
-        write_table(self.overall, out / "bootstrap_overall.csv")
+        tables = {"bootstrap_rsm": self.rsm, "bootstrap_mimic": self.mimic,
+                  "bootstrap_overall": self.overall}
         for var, tab in self.profiles.items():
-            write_table(tab, out / f"bootstrap_profile_{var}.csv")
+            tables[f"bootstrap_profile_{var}"] = tab
+        for fmt in dict.fromkeys(formats):
+            for name, tab in tables.items():
+                write_table(tab, out / f"{name}.{fmt}")
         return out
 
     def headline(self) -> dict:
@@ -106,7 +109,25 @@ class BootstrapResult:
     def n_ok(self) -> int:
         return self.n_boot - sum(self.failed.values())
 
+    def __repr__(self) -> str:
+        return (f"<BootstrapResult: {self.n_boot} replicates (seed {self.seed}), {self.n_ok} "
+                f"usable, {100 * self.level:g}% percentile intervals>")
+
+    def _repr_html_(self) -> str:
+        from rima.display import card_html
+
+        return card_html("Bootstrap", [("replicates", f"{self.n_boot} ({self.n_ok} usable)"),
+                                       ("seed", self.seed),
+                                       ("intervals", f"{100 * self.level:g}% percentile")],
+                         [("Resilience Structure Matrix", self.rsm, 2),
+                          ("Mean RCI_100", self.overall, 2)])
+
     def summary(self) -> str:
+        from rima.display import Summary
+
+        return Summary(self._summary_text())
+
+    def _summary_text(self) -> str:
         pct = f"{100 * self.level:g}%"
         lines = [(f"Bootstrap: {self.n_boot} replicates (seed {self.seed}), {self.n_ok} usable, "
                  f"{pct} percentile intervals, {self.elapsed:.2f} s"), "",
@@ -202,6 +223,7 @@ def _check_supported(opts, result):
 def _problem(result) -> _Problem:
     from rima.columns import numeric_matrix
     from rima.mimic.estimate import make_layout
+    from rima.orientation import RULE_FOOD_SECURITY, composite
     from rima.profiles import MISSING_LABEL
 
     spec, opts, df = result.spec, result.options, result.data
@@ -218,6 +240,11 @@ def _problem(result) -> _Problem:
     for k, name in enumerate(names):
         anc = opts.anchor_of(name)
         if anc is None:
+            if result.pillars[name].rule == RULE_FOOD_SECURITY:
+                # the replicates orient by the same rule as the fit: the food-security
+                # composite acts as the pillar's anchor
+                anchor_col[k] = X.shape[1] + Y.shape[1] + len(anchors)
+                anchors.append(composite(Y, np.ones(n, bool)))
             continue
         col = numeric_matrix(df, [anc[0]])[rows, 0]
         if np.isnan(col).any():

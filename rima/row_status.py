@@ -102,3 +102,28 @@ def status_column(codes, reasons):
                                              dictionary).dictionary_decode()
         return pd.array(arr, dtype=dtype)
     return np.asarray(reasons, dtype=object)[codes]
+
+
+def mark_bad_cells(bad, row0, arrays, codes, reasons) -> None:
+    """Rows with a non-numeric cell: no scores (NaN in each of `arrays`, indexed from data
+    row `row0`), and a status naming the cell, e.g. ``non-numeric value 'abc' in herd_su``,
+    followed by the row's other missing values (their NaN from the conversion would
+    otherwise read as an ordinary missing value). `bad`: (data row, column, value);
+    `codes` and the `reasons` list are updated in place."""
+    per_row: dict = {}
+    for row, col, val in bad:
+        per_row.setdefault(row - row0, []).append((col, val))
+    index = {r: i for i, r in enumerate(reasons)}
+    for i, cells in per_row.items():
+        msg = "; ".join(f"non-numeric value {val!r} in {col}" for col, val in cells)
+        orig = reasons[codes[i]]
+        named = orig.split(" in ", 1)[1].split(", ") if orig.startswith("missing") else []
+        others = [c for c in named if c not in {col for col, _ in cells}]
+        if others:
+            msg += f"; {missing_reason(others)}"
+        if msg not in index:
+            index[msg] = len(reasons)
+            reasons.append(msg)
+        codes[i] = index[msg]
+        for a in arrays:
+            a[i] = np.nan

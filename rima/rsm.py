@@ -1,7 +1,8 @@
 """Resilience Structure Matrix: how much each pillar contributes to the RCI.
 
 Reference definition (method.md §3): r_p = |corr(pillar_p, RCI)| and
-RSM_p = 100 r_p / Σ r. The alternative uses the MIMIC's standardised structural
+RSM_p = 100 r_p / Σ r. The tables keep the signed value beside the share (`r_signed`).
+The alternative uses the MIMIC's standardised structural
 coefficients |γ_p (std.all)| in place of the correlations, which separates a pillar's own
 effect from what it shares with the other pillars.
 
@@ -62,16 +63,21 @@ def weighted_corr(x, y, w=None):
     return float(gm.corr()[0, 0])
 
 
-def share_table(names, r) -> pd.DataFrame:
-    """DataFrame (pillar, r, share) from the pillars' r values."""
-    r = np.asarray(r, dtype=float)
-    return pd.DataFrame({"pillar": list(names), "r": r, "share": 100.0 * r / r.sum()})
+def share_table(names, signed) -> pd.DataFrame:
+    """DataFrame (pillar, r, share, r_signed) from the pillars' signed values (correlations
+    with the RCI or standardised coefficients): r = |signed|, share = 100 r / sum(r).
+    The share drops the sign, so `r_signed` travels with it: a pillar whose value is negative
+    pulls the RCI down as it rises."""
+    signed = np.asarray(signed, dtype=float)
+    r = np.abs(signed)
+    return pd.DataFrame({"pillar": list(names), "r": r, "share": 100.0 * r / r.sum(),
+                         "r_signed": signed})
 
 
 def std_coefficients(mimic_params: pd.DataFrame, names) -> np.ndarray:
-    """|std.all| of the regressions RCI ~ pillar, in the order of `names`."""
+    """std.all of the regressions RCI ~ pillar (signed), in the order of `names`."""
     reg = mimic_params[mimic_params["op"] == "~"].set_index("rhs")
-    return np.abs(reg.loc[list(names), "std.all"].to_numpy(dtype=float))
+    return reg.loc[list(names), "std.all"].to_numpy(dtype=float)
 
 
 def rsm_table(names, P, rci, rows, weights=None, kind="correlation", mimic_params=None):
@@ -80,7 +86,7 @@ def rsm_table(names, P, rci, rows, weights=None, kind="correlation", mimic_param
     names = list(names)
     if kind == "correlation":
         codes = np.asarray(rows, dtype=np.int64) - 1  # 0: in, -1: left out
-        r = np.abs(group_stats(codes, 1, rci, P, rci, weights).corr()[0])
+        r = group_stats(codes, 1, rci, P, rci, weights).corr()[0]
     elif kind == "std_coefficient":
         r = std_coefficients(mimic_params, names)
     else:
@@ -89,7 +95,7 @@ def rsm_table(names, P, rci, rows, weights=None, kind="correlation", mimic_param
 
 
 def rsm_shares(pillars: pd.DataFrame, rci, weights=None, kind="correlation", mimic_params=None):
-    """DataFrame (pillar, r, share) over the rows given (all complete).
+    """DataFrame (pillar, r, share, r_signed) over the rows given (all complete).
 
     kind="correlation": r = |corr(pillar, RCI)|; kind="std_coefficient": r = |std.all| of
     the regression RCI ~ pillar in `mimic_params` (then the rows do not matter).
@@ -98,7 +104,7 @@ def rsm_shares(pillars: pd.DataFrame, rci, weights=None, kind="correlation", mim
     if kind == "correlation":
         P = pillars.to_numpy(dtype=float)
         gm = group_stats(np.zeros(P.shape[0], dtype=np.int64), 1, rci, P, rci, weights)
-        r = np.abs(gm.corr()[0])
+        r = gm.corr()[0]
     elif kind == "std_coefficient":
         r = std_coefficients(mimic_params, names)
     else:

@@ -216,6 +216,26 @@ def _pass_anchor(frame, spec, label, idx, mean, scale, wk, anchor):
     return compute_moments(np.column_stack([score[both], a[both]]))
 
 
+def _pass_orient(frame, spec, label, pil, ymean, ysd):
+    """Moments of (pillars, food-security composite) over the analysed rows where both are
+    finite: the composite is the mean of the indicators z-scored with the merged means and
+    SDs (`rima.orientation.composite` on all rows)."""
+    import warnings
+
+    inp, _out, P = _pillars_of(frame, spec, label, pil)
+    sd = ysd.copy()
+    sd[~(sd > 0)] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fs = np.nanmean((inp.Y - ymean) / sd, axis=1)
+    res = []
+    for k in range(P.shape[1]):
+        sel = inp.mimic_rows & np.isfinite(P[:, k]) & np.isfinite(fs)
+        res.append(compute_moments(np.column_stack([P[sel, k], fs[sel]]))
+                   if sel.any() else None)
+    return res
+
+
 def _pillars_of(frame, spec, label, pil):
     from rima._kernels.score import score_pillars
 
@@ -386,6 +406,7 @@ def fit_dask(data, spec, out=None, progress=None):
     from dataclasses import replace
     from pathlib import Path
 
+    from rima import orientation as orient
     from rima.fingerprint import fingerprint_digests
     from rima.mimic import fit as mimic_fit
     from rima.mimic.inference import gamma_from_blocks, ols_slopes
@@ -394,6 +415,7 @@ def fit_dask(data, spec, out=None, progress=None):
         SharedMoments,
         accounting_from_counts,
         build_model,
+        food_security_flips,
         mimic_result,
         mimic_se,
         mimic_syntax,
@@ -443,6 +465,23 @@ def fit_dask(data, spec, out=None, progress=None):
     # the tasks get the scoring arrays only, not the fitted objects (whose per-row
     # attributes would travel with every task)
     arrays = replace(pil, pillars={})
+    if spec.options.orientation == "capacity":
+        say("pillar orientation")
+        got = dask.compute(*[dask.delayed(_pass_orient)(f, spec, lab, arrays, ymean, ysd)
+                             for f, lab in zip(frames, labels)])
+        rn = []
+        for k in range(K):
+            mo = [g[k] for g in got if g[k] is not None]
+            if not mo:
+                rn.append((float("nan"), 0))
+                continue
+            mk = merge_moments(mo)
+            d = np.sqrt(np.diag(mk.comoment))
+            r = float(mk.comoment[0, 1] / (d[0] * d[1])) if d[0] > 0 and d[1] > 0 else \
+                float("nan")
+            rn.append((r, mk.n_obs) if mk.n_obs >= 3 else (float("nan"), mk.n_obs))
+        food_security_flips(pil.pillars, pil.W, rn, spec.options)
+        arrays = replace(pil, pillars={})
 
     say("MIMIC moments")
     offsets = np.concatenate([[0], np.cumsum(n_an)[:-1]]).astype(np.int64)
@@ -472,6 +511,9 @@ def fit_dask(data, spec, out=None, progress=None):
     gamma = gamma_from_blocks([r[2] for r in r3 if r[2] is not None], b_ols, mz.n_obs)
     res = mimic_fit(syntax, estimator="ML", se=se, sample_moments=mz, gamma=gamma)
     mim = mimic_result(spec.options, res, syntax, se, ymean, ysd, m, K, notes)
+    orient.warn_all([msg for p in pil.pillars.values()
+                     for msg in orient.weight_warnings(p.name, p.weights, p.negative)]
+                    + orient.coefficient_warnings(res.params, names))
     if spec.options.rsm == "correlation":
         rs = merge_moments([r[3] for r in r3 if r[3] is not None])
         r = np.abs(rs.corr()[:K, K])
@@ -571,21 +613,36 @@ class PartitionedResult:
         return out
 
 
-def _score_partition(frame, model, out_dir, i):
+def _score_partition(frame, model, out_dir, i, classes=None, keep=()):
     _one_thread()
     scores = model.score(frame)
+    if classes is not None or keep:
+        from rima.classes import class_labels
+
+        missing = [c for c in keep if c not in frame.columns]
+        if missing:
+            raise DataError(f"--keep names column(s) partition {i + 1} lacks: "
+                            + ", ".join(missing))
+        if classes is not None:
+            ok = (scores["status"] == "ok").to_numpy()
+            at = scores.columns.get_loc("RCI_100") + 1
+            scores.insert(at, "class", class_labels(classes, scores["RCI_100"], ok))
+        for j, c in enumerate(c for c in keep if c not in scores.columns):
+            scores.insert(1 + j, c, frame[c].to_numpy())
     _write_atomic(scores, f"{out_dir}/part-{i:05d}.parquet")
     ok = scores["status"] == "ok"
     counts = scores["status"].value_counts(sort=False).to_dict()
     return len(scores), int(ok.sum()), int(scores["out_of_range"].sum()), counts
 
 
-def score_partitions(model, data, out_dir):
+def score_partitions(model, data, out_dir, classes=None, keep=()):
     """Score partitioned data with a saved model, one Parquet file per input partition
     (`out_dir/part-00000.parquet`, ... in input order), each partition scored by
     `FittedModel.score` on a worker: the same scores as in memory, bit for bit, with
-    memory per worker bounded by one partition. Returns (rows, scored, out_of_range,
-    {status: rows}). The files appear only when every partition has been scored."""
+    memory per worker bounded by one partition; `classes` (a `rima.classes.ClassScheme`)
+    adds the resilience class beside RCI_100 and `keep` carries input columns, as
+    `rima score` does in memory. Returns (rows, scored, out_of_range, {status: rows}).
+    The files appear only when every partition has been scored."""
     import os
     import shutil
     import tempfile
@@ -597,7 +654,8 @@ def score_partitions(model, data, out_dir):
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".rima-score-", dir=final.parent))
     try:
-        res = dask.compute(*[dask.delayed(_score_partition)(fr, model, str(work), i)
+        res = dask.compute(*[dask.delayed(_score_partition)(fr, model, str(work), i,
+                                                            classes, tuple(keep))
                              for i, (_lab, fr) in enumerate(parts)])
         if len(os.listdir(work)) != len(parts):
             raise DataError(f"{len(os.listdir(work))} of {len(parts)} partitions were written")

@@ -19,6 +19,7 @@ from rima._kernels.rci_scale import out_of_range
 INDEX_COLUMNS = ("RCI", "RCI_100")
 STATUS = "status"
 OUT_OF_RANGE = "out_of_range"
+CLASS = "class"  # the resilience class (rima.classes), where a table carries it
 
 
 def value_columns(pillar_names) -> list[str]:
@@ -45,18 +46,27 @@ def score_frame(block: np.ndarray, ids: pd.Series, id_values, pillar_names, stat
 
 
 def score_arrow(id_column, keep: dict, pillar_names, P, rci, rci_100, codes, reasons,
-                id_name: str):
+                id_name: str, classes=None):
     """The score table of `FittedModel.score` as an Arrow table, `keep` ({name: Arrow
-    column}) after the id; the status column from integer codes into `reasons`."""
+    column}) after the id; the status column from integer codes into `reasons`. With a
+    `rima.classes.ClassScheme`, the resilience class column after RCI_100 (as the service
+    answers). Missing scores are nulls, so a CSV gets empty cells as pandas writes them."""
     import pyarrow as pa
 
-    names = [id_name, *keep, *value_columns(pillar_names), STATUS, OUT_OF_RANGE]
+    from rima.classes import class_labels
+
+    names = [id_name, *keep, *value_columns(pillar_names),
+             *([CLASS] if classes is not None else []), STATUS, OUT_OF_RANGE]
     status = pa.DictionaryArray.from_arrays(pa.array(codes, type=pa.int32()),
                                             pa.array(reasons, type=pa.string()))
     arrays = [id_column, *keep.values(),
-              *(pa.array(np.ascontiguousarray(P[:, k])) for k in range(P.shape[1])),
-              pa.array(rci), pa.array(rci_100), status.cast(pa.string()),
-              pa.array(out_of_range(rci_100))]
+              *(pa.array(np.ascontiguousarray(P[:, k]), from_pandas=True)
+                for k in range(P.shape[1])),
+              pa.array(rci, from_pandas=True), pa.array(rci_100, from_pandas=True)]
+    if classes is not None:
+        arrays.append(pa.array(class_labels(classes, rci_100, np.asarray(codes) == 0),
+                               type=pa.string()))
+    arrays += [status.cast(pa.string()), pa.array(out_of_range(rci_100))]
     return pa.Table.from_arrays(arrays, names=names)
 
 

@@ -116,15 +116,19 @@ class SimulatedSurvey:
 
     def write(self, directory, fmt: str = "csv") -> dict[str, Path]:
         """Write households, soums and truth as ``<name>.<fmt>`` into `directory`."""
-        from rima.io import write_table
+        from rima.io import writable_dir, write_table
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        out = writable_dir(directory)
         fmt = fmt.lstrip(".").lower()
         paths = {}
+        truth_labels = {p: f"true latent {p} capacity (standard normal)"
+                        for p in ("ABS", "AST", "SSN", "AC")}
+        truth_labels["resilience"] = "true latent resilience capacity (standard normal)"
         for name in ("households", "soums", "truth"):
             path = out / f"{name}.{fmt}"
-            write_table(getattr(self, name), path)
+            write_table(getattr(self, name), path,
+                        data_label=f"rima simulated Zavkhan herder survey: {name}",
+                        labels=truth_labels if name == "truth" else None)
             paths[name] = path
         return paths
 

@@ -6,6 +6,9 @@ A spec is a TOML file (or the same structure as a dict)::
     id = "hhid"
     weight = "hh_weight"            # optional
     profiles = ["soum", "head_sex"] # optional, for results by group
+    sheet = "households"            # optional: Excel worksheet (name or 0-based position)
+    sep = ";"                       # optional: CSV separator (default: detected)
+    decimal = ","                   # optional: CSV decimal mark (default: detected)
 
     [pillars]                       # order is kept: it is the order of results
     ABS = ["dist_soum_km", ...]
@@ -36,7 +39,7 @@ from rima.options import Options, parse_options
 from rima.suggest import did_you_mean
 
 TOP_LEVEL_KEYS = ("data", "pillars", "indicators", "options")
-DATA_KEYS = ("id", "weight", "profiles")
+DATA_KEYS = ("id", "weight", "profiles", "sheet", "sep", "decimal")
 MIN_PILLAR_VARIABLES = 3
 MIN_INDICATORS = 2
 # Names the later stages create next to the pillars; a pillar called so would collide.
@@ -63,6 +66,9 @@ class Spec:
     indicator_group: str = "food_security"
     weight: str | None = None
     profiles: tuple[str, ...] = ()
+    sheet: str | int | None = None
+    sep: str | None = None
+    decimal: str | None = None
     options: Options = field(default_factory=Options)
     source: Path | None = None
     options_table: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -135,6 +141,9 @@ class Spec:
             data["weight"] = self.weight
         if self.profiles:
             data["profiles"] = list(self.profiles)
+        for key in ("sheet", "sep", "decimal"):
+            if getattr(self, key) is not None:
+                data[key] = getattr(self, key)
         return {
             "data": data,
             "pillars": {k: list(v) for k, v in self.pillars.items()},
@@ -200,6 +209,16 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
     if isinstance(profiles, str):
         profiles = [profiles]
     profiles = _names(profiles, "[data] profiles", errors)
+    sheet = data.get("sheet")
+    if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, str | int)
+                              or (isinstance(sheet, int) and sheet < 0)):
+        errors.append(f"[data] sheet must be a worksheet name or a 0-based position, "
+                      f"got {sheet!r}")
+    sep, decimal = data.get("sep"), data.get("decimal")
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1):
+        errors.append(f"[data] sep must be one character (\",\", \";\", \"\\t\"), got {sep!r}")
+    if decimal is not None and decimal not in (".", ","):
+        errors.append(f"[data] decimal must be \".\" or \",\", got {decimal!r}")
 
     # [pillars]
     pillars: dict[str, tuple[str, ...]] = {}
@@ -285,6 +304,9 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
         indicator_group=group,
         weight=weight,
         profiles=profiles,
+        sheet=sheet,
+        sep=sep,
+        decimal=decimal,
         options=options,
         source=source,
         options_table=MappingProxyType(dict(options_t)),

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import DataError, ModelFileError
+from rima.row_status import mark_bad_cells
 from rima.score_table import score_arrow
 
 DEFAULT_BATCH_ROWS = 262_144
@@ -166,33 +167,26 @@ def _to_float(arr, name, first_row, bad):
     raise DataError(f"column {name!r} has type {arr.type}, which is not numeric")
 
 
-def _mark_bad(bad, row0, arrays, codes, reasons):
-    """Rows with a non-numeric cell: no scores, and a status naming the cell (their NaN
-    from the cast would otherwise read as an ordinary missing value)."""
-    per_row = {}
-    for row, col, val in bad:
-        per_row.setdefault(row - row0, []).append((col, val))
-    index = {r: i for i, r in enumerate(reasons)}
-    for i, cells in per_row.items():
-        msg = "; ".join(f"non-numeric value {val!r} in {col}" for col, val in cells)
-        orig = reasons[codes[i]]
-        named = orig.split(" in ", 1)[1].split(", ") if orig.startswith("missing") else []
-        others = [c for c in named if c not in {col for col, _ in cells}]
-        if others:
-            msg += f"; missing value{'s' if len(others) > 1 else ''} in {', '.join(others)}"
-        if msg not in index:
-            index[msg] = len(reasons)
-            reasons.append(msg)
-        codes[i] = index[msg]
-        for a in arrays:
-            a[i] = np.nan
-
-
-def _output_table(model, rb, keep, P, rci, rci100, codes, reasons):
+def _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes=None):
     """The columns of FittedModel.score (id, pillars, RCI, RCI_100, status, out_of_range),
-    with any `keep` columns after the id, built straight in Arrow."""
+    with any `keep` columns after the id and, with a `rima.classes.ClassScheme`, the
+    resilience class after RCI_100 (as the service answers), built straight in Arrow."""
     return score_arrow(rb.column(model.id), {c: rb.column(c) for c in keep},
-                       model.pillar_names, P, rci, rci100, codes, reasons, model.id)
+                       model.pillar_names, P, rci, rci100, codes, reasons, model.id,
+                       classes=classes)
+
+
+def _csv_ready(table):
+    """Booleans as True/False, the one style every CSV rima writes uses (pandas')."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    cols = []
+    for col in table.columns:
+        if pa.types.is_boolean(col.type):
+            col = pc.if_else(col, pa.scalar("True"), pa.scalar("False"))
+        cols.append(col)
+    return pa.Table.from_arrays(cols, names=table.column_names)
 
 
 class _Writer:
@@ -204,6 +198,9 @@ class _Writer:
         import pyarrow.parquet as pq
 
         self._sink = None
+        self._csv = fmt != "parquet"
+        if self._csv:
+            schema = _csv_ready(schema.empty_table()).schema
         if fmt == "parquet":
             # dictionary pages only where they pay (ids and scores are nearly all distinct)
             self._w = pq.ParquetWriter(dst, schema, use_dictionary=["status"])
@@ -213,7 +210,7 @@ class _Writer:
             self._w = pcsv.CSVWriter(self._sink, schema, write_options=opts)
 
     def write_table(self, table):
-        self._w.write_table(table)
+        self._w.write_table(_csv_ready(table) if self._csv else table)
 
     def close(self):
         self._w.close()
@@ -222,11 +219,12 @@ class _Writer:
 
 
 def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
-               progress=None) -> StreamSummary:
+               progress=None, classes=None) -> StreamSummary:
     """Score `src` into `dst` batch by batch; returns a `StreamSummary`.
 
     model: a FittedModel or the path of a model.json. keep: extra input columns copied to
-    the output after the id. progress(rows_done) is called after every batch.
+    the output after the id. progress(rows_done) is called after every batch. classes: a
+    `rima.classes.ClassScheme` adds the resilience class column.
     """
     import pyarrow as pa
 
@@ -268,11 +266,11 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
             P, rci, rci100, codes, reasons = model.score_batch(X, Y)
             if bad:
                 cols = [P[:, k] for k in range(P.shape[1])]  # views: NaN goes into P
-                _mark_bad(bad, row0, [*cols, rci, rci100], codes, reasons)
+                mark_bad_cells(bad, row0, [*cols, rci, rci100], codes, reasons)
                 summary.n_bad_cells += len(bad)
                 room = _MAX_LISTED - len(summary.bad_cells)
                 summary.bad_cells.extend(bad[:max(room, 0)])
-            table = _output_table(model, rb, keep, P, rci, rci100, codes, reasons)
+            table = _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes)
             if writer is None:
                 writer = _Writer(dst, fout, table.schema)
                 schema = table.schema

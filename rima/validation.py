@@ -257,6 +257,21 @@ class ValidationReport:
     def __str__(self) -> str:
         return self.format()
 
+    def __repr__(self) -> str:
+        return (f"<ValidationReport {self.source or 'data'}: {self.n_rows} rows, "
+                f"{self.n_usable} usable, {len(self.errors)} error(s), "
+                f"{len(self.warnings)} warning(s)>")
+
+    def _repr_html_(self) -> str:
+        from rima.display import card_html
+
+        items = [("data", self.source or "data frame"),
+                 ("rows", f"{self.n_rows} ({self.n_usable} usable)"),
+                 ("usable", "yes" if self.ok else "no (fix the errors)")]
+        items += [("error", e.message) for e in self.errors[:10]]
+        items += [("warning", w.message) for w in self.warnings[:10]]
+        return card_html("Validation report", items, [("Row accounting", self.accounting, 0)])
+
 
 def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     """Check `df` against `spec` (a Spec, dict or TOML path); never raises on bad data."""
@@ -278,11 +293,15 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
                             f"column name(s) appear more than once: {', '.join(dup_cols)}"))
         return report
 
-    for name in spec.missing_columns(columns):
+    from rima.io import columns_hint
+
+    absent = list(spec.missing_columns(columns))
+    hint = columns_hint(columns, spec.required_columns) if absent else ""
+    for k, name in enumerate(absent):
         errors.append(Issue(
             "missing_column", name,
             f"column {name!r} ({spec._role(name)}) is named in the spec but not in the data"
-            f"{did_you_mean(name, columns)}",
+            f"{did_you_mean(name, columns)}" + (hint if k == 0 else ""),
         ))
     present = set(columns)
 

@@ -33,3 +33,13 @@ def small_survey():
 @pytest.fixture()
 def small_households(small_survey):
     return small_survey.households.copy()
+
+
+def reference_spec() -> dict:
+    """The bundled spec as the R reference scripts run it: psych's orientation and no
+    reversed variables (tests/reference/*.R predate the spec's `negative` list)."""
+    from rima.spec import load_spec
+
+    sd = load_spec(EXAMPLE_SPEC).to_dict()
+    sd["options"] = {"orientation": "reference"}
+    return sd

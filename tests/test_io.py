@@ -81,8 +81,8 @@ def test_unknown_format_names_file_and_extension(tmp_path):
         read_table(path)
     assert "survey.json" in str(exc.value) and "'.json'" in str(exc.value)
     assert ".dta" in str(exc.value)  # the message lists what is known
-    with pytest.raises(DataError, match=r"cannot write files of type '\.xlsx'"):
-        write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.xlsx")
+    with pytest.raises(DataError, match=r"cannot write files of type '\.sav'"):
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.sav")
     with pytest.raises(DataError, match=r"no extension"):
         read_table(tmp_path / "survey")
 
@@ -116,10 +116,26 @@ def test_directory_is_not_a_file(tmp_path):
         read_table(d)
 
 
-def test_stata_name_limit_named(tmp_path):
-    df = pd.DataFrame({"a" * 33: [1.0]})
-    with pytest.raises(DataError, match="a{33}"):
-        write_table(df, tmp_path / "x.dta")
+def test_stata_names_made_safe_and_labelled(tmp_path):
+    # lavaan's column names and over-long names become Stata names; the original name or
+    # the column's meaning is the variable label; the file has a data label
+    df = pd.DataFrame({"a" * 33: [1.0], "ci.lower": [0.5], "std.all": [0.2], "RCI_100": [50.0]})
+    path = write_table(df, tmp_path / "x.dta")
+    with pd.io.stata.StataReader(path) as reader:
+        labels = reader.variable_labels()
+        assert reader.data_label.startswith("rima ")
+    back = read_table(path)
+    assert list(back.columns) == ["a" * 32, "ci_lower", "std_all", "RCI_100"]
+    assert labels["a" * 32] == "a" * 33
+    assert labels["ci_lower"] == "lower confidence limit"
+    assert labels["RCI_100"].startswith("Resilience capacity index")
+
+
+def test_xlsx_round_trip(tmp_path):
+    df = pd.DataFrame({"soum": pd.Categorical(["Ider", "Tes"]), "RCI_100": [1.5, float("nan")]})
+    back = read_table(write_table(df, tmp_path / "x.xlsx"))
+    assert back["soum"].tolist() == ["Ider", "Tes"]
+    assert back["RCI_100"].iloc[0] == 1.5 and pd.isna(back["RCI_100"].iloc[1])
 
 
 def test_stata_writes_bool_and_strings(tmp_path):

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import reference_spec
 from scipy import stats
 
 import rima
@@ -20,7 +21,7 @@ R = json.loads((REF / "pipeline_reference.json").read_text())
 
 @pytest.fixture(scope="module")
 def example():
-    return rima.fit(EX / "households.csv", EX / "spec.toml")
+    return rima.fit(EX / "households.csv", reference_spec())
 
 
 def test_every_input_row_has_a_status(example):
@@ -48,8 +49,14 @@ def test_summary_and_save(example, tmp_path):
     for f in ("scores.csv", "rsm.csv", "mimic.csv", "model.json"):
         assert (out / f).exists()
     rsm = pd.read_csv(out / "rsm.csv")
-    assert list(rsm.columns) == ["pillar", "share"]
+    assert list(rsm.columns) == ["pillar", "share", "r_signed"]
     assert rsm["share"].sum() == pytest.approx(100)
+    # the share drops the sign; r_signed is corr(pillar, RCI) computed here independently
+    ok = example.ok
+    for row in rsm.itertuples():
+        r = np.corrcoef(example.scores.loc[ok, row.pillar], example.scores.loc[ok, "RCI"])[0, 1]
+        assert row.r_signed == pytest.approx(r, abs=1e-9)
+    assert "corr with RCI" in text
     back = pd.read_csv(out / "scores.csv")
     np.testing.assert_allclose(back["RCI_100"], example.scores["RCI_100"], atol=1e-12)
 

@@ -25,6 +25,8 @@ PATHS = {
 def spec_for(indicators):
     base = rima.load_spec(ROOT / "examples" / "zavkhan" / "spec.toml").to_dict()
     base["indicators"] = {"food_security": list(indicators)}
+    # the R script runs the reference procedure: psych's orientation, no reversed variables
+    base["options"] = {"orientation": "reference"}
     return base
 
 
@@ -95,7 +97,7 @@ def test_fiml_option_matches_lavaan_missing_ml():
     miss an indicator (scored from the indicators they have)."""
     ref = R["zavkhan_fiml"]
     spec = spec_for(ref["indicators"])
-    spec["options"] = {"missing": "fiml"}
+    spec["options"] = {"missing": "fiml", "orientation": "reference"}
     df = pd.read_csv(PATHS["zavkhan"])
     res = rima.fit(df, spec)
     ok = res.ok.to_numpy()
@@ -116,7 +118,7 @@ def test_weights_option_matches_psych_and_lavaan_sampling_weights():
     """weights = true: psych::fa(weight =), lavaan sampling.weights, weighted RSM."""
     ref = R["sim_weighted"]
     spec = spec_for(["fcs", "log_food_exp_ae", "hdds"])
-    spec["options"] = {"weights": True}
+    spec["options"] = {"weights": True, "orientation": "reference"}
     res = rima.fit(pd.read_csv(PATHS["sim_n600_s11"]), spec)
     ok = res.ok.to_numpy()
     np.testing.assert_array_equal(np.flatnonzero(ok) + 1, np.asarray(ref["rows"]))

@@ -67,7 +67,7 @@ EXPECTED = ["heatmap_ABS", "radar_ABS", "heatmap_AC", "radar_AC", "mimic_path", 
 
 def test_report_is_self_contained(out):
     page = (out / "report.html").read_text()
-    assert not re.search(r"""(src|href)=["'](?!data:)""", page)   # no external files
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)   # no external files
     imgs = re.findall(r'<figure id="fig-([^"]+)"><img alt="[^"]*" src="data:image/png;base64,'
                       r'([^"]+)"', page)
     keys = [k for k, _ in imgs]

@@ -83,19 +83,25 @@ def embedded(page):
 
 def test_every_section_in_page_order(files):
     page = (files["fit"] / "report.html").read_text()
-    assert not re.search(r"""(src|href)=["'](?!data:)""", page)   # still self-contained
+    assert not re.search(r"""(src|href)=["'](?!data:|#)""", page)   # still self-contained
     starts = [page.index(f"<section class='analysis' id='sec-{k}'>") for k in TITLES]
     assert starts == sorted(starts)
-    assert starts[0] > page.index("<h2>Row accounting</h2>")
+    assert starts[0] > page.index("<h2 id='s-row-accounting'>Row accounting</h2>")
     for key, title in TITLES.items():
         body = page[page.index(f"id='sec-{key}'"):].split("</section>", 1)[0]
         assert title in body
         assert "different model" not in body      # every run used DIR/model.json
     assert "<table" in page.split("id='sec-panel'")[1]
     assert "Class transitions, baseline to round 2" in page
-    # the fit's own report is unchanged apart from the appended sections
-    assert page.split("<section class='analysis'")[0].rstrip("\n") == \
-        files["plain"].replace("</body></html>", "").rstrip("\n")
+    # the fit's part of the page is unchanged apart from the appended sections; only the
+    # table of contents gains their entries
+    def no_toc(text):
+        return re.sub(r"<nav class='toc'.*?</nav>", "", text, flags=re.DOTALL)
+
+    assert no_toc(page.split("<section class='analysis'")[0]).rstrip("\n") == \
+        no_toc(files["plain"]).replace("</body></html>", "").rstrip("\n")
+    toc = re.search(r"<nav class='toc'.*?</nav>", page, flags=re.DOTALL).group(0)
+    assert all(f"{t}</a>" in toc for t in ("Row accounting", "Soums ranked for early action"))
 
 
 def test_section_figures_decode_as_png(files, small_survey):

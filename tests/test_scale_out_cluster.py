@@ -150,16 +150,19 @@ def test_bad_cell_is_reported_with_its_file_and_row(client, households, tmp_path
 
 
 def test_anchored_orientation_matches_in_memory(client, households, parts_dir, tmp_path):
-    spec = rima.load_spec(SPEC).to_dict()
-    spec.setdefault("options", {})["anchor"] = {"ABS": "-dist_soum_km", "AST": "herd_su"}
-    mem = rima.fit(households, spec)
-    part = fit_dask(str(parts_dir), spec, out=tmp_path)
-    for name in ("ABS", "AST"):
-        assert part.pillars[name].flipped == mem.pillars[name].flipped
-        _close(mem.pillars[name].anchor_corr, part.pillars[name].anchor_corr)
-        _close(mem.pillars[name].weights, part.pillars[name].weights)
-    assert mem.pillars["ABS"].flipped  # the anchor does change the orientation here
-    _close(mem.rsm["share"], part.rsm["share"])
+    flips = []
+    for anchor in ("dist_soum_km", "-dist_soum_km"):
+        spec = rima.load_spec(SPEC).to_dict()
+        spec.setdefault("options", {})["anchor"] = {"ABS": anchor, "AST": "herd_su"}
+        mem = rima.fit(households, spec)
+        part = fit_dask(str(parts_dir), spec, out=tmp_path / anchor)
+        for name in ("ABS", "AST"):
+            assert part.pillars[name].flipped == mem.pillars[name].flipped
+            _close(mem.pillars[name].anchor_corr, part.pillars[name].anchor_corr)
+            _close(mem.pillars[name].weights, part.pillars[name].weights)
+        _close(mem.rsm["share"], part.rsm["share"])
+        flips.append(mem.pillars["ABS"].flipped)
+    assert flips[0] != flips[1]  # one of the two anchors does turn the pillar round
 
 
 def test_unsupported_options_are_refused_by_name(tmp_path, parts_dir):
@@ -306,7 +309,14 @@ def test_cli_fit_and_score_with_the_dask_engine(parts_dir, households, tmp_path)
     got = pd.concat([pd.read_parquet(f) for f in sorted((tmp_path / "scored").iterdir())],
                     ignore_index=True)
     expected = rima.load(out / "model.json").score(households)
-    pd.testing.assert_frame_equal(got, expected.reset_index(drop=True), check_exact=True)
+    # the resilience class beside RCI_100, as `rima score` writes in memory
+    assert list(got.columns).index("class") == list(got.columns).index("RCI_100") + 1
+    ok = got["status"] == "ok"
+    assert got.loc[~ok, "class"].isna().all() and got.loc[ok, "class"].notna().all()
+    lo = got.loc[ok & (got["RCI_100"] < 100 / 3), "class"]
+    assert len(lo) and (lo == "low").all()
+    pd.testing.assert_frame_equal(got.drop(columns="class"), expected.reset_index(drop=True),
+                                  check_exact=True)
     # a bad spec option is an input error (exit 3) naming the option
     bad = tmp_path / "spec.toml"
     bad.write_text(Path(SPEC).read_text().replace("[options]", "[options]\nmissing = \"fiml\""))

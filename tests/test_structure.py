@@ -145,6 +145,9 @@ FORBIDDEN = [
 KNOWN_UPWARD = {
     ("rima.pipeline", "rima.analysis.shocks"),
     ("rima.pipeline", "rima.report"),
+    # `RimaResult.plot_rsm()`, `plot_profile()`, `plot_path()`: notebook conveniences that
+    # draw the report's own figures (function-level, like the two above)
+    ("rima.pipeline", "rima.report.figures"),
 }
 
 

@@ -106,12 +106,9 @@ def weighted_mean(x: np.ndarray, w: np.ndarray) -> float:
 
 def write_tables(directory, tables: dict, fmt: str = "csv") -> dict:
     """Write each table as `<directory>/<name>.<fmt>` (rima.io); returns {name: path}."""
-    from pathlib import Path
+    from rima.io import writable_dir, write_table
 
-    from rima.io import write_table
-
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(directory)
     ext = fmt.lstrip(".")
     paths = {}
     for name, table in tables.items():

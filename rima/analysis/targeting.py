@@ -10,10 +10,15 @@ service). The soum table has, per soum, the weighted share of low-resilience hou
 with its standard error (`rima.profiles.weighted_mean_se`, the linearised SE of a weighted
 mean), the estimated number of such households (share x sum of weights, i.e. x the soum's
 herder households when weights are inverse inclusion probabilities), and the soum's dzud
-class, winter severity and livestock mortality. Ranking for early action: by the expected
-number of low-resilience households the winter hits hard, ``priority = severity x
-estimated low-resilience households``, so a large, badly hit soum comes before a small
-one; without a soum table the ranking is by the estimated number alone.
+class, winter severity and livestock mortality.
+
+Ranking for early action (`RANKING_RULE`, shared with the service's /aggregate): by the
+expected number of low-resilience households the winter hits hard, ``priority = severity
+x estimated low-resilience households``, so a large, badly hit soum comes before a small
+one; without a soum table (or its severity) priority is the estimated number alone. Ties
+go to more estimated low-resilience households, then the more severe dzud class, then the
+lower mean RCI_100, then the soum name; a soum without scored households has no priority
+and comes last, unranked. The ranking table prints its `priority` column.
 """
 
 from __future__ import annotations
@@ -34,6 +39,37 @@ from rima.classes import (
 from rima.errors import DataError, RimaInputError
 
 DZUD_ORDER = {"dzud": 2, "dzud-like": 1, "none": 0}
+RANKING_RULE = ("priority = severity x estimated low-resilience households (the estimate "
+                "alone without severity), largest first; ties: more low-resilience "
+                "households, more severe dzud class, lower mean RCI_100, name; groups "
+                "without scored households last, unranked")
+
+
+def priority(est_low, severity=None):
+    """The ranking value of a group (None when it has no scored households)."""
+    if est_low is None or _nan(est_low):
+        return None
+    if severity is None or _nan(severity):
+        return float(est_low)
+    return float(severity) * float(est_low)
+
+
+def rank_key(value, est_low=None, dzud_class=None, mean_rci_100=None, name="",
+             descending=True):
+    """Sort key of a group under `RANKING_RULE` (value: priority or another field)."""
+    missing = value is None or _nan(value)
+    v = 0.0 if missing else (-float(value) if descending else float(value))
+    low = 0.0 if est_low is None or _nan(est_low) else -float(est_low)
+    dz = -DZUD_ORDER.get(dzud_class, -1) if isinstance(dzud_class, str) else 1
+    mean = np.inf if mean_rci_100 is None or _nan(mean_rci_100) else float(mean_rci_100)
+    return (missing, v, low, dz, mean, str(name))
+
+
+def _nan(v) -> bool:
+    try:
+        return bool(np.isnan(v))
+    except TypeError:
+        return False
 
 
 @dataclass
@@ -66,8 +102,9 @@ class TargetResult:
         lines.append("  households: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
         lines.append(f"  {self.labels[0]}-resilience households listed: {len(self.low)}")
         lines.append("")
-        cols = [c for c in ("rank", "soum", "share_low", "est_low_households", "dzud_class",
-                            "severity") if c in self.soums.columns]
+        cols = [c for c in ("rank", "soum", "priority", "share_low", "est_low_households",
+                            "dzud_class", "severity") if c in self.soums.columns]
+        lines.append(f"Soums ranked by {RANKING_RULE}")
         lines.append(self.soums[cols].head(10).to_string(index=False, float_format="%.3f"))
         return "\n".join(lines)
 
@@ -132,7 +169,7 @@ def target(
     table = _soum_table(households, w, soum_col, lowest, level)
     if soums is not None:
         table = _join_dzud(table, soums, soum_col)
-    table = _rank(table)
+    table = _rank(table, soum_col)
     return TargetResult(households=households, low=low, soums=table,
                         thresholds=tuple(float(t) for t in cuts), labels=labs, method=method)
 
@@ -210,20 +247,22 @@ def _join_dzud(table, soums, soum_col):
     return out
 
 
-def _rank(table):
+def _rank(table, soum_col="soum"):
     t = table.copy()
-    if "severity" in t.columns:
-        t["priority"] = t["severity"] * t["est_low_households"]
-        keys = ["priority", "est_low_households"]
-    else:
-        t["priority"] = t["est_low_households"]
-        keys = ["priority"]
-    if "dzud_class" in t.columns:
-        t["_dz"] = t["dzud_class"].map(DZUD_ORDER).fillna(-1)
-        keys = keys + ["_dz"]
-    t = t.sort_values(keys, ascending=False, kind="stable").drop(columns=["_dz"], errors="ignore")
-    t.insert(0, "rank", np.arange(1, len(t) + 1))
-    return t.reset_index(drop=True)
+    sev = t["severity"] if "severity" in t.columns else pd.Series(None, index=t.index)
+    t["priority"] = [priority(e, v) for e, v in zip(t["est_low_households"], sev)]
+    t["priority"] = t["priority"].astype(float)
+    dz = t["dzud_class"] if "dzud_class" in t.columns else pd.Series(None, index=t.index)
+    mean = t["mean_RCI_100"] if "mean_RCI_100" in t.columns else pd.Series(None, index=t.index)
+    names = t[soum_col] if soum_col in t.columns else t.index
+    keys = [rank_key(p, e, d, m, n) for p, e, d, m, n in
+            zip(t["priority"], t["est_low_households"], dz, mean, names)]
+    t = t.iloc[sorted(range(len(t)), key=keys.__getitem__)].reset_index(drop=True)
+    has = t["priority"].notna().to_numpy()
+    rank = np.where(has, np.cumsum(has), 0).astype(float)
+    rank[~has] = np.nan
+    t.insert(0, "rank", pd.array(rank, dtype="Int64") if (~has).any() else rank.astype(int))
+    return t
 
 
 def ranking_html(t: TargetResult, top: int | None = None) -> str:

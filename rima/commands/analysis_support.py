@@ -26,7 +26,7 @@ report_option = click.option(
     help="A `rima fit --out` directory: add this analysis as a section of its report.html "
          "(kept in DIR/report_sections/, so `rima report DIR` keeps it).")
 format_option = click.option(
-    "--format", "fmt", type=click.Choice(["csv", "parquet", "dta"]), default="csv",
+    "--format", "fmt", type=click.Choice(["csv", "parquet", "dta", "xlsx"]), default="csv",
     show_default=True, help="Format of the written tables.")
 
 
@@ -45,9 +45,9 @@ def read_soums(path, round_):
 
 
 def read_data(path, round_=None):
-    from rima.io import read_table
+    from rima.commands._input import read_input
 
-    df = read_table(path)
+    df = read_input(path)
     if round_ is not None and "round" in df.columns:
         df = df[df["round"] == round_].drop(columns="round").reset_index(drop=True)
         if df.empty:
@@ -57,9 +57,13 @@ def read_data(path, round_=None):
 
 def scored(model_path, data):
     """A result-like object (scores, data, spec, model) from a saved model and data."""
+    from rima.labels import label_categories
     from rima.model_file import load
 
     model = load(model_path)
+    # value labels (Stata/SPSS) name the groups of profiles and targeting; the model's
+    # own columns keep their codes
+    data = label_categories(data, keep=[*model.spec.numeric_columns, model.spec.id])
     scores = model.score(data)
     return SimpleNamespace(scores=scores, data=data, spec=model.spec, model=model)
 

@@ -55,8 +55,8 @@ def run_pipeline(ctx, echo=click.echo, out=None, progress=None):
     fm = result.mimic.fit_measures
     echo(f"  MIMIC fit: chi-square {fm['chisq']:.2f} (df {int(fm['df'])}), CFI {fm['cfi']:.3f}, "
          f"RMSEA {fm['rmsea']:.3f}")
-    echo("  RSM (share of RCI): " + ", ".join(f"{r.pillar} {r.share:.1f} %"
-                                              for r in result.rsm.itertuples()))
+    echo("  RSM (share of RCI): " + ", ".join(
+        f"{r.pillar} {r.share:.1f} % (r {r.r_signed:+.2f})" for r in result.rsm.itertuples()))
     echo(f"  mean RCI_100: {s.loc[ok, 'RCI_100'].mean():.1f}")
     for var, tab in result.profiles.items():
         if len(tab) <= 6:
@@ -84,5 +84,9 @@ def command(out_dir):
     from rima.commands._progress import Progress
     from rima.report.figures import workers_started
 
+    if out_dir is not None:
+        from rima.io import writable_dir
+
+        writable_dir(out_dir)
     with workers_started() if out_dir is not None else nullcontext():
         run_pipeline(run_demo(), out=out_dir, progress=Progress())

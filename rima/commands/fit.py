@@ -2,6 +2,8 @@
 
 import click
 
+from rima.commands._input import input_options, input_settings
+
 
 def headline(result) -> dict:
     """The numbers people look at first, as plain JSON-ready values."""
@@ -27,8 +29,10 @@ def headline(result) -> dict:
               help="Model spec (TOML).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Output directory (created if needed).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "dta"]), default="csv",
-              show_default=True, help="Format of the scores table (scores.<format>).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet", "dta", "xlsx"]),
+              default="csv", show_default=True,
+              help="Also write every table (scores, rsm, mimic, profiles, bootstrap) in this "
+                   "format; the CSV files are always written.")
 @click.option("--no-report", is_flag=True, help="Skip report.html and the figures.")
 @click.option("--json", "as_json", is_flag=True, help="Print the headline results as JSON.")
 @click.option("--quiet", is_flag=True, help="No progress messages on stderr.")
@@ -47,6 +51,7 @@ def headline(result) -> dict:
                    "the address of a running dask scheduler (tcp://host:8786).")
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
               help="Worker processes of the local cluster.")
+@input_options
 def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed, engine,
             scheduler, workers):
     """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
@@ -60,23 +65,22 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from contextlib import nullcontext
 
     from rima.commands._progress import Progress
-    from rima.io import write_table
+    from rima.io import writable_dir
     from rima.pipeline import fit
     from rima.report.figures import workers_started
 
+    writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
     say = Progress(quiet)
     if engine == "dask":
         _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers)
         return
     with nullcontext() if no_report else workers_started():
-        result = fit(data, spec_path, progress=say)
+        result = fit(data, spec_path, progress=say, **input_settings())
         if n_boot:
             say(f"bootstrap ({n_boot} replicates)")
             result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
         say("writing outputs" + ("" if no_report else " and the report"))
-        out = result.save(out_dir, report=not no_report)
-    if fmt != "csv":
-        write_table(result.scores, out / f"scores.{fmt}")
+        out = result.save(out_dir, report=not no_report, formats=("csv", fmt))
     say("done")
     if as_json:
         info = {"out": str(out), **headline(result)}

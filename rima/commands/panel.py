@@ -2,6 +2,7 @@
 
 import click
 
+from rima.commands._input import input_options
 from rima.commands.analysis_support import (
     add_to_report,
     format_option,
@@ -28,6 +29,7 @@ from rima.commands.analysis_support import (
 @click.option("--loss-line", type=float, default=None, help="Loss = outcome below this (default 35).")
 @click.option("--drop", type=float, default=None, help="Loss = a fall of at least this much.")
 @out_option
+@input_options
 @format_option
 @report_option
 def command(data, model_path, spec_path, soums_path, round_col, baseline, outcome, loss_line,
@@ -38,15 +40,15 @@ def command(data, model_path, spec_path, soums_path, round_col, baseline, outcom
     predicts next-round food security, a loss and recovery (weighted, soum-clustered).
     """
     from rima.analysis.panel import panel
+    from rima.commands._input import read_input
     from rima.errors import RimaInputError
-    from rima.io import read_table
 
     report_dir_checked(report_dir)
     if spec_path is None:
         model_path = model_path_or_report(model_path, report_dir, required=False)
     if (model_path is None) == (spec_path is None):
         raise click.UsageError("give exactly one of --model and --spec")
-    df = read_table(data)
+    df = read_input(data)
     if round_col not in df.columns:
         raise RimaInputError(f"{data}: no {round_col!r} column; a panel needs the survey round")
     if model_path:

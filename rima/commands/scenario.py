@@ -2,6 +2,7 @@
 
 import click
 
+from rima.commands._input import input_options
 from rima.commands.analysis_support import (
     add_to_report,
     format_option,
@@ -42,6 +43,7 @@ from rima.commands.analysis_support import (
                                       "food security held fixed.")
 @click.option("--sensitivity", is_flag=True, help="Also print the one-SD sensitivity table.")
 @out_option
+@input_options
 @format_option
 @report_option
 def command(data, model_path, spec_path, n_refit, round_, scenario_file, changes, name, seed,

@@ -2,6 +2,8 @@
 
 import click
 
+from rima.commands._input import input_options, input_settings
+
 
 @click.command("score")
 @click.argument("data", type=click.Path())
@@ -10,11 +12,16 @@ import click
 @click.option("--out", "out_path", type=click.Path(), required=True,
               help="Output table; the format follows the extension (.csv, .parquet, .dta); "
                    "with --engine dask a directory of Parquet partitions.")
-@click.option("--sheet", default=None, help="Excel worksheet (name or 0-based position).")
+@input_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--batch-rows", type=click.IntRange(1), default=None,
               help="Stream CSV/TSV/Parquet in batches of this many rows (flat memory); "
                    "inputs over 256 MiB are streamed anyway.")
+@click.option("--keep", default=None,
+              help="Input columns to carry into the output after the id, comma-separated "
+                   "(e.g. soum,head_sex).")
+@click.option("--max-rows", default=10, show_default=True, type=click.IntRange(min=0),
+              help="Row numbers printed per reason in the row accounting.")
 @click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
               show_default=True,
               help="dask: DATA is a directory or glob of Parquet/CSV partitions and OUT a "
@@ -23,58 +30,112 @@ import click
               help="With --engine dask: 'local' or a dask scheduler address.")
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
               help="Worker processes of the local cluster.")
-def command(data, model_path, out_path, sheet, as_json, batch_rows, engine, scheduler,
-            workers):
+def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows, engine,
+            scheduler, workers):
     """Score the households in DATA on the saved model's training scale.
 
-    RCI_100 outside 0-100 (a household beyond the training range) is kept and flagged in
-    the out_of_range column, never clipped.
+    Every row is written: scored, or with its status saying why not (a missing value, or a
+    cell that is not a number, named with its column and value). The resilience class
+    (low / medium / high thirds of RCI_100, rima.classes) is written beside RCI_100, as the
+    HTTP service answers. RCI_100 outside 0-100 (a household beyond the training range) is
+    kept and flagged in the out_of_range column, never clipped.
     """
     import json
 
+    from rima.classes import ClassScheme, class_labels
     from rima.io import read_table, write_table
     from rima.model_file import load
 
     model = load(model_path)
+    keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
+    classes = ClassScheme()
+    read = input_settings(model.spec)
     if engine == "dask":
         from rima.scale_out import cluster, score_partitions
 
         with cluster(scheduler, workers):
-            rows, scored, oor, counts = score_partitions(model, data, out_path)
+            rows, scored, oor, counts = score_partitions(model, data, out_path,
+                                                         classes=classes, keep=keep_cols)
         info = {"rows": rows, "scored": scored, "out_of_range": oor, "out": str(out_path),
-                "accounting": counts}
-    elif _stream(data, out_path, sheet, batch_rows):
+                "accounting": _accounting(counts)}
+        rows_of = None
+    elif _stream(data, out_path, read, batch_rows):
         from rima.streaming import DEFAULT_BATCH_ROWS, score_file
 
-        s = score_file(model, data, out_path, batch_rows=batch_rows or DEFAULT_BATCH_ROWS)
+        s = score_file(model, data, out_path, batch_rows=batch_rows or DEFAULT_BATCH_ROWS,
+                       keep=keep_cols, classes=classes)
         info = {"rows": s.rows, "scored": s.scored, "out_of_range": s.out_of_range,
                 "rci_100_mean": s.rci_100_mean, "out": str(out_path),
-                "batches": s.batches,
+                "batches": s.batches, "accounting": _accounting(s.status_counts),
                 "bad_cells": [{"row": r, "column": c, "value": v} for r, c, v in s.bad_cells]}
+        rows_of = None
         for r, c, v in s.bad_cells[:20]:
             click.echo(f"row {r:,}: non-numeric value {v!r} in {c} (not scored)", err=True)
     else:
-        sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
-        df = read_table(data, sheet=sheet_arg)
+        df = read_table(data, **read)
+        _check_keep(df, keep_cols, data)
         scores = model.score(df)
-        write_table(scores, out_path)
         ok = scores["status"] == "ok"
+        at = scores.columns.get_loc("RCI_100") + 1
+        scores.insert(at, "class", class_labels(classes, scores["RCI_100"], ok.to_numpy()))
+        for j, c in enumerate(c for c in keep_cols if c not in scores.columns):
+            scores.insert(1 + j, c, df[c].to_numpy())
+        write_table(scores, out_path)
+        counts = scores["status"].value_counts(sort=False).to_dict()
         info = {"rows": len(scores), "scored": int(ok.sum()),
                 "out_of_range": int(scores["out_of_range"].sum()),
                 "rci_100_mean": float(scores.loc[ok, "RCI_100"].mean()) if ok.any() else None,
-                "out": str(out_path)}
+                "out": str(out_path), "accounting": _accounting(counts)}
+        status = scores["status"].to_numpy()
+        rows_of = lambda reason: (status == reason).nonzero()[0] + 1
     if as_json:
-        click.echo(json.dumps(info, indent=1))
+        click.echo(json.dumps(info, indent=1, default=str))
     else:
         click.echo(f"{info['scored']} of {info['rows']} households scored "
                    f"({info['out_of_range']} outside the training range 0-100, kept); "
                    f"written to {out_path}")
+        click.echo(_accounting_text(info, rows_of, max_rows))
+
+
+def _check_keep(df, keep_cols, data):
+    from rima.errors import DataError
+    from rima.suggest import did_you_mean
+
+    missing = [c for c in keep_cols if c not in df.columns]
+    if missing:
+        cols = [str(c) for c in df.columns]
+        raise DataError(f"{data}: --keep names column(s) the data lacks: "
+                        + "; ".join(f"{c}{did_you_mean(c, cols)}" for c in missing))
+
+
+def _accounting(counts: dict) -> list:
+    """[{status, rows}], scored first, then the reasons by frequency (as `rima validate`)."""
+    ok = [{"status": "ok", "rows": int(counts["ok"])}] if counts.get("ok") else []
+    rest = sorted(((s, int(n)) for s, n in counts.items() if s != "ok" and n),
+                  key=lambda t: (-t[1], t[0]))
+    return ok + [{"status": s, "rows": n} for s, n in rest]
+
+
+def _accounting_text(info, rows_of, max_rows) -> str:
+    """The row accounting as `rima validate` prints it: each reason, its count, its rows."""
+    lines = ["Row accounting", f"  scored: {info['scored']} of {info['rows']} rows"]
+    for rec in info["accounting"]:
+        if rec["status"] == "ok":
+            continue
+        text = f"  {rec['rows']:>6}  {rec['status']}"
+        if rows_of is not None:
+            hit = rows_of(rec["status"])
+            shown = ", ".join(map(str, hit[:max_rows]))
+            more = f", … ({len(hit) - max_rows} more)" if len(hit) > max_rows else ""
+            text += f": {'rows' if len(hit) > 1 else 'row'} {shown}{more}"
+        lines.append(text)
+    return "\n".join(lines)
 
 
 STREAM_ABOVE_BYTES = 256 * 2**20
 
 
-def _stream(data, out_path, sheet, batch_rows):
+def _stream(data, out_path, read, batch_rows):
     """Stream when asked (--batch-rows) or when a large CSV/TSV/Parquet goes to one."""
     from pathlib import Path
 
@@ -85,7 +146,14 @@ def _stream(data, out_path, sheet, batch_rows):
     except Exception:  # noqa: BLE001 - the in-memory path reports the format error
         return False
     streamable = {"csv", "tsv", "parquet"}
-    if sheet is not None or fin not in streamable or fout not in streamable:
+    # the streaming reader takes plain comma (or tab) separated files
+    plain = read["sheet"] is None and read["sep"] in (None, ",", "\t") and \
+        read["decimal"] in (None, ".")
+    if plain and fin == "csv" and read["sep"] is None:
+        from rima.io import sniff_csv
+
+        plain = sniff_csv(data) == (",", ".")
+    if not plain or fin not in streamable or fout not in streamable:
         if batch_rows:
             raise click.BadParameter(f"streaming reads and writes CSV, TSV or Parquet, not "
                                      f"{fin} -> {fout}", param_hint="--batch-rows")

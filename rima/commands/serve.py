@@ -71,13 +71,13 @@ def command(models, host, port, token_env, token_file, max_body_mb, max_rows, ti
     import rima
     from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, ClassScheme
 
-    token = _read_token(token_file, token_env)
+    token = read_token(token_file, token_env)
     if token is None and not is_loopback(host):
         raise click.UsageError(
             f"refusing to serve on {host} without authentication: set a bearer token with "
             f"{token_env} or --token-file, or bind a loopback address (127.0.0.1, ::1)"
         )
-    named = _model_names(models)
+    named = model_names(models)
     scheme = ClassScheme(
         _floats(thresholds, "--thresholds") if thresholds else DEFAULT_THRESHOLDS,
         tuple(x.strip() for x in class_labels.split(",")) if class_labels else DEFAULT_LABELS,
@@ -86,12 +86,12 @@ def command(models, host, port, token_env, token_file, max_body_mb, max_rows, ti
         token=token, max_body_bytes=int(max_body_mb * 1024 * 1024), max_rows=max_rows,
         request_timeout=timeout, max_concurrent_jobs=jobs, max_groups=max_groups, classes=scheme,
     )
-    _configure_logging(log_level)
+    configure_logging(log_level)
     # rima.load verifies each file's checksum; a bad file stops the start (exit 3)
     loaded = {name: rima.load(path) for name, path in named.items()}
     app = service.create_app(loaded, settings)
 
-    sock = _bind(host, port)
+    sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
     logging.getLogger("rima.service").info(json.dumps({
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -116,7 +116,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _read_token(token_file, token_env) -> str | None:
+def read_token(token_file, token_env) -> str | None:
     if token_file:
         lines = Path(token_file).read_text(encoding="utf-8").splitlines()
         token = lines[0].strip() if lines else ""
@@ -134,7 +134,7 @@ def _read_token(token_file, token_env) -> str | None:
     return token
 
 
-def _model_names(models) -> dict[str, Path]:
+def model_names(models) -> dict[str, Path]:
     named: dict[str, Path] = {}
     for item in models:
         name, sep, rest = item.partition("=")
@@ -165,7 +165,7 @@ def _floats(text: str, option: str) -> tuple[float, ...]:
                                  param_hint=option) from None
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind_socket(host: str, port: int) -> socket.socket:
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(
             host.strip("[]"), port, type=socket.SOCK_STREAM)[0]
@@ -193,7 +193,7 @@ class _JsonLines(logging.Formatter):
         }, separators=(",", ":"))
 
 
-def _configure_logging(level: str) -> None:
+def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonLines())
     for name in ("rima.service", "uvicorn", "uvicorn.error"):

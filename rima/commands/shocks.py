@@ -2,6 +2,7 @@
 
 import click
 
+from rima.commands._input import input_options
 from rima.commands.analysis_support import (
     add_to_report,
     format_option,
@@ -43,6 +44,7 @@ from rima.commands.analysis_support import (
 @click.option("--cluster", default="soum", show_default=True,
               help="Cluster column for the standard errors ('none' for HC1).")
 @out_option
+@input_options
 @format_option
 @report_option
 def command(data, model_path, soums_path, round_, outcome, kind, rci, household_shocks,

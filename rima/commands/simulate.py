@@ -10,7 +10,7 @@ import click
 @click.option("--out", "out", type=click.Path(file_okay=False), required=True,
               help="Output directory (created if needed).")
 @click.option("--panel", is_flag=True, help="Two rounds: after an ordinary and a dzud winter.")
-@click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "parquet", "dta"]),
+@click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "parquet", "dta", "xlsx"]),
               default="csv", show_default=True, help="File format of the written tables.")
 @click.option("--no-missing", is_flag=True, help="Do not blank out any values.")
 def command(n, seed, out, panel, fmt, no_missing):

@@ -2,6 +2,7 @@
 
 import click
 
+from rima.commands._input import input_options
 from rima.commands.analysis_support import (
     add_to_report,
     float_list,
@@ -30,6 +31,7 @@ from rima.commands.analysis_support import (
               help="Cut at weighted quantiles instead, e.g. 0.2,0.5,0.8.")
 @click.option("--labels", default=None, help="Class labels, lowest first, e.g. low,medium,high.")
 @out_option
+@input_options
 @format_option
 @report_option
 def command(data, model_path, soums_path, round_, thresholds, quantiles, labels, out_dir, fmt,

@@ -2,17 +2,19 @@
 
 import click
 
+from rima.commands._input import input_options, read_input
+
 
 @click.command("validate")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
               help="Model spec (TOML).")
-@click.option("--sheet", default=None, help="Excel worksheet (name or 0-based position).")
+@input_options
 @click.option("--row-status", "row_status", type=click.Path(dir_okay=False), default=None,
               help="Also write every row's number, id and status to this table (.csv, ...).")
 @click.option("--max-rows", default=10, show_default=True, type=click.IntRange(min=0),
               help="Row numbers printed per reason.")
-def command(data, spec_path, sheet, row_status, max_rows):
+def command(data, spec_path, row_status, max_rows):
     """Check DATA against a model spec.
 
     Prints the summary of every variable (N, missing, min, max, median, mean) and the row
@@ -20,13 +22,13 @@ def command(data, spec_path, sheet, row_status, max_rows):
     the data are usable, 3 with the named errors otherwise.
     """
     from rima.errors import DataError
-    from rima.io import read_table, write_table
+    from rima.io import write_table
+    from rima.labels import label_categories
     from rima.spec import load_spec
     from rima.validation import validate
 
     spec = load_spec(spec_path)
-    sheet_arg = int(sheet) if sheet is not None and sheet.isdigit() else sheet
-    df = read_table(data, sheet=sheet_arg)
+    df = label_categories(read_input(data, spec), keep=[*spec.numeric_columns, spec.id])
     report = validate(df, spec, source=data)
     click.echo(report.format(max_rows_listed=max_rows))
     if row_status:

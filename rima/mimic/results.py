@@ -1,8 +1,12 @@
 """The fitted MIMIC model: lavaan-style parameter table, fit measures, scores, summary."""
 
+import html
+
 import numpy as np
+import pandas as pd
 
 from rima._kernels import mimic as K
+from rima.display import Summary, card_html
 from rima.errors import SpecError
 from rima.mimic.estimate import columns_of
 
@@ -146,17 +150,72 @@ class MimicResult:
                      f"SRMR {fm.get('srmr', np.nan):.3f}")
         lines.append(f"  log-likelihood {fm['logl']:.3f}  AIC {fm['aic']:.3f}  "
                      f"BIC {fm['bic']:.3f}")
-        lines.append("")
-        tab = self.params.copy()
-        tab = tab[~((tab["op"] == "~~") & tab["lhs"].isin(self.model.causes))]
-        tab = tab[~((tab["op"] == "~1") & tab["lhs"].isin(self.model.causes))]
-        lines.append(tab.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        lines.append("")
-        lines.append("R-square: " + ", ".join(f"{k} {v:.3f}" for k, v in self.r2.items()))
+        head = list(lines)
+        groups = self.grouped_params()
+        for title, tab in groups:
+            lines += ["", f"{title}:", tab.to_string(index=False)]
+        r2 = "R-square: " + ", ".join(f"{k} {v:.3f}" for k, v in self.r2.items())
+        lines += ["", r2]
         if self.improper:
             lines.append("")
             lines.append("WARNING (improper solution): " + "; ".join(self.improper))
-        return "\n".join(lines)
+        body = "<pre>" + html.escape("\n".join(head)) + "</pre>" + "".join(
+            f"<h4>{html.escape(t)}</h4>" + tab.to_html(index=False, border=0)
+            for t, tab in groups) + f"<p>{html.escape(r2)}</p>"
+        if self.improper:
+            body += f"<p><strong>{html.escape(lines[-1])}</strong></p>"
+        return Summary("\n".join(lines), body)
+
+    def grouped_params(self) -> list:
+        """lavaan's summary layout: [(section, table)] for Latent Variables, Regressions,
+        Covariances, Intercepts and Variances, the estimates formatted, with blanks where
+        a parameter is fixed (no standard error). The causes' own (co)variances and means
+        are not model parameters and are left out, as lavaan does with fixed.x."""
+        tab = self.params
+        causes = set(self.model.causes)
+        keep = ~(tab["op"].isin(["~~", "~1"]) & tab["lhs"].isin(causes))
+        tab = tab[keep]
+        sections = [("Latent Variables", tab["op"] == "=~"), ("Regressions", tab["op"] == "~"),
+                    ("Covariances", (tab["op"] == "~~") & (tab["lhs"] != tab["rhs"])),
+                    ("Intercepts", tab["op"] == "~1"),
+                    ("Variances", (tab["op"] == "~~") & (tab["lhs"] == tab["rhs"]))]
+        out = []
+        for title, mask in sections:
+            sub = tab[mask]
+            if sub.empty:
+                continue
+            rows = []
+            for d in sub.to_dict("records"):
+                lhs, op, rhs = d["lhs"], d["op"], d["rhs"]
+                label = (f"{lhs} {op} {rhs}" if op in ("=~", "~") else
+                         (lhs if op == "~1" else (f"{lhs}" if lhs == rhs else f"{lhs} ~~ {rhs}")))
+                se = d.get("se")
+                free = se is not None and np.isfinite(se) and se > 0
+                rows.append({
+                    "": ("." if op in ("~~", "~1") and lhs in self.model.indicators else "")
+                        + label,
+                    "Estimate": f"{d['est']:.3f}",
+                    "Std.Err": f"{se:.3f}" if free else "",
+                    "z-value": f"{d['z']:.3f}" if free and np.isfinite(d.get("z", np.nan)) else "",
+                    "P(>|z|)": f"{d['pvalue']:.3f}" if free and np.isfinite(d.get("pvalue", np.nan))
+                    else "",
+                    "Std.lv": f"{d.get('std.lv', np.nan):.3f}" if "std.lv" in d else "",
+                    "Std.all": f"{d.get('std.all', np.nan):.3f}" if "std.all" in d else "",
+                })
+            frame = pd.DataFrame(rows)
+            width = int(frame[""].str.len().max())
+            frame[""] = frame[""].str.ljust(width)  # labels read left-aligned, as in lavaan
+            out.append((title, frame))
+        return out
+
+    def _repr_html_(self):
+        fm = self.fit_measures
+        return card_html(f"MIMIC model {self.model.latent}", [
+            ("estimator", f"{self.estimator} (se = {self.se})"),
+            ("observations", f"{self.nobs} of {self.norig}"),
+            ("chi-square", f"{fm['chisq']:.3f}, df {int(fm['df'])}, p {fm['pvalue']:.4f}"),
+            ("CFI / TLI", f"{fm['cfi']:.3f} / {fm['tli']:.3f}"),
+            ("RMSEA / SRMR", f"{fm['rmsea']:.3f} / {fm.get('srmr', np.nan):.3f}")])
 
     def __repr__(self):
         fm = self.fit_measures

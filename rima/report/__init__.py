@@ -36,8 +36,27 @@ def _frame(d) -> pd.DataFrame:
     return pd.DataFrame(d["data"], columns=d["columns"], index=d["index"])
 
 
+def _provenance(result) -> dict:
+    """Where the numbers come from: spec file, rima version, date (UTC; SOURCE_DATE_EPOCH
+    when set, for reproducible builds) and the training-data fingerprint."""
+    import datetime as dt
+    import os
+
+    from rima import __version__
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch and epoch.isdigit()
+            else dt.datetime.now(dt.UTC))
+    src = getattr(result.spec, "source", None)
+    return {"spec": str(src) if src else "", "rima_version": __version__,
+            "date": when.strftime("%Y-%m-%d %H:%M UTC"),
+            "fingerprint": result.model.metadata.get("training_fingerprint", "")}
+
+
 def report_data(result) -> dict:
     """Everything the report shows, as JSON-ready tables."""
+    from rima.options import weight_note
+
     spec = result.spec
     df = result.data
     scores = result.scores
@@ -57,7 +76,7 @@ def report_data(result) -> dict:
             x = pd.to_numeric(df[v], errors="coerce").to_numpy(dtype=float)
             y = scores[name].to_numpy(dtype=float)
             m = ok & np.isfinite(x) & np.isfinite(y)
-            radar.append(abs(float(np.corrcoef(x[m], y[m])[0, 1])))
+            radar.append(float(np.corrcoef(x[m], y[m])[0, 1]))
         load = fm.loadings_.copy()
         load["h2"] = fm.communalities_
         load["weight"] = pr.weights
@@ -76,6 +95,8 @@ def report_data(result) -> dict:
         "source": str(result.validation.source or "data frame"),
         "n_rows": len(scores), "n_scored": int(ok.sum()),
         "options": result.options.to_dict(),
+        "weight_note": weight_note(spec, result.options),
+        "provenance": _provenance(result),
         "pillar_names": list(spec.pillar_names), "indicators": list(spec.indicators),
         "summary": _records(summ.reset_index()),
         "pillars": pillars,

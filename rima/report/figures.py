@@ -24,10 +24,23 @@ def _frame(d):
     return pd.DataFrame(d["data"], columns=d["columns"])
 
 
-def _save(fig, path: Path) -> Path:
+def _figure(figsize):
+    """(figure, axes) without pyplot: no backend is switched, so the same drawing serves
+    the report (saved as PNG) and a notebook (the Figure returned and shown inline)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
+
+
+def _save(fig, path: Path | None):
+    """Write the PNG and return its path; with path None return the figure itself."""
+    if path is None:
+        return fig
     # fixed metadata keeps the PNG bytes identical between runs
     fig.savefig(path, dpi=100, bbox_inches="tight", metadata={"Software": None})
-    pyplot().close(fig)
+    if fig.canvas.manager is not None:
+        pyplot().close(fig)
     return path
 
 
@@ -55,52 +68,60 @@ def radar(name, p, path):
     ang = np.linspace(0, 2 * np.pi, len(vs), endpoint=False)
     fig = plt.figure(figsize=(4.2, 4.2))
     ax = fig.add_subplot(projection="polar")
-    ax.plot(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0])
-    ax.fill(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0], alpha=0.25)
-    ax.set_xticks(ang, vs, fontsize=7)
-    ax.set_ylim(0, 1)
-    ax.set_title(f"{name}: |corr(variable, pillar)|", fontsize=10)
+    # signed: a variable pulling against its pillar sits inside the dashed zero circle
+    ax.plot(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0], marker="o", ms=3)
+    ax.fill(np.r_[ang, ang[:1]], np.r_[vals, vals[:1]], color=COLORS[0], alpha=0.2)
+    circle = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(circle, np.zeros_like(circle), color="0.3", lw=0.8, ls="--")
+    ax.set_xticks(ang, [f"{v}\n{x:+.2f}" for v, x in zip(vs, vals)], fontsize=7)
+    ax.set_ylim(-1, 1)
+    ax.set_yticks([-0.5, 0, 0.5, 1], ["-0.5", "0", "0.5", "1"], fontsize=6)
+    ax.set_title(f"{name}: corr(variable, pillar)", fontsize=10)
     return _save(fig, path)
 
 
-def path_diagram(data, path):
-    plt = pyplot()
+def path_diagram(data, path=None):
+    from matplotlib.patches import Ellipse, Rectangle
+
     tab = _frame(data["mimic_params"])
     pillars, ind = data["pillar_names"], data["indicators"]
     std = {(r.lhs, r.op, r.rhs): r._asdict().get("std_all", np.nan)
            for r in tab.rename(columns={"std.all": "std_all"}).itertuples()}
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = _figure((8, 4.5))
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 10)
     ax.axis("off")
+    label_box = {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"}
     ys_c = np.linspace(8.5, 1.5, len(pillars))
     ys_i = np.linspace(8, 2, len(ind))
-    ax.add_patch(plt.matplotlib.patches.Ellipse((5, 5), 2.0, 1.4, fc="#e8f0f8", ec="k"))
+    ax.add_patch(Ellipse((5, 5), 2.0, 1.4, fc="#e8f0f8", ec="k"))
     ax.text(5, 5, "RCI", ha="center", va="center", fontsize=12, weight="bold")
     for y, p in zip(ys_c, pillars):
-        ax.add_patch(plt.Rectangle((0.3, y - 0.4), 1.8, 0.8, fc="#f4f4f4", ec="k"))
+        ax.add_patch(Rectangle((0.3, y - 0.4), 1.8, 0.8, fc="#f4f4f4", ec="k"))
         ax.text(1.2, y, p, ha="center", va="center")
         ax.annotate("", xy=(4.0, 5), xytext=(2.1, y), arrowprops={"arrowstyle": "->"})
-        ax.text(3.0, (y + 5) / 2 + 0.2, f"{std.get(('RCI', '~', p), np.nan):.2f}",
-                fontsize=9, color=COLORS[0])
+        # the label sits on a white box just after the arrow's tail, off the arrow heads
+        ax.text(2.55, y + (5 - y) * 0.24, f"{std.get(('RCI', '~', p), np.nan):+.2f}",
+                fontsize=9, color=COLORS[0], ha="center", va="center", bbox=label_box)
     for y, v in zip(ys_i, ind):
-        ax.add_patch(plt.Rectangle((7.7, y - 0.4), 2.0, 0.8, fc="#f4f4f4", ec="k"))
+        ax.add_patch(Rectangle((7.7, y - 0.4), 2.0, 0.8, fc="#f4f4f4", ec="k"))
         ax.text(8.7, y, v, ha="center", va="center", fontsize=8)
         ax.annotate("", xy=(7.7, y), xytext=(6.0, 5), arrowprops={"arrowstyle": "->"})
-        ax.text(6.7, (y + 5) / 2 + 0.2, f"{std.get(('RCI', '=~', v), np.nan):.2f}",
-                fontsize=9, color=COLORS[1])
+        ax.text(7.25, 5 + (y - 5) * 0.74, f"{std.get(('RCI', '=~', v), np.nan):+.2f}",
+                fontsize=9, color=COLORS[1], ha="center", va="center", bbox=label_box)
     ax.text(5, 3.7, f"ζ: {std.get(('RCI', '~~', 'RCI'), np.nan):.2f}", ha="center", fontsize=8)
     ax.set_title("MIMIC model (standardised estimates)")
     return _save(fig, path)
 
 
-def rsm_bar(data, path):
-    plt = pyplot()
+def rsm_bar(data, path=None):
     rsm = _frame(data["rsm"])
-    fig, ax = plt.subplots(figsize=(5, 3.2))
+    fig, ax = _figure((5, 3.2))
     ax.bar(rsm["pillar"], rsm["share"], color=COLORS[: len(rsm)])
-    for i, s in enumerate(rsm["share"]):
-        ax.text(i, s + 0.5, f"{s:.1f}", ha="center", fontsize=9)
+    signed = rsm["r_signed"] if "r_signed" in rsm else [np.nan] * len(rsm)
+    for i, (s, r) in enumerate(zip(rsm["share"], signed)):
+        ax.text(i, s + 0.5, f"{s:.1f} %\nr {r:+.2f}", ha="center", fontsize=8)
+    ax.set_ylim(0, max(rsm["share"]) * 1.3)
     ax.set_ylabel("share of RCI (%)")
     ax.set_title("Resilience Structure Matrix")
     return _save(fig, path)
@@ -131,9 +152,8 @@ def histogram(data, path):
     return _save(fig, path)
 
 
-def profile_means(var, tab, path):
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(max(5, 0.35 * len(tab) + 2), 3.4))
+def profile_means(var, tab, path=None):
+    fig, ax = _figure((max(5, 0.35 * len(tab) + 2), 3.4))
     x = np.arange(len(tab))
     m = tab["mean_RCI_100"].to_numpy(dtype=float)
     err = np.vstack([m - tab["ci_lower"].to_numpy(dtype=float),
@@ -141,6 +161,11 @@ def profile_means(var, tab, path):
     ax.errorbar(x, m, yerr=err, fmt="o", color=COLORS[0], capsize=3)
     ax.set_xticks(x, tab["category"].astype(str), rotation=60, fontsize=7)
     ax.set_ylabel("mean RCI_100 (95 % CI)")
+    # the whole 0-100 scale: a zoomed axis makes a 2-point gap look like a chasm
+    lo = np.nanmin(np.r_[0.0, tab["ci_lower"].to_numpy(dtype=float)])
+    hi = np.nanmax(np.r_[100.0, tab["ci_upper"].to_numpy(dtype=float)])
+    ax.set_ylim(lo, hi)
+    ax.set_xlim(-0.6, len(tab) - 0.4)
     ax.set_title(f"RCI_100 by {var}")
     return _save(fig, path)
 
@@ -151,7 +176,7 @@ def _jobs(data: dict, figdir: Path) -> list:
     for name, p in data["pillars"].items():
         jobs.append((f"heatmap_{name}", f"{name}: correlation heat map", heatmap,
                      (name, p, figdir / f"heatmap_{name}.png")))
-        jobs.append((f"radar_{name}", f"{name}: |corr(variable, pillar)|", radar,
+        jobs.append((f"radar_{name}", f"{name}: corr(variable, pillar)", radar,
                      (name, p, figdir / f"radar_{name}.png")))
     jobs.append(("mimic_path", "MIMIC path diagram", path_diagram,
                  (data, figdir / "mimic_path.png")))

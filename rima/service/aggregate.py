@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from rima.analysis.targeting import RANKING_RULE, priority, rank_key
 from rima.service.encoding import json_safe
 from rima.service.errors import MAX_LISTED_ERRORS, ApiError, item_error
 from rima.service.parsing import rows_text
@@ -18,10 +19,18 @@ _STAT_FIELDS = (
     "est_low_households",
 )
 _RANKABLE = (
-    "share_low", "share_low_se", "share_low_ci_lower", "share_low_ci_upper", "n_low",
+    "priority", "share_low", "share_low_se", "share_low_ci_lower", "share_low_ci_upper", "n_low",
     "est_low_households", "rci_100_mean", "rci_100_se", "rci_100_ci_lower", "rci_100_ci_upper",
     "n_households", "n_scored", "n_not_scored", "sum_weights",
 )
+
+
+def uses_weights(model, options: AggregateRequest) -> bool:
+    """Whether /aggregate weights: as asked, else as the model was fitted (its
+    options.weights), so the service and the report's profiles agree by default."""
+    use = (options.weights if options.weights is not None
+           else bool(model.options.get("weights", False)))
+    return bool(model.spec.weight and use)
 
 
 def aggregate_scores(name, model, frame, scores, options: AggregateRequest, settings) -> dict:
@@ -40,7 +49,7 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
     by = options.by
     level = options.level if options.level is not None else settings.ci_level
     weights = None
-    if spec.weight and options.weights:
+    if uses_weights(model, options):
         weights = frame[spec.weight].to_numpy(dtype=float, na_value=np.nan)
         bad = np.flatnonzero(np.isnan(weights)) + 1
         if bad.size:
@@ -130,7 +139,12 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
                     "pillar_means": dict.fromkeys(spec.pillar_names), "dzud": row,
                 }
 
-    rank_by = options.rank_by or "share_low"
+    for entry in per_group.values():
+        dz = entry.get("dzud") if isinstance(entry.get("dzud"), dict) else {}
+        sev = dz.get("severity")
+        entry["priority"] = priority(entry.get("est_low_households"),
+                                     sev if isinstance(sev, int | float) else None)
+    rank_by = options.rank_by or "priority"
     if rank_by not in _RANKABLE and rank_by not in table_fields:
         allowed = ", ".join([*_RANKABLE, *table_fields])
         raise ApiError(422, f"rank_by {rank_by!r} is not a group field; use one of: {allowed}",
@@ -142,6 +156,9 @@ def aggregate_scores(name, model, frame, scores, options: AggregateRequest, sett
         "level": level,
         "weighted": weights is not None,
         "rank_by": rank_by,
+        "ranking_rule": RANKING_RULE if rank_by == "priority" else
+        f"{rank_by}, {'largest' if options.descending else 'smallest'} first; ties as in "
+        "priority; groups without a value last, unranked",
         "descending": options.descending,
         "classes": settings.classes.to_dict(),
         "overall": overall,
@@ -180,16 +197,12 @@ def _rank_value(entry: dict, field_name: str):
 
 
 def _rank(entries: list[dict], field_name: str, descending: bool) -> list[dict]:
-    """Rank 1 = first to act on; groups without a value come last, unranked.
-
-    Ties are broken by lower mean RCI_100 first, then by group name, so the order is
-    deterministic.
-    """
+    """Rank 1 = first to act on, by `rima.analysis.targeting.RANKING_RULE` (the order
+    `rima target` prints); groups without a value come last, unranked."""
     def key(e):
-        v = _rank_value(e, field_name)
-        mean = e.get("rci_100_mean")
-        mean = math.inf if mean is None or math.isnan(mean) else mean
-        return (v is None, 0.0 if v is None else (-v if descending else v), mean, str(e["group"]))
+        dz = e["dzud"].get("dzud_class") if isinstance(e.get("dzud"), dict) else None
+        return rank_key(_rank_value(e, field_name), e.get("est_low_households"), dz,
+                        e.get("rci_100_mean"), e["group"], descending)
 
     ordered = sorted(entries, key=key)
     rank = 0

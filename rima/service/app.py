@@ -67,6 +67,7 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
             "Send `Authorization: Bearer <token>` when the server has a token."
         ),
         redoc_url=None,
+        docs_url=None,  # served below from this package, not from a CDN
         openapi_tags=[{"name": "models"}, {"name": "scoring"}, {"name": "service"}],
     )
     app.state.models = dict(models)
@@ -92,6 +93,14 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
     async def _validation_error(request: Request, exc: RequestValidationError):
         items = [item_error(".".join(map(str, e.get("loc", ()))), [], e.get("msg", "")) for e in exc.errors()]
         return json_response(422, error_body(422, "invalid request", items))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs_page():
+        from fastapi.responses import HTMLResponse
+
+        from rima.service.docs_page import docs_html
+
+        return HTMLResponse(docs_html(app.openapi()))
 
     @app.get("/health", response_model=Health, tags=["service"])
     async def health():
@@ -157,18 +166,20 @@ def _make_app(models: dict, settings: ServiceSettings) -> FastAPI:
 
         JSON: {"households": [...], "soums": [...], "by": ..., ...}. Or multipart: the
         households CSV in `file`, the dzud table CSV in `soums` (optional) and the other
-        options as form fields (`-F by=soum -F rank_by=mortality_pct`).
+        options as form fields (`-F by=soum -F rank_by=mortality_pct`). With
+        `Accept: text/csv` the groups come back as a CSV table (nested fields flattened).
         """
         model = _get_model(app, name)
         ctype = request_content_type(request)
         body = await read_body(request, ctype, ("json", "multipart"))
         request.state.model = name
+        as_csv = _wants_csv(request)
         n, payload = await run_job(
             aggregate_job, name, model, ctype, request.headers.get("content-type", ""), body,
-            settings,
+            settings, as_csv,
         )
         request.state.rows = n
-        return Response(payload, media_type="application/json")
+        return Response(payload, media_type="text/csv" if as_csv else "application/json")
 
     return app
 

@@ -55,7 +55,17 @@ def request_content_type(request: Request) -> str:
 def households_from_body(ctype: str, full_ctype: str, body: bytes, model, settings):
     kind = body_kind(ctype)
     if kind == "json":
-        return households_frame(parse_json(body), model, settings)
+        doc = parse_json(body)
+        if isinstance(doc, dict):
+            # the body shape /aggregate takes, {"households": [...]}, is accepted here too
+            extra = sorted(set(doc) - {"households"})
+            if "households" not in doc or extra:
+                raise ApiError(422, 'the body must be a JSON array of households or '
+                               '{"households": [...]}' + (f"; unknown field(s) {extra}"
+                                                          if extra else ""),
+                               [item_error(k, [], "unknown field") for k in extra])
+            doc = doc["households"]
+        return households_frame(doc, model, settings)
     if kind == "multipart":
         body = _multipart_file(body, full_ctype)
     return csv_frame(body, model, settings)
@@ -175,15 +185,18 @@ def households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Dat
         if name in numeric:
             if col.dtype.kind in "iuf":
                 continue
-            bad = [i for i, v in enumerate(col.tolist(), 1) if not _is_number_or_null(v)]
+            # text is a cell value like a CSV cell: scoring flags the household whose text
+            # is not a number (rima's one scoring rule); other JSON types are request errors
+            bad = [i for i, v in enumerate(col.tolist(), 1)
+                   if not (_is_number_or_null(v) or isinstance(v, str))]
             if bad:
                 first = col.iloc[bad[0] - 1]
                 errors.append(item_error(
                     name, bad,
-                    f"field {name!r} must be a number or null; row(s) {rows_text(bad)} "
-                    f"(first: {json.dumps(first)})",
+                    f"field {name!r} must be a number, text or null; row(s) "
+                    f"{rows_text(bad)} (first: {json.dumps(first)})",
                 ))
-            else:
+            elif not any(isinstance(v, str) for v in col.tolist()):
                 df[name] = pd.to_numeric(col).astype(float)
         elif col.dtype == object:
             bad = [i for i, v in enumerate(col.tolist(), 1) if isinstance(v, (dict, list, bool))]
@@ -226,8 +239,10 @@ def rows_text(rows) -> str:
 # kinds of rima.validate issues that make a batch unscorable; the others (constant or
 # all-missing columns, no usable rows) describe a training sample, not a scoring batch,
 # whose rows get their own status instead
+# (a non-numeric cell is not one: the household's status names it, as `rima score` and
+# `model.score` do)
 _BLOCKING = {
-    "duplicate_column", "missing_column", "non_numeric", "infinite", "missing_id",
+    "duplicate_column", "missing_column", "infinite", "missing_id",
     "duplicate_id", "negative_weight",
 }
 

@@ -87,12 +87,14 @@ class AggregateRequest(BaseModel):
     )
     rank_by: str | None = Field(
         None,
-        description="output or dzud-table field to rank groups by (default share_low)",
+        description="output or dzud-table field to rank groups by (default priority: "
+                    "severity x estimated low-resilience households, as `rima target`)",
     )
     descending: bool = Field(True, description="rank 1 = largest rank_by value")
     level: float | None = Field(None, gt=0, lt=1, description="CI level (default: server's)")
-    weights: bool = Field(
-        True, description="weight by the spec's sampling-weight field (when it has one)"
+    weights: bool | None = Field(
+        None, description="weight by the spec's sampling-weight field (when it has one); "
+                          "default: as the model was fitted (its options.weights)"
     )
 
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from rima.errors import RimaInputError
 from rima.score_table import value_columns
-from rima.service.aggregate import aggregate_scores
+from rima.service.aggregate import aggregate_scores, uses_weights
 from rima.service.encoding import encode_json, parse_json
 from rima.service.errors import ApiError, item_error
 from rima.service.parsing import (
@@ -88,7 +88,27 @@ def score_job(name, model, ctype, full_ctype, body, settings, as_csv) -> tuple[i
     return len(frame), _score_payload(name, model, frame, settings, as_csv)
 
 
-def aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, bytes]:
+def aggregate_csv(result: dict) -> bytes:
+    """The /aggregate answer as a CSV table: one row per group (the overall row last),
+    nested fields flattened (class_<label>, mean_<pillar>, dzud_<field>)."""
+    rows = []
+    for g in [*result["groups"], {**result["overall"], "group": "(all)", "rank": None}]:
+        row = {}
+        for k, v in g.items():
+            if k == "classes":
+                row.update({f"class_{c}": n for c, n in v.items()})
+            elif k == "pillar_means":
+                row.update({f"mean_{p}": x for p, x in v.items()})
+            elif k == "dzud":
+                row.update({f"dzud_{f}": x for f, x in (v or {}).items()})
+            else:
+                row[k] = v
+        rows.append(row)
+    return pd.DataFrame(rows).to_csv(index=False, lineterminator="\n").encode()
+
+
+def aggregate_job(name, model, ctype, full_ctype, body, settings,
+                  as_csv=False) -> tuple[int, bytes]:
     if body_kind(ctype) == "multipart":
         parts = multipart_parts(body, full_ctype)
         if "file" not in parts:
@@ -110,7 +130,7 @@ def aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, 
             where = ".".join(map(str, e["loc"]))
             items.append(item_error(where, [], f"{where}: {e['msg']}"))
         raise ApiError(422, items[0]["message"], items) from None
-    weight = model.spec.weight if options.weights else None
+    weight = model.spec.weight if uses_weights(model, options) else None
     extra = (options.by,) + ((weight,) if weight else ())
     if isinstance(households, bytes):
         frame = csv_frame(households, model, settings)
@@ -121,4 +141,5 @@ def aggregate_job(name, model, ctype, full_ctype, body, settings) -> tuple[int, 
     else:
         frame = households_frame(households, model, settings, extra=extra)
     scores = _score(model, frame, settings)
-    return len(frame), encode_json(aggregate_scores(name, model, frame, scores, options, settings))
+    result = aggregate_scores(name, model, frame, scores, options, settings)
+    return len(frame), (aggregate_csv(result) if as_csv else encode_json(result))

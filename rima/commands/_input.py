@@ -1,0 +1,56 @@
+"""--sheet, --sep and --decimal for every command that reads household data.
+
+The values are kept on the click context, so `read_input` finds them without each command
+passing them through; a spec's [data] sheet / sep / decimal are the defaults.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+def _keep(ctx, param, value):
+    ctx.meta[f"rima.{param.name}"] = value
+    return value
+
+
+def input_options(f):
+    """Decorator adding --sheet, --sep and --decimal (not passed to the callback)."""
+    opts = [
+        click.option("--sheet", default=None, expose_value=False, callback=_keep,
+                     help="Excel worksheet (name or 0-based position); default: the spec's "
+                          "[data] sheet, else the first."),
+        click.option("--sep", default=None, expose_value=False, callback=_keep,
+                     help="CSV separator (default: detected; ';' for Excel files saved in "
+                          "locales with a decimal comma)."),
+        click.option("--decimal", type=click.Choice([".", ","]), default=None,
+                     expose_value=False, callback=_keep,
+                     help="CSV decimal mark (default: detected)."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def input_settings(spec=None) -> dict:
+    """{sheet, sep, decimal} from the command line, else the spec's [data], else None."""
+    ctx = click.get_current_context(silent=True)
+    meta = ctx.meta if ctx is not None else {}
+    out = {}
+    for key in ("sheet", "sep", "decimal"):
+        v = meta.get(f"rima.{key}")
+        if v is None and spec is not None:
+            v = getattr(spec, key, None)
+        out[key] = v
+    if isinstance(out["sheet"], str) and out["sheet"].isdigit():
+        out["sheet"] = int(out["sheet"])
+    if out["sep"] == "\\t":
+        out["sep"] = "\t"
+    return out
+
+
+def read_input(path, spec=None):
+    """`rima.io.read_table` with the command's --sheet / --sep / --decimal."""
+    from rima.io import read_table
+
+    return read_table(path, **input_settings(spec))
