@@ -21,6 +21,7 @@ _EXPORTS = {
     "bootstrap": ("rima.pipeline", "bootstrap"),
     "set_threads": ("rima.config", "set_threads"),
     "logger": ("rima.config", "logger"),
+    "impact": ("rima.analysis.impact", "impact"),
 }
 
 

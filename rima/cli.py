@@ -29,7 +29,9 @@ COMMANDS = {
     "panel": "Score later survey rounds with a baseline model and analyse change.",
     "scenario": "What-if changes to input variables applied to a fitted model.",
     "target": "Resilience classes, low-resilience lists and soum early-action ranking.",
+    "impact": "Effect of a transfer on a household panel: DiD, doubly robust DiD, reach.",
     "serve": "Serve saved models over HTTP for scoring.",
+    "sign": "Sign a saved model with an Ed25519 or HMAC key.",
     "app": "Serve the analysis as web pages for analysts who do not write code.",
 }
 

@@ -66,12 +66,14 @@ def numeric_sources(df: pd.DataFrame, columns, bad_cells: list | None = None) ->
     return sources
 
 
-def convert_rows(sources, columns, start, stop, out, marks=None, first_bit=0) -> np.ndarray:
+def convert_rows(sources, columns, start, stop, out, marks=None, first_bit=0,
+                 keep_infinite=False) -> np.ndarray:
     """Rows start .. stop - 1 of the sources into `out` (p, stop - start) float64, one pass
     of the column kernel per column; DataError naming the first infinite cell (rows
-    counted in the whole frame). Bit first_bit + j (`pack_keys` layout) of `marks`
-    ((stop - start, words) uint64; a scratch array by default) is set in the rows where
-    column j is missing."""
+    counted in the whole frame), unless `keep_infinite` (scoring), which keeps infinite
+    cells as they are and not marked missing. Bit first_bit + j (`pack_keys` layout) of
+    `marks` ((stop - start, words) uint64; a scratch array by default) is set in the rows
+    where column j is missing."""
     if marks is None:
         words = -(-(first_bit + len(columns)) // 64)
         marks = np.zeros((stop - start, words), dtype=np.uint64)
@@ -80,8 +82,12 @@ def convert_rows(sources, columns, start, stop, out, marks=None, first_bit=0) ->
         bit = np.uint64(1) << np.uint64(b % 64)
         if convert_column(src[start:stop], out[j], marks, b // 64, bit)[1]:
             v = np.asarray(src[start:stop], dtype=float)
-            r = start + int(np.flatnonzero(np.isinf(v))[0])
-            raise DataError(f"column {c!r} has an infinite value at data row {r + 1}")
+            inf = np.flatnonzero(np.isinf(v))
+            if not keep_infinite:
+                raise DataError(f"column {c!r} has an infinite value at data row "
+                                f"{start + int(inf[0]) + 1}")
+            out[j][inf] = v[inf]
+            marks[inf, b // 64] &= ~bit
     return out
 
 

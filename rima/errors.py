@@ -30,6 +30,11 @@ class ConvergenceError(RimaError):
     """An iterative estimator failed to converge; the message says what was tried."""
 
 
+class DataConvergenceError(ConvergenceError, RimaInputError):
+    """An estimator failed on these data (too few rows, wild weights or scales); an input
+    error (exit status 3) whose message says what in the data to look at."""
+
+
 class RimaWarning(UserWarning):
     """Base class of rima's warnings."""
 
@@ -45,3 +50,27 @@ class ImproperSolutionWarning(RimaWarning):
 class OrientationWarning(RimaWarning):
     """A pillar variable's net weight or a pillar's MIMIC coefficient has the sign opposite
     to what its declared direction implies (rima.orientation)."""
+
+
+class ImpactDesignError(DataError):
+    """An impact evaluation's design cannot identify an effect; `rows` counts the rows at issue."""
+
+    def __init__(self, message, rows=None):
+        super().__init__(message)
+        self.rows = rows
+
+
+class NoPrePeriodError(ImpactDesignError):
+    """No survey round precedes the treatment, so there is no baseline to difference from."""
+
+
+class ConstantTreatmentError(ImpactDesignError):
+    """Every household is treated, or none is: there is no comparison group."""
+
+
+class TooFewClustersError(ImpactDesignError):
+    """Fewer than 2 treated or 2 control clusters (soums): clustered inference is impossible."""
+
+
+class OutcomeMissingRoundError(ImpactDesignError):
+    """An outcome is missing for every household of a round."""

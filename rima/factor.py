@@ -374,8 +374,9 @@ class FactorAnalysis:
     missing : "error", "listwise" (drop incomplete rows, with a warning naming how many)
         or "pairwise" (pairwise-complete correlations; scores need complete rows)
     weighted_scores : with sample weights, standardise scores and build regression weights
-        with the weighted moments; False (default) does what psych::fa(weight=) does, which
-        weights only the correlation matrix the factors are extracted from.
+        with the weighted moments; False (default) does what psych does: fa(weight=) weights
+        only the correlation matrix the factors are extracted from, principal(weight=) also
+        solves its component weights on it (data still standardised without weights).
     """
 
     def __init__(self, n_factors="cumvar95", method="pa", rotation="none", scores="bartlett",
@@ -437,12 +438,12 @@ class FactorAnalysis:
             return A, names, w
         if np.isinf(A).any():
             r, c = np.argwhere(np.isinf(A))[0]
-            raise DataError(f"infinite value in column {names[c]!r} at row {int(r)}")
+            raise DataError(f"infinite value in column {names[c]!r} at row {int(r) + 1}")
         miss = np.isnan(A)
         if miss.any() and self.missing != "pairwise":
             if self.missing == "error":
                 r, c = np.argwhere(miss)[0]
-                raise DataError(f"missing value in column {names[c]!r} at row {int(r)}")
+                raise DataError(f"missing value in column {names[c]!r} at row {int(r) + 1}")
             keep = ~miss.any(axis=1)
             warnings.warn(
                 f"{int((~keep).sum())} row(s) with missing values were left out (listwise); "
@@ -480,7 +481,10 @@ class FactorAnalysis:
             src = mw if (w is not None and self.weighted_scores) else mu
             self.mean_ = src.mean.copy()
             self.scale_ = src.std(ddof=1)
-        R_scores = R if (w is not None and self.weighted_scores) else R_u
+        # psych::principal(weight=) solves its component weights on the weighted
+        # correlations; psych::fa(weight=) rebuilds unweighted ones for its factor scores
+        weighted_r = w is not None and (self.weighted_scores or self.method == "pca")
+        R_scores = R if weighted_r else R_u
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self._fit_correlation(R, n, names, R_scores=R_scores)
         return self
@@ -523,7 +527,8 @@ class FactorAnalysis:
         weighted : Moments, optional
             Weighted moments of the same rows: the factors are then extracted from the
             weighted correlations (psych::fa(weight=)), while `mean_`, `scale_` and
-            regression or component weights stay unweighted, as psych does.
+            regression weights stay unweighted, as psych does (component weights are
+            solved on the weighted correlations, as psych::principal(weight=)).
         names : list of str, optional
             Variable names; default `moments.names`.
 
@@ -546,10 +551,11 @@ class FactorAnalysis:
         self._check_constant(m2, names)
         R = _cov2cor(_comoment_corr(moments.comoment if weighted is None
                                     else weighted.comoment))
-        # psych: without weighted_scores the score weights, mean_ and scale_ are unweighted
+        # psych: without weighted_scores the score weights, mean_ and scale_ are unweighted,
+        # except principal(weight=)'s component weights, solved on the weighted correlations
         src = weighted if (weighted is not None and self.weighted_scores) else moments
-        R_scores = R if src is weighted or weighted is None else _cov2cor(
-            _comoment_corr(moments.comoment))
+        weighted_r = weighted is None or src is weighted or self.method == "pca"
+        R_scores = R if weighted_r else _cov2cor(_comoment_corr(moments.comoment))
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self._fit_correlation(R, n, names, R_scores=R_scores)
         self.mean_ = src.mean.copy()
@@ -665,7 +671,7 @@ class FactorAnalysis:
             r, c = np.argwhere(~np.isfinite(A))[0]
             raise DataError(
                 f"missing or non-finite value in column {self.feature_names_in_[c]!r} at row "
-                f"{int(r)}; scores need complete rows")
+                f"{int(r) + 1}; scores need complete rows")
         return standardised_scores(A, self.mean_, self.scale_, self.score_weights_.to_numpy())
 
     def get_feature_names_out(self, input_features=None):

@@ -108,9 +108,99 @@ def read_table(path, sheet: str | int | None = None, sep: str | None = None,
         raise DataError(f"{path}: the file is empty (no header row, no data)") from exc
     except Exception as exc:
         raise DataError(f"{path}: cannot read as {fmt}: {type(exc).__name__}: {exc}") from exc
+    if fmt in ("csv", "tsv", "excel"):
+        # pandas renames a repeated header ("x", "x.1"): check the header as written
+        check_unique_columns(_header(path, fmt, sheet, sep), path)
     df.columns = [str(c) for c in df.columns]
+    check_unique_columns(df.columns, path)
     return df
 
+
+def duplicate_columns(names) -> list[tuple[str, list[int]]]:
+    """[(name, 1-based positions)] of every column name that appears more than once."""
+    where: dict[str, list[int]] = {}
+    for i, c in enumerate(names, 1):
+        where.setdefault(str(c), []).append(i)
+    return [(c, ps) for c, ps in where.items() if len(ps) > 1]
+
+
+def duplicate_message(names) -> str | None:
+    """"column 'x' appears twice (columns 3 and 7)" for the first repeated name, or None."""
+    dups = duplicate_columns(names)
+    if not dups:
+        return None
+    parts = []
+    for c, ps in dups:
+        times = "twice" if len(ps) == 2 else f"{len(ps)} times"
+        shown = ", ".join(map(str, ps[:-1])) + f" and {ps[-1]}"
+        parts.append(f"column {c!r} appears {times} (columns {shown})")
+    return "; ".join(parts) + ": rename or drop the extra column(s); rima will not guess which one is meant"
+
+
+def check_unique_columns(names, source=None) -> None:
+    """DataError naming every repeated column name and its positions."""
+    msg = duplicate_message(names)
+    if msg:
+        raise DataError(f"{source}: {msg}" if source else msg)
+
+
+def _header(path: Path, fmt: str, sheet, sep=None) -> list[str]:
+    """The header row as written in the file (CSV/TSV/Excel)."""
+    if fmt == "excel":
+        if isinstance(sheet, str) and sheet.isdigit():
+            names = pd.ExcelFile(path, engine="openpyxl").sheet_names
+            sheet = sheet if sheet in names else int(sheet)
+        head = pd.read_excel(path, sheet_name=0 if sheet is None else sheet, header=None,
+                             nrows=1, engine="openpyxl")
+    else:
+        head = pd.read_csv(path, sep=sep or ("\t" if fmt == "tsv" else ","), header=None,
+                           nrows=1, dtype=str, keep_default_na=False)
+    return [str(c) for c in head.iloc[0].tolist()] if len(head) else []
+
+
+def refuse_overwrite_in(directory, patterns, inputs) -> None:
+    """`refuse_overwrite` for a command that writes files named by glob `patterns` (e.g.
+    "scores.*", "figures/*") into `directory`: refused when an input is one of them."""
+    if directory is None:
+        return
+    d = Path(directory).resolve()
+    for p in inputs:
+        if p is None:
+            continue
+        r = Path(p).resolve()
+        try:
+            rel = r.relative_to(d)
+        except ValueError:
+            continue
+        if any(rel.match(pat) and len(rel.parts) == len(Path(pat).parts) for pat in patterns):
+            raise DataError(f"{p}: this input is in {directory} under a name the command "
+                            "writes there, so the output would overwrite it; write the "
+                            "results to another directory")
+
+
+def refuse_overwrite(outputs, inputs) -> None:
+    """DataError before anything is written when an output path is one of the inputs (a
+    results file written over the data it came from would destroy the data)."""
+    ins = []
+    for p in inputs:
+        if p is None:
+            continue
+        p = Path(p)
+        ins.append((p, p.resolve()))
+    for out in outputs:
+        if out is None:
+            continue
+        o = Path(out)
+        for p, r in ins:
+            same = o.resolve() == r
+            if not same and o.exists() and p.exists():
+                try:
+                    same = o.samefile(p)
+                except OSError:
+                    same = False
+            if same:
+                raise DataError(f"{o}: the output would overwrite the input {p}; "
+                                "write the results to another file")
 
 _DECIMAL_COMMA = re.compile(r"(?:^|;)\s*-?\d+,\d+\s*(?:;|$)")
 

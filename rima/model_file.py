@@ -2,8 +2,14 @@
 fitted ones, through the same kernel (`rima._kernels.score.score_households`).
 
 The file is JSON: floats are written with Python's shortest round-trip repr, so a loaded
-model holds bit-identical arrays and reproduces the fitted scores exactly. A sha256 checksum
-of the canonical content (every key but `checksum`) detects edits and truncation.
+model holds bit-identical arrays and reproduces the fitted scores exactly.
+
+What protects a model file: a sha256 checksum of the canonical content (every key but
+`checksum` and `signature`) detects truncation and accidental edits, but not a deliberate
+edit, since anyone can recompute it; `rima.load` checks every field against the schema
+(`rima.model_schema`), so no file can make scoring read past an array or divide by zero;
+only a signature (`rima.signing`, `rima sign`) checked against a trusted key
+(`load(path, trusted_keys=...)`) shows who wrote the file.
 """
 
 from __future__ import annotations
@@ -18,7 +24,14 @@ import pandas as pd
 from rima._kernels.score import score_households
 from rima.columns import convert_rows, numeric_sources
 from rima.errors import DataError, ModelFileError
-from rima.row_status import mark_bad_cells, pack_keys, status_codes_from_keys, status_column
+from rima.row_status import (
+    mark_bad_cells,
+    missing_reason,
+    nonfinite_reason,
+    pack_keys,
+    status_codes_from_keys,
+    status_column,
+)
 from rima.score_table import id_values, score_frame
 
 # rows scored at a time by FittedModel.score
@@ -33,6 +46,14 @@ def canonical_json(content: dict) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
 
 
+def checksum_of(content: dict) -> str:
+    """The "sha256:..." checksum of a model file's content (every field but `checksum`
+    and `signature`, so signing a file leaves its checksum valid)."""
+    from rima.signing import canonical
+
+    return "sha256:" + hashlib.sha256(canonical(content)).hexdigest()
+
+
 class FittedModel:
     """A fitted RIMA-II model that scores new households on the training scale.
 
@@ -42,7 +63,7 @@ class FittedModel:
 
     def __init__(self, *, spec_dict, options, pillar_names, variables, mean, scale, weights,
                  member, indicators, ymean, ysd, icpt, cx, cy, lo, hi, orientation,
-                 prediction, mimic, metadata):
+                 prediction, mimic, metadata, signed_by=None):
         from rima.spec import load_spec
 
         self.spec_dict = spec_dict
@@ -66,6 +87,8 @@ class FittedModel:
         self.prediction = prediction
         self.mimic = mimic
         self.metadata = metadata
+        # key_id of the trusted key that signed the loaded file (None: not checked)
+        self.signed_by = signed_by
 
     @property
     def id(self) -> str:
@@ -95,9 +118,11 @@ class FittedModel:
         `missing`: the rows' missing cells as `pack_keys` bit masks over the variables
         then the indicators, when the caller recorded them while converting."""
         pillars, rci, rci100 = self.score_arrays(X, Y, out, at)
+        n = X.shape[0]
+        P, r, r100 = pillars, rci, rci100  # views of the rows just scored
         use_y = self.prediction != "causes"
         needed = self.variables + (self.indicators if use_y else [])
-        bad = np.flatnonzero(~np.isfinite(rci))
+        bad = np.flatnonzero(~(np.isfinite(r) & np.isfinite(r100)))
         if missing is None:
             miss = np.isnan(X[bad])
             if use_y:
@@ -105,14 +130,58 @@ class FittedModel:
             keys = pack_keys(miss)
         else:
             keys = missing[bad]
-        partial = self.indicators if self.options.get("missing") == "fiml" else ()
-        codes, reasons = status_codes_from_keys(len(rci), bad, keys, needed, partial)
+        partial = ([c for c in self.indicators if c in needed]
+                   if self.options.get("missing") == "fiml" else ())
+        codes, reasons = status_codes_from_keys(n, bad, keys, needed, partial)
+        if bad.size:
+            self._name_nonfinite(X, Y if use_y else None, bad, codes, reasons)
+            # a row that is not "ok" carries no score that is not finite
+            r[bad] = np.nan
+            r100[bad] = np.nan
+            Pb = P[bad]
+            Pb[~np.isfinite(Pb)] = np.nan
+            P[bad] = Pb
         return pillars, rci, rci100, codes, reasons
+
+    def _name_nonfinite(self, X, Y, bad, codes, reasons):
+        """Rows that missed no value yet got no finite score: an infinite or huge input
+        overflowed. Their status names the column and the value, instead of "not scored"
+        or an "ok" beside inf."""
+        for k in np.flatnonzero(codes[bad] > 0):
+            i = int(bad[k])
+            if reasons[codes[i]] != missing_reason(()):
+                continue
+            x = np.asarray(X[i], dtype=float)
+            names = list(self.variables)
+            with np.errstate(all="ignore"):
+                z = (x - self.mean_) / self.scale_ * np.abs(self.weights_).max(axis=1)
+                if Y is not None:
+                    y = np.asarray(Y[i], dtype=float)
+                    x = np.concatenate([x, y])
+                    z = np.concatenate([z, (y - self.ymean_) / self.ysd_])
+                    names += list(self.indicators)
+                j = np.flatnonzero(~np.isfinite(x))
+                if not j.size:
+                    j = np.flatnonzero(~np.isfinite(z))
+                if not j.size:
+                    j = [int(np.nanargmax(np.abs(z)))] if np.isfinite(z).any() else [0]
+            c = int(j[0])
+            msg = nonfinite_reason(names[c], x[c])
+            if msg not in reasons:
+                reasons.append(msg)
+            codes[i] = reasons.index(msg)
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
         """id, pillars, RCI, RCI_100, status and `out_of_range` for every row of `df`."""
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"score needs a pandas DataFrame, got {type(df).__name__}")
+        if isinstance(df.columns, pd.MultiIndex):
+            raise DataError(f"the data has {df.columns.nlevels}-level column names "
+                            "(a MultiIndex); flatten them to one name per column first, e.g. "
+                            "df.columns = ['_'.join(map(str, c)) for c in df.columns]")
+        from rima.io import check_unique_columns
+
+        check_unique_columns([str(c) for c in df.columns])
         missing = [c for c in self.required_columns if c not in df.columns]
         if missing:
             from rima.io import columns_hint
@@ -144,11 +213,13 @@ class FittedModel:
             # (p, rows) views with contiguous rows, as the column kernel is compiled for
             miss = marks[:b - a]
             miss[:] = 0
+            # infinite cells stay in: the row's status then names the cell, as streaming does
             X = convert_rows(src_x, self.variables, a, b, buf_x[:p * (b - a)].reshape(p, -1),
-                             miss).T
+                             miss, keep_infinite=True).T
             Y = buf_y[:m * (b - a)].reshape(m, -1)
             if use_y:
-                convert_rows(src_y, self.indicators, a, b, Y, miss, first_bit=p)
+                convert_rows(src_y, self.indicators, a, b, Y, miss, first_bit=p,
+                             keep_infinite=True)
             Y = Y.T
             *_, c, why = self.score_batch(X, Y, out=(out[:K].T, out[K], out[K + 1]), at=a,
                                           missing=miss)
@@ -189,7 +260,7 @@ class FittedModel:
 
     def save(self, path) -> Path:
         content = self.to_dict()
-        content["checksum"] = "sha256:" + hashlib.sha256(canonical_json(content)).hexdigest()
+        content["checksum"] = checksum_of(content)
         path = Path(path)
         path.write_text(json.dumps(content, indent=1, allow_nan=True) + "\n", encoding="utf-8")
         return path
@@ -215,8 +286,12 @@ class FittedModel:
             ("rima", md.get("rima_version", ""))])
 
 
-def load(path) -> FittedModel:
-    """Read and check a `model.json`; ModelFileError says what is wrong with it."""
+def load(path, trusted_keys=None) -> FittedModel:
+    """Read and check a `model.json`; ModelFileError says what is wrong with it.
+
+    trusted_keys: key files or `rima.signing.Key`s; when given, the file must carry a
+    signature made by one of them (`rima sign`).
+    """
     path = Path(path)
     if not path.exists():
         raise ModelFileError(f"{path}: model file not found")
@@ -232,7 +307,8 @@ def load(path) -> FittedModel:
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a rima model file (format is not {FORMAT!r})")
     version = content.get("format_version")
-    if version not in SUPPORTED_VERSIONS:
+    # `true == 1` in Python: only a real integer is a version
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         raise ModelFileError(
             f"{path}: model file format version {version!r} is not supported by this rima "
             f"(supports {', '.join(map(str, SUPPORTED_VERSIONS))}; written by rima "
@@ -240,10 +316,21 @@ def load(path) -> FittedModel:
     checksum = content.pop("checksum", None)
     if checksum is None:
         raise ModelFileError(f"{path}: model file has no checksum")
-    actual = "sha256:" + hashlib.sha256(canonical_json(content)).hexdigest()
+    actual = checksum_of(content)
     if actual != checksum:
         raise ModelFileError(f"{path}: checksum mismatch: the model file was edited or "
                              "damaged after it was written; refit or restore it")
+    signed_by = None
+    if trusted_keys is not None:
+        from rima.signing import Key, read_key, verify
+
+        keys = [k if isinstance(k, Key) else read_key(k) for k in trusted_keys]
+        if not keys:
+            raise ModelFileError(f"{path}: trusted keys were required but none was given")
+        signed_by = verify(content, keys, path)
+    from rima.model_schema import check_content
+
+    check_content(content, path)
     try:
         pred = content["prediction"]
         return FittedModel(
@@ -255,6 +342,27 @@ def load(path) -> FittedModel:
             icpt=pred["intercept"], cx=pred["coef_causes"], cy=pred["coef_indicators"],
             lo=content["rci_100_scale"]["min"], hi=content["rci_100_scale"]["max"],
             orientation=content["orientation"], prediction=pred["method"],
-            mimic=content["mimic"], metadata=content["metadata"])
+            mimic=content["mimic"], metadata=content["metadata"], signed_by=signed_by)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: model file is incomplete or malformed: {exc!r}") from exc
+
+
+def sign(path, key, out=None) -> Path:
+    """Add a signature to a model file (checked by `rima.load` first), written atomically
+    to `out` (default: in place)."""
+    import os
+
+    from rima.signing import signature
+
+    path = Path(path)
+    load(path)  # sign only what rima would accept
+    content = json.loads(path.read_text(encoding="utf-8"))
+    content["signature"] = signature(content, key)
+    out = Path(out) if out else path
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(content, indent=1, allow_nan=True) + "\n", encoding="utf-8")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out

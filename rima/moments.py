@@ -44,7 +44,7 @@ def _check_weights(weights, n):
     bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
     if bad.size:
         raise DataError(
-            f"sampling weight of row {int(bad[0])} is {w[bad[0]]!r}; weights must be finite "
+            f"sampling weight of row {int(bad[0]) + 1} is {w[bad[0]]!r}; weights must be finite "
             "and non-negative"
         )
     if not np.any(w > 0):
@@ -104,11 +104,14 @@ def compute_moments(X, weights=None, names=None) -> Moments:
     if mo is None:
         bad = np.argwhere(~np.isfinite(X))
         if not len(bad):
-            raise DataError("the values are too large for float64 cross-products; rescale "
-                            "the columns (e.g. to thousands) first")
+            big = np.abs(X).max(axis=0) if X.size else np.zeros(0)
+            c = int(np.argmax(big)) if big.size else 0
+            what = f" (column {names[c]!r} holds values up to {big[c]:.4g})" if big.size else ""
+            raise DataError(f"the values are too large for float64 cross-products{what}; "
+                            "rescale it (e.g. to thousands) first")
         r, c = bad[0]
         raise DataError(
-            f"missing or non-finite value in column {names[c]!r} at row {int(r)}; "
+            f"missing or non-finite value in column {names[c]!r} at row {int(r) + 1}; "
             "drop or impute rows first, or use pairwise moments"
         )
     return mo
@@ -200,7 +203,7 @@ def pairwise_moments(X, weights=None, names=None) -> PairwiseMoments:
     n, _p = X.shape
     if np.isinf(X).any():
         r, c = np.argwhere(np.isinf(X))[0]
-        raise DataError(f"infinite value in column {names[c]!r} at row {int(r)}")
+        raise DataError(f"infinite value in column {names[c]!r} at row {int(r) + 1}")
     w, use_w = _check_weights(weights, n)
     bW, bM, bS, bC = _k.block_pairwise(X, w, use_w)
     W, M, S, C = _k.merge_pairwise(bW, bM, bS, bC)

@@ -224,11 +224,15 @@ def parse_options(table: dict | None) -> Options:
     scale = table.get("rci_100", "minmax")
     rci_100 = None
     if scale != "minmax":
-        ok = (isinstance(scale, (list, tuple)) and len(scale) == 2
-              and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in scale)
-              and float(scale[1]) > float(scale[0]))
-        if ok:
+        from rima._kernels.rci_scale import scale_problem
+
+        ok = isinstance(scale, (list, tuple)) and len(scale) == 2
+        why = scale_problem(*scale) if ok else None
+        if ok and why is None:
             rci_100 = (float(scale[0]), float(scale[1]))
+        elif ok:
+            errors.append(f"rci_100 = {list(scale)!r} is not a usable [low, high] with "
+                          f"low < high: {why}")
         else:
             errors.append(f"rci_100 must be \"minmax\" or [low, high] with low < high, "
                           f"got {scale!r}")

@@ -7,7 +7,8 @@ MIMIC model on the z-scored indicators estimated by ML with robust.sem SEs, the 
 regression score, min-max RCI_100 and correlation-share RSM.
 
 Weights (`weights = true`) enter the pillar correlation matrices (psych::fa(weight=)),
-the MIMIC (sampling weights, robust.huber.white SEs), the RSM correlations and the profiles;
+the MIMIC (sampling weights; robust.sem SEs as lavaan computes them with weights, or the
+`mimic_se` chosen), the RSM correlations and the profiles;
 standardisation of variables and indicators stays unweighted, as psych does.
 
 Every household is scored by the two halves of `rima._kernels.score.score_households`
@@ -32,13 +33,13 @@ from rima import orientation as orient
 from rima._kernels.columns import gather_rows
 from rima._kernels.score import predict_rci, scale_rci, score_pillars
 from rima.columns import numeric_matrix
-from rima.errors import RimaInputError
+from rima.errors import ConvergenceError, DataConvergenceError, RimaInputError
 from rima.fingerprint import fingerprint_columns, fingerprint_digests
 from rima.model_file import FittedModel
 from rima.options import weight_note
 from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
-from rima.row_status import status_codes, status_codes_from_keys, status_column
+from rima.row_status import status_codes, status_codes_from_keys, status_column, weight_reason
 from rima.rsm import rsm_table
 from rima.score_table import id_values, score_frame
 
@@ -375,6 +376,12 @@ def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaRe
     coder = GroupCoder(df, spec.profiles, len(df))
     try:
         return _fit(df, spec, rep, source, say, coder)
+    except ConvergenceError as exc:
+        if isinstance(exc, DataConvergenceError):
+            raise
+        from rima.data_hints import convergence_hints
+
+        raise DataConvergenceError(f"{exc}\n{convergence_hints(df, spec)}") from exc
     finally:
         coder.close()
 
@@ -462,6 +469,15 @@ class FitInput:
     @property
     def sign(self) -> np.ndarray:
         return variable_signs(self.spec)
+
+    @property
+    def fit_rows(self) -> np.ndarray:
+        """The rows the MIMIC is fitted on: the scored rows, and under fiml also the
+        households with no indicator, which lavaan keeps (they count in N and in the
+        pillars' moments) and rima reports unscored."""
+        if self.opts.missing == "fiml":
+            return self.xok & self.wok
+        return self.mimic_rows
 
     def pillar_rows(self, variables) -> np.ndarray:
         """The rows a pillar's factor analysis uses under the missing-data option."""
@@ -559,10 +575,11 @@ def factor_model(spec, name) -> object:
 
 
 def needs_rows(spec, name, weighted) -> bool:
-    """With weights, regression / component weights use the unweighted correlations
-    (psych), which the in-memory fit takes from the rows rather than the shared pass."""
+    """With weights, factor regression weights use the unweighted correlations
+    (psych::fa), which the in-memory fit takes from the rows rather than the shared pass;
+    component weights use the weighted ones (psych::principal), as the shared pass has."""
     fs = spec.options.factor_settings(name)
-    return weighted and (fs.scores == "regression" or fs.extraction == "pca")
+    return weighted and fs.scores == "regression" and fs.extraction != "pca"
 
 
 def fit_pillars(inp: FitInput, shared: SharedMoments | None, say) -> PillarsFit:
@@ -665,10 +682,10 @@ def mimic_se(opts) -> tuple[str, list]:
     """The MIMIC's SE type and the note saying why when it is not the one asked for."""
     se = opts.mimic_se
     notes = []
-    if (opts.weights or opts.missing == "fiml") and se == "robust.sem":
+    if opts.missing == "fiml" and se == "robust.sem":
         se = "robust.huber.white"
-        notes.append("MIMIC standard errors are robust.huber.white (robust.sem needs complete,"
-                     " unweighted data)")
+        notes.append("MIMIC standard errors are robust.huber.white (robust.sem needs complete"
+                     " data)")
     return se, notes
 
 
@@ -679,13 +696,14 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     opts = inp.opts
     names, indicators = inp.names, inp.indicators
     p_tot, m, K = len(inp.variables), len(indicators), len(names)
-    mrows = np.flatnonzero(inp.mimic_rows)
+    fit_rows = inp.fit_rows
+    mrows = np.flatnonzero(fit_rows)
     if inp.with_y:
         mu = shared.unweighted
         ymean = mu.mean[p_tot:].copy()
         ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))
     else:
-        Ym = inp.Y[inp.mimic_rows]
+        Ym = inp.Y[fit_rows]
         ymean = np.nanmean(Ym, axis=0)
         ysd = np.nanstd(Ym, axis=0, ddof=1)
         del Ym
@@ -701,7 +719,7 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     say("MIMIC model")
     res = mimic_fit(syntax, mdf, estimator="ML", se=se,
                     missing="fiml" if opts.missing == "fiml" else "listwise",
-                    sampling_weights=None if inp.w is None else inp.w[inp.mimic_rows])
+                    sampling_weights=None if inp.w is None else inp.w[fit_rows])
     del mdf, Mm
     return mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes)
 
@@ -765,7 +783,7 @@ def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
     if inp.w is not None:
         bad_w = ~inp.wok & ~np.isnan(inp.w) & ~sc.scored
         if bad_w.any():
-            reasons.append(f"non-positive weight in {spec.weight}")
+            reasons.append(weight_reason(spec.weight))
             codes[bad_w] = len(reasons) - 1
     ids = inp.df[spec.id]
     scores = score_frame(out, ids, id_values(ids), inp.names, status_column(codes, reasons),
@@ -908,8 +926,11 @@ def pillar_moments(block, cols, sign, rows, w, names, digest=False):
     mu = moments_of_rows(block, cols, idx, names=names)
     mw = None if w is None else moments_of_rows(block, cols, idx, w[idx], names=names)
     if mu is None or (w is not None and mw is None):
-        raise DataError("the analysed values are too large for float64 cross-products; "
-                        "rescale the columns (e.g. to thousands) first")
+        from rima.data_hints import largest_values
+
+        raise DataError("the analysed values are too large for float64 cross-products "
+                        f"({largest_values(block, cols, idx, names, w)}); rescale the "
+                        "column (e.g. to thousands) first")
     dig = (column_digests(block.view(np.uint64), cols, idx) if digest
            else np.zeros(cols.size, dtype=np.uint64))
     # reversing a variable negates its mean and its row and column of the co-moment,

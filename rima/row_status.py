@@ -25,6 +25,17 @@ def missing_reason(cols) -> str:
     return f"missing values in {', '.join(cols)}"
 
 
+def weight_reason(weight: str) -> str:
+    """The status of a row left out of a weighted fit for a weight of 0 (or less)."""
+    return f"non-positive weight in {weight}"
+
+
+def nonfinite_reason(column: str, value: float) -> str:
+    """The status of a row that missed no value but whose score is not finite: the cell
+    that overflowed the arithmetic (an infinite or huge value)."""
+    return f"value {float(value)!r} in {column} gives a score that is not finite"
+
+
 def row_status(df, needed, scored, partial_ok=()):
     """"ok" for scored rows, else the missing columns (as rima.validate words them).
 

@@ -113,6 +113,7 @@ class SimulatedSurvey:
     rounds: dict[int, pd.DataFrame] = field(default_factory=dict)
     seed: int | None = None
     panel: bool = False
+    effects: pd.DataFrame | None = None
 
     def write(self, directory, fmt: str = "csv") -> dict[str, Path]:
         """Write households, soums and truth as ``<name>.<fmt>`` into `directory`."""
@@ -124,7 +125,9 @@ class SimulatedSurvey:
         truth_labels = {p: f"true latent {p} capacity (standard normal)"
                         for p in ("ABS", "AST", "SSN", "AC")}
         truth_labels["resilience"] = "true latent resilience capacity (standard normal)"
-        for name in ("households", "soums", "truth"):
+        names = ("households", "soums", "truth") + (("effects",) if self.effects is not None
+                                                     else ())
+        for name in names:
             path = out / f"{name}.{fmt}"
             write_table(getattr(self, name), path,
                         data_label=f"rima simulated Zavkhan herder survey: {name}",
@@ -140,6 +143,7 @@ def simulate(
     missing: bool = True,
     dzud_severity: float = 1.0,
     resilience_x_severity: float = 0.0,
+    pilot: bool = False,
 ) -> SimulatedSurvey:
     """Simulate a Zavkhan herder survey with known latent resilience.
 
@@ -155,6 +159,12 @@ def simulate(
         signal R - 1.2 (loss_share - 0.08) gains b * R * (soum winter severity), so
         fcs = 63.152 + 12 R - 14.4 loss_share + 12 b R severity + 9 e. The default 0 leaves
         every simulated value as it was (no extra random draws).
+    pilot : the shock-responsive Child Money top-up (needs panel=True; see `PILOT`): three
+        rounds (two ordinary winters, then the dzud), 5 pilot soums drawn with odds
+        exp(4 x the soum's dzud forecast), a top-up in the dzud round to Child Money
+        recipients of the pilot soums (household column ``topup``), which raises their FCS
+        and lowers their rCSI, more so for households of low latent resilience. The truth
+        gains each household's realised effects and `effects` the averages.
     """
     n = int(n_households)
     if n < 1:
@@ -171,19 +181,30 @@ def simulate(
         np.bincount(soum, minlength=len(SOUMS)), 1
     )
 
+    if pilot and not panel:
+        raise ValueError("pilot=True needs panel=True (the top-up is evaluated on a panel)")
     winters = [_draw_winter(rng, soum_tab, dzud_severity)]
     if panel:
         # round 1 follows an ordinary winter, round 2 the dzud winter
         winters.insert(0, _draw_winter(rng, soum_tab, 0.25))
+    plan = None
+    if pilot:
+        # a second ordinary winter before the dzud gives the pre-trend its two rounds
+        winters.insert(0, _draw_winter(rng, soum_tab, 0.25))
+        plan = _pilot_plan(rng, winters[-1]["severity"], soum)
 
     rounds, truths, soum_rows = {}, [], []
     for r, winter in enumerate(winters, start=1):
+        before = latent
         if r > 1:
             latent = _evolve_latent(rng, latent)
             demo = demo.copy()
             demo["head_age"] = demo["head_age"] + 1
+        topup = None
+        if plan is not None:
+            topup = _pilot_round(plan, before["resilience"], dzud=r == len(winters))
         hh = _draw_round(rng, n, soum, zone, weights, latent, demo, winter, missing,
-                         resilience_x_severity)
+                         resilience_x_severity, topup)
         if panel:
             hh.insert(1, "round", np.full(n, r, dtype=np.int64))
         rounds[r] = hh
@@ -193,8 +214,13 @@ def simulate(
         for p in PILLARS:
             truth[p] = latent[p]
         truth["resilience"] = latent["resilience"]
+        if topup is not None:
+            for c in ("topup", "effect_fcs", "effect_rcsi"):
+                truth[c] = topup[c]
         truths.append(truth)
         soum_rows.append(_soum_winter_table(soum_tab, winter, hh, soum, r))
+        if plan is not None:
+            soum_rows[-1]["pilot"] = plan["pilot_soum"].astype(np.int64)
 
     households = rounds[1] if not panel else pd.concat(rounds.values(), ignore_index=True)
     return SimulatedSurvey(
@@ -204,6 +230,8 @@ def simulate(
         rounds=rounds,
         seed=seed,
         panel=panel,
+        effects=None if plan is None else _pilot_effects(plan, truths[-1], rounds[len(rounds)],
+                                                         truths[-2]),
     )
 
 
@@ -343,7 +371,62 @@ def _ordinal(rng, latent, loading, cum_rates):
     return np.searchsorted(ndtri(np.asarray(cum_rates)), z).astype(np.int64)
 
 
-def _draw_round(rng, n, soum, zone, weights, lat, demo, winter, missing, res_x_sev=0.0):
+# The pilot top-up (simulate(pilot=True)): effect on FCS points and on rCSI (a fall) as a
+# function of the household's latent resilience R before the dzud (standard normal).
+PILOT = {"n_soums": 5, "selection": 4.0, "forecast_sd": 0.08,
+         "fcs": (6.0, -3.0), "rcsi": (2.0, -1.0)}
+
+
+def _pilot_plan(rng, dzud_severity, soum):
+    """Pilot soums chosen on the dzud early-warning forecast (a baseline characteristic)."""
+    k = dzud_severity.shape[0]
+    forecast = np.round(np.clip(dzud_severity + PILOT["forecast_sd"] * rng.standard_normal(k),
+                                0, 1), 3)
+    odds = np.exp(PILOT["selection"] * forecast)
+    chosen = rng.choice(k, size=PILOT["n_soums"], replace=False, p=odds / odds.sum())
+    pilot_soum = np.zeros(k, dtype=bool)
+    pilot_soum[chosen] = True
+    return {"forecast": forecast, "pilot_soum": pilot_soum, "in_pilot": pilot_soum[soum],
+            "soum": soum}
+
+
+def _pilot_round(plan, r_before, dzud):
+    n = plan["soum"].shape[0]
+    a_f, b_f = PILOT["fcs"]
+    a_r, b_r = PILOT["rcsi"]
+    return {"forecast": plan["forecast"][plan["soum"]], "in_pilot": plan["in_pilot"],
+            "active": dzud,
+            "tau_fcs": np.maximum(a_f + b_f * r_before, 0.0) if dzud else np.zeros(n),
+            "tau_rcsi": np.maximum(a_r + b_r * r_before, 0.0) if dzud else np.zeros(n)}
+
+
+def _pilot_effects(plan, truth, hh, truth_before):
+    """Average realised effects among the recipients: overall and by latent resilience third."""
+    d = truth["topup"].to_numpy() == 1
+    w = hh["hh_weight"].to_numpy()
+    r = truth_before["resilience"].to_numpy()
+    cuts = np.quantile(r, [1 / 3, 2 / 3])
+    third = np.where(r < cuts[0], "low", np.where(r < cuts[1], "medium", "high"))
+    rows = []
+    for outcome in ("fcs", "rcsi"):
+        e = truth[f"effect_{outcome}"].to_numpy()
+        a, b = PILOT[outcome]
+        for grp, m in (("recipients", d), *((f"recipients, {t} latent resilience third",
+                                             d & (third == t)) for t in ("low", "medium", "high"))):
+            rows.append({"outcome": outcome, "group": grp, "households": int(m.sum()),
+                         "effect": float(np.sum(w[m] * e[m]) / np.sum(w[m])) if m.any() else np.nan,
+                         "effect_unweighted": float(e[m].mean()) if m.any() else np.nan,
+                         "rule": ("-" if outcome == "rcsi" else "")
+                                 + f"max(0, {a} {'+' if b >= 0 else '-'} {abs(b)} R), R = latent "
+                                   "resilience before the dzud"})
+    rows.append({"outcome": "pilot_soums", "group": ", ".join(np.array(SOUM_NAMES)[plan["pilot_soum"]]),
+                 "households": int(plan["in_pilot"].sum()), "effect": np.nan,
+                 "effect_unweighted": np.nan, "rule": "odds exp(4 x dzud forecast)"})
+    return pd.DataFrame(rows)
+
+
+def _draw_round(rng, n, soum, zone, weights, lat, demo, winter, missing, res_x_sev=0.0,
+                topup=None):
     abs_, ast, ssn, ac, res = lat["ABS"], lat["AST"], lat["SSN"], lat["AC"], lat["resilience"]
     zone_codes = {z: i for i, z in enumerate(_ZONES)}
     zi = np.array([zone_codes[z] for z in zone]) if n else np.zeros(0, dtype=np.int64)
@@ -432,13 +515,30 @@ def _draw_round(rng, n, soum, zone, weights, lat, demo, winter, missing, res_x_s
         # resilient households hold food security better in a severe winter (known effect)
         fs = fs + res_x_sev * res * sev
     fcs = 62 + 15 * _item(rng, fs, 0.80)
+    if topup is not None:
+        # the pilot: recipients are Child Money households of the pilot soums; effects in
+        # the dzud round only (recorded as the realised change of the rounded values)
+        df["soum_dzud_forecast"] = topup["forecast"]
+        got = topup["in_pilot"] & (df["child_money"] == 1) & topup["active"]
+        df["topup"] = got.astype(np.int64)
+        fcs0 = np.clip(np.round(fcs * 2) / 2, 0, 112)
+        fcs = fcs + topup["tau_fcs"] * got
     df["fcs"] = np.clip(np.round(fcs * 2) / 2, 0, 112)
+    if topup is not None:
+        topup["topup"] = df["topup"]
+        topup["effect_fcs"] = df["fcs"] - fcs0
     log_exp = np.log(165_000.0) + 0.38 * _item(rng, fs, 0.75)
     df["food_exp_ae"] = np.round(np.exp(log_exp), -2)
     df["log_food_exp_ae"] = np.round(np.log(df["food_exp_ae"]), 5)
     df["hdds"] = np.clip(np.rint(7.2 + 1.7 * _item(rng, fs, 0.72)), 0, 12).astype(np.int64)
     rcsi = np.exp(1.6 - 0.55 * _item(rng, fs, 0.65)) - 2.0
+    if topup is not None:
+        rcsi0 = np.clip(np.rint(rcsi), 0, 56).astype(np.int64)
+        rcsi = rcsi - topup["tau_rcsi"] * df["topup"]
     df["rcsi"] = np.clip(np.rint(rcsi), 0, 56).astype(np.int64)
+    if topup is not None:
+        # effect on rCSI as the change of the index (negative = less coping)
+        topup["effect_rcsi"] = df["rcsi"] - rcsi0
 
     if missing:
         for col, rate in MISSING_RATES.items():

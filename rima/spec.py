@@ -42,8 +42,11 @@ TOP_LEVEL_KEYS = ("data", "pillars", "indicators", "options")
 DATA_KEYS = ("id", "weight", "profiles", "sheet", "sep", "decimal")
 MIN_PILLAR_VARIABLES = 3
 MIN_INDICATORS = 2
-# Names the later stages create next to the pillars; a pillar called so would collide.
-RESERVED_NAMES = frozenset({"RCI", "RCI_100", "status", "id"})
+# Columns rima writes next to the id and the pillar scores (scores, row status, the
+# service's class): an id or a pillar called so would be overwritten or lose its values.
+OUTPUT_NAMES = frozenset({"RCI", "RCI_100", "status", "out_of_range", "row", "class"})
+# a pillar is also refused the name "id", the id column's name when it has none
+RESERVED_NAMES = OUTPUT_NAMES | {"id"}
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ def load_spec(spec) -> Spec:
         if path.is_dir():
             raise SpecError(f"{path}: is a directory, expected a TOML spec file")
         try:
-            table = tomllib.loads(path.read_text(encoding="utf-8"))
+            # utf-8-sig: Windows Notepad starts a UTF-8 file with a byte-order mark
+            table = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except tomllib.TOMLDecodeError as exc:
             raise SpecError(f"{path}: not valid TOML: {exc}") from exc
         except UnicodeDecodeError as exc:
@@ -230,7 +234,8 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
         if not name.isidentifier():
             errors.append(f"pillar name {name!r} must be an identifier (letters, digits, _)")
         elif name in RESERVED_NAMES:
-            errors.append(f"pillar name {name!r} is reserved; choose another name")
+            errors.append(f"pillar name {name!r} is reserved for an output column "
+                          f"({', '.join(sorted(RESERVED_NAMES))}); choose another name")
         vs = _names(variables, f"pillar {name}", errors)
         for v in vs:
             if v in seen and seen[v] != name:
@@ -275,6 +280,10 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
                 errors.append(f"{role} column {col!r} is also in pillar {seen[col]}")
             if col in indicators:
                 errors.append(f"{role} column {col!r} is also an indicator")
+    if isinstance(id_col, str) and id_col in OUTPUT_NAMES:
+        errors.append(f"id column {id_col!r} has the name of an output column "
+                      f"({', '.join(sorted(OUTPUT_NAMES))}); rename it in the data and the "
+                      "spec")
     if isinstance(id_col, str) and id_col and id_col == weight:
         errors.append(f"column {id_col!r} cannot be both the id and the weight")
     for name in pillars:
@@ -288,6 +297,15 @@ def _from_dict(table: Mapping, source: Path | None) -> Spec:
     if not errors:
         try:
             options = parse_options(options_t)
+        except SpecError as exc:
+            errors.append(str(exc))
+    if not errors:
+        # options naming what the spec lacks (negative = ["nonexistent"], weights without a
+        # weight column) are refused here, so `validate` and `fit` give the same answer
+        probe = Spec(id=id_col, pillars=MappingProxyType(pillars), indicators=indicators,
+                     indicator_group=group, weight=weight, profiles=profiles)
+        try:
+            options.check_spec(probe)
         except SpecError as exc:
             errors.append(str(exc))
 

@@ -24,7 +24,8 @@ from rima.spec import MIN_INDICATORS, MIN_PILLAR_VARIABLES
 OPTION_HELP = {
     "seed": "seed of parallel-analysis retention and anything random",
     "negative": "variables where higher means less capacity (e.g. distances); reversed first",
-    "missing": "\"listwise\" (reference: any analysis variable), \"pillar\", or \"fiml\"",
+    "missing": "\"listwise\" (reference), \"pillar\", \"fiml\", or \"all_columns\" (as Shiny RIMA)",
+    "orientation": "\"capacity\": every pillar higher = more capacity; \"reference\": psych's signs",
     "weights": "true: use the [data] weight in correlations, MIMIC and profiles",
     "rci_prediction": "how the RCI is predicted: \"regression\", \"bartlett\" or \"causes\"",
     "rsm": "RSM shares from \"correlation\" (reference) or \"std_coefficient\"",

@@ -15,6 +15,7 @@ A bad cell (text in a numeric column) does not stop the run: the row gets the st
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,28 +77,38 @@ def _kind(path: Path) -> str:
     return fmt
 
 
-def _reader(src: Path, fmt: str, columns: list[str], numeric: list[str], batch_rows: int):
-    """Iterator of pyarrow RecordBatches holding `columns` (numeric ones as text for CSV)."""
+def _reader(src: Path, fmt: str, columns: list[str], numeric: list[str], batch_rows: int,
+            text=()):
+    """Iterator of pyarrow RecordBatches holding `columns` (numeric ones as text for CSV,
+    and the `text` columns as text)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
+
+    from rima.io import check_unique_columns
 
     if fmt == "parquet":
         try:
             pf = pq.ParquetFile(src)
         except Exception as exc:
             raise DataError(f"{src}: not a readable Parquet file: {exc}") from exc
+        check_unique_columns(pf.schema_arrow.names, src)
         have = set(pf.schema_arrow.names)
         _check_columns(src, have, columns)
         return pf.iter_batches(batch_size=batch_rows, columns=columns)
     delim = "\t" if fmt == "tsv" else ","
     # numeric columns are read as text so one bad cell in a late block cannot stop the
     # reader; the cast to float64 happens per batch, where bad cells are found and reported
-    types = {c: pa.string() for c in numeric}
-    head = pcsv.open_csv(src, parse_options=pcsv.ParseOptions(delimiter=delim),
-                         read_options=pcsv.ReadOptions(block_size=1 << 16),
-                         convert_options=pcsv.ConvertOptions(column_types=types,
-                                                             strings_can_be_null=True))
+    types = {c: pa.string() for c in [*numeric, *text]}
+    try:
+        head = pcsv.open_csv(src, parse_options=pcsv.ParseOptions(delimiter=delim),
+                             read_options=pcsv.ReadOptions(block_size=1 << 16),
+                             convert_options=pcsv.ConvertOptions(column_types=types,
+                                                                 strings_can_be_null=True))
+    except pa.ArrowInvalid as exc:
+        raise DataError(f"{src}: cannot read the header and first rows: "
+                        f"{_bad_line(src, delim) or exc}") from exc
+    check_unique_columns(head.schema.names, src)
     _check_columns(src, set(head.schema.names), columns)
     reader = pcsv.open_csv(
         src, parse_options=pcsv.ParseOptions(delimiter=delim),
@@ -145,12 +156,39 @@ def _check_columns(src, have, columns):
                                                    for c in missing))
 
 
+def _bad_line(src: Path, delim: str) -> str | None:
+    """"line N has K fields, the header has H" for the first CSV line whose field count
+    differs from the header's (read again from the start, only after a failure)."""
+    import csv
+    import io
+
+    import pyarrow as pa
+
+    try:
+        with pa.input_stream(src, compression="detect") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
+            reader = csv.reader(text, delimiter=delim)
+            width = None
+            for row in reader:
+                if width is None:
+                    width = len(row)
+                elif row and len(row) != width:
+                    return (f"line {reader.line_num} has {len(row)} field(s), the header "
+                            f"has {width}")
+    except (OSError, csv.Error, pa.ArrowException) as exc:
+        return f"near line {reader.line_num}: {exc}" if "reader" in locals() else None
+    return None
+
+
 def _to_float(arr, name, first_row, bad):
     """float64 numpy array of an Arrow column; text that is not a number becomes NaN and is
     appended to `bad` as (data row, column, value)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_decimal(arr.type):
+        # as in-memory reading, where pandas holds decimals as numbers
+        return pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
     if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or \
             pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
         return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
@@ -225,9 +263,11 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
     model: a FittedModel or the path of a model.json. keep: extra input columns copied to
     the output after the id. progress(rows_done) is called after every batch. classes: a
     `rima.classes.ClassScheme` adds the resilience class column.
-    """
-    import pyarrow as pa
 
+    The output is written to a temporary file next to `dst` and moved into place only
+    when every row is written, so a failed run leaves no partial file (and an existing
+    `dst` untouched).
+    """
     if isinstance(model, (str, Path)):
         from rima.model_file import load
 
@@ -235,13 +275,40 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
     src, dst = Path(src), Path(dst)
     if not src.exists():
         raise DataError(f"{src}: file not found")
-    if src.resolve() == dst.resolve():
-        raise DataError(f"{dst}: the output would overwrite the input")
+    from rima.io import refuse_overwrite
+
+    refuse_overwrite([dst], [src])
     batch_rows = int(batch_rows)
     if batch_rows < 1:
         raise DataError(f"batch_rows = {batch_rows}: give a positive number of rows")
     fin, fout = _kind(src), _kind(dst)
     keep = [c for c in keep if c not in model.required_columns]
+    if dst.parent and not dst.parent.exists():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+    # same extension, so the writer picks the same format and compression
+    tmp = dst.with_name(f".partial-{os.getpid()}-{dst.name}")
+    try:
+        try:
+            summary = _score_into(model, src, fin, tmp, fout, batch_rows, keep, progress,
+                                  classes, text=())
+        except _IdsNotNumbers:
+            # the ids looked like numbers in the first block only: read them as text
+            summary = _score_into(model, src, fin, tmp, fout, batch_rows, keep, progress,
+                                  classes, text=[model.id, *keep])
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    summary.destination = str(dst)
+    return summary
+
+
+class _IdsNotNumbers(Exception):
+    pass
+
+
+def _score_into(model, src, fin, dst, fout, batch_rows, keep, progress, classes, text):
+    import pyarrow as pa
+
     use_y = model.prediction != "causes"
     numeric = list(model.variables) + (list(model.indicators) if use_y else [])
     columns = [model.id, *keep, *numeric]
@@ -250,8 +317,9 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
     schema = None
     row0 = 1
     p, m = len(model.variables), len(model.indicators)
+    delim = "\t" if fin == "tsv" else ","
     try:
-        for rb in _reader(src, fin, columns, numeric, batch_rows):
+        for rb in _reader(src, fin, columns, numeric, batch_rows, text=text):
             n = rb.num_rows
             if n == 0:
                 continue
@@ -275,7 +343,11 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
                 writer = _Writer(dst, fout, table.schema)
                 schema = table.schema
             elif table.schema != schema:
-                table = table.cast(schema)
+                try:
+                    table = table.cast(schema)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise DataError(f"{src}: the id or kept columns change type after data "
+                                    f"row {row0 - 1:,}: {exc}") from exc
             writer.write_table(table)
             counts = np.bincount(codes, minlength=len(reasons))
             for r, c in zip(reasons, counts):
@@ -291,13 +363,17 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
             row0 += n
             if progress is not None:
                 progress(summary.rows)
-    except Exception as exc:
-        import pyarrow as pa
-
-        if isinstance(exc, pa.ArrowInvalid):
-            raise DataError(f"{src}: cannot read the rows after data row {row0 - 1:,}: "
-                            f"{exc}") from exc
-        raise
+    except (pa.ArrowException, OSError) as exc:
+        if fin != "parquet" and not isinstance(exc, pa.ArrowInvalid):
+            raise
+        if fin != "parquet" and not text and "conversion error" in str(exc):
+            raise _IdsNotNumbers() from exc
+        if fin == "parquet":
+            raise DataError(f"{src}: cannot read the Parquet data after data row "
+                            f"{row0 - 1:,} (damaged file?): {exc}") from exc
+        where = _bad_line(src, delim)
+        raise DataError(f"{src}: cannot read the rows after data row {row0 - 1:,}: "
+                        f"{where or exc}") from exc
     finally:
         if writer is not None:
             writer.close()

@@ -287,10 +287,11 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     if list(df.columns) != columns:
         df = df.set_axis(columns, axis=1)
 
-    dup_cols = sorted({c for c in columns if columns.count(c) > 1})
-    if dup_cols:
-        errors.append(Issue("duplicate_column", dup_cols[0],
-                            f"column name(s) appear more than once: {', '.join(dup_cols)}"))
+    from rima.io import duplicate_columns, duplicate_message
+
+    dups = duplicate_columns(columns)
+    if dups:
+        errors.append(Issue("duplicate_column", dups[0][0], duplicate_message(columns)))
         return report
 
     from rima.io import columns_hint
@@ -368,7 +369,7 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     if spec.id in present:
         ids = df[spec.id]
         report._ids = ids
-        miss = ids.isna().to_numpy()
+        miss = blank_ids(ids)
         if miss.any():
             rows = np.flatnonzero(miss) + 1
             errors.append(Issue(
@@ -417,6 +418,15 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     # row accounting: the reference rule deletes listwise over every analysis variable;
     # a declared weight must be present too (the numeric columns are exactly those)
     report._codes, report._reasons = _status_codes(keys, numeric)
+    if spec.options.weights and spec.weight and spec.weight in pos:
+        from rima.row_status import weight_reason
+
+        # the fit leaves out rows of weight 0 (a household that counts for nothing):
+        # account for them as it does
+        zero = block[pos[spec.weight]] == 0
+        if zero.any():
+            report._reasons.append(weight_reason(spec.weight))
+            report._codes[zero] = len(report._reasons) - 1
     n_usable = int(np.count_nonzero(report._codes == 0))
 
     # constant columns break standardisation; check over the rows actually analysed
@@ -448,6 +458,16 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
             f"(most common reason: {report.row_status.value_counts().index[0]})",
         ))
     return report
+
+
+def blank_ids(ids: pd.Series) -> np.ndarray:
+    """Rows whose id is missing or text that is empty or only spaces (an id nobody can
+    look up)."""
+    miss = ids.isna().to_numpy()
+    if not (isinstance(ids.dtype, np.dtype) and ids.dtype.kind in "iufb"):
+        text = ids.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
+        miss = miss | text
+    return miss
 
 
 def _duplicated(ids: pd.Series) -> np.ndarray:

@@ -43,3 +43,13 @@ def reference_spec() -> dict:
     sd = load_spec(EXAMPLE_SPEC).to_dict()
     sd["options"] = {"orientation": "reference"}
     return sd
+
+
+@pytest.fixture(scope="session")
+def example_model_path(tmp_path_factory):
+    """model.json of the bundled example, fitted once per session; copy before editing."""
+    import rima
+
+    path = tmp_path_factory.mktemp("example_model") / "model.json"
+    rima.fit(EXAMPLE_DATA, EXAMPLE_SPEC).model.save(path)
+    return path

@@ -51,10 +51,11 @@ def test_fewer_rows_than_variables():
 def test_missing_values_error_mode_names_cell_and_transform_refuses_nan():
     df = _frame()
     df.loc[7, "hay_t"] = np.nan
-    with pytest.raises(DataError, match="'hay_t' at row 7"):
+    # df.loc[7] is the eighth row; rows count from 1 in messages
+    with pytest.raises(DataError, match="'hay_t' at row 8"):
         FactorModel(n_factors=1, missing="error").fit(df)
     fm = FactorModel(n_factors=1).fit(_frame())
-    with pytest.raises(DataError, match="'hay_t' at row 7"):
+    with pytest.raises(DataError, match="'hay_t' at row 8"):
         fm.transform(df)
 
 

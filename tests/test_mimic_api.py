@@ -95,6 +95,11 @@ def test_rows_with_missing_values_are_counted_not_dropped_silently():
     res_f = M.fit(BASE["model"], d, missing="fiml")
     assert res_f.nobs == len(d) - 2
     assert res_f.excluded == {"missing value in x2": 2}
+    # FIML keeps a row with every indicator missing and its causes observed (as lavaan)
+    d.loc[[7], ["y1", "y2", "y3"]] = np.nan
+    res_f = M.fit(BASE["model"], d, missing="fiml")
+    assert res_f.nobs == len(d) - 2 and res_f.used_rows[7]
+    assert res_f.excluded == {"missing value in x2": 2}
 
 
 def test_fit_from_moments_matches_lavaan():
@@ -150,10 +155,14 @@ def test_weights_validation():
     d = DF.copy()
     d["w"] = 1.0
     d.loc[3, "w"] = -1.0
-    with pytest.raises(DataError, match="negative"):
+    # d.loc[3] is the fourth data row: rows count from 1 in messages
+    with pytest.raises(DataError, match=r"negative.*\(first at row 4\)"):
         M.fit(BASE["model"], d, sampling_weights="w")
-    with pytest.raises(SpecError, match="robust.huber.white"):
-        M.fit(BASE["model"], DF.assign(w=1.0), sampling_weights="w", se="robust.sem")
+    d = DF.copy()
+    d.loc[[0, 1], "x2"] = np.nan
+    d.loc[9, "y2"] = np.inf
+    with pytest.raises(DataError, match=r"infinite value in column 'y2' \(row 10\)"):
+        M.fit(BASE["model"], d)
 
 
 def test_fiml_scores_of_partial_rows_match_lavpredict():

@@ -98,11 +98,11 @@ def test_standardised_scores_equal_explicit_product():
 def test_bad_input_is_named():
     X = np.ones((10, 3))
     X[4, 1] = np.nan
-    with pytest.raises(DataError, match="column 'b' at row 4"):
+    with pytest.raises(DataError, match="column 'b' at row 5"):
         compute_moments(X, names=["a", "b", "c"])
     with pytest.raises(DataError, match="weights"):
         compute_moments(np.zeros((5, 2)), weights=[1, 2])
-    with pytest.raises(DataError, match="row 2"):
+    with pytest.raises(DataError, match="row 3 "):
         compute_moments(np.zeros((5, 2)), weights=[1, 1, -1, 1, 1])
     with pytest.raises(DataError, match="constant column.*x2"):
         compute_moments(np.column_stack([np.arange(5.0), np.ones(5)])).corr()

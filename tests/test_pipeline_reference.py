@@ -118,7 +118,9 @@ def test_weights_option_matches_psych_and_lavaan_sampling_weights():
     """weights = true: psych::fa(weight =), lavaan sampling.weights, weighted RSM."""
     ref = R["sim_weighted"]
     spec = spec_for(["fcs", "log_food_exp_ae", "hdds"])
-    spec["options"] = {"weights": True, "orientation": "reference"}
+    # the R reference runs lavaan's default SEs with sampling weights (robust.huber.white)
+    spec["options"] = {"weights": True, "orientation": "reference",
+                       "mimic_se": "robust.huber.white"}
     res = rima.fit(pd.read_csv(PATHS["sim_n600_s11"]), spec)
     ok = res.ok.to_numpy()
     np.testing.assert_array_equal(np.flatnonzero(ok) + 1, np.asarray(ref["rows"]))

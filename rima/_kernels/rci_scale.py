@@ -9,6 +9,8 @@ wherever it is called (jitted scalar functions are inlined into the calling kern
 the fitted and the re-scored RCI_100 stay bit-identical.
 """
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -46,6 +48,26 @@ def training_range(rci, rows):
             mn = min(mn, v)
             mx = max(mx, v)
     return scored, mn, mx
+
+
+def scale_problem(lo, hi):
+    """Why (lo, hi) cannot be an RCI_100 scale (a sentence), or None when it can: the one
+    rule for the spec's fixed `rci_100` and a model file's `rci_100_scale`.
+
+    RCI_100 = 100 (RCI - lo) / (hi - lo): both ends and the width must be finite, and the
+    width positive and not vanishing next to the ends (a width of 5e-324 or a range of
+    [-1e308, 1e308] gives inf or NaN for every household).
+    """
+    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi))
+    if not numbers or not all(math.isfinite(x) for x in (lo, hi)):
+        return f"the ends must be finite numbers, got [{lo!r}, {hi!r}]"
+    width = float(hi) - float(lo)
+    if not math.isfinite(width):
+        return f"the width {hi!r} - {lo!r} overflows"
+    if not width > 1e-9 * max(1.0, abs(float(lo)), abs(float(hi))):
+        return (f"the width {width!r} is not positive, or too small next to the ends for "
+                "RCI_100 to be computed")
+    return None
 
 
 def choose_range(trained_lo, trained_hi, fixed=None):

@@ -134,7 +134,7 @@ def panel(
     idc = spec.id
     if weight == "spec":
         weight = spec.weight
-    frame = _stack(data, round_col)
+    frame = stack_rounds(data, round_col)
     rounds = sorted(frame[round_col].dropna().unique().tolist())
     if len(rounds) < 2:
         raise DataError(f"a panel needs at least 2 rounds in column {round_col!r}, found {rounds}")
@@ -310,7 +310,7 @@ def _explain_unscored(model, sub):
             model.excluded = model.row_status[model.row_status != "ok"].value_counts().to_dict()
 
 
-def _stack(data, round_col):
+def stack_rounds(data, round_col):
     if isinstance(data, dict):
         if len(data) < 2:
             raise DataError(f"a panel needs at least 2 rounds, got {len(data)}")

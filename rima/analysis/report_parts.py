@@ -17,7 +17,7 @@ import html as _html
 from pathlib import Path
 
 
-def _save(fig, path: Path) -> Path:
+def save_figure(fig, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     # no software/date metadata, so the PNG bytes are the same on every run
@@ -70,7 +70,7 @@ def sections(figdir, *, shocks=None, scenario=None, target=None, panel=None) -> 
     if shocks is not None:
         kind = shocks.model.kind
         key = "shocks" if kind == "ols" else f"shocks_{kind}"
-        fig = _save(shocks_mod.coefficient_figure(shocks), figdir / f"{key}_coefficients.png")
+        fig = save_figure(shocks_mod.coefficient_figure(shocks), figdir / f"{key}_coefficients.png")
         tab = shocks.table[["term", "role", "est", "se", "pvalue", "ci_lower", "ci_upper"]]
         pct = round(100 * shocks.model.level)
         cap = (f"Effects on food security with {pct} % CIs (survey-weighted, soum-clustered)"
@@ -85,7 +85,7 @@ def sections(figdir, *, shocks=None, scenario=None, target=None, panel=None) -> 
     if scenario is not None:
         figs, caps = [], []
         for i, name in enumerate(scenario.overall["scenario"]):
-            figs.append(_save(scenario_mod.effects_by_soum_figure(scenario, name),
+            figs.append(save_figure(scenario_mod.effects_by_soum_figure(scenario, name),
                               figdir / f"scenarios_{i + 1}_by_soum.png"))
             caps.append(f"{name}: change in mean RCI_100 by soum")
         pct = round(100 * scenario.level)
@@ -96,7 +96,7 @@ def sections(figdir, *, shocks=None, scenario=None, target=None, panel=None) -> 
                     "caption": f"Change in mean RCI_100 overall and by soum ({scenario.effect} "
                                f"effect, {scenario.n_boot} bootstrap replicates, {pct} % CIs)"})
     if target is not None:
-        fig = _save(targeting.ranking_figure(target), figdir / "targeting_ranking.png")
+        fig = save_figure(targeting.ranking_figure(target), figdir / "targeting_ranking.png")
         cap = ("Share of low-resilience households by soum, coloured by dzud class")
         out.append({"key": "targeting", "title": "Soums ranked for early action",
                     "html": targeting.ranking_html(target), "figure": fig, "figures": [fig],

@@ -471,7 +471,8 @@ def option_fields() -> list[dict]:
     """Every [options] key as a form field: key, default, help, kind and choices."""
     from rima import options as o
 
-    choices = {"missing": o.MISSING, "rci_prediction": o.PREDICTIONS, "rsm": o.RSM_KINDS,
+    choices = {"missing": o.MISSING, "orientation": o.ORIENTATIONS,
+               "rci_prediction": o.PREDICTIONS, "rsm": o.RSM_KINDS,
                "mimic_se": o.MIMIC_SE, "factor.extraction": o.EXTRACTIONS,
                "factor.scores": o.SCORE_TYPES, "factor.rotation": o.ROTATIONS,
                "factor.heywood": o.HEYWOOD}

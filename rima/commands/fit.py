@@ -23,6 +23,11 @@ def headline(result) -> dict:
     }
 
 
+# what `rima fit --out DIR` writes into DIR (RimaResult.save, the report, --format)
+FIT_OUTPUTS = ("scores.*", "rsm.*", "mimic.*", "profile_*", "model.json", "report.html",
+               "report_data.json", "bootstrap_*", "figures/*")
+
+
 @click.command("fit")
 @click.argument("data", type=click.Path())
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
@@ -65,10 +70,11 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from contextlib import nullcontext
 
     from rima.commands._progress import Progress
-    from rima.io import writable_dir
+    from rima.io import refuse_overwrite_in, writable_dir
     from rima.pipeline import fit
     from rima.report.figures import workers_started
 
+    refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path])
     writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
     say = Progress(quiet)
     if engine == "dask":

@@ -42,7 +42,9 @@ def command(data, model_path, spec_path, soums_path, round_col, baseline, outcom
     from rima.analysis.panel import panel
     from rima.commands._input import read_input
     from rima.errors import RimaInputError
+    from rima.io import refuse_overwrite_in
 
+    refuse_overwrite_in(out_dir, ("panel_*",), [data, model_path, spec_path, soums_path])
     report_dir_checked(report_dir)
     if spec_path is None:
         model_path = model_path_or_report(model_path, report_dir, required=False)

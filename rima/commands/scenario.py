@@ -63,6 +63,10 @@ def command(data, model_path, spec_path, n_refit, round_, scenario_file, changes
     if spec_path is None:
         model_path = model_path_or_report(model_path, report_dir, required=False)
     scs = load_scenarios(scenario_file) if scenario_file else []
+    from rima.io import refuse_overwrite_in
+
+    refuse_overwrite_in(out_dir, ("scenario_*", "sensitivity.*"),
+                        [data, model_path, spec_path, scenario_file])
     if changes:
         scs.append(Scenario(name, tuple(parse_change(c) for c in changes)))
     if not scs:

@@ -30,8 +30,12 @@ from rima.commands._input import input_options, input_settings
               help="With --engine dask: 'local' or a dask scheduler address.")
 @click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
               help="Worker processes of the local cluster.")
+@click.option("--trusted-key", "trusted_keys", multiple=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="Require the model to be signed by this key (Ed25519 public key or HMAC "
+                   "secret; repeat for several). See `rima sign`.")
 def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows, engine,
-            scheduler, workers):
+            scheduler, workers, trusted_keys):
     """Score the households in DATA on the saved model's training scale.
 
     Every row is written: scored, or with its status saying why not (a missing value, or a
@@ -43,10 +47,11 @@ def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows, eng
     import json
 
     from rima.classes import ClassScheme, class_labels
-    from rima.io import read_table, write_table
+    from rima.io import read_table, refuse_overwrite, write_table
     from rima.model_file import load
 
-    model = load(model_path)
+    refuse_overwrite([out_path], [data, model_path])
+    model = load(model_path, trusted_keys=trusted_keys or None)
     keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     classes = ClassScheme()
     read = input_settings(model.spec)
@@ -67,6 +72,8 @@ def command(data, model_path, out_path, as_json, batch_rows, keep, max_rows, eng
         info = {"rows": s.rows, "scored": s.scored, "out_of_range": s.out_of_range,
                 "rci_100_mean": s.rci_100_mean, "out": str(out_path),
                 "batches": s.batches, "accounting": _accounting(s.status_counts),
+                # the first 1,000 are listed; n_bad_cells counts them all
+                "n_bad_cells": s.n_bad_cells,
                 "bad_cells": [{"row": r, "column": c, "value": v} for r, c, v in s.bad_cells]}
         rows_of = None
         for r, c, v in s.bad_cells[:20]:

@@ -44,6 +44,19 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
               help="Most groups (soums) in one aggregate request.")
 @click.option("--max-connections", default=64, show_default=True, type=click.IntRange(min=1),
               help="Concurrent connections; more get 503.")
+@click.option("--max-client-connections", default=16, show_default=True,
+              type=click.IntRange(min=1),
+              help="Concurrent connections from one client address; more get 503.")
+@click.option("--header-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Seconds for a request's headers to arrive; slower ones get 408.")
+@click.option("--body-timeout", default=10.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Longest pause in a request body; a longer one gets 408.")
+@click.option("--trusted-key", "trusted_keys", multiple=True,
+              type=click.Path(dir_okay=False, exists=True),
+              help="Serve only models signed by this key (Ed25519 public key or HMAC secret; "
+                   "repeat for several). See `rima sign`.")
 @click.option("--thresholds", default=None, metavar="T1,T2",
               help="Resilience-class cut points on RCI_100 [default: 33.333,66.667].")
 @click.option("--class-labels", default=None, metavar="L1,L2,L3",
@@ -51,7 +64,8 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 def command(models, host, port, token_env, token_file, max_body_mb, max_rows, timeout, jobs,
-            max_groups, max_connections, thresholds, class_labels, log_level):
+            max_groups, max_connections, max_client_connections, header_timeout, body_timeout,
+            trusted_keys, thresholds, class_labels, log_level):
     """Serve saved models over HTTP for scoring.
 
     Endpoints: GET /health, GET /models, GET /models/{name}, POST /models/{name}/score,
@@ -85,10 +99,13 @@ def command(models, host, port, token_env, token_file, max_body_mb, max_rows, ti
     settings = service.ServiceSettings(
         token=token, max_body_bytes=int(max_body_mb * 1024 * 1024), max_rows=max_rows,
         request_timeout=timeout, max_concurrent_jobs=jobs, max_groups=max_groups, classes=scheme,
+        header_timeout=header_timeout, body_timeout=body_timeout,
+        max_connections=max_connections, max_client_connections=max_client_connections,
     )
     configure_logging(log_level)
     # rima.load verifies each file's checksum; a bad file stops the start (exit 3)
-    loaded = {name: rima.load(path) for name, path in named.items()}
+    loaded = {name: rima.load(path, trusted_keys=trusted_keys or None)
+              for name, path in named.items()}
     app = service.create_app(loaded, settings)
 
     sock = bind_socket(host, port)
@@ -99,12 +116,12 @@ def command(models, host, port, token_env, token_file, max_body_mb, max_rows, ti
         "models": {name: str(path) for name, path in named.items()},
         "auth": token is not None, "max_body_bytes": settings.max_body_bytes,
         "max_rows": max_rows, "timeout_s": timeout, "jobs": jobs,
+        "header_timeout_s": header_timeout, "body_timeout_s": body_timeout,
+        "signed_by": {name: m.signed_by for name, m in loaded.items()} if trusted_keys else None,
     }, separators=(",", ":")))
-    config = uvicorn.Config(
-        app, log_config=None, access_log=False, log_level=log_level, server_header=False,
-        timeout_keep_alive=5, limit_concurrency=max_connections, timeout_graceful_shutdown=5,
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    from rima.service.connections import server_config
+
+    uvicorn.Server(server_config(app, settings, log_level=log_level)).run(sockets=[sock])
 
 
 def is_loopback(host: str) -> bool:

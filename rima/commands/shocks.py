@@ -62,6 +62,9 @@ def command(data, model_path, soums_path, round_, outcome, kind, rci, household_
 
     report_dir_checked(report_dir)
     model_path = model_path_or_report(model_path, report_dir)
+    from rima.io import refuse_overwrite_in
+
+    refuse_overwrite_in(out_dir, ("shocks_*",), [data, model_path, soums_path])
     df = read_data(data, round_)
     res = scored(model_path, df)
     out = shocks(

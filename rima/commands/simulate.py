@@ -13,7 +13,10 @@ import click
 @click.option("--format", "fmt", type=click.Choice(["csv", "tsv", "parquet", "dta", "xlsx"]),
               default="csv", show_default=True, help="File format of the written tables.")
 @click.option("--no-missing", is_flag=True, help="Do not blank out any values.")
-def command(n, seed, out, panel, fmt, no_missing):
+@click.option("--pilot", is_flag=True,
+              help="With --panel: three rounds and the shock-responsive Child Money top-up in "
+                   "5 pilot soums (column topup) with known effects (effects table).")
+def command(n, seed, out, panel, fmt, no_missing, pilot):
     """Simulate a Zavkhan herder survey with known latent structure.
 
     Writes households, soums (the dzud soum table) and truth (latent pillar capacities and
@@ -21,8 +24,12 @@ def command(n, seed, out, panel, fmt, no_missing):
     """
     from rima.simulation import simulate
 
-    survey = simulate(n_households=n, seed=seed, panel=panel, missing=not no_missing)
+    if pilot and not panel:
+        raise click.UsageError("--pilot needs --panel")
+    survey = simulate(n_households=n, seed=seed, panel=panel, missing=not no_missing,
+                      **({"pilot": True} if pilot else {}))
     paths = survey.write(out, fmt=fmt)
-    click.echo(f"simulated {n} households{' x 2 rounds' if panel else ''} (seed {seed})")
+    n_rounds = len(survey.rounds)
+    click.echo(f"simulated {n} households{f' x {n_rounds} rounds' if panel else ''} (seed {seed})")
     for name, path in paths.items():
         click.echo(f"  {name:<10} {path}  ({len(getattr(survey, name))} rows)")

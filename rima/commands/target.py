@@ -44,6 +44,10 @@ def command(data, model_path, soums_path, round_, thresholds, quantiles, labels,
 
     report_dir_checked(report_dir)
     model_path = model_path_or_report(model_path, report_dir)
+    from rima.io import refuse_overwrite_in
+
+    refuse_overwrite_in(out_dir, ("households.*", "low_resilience.*", "soum_ranking.*"),
+                        [data, model_path, soums_path])
     df = read_data(data, round_)
     res = scored(model_path, df)
     t = target(

@@ -22,11 +22,12 @@ def command(data, spec_path, row_status, max_rows):
     the data are usable, 3 with the named errors otherwise.
     """
     from rima.errors import DataError
-    from rima.io import write_table
+    from rima.io import refuse_overwrite, write_table
     from rima.labels import label_categories
     from rima.spec import load_spec
     from rima.validation import validate
 
+    refuse_overwrite([row_status], [data, spec_path])
     spec = load_spec(spec_path)
     df = label_categories(read_input(data, spec), keep=[*spec.numeric_columns, spec.id])
     report = validate(df, spec, source=data)

@@ -31,10 +31,11 @@ def _resolve(estimator, se, test, missing, weighted):
             se_ = "robust.huber.white" if fiml else "robust.sem"
         test_ = "standard"
         info = "observed" if (fiml or se_ == "robust.huber.white") else "expected"
+    if weighted and est == "ML" and se_ == "robust.sem":
+        # lavaan 0.6 pairs sampling weights with the Yuan-Bentler test whatever the SEs
+        test_ = "yuan.bentler.mplus"
     if test is not None:
         test_ = test
-    if weighted and se_ == "robust.sem":
-        raise SpecError("sampling weights need se='robust.huber.white' (lavaan's choice)")
     if fiml and (se_ == "robust.sem" or test_ == "satorra.bentler"):
         raise SpecError("robust.sem / satorra.bentler need complete data; with missing='fiml'"
                         " use estimator='MLR'")
@@ -52,7 +53,10 @@ def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_
     estimator: "ML", "MLM" (robust.sem + Satorra-Bentler) or "MLR" (Huber-White +
     Yuan-Bentler). se: "standard", "robust.sem" or "robust.huber.white". missing:
     "listwise" or "fiml" (rows with a missing cause are excluded either way and counted in
-    `result.excluded`). sampling_weights: column name or array (then robust SEs, as lavaan).
+    `result.excluded`; under FIML a row with every indicator missing is kept, as lavaan
+    keeps it). sampling_weights: column name or array (then robust SEs, as lavaan:
+    Huber-White by default; se="robust.sem" or estimator="MLM" as lavaan 0.6 computes
+    them with weights, from the Gamma of the unweighted rows).
     sample_moments: instead of data, the `rima.moments.Moments` of the complete rows'
     observed columns in the model's order (indicators, then causes), e.g. merged over
     partitions; with `gamma` (lavaan's fixed-x Gamma, `inference.gamma_from_blocks` over
@@ -108,6 +112,10 @@ def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_
         delta = I.joint_delta(theta, layout, pi, sxx, q)
         b0 = I.robust_sem_meat(prep, delta.T @ w_hat)
         vcov = I.sandwich(info, b0, n)
+        if test_ == "yuan.bentler.mplus":
+            # the h0 trace of the test: casewise score meat against the expected information
+            dpi, dom = K.derivatives(theta, *layout.args())
+            meat = I.score_meat(prep, pit, om, dpi[:n_par], dom[:n_par])
     else:
         dpi, dom = K.derivatives(theta, *layout.args())
         meat = I.score_meat(prep, pit, om, dpi[:n_par], dom[:n_par])
@@ -268,7 +276,7 @@ def _sb_factors(prep, theta, layout, pi, om, q, df, bdf):
     delta = I.joint_delta(theta, layout, pi, sxx, q)
     a0 = delta.T @ w @ delta
     b0 = I.robust_sem_meat(prep, delta.T @ w)
-    c = (I.gamma_trace(prep, sig) - np.trace(np.linalg.solve(a0, b0))) / df
+    c = (I.nacov_trace(prep, sig) - np.trace(np.linalg.solve(a0, b0))) / df
     # baseline: indicators independent of each other and of the causes
     p = sig.shape[0]
     sig_b = np.zeros_like(sig)
@@ -281,7 +289,7 @@ def _sb_factors(prep, theta, layout, pi, om, q, df, bdf):
         db[idx.index((j, j)), j] = 1.0
     ab = db.T @ wb @ db
     bb = I.robust_sem_meat(prep, db.T @ wb)
-    cb = (I.gamma_trace(prep, sig_b) - np.trace(np.linalg.solve(ab, bb))) / bdf
+    cb = (I.nacov_trace(prep, sig_b) - np.trace(np.linalg.solve(ab, bb))) / bdf
     return c, cb
 
 

@@ -101,6 +101,7 @@ class Prepared:
     fiml: bool
     pattern: np.ndarray | None = None   # pattern index of each used row
     gamma: np.ndarray | None = None     # fixed-x Gamma, filled on first use (inference)
+    nacov: np.ndarray | None = None     # its unweighted twin with sampling weights (robust.sem)
 
 
 def columns_of(data, names, what):
@@ -142,7 +143,7 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
         bad = ~np.isfinite(w) | (w < 0)
         if bad.any():
             raise DataError(f"{wname}: {bad.sum()} missing, negative or infinite weight(s) "
-                            f"(first at row {np.argmax(bad)})")
+                            f"(first at row {np.argmax(bad) + 1})")
         if w.sum() <= 0:
             raise DataError(f"{wname}: the sampling weights sum to zero")
     fiml = missing == "fiml"
@@ -156,7 +157,7 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
     bad = np.isinf(z)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise DataError(f"infinite value in column {model.observed[c]!r} (row {r})")
+        raise DataError(f"infinite value in column {model.observed[c]!r} (row {r + 1})")
     excluded = {}
     used = _used_rows(model, y, x, fiml, excluded)
     if not used.all():
@@ -203,10 +204,10 @@ def _used_rows(model, y, x, fiml, excluded):
             excluded[missing_reason([model.causes[c]])] = cnt
     ymiss = np.isnan(y)
     if fiml:
-        allmiss = ymiss.all(axis=1) & ~xmiss
-        if allmiss.any():
-            excluded["all indicators missing"] = int(allmiss.sum())
-        return ~xmiss & ~ymiss.all(axis=1)
+        # as lavaan (fixed.x): a row with every indicator missing adds nothing to the
+        # likelihood of y given x but is an observation: it counts in N and in the causes'
+        # moments, which move std.all, R² and every N-dependent fit measure
+        return ~xmiss
     for c in range(m):
         cnt = int((ymiss[:, c] & ~xmiss).sum())
         if cnt:

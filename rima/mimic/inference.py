@@ -3,7 +3,9 @@
 - se="standard": inverse expected information / N (complete data) or inverse observed
   information (FIML, lavaan's default there).
 - se="robust.sem": A^-1 (Delta' W Gamma W Delta) A^-1 / N with A the expected information
-  and Gamma lavaan's ADF Gamma for fixed x (indicator variation given the causes only).
+  and Gamma lavaan's ADF Gamma for fixed x (indicator variation given the causes only);
+  with sampling weights lavaan's Gamma (NACOV) is that of the unweighted rows, and the
+  test is Yuan-Bentler with the expected information in its h0 trace.
 - se="robust.huber.white": H^-1 B H^-1 / N with H the observed information and B the
   cross-product of casewise scores.
 - Satorra-Bentler: c = tr(U Gamma) / df, U = W - W Delta A^-1 Delta' W, W at Sigma-hat.
@@ -15,6 +17,7 @@ import numpy as np
 
 from rima._kernels import mimic as K
 from rima._kernels.moments import merge_blocks
+from rima.moments import compute_moments
 
 _NCHUNKS = 16
 
@@ -133,20 +136,48 @@ def gamma_from_blocks(blocks, b_ols, n, sum_w=None):
 def fixedx_gamma(prep):
     """lavaan's Gamma for fixed causes (p* x p*, vech by columns): the covariance of
     vech(d_i d_i' - dh_i dh_i') over rows with weights w_i^2 about the w-weighted mean,
-    divided by sum w. One pass over the rows per fit (cached on `prep`); the robust.sem
-    meat and every tr(W Gamma) are then small matrix products."""
-    if prep.gamma is not None:
-        return prep.gamma
-    b_ols = ols_slopes(prep.sxx, prep.syx)
-    blocks = gamma_feature_blocks(prep.y, prep.x, prep.w, prep.ymean, prep.xmean, b_ols)
-    prep.gamma = gamma_from_blocks([blocks], b_ols, prep.n,
-                                   None if prep.w is None else float(prep.w.sum()))
+    divided by sum w. One pass over the rows per fit (cached on `prep`); every
+    tr(W Gamma) of the Yuan-Bentler test (the h1 first-order information) is then a small
+    matrix product."""
+    if prep.gamma is None:
+        prep.gamma = _fixedx_gamma(prep.y, prep.x, prep.w, prep.ymean, prep.xmean,
+                                   prep.sxx, prep.syx)
     return prep.gamma
 
 
+def nacov_gamma(prep):
+    """The Gamma lavaan keeps with its sample statistics (NACOV) and uses for robust.sem
+    standard errors and the Satorra-Bentler test: with sampling weights lavaan 0.6 builds it
+    from the unweighted rows (unweighted means and OLS fit of y on x), so the weights enter
+    those SEs only through the estimates and Delta, W. Equal to `fixedx_gamma` without
+    weights."""
+    if prep.w is None:
+        return fixedx_gamma(prep)
+    if prep.nacov is None:
+        m = prep.y.shape[1]
+        mo = compute_moments(np.hstack([prep.y, prep.x]))
+        mean = np.asarray(mo.mean, dtype=float)
+        cov = np.asarray(mo.comoment, dtype=float) / mo.n_obs
+        prep.nacov = _fixedx_gamma(prep.y, prep.x, None, mean[:m], mean[m:], cov[m:, m:],
+                                   cov[:m, m:])
+    return prep.nacov
+
+
+def _fixedx_gamma(y, x, w, ymean, xmean, sxx, syx):
+    b_ols = ols_slopes(sxx, syx)
+    blocks = gamma_feature_blocks(y, x, w, ymean, xmean, b_ols)
+    return gamma_from_blocks([blocks], b_ols, len(y), None if w is None else float(w.sum()))
+
+
 def robust_sem_meat(prep, proj):
-    """Delta' W Gamma W Delta with lavaan's fixed-x Gamma, proj = Delta' W (q x p*)."""
-    return proj @ fixedx_gamma(prep) @ proj.T
+    """Delta' W Gamma W Delta with lavaan's fixed-x NACOV Gamma, proj = Delta' W (q x p*)."""
+    return proj @ nacov_gamma(prep) @ proj.T
+
+
+def nacov_trace(prep, v):
+    """tr(W Gamma) with lavaan's NACOV Gamma and the normal-theory weight W at V (the
+    Satorra-Bentler trace)."""
+    return float(np.sum(nt_weight(v) * nacov_gamma(prep)))
 
 
 def gamma_trace(prep, v):

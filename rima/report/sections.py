@@ -20,7 +20,7 @@ from rima.errors import RimaInputError
 SECTIONS_DIR = "report_sections"
 FORMAT_VERSION = 1
 # reading order on the page; keys such as "shocks_logit" sort with their group
-ORDER = ("shocks", "scenarios", "targeting", "panel")
+ORDER = ("shocks", "scenarios", "targeting", "panel", "impact")
 _REQUIRED = ("key", "title", "html", "caption", "figures")
 
 

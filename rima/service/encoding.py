@@ -66,6 +66,15 @@ def parse_json(body: bytes):
         except orjson.JSONDecodeError:
             pass  # parse again below for the stdlib's clearer message
     try:
-        return json.loads(body, parse_constant=_reject)
+        return json.loads(body, parse_constant=_reject, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "the body is not usable JSON: it is nested too deeply") from None
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]!r} is too large for a float64")
+    return value

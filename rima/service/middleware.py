@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime
 
 import anyio
+import anyio.lowlevel
 from fastapi.responses import Response
 
 from rima.service.encoding import json_response
@@ -49,11 +50,23 @@ class Guard:
         start = time.perf_counter()
         request_id = uuid.uuid4().hex[:16]
         state = scope.setdefault("state", {})
-        ctx = {"status": None, "bytes_in": 0, "bytes_out": 0, "body_done": False}
+        ctx = {"status": None, "bytes_in": 0, "bytes_out": 0, "body_done": False,
+               "stalled": False}
         limit = self.settings.max_body_bytes
+        deadline = None  # the request's cancel scope, once it runs
 
         async def guarded_receive():
-            message = await receive()
+            if ctx["body_done"]:
+                message = await receive()
+            else:
+                # a body that stops arriving ends the request at once (408), without
+                # holding a job slot until the whole request's deadline
+                with anyio.move_on_after(self.settings.body_timeout) as waited:
+                    message = await receive()
+                if waited.cancelled_caught:
+                    ctx["stalled"] = True
+                    deadline.deadline = anyio.current_time()
+                    await anyio.lowlevel.checkpoint()  # the request scope now ends with TimeoutError
             if message["type"] == "http.request":
                 ctx["bytes_in"] += len(message.get("body", b""))
                 if ctx["bytes_in"] > limit:
@@ -77,7 +90,7 @@ class Guard:
             if early is not None:
                 await early(scope, receive, logged_send)
             else:
-                with anyio.fail_after(self.settings.request_timeout):
+                with anyio.fail_after(self.settings.request_timeout) as deadline:
                     await self.app(scope, guarded_receive, logged_send)
         except TimeoutError:
             if ctx["status"] is None:
@@ -85,6 +98,11 @@ class Guard:
                     status, msg = 503, (
                         f"the request did not finish within {self.settings.request_timeout:g} s; "
                         "send fewer households per request or retry later"
+                    )
+                elif ctx["stalled"]:
+                    status, msg = 408, (
+                        f"no part of the request body arrived for "
+                        f"{self.settings.body_timeout:g} s"
                     )
                 else:
                     status, msg = 408, (

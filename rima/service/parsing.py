@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 
 import numpy as np
 import pandas as pd
@@ -93,8 +94,23 @@ def csv_records(content: bytes, what: str) -> list[dict]:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"{what}: not a readable CSV: {exc}") from None
     df.columns = [str(c) for c in df.columns]
+    _check_header(content, what)
     return [{k: (None if pd.isna(v) else v) for k, v in row.items()}
             for row in df.astype(object).to_dict("records")]
+
+
+def _check_header(content: bytes, what: str) -> None:
+    """422 naming a repeated column and its positions (pandas would rename the second
+    one and the first would be scored without a word)."""
+    from rima.io import duplicate_columns, duplicate_message
+
+    head = pd.read_csv(io.BytesIO(content), header=None, nrows=1, dtype=str,
+                       keep_default_na=False)
+    names = [str(c) for c in head.iloc[0].tolist()] if len(head) else []
+    dups = duplicate_columns(names)
+    if dups:
+        raise ApiError(422, f"{what}: {duplicate_message(names)}",
+                       [item_error(dups[0][0], [], "column name repeated")])
 
 
 def multipart_parts(body: bytes, content_type: str) -> dict[str, bytes]:
@@ -128,6 +144,7 @@ def csv_frame(content: bytes, model, settings: ServiceSettings) -> pd.DataFrame:
         df.columns = [str(c) for c in df.columns]
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, f"the body is not a readable CSV: {exc}") from None
+    _check_header(content, "the CSV")
     if len(df) > settings.max_rows:
         raise ApiError(413, _rows_message(len(df), settings))
     if len(df) == 0:
@@ -178,12 +195,17 @@ def households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Dat
             ))
     if errors:
         raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
-    df = pd.DataFrame.from_records(rows, columns=required)
+    try:
+        df = pd.DataFrame.from_records(rows, columns=required)
+    except (OverflowError, RecursionError, ValueError) as exc:
+        raise ApiError(422, f"the households cannot be read as a table: {exc}") from None
     numeric = set(model.spec.numeric_columns)
     for name in required:
         col = df[name]
         if name in numeric:
-            if col.dtype.kind in "iuf":
+            # (NaN in a float column is a null that was sent)
+            if col.dtype.kind in "iu" or (col.dtype.kind == "f"
+                                           and not np.isinf(col.to_numpy()).any()):
                 continue
             # text is a cell value like a CSV cell: scoring flags the household whose text
             # is not a number (rima's one scoring rule); other JSON types are request errors
@@ -194,16 +216,18 @@ def households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Dat
                 errors.append(item_error(
                     name, bad,
                     f"field {name!r} must be a number, text or null; row(s) "
-                    f"{rows_text(bad)} (first: {json.dumps(first)})",
+                    f"{rows_text(bad)} (first: {_shown(first)})",
                 ))
             elif not any(isinstance(v, str) for v in col.tolist()):
                 df[name] = pd.to_numeric(col).astype(float)
         elif col.dtype == object:
-            bad = [i for i, v in enumerate(col.tolist(), 1) if isinstance(v, (dict, list, bool))]
+            bad = [i for i, v in enumerate(col.tolist(), 1)
+                   if isinstance(v, (dict, list, bool)) or not _fits_int64(v)]
             if bad:
                 errors.append(item_error(
                     name, bad,
-                    f"field {name!r} must be a string, a number or null; row(s) {rows_text(bad)}",
+                    f"field {name!r} must be a string, a number (integers of at most 64 bits; "
+                    f"send longer ones as text) or null; row(s) {rows_text(bad)}",
                 ))
     if errors:
         raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
@@ -212,7 +236,26 @@ def households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Dat
 
 
 def _is_number_or_null(v) -> bool:
-    return v is None or (isinstance(v, int | float) and not isinstance(v, bool))
+    # an integer beyond float64 (a 400-digit number) is not a usable number either
+    if isinstance(v, int) and not isinstance(v, bool):
+        return abs(v) < 2 ** 1023
+    return v is None or (isinstance(v, float) and not math.isinf(v))
+
+
+def _fits_int64(v) -> bool:
+    return not isinstance(v, int) or -(2 ** 63) <= v < 2 ** 63
+
+
+def _shown(v, limit: int = 60) -> str:
+    """A sent value for a message: JSON, cut short (a hostile value may be huge or deeply
+    nested)."""
+    if isinstance(v, (list, dict)):
+        return "an array" if isinstance(v, list) else "an object"
+    try:
+        text = json.dumps(v)
+    except (ValueError, TypeError, RecursionError):
+        text = type(v).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _json_type(v) -> str:
@@ -238,11 +281,10 @@ def rows_text(rows) -> str:
 
 # kinds of rima.validate issues that make a batch unscorable; the others (constant or
 # all-missing columns, no usable rows) describe a training sample, not a scoring batch,
-# whose rows get their own status instead
-# (a non-numeric cell is not one: the household's status names it, as `rima score` and
-# `model.score` do)
+# whose rows get their own status instead (a non-numeric or an infinite cell is not one:
+# the household's status names it, as `rima score` and `model.score` do)
 _BLOCKING = {
-    "duplicate_column", "missing_column", "infinite", "missing_id",
+    "duplicate_column", "missing_column", "missing_id",
     "duplicate_id", "negative_weight",
 }
 
@@ -281,8 +323,10 @@ def _plainly_valid(df: pd.DataFrame, model) -> bool:
             return False
         if df[c].dtype.kind == "f" and np.isinf(df[c].to_numpy()).any():
             return False
+    from rima.validation import blank_ids
+
     ids = df[spec.id]
-    if ids.isna().any() or ids.duplicated().any():
+    if blank_ids(ids).any() or ids.duplicated().any():
         return False
     if spec.weight and spec.weight in cols:
         w = df[spec.weight].to_numpy(dtype=float, na_value=np.nan)

@@ -21,6 +21,10 @@ class ServiceSettings:
     max_groups : most groups (soums) one aggregate request may form
     classes : the resilience classes reported per household and counted per soum
     ci_level : confidence level of the soum-level intervals
+    header_timeout : seconds for a request's line and headers to arrive (then 408, closed)
+    body_timeout : longest wait for the next part of a request body (then 408)
+    max_connections : connections open at once (more get 503)
+    max_client_connections : connections open at once from one client address
     """
 
     token: str | None = None
@@ -31,9 +35,20 @@ class ServiceSettings:
     max_groups: int = 1000
     classes: ClassScheme = field(default_factory=ClassScheme)
     ci_level: float = 0.95
+    header_timeout: float = 10.0
+    body_timeout: float = 10.0
+    max_connections: int = 64
+    max_client_connections: int = 16
 
     def __post_init__(self):
-        for name in ("max_body_bytes", "max_rows", "max_concurrent_jobs", "max_groups"):
+        for name in ("header_timeout", "body_timeout"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and not isinstance(value, bool)
+                    and value > 0):
+                raise RimaInputError(f"{name} must be a positive number of seconds, "
+                                     f"got {value!r}")
+        for name in ("max_body_bytes", "max_rows", "max_concurrent_jobs", "max_groups",
+                     "max_connections", "max_client_connections"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise RimaInputError(f"{name} must be a positive integer, got {value!r}")

@@ -175,15 +175,10 @@ for (name in names(datasets)) {
     # principal components (psych::principal)
   }
   for (rot in (if (k == 1) "none" else rot_list)) {
-    pr <- suppressWarnings(suppressMessages(principal(X, nfactors = k, rotate = rot)))
-    if (!is.null(wt)) {
-      # principal() has no weight argument: extract from the weighted correlation matrix and
-      # score the way fa(weight=) does, i.e. factor.scores on the raw (unweighted) data
-      pr <- suppressWarnings(suppressMessages(principal(R, nfactors = k, rotate = rot)))
-      fs <- factor.scores(X, pr$loadings, Phi = pr$Phi, method = "Thurstone")
-      pr$weights <- fs$weights
-      pr$scores <- fs$scores
-    }
+    # with weights: components of the weighted correlations (cor.wt), weights solved on
+    # them, the data standardised without weights (principal's own scores)
+    pr <- suppressWarnings(suppressMessages(principal(X, nfactors = k, rotate = rot,
+                                                      weight = wt)))
     item <- list(loadings = as_mat(pr$loadings), communality = unname(pr$communality),
                  uniquenesses = unname(pr$uniquenesses), values = unname(pr$values),
                  ss = unname(pr$Vaccounted[1, ]), weights = as_mat(pr$weights))
