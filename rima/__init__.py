@@ -15,7 +15,7 @@ _EXPORTS = {
     "validate": ("rima.validation", "validate"),
     "FactorAnalysis": ("rima.factor", "FactorAnalysis"),
     "FactorModel": ("rima.factor_estimator", "FactorModel"),
-    "fit": ("rima.pipeline", "fit"),
+    "fit": ("rima.engines", "fit"),
     "RimaResult": ("rima.pipeline", "RimaResult"),
     "load": ("rima.model_file", "load"),
     "bootstrap": ("rima.pipeline", "bootstrap"),

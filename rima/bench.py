@@ -608,3 +608,79 @@ def _demo(b, tmp, say):
     if report_times:
         b.add("rima demo --out DIR, warm cache", None, float(np.median(report_times)),
               note="also writes scores, model.json and report.html with its figures")
+
+
+def _peak_rss_mib():
+    """This process's peak resident memory (MiB): Linux's VmHWM, which starts afresh in a
+    new program (getrusage's maxrss would count the parent's pages a spawned worker saw
+    between fork and exec)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def run_dask(households=10_000_000, partitions=40, workers=2, echo=None, workdir=None):
+    """The partitioned fit of `households` simulated households as `partitions` Parquet
+    files on a local cluster of `workers` processes, against the in-memory fit of the same
+    data in the same run. Returns a dict: seconds of each, the largest absolute difference
+    of their RCI_100 and MIMIC estimates, and each worker's peak resident memory (MiB)."""
+    import shutil
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from rima.pipeline import fit
+    from rima.scale_out import cluster, fit_dask
+
+    say = echo or (lambda msg: None)
+    spec = example_spec()
+    tmp = Path(workdir or tempfile.mkdtemp(prefix="rima-bench-dask-"))
+    parts = tmp / "households"
+    parts.mkdir(parents=True, exist_ok=True)
+    say(f"writing {households:,} households as {partitions} Parquet partitions")
+    df = survey(households)
+    for i, rows in enumerate(np.array_split(np.arange(households), partitions)):
+        df.iloc[rows].to_parquet(parts / f"part-{i:05d}.parquet", index=False)
+    # both engines timed warm: the kernels compile (or load from numba's cache) on first
+    # use, in this process and in every fresh worker process
+    small = tmp / "warmup"
+    small.mkdir(exist_ok=True)
+    for i, rows in enumerate(np.array_split(np.arange(min(households, 4000)), workers)):
+        df.iloc[rows].to_parquet(small / f"part-{i:05d}.parquet", index=False)
+    fit(df.iloc[:4000], spec)
+    say("in-memory fit")
+    t0 = time.perf_counter()
+    mem = fit(df, spec)
+    t_mem = time.perf_counter() - t0
+    mem_r100 = mem.scores["RCI_100"].to_numpy()
+    mem_est = mem.mimic.params["est"].to_numpy()
+    del mem, df
+    say(f"partitioned fit on {workers} worker processes")
+    with cluster("local", workers) as client:
+        t0 = time.perf_counter()
+        fit_dask(str(small), spec, out=tmp / "warm-out")
+        t_cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = fit_dask(str(parts), spec, out=tmp / "out")
+        t_dask = time.perf_counter() - t0
+        peaks = sorted(client.run(_peak_rss_mib).values())
+    got = np.concatenate([pd.read_parquet(f, columns=["RCI_100"])["RCI_100"].to_numpy()
+                          for f in sorted((tmp / "out" / "scores").iterdir())])
+    both = ~np.isnan(got) & ~np.isnan(mem_r100)
+    out = {"households": households, "partitions": partitions, "workers": workers,
+           "memory_seconds": t_mem, "dask_seconds": t_dask,
+           "dask_warmup_seconds": t_cold,
+           "max_abs_diff_rci_100": float(np.max(np.abs(got[both] - mem_r100[both]))),
+           "max_abs_diff_mimic_est": float(np.max(np.abs(
+               res.mimic.params["est"].to_numpy() - mem_est))),
+           "worker_peak_rss_mib": peaks}
+    if workdir is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

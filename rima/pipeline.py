@@ -104,13 +104,15 @@ class RimaResult:
     notes: list = field(default_factory=list)
     bootstrap_result: object = None  # set by `bootstrap()`
 
-    def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None):
+    def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None,
+                  client=None):
         """Percentile bootstrap of the whole pipeline (`rima.bootstrap`); the result is kept
         as `bootstrap_result`, shown by `summary()` and written by `save()`."""
         from rima.resampling import bootstrap
 
         self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
-                                          progress=progress, threads=threads)
+                                          progress=progress, threads=threads,
+                                          client=client)
         return self.bootstrap_result
 
     @property
@@ -262,7 +264,7 @@ class RimaResult:
 
 
 def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
-              threads=None, chunk=None):
+              threads=None, chunk=None, client=None):
     """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
 
     `rima.bootstrap`; the replicates run in `rima.resampling.bootstrap`.
@@ -283,6 +285,8 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
         A progress bar on stderr.
     threads, chunk : int, optional
         Worker threads and replicates per task; the results do not depend on them.
+    client : dask.distributed.Client, optional
+        Run the replicate ranges on the cluster's workers (same seeds, same results).
 
     Returns
     -------
@@ -300,7 +304,7 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
     if not is_fitted(result_or_data) and spec is not None:
         result_or_data = fit(result_or_data, spec)
     return run(result_or_data, n_boot=n_boot, seed=seed, level=level, progress=progress,
-               threads=threads, chunk=chunk)
+               threads=threads, chunk=chunk, client=client)
 
 
 def _read(data, spec, read):
@@ -545,10 +549,10 @@ def shared_moments(inp: FitInput) -> SharedMoments | None:
     variables, indicators = inp.variables, inp.indicators
     p_tot = len(variables)
     if inp.with_y:
-        return _pillar_moments(inp.block, inp.analysed,
+        return pillar_moments(inp.block, inp.analysed,
                                np.concatenate([inp.sign, np.ones(len(indicators))]),
                                inp.mimic_rows, inp.w, variables + indicators, digest=True)
-    return _pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign, inp.xok & inp.wok,
+    return pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign, inp.xok & inp.wok,
                            inp.w, variables)
 
 
@@ -710,8 +714,8 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     # in the model's own column order (indicators, then causes), which the MIMIC then reads
     # without a copy; any other order would cost a reordering copy of the whole matrix
     Mm = np.empty((mrows.size, m + K))
-    _gather(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm)
-    _gather(out, np.arange(K), mrows, out=Mm, col0=m)
+    gather_columns(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm)
+    gather_columns(out, np.arange(K), mrows, out=Mm, col0=m)
     mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
     syntax = mimic_syntax(inp.spec)
     se, notes = mimic_se(opts)
@@ -724,7 +728,7 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
 
 
 def mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes) -> MimicFit:
-    icpt, cx, cy = _pattern_weights(res, opts.rci_prediction, m, K,
+    icpt, cx, cy = pattern_weights(res, opts.rci_prediction, m, K,
                                     allow_partial=opts.missing == "fiml")
     return MimicFit(result=res, syntax=syntax, se=se, ymean=ymean, ysd=ysd, icpt=icpt, cx=cx,
                     cy=cy, notes=notes)
@@ -768,7 +772,7 @@ def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
     spec, opts = inp.spec, inp.opts
     indicators = inp.indicators
     needed = inp.variables + indicators + ([spec.weight] if inp.w is not None else [])
-    codes, reasons = _status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
+    codes, reasons = row_status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
                              partial_ok=indicators if opts.missing == "fiml" else ())
     if opts.missing == "all_columns":
         # complete in the analysis columns, deleted for a gap elsewhere: name that column
@@ -863,19 +867,32 @@ def _orient(pillars, P, W, Y, rows, w_all, opts):
     """Apply rima.orientation's food-security rule to the pillars without an anchor
     (`orientation = "capacity"`), flipping P's column and W's weights in place."""
     fs = orient.composite(Y, rows)
-    for k, p in enumerate(pillars.values()):
+    rn = []
+    for k in range(len(pillars)):
         sel = rows & np.isfinite(P[:, k])
-        r, n = orient.correlation(P[sel, k], fs[sel], None if w_all is None else w_all[sel])
+        rn.append(orient.correlation(P[sel, k], fs[sel],
+                                     None if w_all is None else w_all[sel]))
+    for k in food_security_flips(pillars, W, rn, opts):
+        P[:, k] *= -1.0
+
+
+def food_security_flips(pillars, W, rn, opts) -> list:
+    """The food-security rule given each pillar's (correlation with the composite, rows):
+    records the correlation, flips W's weights of the pillars it turns round, and returns
+    their positions (the caller flips any pillar scores it already holds)."""
+    flips = []
+    for k, (p, (r, n)) in enumerate(zip(pillars.values(), rn)):
         p.food_security_corr = r
         if opts.orientation != "capacity" or p.anchor or not orient.decisive(r, n):
             continue
         p.rule = orient.RULE_FOOD_SECURITY
         if r < 0:
-            P[:, k] *= -1.0
             W[:, k] *= -1.0
             p.weights = -p.weights
             p.flipped = True
             p.food_security_corr = -r
+            flips.append(k)
+    return flips
 
 
 def _columns(block, col, names):
@@ -887,7 +904,7 @@ def _columns(block, col, names):
     return block[j].T
 
 
-def _status(rep, df, numeric, needed, scored, partial_ok=()):
+def row_status(rep, df, numeric, needed, scored, partial_ok=()):
     """(codes, reasons) of every row: 0 "ok" when scored, else the columns missing, read
     from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it)."""
     bad = np.flatnonzero(~scored)
@@ -898,7 +915,7 @@ def _status(rep, df, numeric, needed, scored, partial_ok=()):
     return status_codes(len(df), bad, miss, needed, partial_ok)
 
 
-def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
+def pillar_moments(block, cols, sign, rows, w, names, digest=False):
     """Moments of the signed block rows `cols` over `rows`: (n, unweighted Moments,
     weighted Moments or None, the fingerprint digests of those rows if `digest`). The
     pillars' correlation blocks, means and n - 1 SDs are all read from these; the rows are
@@ -928,7 +945,7 @@ def _pillar_moments(block, cols, sign, rows, w, names, digest=False):
     return SharedMoments(n=int(idx.size), unweighted=mu, weighted=mw, digests=dig)
 
 
-def _gather(block, cols, idx, shift=None, div=None, out=None, col0=0):
+def gather_columns(block, cols, idx, shift=None, div=None, out=None, col0=0):
     """Rows `idx` of the block rows `cols` into out[:, col0:] as (x - shift) / div
     (`rima._kernels.columns.gather_rows`)."""
     k = len(cols)
@@ -945,7 +962,7 @@ def _fit_from_moments(fm, shared, idx, names):
     return fm.fit_moments(shared.unweighted.take(idx), mw, names=names)
 
 
-def _pattern_weights(res, method, m, k, allow_partial):
+def pattern_weights(res, method, m, k, allow_partial):
     """Prediction weights for every pattern of missing indicators (bit j = y_j missing).
 
     With FIML, a household missing some indicators is scored conditioned on the indicators

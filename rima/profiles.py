@@ -132,7 +132,15 @@ def _table(codes, labels, ok, rci100, pillars, rci, w, pillar_names, rsm_kind, m
            level):
     codes = np.where(ok, codes, -1)
     gm = group_stats(codes, len(labels), rci100, pillars, rci, w)
-    n_design = int(ok.sum())
+    return table_from_moments(gm, labels, int(ok.sum()), w is not None, pillar_names,
+                              rsm_kind, mimic_params, level)
+
+
+def table_from_moments(gm, labels, n_design, weighted, pillar_names, rsm_kind="correlation",
+                       mimic_params=None, level=0.95):
+    """The profile table from the groups' moments (`rima.rsm.GroupMoments`, one entry per
+    label; `first` orders ties), e.g. moments merged over partitions; `n_design` counts
+    all scored households."""
     corr = np.abs(gm.corr()) if rsm_kind == "correlation" else None
     if rsm_kind == "std_coefficient":
         std_r = np.abs(std_coefficients(mimic_params, pillar_names))
@@ -149,7 +157,7 @@ def _table(codes, labels, ok, rci100, pillars, rci, w, pillar_names, rsm_kind, m
         se = _se(gm.ss_y[g], gm.sum_w[g], n_design)
         lower, upper = _interval(mean, se, n, level)
         rec = {"category": labels[g], "households": n,
-               "sum_weights": float(n if w is None else gm.sum_w[g]),
+               "sum_weights": float(gm.sum_w[g] if weighted else n),
                "mean_RCI_100": mean, "se": se, "ci_lower": lower, "ci_upper": upper}
         for j, p in enumerate(pillar_names):
             rec[f"mean_{p}"] = float(gm.mean_p[g, j])

@@ -358,13 +358,41 @@ def is_fitted(obj) -> bool:
     return hasattr(obj, "mimic") and hasattr(obj, "pillars")
 
 
+def _run_range(prob, seed, b0, nb):
+    """Replicates b0 .. b0 + nb - 1 (a task on a dask worker, or a local thread)."""
+    from rima._kernels.bootstrap import run_replicates
+
+    empty = np.zeros((0, prob.V.shape[0]), np.int64)
+    return run_replicates(*prob.args(seed, b0, nb, empty))
+
+
+def _run_on_client(client, prob, seed, ranges, bar):
+    """The replicate ranges as tasks on a dask.distributed client (the problem is sent to
+    every worker once); replicate b depends only on (seed, b), so the results are those
+    of one machine."""
+    from distributed import as_completed
+
+    shared = client.scatter(prob, broadcast=True)
+    futs = [client.submit(_run_range, shared, seed, b0, nb, pure=False) for b0, nb in ranges]
+    index = {f.key: i for i, f in enumerate(futs)}
+    parts = [None] * len(ranges)
+    for fut in as_completed(futs):
+        i = index[fut.key]
+        parts[i] = fut.result()
+        if bar is not None:
+            bar.update(ranges[i][1])
+    return parts
+
+
 def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
-              threads=None, chunk=None) -> BootstrapResult:
+              threads=None, chunk=None, client=None) -> BootstrapResult:
     """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
 
     result_or_data: a `RimaResult` from `rima.fit`, or data (DataFrame or path) with `spec`.
     seed: defaults to the spec's `options.seed`. progress: tqdm bar on stderr over chunks.
     threads: worker threads (default: numba's thread count); results do not depend on it.
+    client: a dask.distributed Client: the replicate ranges run on its workers instead,
+    with the same results.
     """
     import time
 
@@ -377,6 +405,9 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
     else:  # fitting belongs to the layer above: rima.bootstrap (rima.pipeline) fits first
         raise SpecError("rima.resampling.bootstrap takes a fitted result; "
                         "rima.bootstrap(data, spec) fits the data first")
+    if getattr(result, "data", None) is None:
+        raise SpecError("the bootstrap resamples the analysed rows in memory, which a "
+                        "partitioned (dask) fit does not hold; fit in memory first")
     n_boot = int(n_boot)
     if n_boot < 2:
         raise SpecError(f"n_boot = {n_boot}: the bootstrap needs at least 2 replicates")
@@ -402,7 +433,9 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
 
     parts = [None] * len(ranges)
     try:
-        if threads == 1 or len(ranges) == 1:
+        if client is not None:
+            parts = _run_on_client(client, prob, seed, ranges, bar)
+        elif threads == 1 or len(ranges) == 1:
             for i, rng in enumerate(ranges):
                 parts[i] = work(rng)
                 if bar is not None:

@@ -146,7 +146,7 @@ def _seeds(k):
     return seeds
 
 
-def column_digests(U, cols, rows):
+def column_digests(U, cols, rows, offset=0):
     """Digest of each column `cols[c]` of U (q, n), the uint64 bit patterns of a float64
     block, over the rows `rows` in that order:
 
@@ -156,25 +156,26 @@ def column_digests(U, cols, rows):
     quiet NaN 0x7ff8000000000000, G = 0x9e3779b97f4a7c15 and mix the splitmix64
     finaliser. Each term is a bijection of the value at its position, so changing one
     value, or moving values between rows, changes the digest. A sum is order-free, so
-    the blocks below may finish in any order.
+    the blocks below may finish in any order, and rows read in parts (partitions) add up
+    to the whole when each part gives `offset`, the rows before it.
     """
     k = cols.shape[0]
     m = rows.shape[0]
     nb = (m + BLOCK - 1) // BLOCK
     part = np.zeros((nb, k), dtype=np.uint64)
-    run_blocks(_digest_blocks, nb, m, U, cols, rows, _seeds(k), part)
+    run_blocks(_digest_blocks, nb, m, U, cols, rows, _seeds(k), np.int64(offset), part)
     return _sum_parts(part)
 
 
 @njit(cache=True, nogil=True)
-def _digest_blocks(U, cols, rows, seeds, part, b0, b1):
+def _digest_blocks(U, cols, rows, seeds, offset, part, b0, b1):
     k = cols.shape[0]
     m = rows.shape[0]
     for b in range(b0, b1):
         acc = np.zeros(k, dtype=np.uint64)
         for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
             r = rows[t]
-            pt = _mix(np.uint64(t + 1))
+            pt = _mix(np.uint64(t + 1 + offset))
             for c in range(k):
                 acc[c] += _mix(_bits(U[cols[c], r]) ^ pt ^ seeds[c])
         for c in range(k):

@@ -51,8 +51,18 @@ def parse_sizes(text):
                    "5 roster persons and 5 livestock rows per household (default 1,000,000 "
                    "households; --quick 20,000) against pandas groupby().sum() of one roster "
                    "column in the same run.")
+@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
+              show_default=True,
+              help="dask: the partitioned fit on a local cluster against the in-memory fit "
+                   "of the same data, with each worker's peak memory.")
+@click.option("--households", default="10M", show_default=True,
+              help="With --engine dask: households simulated.")
+@click.option("--partitions", type=click.IntRange(1), default=40, show_default=True,
+              help="With --engine dask: Parquet partitions.")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="With --engine dask: worker processes.")
 def command(quick, sizes, repeat, n_boot, no_r, no_demo, busy, scaling, as_json,
-            build_only):
+            build_only, engine, households, partitions, workers):
     """Time rima's tasks and its peers in the same run; print one table with the ratios.
 
     Peers: np.cov on the same matrix (the memory-bandwidth floor), semopy for the MIMIC
@@ -62,6 +72,27 @@ def command(quick, sizes, repeat, n_boot, no_r, no_demo, busy, scaling, as_json,
     def say(msg):
         click.echo(f"[bench] {msg}", err=True)
 
+    if engine == "dask":
+        import json
+
+        from rima.bench import run_dask
+
+        (n,) = parse_sizes(households)
+        r = run_dask(n, partitions, workers, echo=say)
+        if as_json:
+            click.echo(json.dumps(r, indent=1))
+        else:
+            click.echo(f"{r['households']:,} households, {r['partitions']} partitions, "
+                       f"{r['workers']} worker processes\n"
+                       f"  in-memory fit   {r['memory_seconds']:9.1f} s\n"
+                       f"  partitioned fit {r['dask_seconds']:9.1f} s "
+                       f"({r['dask_seconds'] / r['memory_seconds']:.2f} x; workers "
+                       f"warmed up by a {r['dask_warmup_seconds']:.1f} s small fit)\n"
+                       f"  max |RCI_100 difference| {r['max_abs_diff_rci_100']:.2e}, "
+                       f"max |MIMIC estimate difference| {r['max_abs_diff_mimic_est']:.2e}\n"
+                       "  worker peak memory (MiB): "
+                       + ", ".join(f"{v:,.0f}" for v in r["worker_peak_rss_mib"]))
+        return
     if build_only:
         import json
 

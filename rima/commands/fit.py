@@ -29,7 +29,7 @@ FIT_OUTPUTS = ("scores.*", "rsm.*", "mimic.*", "profile_*", "model.json", "repor
 
 
 @click.command("fit")
-@click.argument("data", type=click.Path(dir_okay=False), required=False)
+@click.argument("data", type=click.Path(), required=False)
 @click.option("--spec", "spec_path", type=click.Path(dir_okay=False), required=True,
               help="Model spec (TOML).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
@@ -47,8 +47,18 @@ FIT_OUTPUTS = ("scores.*", "rsm.*", "mimic.*", "profile_*", "model.json", "repor
                    "parameters and mean RCI_100 by profile (0: none).")
 @click.option("--seed", type=click.IntRange(0), default=None,
               help="Bootstrap seed (default: the spec's options.seed).")
+@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
+              show_default=True,
+              help="dask: DATA is a directory or glob of Parquet/CSV partitions, fitted on a "
+                   "dask cluster; scores and row status are written per partition.")
+@click.option("--scheduler", default="local", show_default=True,
+              help="With --engine dask: 'local' (a local cluster of --workers processes) or "
+                   "the address of a running dask scheduler (tcp://host:8786).")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="Worker processes of the local cluster.")
 @input_options
-def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed):
+def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed, engine,
+            scheduler, workers):
     """Fit the RIMA-II model to DATA and write scores, RSM, MIMIC table, model and report.
 
     With a spec holding [sources] and [build], the household variables are built from the
@@ -73,6 +83,12 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path])
     writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
     say = Progress(quiet)
+    if engine == "dask":
+        if data is None:
+            raise click.UsageError("DATA (a directory or glob of partitions) is required "
+                                   "with --engine dask")
+        _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers)
+        return
     data, spec, built = prepare(data, spec_path, say)
     with nullcontext() if no_report else workers_started():
         result = fit(data, spec, progress=say, **input_settings())
@@ -97,5 +113,31 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     else:
         if built is not None:
             click.echo(built.summary() + "\n")
+        click.echo(result.summary())
+        click.echo(f"\noutputs written to {out}")
+
+
+def _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers):
+    import json
+
+    from rima.scale_out import check_options, cluster, fit_dask
+    from rima.spec import load_spec
+
+    spec = load_spec(spec_path)
+    check_options(spec)  # before any cluster starts
+    if n_boot:
+        raise click.BadParameter("the bootstrap is not yet available with --engine dask",
+                                 param_hint="--bootstrap")
+    with cluster(scheduler, workers):
+        result = fit_dask(data, spec, out=out_dir, progress=say)
+    out = result.save()
+    say("done")
+    if as_json:
+        info = {"out": str(out), "households": result.n_rows,
+                "partitions": len(result.partitions),
+                "rsm": {r.pillar: float(r.share) for r in result.rsm.itertuples()},
+                "accounting": {r.status: int(r.rows) for r in result.accounting.itertuples()}}
+        click.echo(json.dumps(info, indent=1))
+    else:
         click.echo(result.summary())
         click.echo(f"\noutputs written to {out}")

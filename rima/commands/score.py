@@ -6,11 +6,12 @@ from rima.commands._input import input_options, input_settings
 
 
 @click.command("score")
-@click.argument("data", type=click.Path(dir_okay=False), required=False)
+@click.argument("data", type=click.Path(), required=False)
 @click.option("--model", "model_path", type=click.Path(dir_okay=False), required=True,
               help="model.json written by `rima fit`.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
-              help="Output table; the format follows the extension (.csv, .parquet, .dta).")
+@click.option("--out", "out_path", type=click.Path(), required=True,
+              help="Output table; the format follows the extension (.csv, .parquet, .dta); "
+                   "with --engine dask a directory of Parquet partitions.")
 @input_options
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--source", "sources", multiple=True, metavar="NAME=PATH",
@@ -24,12 +25,20 @@ from rima.commands._input import input_options, input_settings
                    "(e.g. soum,head_sex).")
 @click.option("--max-rows", default=10, show_default=True, type=click.IntRange(min=0),
               help="Row numbers printed per reason in the row accounting.")
+@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
+              show_default=True,
+              help="dask: DATA is a directory or glob of Parquet/CSV partitions and OUT a "
+                   "directory of Parquet partitions (part-00000.parquet, ...).")
+@click.option("--scheduler", default="local", show_default=True,
+              help="With --engine dask: 'local' or a dask scheduler address.")
+@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+              help="Worker processes of the local cluster.")
 @click.option("--trusted-key", "trusted_keys", multiple=True,
               type=click.Path(dir_okay=False, exists=True),
               help="Require the model to be signed by this key (Ed25519 public key or HMAC "
                    "secret; repeat for several). See `rima sign`.")
-def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_rows,
-            trusted_keys):
+def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_rows, engine,
+            scheduler, workers, trusted_keys):
     """Score the households in DATA on the saved model's training scale.
 
     A model fitted from raw modules ([sources] and [build]) builds the variables of new
@@ -54,8 +63,20 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
     keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
     classes = ClassScheme()
     read = input_settings(model.spec)
-    raw = _raw_input(model, data, read, sources)
-    if raw is not None:
+    raw = None if engine == "dask" else _raw_input(model, data, read, sources)
+    if engine == "dask":
+        if data is None:
+            raise click.UsageError("DATA (a directory or glob of partitions) is required "
+                                   "with --engine dask")
+        from rima.scale_out import cluster, score_partitions
+
+        with cluster(scheduler, workers):
+            rows, scored, oor, counts = score_partitions(model, data, out_path,
+                                                         classes=classes, keep=keep_cols)
+        info = {"rows": rows, "scored": scored, "out_of_range": oor, "out": str(out_path),
+                "accounting": _accounting(counts)}
+        rows_of = None
+    elif raw is not None:
         from rima.build.run import score_raw, write_build
 
         scores, built = score_raw(model, raw[1], raw[0])

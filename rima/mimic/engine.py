@@ -45,7 +45,8 @@ def _resolve(estimator, se, test, missing, weighted):
 
 @by_rows(lambda model, data=None, *a, **k: 0 if data is None else len(data))
 def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_weights=None,
-        sample_cov=None, sample_mean=None, sample_nobs=None, test=None, level=0.95):
+        sample_cov=None, sample_mean=None, sample_nobs=None, test=None, level=0.95,
+        sample_moments=None, gamma=None):
     """Fit a one-latent MIMIC model by maximum likelihood, as lavaan's `cfa()` would.
 
     model: lavaan syntax (`RCI =~ y1 + y2 + y3; RCI ~ x1 + x2`), a dict or a MimicModel.
@@ -58,16 +59,30 @@ def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_
     keeps it). sampling_weights: column name or array (then robust SEs, as lavaan:
     Huber-White by default; se="robust.sem" or estimator="MLM" as lavaan 0.6 computes
     them with weights, from the Gamma of the unweighted rows).
+    sample_moments: instead of data, the `rima.moments.Moments` of the complete rows'
+    observed columns in the model's order (indicators, then causes), e.g. merged over
+    partitions; with `gamma` (lavaan's fixed-x Gamma, `inference.gamma_from_blocks` over
+    the same rows) the robust.sem SEs and the Satorra-Bentler test are then available too.
     """
     mm = as_model(model)
     weighted = sampling_weights is not None
     est, se_, test_, info_kind = _resolve(estimator, se, test, missing, weighted)
     fiml_req = missing in ("fiml", "ml")
-    if data is None and (se_ != "standard" or test_ != "standard"):
+    with_gamma = gamma is not None and se_ in ("standard", "robust.sem") and test_ in (
+        "standard", "satorra.bentler")
+    if data is None and (se_ != "standard" or test_ != "standard") and not with_gamma:
         raise DataError(f"se={se_!r} / test={test_!r} need the data rows, not summary "
                         "statistics")
-    prep = E.prepare(mm, data, "fiml" if fiml_req else "listwise", sampling_weights,
-                     sample_cov, sample_mean, sample_nobs)
+    if sample_moments is not None:
+        if data is not None or fiml_req:
+            raise DataError("sample_moments replaces complete data: give no data and "
+                            "missing='listwise'")
+        prep = E.prepare_from_moments(mm, sample_moments)
+    else:
+        prep = E.prepare(mm, data, "fiml" if fiml_req else "listwise", sampling_weights,
+                         sample_cov, sample_mean, sample_nobs)
+    if gamma is not None:
+        prep.gamma = np.asarray(gamma, dtype=float)
     layout = E.make_layout(mm)
     theta, fval, iters = E.optimise(mm, layout, prep)
     improper = E.improper_messages(mm, layout, theta)

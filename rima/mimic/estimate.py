@@ -177,6 +177,22 @@ def prepare(model: MimicModel, data, missing, sampling_weights, sample_cov, samp
     return _fiml_prepared(y, x, w, n, n_orig, excluded, used, m, k)
 
 
+def prepare_from_moments(model: MimicModel, moments) -> Prepared:
+    """What `prepare` builds from complete unweighted rows, from their moments instead
+    (same arithmetic: the mean and the co-moment over n)."""
+    m, k = len(model.indicators), len(model.causes)
+    n = int(moments.n_obs)
+    if moments.weighted:
+        raise DataError("sample_moments must be unweighted (sampling weights need the rows)")
+    if moments.mean.shape[0] != m + k:
+        raise DataError(f"sample_moments has {moments.mean.shape[0]} columns for the model's "
+                        f"{m + k} ({', '.join(model.observed)})")
+    if n < m + k + 1:
+        raise DataError(f"only {n} usable row(s) for {m + k} variables")
+    return _complete_prepared(None, None, None, n, n, {}, None, moments.mean,
+                              moments.comoment / n, m, False)
+
+
 def _used_rows(model, y, x, fiml, excluded):
     """Rows entering the fit; fills `excluded` with reason -> count (a row missing several
     values is counted under each of them)."""

@@ -103,6 +103,36 @@ def _feature_map(b_ols, m, k):
     return a
 
 
+def ols_slopes(sxx, syx):
+    """The OLS slopes B of the indicators on the causes (m x k) that centre Gamma's rows."""
+    return np.linalg.solve(sxx, syx.T).T
+
+
+def gamma_feature_blocks(y, x, w, ymean, xmean, b_ols):
+    """Block summaries of Gamma's features over these rows (`fixedx_feature_moments`):
+    rows split over partitions give blocks that `gamma_from_blocks` merges exactly."""
+    use_w = w is not None
+    w1 = w if use_w else np.ones(1)
+    w2 = w1 * w1 if use_w else w1
+    return K.fixedx_feature_moments(y, x, w2, use_w, w1, ymean, xmean, b_ols)
+
+
+def gamma_from_blocks(blocks, b_ols, n, sum_w=None):
+    """lavaan's fixed-x Gamma from the feature blocks of all rows, in row order (a list
+    of `gamma_feature_blocks` results: centred pairwise merges, never raw sums); `sum_w`
+    the sum of the normalised sampling weights when weighted."""
+    bw, bm, bc, bs = (np.concatenate([b[i] for b in blocks]) for i in range(4))
+    m, k = b_ols.shape
+    sw2, m2, c2 = merge_blocks(bw, bm, bc)
+    if sum_w is not None:
+        centre = m2 - bs.sum(axis=0) / sum_w
+        cov_f = (c2 + sw2 * np.outer(centre, centre)) / sum_w
+    else:
+        cov_f = c2 / n
+    a = _feature_map(b_ols, m, k)
+    return a @ cov_f @ a.T
+
+
 def fixedx_gamma(prep):
     """lavaan's Gamma for fixed causes (p* x p*, vech by columns): the covariance of
     vech(d_i d_i' - dh_i dh_i') over rows with weights w_i^2 about the w-weighted mean,
@@ -134,23 +164,9 @@ def nacov_gamma(prep):
 
 
 def _fixedx_gamma(y, x, w, ymean, xmean, sxx, syx):
-    m = y.shape[1]
-    k = x.shape[1]
-    b_ols = np.linalg.solve(sxx, syx.T).T
-    use_w = w is not None
-    if not use_w:
-        w = np.ones(1)
-    w2 = w * w if use_w else w
-    bw, bm, bc, bs = K.fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols)
-    sw2, m2, c2 = merge_blocks(bw, bm, bc)
-    if use_w:
-        sw = float(w.sum())
-        centre = m2 - bs.sum(axis=0) / sw
-        cov_f = (c2 + sw2 * np.outer(centre, centre)) / sw
-    else:
-        cov_f = c2 / len(y)
-    a = _feature_map(b_ols, m, k)
-    return a @ cov_f @ a.T
+    b_ols = ols_slopes(sxx, syx)
+    blocks = gamma_feature_blocks(y, x, w, ymean, xmean, b_ols)
+    return gamma_from_blocks([blocks], b_ols, len(y), None if w is None else float(w.sum()))
 
 
 def robust_sem_meat(prep, proj):
