@@ -131,6 +131,8 @@ def variable_label(name: str) -> str:
         return f"mean {name[5:]}"
     if name.startswith("rsm_"):
         return f"share of the RCI from {name[4:]}, %"
+    if name.startswith("r_signed_"):
+        return f"signed correlation (or std. coefficient) behind the {name[9:]} share"
     return ""
 
 

@@ -141,9 +141,10 @@ def table_from_moments(gm, labels, n_design, weighted, pillar_names, rsm_kind="c
     """The profile table from the groups' moments (`rima.rsm.GroupMoments`, one entry per
     label; `first` orders ties), e.g. moments merged over partitions; `n_design` counts
     all scored households."""
-    corr = np.abs(gm.corr()) if rsm_kind == "correlation" else None
+    # the share drops the sign, so each category keeps its signed value beside it
+    signed = gm.corr() if rsm_kind == "correlation" else None
     if rsm_kind == "std_coefficient":
-        std_r = np.abs(std_coefficients(mimic_params, pillar_names))
+        std_signed = std_coefficients(mimic_params, pillar_names)
     elif rsm_kind != "correlation":
         raise ValueError(f"unknown RSM kind {rsm_kind!r}")
     present = np.flatnonzero(gm.count > 0)
@@ -162,13 +163,18 @@ def table_from_moments(gm, labels, n_design, weighted, pillar_names, rsm_kind="c
         for j, p in enumerate(pillar_names):
             rec[f"mean_{p}"] = float(gm.mean_p[g, j])
         if n > 2:
-            r = corr[g] if corr is not None else std_r
+            r_signed = signed[g] if signed is not None else std_signed
+            r = np.abs(r_signed)
             shares = 100.0 * r / r.sum()
             for p, share in zip(pillar_names, shares):
                 rec[f"rsm_{p}"] = float(share)
+            for p, value in zip(pillar_names, r_signed):
+                rec[f"r_signed_{p}"] = float(value)
         else:
             for p in pillar_names:
                 rec[f"rsm_{p}"] = np.nan
+            for p in pillar_names:
+                rec[f"r_signed_{p}"] = np.nan
         recs.append(rec)
     return pd.DataFrame(recs)
 

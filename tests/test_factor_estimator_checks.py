@@ -44,4 +44,10 @@ def _expected_failed(estimator):
 
 @parametrize_with_checks([FactorModel(n_factors=1)], expected_failed_checks=_expected_failed)
 def test_sklearn_compatible_estimator(estimator, check):
+    name = getattr(check, "func", check).__name__
+    if name == "check_array_api_input":
+        # scikit-learn runs this check only under SCIPY_ARRAY_API=1 and otherwise skips it;
+        # FactorModel has no array-API path, and its tags must say so
+        assert not estimator.__sklearn_tags__().array_api_support
+        return
     check(estimator)
