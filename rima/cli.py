@@ -10,7 +10,7 @@ from importlib import import_module
 
 import click
 
-from rima.errors import RimaInputError
+from rima.errors import RimaInputError, RimaWarning
 
 EXIT_INPUT_ERROR = 3
 EXIT_INTERNAL_ERROR = 1
@@ -115,7 +115,22 @@ def cli():
     """
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    # rima's own warnings are addressed to the analyst: the message alone, not the source
+    # line of the library that raised it
+    if issubclass(category, RimaWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
 def main(argv=None):
+    if argv is None:  # the console script; callers in Python keep their own warning handling
+        import warnings
+
+        global _default_showwarning
+        _default_showwarning = warnings.showwarning
+        warnings.showwarning = _show_warning
     try:
         cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
