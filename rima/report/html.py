@@ -79,7 +79,7 @@ def _rsm_view(d, options) -> dict:
     keep = [c for c in ("pillar", "share", "r_signed") if c in df.columns]
     df = df[keep].rename(columns={"share": "share (%)", "r_signed": label})
     if label in df.columns:  # an explicit + so a reader never mistakes the sign
-        df[label] = ["" if v is None or v != v else f"{v:+.3f}" for v in df[label]]
+        df[label] = ["" if v is None or math.isnan(v) else f"{v:+.3f}" for v in df[label]]
     return {"columns": list(df.columns), "data": df.values.tolist()}
 
 
