@@ -54,3 +54,17 @@ def read_input(path, spec=None):
     from rima.io import read_table
 
     return read_table(path, **input_settings(spec))
+
+
+def engine_options(engine_help: str):
+    """--engine, --scheduler and --workers, shared by the commands that can run on dask."""
+    def wrap(f):
+        f = click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+                         help="Worker processes of the local cluster.")(f)
+        f = click.option("--scheduler", default="local", show_default=True,
+                         help="With --engine dask: 'local' (a local cluster of --workers "
+                              "processes) or the address of a running dask scheduler "
+                              "(tcp://host:8786).")(f)
+        return click.option("--engine", type=click.Choice(["memory", "dask"]),
+                            default="memory", show_default=True, help=engine_help)(f)
+    return wrap

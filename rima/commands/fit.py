@@ -2,7 +2,7 @@
 
 import click
 
-from rima.commands._input import input_options, input_settings
+from rima.commands._input import engine_options, input_options, input_settings
 
 
 def headline(result) -> dict:
@@ -47,15 +47,8 @@ FIT_OUTPUTS = ("scores.*", "rsm.*", "mimic.*", "profile_*", "model.json", "repor
                    "parameters and mean RCI_100 by profile (0: none).")
 @click.option("--seed", type=click.IntRange(0), default=None,
               help="Bootstrap seed (default: the spec's options.seed).")
-@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
-              show_default=True,
-              help="dask: DATA is a directory or glob of Parquet/CSV partitions, fitted on a "
-                   "dask cluster; scores and row status are written per partition.")
-@click.option("--scheduler", default="local", show_default=True,
-              help="With --engine dask: 'local' (a local cluster of --workers processes) or "
-                   "the address of a running dask scheduler (tcp://host:8786).")
-@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
-              help="Worker processes of the local cluster.")
+@engine_options("dask: DATA is a directory or glob of Parquet/CSV partitions, fitted on a "
+                "dask cluster; scores and row status are written per partition.")
 @input_options
 def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, seed, engine,
             scheduler, workers):

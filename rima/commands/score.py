@@ -2,7 +2,7 @@
 
 import click
 
-from rima.commands._input import input_options, input_settings
+from rima.commands._input import engine_options, input_options, input_settings
 
 
 @click.command("score")
@@ -25,14 +25,8 @@ from rima.commands._input import input_options, input_settings
                    "(e.g. soum,head_sex).")
 @click.option("--max-rows", default=10, show_default=True, type=click.IntRange(min=0),
               help="Row numbers printed per reason in the row accounting.")
-@click.option("--engine", type=click.Choice(["memory", "dask"]), default="memory",
-              show_default=True,
-              help="dask: DATA is a directory or glob of Parquet/CSV partitions and OUT a "
-                   "directory of Parquet partitions (part-00000.parquet, ...).")
-@click.option("--scheduler", default="local", show_default=True,
-              help="With --engine dask: 'local' or a dask scheduler address.")
-@click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
-              help="Worker processes of the local cluster.")
+@engine_options("dask: DATA is a directory or glob of Parquet/CSV partitions and OUT a "
+                "directory of Parquet partitions (part-00000.parquet, ...).")
 @click.option("--trusted-key", "trusted_keys", multiple=True,
               type=click.Path(dir_okay=False, exists=True),
               help="Require the model to be signed by this key (Ed25519 public key or HMAC "
