@@ -318,8 +318,16 @@ def expected_information(om, mxx, dpi, dom):
     left_pi = np.empty_like(dpi)
     left_om = np.empty_like(dom)
     for a in range(q):
-        left_pi[a] = mat_mul(mat_mul(om_inv, dpi[a]), mxx)
-        left_om[a] = mat_mul(mat_mul(om_inv, dom[a]), om_inv)
+        # element copies: assigning an array to left_pi[a] would compile numba's
+        # shape-mismatch message formatting (seconds of a first run)
+        lp = mat_mul(mat_mul(om_inv, dpi[a]), mxx)
+        lo = mat_mul(mat_mul(om_inv, dom[a]), om_inv)
+        for i in range(lp.shape[0]):
+            for j in range(lp.shape[1]):
+                left_pi[a, i, j] = lp[i, j]
+        for i in range(lo.shape[0]):
+            for j in range(lo.shape[1]):
+                left_om[a, i, j] = lo[i, j]
     for a in range(q):
         for b in range(a + 1):
             v = frobenius(left_pi[a], dpi[b]) + 0.5 * frobenius(left_om[a], dom[b])
@@ -480,11 +488,7 @@ def _feature_blocks(y, x, w2, use_w, w, ymean, xmean, b_ols, bw, bm, bc, bs, b0,
                 for r in range(L):
                     s += w[lo + r] * F[f, r]
                 bs[b, f] = s
-        mb = np.empty(nf)
-        c = np.zeros((nf, nf))
-        bw[b] = block_summary(F, w2[lo:hi] if use_w else w2, use_w, L, mb, c)
-        bm[b] = mb
-        bc[b] = c
+        bw[b] = block_summary(F, w2[lo:hi] if use_w else w2, use_w, L, bm[b], bc[b])
 
 
 def linear_scores(y, x, intercept, coef_x, coef_y):

@@ -179,11 +179,9 @@ def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, b0,
             else:
                 for t in range(L):
                     D[c, t] = A[vc, rows[lo + t]] - sc
-        mb = np.empty(k)
-        cb = np.zeros((k, k))
-        bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, mb, cb)
-        bm[b] = mb
-        bc[b] = cb
+        # written in place: copying a block's arrays into bm[b] / bc[b] would compile
+        # numba's shape-mismatch message formatting (seconds of a first run)
+        bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, bm[b], bc[b])
 
 
 @njit(cache=True)
