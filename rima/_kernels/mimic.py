@@ -387,7 +387,7 @@ def _crossproduct_chunks(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi,
     for ch in range(b0, b1):
         lo = ch * size
         hi = min(n, lo + size)
-        acc = np.zeros((q, q))
+        acc = out[ch]  # zeros; updated in place (see _feature_blocks)
         xt = np.empty(k + 1)
         e = np.empty(m)
         u = np.empty(m)
@@ -428,7 +428,6 @@ def _crossproduct_chunks(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi,
             for a in range(q):
                 for b in range(a + 1):
                     acc[a, b] += wi * s[a] * s[b]
-        out[ch] = acc
 
 
 def fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols):
@@ -488,6 +487,8 @@ def _feature_blocks(y, x, w2, use_w, w, ymean, xmean, b_ols, bw, bm, bc, bs, b0,
                 for r in range(L):
                     s += w[lo + r] * F[f, r]
                 bs[b, f] = s
+        # written in place: assigning arrays to bm[b] / bc[b] would compile numba's
+        # shape-mismatch message formatting (seconds of a first run)
         bw[b] = block_summary(F, w2[lo:hi] if use_w else w2, use_w, L, bm[b], bc[b])
 
 

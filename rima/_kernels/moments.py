@@ -235,10 +235,12 @@ def _pairwise_blocks(X, w, use_w, bW, bM, bS, bC, b0, b1):
     for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
-        Wl = np.zeros((p, p))
-        Ml = np.zeros((p, p))
-        Sl = np.zeros((p, p))
-        Cl = np.zeros((p, p))
+        # block b's slots (zeros) are updated in place: assigning arrays to bW[b] etc.
+        # would compile numba's shape-mismatch message formatting on a first run
+        Wl = bW[b]
+        Ml = bM[b]
+        Sl = bS[b]
+        Cl = bC[b]
         for r in range(lo, hi):
             wr = w[r] if use_w else 1.0
             if wr <= 0:
@@ -262,10 +264,6 @@ def _pairwise_blocks(X, w, use_w, bW, bM, bS, bC, b0, b1):
                         # this is the co-moment update w (x - old mean)(y - new mean).
                         Cl[i, j] += wr * di * (xj - Ml[j, i])
                     Wl[i, j] = wn
-        bW[b] = Wl
-        bM[b] = Ml
-        bS[b] = Sl
-        bC[b] = Cl
 
 
 @njit(cache=True)
