@@ -160,6 +160,20 @@ def median_time(fn, repeat):
     return Seconds(times), out
 
 
+REFERENCE_TASK = "reference: one-thread Python loop"
+
+
+def reference_task():
+    """Fixed work on one thread that never waits (about 10 ms on a current core). Beside
+    busy-loop processes its busy/quiet ratio is what the scheduler leaves any one-thread
+    task, such as a small fit, whose every step runs on the calling thread: the floor the
+    fit's own ratio is to be read against."""
+    s = 0
+    for i in range(300_000):
+        s += i
+    return s
+
+
 _BUSY_CODE = ("import time\nend = time.monotonic() + {limit}\n"
               "while time.monotonic() < end:\n    pass\n")
 
@@ -457,6 +471,10 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
         b.messages.append(f"R skipped at n={n:,} (above {R_MAX:,} rows)")
     b.add("fit (pillars+MIMIC robust+RCI+RSM)", n, t_fit, cov_s=t_cov, r_s=t_r,
           note="np.cov on the same complete-row matrix")
+    if b.machine.get("busy") and n == first:
+        t_ref, _ = median_time(reference_task, repeat)
+        b.add(REFERENCE_TASK, None, t_ref,
+              note="fixed work on one thread: busy/quiet is the scheduler's share of a core")
 
     say(f"n = {n:,}: MIMIC")
     md = mimic_data(n)

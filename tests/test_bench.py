@@ -19,6 +19,7 @@ def quick_json():
 def test_quick_table_structure(quick_json):
     rows = quick_json["rows"]
     tasks = {r["task"] for r in rows}
+    assert not any(t.startswith("reference") for t in tasks)  # only beside busy loops
     assert {"moments (all variables)", "fit (pillars+MIMIC robust+RCI+RSM)",
             "MIMIC robust.sem + predict", "score in memory (arrays)",
             "score Parquet -> Parquet (streaming)", "bootstrap 20 replicates"} <= tasks
@@ -79,6 +80,10 @@ def test_busy_mode_puts_busy_times_beside_quiet_ones():
     assert fit["busy_rima/np.cov"] == pytest.approx(fit["busy_s"] / fit["busy_np.cov_s"])
     stream = next(r for r in out["rows"] if "streaming" in r["task"])
     assert stream["busy_s"] is None  # the busy pass skips the streaming task
+    # the one-thread reference: timed in both passes, once, with no row count
+    ref = [r for r in out["rows"] if r["task"].startswith("reference")]
+    assert len(ref) == 1 and ref[0]["n"] is None and ref[0]["per_s"] is None
+    assert ref[0]["rima_s"] > 0 and ref[0]["busy_p90_s"] >= ref[0]["busy_s"] > 0
     threads = {r["threads"] for r in out["scaling"]}
     assert 1 in threads and {r["task"] for r in out["scaling"]} >= {"fit"}
     text = CliRunner().invoke(cli, ["bench", "--quick", "--sizes", "600", "--boot", "10",
