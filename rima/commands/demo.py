@@ -5,9 +5,10 @@ import click
 from rima.example import EXAMPLE_SEED, example_dir
 
 
-def run_demo(echo=click.echo, out=None):
+def run_demo(echo=click.echo, out=None, progress=None):
     """Build the bundled example's household variables from its raw survey modules,
-    validate them and print the build and data summaries.
+    validate them and print the build and data summaries (`progress(step)` hears the
+    build start: on a first run it compiles the build's kernels).
 
     Returns a dict of what it produced so later stages (fit, report) can extend it. If the
     example files are not available (installed without the source tree), the same
@@ -23,6 +24,8 @@ def run_demo(echo=click.echo, out=None):
 
     d = example_dir()
     raw_spec = d / "spec_raw.toml"
+    if progress is not None:
+        progress("building the household variables from the raw survey modules")
     if raw_spec.exists() and (d / "raw").is_dir():
         spec = load_spec(raw_spec)
         df, spec, built = build_for_spec(spec)
@@ -98,4 +101,5 @@ def command(out_dir):
 
         writable_dir(out_dir)
     with workers_started() if out_dir is not None else nullcontext():
-        run_pipeline(run_demo(), out=out_dir, progress=Progress())
+        progress = Progress()
+        run_pipeline(run_demo(progress=progress), out=out_dir, progress=progress)
