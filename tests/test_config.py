@@ -138,6 +138,31 @@ def test_fit_score_and_bootstrap_identical_at_1_and_4_threads(many_threads):
     pd.testing.assert_frame_equal(mm1.params, mm4.params, check_exact=True)
 
 
+def test_small_fit_and_scoring_hand_no_work_to_other_threads(monkeypatch):
+    # below SERIAL_ROWS every pass runs on the calling thread: on a busy machine a small
+    # fit then waits for no other thread (docs/performance.md)
+    from rima.bench import example_spec
+
+    monkeypatch.setattr(threads, "max_threads", lambda: 4)
+    monkeypatch.setattr(threads, "_pool", None)
+
+    def no_pool():
+        raise AssertionError("a small task handed work to the thread pool")
+
+    monkeypatch.setattr(threads, "_executor", no_pool)
+    df = rima.simulate(n_households=3000, seed=2).households
+    assert len(df) < config.SERIAL_ROWS
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rima.fit(df, example_spec())
+    scored = res.model.score(df)
+    assert (res.scores["status"] == "ok").sum() > 2500 and len(scored) == len(df)
+    # the same fit at a size above the threshold does use the pool (the spy is live)
+    monkeypatch.setattr(threads, "SERIAL_ROWS", 1000)
+    with pytest.raises(AssertionError, match="thread pool"):
+        res.model.score(df)
+
+
 def test_cli_threads_flag(monkeypatch, tmp_path):
     from rima.example import example_dir
 
