@@ -486,6 +486,7 @@ class FactorAnalysis:
         weighted_r = w is not None and (self.weighted_scores or self.method == "pca")
         R_scores = R if weighted_r else R_u
         self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = p
         self._fit_correlation(R, n, names, R_scores=R_scores)
         return self
 
@@ -511,6 +512,7 @@ class FactorAnalysis:
         self.mean_ = None
         self.scale_ = None
         self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = p
         self._fit_correlation(R, int(n_obs), names, R_scores=R)
         return self
 
@@ -557,6 +559,7 @@ class FactorAnalysis:
         weighted_r = weighted is None or src is weighted or self.method == "pca"
         R_scores = R if weighted_r else _cov2cor(_comoment_corr(moments.comoment))
         self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = p
         self._fit_correlation(R, n, names, R_scores=R_scores)
         self.mean_ = src.mean.copy()
         self.scale_ = np.sqrt(np.diag(src.comoment) / (src.sum_weights - 1.0))
