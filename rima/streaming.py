@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
+from rima.columns import arrow_float
 from rima.errors import DataError, ModelFileError
 from rima.row_status import mark_bad_cells
 from rima.score_table import score_arrow
@@ -180,31 +180,6 @@ def _bad_line(src: Path, delim: str) -> str | None:
     return None
 
 
-def _to_float(arr, name, first_row, bad):
-    """float64 numpy array of an Arrow column; text that is not a number becomes NaN and is
-    appended to `bad` as (data row, column, value)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_decimal(arr.type):
-        # as in-memory reading, where pandas holds decimals as numbers
-        return pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or \
-            pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
-        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        try:
-            return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            text = arr.to_pandas()
-            num = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=float)
-            wrong = text.notna().to_numpy() & np.isnan(num)
-            for i in np.flatnonzero(wrong):
-                bad.append((first_row + int(i), name, text.iloc[i]))
-            return num
-    raise DataError(f"column {name!r} has type {arr.type}, which is not numeric")
-
-
 def _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes=None):
     """The columns of FittedModel.score (id, pillars, RCI, RCI_100, status, out_of_range),
     with any `keep` columns after the id and, with a `rima.classes.ClassScheme`, the
@@ -327,10 +302,10 @@ def _score_into(model, src, fin, dst, fout, batch_rows, keep, progress, classes,
             # column-major, so each column is one contiguous copy out of Arrow
             X = np.empty((p, n)).T
             for j, c in enumerate(model.variables):
-                X[:, j] = _to_float(rb.column(c), c, row0, bad)
+                X[:, j] = arrow_float(rb.column(c), c, row0, bad)
             Y = np.empty((m, n)).T
             for j, c in enumerate(model.indicators):
-                Y[:, j] = _to_float(rb.column(c), c, row0, bad) if use_y else np.nan
+                Y[:, j] = arrow_float(rb.column(c), c, row0, bad) if use_y else np.nan
             P, rci, rci100, codes, reasons = model.score_batch(X, Y)
             if bad:
                 cols = [P[:, k] for k in range(P.shape[1])]  # views: NaN goes into P

@@ -10,10 +10,10 @@ Row numbers are data row numbers counted from 1: row 1 is the first row under th
 (line 2 of a CSV file, row 2 of a spreadsheet).
 
 Every numeric column is converted once into one float64 block (a row per column) and
-checked while it is copied (`rima._kernels.columns.convert_column`), which also gives each
-row a bit mask of its missing columns; row reasons are made once per distinct mask. The
-fit takes the block over (`ValidationReport.take_numeric`) instead of converting the
-columns again. The row status strings and the summary's medians are built when first
+checked while it is copied (`rima.columns.convert_block`, the one home of the converted
+column block), which also gives each row a bit mask of its missing columns; row reasons
+are made once per distinct mask. The fit takes the block over
+(`ValidationReport.take_numeric`) instead of converting the columns again. The row status strings and the summary's medians are built when first
 asked for.
 """
 
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from rima._kernels.columns import constant_over_usable, convert_column
-from rima.columns import float_source, to_float
+from rima._kernels.columns import constant_over_usable
+from rima.columns import ColumnBlock, convert_block, to_float
 from rima.config import by_rows
 from rima.errors import DataError
 from rima.spec import Spec, load_spec
@@ -82,10 +82,9 @@ class ValidationReport:
     _codes: np.ndarray | None = field(default=None, repr=False)
     _reasons: list = field(default_factory=lambda: [OK], repr=False)
     _row_status: pd.Series | None = field(default=None, repr=False)
-    # converted numeric columns: names, the (q, n) block (until taken), bit mask per row
-    _numeric: list = field(default_factory=list, repr=False)
-    _block: np.ndarray | None = field(default=None, repr=False)
-    _keys: np.ndarray | None = field(default=None, repr=False)
+    # the converted numeric columns: names, the (q, n) block (until taken), masks per row
+    _columns: ColumnBlock = field(default_factory=lambda: ColumnBlock([], None, None),
+                                  repr=False)
     _stats: dict | None = field(default=None, repr=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False)
     _summary: pd.DataFrame | None = field(default=None, repr=False)
@@ -105,7 +104,7 @@ class ValidationReport:
         self._row_status = value
         self._codes = None
         self._reasons = [OK]
-        self._keys = None
+        self._columns.masks = None
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -166,14 +165,13 @@ class ValidationReport:
         """Hand over the converted numeric columns: (names, block (q, n) float64 with one
         column per row, NaN for missing, non-numeric or infinite cells). The report keeps
         no reference to the block afterwards (None if already taken)."""
-        block, self._block = self._block, None
-        return list(self._numeric), block
+        return list(self._columns.names), self._columns.take()
 
     @property
     def row_masks(self) -> np.ndarray | None:
         """(n, words) uint64: bit j % 64 of word j // 64 set when numeric column j (the
         order `take_numeric` gives) is missing in that row; None if not computed."""
-        return self._keys
+        return self._columns.masks
 
     def complete_rows(self, columns) -> np.ndarray:
         """Bool (n,): rows where none of `columns` (converted numeric columns) is missing,
@@ -185,25 +183,9 @@ class ValidationReport:
         return self._missing_rows(columns, every=True)
 
     def _missing_rows(self, columns, every):
-        if self._keys is None:
+        if self._columns.masks is None:
             raise RuntimeError("the report holds no per-row masks (its row status was replaced)")
-        pos = {c: j for j, c in enumerate(self._numeric)}
-        nwords = self._keys.shape[1]
-        mask = np.zeros(nwords, dtype=np.uint64)
-        for c in columns:
-            j = pos[c]
-            mask[j // 64] |= np.uint64(1) << np.uint64(j % 64)
-        if every:
-            out = np.ones(self.n_rows, dtype=bool)
-            for k in range(nwords):
-                if mask[k]:
-                    out &= (self._keys[:, k] & mask[k]) == mask[k]
-        else:
-            out = np.zeros(self.n_rows, dtype=bool)
-            for k in range(nwords):
-                if mask[k]:
-                    out |= (self._keys[:, k] & mask[k]) != 0
-        return out
+        return self._columns.missing_rows(columns, every)
 
     def raise_if_errors(self) -> None:
         if self.errors:
@@ -317,17 +299,11 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     # column is checked while it is copied (range, infinite cells, per-row missing masks)
     numeric = [c for c in spec.numeric_columns if c in present]
     pos = {c: j for j, c in enumerate(numeric)}
-    q = len(numeric)
-    block = np.empty((q, len(df)))
-    keys = np.zeros((len(df), max(1, -(-q // 64))), dtype=np.uint64)
-    count = np.zeros(q, dtype=np.int64)
-    vmin = np.full(q, np.inf)
-    vmax = np.full(q, -np.inf)
-    total = np.zeros(q)
+    conv = convert_block(df, numeric)
+    block, keys = conv.block.values, conv.block.masks
+    count, vmin, vmax, total = conv.count, conv.minimum, conv.maximum, conv.total
     for j, col in enumerate(numeric):
-        src, bad = float_source(df[col])
-        count[j], n_inf, vmin[j], vmax[j], total[j] = convert_column(
-            src, block[j], keys, j // 64, np.uint64(1) << np.uint64(j % 64))
+        src, bad, n_inf = conv.sources[j], conv.not_numbers[j], conv.n_infinite[j]
         if bad is not None and bad.any():
             rows = np.flatnonzero(bad) + 1
             first = tuple(df[col].to_numpy()[bad][:_SHOW])
@@ -350,9 +326,7 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
                 f"{_rows_text(rows)} (first: {', '.join(map(str, first))})",
                 tuple(rows.tolist()), first,
             ))
-    report._numeric = numeric
-    report._block = block
-    report._keys = keys
+    report._columns = conv.block
     report._frame = df.copy(deep=False)
     report._stats = {"columns": numeric, "count": count, "min": vmin, "max": vmax,
                      "total": total, "n": len(df), "present": present}
