@@ -19,7 +19,9 @@ asked for.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -64,10 +66,34 @@ class Issue:
 class ValidationReport:
     """Result of `validate`.
 
-    row_status : Series of strings indexed like the input: "ok" or the reason the row
-        cannot be used. The pipeline reuses it as its `status` column.
-    summary : DataFrame, one row per analysis variable (and the weight): role, N,
-        missing, min, max, median, mean over all rows.
+    Attributes
+    ----------
+    spec : Spec
+        The spec the data were checked against.
+    source : str or None
+        The data's file name, used in messages.
+    n_rows, n_columns : int
+        Size of the data.
+    errors : list of Issue
+        Every problem found (empty when the data can be analysed).
+    warnings : list of Issue
+        Problems that do not stop the analysis (e.g. an empty profile cell).
+    row_status : Series of str
+        Indexed like the input: "ok" or the reason the row cannot be used. The pipeline
+        reuses it as its `status` column.
+    summary : DataFrame
+        One row per analysis variable (and the weight): role, N, missing, min, max,
+        median, mean over all rows.
+
+    Examples
+    --------
+    >>> from rima.example import EXAMPLE_SPEC
+    >>> df = rima.simulate(n_households=300, seed=2).households
+    >>> rep = rima.validate(df, EXAMPLE_SPEC)
+    >>> rep.ok, rep.n_rows == len(df)
+    (True, True)
+    >>> rep.accounting.columns.tolist()
+    ['status', 'rows']
     """
 
     spec: Spec
@@ -91,6 +117,7 @@ class ValidationReport:
 
     @property
     def row_status(self) -> pd.Series:
+        """Series of str indexed like the input: "ok" or the reason the row is not used."""
         if self._row_status is None:
             n = self.n_rows
             index = self._index if self._index is not None else pd.RangeIndex(n)
@@ -108,6 +135,8 @@ class ValidationReport:
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row per analysis variable (and the weight): role, N, missing, min, max,
+        median, mean."""
         if self._summary is None:
             self._summary = (pd.DataFrame() if self._stats is None
                              else _summary(self.spec, self._stats, self._frame))
@@ -119,6 +148,7 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """True when no error was found."""
         return not self.errors
 
     def _usable_array(self) -> np.ndarray:
@@ -136,6 +166,7 @@ class ValidationReport:
 
     @property
     def n_usable(self) -> int:
+        """The number of rows the analysis can use."""
         return int(self._usable_array().sum())
 
     @property
@@ -154,17 +185,32 @@ class ValidationReport:
         return ordered.rename_axis("status").rename("rows").reset_index()
 
     def rows_with_status(self) -> pd.DataFrame:
-        """Every input row with its data row number, id (if present) and status."""
+        """Every input row with its status.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``row`` (data row number, from 1), the id (if present) and ``status``.
+        """
         out = pd.DataFrame({"row": np.arange(1, self.n_rows + 1)}, index=self.row_status.index)
         if self._ids is not None:
             out[self.spec.id] = self._ids
         out["status"] = self.row_status
         return out
 
-    def take_numeric(self):
-        """Hand over the converted numeric columns: (names, block (q, n) float64 with one
-        column per row, NaN for missing, non-numeric or infinite cells). The report keeps
-        no reference to the block afterwards (None if already taken)."""
+    def take_numeric(self) -> tuple[list[str], np.ndarray | None]:
+        """Hand over the converted numeric columns (`rima.columns.ColumnBlock`).
+
+        The report keeps no reference to the block afterwards.
+
+        Returns
+        -------
+        names : list of str
+            The converted columns (the spec's `numeric_columns` present).
+        block : ndarray of shape (q, n) or None
+            float64, one row per column, NaN for missing, non-numeric or infinite cells;
+            None when already taken.
+        """
         return list(self._columns.names), self._columns.take()
 
     @property
@@ -173,13 +219,32 @@ class ValidationReport:
         order `take_numeric` gives) is missing in that row; None if not computed."""
         return self._columns.masks
 
-    def complete_rows(self, columns) -> np.ndarray:
-        """Bool (n,): rows where none of `columns` (converted numeric columns) is missing,
-        read from the per-row bit masks of the check pass."""
+    def complete_rows(self, columns: Iterable[str]) -> np.ndarray:
+        """Rows where none of `columns` is missing, from the check pass's per-row masks.
+
+        Parameters
+        ----------
+        columns : iterable of str
+            Converted numeric columns.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
         return ~self._missing_rows(columns, every=False)
 
-    def all_missing_rows(self, columns) -> np.ndarray:
-        """Bool (n,): rows where every one of `columns` is missing."""
+    def all_missing_rows(self, columns: Iterable[str]) -> np.ndarray:
+        """Rows where every one of `columns` is missing.
+
+        Parameters
+        ----------
+        columns : iterable of str
+            Converted numeric columns.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
         return self._missing_rows(columns, every=True)
 
     def _missing_rows(self, columns, every):
@@ -188,6 +253,13 @@ class ValidationReport:
         return self._columns.missing_rows(columns, every)
 
     def raise_if_errors(self) -> None:
+        """Raise the errors found as one DataError.
+
+        Raises
+        ------
+        DataError
+            When `errors` is not empty; the message lists every problem.
+        """
         if self.errors:
             where = f"{self.source}: " if self.source else ""
             if len(self.errors) == 1:
@@ -196,7 +268,17 @@ class ValidationReport:
             raise DataError(f"{where}{len(self.errors)} problems in the data:\n{listed}")
 
     def format(self, max_rows_listed: int = 10) -> str:
-        """The text `rima validate` prints: summary, row accounting, problems."""
+        """The text `rima validate` prints: summary, row accounting, problems.
+
+        Parameters
+        ----------
+        max_rows_listed : int, default 10
+            How many rows (and reasons) to list before summarising the rest.
+
+        Returns
+        -------
+        str
+        """
         lines = []
         name = self.source or "data"
         lines.append(f"{name}: {self.n_rows} rows, {self.n_columns} columns")
@@ -257,8 +339,40 @@ class ValidationReport:
 
 
 @by_rows(lambda df, *a, **k: len(df) if hasattr(df, "__len__") else 0)
-def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
-    """Check `df` against `spec` (a Spec, dict or TOML path); never raises on bad data."""
+def validate(df: pd.DataFrame, spec: Spec | dict | str | Path,
+             source: str | Path | None = None) -> ValidationReport:
+    """Check data against a spec; never raises on bad data.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The household survey, one row per household.
+    spec : Spec, dict or path
+        The model spec (`rima.load_spec`).
+    source : str or Path, optional
+        The data's file name, used in messages.
+
+    Returns
+    -------
+    ValidationReport
+        Every problem found, a per-variable summary and the status of every row.
+
+    Raises
+    ------
+    DataError
+        `df` is not a DataFrame.
+    SpecError
+        The spec is invalid.
+
+    Examples
+    --------
+    >>> from rima.example import EXAMPLE_SPEC
+    >>> df = rima.simulate(n_households=300, seed=2).households
+    >>> df.loc[0, "hay_reserve_t"] = None
+    >>> rep = rima.validate(df, EXAMPLE_SPEC)
+    >>> rep.row_status.iloc[0]
+    'missing value in hay_reserve_t'
+    """
     spec = load_spec(spec)
     source = str(source) if source is not None else None
     if not isinstance(df, pd.DataFrame):
