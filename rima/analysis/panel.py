@@ -29,6 +29,7 @@ from rima.analysis.regression import fit_regression
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import DataError, RimaInputError
 from rima.row_status import missing_reason
+from rima.score_table import OUT_OF_RANGE, analysis_columns
 
 BORDERLINE_FCS = 35.0
 
@@ -180,7 +181,7 @@ def panel(
     sc = pd.concat(parts).loc[frame.index]
     scores = pd.DataFrame({round_col: frame[round_col], idc: frame[idc],
                            soum_col: frame[soum_col].astype(str)})
-    for c in [*model.pillar_names, "RCI", "RCI_100", "status", "out_of_range"]:
+    for c in [*analysis_columns(model.pillar_names), OUT_OF_RANGE]:
         if c in sc.columns:
             scores[c] = sc[c].to_numpy()
     scores["class"] = resilience_class(scores["RCI_100"], thresholds, labels)
