@@ -16,8 +16,10 @@ A bad cell (text in a numeric column) does not stop the run: the row gets the st
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +27,10 @@ from rima.columns import arrow_float
 from rima.errors import DataError, ModelFileError
 from rima.row_status import mark_bad_cells
 from rima.score_table import score_arrow
+
+if TYPE_CHECKING:
+    from rima.classes import ClassScheme
+    from rima.model_file import FittedModel
 
 DEFAULT_BATCH_ROWS = 262_144
 _MAX_LISTED = 1000
@@ -231,17 +237,41 @@ class _Writer:
             self._sink.close()
 
 
-def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
-               progress=None, classes=None) -> StreamSummary:
-    """Score `src` into `dst` batch by batch; returns a `StreamSummary`.
-
-    model: a FittedModel or the path of a model.json. keep: extra input columns copied to
-    the output after the id. progress(rows_done) is called after every batch. classes: a
-    `rima.classes.ClassScheme` adds the resilience class column.
+def score_file(model: FittedModel | str | Path, src: str | Path, dst: str | Path,
+               batch_rows: int = DEFAULT_BATCH_ROWS, keep: Sequence[str] = (),
+               progress: Callable[[int], Any] | None = None,
+               classes: ClassScheme | None = None) -> StreamSummary:
+    """Score a CSV/TSV/Parquet file into another, batch by batch, with flat memory.
 
     The output is written to a temporary file next to `dst` and moved into place only
     when every row is written, so a failed run leaves no partial file (and an existing
     `dst` untouched).
+
+    Parameters
+    ----------
+    model : FittedModel, str or Path
+        A loaded model or the path of a model.json.
+    src, dst : str or Path
+        Input and output files (CSV, TSV, optionally gzipped, or Parquet).
+    batch_rows : int
+        Rows per batch.
+    keep : sequence of str
+        Extra input columns copied to the output after the id.
+    progress : callable, optional
+        Called with the rows done after every batch.
+    classes : rima.classes.ClassScheme, optional
+        Adds the resilience class column.
+
+    Returns
+    -------
+    StreamSummary
+        Rows, scored rows, status counts, cells that were not numbers, out-of-range count.
+
+    Raises
+    ------
+    DataError
+        The input is missing or unreadable, `dst` would overwrite it, or a column changes
+        type between batches.
     """
     if isinstance(model, (str, Path)):
         from rima.model_file import load

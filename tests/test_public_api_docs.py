@@ -1,5 +1,5 @@
-"""The public API is documented: every public function and class that `rima` exports,
-and the public methods of the objects they return, carry a numpydoc docstring (a
+"""The public API is documented: every public function and class that `rima` exports, the
+analyses and the streaming scorer, and the public methods of the objects they return, carry a numpydoc docstring (a
 Parameters section naming every parameter, a Returns section unless they return None) and
 type annotations on every parameter and the return value; and the Examples in those
 docstrings run (doctest) and print what they show."""
@@ -14,16 +14,24 @@ import pytest
 import rima
 import rima.mimic
 from rima.analysis.impact import ImpactResult
+from rima.analysis.panel import PanelResult, panel
+from rima.analysis.scenario import ScenarioResult, load_scenarios, scenario, sensitivity
+from rima.analysis.shocks import ShockResult, shocks
+from rima.analysis.targeting import TargetResult, target
 from rima.display import Summary
 from rima.mimic import MimicResult
 from rima.model_file import FittedModel
 from rima.resampling import BootstrapResult
 from rima.simulation import SimulatedSurvey
+from rima.streaming import score_file
 from rima.validation import ValidationReport
 
 # objects a public function returns, whose public methods are API too
 RETURNED = [FittedModel, ValidationReport, BootstrapResult, Summary, ImpactResult,
-            MimicResult, SimulatedSurvey]
+            MimicResult, SimulatedSurvey, ShockResult, PanelResult, ScenarioResult,
+            TargetResult]
+# public functions outside `rima`'s own names (the analyses are not re-exported)
+FUNCTIONS = [shocks, panel, scenario, sensitivity, load_scenarios, target, score_file]
 
 
 def _public_api() -> dict[str, object]:
@@ -34,6 +42,8 @@ def _public_api() -> dict[str, object]:
         out[f"rima.{name}"] = getattr(rima, name)
     for name in rima.mimic.__all__:
         out[f"rima.mimic.{name}"] = getattr(rima.mimic, name)
+    for fn in FUNCTIONS:
+        out[f"{fn.__module__}.{fn.__name__}"] = fn
     for cls in RETURNED:
         if not any(obj is cls for obj in out.values()):
             out[f"{cls.__module__}.{cls.__name__}"] = cls
