@@ -109,9 +109,13 @@ def problems(obj) -> list[str]:
         if "Parameters" not in sections:
             out.append("no Parameters section")
         else:
-            missing = {p.name for p in params} - _listed(sections["Parameters"])
+            listed = _listed(sections["Parameters"])
+            missing = {p.name for p in params} - listed
             if missing:
                 out.append(f"Parameters does not name {sorted(missing)}")
+            unknown = listed - {p.name for p in params}
+            if unknown:
+                out.append(f"Parameters names {sorted(unknown)}, not in the signature")
     if sig.return_annotation is inspect.Signature.empty:
         out.append("no return annotation")
     returns_none = sig.return_annotation in (None, "None")
@@ -146,7 +150,8 @@ def test_the_checker_can_fail():
     assert set(problems(bare)) == {"no docstring"}
     assert problems(documented) == []
     documented.__doc__ = documented.__doc__.replace("y : int, default 1", "z : int")
-    assert problems(documented) == ["Parameters does not name ['y']"]
+    assert problems(documented) == ["Parameters does not name ['y']",
+                                    "Parameters names ['z'], not in the signature"]
 
 
 def test_public_api_is_listed():
