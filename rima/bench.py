@@ -163,13 +163,15 @@ def median_time(fn, repeat):
 REFERENCE_TASK = "reference: one-thread Python loop"
 
 
-def reference_task():
-    """Fixed work on one thread that never waits (about 10 ms on a current core). Beside
-    busy-loop processes its busy/quiet ratio is what the scheduler leaves any one-thread
-    task, such as a small fit, whose every step runs on the calling thread: the floor the
-    fit's own ratio is to be read against."""
+def reference_task(loops=300_000):
+    """Fixed work on one thread that never waits (`loops` additions; 300,000 take about
+    10 ms on a current core). Beside busy-loop processes its busy/quiet ratio is what the
+    scheduler leaves any one-thread task, such as a small fit, whose every step runs on the
+    calling thread: the floor the fit's own ratio is to be read against. `rima bench`
+    sizes it to the small fit's quiet median (a short burst fares better beside busy
+    processes than a long one)."""
     s = 0
-    for i in range(300_000):
+    for i in range(loops):
         s += i
     return s
 
@@ -472,9 +474,14 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
     b.add("fit (pillars+MIMIC robust+RCI+RSM)", n, t_fit, cov_s=t_cov, r_s=t_r,
           note="np.cov on the same complete-row matrix")
     if b.machine.get("busy") and n == first:
-        t_ref, _ = median_time(reference_task, repeat)
+        loops = b.machine.get("reference_loops")
+        if loops is None:  # the quiet pass sizes it to the fit's quiet median, once
+            t1, _ = median_time(lambda: reference_task(100_000), 3)
+            loops = b.machine["reference_loops"] = max(10_000, int(1e5 * float(t_fit) / t1))
+        t_ref, _ = median_time(lambda: reference_task(loops), repeat)
         b.add(REFERENCE_TASK, None, t_ref,
-              note="fixed work on one thread: busy/quiet is the scheduler's share of a core")
+              note="fixed work on one thread, as long as the quiet fit: busy/quiet is the "
+                   "scheduler's share of a core")
 
     say(f"n = {n:,}: MIMIC")
     md = mimic_data(n)
