@@ -476,8 +476,10 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
     if b.machine.get("busy") and n == first:
         loops = b.machine.get("reference_loops")
         if loops is None:  # the quiet pass sizes it to the fit's quiet median, once
-            t1, _ = median_time(lambda: reference_task(100_000), 3)
-            loops = b.machine["reference_loops"] = max(10_000, int(1e5 * float(t_fit) / t1))
+            # fastest runs: the least disturbed estimate of each on a loaded machine
+            t1, _ = median_time(lambda: reference_task(100_000), 5)
+            loops = b.machine["reference_loops"] = max(
+                10_000, int(1e5 * min(t_fit.times) / min(t1.times)))
         t_ref, _ = median_time(lambda: reference_task(loops), repeat)
         b.add(REFERENCE_TASK, None, t_ref,
               note="fixed work on one thread, as long as the quiet fit: busy/quiet is the "
