@@ -807,10 +807,10 @@ def sample_notes(inp: FitInput, sc: ScaledScores) -> list:
     extra = int(np.count_nonzero(sc.scored & ~sc.analysed))
     if not extra:
         return []
-    return [f"{extra} household(s) missing an indicator are scored from their pillars "
-            "(rci_prediction = \"causes\") but are outside the MIMIC's estimation sample "
-            f"(missing = \"{inp.opts.missing}\"); the RCI_100 range, RSM and profiles "
-            f"describe the {int(np.count_nonzero(sc.analysed))} households of that sample"]
+    return [(f"{extra} household(s) missing an indicator are scored from their pillars "
+             "(rci_prediction = \"causes\") but are outside the MIMIC's estimation sample "
+             f"(missing = \"{inp.opts.missing}\"); the RCI_100 range, RSM and profiles "
+             f"describe the {int(np.count_nonzero(sc.analysed))} households of that sample")]
 
 
 @dataclass

@@ -50,7 +50,7 @@ def fitted(request, df):
 
 
 def test_fit_and_score_of_the_same_file_agree_row_by_row(df, fitted):
-    pred, missing, res = fitted
+    pred, _missing, res = fitted
     again = res.model.score(df)
     for col in ("RCI", "RCI_100", "status"):
         pd.testing.assert_series_equal(res.scores[col], again[col], check_exact=True)
