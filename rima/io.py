@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rima.errors import DataError
@@ -324,6 +325,23 @@ def write_table(df: pd.DataFrame, path, data_label: str | None = None,
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot write {fmt}: {exc}") from exc
     return path
+
+
+def whole_numbers_as_integers(values: pd.Series) -> pd.Series:
+    """An id or carried-over column as a CSV shows it: a float column's whole numbers as
+    integers ("1001", not "1001.0", which pandas writes when one id is missing), other
+    values unchanged. The rule is per value, so the in-memory writer and the streamed
+    writer (which sees one batch at a time) give the same text."""
+    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind == "f"):
+        return values
+    v = values.to_numpy()
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(v) & (v == np.trunc(v))
+    if not whole.any():
+        return values
+    out = values.astype(object)
+    out[whole] = [int(x) for x in v[whole]]
+    return out
 
 
 def writable_dir(path) -> Path:
