@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import run
 
 import rima
-from rima.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "zavkhan" / "households.csv"
@@ -116,7 +116,7 @@ def test_the_bootstrap_resamples_the_estimation_sample(df):
     assert np.isfinite(boot.rsm["share"]).all()
 
 
-def test_the_command_line_fit_and_score_write_the_same_scores(df, tmp_path):
+def test_the_command_line_fit_and_score_write_the_same_scores(df, tmp_path, capsys):
     data = tmp_path / "hh.csv"
     df.to_csv(data, index=False)
     spec = tmp_path / "spec.toml"
@@ -126,9 +126,8 @@ def test_the_command_line_fit_and_score_write_the_same_scores(df, tmp_path):
     for args in (["fit", data, "--spec", spec, "--out", tmp_path / "fit", "--no-report"],
                  ["score", data, "--model", tmp_path / "fit" / "model.json", "--out",
                   tmp_path / "scores.csv"]):
-        with pytest.raises(SystemExit) as exc:
-            main([str(a) for a in args])
-        assert exc.value.code == 0
+        code, _, err = run([str(a) for a in args], capsys)
+        assert code == 0, err
     a = pd.read_csv(tmp_path / "fit" / "scores.csv")
     b = pd.read_csv(tmp_path / "scores.csv")
     for col in ("RCI", "RCI_100", "status"):

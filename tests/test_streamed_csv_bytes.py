@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from rima.cli import main
+from _cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "examples" / "zavkhan" / "households.csv"
@@ -19,10 +18,9 @@ HOSTILE_IDS = ["a,b", 'say "hi"', "line\nbreak", "Дархан-Уул", "", " le
                "tab\there", "ö", "-0", "1e5", "x;y", "Тосонцэнгэл, \"А\""]
 
 
-def _score(args):
-    with pytest.raises(SystemExit) as exc:
-        main([str(a) for a in args])
-    assert exc.value.code == 0
+def _score(args, capsys):
+    code, _, err = run([str(a) for a in args], capsys)
+    assert code == 0, err
 
 
 def _hostile(tmp_path):
@@ -48,13 +46,14 @@ def _hostile(tmp_path):
 
 
 @pytest.mark.parametrize("ext", ["csv", "tsv", "csv.gz"])
-def test_streamed_and_in_memory_csv_are_byte_identical(example_model_path, tmp_path, ext):
+def test_streamed_and_in_memory_csv_are_byte_identical(example_model_path, tmp_path, ext,
+                                                        capsys):
     data = _hostile(tmp_path)
     keep = "soum,head_sex,code"
     a, b = tmp_path / f"a.{ext}", tmp_path / f"b.{ext}"
-    _score(["score", data, "--model", example_model_path, "--out", a, "--keep", keep])
+    _score(["score", data, "--model", example_model_path, "--out", a, "--keep", keep], capsys)
     _score(["score", data, "--model", example_model_path, "--out", b, "--keep", keep,
-            "--batch-rows", 7])
+            "--batch-rows", 7], capsys)
     read = gzip.decompress if ext.endswith(".gz") else (lambda x: x)
     got_a, got_b = read(a.read_bytes()), read(b.read_bytes())
     assert got_a == got_b
@@ -74,15 +73,15 @@ def test_streamed_and_in_memory_csv_are_byte_identical(example_model_path, tmp_p
 
 
 def test_whole_number_ids_read_as_floats_are_written_as_integers(example_model_path,
-                                                                   tmp_path):
+                                                                   tmp_path, capsys):
     d = pd.read_csv(DATA).head(40)
     d["hhid"] = d["hhid"].astype(float)
     d.loc[30, "hhid"] = np.nan  # one missing id makes pandas read the column as floats
     data = tmp_path / "ids.csv"
     d.to_csv(data, index=False)
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
-    _score(["score", data, "--model", example_model_path, "--out", a])
-    _score(["score", data, "--model", example_model_path, "--out", b, "--batch-rows", 9])
+    _score(["score", data, "--model", example_model_path, "--out", a], capsys)
+    _score(["score", data, "--model", example_model_path, "--out", b, "--batch-rows", 9], capsys)
     assert a.read_bytes() == b.read_bytes()
     first = a.read_text().splitlines()[1].split(",")[0]
     assert first == str(int(d["hhid"].iloc[0]))
