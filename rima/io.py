@@ -307,7 +307,7 @@ def write_table(df: pd.DataFrame, path, data_label: str | None = None,
     variable label for each column (`labels`, else `rima.labels.variable_label`)."""
     path = Path(path)
     fmt = table_format(path, write=True)
-    if path.parent and not path.parent.exists():
+    if not path.parent.is_dir():
         writable_dir(path.parent)
     try:
         if fmt == "csv":
@@ -350,6 +350,8 @@ def writable_dir(path) -> Path:
     import tempfile
 
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path}: cannot write output there: it is a file, not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".rima-write-test-"):

@@ -284,8 +284,10 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
         raise DataError(f"batch_rows = {batch_rows}: give a positive number of rows")
     fin, fout = _kind(src), _kind(dst)
     keep = [c for c in keep if c not in model.required_columns]
-    if dst.parent and not dst.parent.exists():
-        dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.parent.is_dir():
+        from rima.io import writable_dir
+
+        writable_dir(dst.parent)
     # same extension, so the writer picks the same format and compression
     tmp = dst.with_name(f".partial-{os.getpid()}-{dst.name}")
     try:

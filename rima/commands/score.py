@@ -71,8 +71,12 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
                 "accounting": _accounting(counts)}
         rows_of = None
     elif raw is not None:
-        from rima.build.run import score_raw, write_build
+        from rima.build.run import report_paths, score_raw, write_build
 
+        beside = _beside(out_path)
+        refuse_overwrite([out_path, beside, *report_paths(beside)],
+                         [data, model_path, *raw[1].values(),
+                          *(s.path for s in model.spec.build.sources.values())])
         scores, built = score_raw(model, raw[1], raw[0])
         ok = scores["status"] == "ok"
         at = scores.columns.get_loc("RCI_100") + 1
