@@ -196,3 +196,22 @@ def test_an_id_beyond_64_bits_is_refused_not_rounded(df, model):
     r = _client(model).post("/models/m/score", json=rows)
     assert r.status_code == 200
     assert r.json()["households"][1]["id"] == str(2 ** 70)
+
+
+# ---------------------------------------------------------------- empty and mis-encoded
+def test_a_header_without_households_is_refused_alike_in_memory_and_streamed(
+        df, example_model_path, tmp_path, capsys):
+    data = tmp_path / "header.csv"
+    df.head(0).to_csv(data, index=False)
+    for extra in ([], ["--batch-rows", "5"]):
+        code, _, err = run(["score", str(data), "--model", str(example_model_path), "--out",
+                            str(tmp_path / "s.csv"), *extra], capsys)
+        assert code == 3 and "no data rows to score" in err, err
+        assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_spec_saved_as_utf16_says_so(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text(SPEC.read_text(), encoding="utf-16")
+    with pytest.raises(rima.errors.SpecError, match="saved as UTF-16; save the spec as UTF-8"):
+        rima.load_spec(path)

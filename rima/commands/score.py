@@ -112,6 +112,10 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
             click.echo(f"row {r:,}: non-numeric value {v!r} in {c} (not scored)", err=True)
     else:
         df = read_table(data, **read)
+        if not len(df):  # as the streamed path says (a header and no households)
+            from rima.errors import DataError
+
+            raise DataError(f"{data}: no data rows to score")
         _check_keep(df, keep_cols, data)
         scores = model.score(df)
         ok = scores["status"] == "ok"
