@@ -215,3 +215,29 @@ def test_a_spec_saved_as_utf16_says_so(tmp_path):
     path.write_text(SPEC.read_text(), encoding="utf-16")
     with pytest.raises(rima.errors.SpecError, match="saved as UTF-16; save the spec as UTF-8"):
         rima.load_spec(path)
+
+
+def test_serve_refuses_an_inconsistent_model_file_before_listening(example_model_path,
+                                                                   tmp_path, capsys):
+    # an SD of 0 used to crash the first scoring, so `rima serve` exited 1 at start
+    content = json.loads(example_model_path.read_text())
+    content["variables"]["sd"][4] = 0.0
+    bad = _write(content, tmp_path / "m.json")
+    code, _, err = run(["serve", "--model", str(bad), "--port", "0"], capsys)
+    assert code == 3, err
+    assert r"variables.sd[4]: must be positive" in err
+
+
+def test_ten_complete_households_fit_or_get_an_input_error(tmp_path, capsys):
+    """Ten complete rows: the fit either works or says what in the data to look at (exit
+    3); never an internal error."""
+    spec = rima.load_spec(SPEC)
+    d = pd.read_csv(DATA)
+    d = d[d[list(spec.variables)].notna().all(axis=1)]
+    for seed in range(3):
+        data = tmp_path / f"ten{seed}.csv"
+        d.sample(10, random_state=seed).to_csv(data, index=False)
+        code, _, err = run(["fit", str(data), "--spec", str(SPEC), "--out",
+                            str(tmp_path / f"fit{seed}"), "--no-report"], capsys)
+        assert code in (0, 3), err
+        assert "internal error" not in err
