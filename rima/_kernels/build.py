@@ -201,3 +201,104 @@ def units_pass(codes, n_groups, species, x, units):
         else:
             sums[g] += v * units[s]
     return sums, bad
+
+
+@njit(cache=True, nogil=True)
+def to_float(x, codes, out):
+    """x (any numeric dtype) as float64 into `out`, cells equal to one of `codes`
+    (float64) set to NaN: one pass instead of a conversion and a comparison per code."""
+    n = x.shape[0]
+    k = codes.shape[0]
+    for i in range(n):
+        v = np.float64(x[i])
+        for c in range(k):
+            if v == codes[c]:
+                v = np.nan
+                break
+        out[i] = v
+
+
+@njit(cache=True, nogil=True)
+def wide_counts(X, pos, kind, top):
+    """Cells of X (k, n) that the checks of a wide module would flag, per column.
+
+    Only households with a module row (pos >= 0) count. kind 0: any value; 1: whole days
+    0..top; 2: 0/1. Returns (k, 3) int64: missing, out of range (kind 1 or 2), negative.
+    Callers list the cells of a column only when its count is not zero, so clean modules
+    cost one pass.
+    """
+    k, n = X.shape
+    out = np.zeros((k, 3), dtype=np.int64)
+    # pos < 0 is rare (households without a row): counted apart so that the main loop
+    # is branch-free (survey answers are unpredictable for the branch predictor)
+    skip = 0
+    for i in range(n):
+        skip += pos[i] < 0
+    for j in range(k):
+        miss = 0
+        bad = 0
+        neg = 0
+        for i in range(n):
+            x = X[j, i]
+            m = np.isnan(x)
+            if kind == 1:
+                b = (x < 0) | (x > top) | (x != np.floor(x))
+            elif kind == 2:
+                b = (x != 0) & (x != 1)
+            else:
+                b = False
+            miss += m
+            bad += b & ~m
+            neg += x < 0
+        if skip:
+            # take back what the households without a row contributed
+            for i in range(n):
+                if pos[i] < 0:
+                    x = X[j, i]
+                    m = np.isnan(x)
+                    if kind == 1:
+                        b = (x < 0) | (x > top) | (x != np.floor(x))
+                    elif kind == 2:
+                        b = (x != 0) & (x != 1)
+                    else:
+                        b = False
+                    miss -= m
+                    bad -= b & ~m
+                    neg -= x < 0
+        out[j, 0] = miss
+        out[j, 1] = bad
+        out[j, 2] = neg
+    return out
+
+
+@njit(cache=True, nogil=True)
+def row_counts(codes, x):
+    """Missing and negative values of x among the rows mapped to a household
+    (codes >= 0): (missing, negative)."""
+    miss = 0
+    neg = 0
+    for i in range(codes.shape[0]):
+        if codes[i] < 0:
+            continue
+        v = x[i]
+        if np.isnan(v):
+            miss += 1
+        elif v < 0:
+            neg += 1
+    return miss, neg
+
+
+@njit(cache=True, nogil=True)
+def head_flags(x, code):
+    """1 where x equals the head code, 0 where not, -1 where x is missing (int8)."""
+    n = x.shape[0]
+    out = np.empty(n, dtype=np.int8)
+    for i in range(n):
+        v = x[i]
+        if np.isnan(v):
+            out[i] = -1
+        elif v == code:
+            out[i] = 1
+        else:
+            out[i] = 0
+    return out

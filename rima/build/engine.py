@@ -165,7 +165,7 @@ class BuildContext:
             if key not in self.cache:
                 X = np.empty((len(columns), self.n))
                 for j, c in enumerate(columns):
-                    X[j] = mod.number(c, where, vs.name)
+                    mod.number_into(c, X[j], where, vs.name)
                 self.cache[key] = X
             if "arange" not in self.cache:
                 self.cache["arange"] = np.arange(self.n)

@@ -31,7 +31,7 @@ class HouseholdIndex:
         missing = ids.isna().to_numpy()
         self.missing = missing
         self.duplicate = np.zeros(self.n, dtype=bool)
-        if keys is not None and ok.all() and self.n:
+        if keys is not None and (ok is None or ok.all()) and self.n:
             from rima._kernels.build import DENSE_SPAN_FACTOR, dense_table
 
             lo, hi = int(keys.min()), int(keys.max())
@@ -59,20 +59,20 @@ class HouseholdIndex:
                 from rima._kernels.build import dense_lookup
 
                 lo, table = self._dense
-                return dense_lookup(np.where(ok, k, lo - 1), lo, table)
+                return dense_lookup(k if ok is None else np.where(ok, k, lo - 1), lo, table)
         index, pos = self._hashed()
         got = index.get_indexer(_text_or_number(keys))
         return np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)
 
 
 def _int_keys(s: pd.Series):
-    """(int64 keys, ok mask) when the ids are integers (floats without fractions count);
-    (None, None) otherwise."""
+    """(int64 keys, ok mask or None when every key is there) when the ids are integers
+    (floats without fractions count); (None, None) otherwise."""
     if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
         if s.hasnans:
             ok = s.notna().to_numpy()
             return s.fillna(0).to_numpy(dtype=np.int64), ok
-        return s.to_numpy(dtype=np.int64), np.ones(len(s), dtype=bool)
+        return s.to_numpy(dtype=np.int64), None
     if pd.api.types.is_float_dtype(s.dtype):
         x = s.to_numpy(dtype=np.float64)
         ok = np.isfinite(x)
@@ -90,14 +90,22 @@ def _text_or_number(s: pd.Series):
     return s.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v).to_numpy()
 
 
-def numeric(series: pd.Series, codes=()) -> tuple[np.ndarray, np.ndarray]:
-    """(float64 values, non-numeric mask): missing codes and Stata missing become NaN."""
+def numeric(series: pd.Series, codes=(), out=None) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values, non-numeric mask): missing codes and Stata missing become NaN.
+    `out` (float64, the column's length), when given, receives the values."""
     num_codes = [float(c) for c in codes if not isinstance(c, str)]
     text_codes = {str(c).strip() for c in codes}
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         series = series.astype(object)
         dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        from rima._kernels.build import to_float
+
+        # one pass: the conversion and the declared codes together
+        x = np.empty(len(series)) if out is None else out
+        to_float(series.to_numpy(), np.array(num_codes, dtype=np.float64), x)
+        return x, np.zeros(x.shape[0], dtype=bool)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         x = series.to_numpy(dtype=np.float64, na_value=np.nan)
         if num_codes and not x.flags.writeable:
@@ -115,6 +123,9 @@ def numeric(series: pd.Series, codes=()) -> tuple[np.ndarray, np.ndarray]:
         hit = x == c
         if hit.any():
             x[hit] = np.nan
+    if out is not None:
+        out[:] = x
+        x = out
     return x, bad
 
 
@@ -182,10 +193,18 @@ class Module:
 
     def number(self, column: str, where: str, variable: str = "") -> np.ndarray:
         """The column as float64 (NaN = missing); non-numeric cells are reported once."""
+        return self.number_into(column, None, where, variable)
+
+    def number_into(self, column: str, out, where: str, variable: str = "") -> np.ndarray:
+        """`number`, writing the values into `out` (a float64 row of the module's length)
+        when the column has not been read yet; returns the values (out or the earlier
+        array). The values are kept for later reads: callers do not modify them."""
         self.require(column, where)
         if column not in self._numeric:
-            self._numeric[column] = numeric(self.df[column], self.missing_codes)
+            self._numeric[column] = numeric(self.df[column], self.missing_codes, out)
         x, bad = self._numeric[column]
+        if out is not None and x is not out:
+            out[:] = x
         if bad.any() and column not in self._reported:
             self._reported.add(column)
             rows = np.flatnonzero(bad)

@@ -44,15 +44,21 @@ def weights_of(recipe, defaults) -> dict[str, float]:
 def _items(ctx, recipe, vs, items, kind):
     """(X (k, n), columns, module) with missing and out-of-range cells flagged;
     kind "days" (whole days 0..max_days) or "binary" (0/1)."""
+    from rima._kernels.build import wide_counts
+
     cols = item_columns(recipe, items)
     where = f"[build.{recipe.variable}]"
     X, pos, mod = ctx.wide(recipe.options["source"], list(cols.values()), vs, where)
+    top = float(recipe.options["max_days"]) if kind == "days" else 1.0
+    # one pass counts the bad cells; only the columns holding some are listed cell by cell
+    counts = wide_counts(X, pos, 1 if kind == "days" else 2, top)
     for j, (item, col) in enumerate(cols.items()):
+        if not counts[j, :2].any():
+            continue
         x = X[j]
         ctx.flag_cells(vs, mod, col, np.isnan(x), x, pos, st.MISSING_VALUE,
                        f"missing value for {item} ({mod.name}.{col})")
         if kind == "days":
-            top = float(recipe.options["max_days"])
             bad = ((x < 0) | (x > top) | (x != np.round(x))) & ~np.isnan(x)
             ctx.flag_cells(vs, mod, col, bad, x, pos, st.OUT_OF_RANGE,
                            f"days out of range 0-{top:g} for {item} ({mod.name}.{col})")

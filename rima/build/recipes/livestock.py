@@ -70,11 +70,16 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     names, units, lookup = species_table(recipe)
+    from rima._kernels.build import units_pass, wide_counts
+
     if o["layout"] == "wide":
         out = []
         for cols in count_columns:
             X, pos, mod = ctx.wide(o["source"], list(cols.values()), vs, where)
+            counts = wide_counts(X, pos, 0, 0.0)
             for j, (sp, col) in enumerate(cols.items()):
+                if not (counts[j, 0] or counts[j, 2]):
+                    continue
                 x = X[j]
                 ctx.flag_cells(vs, mod, col, np.isnan(x), x, pos, st.MISSING_VALUE,
                                f"missing {sp} count ({mod.name}.{col})")
@@ -83,8 +88,6 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
             w = np.array([units[names.index(sp)] for sp in cols])
             out.append(w @ X)
         return out
-    from rima._kernels.build import units_pass
-
     mod = ctx.module(o["source"])
     mod.require(o["species_column"], where)
     key = ("species", o["source"], o["species_column"], tuple(lookup.items()))

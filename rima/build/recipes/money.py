@@ -18,6 +18,20 @@ def _columns(x) -> list[str]:
     return [x] if isinstance(x, str) else [str(c) for c in x]
 
 
+def _flag_amounts(ctx, vs, mod, col, x):
+    """Flag the households of rows with a missing or negative amount (after one pass
+    finding whether there are any)."""
+    from rima._kernels.build import row_counts
+
+    missing, negative = row_counts(mod.codes, x)
+    if missing:
+        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
+                      f"missing value in {mod.name}.{col}")
+    if negative:
+        ctx.flag_rows(vs, mod, col, x < 0, st.OUT_OF_RANGE,
+                      f"negative value in {mod.name}.{col}")
+
+
 def module_total(ctx, recipe, vs, source, columns, product=False):
     """Per household: the sum over the module's rows of the columns' values (or of their
     product, for quantity x unit value); missing and negative cells are flagged."""
@@ -28,10 +42,7 @@ def module_total(ctx, recipe, vs, source, columns, product=False):
     row_value = None
     for col in columns:
         x = mod.number(col, where, vs.name)
-        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
-                      f"missing value in {mod.name}.{col}")
-        ctx.flag_rows(vs, mod, col, x < 0, st.OUT_OF_RANGE,
-                      f"negative value in {mod.name}.{col}")
+        _flag_amounts(ctx, vs, mod, col, x)
         if row_value is None:
             row_value = x.copy()
         elif product:
@@ -72,10 +83,7 @@ def income_sources(ctx, recipe, vs):
     count = np.zeros(mod.n_rows)
     for col in _columns(o["amount_column"]):
         x = mod.number(col, where, vs.name)
-        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
-                      f"missing value in {mod.name}.{col}")
-        ctx.flag_rows(vs, mod, col, x < 0, st.OUT_OF_RANGE,
-                      f"negative value in {mod.name}.{col}")
+        _flag_amounts(ctx, vs, mod, col, x)
         count += x > 0
     return group_sum(mod.codes, ctx.n, count)[0]
 
@@ -89,10 +97,7 @@ def nonlivestock_income_share(ctx, recipe, vs):
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
     x = mod.number(o["amount_column"], where, vs.name)
-    ctx.flag_rows(vs, mod, o["amount_column"], np.isnan(x), st.MISSING_VALUE,
-                  f"missing value in {mod.name}.{o['amount_column']}")
-    ctx.flag_rows(vs, mod, o["amount_column"], x < 0, st.OUT_OF_RANGE,
-                  f"negative value in {mod.name}.{o['amount_column']}")
+    _flag_amounts(ctx, vs, mod, o["amount_column"], x)
     mod.require(o["source_column"], where)
     from rima.build.sources import text_codes
 

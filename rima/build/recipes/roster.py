@@ -55,11 +55,9 @@ def _head_flags(mod, column, code, where) -> np.ndarray:
         want = code.strip().casefold()
         return text_codes(s, lambda v: -1 if v is None or pd.isna(v) else int(
             str(v).strip().casefold() == want)).astype(np.int8)
-    else:
-        x = mod.number(column, where)
-        isna = np.isnan(x)
-        eq = x == float(code)
-    return np.where(isna, -1, eq.astype(np.int8)).astype(np.int8)
+    from rima._kernels.build import head_flags
+
+    return head_flags(mod.number(column, where), float(code))
 
 
 def _common(ctx, recipe, vs, R, ages=True):
@@ -79,8 +77,9 @@ def _head(ctx, recipe, vs, R):
     mod, C, o = R["mod"], R["C"], recipe.options
     _common(ctx, recipe, vs, R, ages=False)
     rel = o["relation_column"]
-    ctx.flag_rows(vs, mod, rel, R["head"] < 0, st.MISSING_RELATION,
-                  f"missing relation to head in {mod.name}.{rel}")
+    if C[:, NO_REL].any():
+        ctx.flag_rows(vs, mod, rel, R["head"] < 0, st.MISSING_RELATION,
+                      f"missing relation to head in {mod.name}.{rel}")
     has = C[:, MEMBERS] > 0
     ctx.flag_households(vs, has & (C[:, HEADS] == 0), st.NO_HEAD, mod.name,
                         f"no head in {mod.name}", rel)
