@@ -132,6 +132,8 @@ def roster_pass(codes, n_groups, age, head, edu, ages):
     C = np.zeros((G, 11), dtype=np.int64)
     head_row = np.full(G, -1, dtype=np.int64)
     max_edu = np.full(G, -np.inf)
+    # ages and education are unpredictable for the branch predictor: the counts add
+    # 0/1 conditions instead of branching on them
     for i in range(codes.shape[0]):
         g = codes[i]
         if g < 0:
@@ -145,27 +147,20 @@ def roster_pass(codes, n_groups, age, head, edu, ages):
         elif h < 0:
             C[g, 9] += 1
         a = age[i]
-        if np.isnan(a):
-            C[g, 7] += 1
-            continue
-        if a < 0 or a > max_age:
-            C[g, 8] += 1
-            continue
-        if a >= adult_age:
-            C[g, 2] += 1
-            e = edu[i]
-            if not np.isnan(e):
-                max_edu[g] = max(max_edu[g], e)
-            else:
-                C[g, 10] += 1
-        else:
-            C[g, 3] += 1
-        if a < young_below:
-            C[g, 4] += 1
-        if a > old_above:
-            C[g, 5] += 1
-        if a >= work_lo and a <= work_hi:
-            C[g, 6] += 1
+        no_age = np.isnan(a)
+        valid = (a >= 0) & (a <= max_age)  # False for NaN
+        adult = valid & (a >= adult_age)
+        C[g, 7] += no_age
+        C[g, 8] += (not no_age) & (not valid)
+        C[g, 2] += adult
+        C[g, 3] += valid & (not adult)
+        C[g, 4] += valid & (a < young_below)
+        C[g, 5] += valid & (a > old_above)
+        C[g, 6] += valid & (a >= work_lo) & (a <= work_hi)
+        e = edu[i]
+        no_edu = np.isnan(e)
+        C[g, 10] += adult & no_edu
+        max_edu[g] = max(max_edu[g], e if adult & (not no_edu) else -np.inf)
     for g in range(G):
         if max_edu[g] == -np.inf:
             max_edu[g] = np.nan
@@ -248,7 +243,7 @@ def wide_counts(X, pos, kind, top):
             else:
                 b = False
             miss += m
-            bad += b & ~m
+            bad += b & (not m)
             neg += x < 0
         if skip:
             # take back what the households without a row contributed
@@ -263,7 +258,7 @@ def wide_counts(X, pos, kind, top):
                     else:
                         b = False
                     miss -= m
-                    bad -= b & ~m
+                    bad -= b & (not m)
                     neg -= x < 0
         out[j, 0] = miss
         out[j, 1] = bad
@@ -302,3 +297,34 @@ def head_flags(x, code):
         else:
             out[i] = 0
     return out
+
+
+@njit(cache=True, nogil=True)
+def group_sum_split(codes, n_groups, x, part):
+    """Sums of x by group, over all rows and over the rows where `part` is true (NaN
+    skipped): (total, part_total); e.g. all income and livestock income in one pass."""
+    total = np.zeros(n_groups)
+    sub = np.zeros(n_groups)
+    for i in range(codes.shape[0]):
+        g = codes[i]
+        if g >= 0:
+            v = x[i]
+            if not np.isnan(v):
+                total[g] += v
+                if part[i]:
+                    sub[g] += v
+    return total, sub
+
+
+@njit(cache=True, nogil=True)
+def group_sum_product(codes, n_groups, a, b):
+    """Sum of a * b by group (quantity x unit value); a row with a missing factor adds
+    nothing."""
+    s = np.zeros(n_groups)
+    for i in range(codes.shape[0]):
+        g = codes[i]
+        if g >= 0:
+            v = a[i] * b[i]
+            if not np.isnan(v):
+                s[g] += v
+    return s

@@ -35,17 +35,23 @@ def _flag_amounts(ctx, vs, mod, col, x):
 def module_total(ctx, recipe, vs, source, columns, product=False):
     """Per household: the sum over the module's rows of the columns' values (or of their
     product, for quantity x unit value); missing and negative cells are flagged."""
-    from rima._kernels.build import group_sum
+    from rima._kernels.build import group_sum, group_sum_product
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(source)
-    row_value = None
+    xs = []
     for col in columns:
         x = mod.number(col, where, vs.name)
         _flag_amounts(ctx, vs, mod, col, x)
-        if row_value is None:
-            row_value = x.copy()
-        elif product:
+        xs.append(x)
+    # the usual one or two columns are summed straight from the module's values
+    if len(xs) == 1:
+        return group_sum(mod.codes, ctx.n, xs[0])[0], mod
+    if len(xs) == 2 and product:
+        return group_sum_product(mod.codes, ctx.n, xs[0], xs[1]), mod
+    row_value = xs[0].copy()
+    for x in xs[1:]:
+        if product:
             row_value *= x
         else:
             row_value += x
@@ -91,7 +97,7 @@ def income_sources(ctx, recipe, vs):
 def nonlivestock_income_share(ctx, recipe, vs):
     """1 - livestock income / total income, from a long income module whose
     `source_column` names each income source; `livestock` lists the livestock ones."""
-    from rima._kernels.build import group_reduce
+    from rima._kernels.build import group_sum_split
 
     o = recipe.options
     where = f"[build.{recipe.variable}]"
@@ -104,9 +110,7 @@ def nonlivestock_income_share(ctx, recipe, vs):
     names = {str(v).strip().casefold() for v in o["livestock"]}
     is_live = text_codes(mod.df[o["source_column"]],
                          lambda v: v is not None and str(v).strip().casefold() in names)
-    V = np.vstack([x, np.where(is_live, x, 0.0)])
-    _, _, sums, *_ = group_reduce(mod.codes, ctx.n, V)
-    total, live = sums
+    total, live = group_sum_split(mod.codes, ctx.n, x, is_live)
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
     return np.divide(total - live, total, out=np.full(ctx.n, np.nan), where=total > 0)

@@ -132,22 +132,40 @@ def _head_value(ctx, recipe, vs, column, numeric):
         out = np.full(ctx.n, np.nan)
         out[have] = x[row[have]]
     else:
-        # take the heads' rows first: text work on one row per household, not per person
-        taken = mod.df[column].take(row[have])
-        gone = taken.isna().to_numpy()
-        if mod.missing_codes:
-            from rima.build.sources import text_codes
+        src = mod.df[column]
+        if isinstance(src.dtype, pd.CategoricalDtype):
+            vals = _head_labels(src, row[have], mod.missing_codes)
+        else:
+            # the heads' rows first: text work on one row per household, not per person
+            taken = src.take(row[have])
+            gone = taken.isna().to_numpy()
+            if mod.missing_codes:
+                from rima.build.sources import text_codes
 
-            declared = {str(c) for c in mod.missing_codes}
-            gone = gone | text_codes(taken, lambda v: v is not None and str(v) in declared)
-        vals = taken.to_numpy(dtype=object, copy=True)
-        vals[gone] = None
+                declared = {str(c) for c in mod.missing_codes}
+                gone = gone | text_codes(taken, lambda v: v is not None and str(v) in declared)
+            vals = taken.to_numpy(dtype=object, copy=True)
+            vals[gone] = None
         out = np.full(ctx.n, None, dtype=object)
         out[have] = vals
     miss = have & pd.isna(out)
     ctx.flag_cells(vs, mod, column, miss, out, row, st.MISSING_VALUE,
                    f"head's {column} missing in {mod.name}.{column}")
     return out, R, row
+
+
+def _head_labels(src, rows, missing_codes) -> np.ndarray:
+    """The labels of a categorical column at `rows` as objects (None where missing or a
+    declared missing code): each category converted once, then spread by its code."""
+    cats = src.cat.categories
+    labels = pd.Categorical.from_codes(np.arange(len(cats)), dtype=src.dtype).to_numpy(
+        dtype=object)
+    declared = {str(c) for c in missing_codes}
+    table = np.empty(len(cats) + 1, dtype=object)
+    for j, v in enumerate(labels):
+        table[j] = None if pd.isna(v) or str(v) in declared else v
+    codes = src.cat.codes.to_numpy()[rows]
+    return table[np.where(codes < 0, len(cats), codes)]
 
 
 def head_sex(ctx, recipe, vs):
