@@ -15,6 +15,21 @@ from numba import njit
 # many times the number of households (else the caller hashes with pandas).
 DENSE_SPAN_FACTOR = 8
 
+# Module columns reach the kernels as stored (int64 counts, float64 amounts ...) with the
+# declared missing codes beside them: converting each column to float64 first would
+# write (and page in) a copy of every column the build reads.
+NO_CODES = np.empty(0)
+
+
+@njit(inline="always")
+def _num(x, i, miss):
+    """Row i of a stored column as float64; NaN where it equals a missing code."""
+    v = np.float64(x[i])
+    for c in range(miss.shape[0]):
+        if v == miss[c]:
+            return np.nan
+    return v
+
 
 @njit(cache=True, nogil=True)
 def dense_table(keys, lo, span):
@@ -97,14 +112,15 @@ def group_reduce(codes, n_groups, V):
 
 
 @njit(cache=True, nogil=True)
-def group_sum(codes, n_groups, x):
-    """Sum and non-missing count of one column by group (NaN skipped)."""
+def group_sum(codes, n_groups, x, miss):
+    """Sum and non-missing count of one column by group (NaN and missing codes
+    skipped)."""
     s = np.zeros(n_groups)
     c = np.zeros(n_groups, dtype=np.int64)
     for i in range(codes.shape[0]):
         g = codes[i]
         if g >= 0:
-            v = x[i]
+            v = _num(x, i, miss)
             if not np.isnan(v):
                 s[g] += v
                 c[g] += 1
@@ -112,12 +128,12 @@ def group_sum(codes, n_groups, x):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def roster_pass(codes, n_groups, age, head, edu, ages):
+def roster_pass(codes, n_groups, age, age_miss, head, edu, edu_miss, ages):
     """Everything the roster recipes need, in one pass over the person rows.
 
-    codes (n,) household position of each person (-1: left out); age (n,) float (NaN =
-    missing); head (n,) int8 1 = head of household, 0 = not, -1 = relation missing;
-    edu (n,) float years or level (NaN = missing).
+    codes (n,) household position of each person (-1: left out); age (n,) (NaN or a
+    code of age_miss = missing); head (n,) int8 1 = head of household, 0 = not, -1 =
+    relation missing; edu (n,) years or level (NaN or a code of edu_miss = missing).
     ages (6,) float: adult_age (AE adult from this age), young_below, old_above,
     max_age, working_low, working_high (working age: working_low <= age <= working_high).
 
@@ -146,7 +162,7 @@ def roster_pass(codes, n_groups, age, head, edu, ages):
                 head_row[g] = i
         elif h < 0:
             C[g, 9] += 1
-        a = age[i]
+        a = _num(age, i, age_miss)
         no_age = np.isnan(a)
         valid = (a >= 0) & (a <= max_age)  # False for NaN
         adult = valid & (a >= adult_age)
@@ -157,7 +173,7 @@ def roster_pass(codes, n_groups, age, head, edu, ages):
         C[g, 4] += valid & (a < young_below)
         C[g, 5] += valid & (a > old_above)
         C[g, 6] += valid & (a >= work_lo) & (a <= work_hi)
-        e = edu[i]
+        e = _num(edu, i, edu_miss)
         no_edu = np.isnan(e)
         C[g, 10] += adult & no_edu
         max_edu[g] = max(max_edu[g], e if adult & (not no_edu) else -np.inf)
@@ -168,11 +184,12 @@ def roster_pass(codes, n_groups, age, head, edu, ages):
 
 
 @njit(cache=True, nogil=True)
-def units_pass(codes, n_groups, species, x, units):
+def units_pass(codes, n_groups, species, x, miss, units):
     """Herd in units by household in one pass over a long livestock module.
 
     codes (n,) household of each row (-1 left out); species (n,) species index (-1
-    unknown, -2 missing); x (n,) head counted; units (S,) units per head of each species.
+    unknown, -2 missing); x (n,) head counted (NaN or a code of miss = missing); units
+    (S,) units per head of each species.
     Rows with an unknown or missing species, a missing or a negative count are not summed.
     Returns sums (G,) and counts (4,) of the rows left out for each reason among the
     households' rows: unknown species, missing species, missing count, negative count.
@@ -184,7 +201,7 @@ def units_pass(codes, n_groups, species, x, units):
         if g < 0:
             continue
         s = species[i]
-        v = x[i]
+        v = _num(x, i, miss)
         if s == -1:
             bad[0] += 1
         elif s == -2:
@@ -202,15 +219,8 @@ def units_pass(codes, n_groups, species, x, units):
 def to_float(x, codes, out):
     """x (any numeric dtype) as float64 into `out`, cells equal to one of `codes`
     (float64) set to NaN: one pass instead of a conversion and a comparison per code."""
-    n = x.shape[0]
-    k = codes.shape[0]
-    for i in range(n):
-        v = np.float64(x[i])
-        for c in range(k):
-            if v == codes[c]:
-                v = np.nan
-                break
-        out[i] = v
+    for i in range(x.shape[0]):
+        out[i] = _num(x, i, codes)
 
 
 @njit(cache=True, nogil=True)
@@ -267,29 +277,29 @@ def wide_counts(X, pos, kind, top):
 
 
 @njit(cache=True, nogil=True)
-def row_counts(codes, x):
+def row_counts(codes, x, miss):
     """Missing and negative values of x among the rows mapped to a household
     (codes >= 0): (missing, negative)."""
-    miss = 0
+    n_miss = 0
     neg = 0
     for i in range(codes.shape[0]):
         if codes[i] < 0:
             continue
-        v = x[i]
+        v = _num(x, i, miss)
         if np.isnan(v):
-            miss += 1
+            n_miss += 1
         elif v < 0:
             neg += 1
-    return miss, neg
+    return n_miss, neg
 
 
 @njit(cache=True, nogil=True)
-def head_flags(x, code):
+def head_flags(x, miss, code):
     """1 where x equals the head code, 0 where not, -1 where x is missing (int8)."""
     n = x.shape[0]
     out = np.empty(n, dtype=np.int8)
     for i in range(n):
-        v = x[i]
+        v = _num(x, i, miss)
         if np.isnan(v):
             out[i] = -1
         elif v == code:
@@ -300,7 +310,7 @@ def head_flags(x, code):
 
 
 @njit(cache=True, nogil=True)
-def group_sum_split(codes, n_groups, x, part):
+def group_sum_split(codes, n_groups, x, miss, part):
     """Sums of x by group, over all rows and over the rows where `part` is true (NaN
     skipped): (total, part_total); e.g. all income and livestock income in one pass."""
     total = np.zeros(n_groups)
@@ -308,7 +318,7 @@ def group_sum_split(codes, n_groups, x, part):
     for i in range(codes.shape[0]):
         g = codes[i]
         if g >= 0:
-            v = x[i]
+            v = _num(x, i, miss)
             if not np.isnan(v):
                 total[g] += v
                 if part[i]:
@@ -317,14 +327,23 @@ def group_sum_split(codes, n_groups, x, part):
 
 
 @njit(cache=True, nogil=True)
-def group_sum_product(codes, n_groups, a, b):
+def group_sum_product(codes, n_groups, a, a_miss, b, b_miss):
     """Sum of a * b by group (quantity x unit value); a row with a missing factor adds
     nothing."""
     s = np.zeros(n_groups)
     for i in range(codes.shape[0]):
         g = codes[i]
         if g >= 0:
-            v = a[i] * b[i]
+            v = _num(a, i, a_miss) * _num(b, i, b_miss)
             if not np.isnan(v):
                 s[g] += v
     return s
+
+
+@njit(cache=True, nogil=True)
+def take_float(x, miss, rows):
+    """x at `rows` as float64 (NaN where missing or a missing code)."""
+    out = np.empty(rows.shape[0])
+    for j in range(rows.shape[0]):
+        out[j] = _num(x, rows[j], miss)
+    return out

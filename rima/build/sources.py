@@ -166,6 +166,7 @@ class Module:
         self._issues = issues
         self._wide = None
         self._aligned = None
+        self._codes = None
 
     def _report_orphans(self, issues):
         lost = np.flatnonzero(self.codes < 0)
@@ -194,6 +195,22 @@ class Module:
     def number(self, column: str, where: str, variable: str = "") -> np.ndarray:
         """The column as float64 (NaN = missing); non-numeric cells are reported once."""
         return self.number_into(column, None, where, variable)
+
+    def values(self, column: str, where: str, variable: str = ""):
+        """(values, missing codes) for a kernel: a plain numeric column as stored, with
+        the declared numeric missing codes (float64) the kernel treats as NaN; any
+        other column as `number` reads it, with no codes."""
+        from rima._kernels.build import NO_CODES
+
+        self.require(column, where)
+        if column not in self._numeric:
+            s = self.df[column]
+            if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
+                if self._codes is None:
+                    self._codes = np.array([float(c) for c in self.missing_codes
+                                            if not isinstance(c, str)], dtype=np.float64)
+                return s.to_numpy(), self._codes
+        return self.number(column, where, variable), NO_CODES
 
     def number_into(self, column: str, out, where: str, variable: str = "") -> np.ndarray:
         """`number`, writing the values into `out` (a float64 row of the module's length)

@@ -97,15 +97,16 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
     codes = mod.codes if rows_mask is None else np.where(rows_mask, mod.codes, -1)
     out = []
     for col in count_columns:
-        x = mod.number(col, where, vs.name)
+        x, miss = mod.values(col, where, vs.name)
         key_col = ("herd_sum", o["source"], col, key, tuple(units), o.get("round_column"),
                    tag)
         if key_col not in ctx.cache:
             # one pass: the units of each row's species summed by household, and the
             # rows that cannot be counted (found row by row below only if there are any)
-            ctx.cache[key_col] = units_pass(codes, ctx.n, sp, x, units)
+            ctx.cache[key_col] = units_pass(codes, ctx.n, sp, x, miss, units)
         total, bad = ctx.cache[key_col]
         if bad.any():
+            x = mod.number(col, where, vs.name)
             use = codes >= 0
             spc = o["species_column"]
             ctx.flag_rows(vs, mod, spc, use & (sp == -1), st.UNKNOWN_SPECIES,

@@ -18,44 +18,44 @@ def _columns(x) -> list[str]:
     return [x] if isinstance(x, str) else [str(c) for c in x]
 
 
-def _flag_amounts(ctx, vs, mod, col, x):
-    """Flag the households of rows with a missing or negative amount (after one pass
-    finding whether there are any)."""
+def _amounts(ctx, vs, mod, col, where):
+    """(values, missing codes) of an amount column (`Module.values`), with the households
+    of rows with a missing or negative amount flagged (after one pass finding whether
+    there are any)."""
     from rima._kernels.build import row_counts
 
-    missing, negative = row_counts(mod.codes, x)
+    x, miss = mod.values(col, where, vs.name)
+    missing, negative = row_counts(mod.codes, x, miss)
     if missing:
-        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
+        ctx.flag_rows(vs, mod, col, np.isnan(mod.number(col, where)), st.MISSING_VALUE,
                       f"missing value in {mod.name}.{col}")
     if negative:
-        ctx.flag_rows(vs, mod, col, x < 0, st.OUT_OF_RANGE,
+        ctx.flag_rows(vs, mod, col, mod.number(col, where) < 0, st.OUT_OF_RANGE,
                       f"negative value in {mod.name}.{col}")
+    return x, miss
 
 
 def module_total(ctx, recipe, vs, source, columns, product=False):
     """Per household: the sum over the module's rows of the columns' values (or of their
     product, for quantity x unit value); missing and negative cells are flagged."""
-    from rima._kernels.build import group_sum, group_sum_product
+    from rima._kernels.build import NO_CODES, group_sum, group_sum_product
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(source)
-    xs = []
-    for col in columns:
-        x = mod.number(col, where, vs.name)
-        _flag_amounts(ctx, vs, mod, col, x)
-        xs.append(x)
+    xs = [_amounts(ctx, vs, mod, col, where) for col in columns]
     # the usual one or two columns are summed straight from the module's values
     if len(xs) == 1:
-        return group_sum(mod.codes, ctx.n, xs[0])[0], mod
+        return group_sum(mod.codes, ctx.n, *xs[0])[0], mod
     if len(xs) == 2 and product:
-        return group_sum_product(mod.codes, ctx.n, xs[0], xs[1]), mod
-    row_value = xs[0].copy()
-    for x in xs[1:]:
+        return group_sum_product(mod.codes, ctx.n, *xs[0], *xs[1]), mod
+    row_value = mod.number(columns[0], where, vs.name).copy()
+    for col in columns[1:]:
+        x = mod.number(col, where, vs.name)
         if product:
             row_value *= x
         else:
             row_value += x
-    total, _ = group_sum(mod.codes, ctx.n, row_value)
+    total, _ = group_sum(mod.codes, ctx.n, row_value, NO_CODES)
     return total, mod
 
 
@@ -81,17 +81,16 @@ def money_per_ae(ctx, recipe, vs):
 def income_sources(ctx, recipe, vs):
     """Income sources with a positive amount (rows of a long module, or columns of a wide
     one)."""
-    from rima._kernels.build import group_sum
+    from rima._kernels.build import NO_CODES, group_sum
 
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
     count = np.zeros(mod.n_rows)
     for col in _columns(o["amount_column"]):
-        x = mod.number(col, where, vs.name)
-        _flag_amounts(ctx, vs, mod, col, x)
-        count += x > 0
-    return group_sum(mod.codes, ctx.n, count)[0]
+        _amounts(ctx, vs, mod, col, where)
+        count += mod.number(col, where, vs.name) > 0
+    return group_sum(mod.codes, ctx.n, count, NO_CODES)[0]
 
 
 def nonlivestock_income_share(ctx, recipe, vs):
@@ -102,15 +101,14 @@ def nonlivestock_income_share(ctx, recipe, vs):
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
-    x = mod.number(o["amount_column"], where, vs.name)
-    _flag_amounts(ctx, vs, mod, o["amount_column"], x)
+    x, miss = _amounts(ctx, vs, mod, o["amount_column"], where)
     mod.require(o["source_column"], where)
     from rima.build.sources import text_codes
 
     names = {str(v).strip().casefold() for v in o["livestock"]}
     is_live = text_codes(mod.df[o["source_column"]],
                          lambda v: v is not None and str(v).strip().casefold() in names)
-    total, live = group_sum_split(mod.codes, ctx.n, x, is_live)
+    total, live = group_sum_split(mod.codes, ctx.n, x, miss, is_live)
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
     return np.divide(total - live, total, out=np.full(ctx.n, np.nan), where=total > 0)

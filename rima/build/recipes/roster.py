@@ -29,18 +29,23 @@ def _pass(ctx, recipe):
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
-    age = mod.number(o["age_column"], where)
+    age, age_miss = mod.values(o["age_column"], where)
     head = _head_flags(mod, o["relation_column"], o["head_code"], where)
     edu_col = o["education_column"]
-    edu = mod.number(edu_col, where) if mod.has(edu_col) else np.full(mod.n_rows, np.nan)
+    edu, edu_miss = (mod.values(edu_col, where) if mod.has(edu_col)
+                     else (np.full(mod.n_rows, np.nan), age_miss[:0]))
     lo, hi = map(float, o["working_ages"])
     ages = np.array([o["adult_age"], o["young_below"], o["old_above"], o["max_age"], lo, hi],
                     dtype=np.float64)
-    C, head_row, max_edu = roster_pass(mod.codes, ctx.n, age, head, edu, ages)
+    C, head_row, max_edu = roster_pass(mod.codes, ctx.n, age, age_miss, head, edu, edu_miss,
+                                       ages)
     # the rows behind bad-age statuses, found once for all the roster variables
-    bad_age = (age < 0) | (age > float(o["max_age"])) if C[:, BAD_AGE].any() else None
-    no_age = np.isnan(age) if C[:, NO_AGE].any() else None
-    out = {"mod": mod, "age": age, "head": head, "C": C, "head_row": head_row,
+    bad_age = no_age = None
+    if C[:, BAD_AGE].any() or C[:, NO_AGE].any():
+        x = mod.number(o["age_column"], where)
+        bad_age = (x < 0) | (x > float(o["max_age"])) if C[:, BAD_AGE].any() else None
+        no_age = np.isnan(x) if C[:, NO_AGE].any() else None
+    out = {"mod": mod, "head": head, "C": C, "head_row": head_row,
            "max_edu": max_edu, "bad_age": bad_age, "no_age": no_age}
     ctx.cache[key] = out
     return out
@@ -57,7 +62,7 @@ def _head_flags(mod, column, code, where) -> np.ndarray:
             str(v).strip().casefold() == want)).astype(np.int8)
     from rima._kernels.build import head_flags
 
-    return head_flags(mod.number(column, where), float(code))
+    return head_flags(*mod.values(column, where), float(code))
 
 
 def _common(ctx, recipe, vs, R, ages=True):
@@ -128,9 +133,11 @@ def _head_value(ctx, recipe, vs, column, numeric):
     mod.require(column, f"[build.{recipe.variable}]")
     have = row >= 0
     if numeric:
-        x = mod.number(column, f"[build.{recipe.variable}]", vs.name)
+        from rima._kernels.build import take_float
+
+        x, miss = mod.values(column, f"[build.{recipe.variable}]", vs.name)
         out = np.full(ctx.n, np.nan)
-        out[have] = x[row[have]]
+        out[have] = take_float(x, miss, row[have])
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
