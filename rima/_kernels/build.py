@@ -145,7 +145,9 @@ def roster_pass(codes, n_groups, age, age_miss, head, edu, edu_miss, ages):
     adult_age, young_below, old_above, max_age, work_lo, work_hi = (
         ages[0], ages[1], ages[2], ages[3], ages[4], ages[5])
     G = n_groups
-    C = np.zeros((G, 11), dtype=np.int64)
+    # stored count by count, so that each count (a column of the returned C) is
+    # contiguous for the recipes that read it
+    Ct = np.zeros((11, G), dtype=np.int64)
     head_row = np.full(G, -1, dtype=np.int64)
     max_edu = np.full(G, -np.inf)
     # ages and education are unpredictable for the branch predictor: the counts add
@@ -154,33 +156,33 @@ def roster_pass(codes, n_groups, age, age_miss, head, edu, edu_miss, ages):
         g = codes[i]
         if g < 0:
             continue
-        C[g, 0] += 1
+        Ct[0, g] += 1
         h = head[i]
         if h == 1:
-            C[g, 1] += 1
+            Ct[1, g] += 1
             if head_row[g] < 0:
                 head_row[g] = i
         elif h < 0:
-            C[g, 9] += 1
+            Ct[9, g] += 1
         a = _num(age, i, age_miss)
         no_age = np.isnan(a)
         valid = (a >= 0) & (a <= max_age)  # False for NaN
         adult = valid & (a >= adult_age)
-        C[g, 7] += no_age
-        C[g, 8] += (not no_age) & (not valid)
-        C[g, 2] += adult
-        C[g, 3] += valid & (not adult)
-        C[g, 4] += valid & (a < young_below)
-        C[g, 5] += valid & (a > old_above)
-        C[g, 6] += valid & (a >= work_lo) & (a <= work_hi)
+        Ct[7, g] += no_age
+        Ct[8, g] += (not no_age) & (not valid)
+        Ct[2, g] += adult
+        Ct[3, g] += valid & (not adult)
+        Ct[4, g] += valid & (a < young_below)
+        Ct[5, g] += valid & (a > old_above)
+        Ct[6, g] += valid & (a >= work_lo) & (a <= work_hi)
         e = _num(edu, i, edu_miss)
         no_edu = np.isnan(e)
-        C[g, 10] += adult & no_edu
+        Ct[10, g] += adult & no_edu
         max_edu[g] = max(max_edu[g], e if adult & (not no_edu) else -np.inf)
     for g in range(G):
         if max_edu[g] == -np.inf:
             max_edu[g] = np.nan
-    return C, head_row, max_edu
+    return Ct.T, head_row, max_edu
 
 
 @njit(cache=True, nogil=True)
@@ -347,3 +349,40 @@ def take_float(x, miss, rows):
     for j in range(rows.shape[0]):
         out[j] = _num(x, rows[j], miss)
     return out
+
+
+@njit(cache=True, nogil=True)
+def wide_add(total, x, miss, pos, aligned, w, kind, top, counts):
+    """total += w * x per household, from one column of a one-row-per-household module,
+    counting the cells the checks would flag (see `wide_counts`) into counts (3,).
+
+    x (m,) the column as stored (NaN or a code of miss = missing); pos (n,) the module
+    row of each household (-1: none, its total becomes NaN); aligned: row i is household
+    i (pos is not read). A missing value makes the total NaN.
+    """
+    miss_n = 0
+    bad_n = 0
+    neg_n = 0
+    for i in range(total.shape[0]):
+        if aligned:
+            r = i
+        else:
+            r = pos[i]
+            if r < 0:
+                total[i] = np.nan
+                continue
+        v = _num(x, r, miss)
+        m = np.isnan(v)
+        if kind == 1:
+            b = (v < 0) | (v > top) | (v != np.floor(v))
+        elif kind == 2:
+            b = (v != 0) & (v != 1)
+        else:
+            b = False
+        miss_n += m
+        bad_n += b & (not m)
+        neg_n += v < 0
+        total[i] += w * v
+    counts[0] += miss_n
+    counts[1] += bad_n
+    counts[2] += neg_n

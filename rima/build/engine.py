@@ -170,9 +170,20 @@ class BuildContext:
             if "arange" not in self.cache:
                 self.cache["arange"] = np.arange(self.n)
             return self.cache[key], self.cache["arange"], mod
+        pos = self._wide_rows(mod, vs)
+        X = np.full((len(columns), self.n), np.nan)
+        have = np.flatnonzero(pos >= 0)
+        for j, c in enumerate(columns):
+            X[j, have] = mod.number(c, where, vs.name)[pos[have]]
+        return X, pos, mod
+
+    def _wide_rows(self, mod: Module, vs: st.VariableStatus) -> np.ndarray:
+        """The module row of each household (-1: none) of a module that is not aligned
+        with the household table; households without a row or with several are flagged."""
         pos, rows = mod.household_rows(self.n)
-        none = pos < 0
         if not mod.main:
+            source = mod.name
+            none = pos < 0
             vs.flag(none, f"{st.NO_ROW} {source}")
             self._household_issue(vs.name, st.NO_ROW, source, "", none,
                                   f"household has no row in {source}")
@@ -180,11 +191,47 @@ class BuildContext:
             vs.flag(dup, f"{st.DUPLICATE_ROWS} {source}")
             self._household_issue(vs.name, st.DUPLICATE_ROWS, source, "", dup,
                                   f"household has {'several'} rows in {source}")
-        X = np.full((len(columns), self.n), np.nan)
-        have = np.flatnonzero(~none)
-        for j, c in enumerate(columns):
-            X[j, have] = mod.number(c, where, vs.name)[pos[have]]
-        return X, pos, mod
+        return pos
+
+    def wide_sum(self, source: str, columns, weights, vs: st.VariableStatus, where: str,
+                 kind: int = 0, top: float = 0.0):
+        """Weighted sum of `columns` per household without a (k, n) matrix: (sum, NaN
+        where a value is missing or the household has no row; counts (k, 3) of the
+        cells the checks of `kind` flag, as `wide_counts`; pos, the module row of each
+        household or -1; module). One pass per column over its stored values, in
+        column order; kept for other variables summing the same columns."""
+        from rima._kernels.build import wide_add
+
+        mod = self.module(source)
+        for c in columns:
+            mod.require(c, where)
+        aligned = mod.aligned(self.n)
+        if aligned:
+            if "arange" not in self.cache:
+                self.cache["arange"] = np.arange(self.n)
+            pos = self.cache["arange"]
+        else:
+            pos = self._wide_rows(mod, vs)
+        key = ("wide_sum", source, tuple(columns), tuple(map(float, weights)), kind,
+               float(top))
+        if key not in self.cache:
+            total = np.zeros(self.n)
+            counts = np.zeros((len(columns), 3), dtype=np.int64)
+            for j, c in enumerate(columns):
+                x, miss = mod.values(c, where, vs.name)
+                wide_add(total, x, miss, pos, aligned, float(weights[j]), kind, float(top),
+                         counts[j])
+            self.cache[key] = (total, counts)
+        total, counts = self.cache[key]
+        return total, counts, pos, mod
+
+    def wide_column(self, mod: Module, pos, column: str, where: str) -> np.ndarray:
+        """One column's value per household (NaN where missing or no row), for listing
+        its bad cells."""
+        x = np.full(self.n, np.nan)
+        have = np.flatnonzero(pos >= 0)
+        x[have] = mod.number(column, where)[pos[have]]
+        return x
 
     def flag_cells(self, vs, mod: Module, column: str, bad_hh: np.ndarray, x, pos,
                    kind: str, message: str) -> None:

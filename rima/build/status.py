@@ -156,10 +156,12 @@ def _col(x, m):
 def _texts(x, m) -> np.ndarray:
     """The text of each value ("" when missing), as `_text`: integer and float arrays
     are converted as arrays (a build can list many issues), other values one by one."""
-    a = np.asarray(x) if np.ndim(x) else None
-    if a is not None and a.shape[0] == m and a.dtype.kind in "iub":
+    if np.ndim(x) == 0:
+        return np.full(m, "" if _isna(x) else _text(x), dtype=object)
+    a = np.asarray(x)
+    if a.shape[0] == m and a.dtype.kind in "iub":
         return a.astype(str).astype(object)
-    if a is not None and a.shape[0] == m and a.dtype.kind == "f":
+    if a.shape[0] == m and a.dtype.kind == "f":
         out = np.full(m, "", dtype=object)
         whole = np.isfinite(a) & (a == np.floor(a)) & (np.abs(a) < 2.0**62)
         out[whole] = a[whole].astype(np.int64).astype(str)
