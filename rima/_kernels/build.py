@@ -51,18 +51,17 @@ def dense_table(keys, lo, span):
 
 
 @njit(cache=True, nogil=True)
-def dense_lookup(keys, lo, table):
-    """Household position of each module row (-1: id not in the household table)."""
+def dense_lookup(keys, lo, table, out):
+    """Household position of each module row into out (-1: id not in the household
+    table); out may be int32 (half the memory of int64 for the largest modules)."""
     n = keys.shape[0]
     span = table.shape[0]
-    out = np.empty(n, dtype=np.int64)
     for i in range(n):
         j = keys[i] - lo
         if j < 0 or j >= span:
             out[i] = -1
         else:
             out[i] = table[j]
-    return out
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -186,11 +185,12 @@ def roster_pass(codes, n_groups, age, age_miss, head, edu, edu_miss, ages):
 
 
 @njit(cache=True, nogil=True)
-def units_pass(codes, n_groups, species, x, miss, units):
+def units_pass(codes, n_groups, sp_codes, sp_map, x, miss, units):
     """Herd in units by household in one pass over a long livestock module.
 
-    codes (n,) household of each row (-1 left out); species (n,) species index (-1
-    unknown, -2 missing); x (n,) head counted (NaN or a code of miss = missing); units
+    codes (n,) household of each row (-1 left out); sp_codes (n,) each row's name among
+    the distinct names (-1 missing) and sp_map the species index of each name (-1
+    unknown) followed by -2, the index of a missing name; x (n,) head counted (NaN or a code of miss = missing); units
     (S,) units per head of each species.
     Rows with an unknown or missing species, a missing or a negative count are not summed.
     Returns sums (G,) and counts (4,) of the rows left out for each reason among the
@@ -202,7 +202,8 @@ def units_pass(codes, n_groups, species, x, miss, units):
         g = codes[i]
         if g < 0:
             continue
-        s = species[i]
+        c = sp_codes[i]
+        s = sp_map[c if c >= 0 else sp_map.shape[0] - 1]
         v = _num(x, i, miss)
         if s == -1:
             bad[0] += 1

@@ -93,6 +93,9 @@ class BuildContext:
         self.status: dict[str, st.VariableStatus] = {}
         self.fitted: dict[str, dict] = {}
         self.cache: dict = {}
+        # text variables held as (labels, index of each household's label or -1), so
+        # that the table's text column is one take from the labels
+        self.text: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._base = []
         for mask, kind, msg in ((self.index.missing, st.MISSING_KEY, "household without an id"),
                                 (self.index.duplicate, st.DUPLICATE_HOUSEHOLD,
@@ -333,13 +336,29 @@ def _result(ctx: BuildContext, bspec: BuildSpec) -> BuildResult:
             labels.extend(f"{v}: {reason}" for reason in vs.reasons)
             overall[bad] = base + vs.codes[bad]
     # one Series per variable: concatenating them keeps each array as it is (no 2-D block)
-    table = pd.concat([table, *(pd.Series(v, name=k, index=table.index, copy=False)
-                                for k, v in built.items())], axis=1)
+    table = pd.concat([table, *(_column(ctx, k, v, table.index) for k, v in built.items())],
+                      axis=1)
     report.insert(1, "build_status", pd.Categorical.from_codes(overall, categories=labels))
     issues = ctx.issues.frame()
     spec = bspec.with_fitted(ctx.fitted) if ctx.fitted else bspec
     return BuildResult(table=table, report=report, issues=issues, spec=spec,
                        variables=bspec.variables, id=ctx.key, fitted=dict(ctx.fitted))
+
+
+def _column(ctx: BuildContext, name: str, values, index) -> pd.Series:
+    """A built variable as a column of the table; a text variable held as labels and
+    codes is taken from its labels (the text column pandas makes of the values, without
+    converting each household's text)."""
+    if name in ctx.text:
+        labels, idx = ctx.text[name]
+        idx = np.where(ctx.status[name].ok, idx, -1)
+        named = [v for v in labels if v is not None]
+        if (idx >= 0).any() and all(isinstance(v, str) for v in named):
+            dtype = pd.Series(np.array(named[:1], dtype=object)).dtype  # pandas' text type
+            if isinstance(dtype, pd.StringDtype):
+                text = pd.array(labels, dtype=dtype).take(idx, allow_fill=True)
+                return pd.Series(text, name=name, index=index)
+    return pd.Series(values, name=name, index=index, copy=False)
 
 
 def _build_spec(spec) -> BuildSpec:

@@ -59,7 +59,9 @@ class HouseholdIndex:
                 from rima._kernels.build import dense_lookup
 
                 lo, table = self._dense
-                return dense_lookup(k if ok is None else np.where(ok, k, lo - 1), lo, table)
+                out = np.empty(len(k), dtype=np.int32 if self.n < 2**31 - 1 else np.int64)
+                dense_lookup(k if ok is None else np.where(ok, k, lo - 1), lo, table, out)
+                return out
         index, pos = self._hashed()
         got = index.get_indexer(_text_or_number(keys))
         return np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)

@@ -141,7 +141,12 @@ def _head_value(ctx, recipe, vs, column, numeric):
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
-            vals = _head_labels(src, row[have], mod.missing_codes)
+            labels, idx = _head_labels(src, row, mod.missing_codes)
+            out = np.append(labels, None)[idx]  # -1 takes the last: None
+            ctx.text[vs.name] = (labels, idx)
+            ctx.flag_cells(vs, mod, column, have & (idx < 0), out, row, st.MISSING_VALUE,
+                           f"head's {column} missing in {mod.name}.{column}")
+            return out, R, row
         else:
             # the heads' rows first: text work on one row per household, not per person
             taken = src.take(row[have])
@@ -161,18 +166,23 @@ def _head_value(ctx, recipe, vs, column, numeric):
     return out, R, row
 
 
-def _head_labels(src, rows, missing_codes) -> np.ndarray:
-    """The labels of a categorical column at `rows` as objects (None where missing or a
-    declared missing code): each category converted once, then spread by its code."""
+def _head_labels(src, rows, missing_codes):
+    """A categorical column's labels at `rows` (-1: none) as (labels (k,) objects, None
+    for a declared missing code; idx, each row's label or -1 where none or missing):
+    each category converted once, then spread by its code."""
     cats = src.cat.categories
     labels = pd.Categorical.from_codes(np.arange(len(cats)), dtype=src.dtype).to_numpy(
         dtype=object)
     declared = {str(c) for c in missing_codes}
-    table = np.empty(len(cats) + 1, dtype=object)
+    gone = np.ones(len(cats) + 1, dtype=bool)  # the last: a missing cell (code -1)
     for j, v in enumerate(labels):
-        table[j] = None if pd.isna(v) or str(v) in declared else v
-    codes = src.cat.codes.to_numpy()[rows]
-    return table[np.where(codes < 0, len(cats), codes)]
+        if pd.isna(v) or str(v) in declared:
+            labels[j] = None
+        else:
+            gone[j] = False
+    idx = src.cat.codes.to_numpy().astype(np.int64)[np.maximum(rows, 0)]
+    idx[(rows < 0) | gone[idx]] = -1
+    return labels, idx
 
 
 def head_sex(ctx, recipe, vs):
