@@ -136,7 +136,7 @@ def roster_pass(codes, n_groups, age, age_miss, head, edu, edu_miss, ages):
     ages (6,) float: adult_age (AE adult from this age), young_below, old_above,
     max_age, working_low, working_high (working age: working_low <= age <= working_high).
 
-    Returns C (G, 11) int64 counts: members, heads, adults, children, young, old, working,
+    Returns C (G, 11) int32 counts: members, heads, adults, children, young, old, working,
     ages missing, ages out of range (< 0 or > max_age), relation missing, education
     missing among adults; head_row (G,) source row of the first head (-1 none);
     max_adult_edu (G,) (NaN when no adult has one).
@@ -146,7 +146,7 @@ def roster_pass(codes, n_groups, age, age_miss, head, edu, edu_miss, ages):
     G = n_groups
     # stored count by count, so that each count (a column of the returned C) is
     # contiguous for the recipes that read it
-    Ct = np.zeros((11, G), dtype=np.int64)
+    Ct = np.zeros((11, G), dtype=np.int32)
     head_row = np.full(G, -1, dtype=np.int64)
     max_edu = np.full(G, -np.inf)
     # ages and education are unpredictable for the branch predictor: the counts add
