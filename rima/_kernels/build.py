@@ -3,9 +3,16 @@
 A survey module (roster, livestock, expenditure ...) holds many rows per household. The
 build maps each row to its household's position once (`dense_lookup`, or pandas for keys
 that are not integers) and then aggregates every column it needs in one pass over the
-rows (`group_reduce`, `roster_pass`). Rows are visited in their source order and each
-household's values are summed sequentially, so results are deterministic and a household's
-numbers do not depend on the other households.
+rows (`group_reduce`, `roster_pass`, `units_pass`, `group_sum*`). Rows are visited in
+their source order and each household's values are summed sequentially, so results are
+deterministic and a household's numbers do not depend on the other households.
+
+The kernels read columns as stored (integer counts, float amounts), with the declared
+missing codes beside them (`_num`), rather than float64 copies; and the checks first count
+the bad cells in the same pass (`wide_add`, `wide_counts`, `row_counts`): a clean module
+costs that one pass, and the cells are listed one by one only where the counts are not zero.
+The loops add 0/1 conditions rather than branch on survey answers, which the processor
+cannot predict.
 """
 
 import numpy as np

@@ -168,7 +168,7 @@ class Module:
         self._issues = issues
         self._wide = None
         self._aligned = None
-        self._codes = None
+        self._miss = None
 
     def _report_orphans(self, issues):
         lost = np.flatnonzero(self.codes < 0)
@@ -208,10 +208,10 @@ class Module:
         if column not in self._numeric:
             s = self.df[column]
             if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
-                if self._codes is None:
-                    self._codes = np.array([float(c) for c in self.missing_codes
+                if self._miss is None:
+                    self._miss = np.array([float(c) for c in self.missing_codes
                                             if not isinstance(c, str)], dtype=np.float64)
-                return s.to_numpy(), self._codes
+                return s.to_numpy(), self._miss
         return self.number(column, where, variable), NO_CODES
 
     def number_into(self, column: str, out, where: str, variable: str = "") -> np.ndarray:
