@@ -548,3 +548,9 @@ def test_head_sex_from_a_categorical_column_equals_the_text_column():
     pd.testing.assert_frame_equal(cat.table, text.table)
     pd.testing.assert_frame_equal(cat.report, text.report)
     pd.testing.assert_frame_equal(cat.issues, text.issues)
+
+
+def test_a_variable_cannot_take_the_report_status_column_name():
+    roster = pd.DataFrame({"hhid": [1], "relation": [1], "age": [30]})
+    with pytest.raises(SpecError, match="build_status is the report's column"):
+        run({"build_status": {"recipe": "household_size"}}, households(1), roster=roster)

@@ -394,3 +394,16 @@ def wide_add(total, x, miss, pos, aligned, w, kind, top, counts):
     counts[0] += miss_n
     counts[1] += bad_n
     counts[2] += neg_n
+
+
+@njit(cache=True, nogil=True)
+def first_status(overall, codes, base):
+    """overall[i] = base + codes[i] where overall[i] is still 0 (ok) and codes[i] > 0:
+    each household keeps the first variable's reason. Returns how many were set."""
+    n_set = 0
+    for i in range(overall.shape[0]):
+        c = codes[i]
+        if c > 0 and overall[i] == 0:
+            overall[i] = base + c
+            n_set += 1
+    return n_set

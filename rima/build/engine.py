@@ -294,6 +294,9 @@ def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
     from rima.build.recipes import RECIPE_FUNCTIONS
 
     for r in bspec.recipes:
+        if r.variable == "build_status":
+            raise SpecError(f"[build.{r.variable}]: build_status is the report's column of "
+                            "each household's overall status; choose another name")
         if r.variable in ctx.households.columns:
             raise SpecError(f"[build.{r.variable}]: {r.variable!r} is already a column of the "
                             f"household table {bspec.main}; choose another name")
@@ -319,26 +322,27 @@ def _blank_bad(values, ok):
 
 
 def _result(ctx: BuildContext, bspec: BuildSpec) -> BuildResult:
+    from rima._kernels.build import first_status
+
     table = ctx.households
-    report = pd.DataFrame({ctx.key: ctx.ids})
     # overall status: the first variable's reason, as codes into "variable: reason" labels
     overall = np.zeros(ctx.n, dtype=np.int32)
     labels = [st.OK]
     built = {}
+    columns = {}
     for r in bspec.recipes:
         v = r.variable
         built[v] = ctx.built[v]
         vs = ctx.status[v]
-        report[v] = vs.strings()
-        bad = (vs.codes > 0) & (overall == 0)
-        if bad.any():
-            base = len(labels) - 1
+        columns[v] = vs.strings()
+        if vs.reasons and first_status(overall, vs.codes, len(labels) - 1):
             labels.extend(f"{v}: {reason}" for reason in vs.reasons)
-            overall[bad] = base + vs.codes[bad]
     # one Series per variable: concatenating them keeps each array as it is (no 2-D block)
     table = pd.concat([table, *(_column(ctx, k, v, table.index) for k, v in built.items())],
                       axis=1)
-    report.insert(1, "build_status", pd.Categorical.from_codes(overall, categories=labels))
+    report = pd.DataFrame({ctx.key: ctx.ids,
+                           "build_status": pd.Categorical.from_codes(overall, categories=labels),
+                           **columns})
     issues = ctx.issues.frame()
     spec = bspec.with_fitted(ctx.fitted) if ctx.fitted else bspec
     return BuildResult(table=table, report=report, issues=issues, spec=spec,
