@@ -49,6 +49,9 @@ ISSUE_COLUMNS = ("variable", "status", "module", "column", "household", "row", "
                  "message")
 
 
+_OK_ONLY = pd.CategoricalDtype([OK])  # the report column of a variable ok throughout
+
+
 class VariableStatus:
     """Status codes of one built variable for every household (0 = ok).
 
@@ -80,8 +83,9 @@ class VariableStatus:
         return self.codes == 0
 
     def strings(self) -> pd.Categorical:
-        cats = [OK, *self.reasons]
-        return pd.Categorical.from_codes(self.codes, categories=cats)
+        # codes are 0 .. len(reasons) by construction: no validation pass over them
+        dtype = pd.CategoricalDtype([OK, *self.reasons]) if self.reasons else _OK_ONLY
+        return pd.Categorical.from_codes(self.codes, dtype=dtype, validate=False)
 
     def first_reason(self, i: int) -> str:
         c = self.codes[i]
