@@ -407,3 +407,15 @@ def first_status(overall, codes, base):
             overall[i] = base + c
             n_set += 1
     return n_set
+
+
+@njit(cache=True, nogil=True)
+def code_summary(codes):
+    """(rows with code < 0, True when codes[i] == i for every row) in one pass."""
+    lost = 0
+    identity = True
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        lost += c < 0
+        identity &= c == i
+    return lost, identity

@@ -157,17 +157,21 @@ class Module:
         if key not in df.columns:
             raise SpecError(f"source {name}: no household key column {key!r}"
                             + _near(key, df.columns))
+        from rima._kernels.build import code_summary
+
         if main:
             self.codes = np.arange(self.n_rows, dtype=np.int64)
             self.codes[index.missing | index.duplicate] = -1
         else:
             self.codes = index.positions(df[key])
+        # one pass: rows left out (reported) and whether row i is household i
+        lost, self._identity = code_summary(self.codes)
+        if lost and not main:
             self._report_orphans(issues)
         self._numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._reported: set[str] = set()
         self._issues = issues
         self._wide = None
-        self._aligned = None
         self._miss = None
 
     def _report_orphans(self, issues):
@@ -236,10 +240,7 @@ class Module:
     def aligned(self, n_households: int) -> bool:
         """True when row i is household i's only row (a cover sheet or a wide module
         exported in household order)."""
-        if getattr(self, "_aligned", None) is None:
-            self._aligned = (self.n_rows == n_households
-                             and bool((self.codes == np.arange(self.n_rows)).all()))
-        return self._aligned
+        return self.n_rows == n_households and self._identity
 
     def household_rows(self, n_households: int):
         """(row of each household or -1, rows per household) for a one-row-per-household
