@@ -180,8 +180,10 @@ def _head_labels(src, rows, missing_codes):
             labels[j] = None
         else:
             gone[j] = False
-    idx = src.cat.codes.to_numpy().astype(np.int64)[np.maximum(rows, 0)]
-    idx[(rows < 0) | gone[idx]] = -1
+    idx = np.full(len(rows), -1, dtype=np.int64)
+    have = rows >= 0
+    idx[have] = src.cat.codes.to_numpy()[rows[have]]
+    idx[gone[idx]] = -1  # gone[-1]: a missing cell
     return labels, idx
 
 
