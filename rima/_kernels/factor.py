@@ -8,6 +8,8 @@ sign of eigenvectors is arbitrary here and fixed later by psych's column-sum con
 import numpy as np
 from numba import njit
 
+from rima._kernels.linalg import lu_solve
+
 DBL_EPS = 2.220446049250313e-16
 
 
@@ -327,3 +329,290 @@ def oblimin(A, gam, eps, maxit):
         G = -(L.T @ Gqt @ np.linalg.inv(Tt)).T
     Phi = T.T @ T
     return L, Phi, T, it, converged
+
+
+# ---------------------------------------------------------------- psych's conventions
+# One implementation of each rule that turns a correlation matrix into a pillar's score
+# weights: rima.factor (the fit) and rima._kernels.bootstrap (every replicate) both call
+# these functions, so a rule changed here changes both.
+
+PA, PF, PCA = 0, 1, 2                  # extractions done here (minres and ml: rima.factor)
+ROT_NONE, ROT_VARIMAX, ROT_PROMAX, ROT_OBLIMIN = 0, 1, 2, 3
+HEYWOOD_H2 = 1.0 - 1e-12               # a communality this high is a Heywood case
+ZERO_U2 = 1e-8                         # |uniqueness| below this: Bartlett weights undefined
+PILLAR_OK = 0
+PILLAR_FACTOR_FAILED = 2               # negative eigenvalue among the retained factors,
+                                       # singular system or non-finite weights
+PILLAR_HEYWOOD = 3                     # zero uniqueness (Bartlett) or Heywood with "error"
+
+
+@njit(cache=True)
+def pa_start(R, nf, smc_start):
+    """Starting communalities of principal axis: squared multiple correlations (pf, or
+    smc=True) or 1 (psych's fa default)."""
+    if smc_start and nf <= R.shape[0]:
+        return smc(R)
+    return np.ones(R.shape[0])
+
+
+@njit(cache=True)
+def pca_loadings(R, nf):
+    """psych::principal's loadings: leading eigenvectors times sqrt(eigenvalue) (eigenvalues
+    floored at machine epsilon); returns (loadings, eigenvalues)."""
+    vals, vecs = eig_desc(R)
+    p = R.shape[0]
+    L = np.empty((p, nf))
+    for f in range(nf):
+        s = np.sqrt(max(vals[f], DBL_EPS))
+        for j in range(p):
+            L[j, f] = vecs[j, f] * s
+    return L, vals
+
+
+@njit(cache=True)
+def column_signs(L):
+    """psych's sign rule: +1 or -1 per column so that its loadings sum positive (a zero
+    sum keeps +1)."""
+    p, k = L.shape
+    sg = np.ones(k)
+    for f in range(k):
+        s = 0.0
+        for j in range(p):
+            s += L[j, f]
+        if s < 0:
+            sg[f] = -1.0
+    return sg
+
+
+@njit(cache=True)
+def _apply_signs(L, phi, sg):
+    p, k = L.shape
+    for f in range(k):
+        for j in range(p):
+            L[j, f] *= sg[f]
+    for f in range(k):
+        for g in range(k):
+            phi[f, g] *= sg[f] * sg[g]
+
+
+@njit(cache=True)
+def ss_loadings(L, phi):
+    """Variance accounted for by each factor: diag(Phi L'L) (colSums(L^2) when Phi = I)."""
+    p, k = L.shape
+    ll = np.zeros((k, k))
+    for f in range(k):
+        for g in range(k):
+            s = 0.0
+            for j in range(p):
+                s += L[j, f] * L[j, g]
+            ll[f, g] = s
+    ss = np.zeros(k)
+    for f in range(k):
+        for g in range(k):
+            ss[f] += phi[f, g] * ll[g, f]
+    return ss
+
+
+@njit(cache=True)
+def _order(L, phi, ev):
+    """Columns (and Phi) in decreasing `ev`, ties in their order (a stable sort)."""
+    k = ev.shape[0]
+    order = np.arange(k)
+    for a in range(1, k):
+        b = a
+        while b > 0 and ev[order[b - 1]] < ev[order[b]]:
+            t = order[b - 1]
+            order[b - 1] = order[b]
+            order[b] = t
+            b -= 1
+    Lo = np.empty_like(L)
+    po = np.empty_like(phi)
+    for f in range(k):
+        Lo[:, f] = L[:, order[f]]
+        for g in range(k):
+            po[f, g] = phi[order[f], order[g]]
+    return Lo, po
+
+
+@njit(cache=True)
+def _cov2cor(C):
+    k = C.shape[0]
+    out = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            out[a, b] = C[a, b] / np.sqrt(C[a, a] * C[b, b])
+    return out
+
+
+@njit(cache=True)
+def rotate(L, rotation, pca, varimax_eps, oblimin_eps, maxit):
+    """Rotate psych-signed unrotated loadings as psych does; returns (loadings, Phi (the
+    identity for orthogonal rotations), oblique, converged)."""
+    p, k = L.shape
+    eye = np.eye(k)
+    if rotation == ROT_NONE or k < 2:
+        return L.copy(), eye, False, True
+    if rotation == ROT_VARIMAX:
+        z, _T, it = varimax(L, True, varimax_eps, maxit)
+        return z, eye, False, it < maxit
+    if rotation == ROT_PROMAX:
+        if pca:
+            # psych::principal uses stats::promax (no Kaiser step around it)
+            x, T, _it = varimax(L, True, 1e-5, 1000)
+            z, U, _phi = promax_from_varimax(x, T, 4.0)
+            ui = np.linalg.inv(U)
+            return z, _cov2cor(ui @ ui.T), True, True
+        # psych::fa uses kaiser(): row-normalise, psych::Promax, scale back
+        h = np.empty(p)
+        Ln = np.empty((p, k))
+        for j in range(p):
+            s = 0.0
+            for f in range(k):
+                s += L[j, f] * L[j, f]
+            h[j] = np.sqrt(s)
+            for f in range(k):
+                Ln[j, f] = L[j, f] / h[j]
+        x, T, _it = varimax(Ln, True, varimax_eps, maxit)
+        z, _U, phi = promax_from_varimax(x, T, 4.0)
+        for j in range(p):
+            for f in range(k):
+                z[j, f] *= h[j]
+        return z, phi, True, True
+    z, phi, _T, _it, ok = oblimin(L, 0.0, oblimin_eps, maxit)
+    return z, phi, True, ok
+
+
+@njit(cache=True)
+def psych_loadings(L0, rotation, pca, varimax_eps, oblimin_eps, maxit):
+    """psych's conventions on unrotated loadings: columns signed to positive sums (zero
+    loadings nudged to 1e-15, as psych), rotated, signed again and ordered by variance
+    accounted for (psych::principal: ordered first, then signed).
+
+    Returns (signed unrotated loadings, loadings, Phi, oblique, rotation converged).
+    """
+    p, k = L0.shape
+    U = L0.copy()
+    sg = column_signs(U)
+    for f in range(k):
+        for j in range(p):
+            v = U[j, f] * sg[f]
+            U[j, f] = 1e-15 if v == 0.0 else v
+    L, phi, oblique, ok = rotate(U, rotation, pca, varimax_eps, oblimin_eps, maxit)
+    if pca and k > 1:
+        L, phi = _order(L, phi, ss_loadings(L, np.eye(k)))
+        _apply_signs(L, phi, column_signs(L))
+    else:
+        _apply_signs(L, phi, column_signs(L))
+        if k > 1:
+            L, phi = _order(L, phi, ss_loadings(L, phi))
+    return U, L, phi, oblique, ok
+
+
+@njit(cache=True)
+def score_weights(R_scores, L, phi, bartlett):
+    """psych::factor.scores weights on z-scores: Bartlett W = U^-2 L (L'U^-2 L)^-1 with
+    U^2 = 1 - diag(L Phi L'), or Thurstone regression W = R^-1 L Phi (also psych::principal's
+    component weights). Returns (W (p, k), status: PILLAR_OK, PILLAR_HEYWOOD (a zero
+    uniqueness) or PILLAR_FACTOR_FAILED (singular system, non-finite weights))."""
+    p, k = L.shape
+    LP = np.zeros((p, k))
+    for j in range(p):
+        for f in range(k):
+            s = 0.0
+            for g in range(k):
+                s += L[j, g] * phi[g, f]
+            LP[j, f] = s
+    if bartlett:
+        A = np.empty((p, k))
+        for j in range(p):
+            h2 = 0.0
+            for f in range(k):
+                h2 += LP[j, f] * L[j, f]
+            u2 = 1.0 - h2
+            if abs(u2) < ZERO_U2:
+                return np.zeros((p, k)), PILLAR_HEYWOOD
+            for f in range(k):
+                A[j, f] = L[j, f] / u2
+        M = np.zeros((k, k))
+        for f in range(k):
+            for g in range(k):
+                for j in range(p):
+                    M[f, g] += L[j, f] * A[j, g]
+        # W = A M^-1 = (M^-1 A')' since M is symmetric
+        Wt, ok = lu_solve(M, np.ascontiguousarray(A.T))
+        W = np.ascontiguousarray(Wt.T)
+    else:
+        W, ok = lu_solve(R_scores, LP)
+    if not ok:
+        return W, PILLAR_FACTOR_FAILED
+    for j in range(p):
+        for f in range(k):
+            if not np.isfinite(W[j, f]):
+                return W, PILLAR_FACTOR_FAILED
+    return W, PILLAR_OK
+
+
+@njit(cache=True)
+def variance_weights(ss):
+    """The reference tool's weights of a pillar's factors: SS_j / sum of SS."""
+    return ss / ss.sum()
+
+
+@njit(cache=True)
+def combined_weights(W, vw):
+    """The pillar score's weights on z-scores: sum_j vw_j W[:, j]."""
+    p, k = W.shape
+    out = np.zeros(p)
+    for j in range(p):
+        for f in range(k):
+            out[j] += W[j, f] * vw[f]
+    return out
+
+
+@njit(cache=True)
+def pillar_fit(R, R_scores, nf, method, smc_start, min_err, max_iter, cap, rotation,
+               varimax_eps, oblimin_eps, rot_maxit, bartlett):
+    """One pillar from its correlation matrix by principal axis (pa, pf) or components
+    (pca), with psych's conventions: what `rima.factor.FactorAnalysis` fits for these
+    methods and what each bootstrap replicate re-estimates.
+
+    R: the correlations the factors come from; R_scores: those of the regression/component
+    weights. Returns (signed unrotated loadings, loadings, Phi, oblique, eigenvalues,
+    iterations, extraction status (pa_iterate's), rotation converged, W, SS loadings,
+    variance weights, combined weights, status).
+    """
+    p = R.shape[0]
+    k = nf
+    if method == PCA:
+        L0, vals = pca_loadings(R, nf)
+        it = 0
+        st = 0
+    else:
+        L0, _h2, vals, it, st = pa_iterate(R, nf, pa_start(R, nf, smc_start), min_err,
+                                           max_iter, cap)
+    empty = np.zeros((p, k))
+    if st == 2:
+        return (L0, L0, np.eye(k), False, vals, it, st, True, empty, np.zeros(k),
+                np.zeros(k), np.zeros(p), PILLAR_FACTOR_FAILED)
+    U, L, phi, oblique, rot_ok = psych_loadings(L0, rotation, method == PCA, varimax_eps,
+                                                oblimin_eps, rot_maxit)
+    W, status = score_weights(R_scores, L, phi, bartlett and method != PCA)
+    ss = ss_loadings(L, phi)
+    vw = variance_weights(ss)
+    comb = combined_weights(W, vw)
+    if status == PILLAR_OK:
+        for j in range(p):
+            if not np.isfinite(comb[j]):
+                status = PILLAR_FACTOR_FAILED
+    return U, L, phi, oblique, vals, it, st, rot_ok, W, ss, vw, comb, status
+
+
+@njit(cache=True)
+def communalities(U):
+    """Row sums of squared (unrotated) loadings."""
+    p, k = U.shape
+    h2 = np.zeros(p)
+    for j in range(p):
+        for f in range(k):
+            h2[j] += U[j, f] * U[j, f]
+    return h2
