@@ -333,3 +333,37 @@ def test_refused_options_stop_a_real_bootstrap(options):
         key, value = next(iter(value.items()))
     with pytest.raises(SpecError, match=f"{key} = {value!r}"):
         bootstrap(res, n_boot=10, progress=False)
+
+
+def test_heywood_error_fails_the_replicates_the_fit_would_refuse():
+    """heywood = "error": a replicate whose principal axis reaches a communality of 1 is
+    left out (status 3) exactly when rima.fit on its rows refuses with the Heywood error;
+    with "warn" the same replicates are estimated. Resamples of 25 distinct households make
+    Heywood cases common."""
+    from rima.errors import DataError
+
+    df = pd.read_csv(DATA)
+    sd = rima.load_spec(SPEC).to_dict()
+    fits = {}
+    for hw in ("warn", "error"):
+        sd_hw = dict(sd, options={"factor": {"retention": 1, "heywood": hw}})
+        fits[hw] = (sd_hw, _fit(df, sd_hw))
+    res = fits["error"][1]
+    ok = (res.scores["status"] == "ok").to_numpy()
+    n = int(ok.sum())
+    rng = np.random.default_rng(0)
+    counts = np.zeros((12, n), np.int64)
+    for b in range(12):
+        counts[b, rng.choice(n, size=25, replace=False)] = rng.multinomial(n, np.full(25, 0.04))
+    err = run_counts(res, counts)["status"]
+    warn = run_counts(fits["warn"][1], counts)["status"]
+    assert (err == 3).any() and (err == 0).any()
+    np.testing.assert_array_equal(warn[err == 3], 0)
+    for b in (int(np.argmax(err == 3)), int(np.argmax(err == 0))):
+        rep = df[ok].iloc[np.repeat(np.arange(n), counts[b])].reset_index(drop=True)
+        rep[res.spec.id] = np.arange(len(rep))
+        if err[b] == 3:
+            with pytest.raises(DataError, match="Heywood case"):
+                _fit(rep, fits["error"][0])
+        else:
+            assert (_fit(rep, fits["error"][0]).scores["status"] == "ok").all()
