@@ -216,18 +216,50 @@ def _pa_arguments(method, smc, heywood, s: _Settings):
     return smc_start, s.pa_min_err, max_iter, cap
 
 
-def kernel_arguments(method, rotation, scores, smc=False, heywood="warn", mode="psych"):
-    """The settings of `rima._kernels.factor.pillar_fit` after (R, R_scores, n_factors), for
-    a pillar extracted by pa, pf or pca: the fit and the bootstrap's replicates pass the
-    same ones."""
+@dataclass(frozen=True)
+class KernelArguments:
+    """A pillar's settings as the kernels take them; the fit and the bootstrap's replicates
+    read them from here, so both pass the same ones."""
+
+    extract: tuple       # pillar_extract's after (R, n_factors): method, smc, tol, iter, cap
+    rotation: int        # ROT_* code
+    varimax_eps: float
+    oblimin_eps: float
+    rot_maxit: int
+    pca: bool
+    bartlett: bool       # Bartlett (else regression / component) score weights
+
+    @property
+    def oblique(self) -> bool:
+        return self.rotation in (_k.ROT_PROMAX, _k.ROT_OBLIMIN)
+
+
+def kernel_arguments(method, rotation, scores, smc=False, heywood="warn",
+                     mode="psych") -> KernelArguments:
+    """The kernel settings of a pillar extracted by pa, pf or pca."""
     if method not in KERNEL_METHODS:
         raise RimaInputError(f"method {method!r} is not estimated by the pillar kernel "
                              f"({', '.join(KERNEL_METHODS)})")
     s = settings(mode)
     smc_start, min_err, max_iter, cap = _pa_arguments(method, smc, heywood, s)
-    return (KERNEL_METHODS[method], smc_start, min_err, max_iter, cap,
-            ROTATION_CODES[rotation], s.varimax_eps, s.oblimin_eps, s.rot_maxit,
-            scores == "bartlett")
+    return KernelArguments((KERNEL_METHODS[method], smc_start, min_err, max_iter, cap),
+                           ROTATION_CODES[rotation], s.varimax_eps, s.oblimin_eps,
+                           s.rot_maxit, method == "pca", scores == "bartlett")
+
+
+def rotate_loadings(U, rotation, pca, mode="psych"):
+    """psych's rotation of signed unrotated loadings: (loadings, Phi (identity when
+    orthogonal), oblique, converged). Orthogonal rotations run the kernel the bootstrap's
+    replicates run; oblique ones their own (compiled only when used)."""
+    s = settings(mode)
+    code = ROTATION_CODES[rotation]
+    k = U.shape[1]
+    if code in (_k.ROT_PROMAX, _k.ROT_OBLIMIN) and k >= 2:
+        L, phi, ok = _k.oblique_rotation(U, code, pca, s.varimax_eps, s.oblimin_eps,
+                                         s.rot_maxit)
+        return L, phi, True, bool(ok)
+    L, ok = _k.orthogonal_rotation(U, code, s.varimax_eps, s.rot_maxit)
+    return L, np.eye(k), False, bool(ok)
 
 
 def scores_on_weighted(method, weighted_scores) -> bool:
@@ -252,9 +284,9 @@ def fit_extraction(R, nf, method="pa", rotation="none", smc=False, mode="psych",
         raise RimaInputError(
             f"unknown rotation {rotation!r}; choose one of {', '.join(ROTATIONS)}")
     L0, _h2, vals, it, ok, psi = _extract(R, nf, method, smc, s, heywood)
-    U, L, phi, oblique, rot_ok = _k.psych_loadings(
-        np.ascontiguousarray(L0, dtype=float), ROTATION_CODES[rotation], method == "pca",
-        s.varimax_eps, s.oblimin_eps, s.rot_maxit)
+    U = _k.unrotated_signs(np.ascontiguousarray(L0, dtype=float))
+    L, phi, oblique, rot_ok = rotate_loadings(U, rotation, method == "pca", mode)
+    L, phi = _k.order_loadings(L, phi, method == "pca")
     return Extraction(loadings=L, phi=phi if oblique else None,
                       communalities=_k.communalities(U), values=vals, iterations=int(it),
                       converged=bool(ok and rot_ok), unrotated=U, psi=psi)
@@ -569,27 +601,25 @@ class FactorAnalysis:
         else:
             k = int(self.n_factors)
         self.n_factors_ = k
+        pca = self.method == "pca"
         if self.method in KERNEL_METHODS:
-            # one kernel call, the same one every bootstrap replicate makes
-            (U, L, phi, oblique, vals, it, st, rot_ok, W, ss, vw, comb,
-             status) = _k.pillar_fit(np.ascontiguousarray(R), np.ascontiguousarray(R_scores),
-                                     k, *kernel_arguments(
-                 self.method, self.rotation, self.scores, self.smc, self.heywood, self.mode))
+            # the kernels every bootstrap replicate runs, with the same settings
+            ka = kernel_arguments(self.method, self.rotation, self.scores, self.smc,
+                                  self.heywood, self.mode)
+            U, vals, it, st = _k.pillar_extract(np.ascontiguousarray(R), k, *ka.extract)
             if st == 2:
                 raise _negative_eigenvalue(k)
-            ex = Extraction(loadings=L, phi=phi if oblique else None,
-                            communalities=_k.communalities(U), values=vals,
-                            iterations=int(it), converged=bool((st == 0 or self.method == "pf")
-                                                               and rot_ok),
-                            unrotated=U, psi=None)
+            ok, psi = st == 0 or self.method == "pf", None
         else:
-            ex = fit_extraction(R, k, self.method, self.rotation, self.smc, self.mode,
-                                self.heywood)
-            W, status = _score_weights(R_scores, ex.loadings, ex.phi,
-                                       self.scores == "bartlett")
-            ss = _k.ss_loadings(ex.loadings, np.eye(k) if ex.phi is None else ex.phi)
-            vw = _k.variance_weights(ss)
-            comb = _k.combined_weights(W, vw)
+            L0, _h2, vals, it, ok, psi = _extract(R, k, self.method, self.smc,
+                                                  settings(self.mode), self.heywood)
+            U = _k.unrotated_signs(np.ascontiguousarray(L0, dtype=float))
+        L, phi, oblique, rot_ok = rotate_loadings(U, self.rotation, pca, self.mode)
+        L, phi, W, ss, vw, comb, status = _k.pillar_weights(
+            np.ascontiguousarray(R_scores), L, phi, pca, self.scores == "bartlett")
+        ex = Extraction(loadings=L, phi=phi if oblique else None,
+                        communalities=_k.communalities(U), values=vals, iterations=int(it),
+                        converged=bool(ok and rot_ok), unrotated=U, psi=psi)
         if not ex.converged:
             warnings.warn(
                 f"the {self.method} extraction (or the {self.rotation} rotation) stopped before "

@@ -35,13 +35,15 @@ Choices, and why:
   (method.md §4) and an anchor is advisable.
 * Replicate b's resample depends only on (seed, b), never on the thread count.
 
-Every estimation rule is the fit's own kernel (`rima._kernels.factor.pillar_fit`,
-`rima._kernels.mimic.fisher_scoring` and `prediction_weights`), with the fitted pillars'
+Every estimation rule is the fit's own kernel (`rima._kernels.factor.pillar_extract`,
+`orthogonal_rotation` and `pillar_weights`, `rima._kernels.mimic.fisher_scoring` and
+`prediction_weights`), with the fitted pillars'
 own settings (`rima.factor.kernel_arguments`). Supported options: missing "listwise" or
-"all_columns" (both resample the analysed households), extraction pa, pf or pca, every
-rotation, scores, smc and heywood setting, every prediction, RSM kind, RCI_100 scale,
-orientation, anchor, negative and weights; mimic_se does not enter (the intervals are
-percentiles). missing "pillar" / "fiml" and extraction minres / ml are refused by name.
+"all_columns" (both resample the analysed households), extraction pa, pf or pca, rotation
+none or varimax, every scores, smc and heywood setting, every prediction, RSM kind,
+RCI_100 scale, orientation, anchor, negative and weights; mimic_se does not enter (the
+intervals are percentiles). missing "pillar" / "fiml", extraction minres / ml and the
+oblique rotations promax / oblimin are refused by name.
 """
 
 from __future__ import annotations
@@ -210,6 +212,9 @@ class _Problem:
 
 # The fit's options the replicates cannot re-run, and why. Every other option value runs.
 _BOOT_MISSING = ("listwise", "all_columns")
+# oblique rotations stay out of the replicate kernel: compiling them there would add about
+# a minute to every first bootstrap for an option few analyses use
+_BOOT_ROTATIONS = ("none", "varimax")
 
 
 def _check_supported(opts, result):
@@ -226,6 +231,9 @@ def _check_supported(opts, result):
             bad.append(f"factor.{name}.extraction = {fs.extraction!r} (supported: "
                        f"{', '.join(KERNEL_METHODS)}; {fs.extraction} is optimised by "
                        "L-BFGS-B outside the replicate kernel)")
+        if fs.rotation not in _BOOT_ROTATIONS:
+            bad.append(f"factor.{name}.rotation = {fs.rotation!r} (supported: "
+                       f"{', '.join(_BOOT_ROTATIONS)})")
     if bad:
         raise SpecError("the bootstrap does not support these options: " + "; ".join(bad))
 
@@ -279,13 +287,12 @@ def _problem(result) -> _Problem:
         pstart[k + 1] = pstart[k] + len(spec.pillars[name])
         nfac[k] = result.pillars[name].n_factors
         # the fitted pillar's own settings, passed as the fit passes them to the kernel
-        (method, smc_start, min_err, max_iter, cap, rotation, vmx_eps, obl_eps, rot_maxit,
-         bartlett) = kernel_arguments(fm.method, fm.rotation, fm.scores, fm.smc, fm.heywood,
-                                      fm.mode)
-        fint[k] = (method, smc_start, max_iter, rotation, rot_maxit, bartlett,
+        ka = kernel_arguments(fm.method, fm.rotation, fm.scores, fm.smc, fm.heywood, fm.mode)
+        method, smc_start, min_err, max_iter, cap = ka.extract
+        fint[k] = (method, smc_start, max_iter, ka.rotation, ka.rot_maxit, ka.bartlett,
                    fm.heywood == "error",
                    use_w and scores_on_weighted(fm.method, fm.weighted_scores))
-        fflt[k] = (min_err, cap, vmx_eps, obl_eps)
+        fflt[k] = (min_err, cap, ka.varimax_eps, ka.oblimin_eps)
 
     res = result.mimic
     layout = make_layout(res.model)

@@ -85,9 +85,8 @@ OPTION_VARIANTS = {
                                          "rotation": "varimax"},
                               "rci_prediction": "causes"},
     # options the replicates run since they share the fit's kernels
-    "pca_promax": {"factor": {"extraction": "pca", "scores": "regression",
-                              "rotation": "promax", "retention": 2}},
-    "oblimin": {"factor": {"rotation": "oblimin", "retention": 2}},
+    "pca_varimax": {"factor": {"extraction": "pca", "scores": "regression",
+                               "rotation": "varimax", "retention": 2}},
     "smc_bound": {"factor": {"retention": 1, "smc": True, "heywood": "bound"}},
     "pf_all_columns_error": {"missing": "all_columns",
                              "factor": {"extraction": "pf", "heywood": "error",
@@ -291,7 +290,7 @@ def test_every_fit_option_is_supported_or_refused_by_name():
 
     base = rima.load_spec(SPEC).to_dict()
     refused = {("missing", "pillar"), ("missing", "fiml"), ("extraction", "minres"),
-               ("extraction", "ml")}
+               ("extraction", "ml"), ("rotation", "promax"), ("rotation", "oblimin")}
     cases = [("missing", v, {"missing": v}) for v in O.MISSING]
     cases += [("extraction", v, {"factor": {"extraction": v, "scores": "regression"}})
               for v in O.EXTRACTIONS]
@@ -321,7 +320,9 @@ def test_every_fit_option_is_supported_or_refused_by_name():
 
 @pytest.mark.parametrize("options", [{"missing": "pillar"}, {"missing": "fiml"},
                                      {"factor": {"extraction": "minres"}},
-                                     {"factor": {"extraction": "ml"}}])
+                                     {"factor": {"extraction": "ml"}},
+                                     {"factor": {"rotation": "oblimin", "retention": 2}},
+                                     {"factor": {"rotation": "promax", "retention": 2}}])
 def test_refused_options_stop_a_real_bootstrap(options):
     """The refusal reaches rima.bootstrap on a real fit, before any replicate runs."""
     df = pd.read_csv(DATA)
@@ -330,7 +331,7 @@ def test_refused_options_stop_a_real_bootstrap(options):
     res = _fit(df, sd)
     key, value = next(iter(options.items()))
     if key == "factor":
-        key, value = next(iter(value.items()))
+        key, value = next(iter(value.items()))  # the first key is the refused one
     with pytest.raises(SpecError, match=f"{key} = {value!r}"):
         bootstrap(res, n_boot=10, progress=False)
 

@@ -1,8 +1,9 @@
 """The fit and the bootstrap run one implementation of each estimation rule.
 
-A pillar's factor analysis (principal axis or components, psych's sign / rotation / order
-conventions, Bartlett or regression weights, variance weights) is
-`rima._kernels.factor.pillar_fit`; the MIMIC's complete-data ML estimation is
+A pillar's factor analysis is three kernels of `rima._kernels.factor`: `pillar_extract`
+(principal axis or components, psych's first sign step), `orthogonal_rotation` (none,
+varimax) and `pillar_weights` (psych's final sign and order, Bartlett or regression
+weights, variance and combined weights); the MIMIC's complete-data ML estimation is
 `rima._kernels.mimic.fisher_scoring`; the RCI prediction weights are
 `rima._kernels.mimic.prediction_weights`. These tests check that the bootstrap kernel holds
 no estimation routine of its own, that the fit calls the shared kernels, and that the fit's
@@ -52,11 +53,14 @@ def test_bootstrap_kernel_defines_no_estimation_routine_of_its_own():
     assert defined == {"_mix", "replicate_counts", "_comoment", "one_replicate",
                        "run_replicates"}
     calls = _attribute_calls(tree)
-    assert {("FK", "pillar_fit"), ("MK", "fisher_scoring"), ("MK", "prediction_weights"),
-            ("MK", "complete_cross"), ("MK", "fisher_converged")} <= calls
+    assert {("FK", "pillar_extract"), ("FK", "orthogonal_rotation"), ("FK", "pillar_weights"),
+            ("MK", "fisher_scoring"), ("MK", "prediction_weights"), ("MK", "complete_cross"),
+            ("MK", "fisher_converged")} <= calls
     # the pieces of those rules are never called directly
-    pieces = {"pa_iterate", "pa_start", "eig_desc", "smc", "varimax", "oblimin",
-              "promax_from_varimax", "psych_loadings", "score_weights", "objective_and_gradient",
+    pieces = {"pa_iterate", "pa_start", "pca_loadings", "eig_desc", "smc", "varimax",
+              "oblimin", "promax_from_varimax", "unrotated_signs", "order_loadings",
+              "column_signs", "score_weights", "ss_loadings", "variance_weights",
+              "combined_weights", "objective_and_gradient",
               "expected_information", "derivatives", "reduced_form", "cholesky_lower",
               "lu_solve", "lu_solve_vector", "solve", "inv", "cholesky"}
     assert not {name for _, name in calls} & pieces
@@ -76,7 +80,8 @@ def spies(monkeypatch):
             return orig(*args)
         monkeypatch.setattr(module, name, wrapper)
 
-    for module, name in ((FK, "pillar_fit"), (FK, "psych_loadings"), (FK, "score_weights"),
+    for module, name in ((FK, "pillar_extract"), (FK, "orthogonal_rotation"),
+                         (FK, "oblique_rotation"), (FK, "pillar_weights"),
                          (MK, "fisher_scoring"), (MK, "prediction_weights")):
         spy(module, name)
     return counts
@@ -88,20 +93,37 @@ def test_the_fit_calls_the_shared_kernels(spies):
         warnings.simplefilter("ignore")
         res = rima.fit(df, SPEC)
     K = len(res.spec.pillar_names)
-    assert spies["pillar_fit"] == K  # one call per pillar (pa)
+    assert spies["pillar_extract"] == spies["pillar_weights"] == K  # one per pillar (pa)
+    # (the cumvar95 rule's minres fit rotates too)
+    assert spies["orthogonal_rotation"] >= K and "oblique_rotation" not in spies
     assert spies["fisher_scoring"] == 1
     assert spies["prediction_weights"] >= 1
     spies.clear()
     FactorModel(n_factors=2, method="minres", rotation="oblimin").fit(df[AST_VARS])
     # minres is optimised outside the kernel, then takes the same conventions and weights
-    assert spies == {"psych_loadings": 1, "score_weights": 1}
+    assert spies == {"oblique_rotation": 1, "pillar_weights": 1}
+
+
+def _kernel_pillar(R, R_scores, k, ka):
+    """The pillar as the bootstrap's replicates compute it, kernel by kernel (oblique
+    rotations, which the replicates refuse, by the fit's oblique kernel)."""
+    U, _vals, _it, st = FK.pillar_extract(R, k, *ka.extract)
+    assert st != 2  # (pf stops after its one step by design: status 1)
+    if ka.oblique:
+        L, phi, _ok = FK.oblique_rotation(U, ka.rotation, ka.pca, ka.varimax_eps,
+                                          ka.oblimin_eps, ka.rot_maxit)
+    else:
+        (L, _ok), phi = FK.orthogonal_rotation(U, ka.rotation, ka.varimax_eps,
+                                               ka.rot_maxit), np.eye(k)
+    return (U, *FK.pillar_weights(R_scores, L, phi, ka.pca, ka.bartlett))
 
 
 @pytest.mark.parametrize("method,rotation,scores,smc,heywood", [
     ("pa", "none", "bartlett", False, "warn"),
     ("pa", "varimax", "regression", True, "bound"),
-    ("pf", "oblimin", "bartlett", False, "warn"),
-    ("pa", "promax", "bartlett", False, "error"),
+    ("pf", "varimax", "bartlett", False, "error"),
+    ("pca", "varimax", "regression", False, "warn"),
+    ("pa", "oblimin", "bartlett", False, "warn"),
     ("pca", "promax", "regression", False, "warn"),
 ])
 def test_fit_pillar_weights_are_the_kernels_on_the_same_moments(method, rotation, scores,
@@ -110,21 +132,21 @@ def test_fit_pillar_weights_are_the_kernels_on_the_same_moments(method, rotation
     fm = FactorModel(n_factors=2, method=method, rotation=rotation, scores=scores, smc=smc,
                      heywood=heywood).fit(X)
     R = compute_moments(X.to_numpy(dtype=float)).corr()
-    out = FK.pillar_fit(R, R, 2, *F.kernel_arguments(method, rotation, scores, smc, heywood))
-    (U, L, _phi, oblique, _vals, _it, _st, _ok, W, ss, vw, comb, status) = out
+    ka = F.kernel_arguments(method, rotation, scores, smc, heywood)
+    U, L, _phi, W, ss, vw, comb, status = _kernel_pillar(R, R, 2, ka)
     assert status == FK.PILLAR_OK
-    np.testing.assert_array_equal(fm.loadings_.to_numpy(), L)
     np.testing.assert_array_equal(fm.unrotated_loadings_.to_numpy(), U)
+    np.testing.assert_array_equal(fm.loadings_.to_numpy(), L)
     np.testing.assert_array_equal(fm.score_weights_.to_numpy(), W)
     np.testing.assert_array_equal(fm.variance_weights_, vw)
     np.testing.assert_array_equal(fm.combined_weights_.to_numpy(), comb)
-    assert (fm.phi_ is not None) == oblique
+    assert (fm.phi_ is not None) == ka.oblique
     # and the combination is what the pillar score applies: Σ_j vw_j W[:, j]
     np.testing.assert_allclose(comb, W @ (ss / ss.sum()), rtol=1e-14)
 
 
 def test_pipeline_pillar_weights_are_the_kernels():
-    """The fitted model's pillar weights (what scoring applies) are pillar_fit's combined
+    """The fitted model's pillar weights (what scoring applies) are the kernels' combined
     weights, with the `negative` variables' signs and the orientation flip on top."""
     df = pd.read_csv(DATA)
     with warnings.catch_warnings():
@@ -133,8 +155,8 @@ def test_pipeline_pillar_weights_are_the_kernels():
     for pr in res.pillars.values():
         fm = pr.model
         R = fm.correlation_
-        comb = FK.pillar_fit(R, R, fm.n_factors_, *F.kernel_arguments(
-            fm.method, fm.rotation, fm.scores, fm.smc, fm.heywood, fm.mode))[11]
+        comb = _kernel_pillar(R, R, fm.n_factors_, F.kernel_arguments(
+            fm.method, fm.rotation, fm.scores, fm.smc, fm.heywood, fm.mode))[6]
         sign = np.array([-1.0 if v in res.options.negative else 1.0 for v in pr.variables])
         flip = -1.0 if pr.flipped else 1.0
         np.testing.assert_array_equal(pr.weights.to_numpy(), flip * sign * comb)
@@ -223,9 +245,10 @@ def test_one_home_for_the_factor_settings():
 
     src = inspect.getsource(_problem)
     assert "kernel_arguments(" in src and "_PSI_LOWER" not in src
-    args = F.kernel_arguments("pf", "varimax", "bartlett", heywood="bound")
+    ka = F.kernel_arguments("pf", "varimax", "bartlett", heywood="bound")
     s = F.settings("psych")
-    assert args == (FK.PF, True, s.pa_min_err, 1, 1.0 - 0.005, FK.ROT_VARIMAX,
-                    s.varimax_eps, s.oblimin_eps, s.rot_maxit, True)
+    assert ka.extract == (FK.PF, True, s.pa_min_err, 1, 1.0 - 0.005)
+    assert (ka.rotation, ka.varimax_eps, ka.rot_maxit, ka.pca, ka.bartlett) == (
+        FK.ROT_VARIMAX, s.varimax_eps, s.rot_maxit, False, True)
     with pytest.raises(RimaInputError, match="minres"):
         F.kernel_arguments("minres", "none", "bartlett")

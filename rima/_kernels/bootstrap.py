@@ -12,8 +12,8 @@ anchor variables], because every later quantity is linear in V:
 * the RSM correlations follow from a' C A_k; only RCI_100's min-max range and the profile
   means need one more pass over the rows, which is cheap (d multiply-adds per row).
 
-Every estimation rule is the fit's own kernel: `rima._kernels.factor.pillar_fit` for each
-pillar, `rima._kernels.mimic.fisher_scoring` and `prediction_weights` for the MIMIC and the
+Every estimation rule is the fit's own kernel: `rima._kernels.factor.pillar_extract`,
+`orthogonal_rotation` and `pillar_weights` for each pillar, `rima._kernels.mimic.fisher_scoring` and `prediction_weights` for the MIMIC and the
 RCI, `rima._kernels.rci_scale` for RCI_100; this module only resamples and does the linear
 algebra that carries the moments from one step to the next.
 
@@ -99,10 +99,11 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor
                   nu_idx, pred, rsm_kind, fixed_lo, fixed_hi, use_fixed, groups, ncat, A0):
     """Everything the pipeline estimates, for one resample given as counts.
 
-    Pillar k's factor settings: fint[k] = (method, start from SMC, iterations, rotation,
-    rotation iterations, Bartlett, Heywood case is an error, score weights on the weighted
-    correlations), fflt[k] = (tolerance, communality cap, varimax and oblimin tolerances),
-    as `rima.resampling` reads them from the fit (`rima.factor.kernel_arguments`).
+    Pillar k's factor settings: fint[k] = (method, start from SMC, iterations, rotation
+    (none or varimax), rotation iterations, Bartlett, Heywood case is an error, score
+    weights on the weighted correlations), fflt[k] = (tolerance, communality cap, varimax
+    tolerance, unused), as `rima.resampling` reads them from the fit
+    (`rima.factor.kernel_arguments`).
 
     Returns (status, theta, shares (K,), profile means of RCI_100 (ncat,), overall mean
     RCI_100, pillar agreement with the full-sample pillar scores (K,) as correlations).
@@ -143,9 +144,13 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor
                 Ru[a, b] = C_u[lo + a, lo + b] / np.sqrt(C_u[lo + a, lo + a]
                                                           * C_u[lo + b, lo + b])
         f = fint[k]
-        (U, _L, _phi, _obl, _vals, _it, _st, _rok, _W, _ss, _vw, comb,
-         st) = FK.pillar_fit(R, R if f[7] else Ru, nfac[k], f[0], f[1] != 0, fflt[k, 0], f[2],
-                             fflt[k, 1], f[3], fflt[k, 2], fflt[k, 3], f[4], f[5] != 0)
+        U, _vals, _it, st = FK.pillar_extract(R, nfac[k], f[0], f[1] != 0, fflt[k, 0], f[2],
+                                              fflt[k, 1])
+        if st == 2:
+            return FAIL_FACTOR, theta, shares, prof, np.nan, agree
+        L, _rok = FK.orthogonal_rotation(U, f[3], fflt[k, 2], f[4])
+        _L, _phi, _W, _ss, _vw, comb, st = FK.pillar_weights(
+            R if f[7] else Ru, L, np.eye(nfac[k]), f[0] == FK.PCA, f[5] != 0)
         if st == OK and f[6] != 0:
             h2 = FK.communalities(U)
             for a in range(pk):

@@ -445,59 +445,69 @@ def _cov2cor(C):
 
 
 @njit(cache=True)
-def rotate(L, rotation, pca, varimax_eps, oblimin_eps, maxit):
-    """Rotate psych-signed unrotated loadings as psych does; returns (loadings, Phi (the
-    identity for orthogonal rotations), oblique, converged)."""
-    p, k = L.shape
-    eye = np.eye(k)
-    if rotation == ROT_NONE or k < 2:
-        return L.copy(), eye, False, True
-    if rotation == ROT_VARIMAX:
-        z, _T, it = varimax(L, True, varimax_eps, maxit)
-        return z, eye, False, it < maxit
+def unrotated_signs(L0):
+    """psych's first sign step: columns signed to positive sums, zero loadings nudged to
+    1e-15 (as psych does before rotating)."""
+    p, k = L0.shape
+    U = np.empty((p, k))
+    sg = column_signs(L0)
+    for f in range(k):
+        for j in range(p):
+            v = L0[j, f] * sg[f]
+            U[j, f] = 1e-15 if v == 0.0 else v
+    return U
+
+
+@njit(cache=True)
+def orthogonal_rotation(U, rotation, varimax_eps, maxit):
+    """Loadings after "none" or "varimax" (R's stats::varimax with Kaiser normalisation);
+    returns (loadings, converged). Oblique rotations: `oblique_rotation`, kept apart so
+    that kernels which never use them do not compile them."""
+    if rotation == ROT_VARIMAX and U.shape[1] >= 2:
+        z, _T, it = varimax(U, True, varimax_eps, maxit)
+        return z, it < maxit
+    return U.copy(), True
+
+
+@njit(cache=True)
+def oblique_rotation(U, rotation, pca, varimax_eps, oblimin_eps, maxit):
+    """Loadings and Phi after "promax" (psych::fa: Kaiser-normalised psych::Promax;
+    psych::principal: stats::promax) or "oblimin" (GPArotation's quartimin); returns
+    (loadings, Phi, converged)."""
+    p, k = U.shape
     if rotation == ROT_PROMAX:
         if pca:
-            # psych::principal uses stats::promax (no Kaiser step around it)
-            x, T, _it = varimax(L, True, 1e-5, 1000)
-            z, U, _phi = promax_from_varimax(x, T, 4.0)
-            ui = np.linalg.inv(U)
-            return z, _cov2cor(ui @ ui.T), True, True
-        # psych::fa uses kaiser(): row-normalise, psych::Promax, scale back
+            x, T, _it = varimax(U, True, 1e-5, 1000)
+            z, Uf, _phi = promax_from_varimax(x, T, 4.0)
+            ui = np.linalg.inv(Uf)
+            return z, _cov2cor(ui @ ui.T), True
         h = np.empty(p)
         Ln = np.empty((p, k))
         for j in range(p):
             s = 0.0
             for f in range(k):
-                s += L[j, f] * L[j, f]
+                s += U[j, f] * U[j, f]
             h[j] = np.sqrt(s)
             for f in range(k):
-                Ln[j, f] = L[j, f] / h[j]
+                Ln[j, f] = U[j, f] / h[j]
         x, T, _it = varimax(Ln, True, varimax_eps, maxit)
-        z, _U, phi = promax_from_varimax(x, T, 4.0)
+        z, _Uf, phi = promax_from_varimax(x, T, 4.0)
         for j in range(p):
             for f in range(k):
                 z[j, f] *= h[j]
-        return z, phi, True, True
-    z, phi, _T, _it, ok = oblimin(L, 0.0, oblimin_eps, maxit)
-    return z, phi, True, ok
+        return z, phi, True
+    z, phi, _T, _it, ok = oblimin(U, 0.0, oblimin_eps, maxit)
+    return z, phi, ok
 
 
 @njit(cache=True)
-def psych_loadings(L0, rotation, pca, varimax_eps, oblimin_eps, maxit):
-    """psych's conventions on unrotated loadings: columns signed to positive sums (zero
-    loadings nudged to 1e-15, as psych), rotated, signed again and ordered by variance
-    accounted for (psych::principal: ordered first, then signed).
-
-    Returns (signed unrotated loadings, loadings, Phi, oblique, rotation converged).
-    """
-    p, k = L0.shape
-    U = L0.copy()
-    sg = column_signs(U)
-    for f in range(k):
-        for j in range(p):
-            v = U[j, f] * sg[f]
-            U[j, f] = 1e-15 if v == 0.0 else v
-    L, phi, oblique, ok = rotate(U, rotation, pca, varimax_eps, oblimin_eps, maxit)
+def order_loadings(L, phi, pca):
+    """psych's last step on rotated loadings: columns signed to positive sums and ordered
+    by variance accounted for, diag(Phi L'L) (psych::principal: ordered by diag(L'L) first,
+    then signed). Returns (loadings, Phi) as new arrays."""
+    k = L.shape[1]
+    L = L.copy()
+    phi = phi.copy()
     if pca and k > 1:
         L, phi = _order(L, phi, ss_loadings(L, np.eye(k)))
         _apply_signs(L, phi, column_signs(L))
@@ -505,7 +515,7 @@ def psych_loadings(L0, rotation, pca, varimax_eps, oblimin_eps, maxit):
         _apply_signs(L, phi, column_signs(L))
         if k > 1:
             L, phi = _order(L, phi, ss_loadings(L, phi))
-    return U, L, phi, oblique, ok
+    return L, phi
 
 
 @njit(cache=True)
@@ -570,41 +580,41 @@ def combined_weights(W, vw):
 
 
 @njit(cache=True)
-def pillar_fit(R, R_scores, nf, method, smc_start, min_err, max_iter, cap, rotation,
-               varimax_eps, oblimin_eps, rot_maxit, bartlett):
-    """One pillar from its correlation matrix by principal axis (pa, pf) or components
-    (pca), with psych's conventions: what `rima.factor.FactorAnalysis` fits for these
-    methods and what each bootstrap replicate re-estimates.
+def pillar_extract(R, nf, method, smc_start, min_err, max_iter, cap):
+    """A pillar's unrotated loadings from its correlations by principal axis (pa, pf:
+    psych's iteration from SMC or unit communalities, `cap` > 0 the "bound" Heywood option)
+    or components (pca), signed by psych's first sign step.
 
-    R: the correlations the factors come from; R_scores: those of the regression/component
-    weights. Returns (signed unrotated loadings, loadings, Phi, oblique, eigenvalues,
-    iterations, extraction status (pa_iterate's), rotation converged, W, SS loadings,
-    variance weights, combined weights, status).
+    Returns (loadings, eigenvalues, iterations, status: pa_iterate's, 2 = a negative
+    eigenvalue among the retained factors).
     """
-    p = R.shape[0]
-    k = nf
     if method == PCA:
         L0, vals = pca_loadings(R, nf)
-        it = 0
-        st = 0
-    else:
-        L0, _h2, vals, it, st = pa_iterate(R, nf, pa_start(R, nf, smc_start), min_err,
-                                           max_iter, cap)
-    empty = np.zeros((p, k))
-    if st == 2:
-        return (L0, L0, np.eye(k), False, vals, it, st, True, empty, np.zeros(k),
-                np.zeros(k), np.zeros(p), PILLAR_FACTOR_FAILED)
-    U, L, phi, oblique, rot_ok = psych_loadings(L0, rotation, method == PCA, varimax_eps,
-                                                oblimin_eps, rot_maxit)
-    W, status = score_weights(R_scores, L, phi, bartlett and method != PCA)
-    ss = ss_loadings(L, phi)
+        return unrotated_signs(L0), vals, 0, 0
+    L0, _h2, vals, it, st = pa_iterate(R, nf, pa_start(R, nf, smc_start), min_err,
+                                       max_iter, cap)
+    return unrotated_signs(L0), vals, it, st
+
+
+@njit(cache=True)
+def pillar_weights(R_scores, L, phi, pca, bartlett):
+    """A pillar's weights from its rotated loadings: psych's final sign and order
+    (`order_loadings`), Bartlett or regression score weights (components for pca), the
+    variance weights SS_j / sum SS and the combined weights on z-scores.
+
+    Returns (loadings, Phi, W, SS loadings, variance weights, combined weights, status).
+    """
+    p = L.shape[0]
+    Lo, po = order_loadings(L, phi, pca)
+    W, status = score_weights(R_scores, Lo, po, bartlett and not pca)
+    ss = ss_loadings(Lo, po)
     vw = variance_weights(ss)
     comb = combined_weights(W, vw)
     if status == PILLAR_OK:
         for j in range(p):
             if not np.isfinite(comb[j]):
                 status = PILLAR_FACTOR_FAILED
-    return U, L, phi, oblique, vals, it, st, rot_ok, W, ss, vw, comb, status
+    return Lo, po, W, ss, vw, comb, status
 
 
 @njit(cache=True)
