@@ -258,6 +258,10 @@ def rotate_loadings(U, rotation, pca, mode="psych"):
         L, phi, ok = _k.oblique_rotation(U, code, pca, s.varimax_eps, s.oblimin_eps,
                                          s.rot_maxit)
         return L, phi, True, bool(ok)
+    if code == _k.ROT_NONE or k < 2:
+        # no rotation: the kernel would return a copy; not calling it keeps varimax out of
+        # the first fit's compile when no pillar rotates
+        return U.copy(), np.eye(k), False, True
     L, ok = _k.orthogonal_rotation(U, code, s.varimax_eps, s.rot_maxit)
     return L, np.eye(k), False, bool(ok)
 

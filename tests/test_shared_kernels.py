@@ -94,10 +94,13 @@ def test_the_fit_calls_the_shared_kernels(spies):
         res = rima.fit(df, SPEC)
     K = len(res.spec.pillar_names)
     assert spies["pillar_extract"] == spies["pillar_weights"] == K  # one per pillar (pa)
-    # (the cumvar95 rule's minres fit rotates too)
-    assert spies["orthogonal_rotation"] >= K and "oblique_rotation" not in spies
+    # rotation "none" is the identity, which needs no kernel
+    assert "orthogonal_rotation" not in spies and "oblique_rotation" not in spies
     assert spies["fisher_scoring"] == 1
     assert spies["prediction_weights"] >= 1
+    spies.clear()
+    FactorModel(n_factors=2, method="pa", rotation="varimax").fit(df[AST_VARS])
+    assert spies == {"pillar_extract": 1, "orthogonal_rotation": 1, "pillar_weights": 1}
     spies.clear()
     FactorModel(n_factors=2, method="minres", rotation="oblimin").fit(df[AST_VARS])
     # minres is optimised outside the kernel, then takes the same conventions and weights

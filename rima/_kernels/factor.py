@@ -334,7 +334,9 @@ def oblimin(A, gam, eps, maxit):
 # ---------------------------------------------------------------- psych's conventions
 # One implementation of each rule that turns a correlation matrix into a pillar's score
 # weights: rima.factor (the fit) and rima._kernels.bootstrap (every replicate) both call
-# these functions, so a rule changed here changes both.
+# these functions, so a rule changed here changes both. The small helpers are inlined
+# into their callers (inline='always'): compiled one by one, each would add its own
+# compile pass to the first run.
 
 PA, PF, PCA = 0, 1, 2                  # extractions done here (minres and ml: rima.factor)
 ROT_NONE, ROT_VARIMAX, ROT_PROMAX, ROT_OBLIMIN = 0, 1, 2, 3
@@ -346,7 +348,7 @@ PILLAR_FACTOR_FAILED = 2               # negative eigenvalue among the retained 
 PILLAR_HEYWOOD = 3                     # zero uniqueness (Bartlett) or Heywood with "error"
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def pa_start(R, nf, smc_start):
     """Starting communalities of principal axis: squared multiple correlations (pf, or
     smc=True) or 1 (psych's fa default)."""
@@ -369,7 +371,7 @@ def pca_loadings(R, nf):
     return L, vals
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def column_signs(L):
     """psych's sign rule: +1 or -1 per column so that its loadings sum positive (a zero
     sum keeps +1)."""
@@ -384,7 +386,7 @@ def column_signs(L):
     return sg
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _apply_signs(L, phi, sg):
     p, k = L.shape
     for f in range(k):
@@ -395,7 +397,7 @@ def _apply_signs(L, phi, sg):
             phi[f, g] *= sg[f] * sg[g]
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def ss_loadings(L, phi):
     """Variance accounted for by each factor: diag(Phi L'L) (colSums(L^2) when Phi = I)."""
     p, k = L.shape
@@ -413,7 +415,7 @@ def ss_loadings(L, phi):
     return ss
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _order(L, phi, ev):
     """Columns (and Phi) in decreasing `ev`, ties in their order (a stable sort)."""
     k = ev.shape[0]
@@ -434,7 +436,7 @@ def _order(L, phi, ev):
     return Lo, po
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def _cov2cor(C):
     k = C.shape[0]
     out = np.empty((k, k))
@@ -444,7 +446,7 @@ def _cov2cor(C):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def unrotated_signs(L0):
     """psych's first sign step: columns signed to positive sums, zero loadings nudged to
     1e-15 (as psych does before rotating)."""
@@ -500,7 +502,7 @@ def oblique_rotation(U, rotation, pca, varimax_eps, oblimin_eps, maxit):
     return z, phi, ok
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def order_loadings(L, phi, pca):
     """psych's last step on rotated loadings: columns signed to positive sums and ordered
     by variance accounted for, diag(Phi L'L) (psych::principal: ordered by diag(L'L) first,
@@ -562,13 +564,13 @@ def score_weights(R_scores, L, phi, bartlett):
     return W, PILLAR_OK
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def variance_weights(ss):
     """The reference tool's weights of a pillar's factors: SS_j / sum of SS."""
     return ss / ss.sum()
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def combined_weights(W, vw):
     """The pillar score's weights on z-scores: sum_j vw_j W[:, j]."""
     p, k = W.shape
@@ -617,7 +619,7 @@ def pillar_weights(R_scores, L, phi, pca, bartlett):
     return Lo, po, W, ss, vw, comb, status
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def communalities(U):
     """Row sums of squared (unrotated) loadings."""
     p, k = U.shape
