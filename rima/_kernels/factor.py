@@ -427,10 +427,12 @@ def _order(L, phi, ev):
             order[b - 1] = order[b]
             order[b] = t
             b -= 1
-    Lo = np.empty_like(L)
-    po = np.empty_like(phi)
+    p = L.shape[0]
+    Lo = np.empty((p, k))
+    po = np.empty((k, k))
     for f in range(k):
-        Lo[:, f] = L[:, order[f]]
+        for j in range(p):
+            Lo[j, f] = L[j, order[f]]
         for g in range(k):
             po[f, g] = phi[order[f], order[g]]
     return Lo, po
