@@ -117,7 +117,7 @@ def test_all_ones_replicate_is_the_fit(variant_fits, variant):
     estimates, profile and overall means equal the fit's numbers for every supported
     option set (the point estimates the bootstrap reports beside its intervals)."""
     df, _sd, res = variant_fits(variant)
-    ok = (res.scores["status"] == "ok").to_numpy()
+    ok = res.analysed.to_numpy()
     raw = run_counts(res, np.ones((1, int(ok.sum())), np.int64))
     assert raw["status"][0] == 0
     prob = _problem(res)
@@ -140,7 +140,7 @@ def test_replicate_equals_fit_on_resampled_rows(variant_fits, variant):
     the fitted numbers of factors, give the same RSM, MIMIC estimates, profile means (to
     1e-7: varimax's relative stopping rule amplifies rounding to ~1e-9 in the shares)."""
     df, sd, res = variant_fits(variant)
-    ok = (res.scores["status"] == "ok").to_numpy()
+    ok = res.analysed.to_numpy()  # the estimation sample the replicates resample
     counts = replicate_counts(11, 7, int(ok.sum()))
     raw = run_counts(res, counts[None, :])
     assert raw["status"][0] == 0
@@ -350,7 +350,7 @@ def test_heywood_error_fails_the_replicates_the_fit_would_refuse():
         sd_hw = dict(sd, options={"factor": {"retention": 1, "heywood": hw}})
         fits[hw] = (sd_hw, _fit(df, sd_hw))
     res = fits["error"][1]
-    ok = (res.scores["status"] == "ok").to_numpy()
+    ok = res.analysed.to_numpy()
     n = int(ok.sum())
     rng = np.random.default_rng(0)
     counts = np.zeros((12, n), np.int64)
