@@ -171,21 +171,12 @@ def _lbfgsb(fun, grad, start, upper, R, nf, s: _Settings):
 
 def _extract(R, nf, method, smc, s: _Settings, heywood):
     """Unrotated loadings (before psych's sign step), communalities, values, iterations."""
-    p = R.shape[0]
     if method in ("pa", "pf"):
-        if method == "pf" or smc:
-            start = _k.smc(R) if nf <= p else np.ones(p)
-        else:
-            start = np.ones(p)
-        max_iter = 1 if method == "pf" else s.pa_max_iter
-        cap = 1.0 - _PSI_LOWER if heywood == "bound" else -1.0
-        L, h2, vals, it, status = _k.pa_iterate(R, nf, start, s.pa_min_err, max_iter, cap)
+        smc_start, min_err, max_iter, cap = _pa_arguments(method, smc, heywood, s)
+        L, h2, vals, it, status = _k.pa_iterate(R, nf, _k.pa_start(R, nf, smc_start),
+                                                min_err, max_iter, cap)
         if status == 2:
-            raise ConvergenceError(
-                f"principal axis factoring with {nf} factor(s) met a negative eigenvalue among "
-                "the retained factors (too many factors for these data, where psych returns "
-                "NaN loadings); try fewer factors or smc=False"
-            )
+            raise _negative_eigenvalue(nf)
         converged = status == 0 or method == "pf"
         return L, h2, vals, it, converged, None
     if method in ("minres", "ml"):
@@ -204,92 +195,123 @@ def _extract(R, nf, method, smc, s: _Settings, heywood):
         vals = np.linalg.eigvalsh(Sm)[::-1]
         return L, h2, vals, it, ok, psi
     if method == "pca":
-        vals, vecs = _k.eig_desc(R)
-        v = np.maximum(vals, _EPS)
-        L = vecs[:, :nf] * np.sqrt(v[:nf])
+        L, vals = _k.pca_loadings(R, nf)
         return L, (L**2).sum(axis=1), vals, 0, True, None
     raise RimaInputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
 
 
-def _sign_cols(L):
-    sg = np.sign(L.sum(axis=0))
-    sg[sg == 0] = 1.0
-    return sg
+ROTATION_CODES = {"none": _k.ROT_NONE, "varimax": _k.ROT_VARIMAX, "promax": _k.ROT_PROMAX,
+                  "oblimin": _k.ROT_OBLIMIN}
+KERNEL_METHODS = {"pa": _k.PA, "pf": _k.PF, "pca": _k.PCA}
 
 
-def _rotate(L, rotation, method, s: _Settings):
-    """Rotate psych-signed unrotated loadings; returns (loadings, Phi or None, converged)."""
-    k = L.shape[1]
-    if rotation == "none" or k < 2:
-        return L, None, True
-    if rotation == "varimax":
-        z, _, it = _k.varimax(L, True, s.varimax_eps, s.rot_maxit)
-        return z, None, it < s.rot_maxit
-    if rotation == "promax":
-        if method == "pca":
-            # psych::principal uses stats::promax (no Kaiser step around it)
-            x, T, _ = _k.varimax(L, True, 1e-5, 1000)
-            z, U, _ = _k.promax_from_varimax(x, T, 4.0)
-            ui = np.linalg.inv(U)
-            return z, _cov2cor(ui @ ui.T), True
-        # psych::fa uses kaiser(): row-normalise, psych::Promax, scale back
-        h = np.sqrt((L**2).sum(axis=1))
-        x, T, _ = _k.varimax(L / h[:, None], True, s.varimax_eps, s.rot_maxit)
-        z, _, phi = _k.promax_from_varimax(x, T, 4.0)
-        return z * h[:, None], phi, True
-    if rotation == "oblimin":
-        z, phi, _, _, ok = _k.oblimin(L, 0.0, s.oblimin_eps, s.rot_maxit)
-        return z, phi, ok
-    raise RimaInputError(f"unknown rotation {rotation!r}; choose one of {', '.join(ROTATIONS)}")
+def settings(mode) -> _Settings:
+    """The stopping rules of a mode ("psych" or "converged")."""
+    return _PSYCH if mode == "psych" else _CONVERGED
+
+
+def _pa_arguments(method, smc, heywood, s: _Settings):
+    """Principal axis: (start from SMC, tolerance, iterations, communality cap)."""
+    smc_start = method == "pf" or bool(smc)
+    max_iter = 1 if method == "pf" else s.pa_max_iter
+    cap = 1.0 - _PSI_LOWER if heywood == "bound" else -1.0
+    return smc_start, s.pa_min_err, max_iter, cap
+
+
+@dataclass(frozen=True)
+class KernelArguments:
+    """A pillar's settings as the kernels take them; the fit and the bootstrap's replicates
+    read them from here, so both pass the same ones."""
+
+    extract: tuple       # pillar_extract's after (R, n_factors): method, smc, tol, iter, cap
+    rotation: int        # ROT_* code
+    varimax_eps: float
+    oblimin_eps: float
+    rot_maxit: int
+    pca: bool
+    bartlett: bool       # Bartlett (else regression / component) score weights
+
+    @property
+    def oblique(self) -> bool:
+        return self.rotation in (_k.ROT_PROMAX, _k.ROT_OBLIMIN)
+
+
+def kernel_arguments(method, rotation, scores, smc=False, heywood="warn",
+                     mode="psych") -> KernelArguments:
+    """The kernel settings of a pillar extracted by pa, pf or pca."""
+    if method not in KERNEL_METHODS:
+        raise RimaInputError(f"method {method!r} is not estimated by the pillar kernel "
+                             f"({', '.join(KERNEL_METHODS)})")
+    s = settings(mode)
+    smc_start, min_err, max_iter, cap = _pa_arguments(method, smc, heywood, s)
+    return KernelArguments((KERNEL_METHODS[method], smc_start, min_err, max_iter, cap),
+                           ROTATION_CODES[rotation], s.varimax_eps, s.oblimin_eps,
+                           s.rot_maxit, method == "pca", scores == "bartlett")
+
+
+def rotate_loadings(U, rotation, pca, mode="psych"):
+    """psych's rotation of signed unrotated loadings: (loadings, Phi (identity when
+    orthogonal), oblique, converged). Orthogonal rotations run the kernel the bootstrap's
+    replicates run; oblique ones their own (compiled only when used)."""
+    s = settings(mode)
+    code = ROTATION_CODES[rotation]
+    k = U.shape[1]
+    if code in (_k.ROT_PROMAX, _k.ROT_OBLIMIN) and k >= 2:
+        L, phi, ok = _k.oblique_rotation(U, code, pca, s.varimax_eps, s.oblimin_eps,
+                                         s.rot_maxit)
+        return L, phi, True, bool(ok)
+    if code == _k.ROT_NONE or k < 2:
+        # no rotation: the kernel would return a copy; not calling it keeps varimax out of
+        # the first fit's compile when no pillar rotates
+        return U.copy(), np.eye(k), False, True
+    L, ok = _k.orthogonal_rotation(U, code, s.varimax_eps, s.rot_maxit)
+    return L, np.eye(k), False, bool(ok)
+
+
+def scores_on_weighted(method, weighted_scores) -> bool:
+    """Whether score weights are solved on the weighted correlations: psych::principal
+    (weight=) does so for components, psych::fa(weight=) does not for factors (unless
+    weighted_scores)."""
+    return bool(weighted_scores) or method == "pca"
+
+
+def _negative_eigenvalue(nf):
+    return ConvergenceError(
+        f"principal axis factoring with {nf} factor(s) met a negative eigenvalue among "
+        "the retained factors (too many factors for these data, where psych returns "
+        "NaN loadings); try fewer factors or smc=False")
 
 
 def fit_extraction(R, nf, method="pa", rotation="none", smc=False, mode="psych",
                    heywood="warn") -> Extraction:
     """Extraction + rotation + psych's sign/order conventions on a correlation matrix."""
-    s = _PSYCH if mode == "psych" else _CONVERGED
+    s = settings(mode)
+    if rotation not in ROTATION_CODES:
+        raise RimaInputError(
+            f"unknown rotation {rotation!r}; choose one of {', '.join(ROTATIONS)}")
     L0, _h2, vals, it, ok, psi = _extract(R, nf, method, smc, s, heywood)
-    L0 = L0 * _sign_cols(L0)
-    L0 = np.where(L0 == 0, 1e-15, L0)
-    L, phi, rot_ok = _rotate(L0, rotation, method, s)
-    if method == "pca" and nf > 1:
-        # psych::principal orders by diag(L'L), then flips signs
-        order = np.argsort(-(L**2).sum(axis=0), kind="stable")
-        L = L[:, order]
-        if phi is not None:
-            phi = phi[np.ix_(order, order)]
-        sg = _sign_cols(L)
-        L = L * sg
-        if phi is not None:
-            phi = phi * np.outer(sg, sg)
-    else:
-        sg = _sign_cols(L)
-        L = L * sg
-        if phi is not None:
-            phi = phi * np.outer(sg, sg)
-        if nf > 1:
-            ev = np.diag(phi @ L.T @ L) if phi is not None else (L**2).sum(axis=0)
-            order = np.argsort(-ev, kind="stable")
-            L = L[:, order]
-            if phi is not None:
-                phi = phi[np.ix_(order, order)]
-    comm = (L0**2).sum(axis=1)
-    return Extraction(loadings=L, phi=phi, communalities=comm, values=vals,
-                      iterations=int(it), converged=bool(ok and rot_ok), unrotated=L0,
-                      psi=psi)
+    U = _k.unrotated_signs(np.ascontiguousarray(L0, dtype=float))
+    L, phi, oblique, rot_ok = rotate_loadings(U, rotation, method == "pca", mode)
+    L, phi = _k.order_loadings(L, phi, method == "pca")
+    return Extraction(loadings=L, phi=phi if oblique else None,
+                      communalities=_k.communalities(U), values=vals, iterations=int(it),
+                      converged=bool(ok and rot_ok), unrotated=U, psi=psi)
 
 
 def score_weights(R, L, phi, kind):
-    """psych::factor.scores weights on standardised data (Thurstone regression or Bartlett)."""
+    """psych::factor.scores weights on standardised data (Thurstone regression or Bartlett);
+    NaN where they are undefined (a zero uniqueness, a singular system)."""
+    if kind not in SCORES:
+        raise RimaInputError(f"unknown scores {kind!r}; choose one of {', '.join(SCORES)}")
+    W, status = _score_weights(R, L, phi, kind == "bartlett")
+    return W if status == _k.PILLAR_OK else np.full_like(W, np.nan)
+
+
+def _score_weights(R, L, phi, bartlett):
     k = L.shape[1]
-    Phi = np.eye(k) if phi is None else phi
-    if kind == "regression":
-        return np.linalg.solve(R, L @ Phi)
-    if kind == "bartlett":
-        h2 = np.einsum("ij,jk,ik->i", L, Phi, L)
-        inv_u2 = 1.0 / (1.0 - h2)
-        A = L * inv_u2[:, None]
-        return A @ np.linalg.inv(L.T @ A)
-    raise RimaInputError(f"unknown scores {kind!r}; choose one of {', '.join(SCORES)}")
+    Phi = np.eye(k) if phi is None else np.ascontiguousarray(phi, dtype=float)
+    return _k.score_weights(np.ascontiguousarray(R, dtype=float),
+                            np.ascontiguousarray(L, dtype=float), Phi, bool(bartlett))
 
 
 # ---------------------------------------------------------------- sampling adequacy
@@ -524,7 +546,7 @@ class FactorAnalysis:
             self.scale_ = src.std(ddof=1)
         # psych::principal(weight=) solves its component weights on the weighted
         # correlations; psych::fa(weight=) rebuilds unweighted ones for its factor scores
-        weighted_r = w is not None and (self.weighted_scores or self.method == "pca")
+        weighted_r = w is not None and scores_on_weighted(self.method, self.weighted_scores)
         R_scores = R if weighted_r else R_u
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = p
@@ -621,7 +643,7 @@ class FactorAnalysis:
         # psych: without weighted_scores the score weights, mean_ and scale_ are unweighted,
         # except principal(weight=)'s component weights, solved on the weighted correlations
         src = weighted if (weighted is not None and self.weighted_scores) else moments
-        weighted_r = weighted is None or src is weighted or self.method == "pca"
+        weighted_r = weighted is None or scores_on_weighted(self.method, self.weighted_scores)
         R_scores = R if weighted_r else _cov2cor(_comoment_corr(moments.comoment))
         self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_features_in_ = p
@@ -651,7 +673,25 @@ class FactorAnalysis:
         else:
             k = int(self.n_factors)
         self.n_factors_ = k
-        ex = fit_extraction(R, k, self.method, self.rotation, self.smc, self.mode, self.heywood)
+        pca = self.method == "pca"
+        if self.method in KERNEL_METHODS:
+            # the kernels every bootstrap replicate runs, with the same settings
+            ka = kernel_arguments(self.method, self.rotation, self.scores, self.smc,
+                                  self.heywood, self.mode)
+            U, vals, it, st = _k.pillar_extract(np.ascontiguousarray(R), k, *ka.extract)
+            if st == 2:
+                raise _negative_eigenvalue(k)
+            ok, psi = st == 0 or self.method == "pf", None
+        else:
+            L0, _h2, vals, it, ok, psi = _extract(R, k, self.method, self.smc,
+                                                  settings(self.mode), self.heywood)
+            U = _k.unrotated_signs(np.ascontiguousarray(L0, dtype=float))
+        L, phi, oblique, rot_ok = rotate_loadings(U, self.rotation, pca, self.mode)
+        L, phi, W, ss, vw, comb, status = _k.pillar_weights(
+            np.ascontiguousarray(R_scores), L, phi, pca, self.scores == "bartlett")
+        ex = Extraction(loadings=L, phi=phi if oblique else None,
+                        communalities=_k.communalities(U), values=vals, iterations=int(it),
+                        converged=bool(ok and rot_ok), unrotated=U, psi=psi)
         if not ex.converged:
             warnings.warn(
                 f"the {self.method} extraction (or the {self.rotation} rotation) stopped before "
@@ -667,30 +707,23 @@ class FactorAnalysis:
         self.uniquenesses_ = pd.Series(1.0 - h2, index=names, name="uniqueness")
         self.eigenvalues_ = np.linalg.eigvalsh(R)[::-1].copy()
         self.reduced_eigenvalues_ = ex.values
-        L = ex.loadings
-        ss = np.diag(ex.phi @ L.T @ L) if ex.phi is not None else (L**2).sum(axis=0)
         self.ss_loadings_ = ss
         self.proportion_var_ = ss / p
         self.cumulative_var_ = np.cumsum(ss) / p
-        self.variance_weights_ = ss / ss.sum()
+        self.variance_weights_ = vw
         self.fit_uniquenesses_ = None if ex.psi is None else pd.Series(ex.psi, index=names)
         self.n_iter_ = ex.iterations
         self.converged_ = ex.converged
-        if self.method == "pca":
-            struct = L if ex.phi is None else L @ ex.phi
-            W = np.linalg.solve(R_scores, struct)
-            self.scores_kind_ = "components"
-        else:
-            W = score_weights(R_scores, L, ex.phi, self.scores)
-            self.scores_kind_ = self.scores
-        zero_u2 = self.scores_kind_ == "bartlett" and np.any(np.abs(1.0 - h2) < 1e-8)
-        if zero_u2 or not np.all(np.isfinite(W)):
+        self.scores_kind_ = "components" if self.method == "pca" else self.scores
+        if status != _k.PILLAR_OK:
             raise DataError(
                 f"{self.scores_kind_} score weights are not finite: uniquenesses of "
                 + ", ".join(repr(names[j]) for j in np.flatnonzero(np.abs(1.0 - h2) < 1e-8))
                 + " are zero (Heywood case or too many factors); use fewer factors, "
                 "heywood='bound' or scores='regression'")
         self.score_weights_ = pd.DataFrame(W, index=names, columns=cols)
+        # the pillar score's weights on z-scores (score weights times variance weights)
+        self.combined_weights_ = pd.Series(comb, index=names, name="weight")
         self.kmo_, self.kmo_per_variable_ = kmo(R)
         self.kmo_per_variable_ = pd.Series(self.kmo_per_variable_, index=names)
         chisq, df, pval = bartlett_sphericity(R, n)
@@ -698,13 +731,14 @@ class FactorAnalysis:
         self.scale_ddof_ = 1  # scale_ is the n - 1 standard deviation, as psych's scale()
 
     def _heywood_check(self, h2, names):
-        self.heywood_variables_ = [names[j] for j in np.flatnonzero(h2 >= 1.0 - 1e-12)]
+        self.heywood_variables_ = [names[j] for j in np.flatnonzero(h2 >= _k.HEYWOOD_H2)]
         bounded = self.heywood == "bound" and self.method in ("pa", "pf")
         at_cap = [names[j] for j in np.flatnonzero(h2 >= 1.0 - _PSI_LOWER - 1e-12)]
         if self.heywood_variables_:
             msg = (
                 "Heywood case: communality >= 1 for "
-                + ", ".join(f"{names[j]!r} ({h2[j]:.4f})" for j in np.flatnonzero(h2 >= 1 - 1e-12))
+                + ", ".join(f"{names[j]!r} ({h2[j]:.4f})"
+                            for j in np.flatnonzero(h2 >= _k.HEYWOOD_H2))
                 + f" (method={self.method}); its uniqueness is not positive, so Bartlett "
                 "weights and the fit are improper"
             )

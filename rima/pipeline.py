@@ -815,7 +815,7 @@ def pillar_step(spec, shared, say, from_rows, anchor_corr, n_rows, weighted) -> 
                 from_rows(name, vs, idx, fm)
         except RimaInputError as exc:
             raise type(exc)(f"pillar {name}: {exc}") from exc
-        comb = fm.score_weights_.to_numpy() @ fm.variance_weights_
+        comb = fm.combined_weights_.to_numpy()
         mean[idx] = sign * fm.mean_
         scale[idx] = fm.scale_
         W[idx, k] = sign * comb

@@ -35,8 +35,15 @@ Choices, and why:
   (method.md §4) and an anchor is advisable.
 * Replicate b's resample depends only on (seed, b), never on the thread count.
 
-Supported options: missing="listwise", pa or pf extraction, rotation none or varimax,
-Bartlett or regression scores, any prediction, RSM kind, RCI_100 scale and weights.
+Every estimation rule is the fit's own kernel (`rima._kernels.factor.pillar_extract`,
+`orthogonal_rotation` and `pillar_weights`, `rima._kernels.mimic.fisher_scoring` and
+`prediction_weights`), with the fitted pillars'
+own settings (`rima.factor.kernel_arguments`). Supported options: missing "listwise" or
+"all_columns" (both resample the analysed households), extraction pa, pf or pca, rotation
+none or varimax, every scores, smc and heywood setting, every prediction, RSM kind,
+RCI_100 scale, orientation, anchor, negative and weights; mimic_se does not enter (the
+intervals are percentiles). missing "pillar" / "fiml", extraction minres / ml and the
+oblique rotations promax / oblimin are refused by name.
 """
 
 from __future__ import annotations
@@ -52,10 +59,10 @@ from rima.errors import SpecError
 
 _PRED = {"regression": 0, "bartlett": 1, "causes": 2}
 _RSM = {"correlation": 0, "std_coefficient": 1}
-_PSI_LOWER = 0.005
 _STATUS_TEXT = {1: "a variable was constant in the resample",
                 2: "principal axis factoring failed (negative eigenvalue or non-finite weights)",
-                3: "Heywood case (communality 1): Bartlett weights undefined",
+                3: "Heywood case (communality 1): Bartlett weights undefined, or "
+                   "heywood = \"error\"",
                 4: "the MIMIC estimation did not converge",
                 5: "RCI was constant in the resample"}
 
@@ -228,11 +235,8 @@ class _Problem:
     use_w: bool
     pstart: np.ndarray
     nfac: np.ndarray
-    smc_start: np.ndarray
-    max_iter: np.ndarray
-    cap: np.ndarray
-    varimax: np.ndarray
-    bartlett: np.ndarray
+    fint: np.ndarray     # (K, 8) integer factor settings (see one_replicate)
+    fflt: np.ndarray     # (K, 4) float factor settings
     m: int
     ycol: int
     anchor_col: np.ndarray
@@ -253,29 +257,44 @@ class _Problem:
         lay = self.layout
         lo, hi = self.fixed if self.fixed is not None else (0.0, 1.0)
         return (self.V, self.w, self.use_w, np.uint64(seed), b0, nb, given, self.pstart,
-                self.nfac, self.smc_start, self.max_iter, 1e-3, self.cap, self.varimax,
-                self.bartlett, self.m, self.ycol, self.anchor_col, self.anchor_sign,
+                self.nfac, self.fint, self.fflt, self.m, self.ycol, self.anchor_col,
+                self.anchor_sign,
                 self.theta0, lay.lam_idx, lay.lam_fix, lay.gam_idx, lay.b_idx, lay.psi_idx,
                 lay.th_idx, lay.nu_idx, self.pred, self.rsm_kind, float(lo), float(hi),
                 self.fixed is not None, self.groups, len(self.categories), self.A0)
 
 
+# The fit's options the replicates cannot re-run, and why. Every other option value runs.
+_BOOT_MISSING = ("listwise", "all_columns")
+# oblique rotations stay out of the replicate kernel: compiling them there would add about
+# a minute to every first bootstrap for an option few analyses use
+_BOOT_ROTATIONS = ("none", "varimax")
+
+
 def _check_supported(opts, result):
+    """Raise SpecError naming each option value the bootstrap cannot re-estimate."""
+    from rima.factor import KERNEL_METHODS
+
     bad = []
-    if opts.missing != "listwise":
-        bad.append(f"missing = {opts.missing!r} (the bootstrap supports \"listwise\")")
+    if opts.missing not in _BOOT_MISSING:
+        bad.append(f"missing = {opts.missing!r} (the bootstrap resamples complete households: "
+                   "supported: listwise, all_columns)")
     for name in result.pillars:
         fs = opts.factor_settings(name)
-        if fs.extraction not in ("pa", "pf"):
-            bad.append(f"factor.{name}.extraction = {fs.extraction!r} (supported: pa, pf)")
-        if fs.rotation not in ("none", "varimax"):
-            bad.append(f"factor.{name}.rotation = {fs.rotation!r} (supported: none, varimax)")
+        if fs.extraction not in KERNEL_METHODS:
+            bad.append(f"factor.{name}.extraction = {fs.extraction!r} (supported: "
+                       f"{', '.join(KERNEL_METHODS)}; {fs.extraction} is optimised by "
+                       "L-BFGS-B outside the replicate kernel)")
+        if fs.rotation not in _BOOT_ROTATIONS:
+            bad.append(f"factor.{name}.rotation = {fs.rotation!r} (supported: "
+                       f"{', '.join(_BOOT_ROTATIONS)})")
     if bad:
         raise SpecError("the bootstrap does not support these options: " + "; ".join(bad))
 
 
 def _problem(result) -> _Problem:
     from rima.columns import numeric_matrix
+    from rima.factor import kernel_arguments, scores_on_weighted
     from rima.mimic.estimate import make_layout
     from rima.orientation import RULE_FOOD_SECURITY, composite
     from rima.profiles import MISSING_LABEL
@@ -315,21 +334,19 @@ def _problem(result) -> _Problem:
 
     pstart = np.zeros(len(names) + 1, np.int64)
     nfac = np.zeros(len(names), np.int64)
-    smc_start = np.zeros(len(names), np.bool_)
-    max_iter = np.zeros(len(names), np.int64)
-    cap = np.full(len(names), -1.0)
-    varimax = np.zeros(len(names), np.bool_)
-    bartlett = np.zeros(len(names), np.bool_)
+    fint = np.zeros((len(names), 8), np.int64)
+    fflt = np.zeros((len(names), 4))
     for k, name in enumerate(names):
-        fs = opts.factor_settings(name)
+        fm = result.pillars[name].model
         pstart[k + 1] = pstart[k] + len(spec.pillars[name])
         nfac[k] = result.pillars[name].n_factors
-        smc_start[k] = fs.extraction == "pf" or fs.smc
-        max_iter[k] = 1 if fs.extraction == "pf" else 50
-        if fs.heywood == "bound":
-            cap[k] = 1.0 - _PSI_LOWER
-        varimax[k] = fs.rotation == "varimax"
-        bartlett[k] = fs.scores == "bartlett"
+        # the fitted pillar's own settings, passed as the fit passes them to the kernel
+        ka = kernel_arguments(fm.method, fm.rotation, fm.scores, fm.smc, fm.heywood, fm.mode)
+        method, smc_start, min_err, max_iter, cap = ka.extract
+        fint[k] = (method, smc_start, max_iter, ka.rotation, ka.rot_maxit, ka.bartlett,
+                   fm.heywood == "error",
+                   use_w and scores_on_weighted(fm.method, fm.weighted_scores))
+        fflt[k] = (min_err, cap, ka.varimax_eps, ka.oblimin_eps)
 
     res = result.mimic
     layout = make_layout(res.model)
@@ -365,8 +382,7 @@ def _problem(result) -> _Problem:
     Wsigned = result.model.weights_ * sign[:, None]
     A0[:p_tot] = Wsigned / result.model.scale_[:, None]
     return _Problem(V=V, w=np.ascontiguousarray(w, dtype=float), use_w=use_w, pstart=pstart,
-                    nfac=nfac, smc_start=smc_start, max_iter=max_iter, cap=cap,
-                    varimax=varimax, bartlett=bartlett, m=len(indicators), ycol=p_tot,
+                    nfac=nfac, fint=fint, fflt=fflt, m=len(indicators), ycol=p_tot,
                     anchor_col=anchor_col, anchor_sign=anchor_sign, theta0=theta0,
                     layout=layout, pred=_PRED[opts.rci_prediction], rsm_kind=_RSM[opts.rsm],
                     fixed=opts.rci_100, groups=np.ascontiguousarray(groups),

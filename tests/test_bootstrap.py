@@ -84,18 +84,62 @@ OPTION_VARIANTS = {
     "regression_varimax": {"factor": {"retention": 2, "scores": "regression",
                                          "rotation": "varimax"},
                               "rci_prediction": "causes"},
+    # options the replicates run since they share the fit's kernels
+    "pca_varimax": {"factor": {"extraction": "pca", "scores": "regression",
+                               "rotation": "varimax", "retention": 2}},
+    "smc_bound": {"factor": {"retention": 1, "smc": True, "heywood": "bound"}},
+    "pf_all_columns_error": {"missing": "all_columns",
+                             "factor": {"extraction": "pf", "heywood": "error",
+                                        "retention": 1}},
+    "weighted_pca_varimax": {"weights": True, "orientation": "reference",
+                             "factor": {"extraction": "pca", "scores": "regression",
+                                        "retention": "kaiser", "rotation": "varimax"}},
 }
 
 
+@pytest.fixture(scope="module")
+def variant_fits():
+    df = pd.read_csv(DATA)
+    cache = {}
+
+    def get(variant):
+        if variant not in cache:
+            sd = rima.load_spec(SPEC).to_dict()
+            sd["options"] = dict(OPTION_VARIANTS[variant])
+            cache[variant] = (sd, _fit(df, sd))
+        return df, *cache[variant]
+    return get
+
+
 @pytest.mark.parametrize("variant", list(OPTION_VARIANTS))
-def test_replicate_equals_fit_on_resampled_rows(example, variant):
+def test_all_ones_replicate_is_the_fit(variant_fits, variant):
+    """Counts all 1 re-estimate the fit itself: the replicate's RSM shares, MIMIC
+    estimates, profile and overall means equal the fit's numbers for every supported
+    option set (the point estimates the bootstrap reports beside its intervals)."""
+    df, _sd, res = variant_fits(variant)
+    ok = res.analysed.to_numpy()
+    raw = run_counts(res, np.ones((1, int(ok.sum())), np.int64))
+    assert raw["status"][0] == 0
+    prob = _problem(res)
+    np.testing.assert_allclose(raw["shares"][0], res.rsm["share"], atol=1e-9, rtol=0)
+    np.testing.assert_allclose(raw["theta"][0], _free_params(res, prob.param_rows),
+                               atol=1e-9, rtol=0)
+    w = (df[res.spec.weight].to_numpy(dtype=float)[ok] if res.options.weights else None)
+    np.testing.assert_allclose(raw["overall"][0],
+                               np.average(res.scores.loc[ok, "RCI_100"], weights=w),
+                               atol=1e-9)
+    for var, tab in res.profiles.items():
+        idx = [i for i, (v, _) in enumerate(prob.categories) if v == var]
+        np.testing.assert_allclose(raw["profiles"][0][idx], tab["mean_RCI_100"], atol=1e-9)
+    np.testing.assert_allclose(raw["agreement"][0], 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("variant", list(OPTION_VARIANTS))
+def test_replicate_equals_fit_on_resampled_rows(variant_fits, variant):
     """Replicate b's counts, materialised as repeated rows and fitted by rima.fit with
     the fitted numbers of factors, give the same RSM, MIMIC estimates, profile means (to
     1e-7: varimax's relative stopping rule amplifies rounding to ~1e-9 in the shares)."""
-    df, _ = example
-    sd = rima.load_spec(SPEC).to_dict()
-    sd["options"] = dict(OPTION_VARIANTS[variant])
-    res = _fit(df, sd)
+    df, sd, res = variant_fits(variant)
     ok = res.analysed.to_numpy()  # the estimation sample the replicates resample
     counts = replicate_counts(11, 7, int(ok.sum()))
     raw = run_counts(res, counts[None, :])
@@ -189,10 +233,6 @@ def test_unsupported_options_and_bad_arguments(example):
         bootstrap(res, n_boot=1)
     with pytest.raises(SpecError, match="spec"):
         bootstrap(df)
-    sd = rima.load_spec(SPEC).to_dict()
-    sd["options"] = {"missing": "pillar"}
-    with pytest.raises(SpecError, match="missing"):
-        bootstrap(_fit(df, sd), n_boot=10, progress=False)
 
 
 def test_fit_cli_bootstrap(tmp_path):
@@ -240,26 +280,91 @@ def test_report_shows_the_bootstrap_intervals(example, boot, tmp_path):
 
 def test_every_fit_option_is_supported_or_refused_by_name():
     """Each value the fit accepts for an option either runs in the bootstrap or is refused
-    up front with a SpecError that names the option and the value (never a wrong number)."""
+    up front with a SpecError that names the option and the value (never a wrong number).
+    The values come from rima.options, so a new value must be placed here."""
     from types import SimpleNamespace
 
     from rima import options as O
+    from rima.errors import RimaInputError
     from rima.resampling import _check_supported
 
     base = rima.load_spec(SPEC).to_dict()
-    supported = {"missing": {"listwise"}, "extraction": {"pa", "pf"},
-                 "rotation": {"none", "varimax"}}
+    refused = {("missing", "pillar"), ("missing", "fiml"), ("extraction", "minres"),
+               ("extraction", "ml"), ("rotation", "promax"), ("rotation", "oblimin")}
     cases = [("missing", v, {"missing": v}) for v in O.MISSING]
     cases += [("extraction", v, {"factor": {"extraction": v, "scores": "regression"}})
               for v in O.EXTRACTIONS]
-    cases += [("rotation", v, {"factor": {"rotation": v}}) for v in O.ROTATIONS]
+    cases += [(k, v, {"factor": {k: v, **({"scores": "regression"} if k == "extraction"
+                                          else {})}})
+              for k, vals in (("rotation", O.ROTATIONS), ("scores", O.SCORE_TYPES),
+                              ("heywood", O.HEYWOOD), ("smc", (True, False)),
+                              ("retention", O.RETENTION_RULES + (2,)))
+              for v in vals]
+    cases += [(k, v, {k: v}) for k, vals in (("rci_prediction", O.PREDICTIONS),
+                                              ("rsm", O.RSM_KINDS), ("mimic_se", O.MIMIC_SE),
+                                              ("orientation", O.ORIENTATIONS),
+                                              ("weights", (True, False)))
+              for v in vals]
+    assert {k for k, _, _ in cases} >= (set(O.KNOWN_OPTIONS) | set(O.FACTOR_KEYS)) - {
+        "seed", "negative", "rci_100", "factor", "anchor"}  # those: free values, all run
     for key, value, opts in cases:
-        sd = dict(base, options=opts)
-        spec = rima.load_spec(sd)
+        spec = rima.load_spec(dict(base, options=opts))
         fake = SimpleNamespace(pillars=dict.fromkeys(spec.pillars))
-        if value in supported[key]:
+        if (key, value) not in refused:
             _check_supported(spec.options, fake)
         else:
-            with pytest.raises(SpecError, match="does not support") as err:
+            with pytest.raises(RimaInputError, match="does not support") as err:
                 _check_supported(spec.options, fake)
             assert key in str(err.value) and repr(value) in str(err.value)
+
+
+@pytest.mark.parametrize("options", [{"missing": "pillar"}, {"missing": "fiml"},
+                                     {"factor": {"extraction": "minres"}},
+                                     {"factor": {"extraction": "ml"}},
+                                     {"factor": {"rotation": "oblimin", "retention": 2}},
+                                     {"factor": {"rotation": "promax", "retention": 2}}])
+def test_refused_options_stop_a_real_bootstrap(options):
+    """The refusal reaches rima.bootstrap on a real fit, before any replicate runs."""
+    df = pd.read_csv(DATA)
+    sd = rima.load_spec(SPEC).to_dict()
+    sd["options"] = options
+    res = _fit(df, sd)
+    key, value = next(iter(options.items()))
+    if key == "factor":
+        key, value = next(iter(value.items()))  # the first key is the refused one
+    with pytest.raises(SpecError, match=f"{key} = {value!r}"):
+        bootstrap(res, n_boot=10, progress=False)
+
+
+def test_heywood_error_fails_the_replicates_the_fit_would_refuse():
+    """heywood = "error": a replicate whose principal axis reaches a communality of 1 is
+    left out (status 3) exactly when rima.fit on its rows refuses with the Heywood error;
+    with "warn" the same replicates are estimated. Resamples of 25 distinct households make
+    Heywood cases common."""
+    from rima.errors import DataError
+
+    df = pd.read_csv(DATA)
+    sd = rima.load_spec(SPEC).to_dict()
+    fits = {}
+    for hw in ("warn", "error"):
+        sd_hw = dict(sd, options={"factor": {"retention": 1, "heywood": hw}})
+        fits[hw] = (sd_hw, _fit(df, sd_hw))
+    res = fits["error"][1]
+    ok = res.analysed.to_numpy()
+    n = int(ok.sum())
+    rng = np.random.default_rng(0)
+    counts = np.zeros((12, n), np.int64)
+    for b in range(12):
+        counts[b, rng.choice(n, size=25, replace=False)] = rng.multinomial(n, np.full(25, 0.04))
+    err = run_counts(res, counts)["status"]
+    warn = run_counts(fits["warn"][1], counts)["status"]
+    assert (err == 3).any() and (err == 0).any()
+    np.testing.assert_array_equal(warn[err == 3], 0)
+    for b in (int(np.argmax(err == 3)), int(np.argmax(err == 0))):
+        rep = df[ok].iloc[np.repeat(np.arange(n), counts[b])].reset_index(drop=True)
+        rep[res.spec.id] = np.arange(len(rep))
+        if err[b] == 3:
+            with pytest.raises(DataError, match="Heywood case"):
+                _fit(rep, fits["error"][0])
+        else:
+            assert (_fit(rep, fits["error"][0]).scores["status"] == "ok").all()

@@ -7,10 +7,15 @@ anchor variables], because every later quantity is linear in V:
 
 * pillar k's score is A_k'(v - mean), A_k = combined Bartlett weights / SD, so the joint
   covariance of (indicators z-scored, pillar scores) is T' C T for the co-moment C of V;
-* the MIMIC model is fitted from that covariance alone (Fisher scoring on the existing
-  MIMIC kernels), and its prediction RCI = c0 + a'v is again linear in v;
+* the MIMIC model is fitted from that covariance alone, and its prediction RCI = c0 + a'v
+  is again linear in v;
 * the RSM correlations follow from a' C A_k; only RCI_100's min-max range and the profile
   means need one more pass over the rows, which is cheap (d multiply-adds per row).
+
+Every estimation rule is the fit's own kernel: `rima._kernels.factor.pillar_extract`,
+`orthogonal_rotation` and `pillar_weights` for each pillar, `rima._kernels.mimic.fisher_scoring` and `prediction_weights` for the MIMIC and the
+RCI, `rima._kernels.rci_scale` for RCI_100; this module only resamples and does the linear
+algebra that carries the moments from one step to the next.
 
 Replicate b draws its rows from a splitmix64 stream seeded by (seed, b) only, and every
 replicate is computed start to finish by one thread with fixed loop orders, so results do
@@ -28,9 +33,9 @@ from rima._kernels.rci_scale import span_of, to_100
 # replicate status codes
 OK = 0
 FAIL_CONSTANT = 1      # a variable is constant in the resample
-FAIL_FACTOR = 2        # principal axis met a negative eigenvalue / did not give finite weights
-FAIL_HEYWOOD = 3       # a communality reached 1, Bartlett weights undefined
-FAIL_MIMIC = 4         # MIMIC Fisher scoring failed (non-PD information or no descent)
+FAIL_FACTOR = FK.PILLAR_FACTOR_FAILED  # negative eigenvalue / singular / non-finite weights
+FAIL_HEYWOOD = FK.PILLAR_HEYWOOD       # zero uniqueness, or a Heywood case with "error"
+FAIL_MIMIC = 4         # MIMIC Fisher scoring did not converge, or singular prediction
 FAIL_SCALE = 5         # RCI constant over the resample (min-max undefined)
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -89,193 +94,16 @@ def _comoment(V, wt):
 
 
 @njit(cache=True)
-def _chol_solve(A, rhs):
-    """Solve A x = rhs for symmetric positive definite A; ok=False when it is not PD."""
-    p = A.shape[0]
-    L, ok = MK.cholesky_lower(A)
-    if not ok:
-        return rhs * 0.0, False
-    y = np.empty(p)
-    for i in range(p):
-        t = rhs[i]
-        for c in range(i):
-            t -= L[i, c] * y[c]
-        y[i] = t / L[i, i]
-    x = np.empty(p)
-    for i in range(p - 1, -1, -1):
-        t = y[i]
-        for c in range(i + 1, p):
-            t -= L[c, i] * x[c]
-        x[i] = t / L[i, i]
-    return x, True
-
-
-@njit(cache=True)
-def pillar_weights(R, R_scores, nf, smc_start, max_iter, min_err, cap, varimax, bartlett):
-    """Combined score weights of one pillar on z-scores, as rima.factor does for pa / pf.
-
-    psych's conventions: principal axis from communalities 1 (or SMC), factors signed so
-    their loadings sum positive, optional varimax, ordered by SS loadings, Bartlett (or
-    Thurstone regression) weights, combined with the variance weights SS_j / sum SS.
-    Returns (weights (p,), status).
-    """
-    p = R.shape[0]
-    start = FK.smc(R) if smc_start else np.ones(p)
-    L, _h2, _vals, _it, st = FK.pa_iterate(R, nf, start, min_err, max_iter, cap)
-    if st == 2:
-        return np.zeros(p), FAIL_FACTOR
-    for f in range(nf):
-        s = 0.0
-        for j in range(p):
-            s += L[j, f]
-        sg = -1.0 if s < 0 else 1.0
-        for j in range(p):
-            L[j, f] *= sg
-            if L[j, f] == 0.0:
-                L[j, f] = 1e-15
-    if varimax and nf >= 2:
-        L, _T, _it2 = FK.varimax(L, True, 1e-5, 1000)
-        for f in range(nf):
-            s = 0.0
-            for j in range(p):
-                s += L[j, f]
-            if s < 0:
-                for j in range(p):
-                    L[j, f] = -L[j, f]
-    ss = np.zeros(nf)
-    for f in range(nf):
-        for j in range(p):
-            ss[f] += L[j, f] * L[j, f]
-    # order by decreasing SS loadings (stable insertion sort: nf is tiny)
-    order = np.arange(nf)
-    for a in range(1, nf):
-        b = a
-        while b > 0 and ss[order[b - 1]] < ss[order[b]]:
-            t = order[b - 1]
-            order[b - 1] = order[b]
-            order[b] = t
-            b -= 1
-    Lo = np.empty((p, nf))
-    sso = np.empty(nf)
-    for f in range(nf):
-        sso[f] = ss[order[f]]
-        for j in range(p):
-            Lo[j, f] = L[j, order[f]]
-    L = Lo
-    ss = sso
-    W = np.empty((p, nf))
-    if bartlett:
-        # W = U^-2 L (L' U^-2 L)^-1, column by column through the SPD solve
-        A = np.empty((p, nf))
-        for j in range(p):
-            h2 = 0.0
-            for f in range(nf):
-                h2 += L[j, f] * L[j, f]
-            u2 = 1.0 - h2
-            if abs(u2) < 1e-8:
-                return np.zeros(p), FAIL_HEYWOOD
-            for f in range(nf):
-                A[j, f] = L[j, f] / u2
-        M = np.zeros((nf, nf))
-        for f in range(nf):
-            for g in range(nf):
-                for j in range(p):
-                    M[f, g] += L[j, f] * A[j, g]
-        for j in range(p):
-            x, ok = _chol_solve(M, A[j].copy())
-            if not ok:
-                return np.zeros(p), FAIL_HEYWOOD
-            W[j] = x
-    else:
-        for f in range(nf):
-            x, ok = _chol_solve(R_scores, L[:, f].copy())
-            if not ok:
-                return np.zeros(p), FAIL_FACTOR
-            W[:, f] = x
-    tot = ss.sum()
-    comb = np.zeros(p)
-    for j in range(p):
-        for f in range(nf):
-            comb[j] += W[j, f] * ss[f] / tot
-    for j in range(p):
-        if not np.isfinite(comb[j]):
-            return comb, FAIL_FACTOR
-    return comb, OK
-
-
-@njit(cache=True)
-def mimic_from_cov(S, m, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx,
-                   max_iter, tol):
-    """ML MIMIC estimates from the (y, x) covariance S (divisor N): Fisher scoring with step
-    halving, exactly the steps of rima.mimic's optimiser, from the start theta0.
-
-    Returns (theta, ok).
-    """
-    p = S.shape[0]
-    k = p - m
-    kt = k + 1
-    cross = np.zeros((1, m + kt, m + kt))
-    for a in range(m):
-        for b in range(m):
-            cross[0, a, b] = S[a, b]
-        for h in range(k):
-            cross[0, a, m + 1 + h] = S[a, m + h]
-            cross[0, m + 1 + h, a] = S[m + h, a]
-    cross[0, m, m] = 1.0
-    for h in range(k):
-        for g in range(k):
-            cross[0, m + 1 + h, m + 1 + g] = S[m + h, m + g]
-    masks = np.ones((1, m), dtype=np.bool_)
-    counts = np.ones(1)
-    mxx = np.ascontiguousarray(cross[0, m:, m:])
-    theta = theta0.copy()
-    f, g = MK.objective_and_gradient(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
-                                     nu_idx, masks, counts, cross, True)
-    if not np.isfinite(f):
-        return theta, False
-    for _ in range(max_iter):
-        gmax = 0.0
-        for a in range(g.shape[0]):
-            gmax = max(gmax, abs(g[a]))
-        if gmax < tol:
-            return theta, True
-        lam, gam, bmat, psi, th, nu = MK.build_matrices(theta, lam_idx, lam_fix, gam_idx,
-                                                        b_idx, psi_idx, th_idx, nu_idx)
-        _pit, om = MK.reduced_form(lam, gam, bmat, psi, th, nu)
-        dpi, dom = MK.derivatives(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
-                                  nu_idx)
-        info = MK.expected_information(om, mxx, dpi, dom)
-        step, ok = _chol_solve(2.0 * info, -g)
-        if not ok:
-            return theta, False
-        t = 1.0
-        moved = False
-        while t > 1e-10:
-            cand = theta + t * step
-            fc, gc = MK.objective_and_gradient(cand, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
-                                               th_idx, nu_idx, masks, counts, cross, True)
-            if np.isfinite(fc) and fc <= f + 1e-14 * abs(f):
-                moved = True
-                break
-            t *= 0.5
-        if not moved:
-            gmax = 0.0
-            for a in range(g.shape[0]):
-                gmax = max(gmax, abs(g[a]))
-            return theta, gmax < 1e-7
-        theta, f, g = cand, fc, gc
-    gmax = 0.0
-    for a in range(g.shape[0]):
-        gmax = max(gmax, abs(g[a]))
-    return theta, gmax < 1e-7
-
-
-@njit(cache=True)
-def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_err, cap,
-                  varimax, bartlett, m, ycol, anchor_col, anchor_sign, theta0, lam_idx,
-                  lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx, pred, rsm_kind,
-                  fixed_lo, fixed_hi, use_fixed, groups, ncat, A0):
+def one_replicate(V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor_col,
+                  anchor_sign, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
+                  nu_idx, pred, rsm_kind, fixed_lo, fixed_hi, use_fixed, groups, ncat, A0):
     """Everything the pipeline estimates, for one resample given as counts.
+
+    Pillar k's factor settings: fint[k] = (method, start from SMC, iterations, rotation
+    (none or varimax), rotation iterations, Bartlett, Heywood case is an error, score
+    weights on the weighted correlations), fflt[k] = (tolerance, communality cap, varimax
+    tolerance, unused), as `rima.resampling` reads them from the fit
+    (`rima.factor.kernel_arguments`).
 
     Returns (status, theta, shares (K,), profile means of RCI_100 (ncat,), overall mean
     RCI_100, pillar agreement with the full-sample pillar scores (K,) as correlations).
@@ -315,8 +143,19 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
                 R[a, b] = C_e[lo + a, lo + b] / np.sqrt(C_e[lo + a, lo + a] * C_e[lo + b, lo + b])
                 Ru[a, b] = C_u[lo + a, lo + b] / np.sqrt(C_u[lo + a, lo + a]
                                                           * C_u[lo + b, lo + b])
-        comb, st = pillar_weights(R, Ru, nfac[k], smc_start[k], max_iter[k], min_err, cap[k],
-                                  varimax[k], bartlett[k])
+        f = fint[k]
+        U, _vals, _it, st = FK.pillar_extract(R, nfac[k], f[0], f[1] != 0, fflt[k, 0], f[2],
+                                              fflt[k, 1])
+        if st == 2:
+            return FAIL_FACTOR, theta, shares, prof, np.nan, agree
+        L, _rok = FK.orthogonal_rotation(U, f[3], fflt[k, 2], f[4])
+        _L, _phi, _W, _ss, _vw, comb, st = FK.pillar_weights(
+            R if f[7] else Ru, L, np.eye(nfac[k]), f[0] == FK.PCA, f[5] != 0)
+        if st == OK and f[6] != 0:
+            h2 = FK.communalities(U)
+            for a in range(pk):
+                if h2[a] >= FK.HEYWOOD_H2:
+                    st = FAIL_HEYWOOD
         if st != OK:
             return st, theta, shares, prof, np.nan, agree
         if anchor_col[k] >= 0:
@@ -355,9 +194,12 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
             for a in range(d):
                 v += T[a, c] * CT[a, e]
             S[c, e] = v / sw_e
-    est, ok = mimic_from_cov(S, m, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
-                             nu_idx, 200, 1e-10)
-    if not ok:
+    cross = MK.complete_cross(S, m, 1.0)
+    est, _f, g, _it, fst = MK.fisher_scoring(theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
+                                             th_idx, nu_idx, np.ones((1, m), dtype=np.bool_),
+                                             np.ones(1), cross, MK.FISHER_MAX_STEPS,
+                                             MK.FISHER_TOL)
+    if not MK.fisher_converged(fst, g):
         return FAIL_MIMIC, theta, shares, prof, np.nan, agree
     theta = est
     lam, gam, bmat, psi, th, nu = MK.build_matrices(theta, lam_idx, lam_fix, gam_idx, b_idx,
@@ -370,57 +212,10 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
     for k in range(K):
         for a in range(d):
             xmean[k] += T[a, m + k] * (mu_e[a] - mu_u[a])
-    pi = np.empty((m, K))
-    for j in range(m):
-        for k in range(K):
-            pi[j, k] = lam[j] * gam[k] + bmat[j, k]
-    # residual of the indicator means given the cause means: ymean - B xmean or - Pi xmean
-    cy = np.zeros(m)
-    cx = np.zeros(K)
-    icpt = 0.0
-    if pred == 0:
-        om = np.empty((m, m))
-        for i in range(m):
-            for j in range(m):
-                om[i, j] = psi * lam[i] * lam[j] + th[i, j]
-        cy, ok = _chol_solve(om, lam.copy())
-        if not ok:
-            return FAIL_MIMIC, theta, shares, prof, np.nan, agree
-        for j in range(m):
-            cy[j] *= psi
-        for k in range(K):
-            v = gam[k]
-            for j in range(m):
-                v -= pi[j, k] * cy[j]
-            cx[k] = v
-        for j in range(m):
-            v = ymean[j]
-            for k in range(K):
-                v -= pi[j, k] * xmean[k]
-            icpt -= cy[j] * v
-    elif pred == 1:
-        ti, ok = _chol_solve(th, lam.copy())
-        if not ok:
-            return FAIL_MIMIC, theta, shares, prof, np.nan, agree
-        den = 0.0
-        for j in range(m):
-            den += lam[j] * ti[j]
-        for j in range(m):
-            cy[j] = ti[j] / den
-        for k in range(K):
-            v = 0.0
-            for j in range(m):
-                v -= bmat[j, k] * cy[j]
-            cx[k] = v
-            icpt += gam[k] * xmean[k]
-        for j in range(m):
-            v = ymean[j]
-            for k in range(K):
-                v -= bmat[j, k] * xmean[k]
-            icpt -= cy[j] * v
-    else:
-        for k in range(K):
-            cx[k] = gam[k]
+    icpt, cx, cy, ok = MK.prediction_weights(lam, gam, bmat, psi, th, ymean, xmean,
+                                             np.ones(m, dtype=np.bool_), pred)
+    if not ok:
+        return FAIL_MIMIC, theta, shares, prof, np.nan, agree
     # RCI = c0 + a_v' v
     a_v = np.zeros(d)
     for a in range(d):
@@ -500,10 +295,10 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_er
 
 
 @njit(cache=True, nogil=True)
-def run_replicates(V, w, use_w, seed, b0, nb, given, pstart, nfac, smc_start, max_iter,
-                   min_err, cap, varimax, bartlett, m, ycol, anchor_col, anchor_sign, theta0,
-                   lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx, pred, rsm_kind,
-                   fixed_lo, fixed_hi, use_fixed, groups, ncat, A0):
+def run_replicates(V, w, use_w, seed, b0, nb, given, pstart, nfac, fint, fflt, m, ycol,
+                   anchor_col, anchor_sign, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
+                   th_idx, nu_idx, pred, rsm_kind, fixed_lo, fixed_hi, use_fixed, groups, ncat,
+                   A0):
     """Replicates b0 .. b0 + nb - 1 (rows of `given` are used as the counts instead of
     drawing when `given` has nb rows).
 
@@ -528,10 +323,9 @@ def run_replicates(V, w, use_w, seed, b0, nb, given, pstart, nfac, smc_start, ma
         else:
             counts = replicate_counts(seed, b0 + r, n)
         st, th, sh, pr, ov, ag = one_replicate(
-            V, w, use_w, counts, pstart, nfac, smc_start, max_iter, min_err, cap, varimax,
-            bartlett, m, ycol, anchor_col, anchor_sign, theta0, lam_idx, lam_fix, gam_idx,
-            b_idx, psi_idx, th_idx, nu_idx, pred, rsm_kind, fixed_lo, fixed_hi, use_fixed,
-            groups, ncat, A0)
+            V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor_col, anchor_sign,
+            theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx, pred,
+            rsm_kind, fixed_lo, fixed_hi, use_fixed, groups, ncat, A0)
         status[r] = st
         thetas[r] = th
         shares[r] = sh

@@ -8,6 +8,8 @@ sign of eigenvectors is arbitrary here and fixed later by psych's column-sum con
 import numpy as np
 from numba import njit
 
+from rima._kernels.linalg import lu_solve
+
 DBL_EPS = 2.220446049250313e-16
 
 
@@ -327,3 +329,304 @@ def oblimin(A, gam, eps, maxit):
         G = -(L.T @ Gqt @ np.linalg.inv(Tt)).T
     Phi = T.T @ T
     return L, Phi, T, it, converged
+
+
+# ---------------------------------------------------------------- psych's conventions
+# One implementation of each rule that turns a correlation matrix into a pillar's score
+# weights: rima.factor (the fit) and rima._kernels.bootstrap (every replicate) both call
+# these functions, so a rule changed here changes both. The small helpers are inlined
+# into their callers (inline='always'): compiled one by one, each would add its own
+# compile pass to the first run.
+
+PA, PF, PCA = 0, 1, 2                  # extractions done here (minres and ml: rima.factor)
+ROT_NONE, ROT_VARIMAX, ROT_PROMAX, ROT_OBLIMIN = 0, 1, 2, 3
+HEYWOOD_H2 = 1.0 - 1e-12               # a communality this high is a Heywood case
+ZERO_U2 = 1e-8                         # |uniqueness| below this: Bartlett weights undefined
+PILLAR_OK = 0
+PILLAR_FACTOR_FAILED = 2               # negative eigenvalue among the retained factors,
+                                       # singular system or non-finite weights
+PILLAR_HEYWOOD = 3                     # zero uniqueness (Bartlett) or Heywood with "error"
+
+
+@njit(cache=True, inline='always')
+def pa_start(R, nf, smc_start):
+    """Starting communalities of principal axis: squared multiple correlations (pf, or
+    smc=True) or 1 (psych's fa default)."""
+    if smc_start and nf <= R.shape[0]:
+        return smc(R)
+    return np.ones(R.shape[0])
+
+
+@njit(cache=True)
+def pca_loadings(R, nf):
+    """psych::principal's loadings: leading eigenvectors times sqrt(eigenvalue) (eigenvalues
+    floored at machine epsilon); returns (loadings, eigenvalues)."""
+    vals, vecs = eig_desc(R)
+    p = R.shape[0]
+    L = np.empty((p, nf))
+    for f in range(nf):
+        s = np.sqrt(max(vals[f], DBL_EPS))
+        for j in range(p):
+            L[j, f] = vecs[j, f] * s
+    return L, vals
+
+
+@njit(cache=True, inline='always')
+def column_signs(L):
+    """psych's sign rule: +1 or -1 per column so that its loadings sum positive (a zero
+    sum keeps +1)."""
+    p, k = L.shape
+    sg = np.ones(k)
+    for f in range(k):
+        s = 0.0
+        for j in range(p):
+            s += L[j, f]
+        if s < 0:
+            sg[f] = -1.0
+    return sg
+
+
+@njit(cache=True, inline='always')
+def _apply_signs(L, phi, sg):
+    p, k = L.shape
+    for f in range(k):
+        for j in range(p):
+            L[j, f] *= sg[f]
+    for f in range(k):
+        for g in range(k):
+            phi[f, g] *= sg[f] * sg[g]
+
+
+@njit(cache=True, inline='always')
+def ss_loadings(L, phi):
+    """Variance accounted for by each factor: diag(Phi L'L) (colSums(L^2) when Phi = I)."""
+    p, k = L.shape
+    ll = np.zeros((k, k))
+    for f in range(k):
+        for g in range(k):
+            s = 0.0
+            for j in range(p):
+                s += L[j, f] * L[j, g]
+            ll[f, g] = s
+    ss = np.zeros(k)
+    for f in range(k):
+        for g in range(k):
+            ss[f] += phi[f, g] * ll[g, f]
+    return ss
+
+
+@njit(cache=True, inline='always')
+def _order(L, phi, ev):
+    """Columns (and Phi) in decreasing `ev`, ties in their order (a stable sort)."""
+    k = ev.shape[0]
+    order = np.arange(k)
+    for a in range(1, k):
+        b = a
+        while b > 0 and ev[order[b - 1]] < ev[order[b]]:
+            t = order[b - 1]
+            order[b - 1] = order[b]
+            order[b] = t
+            b -= 1
+    p = L.shape[0]
+    Lo = np.empty((p, k))
+    po = np.empty((k, k))
+    for f in range(k):
+        for j in range(p):
+            Lo[j, f] = L[j, order[f]]
+        for g in range(k):
+            po[f, g] = phi[order[f], order[g]]
+    return Lo, po
+
+
+@njit(cache=True, inline='always')
+def _cov2cor(C):
+    k = C.shape[0]
+    out = np.empty((k, k))
+    for a in range(k):
+        for b in range(k):
+            out[a, b] = C[a, b] / np.sqrt(C[a, a] * C[b, b])
+    return out
+
+
+@njit(cache=True, inline='always')
+def unrotated_signs(L0):
+    """psych's first sign step: columns signed to positive sums, zero loadings nudged to
+    1e-15 (as psych does before rotating)."""
+    p, k = L0.shape
+    U = np.empty((p, k))
+    sg = column_signs(L0)
+    for f in range(k):
+        for j in range(p):
+            v = L0[j, f] * sg[f]
+            U[j, f] = 1e-15 if v == 0.0 else v
+    return U
+
+
+@njit(cache=True)
+def orthogonal_rotation(U, rotation, varimax_eps, maxit):
+    """Loadings after "none" or "varimax" (R's stats::varimax with Kaiser normalisation);
+    returns (loadings, converged). Oblique rotations: `oblique_rotation`, kept apart so
+    that kernels which never use them do not compile them."""
+    if rotation == ROT_VARIMAX and U.shape[1] >= 2:
+        z, _T, it = varimax(U, True, varimax_eps, maxit)
+        return z, it < maxit
+    return U.copy(), True
+
+
+@njit(cache=True)
+def oblique_rotation(U, rotation, pca, varimax_eps, oblimin_eps, maxit):
+    """Loadings and Phi after "promax" (psych::fa: Kaiser-normalised psych::Promax;
+    psych::principal: stats::promax) or "oblimin" (GPArotation's quartimin); returns
+    (loadings, Phi, converged)."""
+    p, k = U.shape
+    if rotation == ROT_PROMAX:
+        if pca:
+            x, T, _it = varimax(U, True, 1e-5, 1000)
+            z, Uf, _phi = promax_from_varimax(x, T, 4.0)
+            ui = np.linalg.inv(Uf)
+            return z, _cov2cor(ui @ ui.T), True
+        h = np.empty(p)
+        Ln = np.empty((p, k))
+        for j in range(p):
+            s = 0.0
+            for f in range(k):
+                s += U[j, f] * U[j, f]
+            h[j] = np.sqrt(s)
+            for f in range(k):
+                Ln[j, f] = U[j, f] / h[j]
+        x, T, _it = varimax(Ln, True, varimax_eps, maxit)
+        z, _Uf, phi = promax_from_varimax(x, T, 4.0)
+        for j in range(p):
+            for f in range(k):
+                z[j, f] *= h[j]
+        return z, phi, True
+    z, phi, _T, _it, ok = oblimin(U, 0.0, oblimin_eps, maxit)
+    return z, phi, ok
+
+
+@njit(cache=True, inline='always')
+def order_loadings(L, phi, pca):
+    """psych's last step on rotated loadings: columns signed to positive sums and ordered
+    by variance accounted for, diag(Phi L'L) (psych::principal: ordered by diag(L'L) first,
+    then signed). Returns (loadings, Phi) as new arrays."""
+    k = L.shape[1]
+    L = L.copy()
+    phi = phi.copy()
+    if pca and k > 1:
+        L, phi = _order(L, phi, ss_loadings(L, np.eye(k)))
+        _apply_signs(L, phi, column_signs(L))
+    else:
+        _apply_signs(L, phi, column_signs(L))
+        if k > 1:
+            L, phi = _order(L, phi, ss_loadings(L, phi))
+    return L, phi
+
+
+@njit(cache=True)
+def score_weights(R_scores, L, phi, bartlett):
+    """psych::factor.scores weights on z-scores: Bartlett W = U^-2 L (L'U^-2 L)^-1 with
+    U^2 = 1 - diag(L Phi L'), or Thurstone regression W = R^-1 L Phi (also psych::principal's
+    component weights). Returns (W (p, k), status: PILLAR_OK, PILLAR_HEYWOOD (a zero
+    uniqueness) or PILLAR_FACTOR_FAILED (singular system, non-finite weights))."""
+    p, k = L.shape
+    LP = np.zeros((p, k))
+    for j in range(p):
+        for f in range(k):
+            s = 0.0
+            for g in range(k):
+                s += L[j, g] * phi[g, f]
+            LP[j, f] = s
+    if bartlett:
+        A = np.empty((p, k))
+        for j in range(p):
+            h2 = 0.0
+            for f in range(k):
+                h2 += LP[j, f] * L[j, f]
+            u2 = 1.0 - h2
+            if abs(u2) < ZERO_U2:
+                return np.zeros((p, k)), PILLAR_HEYWOOD
+            for f in range(k):
+                A[j, f] = L[j, f] / u2
+        M = np.zeros((k, k))
+        for f in range(k):
+            for g in range(k):
+                for j in range(p):
+                    M[f, g] += L[j, f] * A[j, g]
+        # W = A M^-1 = (M^-1 A')' since M is symmetric
+        Wt, ok = lu_solve(M, np.ascontiguousarray(A.T))
+        W = np.ascontiguousarray(Wt.T)
+    else:
+        W, ok = lu_solve(R_scores, LP)
+    if not ok:
+        return W, PILLAR_FACTOR_FAILED
+    for j in range(p):
+        for f in range(k):
+            if not np.isfinite(W[j, f]):
+                return W, PILLAR_FACTOR_FAILED
+    return W, PILLAR_OK
+
+
+@njit(cache=True, inline='always')
+def variance_weights(ss):
+    """The reference tool's weights of a pillar's factors: SS_j / sum of SS."""
+    return ss / ss.sum()
+
+
+@njit(cache=True, inline='always')
+def combined_weights(W, vw):
+    """The pillar score's weights on z-scores: sum_j vw_j W[:, j]."""
+    p, k = W.shape
+    out = np.zeros(p)
+    for j in range(p):
+        for f in range(k):
+            out[j] += W[j, f] * vw[f]
+    return out
+
+
+@njit(cache=True)
+def pillar_extract(R, nf, method, smc_start, min_err, max_iter, cap):
+    """A pillar's unrotated loadings from its correlations by principal axis (pa, pf:
+    psych's iteration from SMC or unit communalities, `cap` > 0 the "bound" Heywood option)
+    or components (pca), signed by psych's first sign step.
+
+    Returns (loadings, eigenvalues, iterations, status: pa_iterate's, 2 = a negative
+    eigenvalue among the retained factors).
+    """
+    if method == PCA:
+        L0, vals = pca_loadings(R, nf)
+        return unrotated_signs(L0), vals, 0, 0
+    L0, _h2, vals, it, st = pa_iterate(R, nf, pa_start(R, nf, smc_start), min_err,
+                                       max_iter, cap)
+    return unrotated_signs(L0), vals, it, st
+
+
+@njit(cache=True)
+def pillar_weights(R_scores, L, phi, pca, bartlett):
+    """A pillar's weights from its rotated loadings: psych's final sign and order
+    (`order_loadings`), Bartlett or regression score weights (components for pca), the
+    variance weights SS_j / sum SS and the combined weights on z-scores.
+
+    Returns (loadings, Phi, W, SS loadings, variance weights, combined weights, status).
+    """
+    p = L.shape[0]
+    Lo, po = order_loadings(L, phi, pca)
+    W, status = score_weights(R_scores, Lo, po, bartlett and not pca)
+    ss = ss_loadings(Lo, po)
+    vw = variance_weights(ss)
+    comb = combined_weights(W, vw)
+    if status == PILLAR_OK:
+        for j in range(p):
+            if not np.isfinite(comb[j]):
+                status = PILLAR_FACTOR_FAILED
+    return Lo, po, W, ss, vw, comb, status
+
+
+@njit(cache=True, inline='always')
+def communalities(U):
+    """Row sums of squared (unrotated) loadings."""
+    p, k = U.shape
+    h2 = np.zeros(p)
+    for j in range(p):
+        for f in range(k):
+            h2[j] += U[j, f] * U[j, f]
+    return h2

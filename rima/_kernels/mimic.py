@@ -19,6 +19,7 @@ parameter that sets it or -1 when the entry is fixed (value taken from the fixed
 import numpy as np
 from numba import njit
 
+from rima._kernels.linalg import lu_solve_vector
 from rima._kernels.moments import BLOCK, block_summary, centred_block
 from rima._kernels.threads import run_blocks
 
@@ -334,6 +335,184 @@ def expected_information(om, mxx, dpi, dom):
             info[a, b] = v
             info[b, a] = v
     return info
+
+
+# ------------------------------------------------------------------ estimation
+# The ML estimation on complete-data moments and the prediction weights, in one place:
+# rima.mimic's fit and every bootstrap replicate call these.
+
+FISHER_CONVERGED = 0
+FISHER_BAD_START = 1   # the start gives a non-positive-definite implied covariance
+FISHER_STALLED = 2     # no step halving lowered the objective
+FISHER_MAX_ITER = 3
+LOOSE_TOL = 1e-7       # a stalled or stopped run still counts as converged below this
+FISHER_TOL = 1e-10     # largest gradient entry at convergence
+FISHER_MAX_STEPS = 500
+
+
+@njit(cache=True, inline='always')
+def complete_cross(cov, m, n):
+    """The one-pattern cross-product array of complete data: n times the second moments of
+    (y, 1, x) centred at the means, from the (y, x) covariance (divisor n)."""
+    p = cov.shape[0]
+    k = p - m
+    cross = np.zeros((1, m + 1 + k, m + 1 + k))
+    for a in range(m):
+        for b in range(m):
+            cross[0, a, b] = cov[a, b] * n
+        for h in range(k):
+            cross[0, a, m + 1 + h] = cov[a, m + h] * n
+            cross[0, m + 1 + h, a] = cov[m + h, a] * n
+    cross[0, m, m] = n
+    for h in range(k):
+        for g in range(k):
+            cross[0, m + 1 + h, m + 1 + g] = cov[m + h, m + g] * n
+    return cross
+
+
+@njit(cache=True, inline='always')
+def max_abs(g):
+    out = 0.0
+    for a in range(g.shape[0]):
+        out = max(out, abs(g[a]))
+    return out
+
+
+@njit(cache=True)
+def fisher_scoring(theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx, masks,
+                   counts, cross, max_iter, tol):
+    """ML estimates by Fisher scoring with step halving from theta0: each step solves
+    2 I d = -g with the expected information I (a gradient step where I is singular) and
+    halves it until the objective does not rise; stops when the largest gradient entry is
+    below tol, when no halving helps, or after max_iter steps.
+
+    Returns (theta, objective, gradient, steps taken, FISHER_* status).
+    """
+    m = lam_idx.shape[0]
+    kt = cross.shape[1] - m
+    mxx = np.zeros((kt, kt))
+    for p in range(cross.shape[0]):
+        for a in range(kt):
+            for b in range(kt):
+                mxx[a, b] += cross[p, m + a, m + b]
+    ntot = counts.sum()
+    for a in range(kt):
+        for b in range(kt):
+            mxx[a, b] /= ntot
+    theta = theta0.copy()
+    f, g = objective_and_gradient(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
+                                  nu_idx, masks, counts, cross, True)
+    if not np.isfinite(f):
+        return theta, f, g, 0, FISHER_BAD_START
+    it = 0
+    while it < max_iter:
+        if max_abs(g) < tol:
+            return theta, f, g, it, FISHER_CONVERGED
+        lam, gam, bmat, psi, th, nu = build_matrices(theta, lam_idx, lam_fix, gam_idx,
+                                                     b_idx, psi_idx, th_idx, nu_idx)
+        _pit, om = reduced_form(lam, gam, bmat, psi, th, nu)
+        dpi, dom = derivatives(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
+                               nu_idx)
+        info = expected_information(om, mxx, dpi, dom)
+        step, ok = lu_solve_vector(2.0 * info, -g)
+        if not ok:
+            step = -g
+        t = 1.0
+        moved = False
+        cand, fc, gc = theta, f, g
+        while t > 1e-10:
+            cand = theta + t * step
+            fc, gc = objective_and_gradient(cand, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
+                                            th_idx, nu_idx, masks, counts, cross, True)
+            if np.isfinite(fc) and fc <= f + 1e-14 * abs(f):
+                moved = True
+                break
+            t *= 0.5
+        if not moved:
+            return theta, f, g, it, FISHER_STALLED
+        theta, f, g = cand, fc, gc
+        it += 1
+    return theta, f, g, it, FISHER_CONVERGED if max_abs(g) < tol else FISHER_MAX_ITER
+
+
+@njit(cache=True, inline='always')
+def fisher_converged(status, g):
+    """Whether a Fisher-scoring run counts as converged (its tolerance met, or stalled or
+    stopped with every gradient entry below LOOSE_TOL)."""
+    if status == FISHER_CONVERGED:
+        return True
+    return status != FISHER_BAD_START and max_abs(g) < LOOSE_TOL
+
+
+PRED_REGRESSION, PRED_BARTLETT, PRED_CAUSES = 0, 1, 2
+
+
+@njit(cache=True)
+def prediction_weights(lam, gam, bmat, psi, th, ymean, xmean, observed, method):
+    """RCI prediction weights (intercept, on the causes (k,), on the indicators (m,), ok)
+    so that RCI = intercept + x'cx + y'cy, conditioned on the `observed` indicators.
+
+    regression (lavPredict's default): E[eta | y_o, x] = gamma'x + psi Lambda_o' Omega_oo^-1
+    (y_o - ymean_o - Pi_o (x - xmean)); bartlett: gamma'xmean + w'(y_o - ymean_o - B_o
+    (x - xmean)) with w = Theta_oo^-1 Lambda_o / (Lambda_o' Theta_oo^-1 Lambda_o); causes:
+    gamma'x. With no indicator observed, regression is E[eta | x] and bartlett undefined
+    (NaN). ok=False when the system is singular.
+    """
+    m = lam.shape[0]
+    k = gam.shape[0]
+    cy = np.zeros(m)
+    if method == PRED_CAUSES:
+        return 0.0, gam.copy(), cy, True
+    o = np.flatnonzero(observed)
+    mo = o.shape[0]
+    if mo == 0:
+        if method == PRED_REGRESSION:
+            return 0.0, gam.copy(), cy, True
+        return np.nan, np.full(k, np.nan), np.full(m, np.nan), True
+    lo = np.empty(mo)
+    A = np.empty((mo, mo))
+    for a in range(mo):
+        lo[a] = lam[o[a]]
+        for b in range(mo):
+            if method == PRED_REGRESSION:
+                A[a, b] = psi * lam[o[a]] * lam[o[b]] + th[o[a], o[b]]
+            else:
+                A[a, b] = th[o[a], o[b]]
+    x, ok = lu_solve_vector(A, lo)
+    if not ok:
+        return np.nan, np.full(k, np.nan), np.full(m, np.nan), False
+    if method == PRED_REGRESSION:
+        kv = x * psi
+    else:
+        den = 0.0
+        for a in range(mo):
+            den += lo[a] * x[a]
+        kv = x / den
+    # the slopes y_o's residual is taken on: Pi = Lambda gamma' + B, or B (bartlett)
+    sl = np.empty((mo, k))
+    for a in range(mo):
+        for h in range(k):
+            sl[a, h] = bmat[o[a], h]
+            if method == PRED_REGRESSION:
+                sl[a, h] += lam[o[a]] * gam[h]
+    cx = np.empty(k)
+    for h in range(k):
+        v = gam[h] if method == PRED_REGRESSION else 0.0
+        for a in range(mo):
+            v -= sl[a, h] * kv[a]
+        cx[h] = v
+    icpt = 0.0
+    if method == PRED_BARTLETT:
+        for h in range(k):
+            icpt += gam[h] * xmean[h]
+    for a in range(mo):
+        r = ymean[o[a]]
+        for h in range(k):
+            r -= sl[a, h] * xmean[h]
+        icpt -= kv[a] * r
+    for a in range(mo):
+        cy[o[a]] = kv[a]
+    return icpt, cx, cy, True
 
 
 def score_crossproduct(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi, dom, nchunks):

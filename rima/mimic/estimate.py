@@ -216,14 +216,7 @@ def _used_rows(model, y, x, fiml, excluded):
 
 
 def _complete_prepared(y, x, w, n, n_orig, excluded, used, mean, cov, m, fiml):
-    k = cov.shape[0] - m
-    cross = np.zeros((1, m + 1 + k, m + 1 + k))
-    cross[0, :m, :m] = cov[:m, :m]
-    cross[0, :m, m + 1:] = cov[:m, m:]
-    cross[0, m + 1:, :m] = cov[m:, :m]
-    cross[0, m, m] = 1.0
-    cross[0, m + 1:, m + 1:] = cov[m:, m:]
-    cross *= n
+    cross = K.complete_cross(np.ascontiguousarray(cov, dtype=float), m, float(n))
     return Prepared(y, x, w, n, n_orig, excluded, used, mean[:m], mean[m:], cov[:m, :m],
                     cov[:m, m:], cov[m:, m:], np.ones((1, m), dtype=np.bool_),
                     np.array([float(n)]), cross, fiml,
@@ -353,24 +346,34 @@ def observed_information(theta, layout, prep):
     return 0.25 * (h + h.T)
 
 
-def optimise(model, layout, prep, start=None, max_iter=500, tol=1e-10):
-    """Fisher scoring with step halving; Newton polish on the exact Hessian for FIML."""
+def optimise(model, layout, prep, start=None, max_iter=K.FISHER_MAX_STEPS, tol=K.FISHER_TOL):
+    """Fisher scoring with step halving (`rima._kernels.mimic.fisher_scoring`, which the
+    bootstrap's replicates run too); with FIML, a Newton polish on the exact Hessian after
+    six Fisher steps."""
     theta = starting_values(model, layout, prep) if start is None else start.copy()
-    mxx = (prep.cross.sum(axis=0) / prep.counts.sum())
-    m = len(model.indicators)
-    mxx = np.ascontiguousarray(mxx[m:, m:])
-    f, g = _objective(theta, layout, prep)
-    if not np.isfinite(f):
+    fisher_steps = min(max_iter, 6) if prep.fiml else max_iter
+    theta, f, g, it, status = K.fisher_scoring(theta, *layout.args(), prep.masks, prep.counts,
+                                               prep.cross, fisher_steps, tol)
+    if status == K.FISHER_BAD_START:
         raise ConvergenceError("starting values give a non-positive-definite implied "
                                "covariance; try other starting values")
-    it = 0
-    converged = False
-    newton = False
-    for it in range(1, max_iter + 1):
-        if newton:
-            info = observed_information(theta, layout, prep)
-        else:
-            info = _expected_info(theta, layout, mxx)
+    if prep.fiml and status == K.FISHER_MAX_ITER:
+        theta, f, g, it, status = _newton(layout, prep, theta, f, g, it, max_iter, tol)
+    if not K.fisher_converged(status, g):
+        raise ConvergenceError(
+            f"ML estimation did not converge: Fisher scoring with step halving from "
+            f"reduced-form starting values stopped after {it} iteration(s) with largest "
+            f"gradient {np.max(np.abs(g)):.3g}; check the scaling of the variables and "
+            "whether the model is identified")
+    return theta, f, it
+
+
+def _newton(layout, prep, theta, f, g, it, max_iter, tol):
+    """Newton steps on the observed information (FIML), with the same step halving."""
+    status = K.FISHER_MAX_ITER
+    while it < max_iter:
+        it += 1
+        info = observed_information(theta, layout, prep)
         try:
             step = -np.linalg.solve(2.0 * info, g)
         except np.linalg.LinAlgError:
@@ -383,22 +386,11 @@ def optimise(model, layout, prep, start=None, max_iter=500, tol=1e-10):
                 break
             t *= 0.5
         else:
-            break
+            return theta, f, g, it, K.FISHER_STALLED
         theta, f, g = cand, fc, gc
         if np.max(np.abs(g)) < tol:
-            converged = True
-            break
-        if prep.fiml and it > 5:
-            newton = True
-    if not converged and np.max(np.abs(g)) < 1e-7:
-        converged = True
-    if not converged:
-        raise ConvergenceError(
-            f"ML estimation did not converge: Fisher scoring with step halving from "
-            f"reduced-form starting values stopped after {it} iteration(s) with largest "
-            f"gradient {np.max(np.abs(g)):.3g}; check the scaling of the variables and "
-            "whether the model is identified")
-    return theta, f, it
+            return theta, f, g, it, K.FISHER_CONVERGED
+    return theta, f, g, it, status
 
 
 def improper_messages(model, layout, theta):

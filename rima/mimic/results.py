@@ -117,26 +117,14 @@ class MimicResult:
         lam, gam, bmat, psi, th = (self._mat[k] for k in ("lam", "gam", "b", "psi", "theta"))
         ymean, xmean = self._means
         m = len(lam)
-        if method == "causes":
-            return 0.0, gam.copy(), np.zeros(m)
-        o = np.arange(m) if observed is None else np.flatnonzero(np.asarray(observed, bool))
-        cy = np.zeros(m)
-        pi = np.outer(lam, gam) + bmat
-        if len(o) == 0:
-            if method == "regression":
-                return 0.0, gam.copy(), cy
-            return np.nan, np.full(len(gam), np.nan), np.full(m, np.nan)
-        if method == "regression":
-            om = psi * np.outer(lam, lam) + th
-            kv = np.linalg.solve(om[np.ix_(o, o)], lam[o]) * psi
-            cx = gam - pi[o].T @ kv
-            icpt = -kv @ (ymean[o] - pi[o] @ xmean)
-        else:
-            ti = np.linalg.solve(th[np.ix_(o, o)], lam[o])
-            kv = ti / (lam[o] @ ti)
-            cx = -bmat[o].T @ kv
-            icpt = gam @ xmean - kv @ (ymean[o] - bmat[o] @ xmean)
-        cy[o] = kv
+        obs = np.ones(m, np.bool_) if observed is None else np.asarray(observed, np.bool_)
+        icpt, cx, cy, ok = K.prediction_weights(
+            *(np.ascontiguousarray(a, dtype=float) for a in (lam, gam, bmat)), float(psi),
+            np.ascontiguousarray(th, dtype=float), np.ascontiguousarray(ymean, dtype=float),
+            np.ascontiguousarray(xmean, dtype=float), np.ascontiguousarray(obs),
+            _PRED_METHODS.index(method))
+        if not ok:
+            raise np.linalg.LinAlgError(f"{method} prediction weights: singular system")
         return float(icpt), cx, cy
 
     def predict(self, data: pd.DataFrame, method: str = "regression") -> np.ndarray:
