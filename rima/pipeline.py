@@ -402,7 +402,8 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     K = len(inp.names)
     out = np.empty((K + 2, len(df)))
     P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
-    _orient(pil.pillars, P, pil.W, inp.Y, inp.mimic_rows, inp.w, inp.opts)
+    _orient(pil.pillars, P, pil.W, inp.Y, inp.mimic_rows, inp.w, inp.opts,
+            *indicator_moments(inp, shared))
     mim = fit_mimic(inp, shared, out, say)
     orient.warn_all([m for p in pil.pillars.values()
                      for m in orient.weight_warnings(p.name, p.weights, p.negative)]
@@ -556,6 +557,17 @@ def shared_moments(inp: FitInput) -> SharedMoments | None:
                            inp.w, variables)
 
 
+def indicator_moments(inp: FitInput, shared: SharedMoments | None):
+    """(means, n - 1 SDs) of the indicators over the analysed rows from the moments pass
+    (listwise, where the indicators join it), else (None, None)."""
+    if shared is None or not inp.with_y:
+        return None, None
+    p_tot = len(inp.variables)
+    mu = shared.unweighted
+    return (mu.mean[p_tot:].copy(),
+            np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0)))
+
+
 @dataclass
 class PillarsFit:
     """Step pillars: every pillar's result and the scoring arrays of the pillar half."""
@@ -702,9 +714,7 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     fit_rows = inp.fit_rows
     mrows = np.flatnonzero(fit_rows)
     if inp.with_y:
-        mu = shared.unweighted
-        ymean = mu.mean[p_tot:].copy()
-        ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))
+        ymean, ysd = indicator_moments(inp, shared)
     else:
         Ym = inp.Y[fit_rows]
         ymean = np.nanmean(Ym, axis=0)
@@ -863,15 +873,11 @@ def accounting_table(codes, reasons) -> pd.DataFrame:
     return accounting_from_counts(status_counts(codes, reasons))
 
 
-def _orient(pillars, P, W, Y, rows, w_all, opts):
+def _orient(pillars, P, W, Y, rows, w_all, opts, ymean=None, ysd=None):
     """Apply rima.orientation's food-security rule to the pillars without an anchor
-    (`orientation = "capacity"`), flipping P's column and W's weights in place."""
-    fs = orient.composite(Y, rows)
-    rn = []
-    for k in range(len(pillars)):
-        sel = rows & np.isfinite(P[:, k])
-        rn.append(orient.correlation(P[sel, k], fs[sel],
-                                     None if w_all is None else w_all[sel]))
+    (`orientation = "capacity"`), flipping P's column and W's weights in place. `ymean`,
+    `ysd`: the indicators' means and SDs over `rows` when the moments pass has them."""
+    rn = orient.composite_correlations(Y, P, rows, w_all, ymean, ysd)
     for k in food_security_flips(pillars, W, rn, opts):
         P[:, k] *= -1.0
 
