@@ -89,7 +89,7 @@ def composite_correlations(Yt, ymean, ysd, Pt, rows, w, use_w, fs=None):
     the rows where `rows` is True and both are finite (NaN below three rows). The
     composite of row i is the mean of (Yt[j, i] - ymean[j]) / sd[j] over its indicators
     present, sd = ysd where positive, else 1. `fs` (n,): also store the composite there."""
-    m, n = Yt.shape
+    n = Yt.shape[1]
     K = Pt.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
     sd = np.where(ysd > 0, ysd, 1.0)
