@@ -925,14 +925,15 @@ def pillar_moments(block, cols, sign, rows, w, names, digest=False):
     """Moments of the signed block rows `cols` over `rows`: (n, unweighted Moments,
     weighted Moments or None, the fingerprint digests of those rows if `digest`). The
     pillars' correlation blocks, means and n - 1 SDs are all read from these; the rows are
-    read in place, once (twice with weights), never copied out."""
-    from rima._kernels.columns import column_digests
+    read in place, once (twice with weights), never copied out, and the digests come from
+    the same pass."""
     from rima.errors import DataError
     from rima.moments import moments_of_rows
 
     idx = np.flatnonzero(rows)
     cols = np.asarray(cols, dtype=np.int64)
-    mu = moments_of_rows(block, cols, idx, names=names)
+    dig = np.zeros(cols.size, dtype=np.uint64)
+    mu = moments_of_rows(block, cols, idx, names=names, digest=dig if digest else None)
     mw = None if w is None else moments_of_rows(block, cols, idx, w[idx], names=names)
     if mu is None or (w is not None and mw is None):
         from rima.data_hints import largest_values
@@ -940,8 +941,6 @@ def pillar_moments(block, cols, sign, rows, w, names, digest=False):
         raise DataError("the analysed values are too large for float64 cross-products "
                         f"({largest_values(block, cols, idx, names, w)}); rescale the "
                         "column (e.g. to thousands) first")
-    dig = (column_digests(block.view(np.uint64), cols, idx) if digest
-           else np.zeros(cols.size, dtype=np.uint64))
     # reversing a variable negates its mean and its row and column of the co-moment,
     # exactly (IEEE negation commutes with the sums), so no signed copy of X is made
     for mo in (mu, mw):

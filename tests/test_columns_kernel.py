@@ -44,6 +44,24 @@ def test_fingerprint_follows_its_definition():
     assert np.array_equal(dig, digests(a[rows][:, cols]))
 
 
+def test_moments_pass_reads_the_digests_of_its_rows():
+    # the fit's moments pass digests the values it reads: the same digests as the
+    # definition, and the same moments as without them
+    from rima.moments import moments_of_rows
+
+    a = _matrix()
+    a[np.isinf(a)] = np.nan
+    V = np.ascontiguousarray(a.T)
+    rows = np.flatnonzero(~np.isnan(a).any(axis=1))
+    cols = np.array([4, 0, 2, 1])
+    dig = np.zeros(cols.size, dtype=np.uint64)
+    with_dig = moments_of_rows(V, cols, rows, digest=dig)
+    assert np.array_equal(dig, digests(a[rows][:, cols]))
+    plain = moments_of_rows(V, cols, rows)
+    assert np.array_equal(with_dig.comoment, plain.comoment)
+    assert np.array_equal(with_dig.mean, plain.mean)
+
+
 def test_fingerprint_sees_every_change_but_nan_payloads():
     a = _matrix(n=500)
     base = fingerprint(a)

@@ -171,15 +171,37 @@ def column_digests(U, cols, rows, offset=0):
 def _digest_blocks(U, cols, rows, seeds, offset, part, b0, b1):
     k = cols.shape[0]
     m = rows.shape[0]
+    pt = np.empty(BLOCK, dtype=np.uint64)
     for b in range(b0, b1):
-        acc = np.zeros(k, dtype=np.uint64)
-        for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
-            r = rows[t]
-            pt = _mix(np.uint64(t + 1 + offset))
-            for c in range(k):
-                acc[c] += _mix(_bits(U[cols[c], r]) ^ pt ^ seeds[c])
+        lo = b * BLOCK
+        L = min(m, lo + BLOCK) - lo
+        for t in range(L):
+            pt[t] = _mix(np.uint64(lo + t + 1 + offset))
         for c in range(k):
-            part[b, c] = acc[c]
+            u = U[cols[c]]
+            s = seeds[c]
+            acc = np.uint64(0)
+            for t in range(L):
+                acc += _mix(_bits(u[rows[lo + t]]) ^ pt[t] ^ s)
+            part[b, c] = acc
+
+
+@njit(cache=True, inline="always")
+def _digest_block(D, lo, seeds, pt, out):
+    """out[c] = this block's terms of the digest of row c of D (k, L), float64 values at
+    positions lo .. lo + L - 1 (offset 0): the position terms once, then one row of D at
+    a time, a loop of independent integer terms that vectorises (the sum is mod 2^64, so
+    its order does not matter)."""
+    k, L = D.shape
+    for t in range(L):
+        pt[t] = _mix(np.uint64(lo + t + 1))
+    U = D.view(np.uint64)
+    for c in range(k):
+        s = seeds[c]
+        acc = np.uint64(0)
+        for t in range(L):
+            acc += _mix(_bits(U[c, t]) ^ pt[t] ^ s)
+        out[c] = acc
 
 
 @njit(cache=True)
