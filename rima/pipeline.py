@@ -724,8 +724,8 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     # in the model's own column order (indicators, then causes), which the MIMIC then reads
     # without a copy; any other order would cost a reordering copy of the whole matrix
     Mm = np.empty((mrows.size, m + K))
-    gather_columns(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm)
-    gather_columns(out, np.arange(K), mrows, out=Mm, col0=m)
+    gather_columns(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm,
+                   then=(out, np.arange(K)))
     mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
     syntax = mimic_syntax(inp.spec)
     se, notes = mimic_se(opts)
@@ -950,14 +950,17 @@ def pillar_moments(block, cols, sign, rows, w, names, digest=False):
     return SharedMoments(n=int(idx.size), unweighted=mu, weighted=mw, digests=dig)
 
 
-def gather_columns(block, cols, idx, shift=None, div=None, out=None, col0=0):
-    """Rows `idx` of the block rows `cols` into out[:, col0:] as (x - shift) / div
-    (`rima._kernels.columns.gather_rows`)."""
+def gather_columns(block, cols, idx, shift=None, div=None, out=None, col0=0, then=None):
+    """Rows `idx` of the block rows `cols` into out[:, col0:] as (x - shift) / div, and
+    with `then` = (block2, cols2) the rows `idx` of block2's rows cols2 copied after them
+    in the same pass (`rima._kernels.columns.gather_rows`)."""
     k = len(cols)
     shift = np.zeros(k) if shift is None else np.asarray(shift, dtype=float)
     div = np.ones(k) if div is None else np.asarray(div, dtype=float)
+    V2, cols2 = (None, None) if then is None else (then[0],
+                                                   np.asarray(then[1], dtype=np.int64))
     gather_rows(block, np.asarray(cols, dtype=np.int64), np.asarray(idx, dtype=np.int64),
-                shift, div, out, col0)
+                shift, div, out, col0, V2, cols2)
 
 
 def _fit_from_moments(fm, shared, idx, names):

@@ -93,6 +93,13 @@ def test_gather_rows_applies_the_affine_map_exactly():
     gather_rows(V, np.array([2, 0]), rows, shift, div, out, 3)
     np.testing.assert_array_equal(out[:, 3:], (a[rows][:, [2, 0]] - shift) / div)
     assert not out[:, :3].any()
+    # a second block's rows copied after them in the same pass
+    B = np.ascontiguousarray(_matrix(n=3000, p=3, seed=2).T)
+    out2 = np.zeros((rows.size, 6))
+    gather_rows(V, np.array([2, 0]), rows, shift, div, out2, 1, B, np.array([1, 2, 0]))
+    np.testing.assert_array_equal(out2[:, 1:3], out[:, 3:])
+    np.testing.assert_array_equal(out2[:, 3:], B[[1, 2, 0]][:, rows].T)
+    assert not out2[:, 0].any()
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float64])

@@ -213,25 +213,32 @@ def _sum_parts(part):
     return out
 
 
-def gather_rows(V, cols, rows, shift, div, out, col0):
+def gather_rows(V, cols, rows, shift, div, out, col0, V2=None, cols2=None):
     """out[t, col0 + c] = (V[cols[c], rows[t]] - shift[c]) / div[c]: the rows `rows` of
     some columns of the block V (q, n) into columns of a row-major matrix (shift 0 and
-    div 1 copy a value exactly).
+    div 1 copy a value exactly). With a second block V2 (q2, n), its rows `cols2` are
+    copied after them, out[t, col0 + len(cols) + c] = V2[cols2[c], rows[t]], in the same
+    pass (each output row is written once).
 
     Row by row: each output row is written whole while the reads walk the columns'
     streams forward, which is much faster than a column at a time.
     """
     m = rows.shape[0]
-    run_blocks(_gather_blocks, (m + BLOCK - 1) // BLOCK, m, V, cols, rows, shift, div, out,
-               col0)
+    if V2 is None:
+        V2, cols2 = np.empty((0, 0)), np.empty(0, dtype=np.int64)
+    run_blocks(_gather_blocks, (m + BLOCK - 1) // BLOCK, m, V, cols, rows, shift, div, V2,
+               cols2, out, col0)
 
 
 @njit(cache=True, nogil=True)
-def _gather_blocks(V, cols, rows, shift, div, out, col0, b0, b1):
+def _gather_blocks(V, cols, rows, shift, div, V2, cols2, out, col0, b0, b1):
     k = cols.shape[0]
+    k2 = cols2.shape[0]
     m = rows.shape[0]
     for b in range(b0, b1):
         for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
             r = rows[t]
             for c in range(k):
                 out[t, col0 + c] = (V[cols[c], r] - shift[c]) / div[c]
+            for c in range(k2):
+                out[t, col0 + k + c] = V2[cols2[c], r]
