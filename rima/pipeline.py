@@ -40,7 +40,12 @@ from rima.model_file import FittedModel
 from rima.options import weight_note
 from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
-from rima.row_status import status_codes, status_codes_from_keys, status_column, weight_reason
+from rima.row_status import (
+    status_codes,
+    status_codes_from_masks,
+    status_column,
+    weight_reason,
+)
 from rima.rsm import rsm_table
 from rima.score_table import id_values, score_frame
 
@@ -913,10 +918,10 @@ def _columns(block, col, names):
 def row_status(rep, df, numeric, needed, scored, partial_ok=()):
     """(codes, reasons) of every row: 0 "ok" when scored, else the columns missing, read
     from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it)."""
-    bad = np.flatnonzero(~scored)
     masks = rep.row_masks
     if masks is not None and list(numeric[:len(needed)]) == list(needed):
-        return status_codes_from_keys(len(df), bad, masks[bad], needed, partial_ok)
+        return status_codes_from_masks(masks, needed, scored, partial_ok)
+    bad = np.flatnonzero(~scored)
     miss = df[needed].iloc[bad].isna().to_numpy() if bad.size else np.zeros((0, len(needed)))
     return status_codes(len(df), bad, miss, needed, partial_ok)
 

@@ -241,3 +241,36 @@ def test_fit_fingerprints_the_analysed_rows(small_households, example_spec, miss
     if missing == "fiml":
         assert np.isnan(a).any()  # rows scored from the indicators they have
     assert res.model.metadata["training_fingerprint"] == fingerprint_reference(a)
+
+
+@pytest.mark.parametrize("q", [5, 64, 70])
+def test_status_codes_of_all_rows_equal_those_of_the_bad_rows(q, monkeypatch):
+    # the blocked pass over every row's mask gives the codes and reasons of
+    # status_codes_from_keys on the rows it reports, at any thread count
+    from rima import config
+    from rima._kernels import threads
+    from rima.row_status import status_codes_from_masks
+
+    rng = np.random.default_rng(q)
+    n = 30_000
+    miss = rng.random((n, q + 3)) < 0.02  # columns past `needed` are ignored
+    masks = pack_keys(miss)
+    needed = [f"c{j}" for j in range(q)]
+    scored = ~miss[:, :q].any(axis=1)
+    scored[rng.random(n) < 0.01] = False  # unscored with nothing missing: "not scored"
+    for sc, partial in ((scored, ()), (scored, needed[:2]), (None, ())):
+        bad = np.flatnonzero(~sc if sc is not None else miss[:, :q].any(axis=1))
+        want = status_codes_from_keys(n, bad, masks[bad], needed, partial)
+        got = status_codes_from_masks(masks, needed, sc, partial)
+        assert got[1] == want[1]
+        np.testing.assert_array_equal(got[0], want[0])
+        monkeypatch.setattr(threads, "max_threads", lambda: 4)
+        monkeypatch.setattr(threads, "SERIAL_ROWS", 1)
+        monkeypatch.setattr(threads, "_pool", None)
+        config.set_num_threads(4)
+        try:
+            again = status_codes_from_masks(masks, needed, sc, partial)
+        finally:
+            config.set_num_threads(None)
+            monkeypatch.undo()
+        np.testing.assert_array_equal(again[0], want[0])

@@ -242,3 +242,70 @@ def _gather_blocks(V, cols, rows, shift, div, V2, cols2, out, col0, b0, b1):
                 out[t, col0 + c] = (V[cols[c], r] - shift[c]) / div[c]
             for c in range(k2):
                 out[t, col0 + k + c] = V2[cols2[c], r]
+
+
+def mask_codes(keys, keep, scored):
+    """Row status codes from one-word row masks in two passes over blocks of rows: the
+    rows to report are those with scored[i] False (with `scored` empty: those whose
+    masked key keys[i] & keep is not 0); code 0 for the others, else 1 + the rank of the
+    row's masked key among the distinct keys reported, in increasing order (the order
+    np.unique gives). Returns (codes (n,) int32, the distinct keys (u,) uint64)."""
+    n = keys.shape[0]
+    nb = (n + BLOCK - 1) // BLOCK
+    found = np.empty((nb, BLOCK), dtype=np.uint64)
+    n_found = np.zeros(nb, dtype=np.int64)
+    use_scored = scored.shape[0] == n
+    run_blocks(_distinct_key_blocks, nb, n, keys, keep, scored, use_scored, found, n_found)
+    ukeys = _merge_distinct(found, n_found)
+    codes = np.empty(n, dtype=np.int32)
+    run_blocks(_code_blocks, nb, n, keys, keep, scored, use_scored, ukeys, codes)
+    return codes, ukeys
+
+
+@njit(cache=True, nogil=True)
+def _distinct_key_blocks(keys, keep, scored, use_scored, found, n_found, b0, b1):
+    n = keys.shape[0]
+    for b in range(b0, b1):
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        buf = np.empty(hi - lo, dtype=np.uint64)
+        c = 0
+        for i in range(lo, hi):
+            k = keys[i] & keep
+            if (not scored[i]) if use_scored else k != 0:
+                buf[c] = k
+                c += 1
+        if c == 0:
+            continue
+        s = np.sort(buf[:c])
+        u = 0
+        for t in range(c):
+            if t == 0 or s[t] != s[t - 1]:
+                found[b, u] = s[t]
+                u += 1
+        n_found[b] = u
+
+
+@njit(cache=True)
+def _merge_distinct(found, n_found):
+    tot = 0
+    for b in range(n_found.shape[0]):
+        tot += n_found[b]
+    allk = np.empty(tot, dtype=np.uint64)
+    c = 0
+    for b in range(n_found.shape[0]):
+        for t in range(n_found[b]):
+            allk[c] = found[b, t]
+            c += 1
+    return np.unique(allk)
+
+
+@njit(cache=True, nogil=True)
+def _code_blocks(keys, keep, scored, use_scored, ukeys, codes, b0, b1):
+    n = keys.shape[0]
+    for i in range(b0 * BLOCK, min(n, b1 * BLOCK)):
+        k = keys[i] & keep
+        if (not scored[i]) if use_scored else k != 0:
+            codes[i] = 1 + np.searchsorted(ukeys, k)
+        else:
+            codes[i] = 0
