@@ -23,6 +23,7 @@ pass), and never builds an n x p copy of the input otherwise.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from rima.errors import ConvergenceError, DataConvergenceError, RimaInputError
 from rima.fingerprint import fingerprint_columns, fingerprint_digests
 from rima.model_file import FittedModel
 from rima.options import weight_note
-from rima.profiles import GroupCoder, run_parallel
+from rima.profiles import PARALLEL_ROWS, GroupCoder
 from rima.profiles import profiles as profile_tables
 from rima.row_status import (
     status_codes,
@@ -47,7 +48,7 @@ from rima.row_status import (
     weight_reason,
 )
 from rima.rsm import rsm_table
-from rima.score_table import id_values, score_frame
+from rima.score_table import id_values, score_frame, value_columns
 
 
 @dataclass
@@ -414,8 +415,8 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
                      for m in orient.weight_warnings(p.name, p.weights, p.negative)]
                     + orient.coefficient_warnings(mim.result.params, inp.names))
     sc = scale_scores(inp, P, mim, out)
-    tab = score_table(inp, sc, out)
-    summ = rsm_and_profiles(inp, P, sc, tab, mim, coder)
+    summ, tab = rsm_and_profiles(inp, P, sc, out, mim, coder,
+                                 beside=lambda: score_table(inp, sc, out))
     fp = (fingerprint_digests(int(sc.mimic_rows.sum()), shared.digests) if inp.with_y
           else fingerprint_columns(inp.block, inp.analysed, np.flatnonzero(sc.mimic_rows)))
     model = build_model(spec, pil, mim, sc, fingerprint=fp, n_rows=len(df), source=source)
@@ -817,17 +818,26 @@ class Summaries:
     profiles: dict
 
 
-def rsm_and_profiles(inp: FitInput, P, sc: ScaledScores, tab: ScoreTable, mim: MimicFit,
-                     coder) -> Summaries:
-    """Step RSM and profiles: independent passes, run side by side."""
+def rsm_and_profiles(inp: FitInput, P, sc: ScaledScores, out, mim: MimicFit, coder,
+                     beside=None):
+    """Step RSM and profiles: independent passes over the scores block `out` (pillars,
+    RCI, RCI_100), run side by side, and meanwhile `beside()` on this thread (the score
+    table, which they do not need). Returns (Summaries, what `beside` returned)."""
     opts, names = inp.opts, inp.names
     res = mim.result
-    rsm, profs = run_parallel(lambda job: job(), [
-        lambda: rsm_table(names, P, sc.rci, sc.scored, inp.w, opts.rsm, res.params),
-        lambda: profile_tables(tab.scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
-                               res.params, ok=sc.scored, pillars=P, coder=coder)],
-        len(inp.df))
-    return Summaries(rsm=rsm, profiles=profs)
+    scores = pd.DataFrame(out.T, columns=value_columns(names), copy=False)
+    jobs = [lambda: rsm_table(names, P, sc.rci, sc.scored, inp.w, opts.rsm, res.params),
+            lambda: profile_tables(scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
+                                   res.params, ok=sc.scored, pillars=P, coder=coder)]
+    beside = beside or (lambda: None)
+    if len(inp.df) < PARALLEL_ROWS:
+        rsm, profs = (job() for job in jobs)
+        return Summaries(rsm=rsm, profiles=profs), beside()
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        other = beside()
+        rsm, profs = (f.result() for f in futures)
+    return Summaries(rsm=rsm, profiles=profs), other
 
 
 def build_model(spec, pil: PillarsFit, mim: MimicFit, sc: ScaledScores, fingerprint, n_rows,
