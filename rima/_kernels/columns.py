@@ -139,7 +139,7 @@ def _bits(u):
 
 
 @njit(cache=True)
-def _seeds(k):
+def digest_seeds(k):
     seeds = np.empty(k, dtype=np.uint64)
     for c in range(k):
         seeds[c] = _mix(np.uint64(c + 1) * _GOLDEN)
@@ -163,8 +163,8 @@ def column_digests(U, cols, rows, offset=0):
     m = rows.shape[0]
     nb = (m + BLOCK - 1) // BLOCK
     part = np.zeros((nb, k), dtype=np.uint64)
-    run_blocks(_digest_blocks, nb, m, U, cols, rows, _seeds(k), np.int64(offset), part)
-    return _sum_parts(part)
+    run_blocks(_digest_blocks, nb, m, U, cols, rows, digest_seeds(k), np.int64(offset), part)
+    return sum_digest_parts(part)
 
 
 @njit(cache=True, nogil=True)
@@ -187,7 +187,7 @@ def _digest_blocks(U, cols, rows, seeds, offset, part, b0, b1):
 
 
 @njit(cache=True, inline="always")
-def _digest_block(D, lo, seeds, pt, out):
+def digest_block(D, lo, seeds, pt, out):
     """out[c] = this block's terms of the digest of row c of D (k, L), float64 values at
     positions lo .. lo + L - 1 (offset 0): the position terms once, then one row of D at
     a time, a loop of independent integer terms that vectorises (the sum is mod 2^64, so
@@ -205,7 +205,7 @@ def _digest_block(D, lo, seeds, pt, out):
 
 
 @njit(cache=True)
-def _sum_parts(part):
+def sum_digest_parts(part):
     out = np.zeros(part.shape[1], dtype=np.uint64)
     for b in range(part.shape[0]):
         for c in range(part.shape[1]):

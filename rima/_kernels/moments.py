@@ -14,7 +14,7 @@ stalling a pass).
 import numpy as np
 from numba import njit
 
-from rima._kernels.columns import _digest_block, _seeds, _sum_parts
+from rima._kernels.columns import digest_block, digest_seeds, sum_digest_parts
 from rima._kernels.threads import run_blocks
 
 BLOCK = 2048
@@ -156,7 +156,7 @@ def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None):
     bc = np.zeros((nb, k, k))
     want = digest is not None
     dpart = np.zeros((nb if want else 0, k), dtype=np.uint64)
-    seeds = _seeds(k) if want else np.zeros(0, dtype=np.uint64)
+    seeds = digest_seeds(k) if want else np.zeros(0, dtype=np.uint64)
     # a row-major (n, p) matrix arrives as V = X.T; it is read through X itself, so the
     # kernel is compiled once, for C-contiguous arrays, whichever layout the caller has
     by_row = not V.flags.c_contiguous and V.T.flags.c_contiguous
@@ -167,7 +167,7 @@ def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None):
     run_blocks(_moments_rows_blocks, nb, m, A, by_row, cols, rows, w, use_w, shift, bw, bm,
                bc, want, seeds, dpart)
     if want:
-        digest[:] = _sum_parts(dpart)
+        digest[:] = sum_digest_parts(dpart)
     return bw, bm, bc
 
 
@@ -193,7 +193,7 @@ def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, wan
                 for t in range(L):
                     D[c, t] = A[vc, rows[lo + t]] - sc
         if want:
-            _digest_block(D, lo, seeds, pt, dpart[b])
+            digest_block(D, lo, seeds, pt, dpart[b])
             for c in range(k):
                 sc = shift[c]
                 for t in range(L):
