@@ -23,9 +23,11 @@ pass), and never builds an n x p copy of the input otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,7 @@ from rima.options import weight_note
 from rima.profiles import PARALLEL_ROWS, GroupCoder
 from rima.profiles import profiles as profile_tables
 from rima.row_status import (
+    pack_keys,
     status_codes,
     status_codes_from_masks,
     status_column,
@@ -49,6 +52,14 @@ from rima.row_status import (
 )
 from rima.rsm import rsm_table
 from rima.score_table import id_values, score_frame, value_columns
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from rima.analysis.shocks import ShockResult
+    from rima.display import Summary
+    from rima.resampling import BootstrapResult
+    from rima.spec import Spec
 
 
 @dataclass
@@ -94,7 +105,46 @@ def _signed_label(options) -> str:
 
 @dataclass
 class RimaResult:
-    """Result of `rima.fit`; see docs/architecture.md for the contract."""
+    """Result of `rima.fit`; see docs/architecture.md for the contract.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        One row per input row, in order: the id, one column per pillar, ``RCI``,
+        ``RCI_100`` and ``status`` ("ok" or the reason the row was not scored).
+    data : DataFrame
+        The input as read.
+    spec : Spec
+    options : rima.options.Options
+    pillars : dict
+        {pillar: PillarResult} (factor analysis, orientation, variance weights).
+    mimic : rima.mimic.MimicResult
+        The MIMIC fit behind the RCI.
+    rsm : DataFrame
+        The Resilience Structure Matrix: pillar, share, r_signed.
+    profiles : dict
+        {profile variable: results by category}.
+    model : FittedModel
+        The fitted model, for scoring new households (``model.score``).
+    validation : ValidationReport
+        The checks of the input (`rima.validate`).
+    accounting : DataFrame
+        Rows per status.
+    notes : list of str
+        Notes on the fit (weights, orientation, ...).
+    bootstrap_result : BootstrapResult or None
+        Set by `bootstrap`.
+
+    Examples
+    --------
+    >>> from rima.example import EXAMPLE_SPEC
+    >>> survey = rima.simulate(n_households=400, seed=1)
+    >>> result = rima.fit(survey.households, EXAMPLE_SPEC, progress=False)
+    >>> list(result.rsm["pillar"])
+    ['ABS', 'AST', 'SSN', 'AC']
+    >>> int(result.ok.sum()) == int((result.scores["status"] == "ok").sum())
+    True
+    """
 
     scores: pd.DataFrame
     data: pd.DataFrame
@@ -109,11 +159,41 @@ class RimaResult:
     accounting: pd.DataFrame
     notes: list = field(default_factory=list)
     bootstrap_result: object = None  # set by `bootstrap()`
+    # the estimation sample with a finite RCI (None: the scored rows); see `analysed`
+    analysed_rows: np.ndarray | None = None
 
-    def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None,
-                  client=None):
-        """Percentile bootstrap of the whole pipeline (`rima.bootstrap`); the result is kept
-        as `bootstrap_result`, shown by `summary()` and written by `save()`."""
+    def bootstrap(self, n_boot: int = 1000, seed: int | None = None, level: float = 0.95,
+                  progress: bool = True, threads: int | None = None,
+                  client: Any = None) -> BootstrapResult:
+        """Percentile bootstrap of the whole pipeline (`rima.bootstrap`).
+
+        The result is kept as `bootstrap_result`, shown by `summary()` and written by
+        `save()`.
+
+        Parameters
+        ----------
+        n_boot : int, default 1000
+            Number of replicates (at least 2).
+        seed : int, optional
+            Default the spec's ``options.seed``; replicate b depends only on (seed, b).
+        level : float, default 0.95
+            Confidence level of the percentile intervals.
+        progress : bool, default True
+            A progress bar on stderr.
+        threads : int, optional
+            Worker threads; the results do not depend on them.
+        client : dask.distributed.Client, optional
+            Run the replicates on the cluster's workers (same seeds, same results).
+
+        Returns
+        -------
+        BootstrapResult
+
+        Raises
+        ------
+        SpecError
+            An invalid setting or an option the bootstrap does not support.
+        """
         from rima.resampling import bootstrap
 
         self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
@@ -123,10 +203,34 @@ class RimaResult:
 
     @property
     def ok(self) -> pd.Series:
+        """Boolean Series: True for the scored rows (status "ok"), every row the model can
+        predict."""
         return self.scores["status"] == "ok"
 
-    def shocks(self, **kwargs):
-        """Food security on RCI and shocks; see `rima.analysis.shocks.shocks` for the options."""
+    @property
+    def analysed(self) -> pd.Series:
+        """Boolean Series: the rows of the MIMIC's estimation sample that got a score.
+
+        They are what the RCI_100 range, the RSM, the profiles and the bootstrap describe:
+        a subset of `ok`, smaller when ``rci_prediction = "causes"`` scores households
+        missing an indicator, which the estimation's missing-data rule leaves out.
+        """
+        if self.analysed_rows is None:
+            return self.ok
+        return pd.Series(self.analysed_rows, index=self.scores.index, name="analysed")
+
+    def shocks(self, **kwargs: Any) -> ShockResult:
+        """Food security on RCI and shocks: `rima.analysis.shocks.shocks` on this result.
+
+        Parameters
+        ----------
+        **kwargs
+            The options of `rima.analysis.shocks.shocks` (soums, outcome, kind, ...).
+
+        Returns
+        -------
+        ShockResult
+        """
         from rima.analysis.shocks import shocks
 
         return shocks(self, **kwargs)
@@ -154,14 +258,34 @@ class RimaResult:
             [("Resilience Structure Matrix", self.rsm[["pillar", "share", "r_signed"]]
               .rename(columns={"r_signed": _signed_label(self.options)}), 2)])
 
-    def plot_rsm(self):
-        """Bar chart of the RSM shares with their signed values (a matplotlib Figure)."""
+    def plot_rsm(self) -> Figure:
+        """Bar chart of the RSM shares with their signed values.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from rima.report.figures import rsm_bar
 
         return rsm_bar({"rsm": _split(self.rsm)})
 
-    def plot_profile(self, var):
-        """Mean RCI_100 with 95 % intervals by the categories of profile `var` (Figure)."""
+    def plot_profile(self, var: str) -> Figure:
+        """Mean RCI_100 with 95 % intervals by the categories of a profile.
+
+        Parameters
+        ----------
+        var : str
+            One of the spec's profile variables.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        RimaInputError
+            `var` is not a profile of the spec.
+        """
         from rima.report.figures import profile_means
 
         if var not in self.profiles:
@@ -169,17 +293,27 @@ class RimaResult:
                                  f"{', '.join(self.profiles) or '(none)'}")
         return profile_means(var, self.profiles[var])
 
-    def plot_path(self):
-        """The MIMIC path diagram with standardised estimates (a matplotlib Figure)."""
+    def plot_path(self) -> Figure:
+        """The MIMIC path diagram with standardised estimates.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from rima.report.figures import path_diagram
 
         return path_diagram({"mimic_params": _split(self.mimic.params),
                              "pillar_names": list(self.spec.pillar_names),
                              "indicators": list(self.spec.indicators)})
 
-    def summary(self):
-        """The results as text (a `rima.display.Summary`: a str that also renders as HTML
-        in a notebook and has `as_html()`)."""
+    def summary(self) -> Summary:
+        """The results as text.
+
+        Returns
+        -------
+        Summary
+            A str that also renders as HTML in a notebook and has `as_html()`.
+        """
         import html
 
         from rima.display import Summary, frame_html
@@ -244,10 +378,25 @@ class RimaResult:
         parts += [f"<p>note: {html.escape(n)}</p>" for n in self.notes]
         return Summary(text, "".join(parts))
 
-    def save(self, path, report=True, formats=("csv",)) -> Path:
-        """Write scores, rsm, mimic and profile_<var> tables (one file per format in
-        `formats`: csv, tsv, parquet, dta, xlsx), model.json (and report.html + PNGs) to a
-        directory."""
+    def save(self, path: str | Path, report: bool = True,
+             formats: Iterable[str] = ("csv",)) -> Path:
+        """Write the results to a directory.
+
+        Parameters
+        ----------
+        path : str or Path
+            The directory (created if needed).
+        report : bool, default True
+            Also write report.html, figures/*.png and report_data.json.
+        formats : iterable of str, default ("csv",)
+            One file per table and format: csv, tsv, parquet, dta, xlsx.
+
+        Returns
+        -------
+        Path
+            The directory, holding scores, rsm, mimic and profile_<var> tables, model.json
+            (and bootstrap_* tables after `bootstrap`).
+        """
         from rima.io import write_table
 
         out = Path(path)
@@ -269,8 +418,11 @@ class RimaResult:
         return out
 
 
-def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
-              threads=None, chunk=None, client=None):
+def bootstrap(result_or_data: RimaResult | pd.DataFrame | str | Path,
+              spec: Spec | dict | str | Path | None = None, n_boot: int = 1000,
+              seed: int | None = None, level: float = 0.95, progress: bool = True,
+              threads: int | None = None, chunk: int | None = None,
+              client: Any = None) -> BootstrapResult:
     """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
 
     `rima.bootstrap`; the replicates run in `rima.resampling.bootstrap`.
@@ -423,7 +575,8 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     return RimaResult(scores=tab.scores, data=df, spec=spec, options=inp.opts,
                       pillars=pil.pillars, mimic=mim.result, rsm=summ.rsm,
                       profiles=summ.profiles, model=model, validation=rep,
-                      accounting=accounting_table(tab.codes, tab.reasons), notes=mim.notes)
+                      accounting=accounting_table(tab.codes, tab.reasons),
+                      notes=mim.notes + sample_notes(inp, sc), analysed_rows=sc.analysed)
 
 
 # ---------------------------------------------------------------------------- steps
@@ -482,12 +635,28 @@ class FitInput:
 
     @property
     def fit_rows(self) -> np.ndarray:
-        """The rows the MIMIC is fitted on: the scored rows, and under fiml also the
-        households with no indicator, which lavaan keeps (they count in N and in the
-        pillars' moments) and rima reports unscored."""
+        """The rows the MIMIC is fitted on (the estimation sample): `mimic_rows`, and
+        under fiml also the households with no indicator, which lavaan keeps (they count
+        in N and in the pillars' moments)."""
         if self.opts.missing == "fiml":
             return self.xok & self.wok
         return self.mimic_rows
+
+    @property
+    def needs_y(self) -> bool:
+        """Whether a household's RCI needs its indicators (every prediction but
+        causes-only)."""
+        return self.opts.rci_prediction != "causes"
+
+    @property
+    def score_rows(self) -> np.ndarray:
+        """The rows the fit scores where their prediction is finite. A row that the
+        model can predict is scored, as `FittedModel.score` scores it: with causes-only
+        prediction that is every row with its pillar variables (and a usable weight),
+        in the estimation sample or not."""
+        if self.needs_y:
+            return self.mimic_rows
+        return self.xok & self.wok & self.others_ok
 
     def pillar_rows(self, variables) -> np.ndarray:
         """The rows a pillar's factor analysis uses under the missing-data option."""
@@ -756,10 +925,12 @@ class ScaledScores:
 
     rci: np.ndarray
     rci100: np.ndarray
-    scored: np.ndarray
+    scored: np.ndarray     # status "ok": every row the model predicts
     lo: float
     hi: float
     mimic_rows: np.ndarray
+    # the estimation sample's scored rows: the RCI_100 range, RSM and profiles
+    analysed: np.ndarray | None = None
 
 
 def scale_scores(inp: FitInput, P, mim: MimicFit, out) -> ScaledScores:
@@ -769,9 +940,26 @@ def scale_scores(inp: FitInput, P, mim: MimicFit, out) -> ScaledScores:
     K = len(inp.names)
     rci, rci100 = predict_rci(P, inp.Y, mim.ymean, mim.ysd, mim.icpt, mim.cx, mim.cy, 0.0,
                               100.0, out=(out[K], out[K + 1]))
-    scored, lo, hi = scale_rci(rci, rci100, inp.mimic_rows, inp.opts.rci_100)
+    if inp.needs_y and inp.opts.missing != "fiml":
+        # the estimation sample is exactly the rows that can be scored
+        scored, lo, hi = scale_rci(rci, rci100, inp.mimic_rows, inp.opts.rci_100)
+        analysed = scored
+    else:
+        scored, lo, hi, analysed = scale_rci(rci, rci100, inp.score_rows, inp.opts.rci_100,
+                                             range_rows=inp.fit_rows)
     return ScaledScores(rci=rci, rci100=rci100, scored=scored, lo=lo, hi=hi,
-                        mimic_rows=inp.mimic_rows)
+                        mimic_rows=inp.mimic_rows, analysed=analysed)
+
+
+def sample_notes(inp: FitInput, sc: ScaledScores) -> list:
+    """A note when households are scored outside the estimation sample."""
+    extra = int(np.count_nonzero(sc.scored & ~sc.analysed))
+    if not extra:
+        return []
+    return [(f"{extra} household(s) missing an indicator are scored from their pillars "
+             "(rci_prediction = \"causes\") but are outside the MIMIC's estimation sample "
+             f"(missing = \"{inp.opts.missing}\"); the RCI_100 range, RSM and profiles "
+             f"describe the {int(np.count_nonzero(sc.analysed))} households of that sample")]
 
 
 @dataclass
@@ -788,11 +976,15 @@ def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
     spec, opts = inp.spec, inp.opts
     indicators = inp.indicators
     needed = inp.variables + indicators + ([spec.weight] if inp.w is not None else [])
+    # causes-only prediction needs no indicator: a gap in one is never a row's reason
     codes, reasons = row_status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
-                             partial_ok=indicators if opts.missing == "fiml" else ())
+                                partial_ok=(indicators if opts.missing == "fiml" and inp.needs_y
+                                            else ()),
+                                ignore=() if inp.needs_y else indicators)
     if opts.missing == "all_columns":
-        # complete in the analysis columns, deleted for a gap elsewhere: name that column
-        only_other = ~inp.others_ok & inp.xok & inp.yok & inp.wok
+        # complete in the columns scoring needs, deleted for a gap elsewhere: name that column
+        only_other = (~inp.others_ok & inp.xok & (inp.yok if inp.needs_y else True)
+                      & inp.wok)
         if only_other.any():
             first = inp.df.isna().to_numpy()[only_other].argmax(axis=1)
             for j in np.unique(first):
@@ -826,9 +1018,9 @@ def rsm_and_profiles(inp: FitInput, P, sc: ScaledScores, out, mim: MimicFit, cod
     opts, names = inp.opts, inp.names
     res = mim.result
     scores = pd.DataFrame(out.T, columns=value_columns(names), copy=False)
-    jobs = [lambda: rsm_table(names, P, sc.rci, sc.scored, inp.w, opts.rsm, res.params),
+    jobs = [lambda: rsm_table(names, P, sc.rci, sc.analysed, inp.w, opts.rsm, res.params),
             lambda: profile_tables(scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
-                                   res.params, ok=sc.scored, pillars=P, coder=coder)]
+                                   res.params, ok=sc.analysed, pillars=P, coder=coder)]
     beside = beside or (lambda: None)
     if len(inp.df) < PARALLEL_ROWS:
         rsm, profs = (job() for job in jobs)
@@ -850,7 +1042,7 @@ def build_model(spec, pil: PillarsFit, mim: MimicFit, sc: ScaledScores, fingerpr
     metadata = {
         "rima_version": __version__,
         "training_fingerprint": fingerprint,
-        "n_rows": n_rows, "n_scored": int(sc.scored.sum()),
+        "n_rows": n_rows, "n_scored": int(sc.analysed.sum()),
         "fit_summary": {k: float(res.fit_measures[k]) for k in
                         ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")
                         if k in res.fit_measures},
@@ -925,14 +1117,20 @@ def _columns(block, col, names):
     return block[j].T
 
 
-def row_status(rep, df, numeric, needed, scored, partial_ok=()):
+def row_status(rep, df, numeric, needed, scored, partial_ok=(), ignore=()):
     """(codes, reasons) of every row: 0 "ok" when scored, else the columns missing, read
-    from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it)."""
+    from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it).
+    `ignore`: columns of `needed` whose gaps never stop the scoring (not named)."""
     masks = rep.row_masks
+    skip = [needed.index(c) for c in ignore]
     if masks is not None and list(numeric[:len(needed)]) == list(needed):
+        if skip:
+            clear = pack_keys(np.isin(np.arange(masks.shape[1] * 64), skip)[None, :])[0]
+            masks = masks & ~clear
         return status_codes_from_masks(masks, needed, scored, partial_ok)
     bad = np.flatnonzero(~scored)
     miss = df[needed].iloc[bad].isna().to_numpy() if bad.size else np.zeros((0, len(needed)))
+    miss[:, skip] = False
     return status_codes(len(df), bad, miss, needed, partial_ok)
 
 

@@ -16,15 +16,21 @@ A bad cell (text in a numeric column) does not stop the run: the row gets the st
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from rima.columns import arrow_float
 from rima.errors import DataError, ModelFileError
 from rima.row_status import mark_bad_cells
 from rima.score_table import score_arrow
+
+if TYPE_CHECKING:
+    from rima.classes import ClassScheme
+    from rima.model_file import FittedModel
 
 DEFAULT_BATCH_ROWS = 262_144
 _MAX_LISTED = 1000
@@ -180,31 +186,6 @@ def _bad_line(src: Path, delim: str) -> str | None:
     return None
 
 
-def _to_float(arr, name, first_row, bad):
-    """float64 numpy array of an Arrow column; text that is not a number becomes NaN and is
-    appended to `bad` as (data row, column, value)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_decimal(arr.type):
-        # as in-memory reading, where pandas holds decimals as numbers
-        return pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or \
-            pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
-        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        try:
-            return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            text = arr.to_pandas()
-            num = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=float)
-            wrong = text.notna().to_numpy() & np.isnan(num)
-            for i in np.flatnonzero(wrong):
-                bad.append((first_row + int(i), name, text.iloc[i]))
-            return num
-    raise DataError(f"column {name!r} has type {arr.type}, which is not numeric")
-
-
 def _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes=None):
     """The columns of FittedModel.score (id, pillars, RCI, RCI_100, status, out_of_range),
     with any `keep` columns after the id and, with a `rima.classes.ClassScheme`, the
@@ -214,59 +195,84 @@ def _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes=None)
                        classes=classes)
 
 
-def _csv_ready(table):
-    """Booleans as True/False, the one style every CSV rima writes uses (pandas')."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    cols = []
-    for col in table.columns:
-        if pa.types.is_boolean(col.type):
-            col = pc.if_else(col, pa.scalar("True"), pa.scalar("False"))
-        cols.append(col)
-    return pa.Table.from_arrays(cols, names=table.column_names)
-
-
 class _Writer:
-    """Incremental CSV/TSV or Parquet writer with one `write_table` / `close` interface."""
+    """Incremental CSV/TSV or Parquet writer with one `write_table` / `close` interface.
 
-    def __init__(self, dst: Path, fmt: str, schema):
+    CSV and TSV batches are written by pandas' `to_csv`, the writer of the in-memory
+    path (`rima.io.write_table`), so a streamed file has the same bytes as one scored in
+    memory: the same quoting (only where a field needs it), floats, booleans and empty
+    cells. Arrow's CSV writer quotes every text field."""
+
+    def __init__(self, dst: Path, fmt: str, schema, carried=()):
         import pyarrow as pa
-        import pyarrow.csv as pcsv
         import pyarrow.parquet as pq
 
         self._sink = None
+        self._carried = list(carried)  # id and kept columns (whole numbers as integers)
         self._csv = fmt != "parquet"
-        if self._csv:
-            schema = _csv_ready(schema.empty_table()).schema
         if fmt == "parquet":
             # dictionary pages only where they pay (ids and scores are nearly all distinct)
             self._w = pq.ParquetWriter(dst, schema, use_dictionary=["status"])
         else:
             self._sink = pa.output_stream(dst, compression="detect")
-            opts = pcsv.WriteOptions(delimiter="\t" if fmt == "tsv" else ",")
-            self._w = pcsv.CSVWriter(self._sink, schema, write_options=opts)
+            self._sep = "\t" if fmt == "tsv" else ","
+            self._header = True
 
     def write_table(self, table):
-        self._w.write_table(_csv_ready(table) if self._csv else table)
+        if not self._csv:
+            self._w.write_table(table)
+            return
+        from rima.io import whole_numbers_as_integers
+
+        df = table.to_pandas()
+        for c in self._carried:
+            df[c] = whole_numbers_as_integers(df[c])
+        text = df.to_csv(sep=self._sep, index=False, header=self._header)
+        self._header = False
+        self._sink.write(text.encode("utf-8"))
 
     def close(self):
-        self._w.close()
         if self._sink is not None:
             self._sink.close()
+        else:
+            self._w.close()
 
 
-def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
-               progress=None, classes=None) -> StreamSummary:
-    """Score `src` into `dst` batch by batch; returns a `StreamSummary`.
-
-    model: a FittedModel or the path of a model.json. keep: extra input columns copied to
-    the output after the id. progress(rows_done) is called after every batch. classes: a
-    `rima.classes.ClassScheme` adds the resilience class column.
+def score_file(model: FittedModel | str | Path, src: str | Path, dst: str | Path,
+               batch_rows: int = DEFAULT_BATCH_ROWS, keep: Sequence[str] = (),
+               progress: Callable[[int], Any] | None = None,
+               classes: ClassScheme | None = None) -> StreamSummary:
+    """Score a CSV/TSV/Parquet file into another, batch by batch, with flat memory.
 
     The output is written to a temporary file next to `dst` and moved into place only
     when every row is written, so a failed run leaves no partial file (and an existing
     `dst` untouched).
+
+    Parameters
+    ----------
+    model : FittedModel, str or Path
+        A loaded model or the path of a model.json.
+    src, dst : str or Path
+        Input and output files (CSV, TSV, optionally gzipped, or Parquet).
+    batch_rows : int
+        Rows per batch.
+    keep : sequence of str
+        Extra input columns copied to the output after the id.
+    progress : callable, optional
+        Called with the rows done after every batch.
+    classes : rima.classes.ClassScheme, optional
+        Adds the resilience class column.
+
+    Returns
+    -------
+    StreamSummary
+        Rows, scored rows, status counts, cells that were not numbers, out-of-range count.
+
+    Raises
+    ------
+    DataError
+        The input is missing or unreadable, `dst` would overwrite it, or a column changes
+        type between batches.
     """
     if isinstance(model, (str, Path)):
         from rima.model_file import load
@@ -283,8 +289,10 @@ def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
         raise DataError(f"batch_rows = {batch_rows}: give a positive number of rows")
     fin, fout = _kind(src), _kind(dst)
     keep = [c for c in keep if c not in model.required_columns]
-    if dst.parent and not dst.parent.exists():
-        dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.parent.is_dir():
+        from rima.io import writable_dir
+
+        writable_dir(dst.parent)
     # same extension, so the writer picks the same format and compression
     tmp = dst.with_name(f".partial-{os.getpid()}-{dst.name}")
     try:
@@ -327,10 +335,10 @@ def _score_into(model, src, fin, dst, fout, batch_rows, keep, progress, classes,
             # column-major, so each column is one contiguous copy out of Arrow
             X = np.empty((p, n)).T
             for j, c in enumerate(model.variables):
-                X[:, j] = _to_float(rb.column(c), c, row0, bad)
+                X[:, j] = arrow_float(rb.column(c), c, row0, bad)
             Y = np.empty((m, n)).T
             for j, c in enumerate(model.indicators):
-                Y[:, j] = _to_float(rb.column(c), c, row0, bad) if use_y else np.nan
+                Y[:, j] = arrow_float(rb.column(c), c, row0, bad) if use_y else np.nan
             P, rci, rci100, codes, reasons = model.score_batch(X, Y)
             if bad:
                 cols = [P[:, k] for k in range(P.shape[1])]  # views: NaN goes into P
@@ -340,7 +348,7 @@ def _score_into(model, src, fin, dst, fout, batch_rows, keep, progress, classes,
                 summary.bad_cells.extend(bad[:max(room, 0)])
             table = _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes)
             if writer is None:
-                writer = _Writer(dst, fout, table.schema)
+                writer = _Writer(dst, fout, table.schema, carried=[model.id, *keep])
                 schema = table.schema
             elif table.schema != schema:
                 try:
