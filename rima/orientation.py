@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 
+from rima._kernels import orient as _k
 from rima.errors import OrientationWarning
 
 T_CRITICAL = 1.96
@@ -38,27 +39,46 @@ RULE_VARIABLES = "variables (psych sign convention)"
 
 def composite(Y: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Mean of the indicators z-scored on `rows` (NaN where a row has none of them)."""
-    Y = np.asarray(Y, dtype=float)
-    mean = np.nanmean(Y[rows], axis=0)
-    sd = np.nanstd(Y[rows], axis=0, ddof=1)
-    sd[~(sd > 0)] = 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean((Y - mean) / sd, axis=1)
+    Yt = _columns(Y)
+    fs = np.empty(Yt.shape[1])
+    _, mean, sd = _k.nan_column_moments(Yt, _ro(np.ascontiguousarray(rows, dtype=bool)))
+    _k.composite_correlations(Yt, mean, sd, _ro(np.empty((0, Yt.shape[1]))),
+                              _ro(np.ones(Yt.shape[1], dtype=bool)), _ro(np.empty(0)), False,
+                              fs=fs)
+    return fs
 
 
-def correlation(x, y, w=None) -> tuple[float, int]:
-    """Weighted Pearson correlation over the rows where both are finite, and that count."""
-    both = np.isfinite(x) & np.isfinite(y)
-    n = int(both.sum())
-    if n < 3:
-        return float("nan"), n
-    x, y = x[both], y[both]
-    w = np.ones(n) if w is None else np.asarray(w, dtype=float)[both]
-    xm, ym = np.average(x, weights=w), np.average(y, weights=w)
-    sxy = np.sum(w * (x - xm) * (y - ym))
-    den = np.sqrt(np.sum(w * (x - xm) ** 2) * np.sum(w * (y - ym) ** 2))
-    return (float(sxy / den) if den > 0 else float("nan")), n
+def composite_correlations(Y, P, rows, w=None, ymean=None, ysd=None) -> list:
+    """[(correlation, rows used)] of each pillar P[:, k] with the food-security composite
+    over the rows where `rows` is True and both are finite (`correlation` for each, in one
+    pass over the rows). The composite z-scores the indicators with `ymean` and `ysd` when
+    given (the means and n - 1 SDs over `rows`, e.g. from the fit's moments pass), else
+    with their means and SDs over `rows`."""
+    Yt = _columns(Y)
+    Pt = _columns(P)
+    rows = _ro(np.ascontiguousarray(rows, dtype=bool))
+    if ymean is None or ysd is None:
+        _, ymean, ysd = _k.nan_column_moments(Yt, rows)
+    use_w = w is not None
+    w = _ro(np.ascontiguousarray(w, dtype=float) if use_w else np.empty(0))
+    n, r = _k.composite_correlations(Yt, _ro(np.asarray(ymean, dtype=float)),
+                                     np.asarray(ysd, dtype=float), Pt, rows, w, use_w)
+    return [(float(r[k]), int(n[k])) for k in range(Pt.shape[0])]
+
+
+def _columns(A):
+    """(k, n) C-contiguous, read-only: one row per column of A (n, k); a column-major A
+    is used without a copy."""
+    A = np.asarray(A, dtype=float)
+    return _ro(np.ascontiguousarray(A.T))
+
+
+def _ro(a):
+    # numba compiles read-only arrays (pandas' copy-on-write columns) separately: read-only
+    # views of every input keep each kernel to one compilation
+    v = a.view()
+    v.flags.writeable = False
+    return v
 
 
 def decisive(r: float, n: int) -> bool:

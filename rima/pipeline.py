@@ -24,6 +24,7 @@ pass), and never builds an n x p copy of the input otherwise.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,17 +41,17 @@ from rima.errors import ConvergenceError, DataConvergenceError, RimaInputError
 from rima.fingerprint import fingerprint_columns, fingerprint_digests
 from rima.model_file import FittedModel
 from rima.options import weight_note
-from rima.profiles import GroupCoder, run_parallel
+from rima.profiles import PARALLEL_ROWS, GroupCoder
 from rima.profiles import profiles as profile_tables
 from rima.row_status import (
     pack_keys,
     status_codes,
-    status_codes_from_keys,
+    status_codes_from_masks,
     status_column,
     weight_reason,
 )
 from rima.rsm import rsm_table
-from rima.score_table import id_values, score_frame
+from rima.score_table import id_values, score_frame, value_columns
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -559,14 +560,15 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     K = len(inp.names)
     out = np.empty((K + 2, len(df)))
     P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
-    _orient(pil.pillars, P, pil.W, inp.Y, inp.mimic_rows, inp.w, inp.opts)
+    _orient(pil.pillars, P, pil.W, inp.Y, inp.mimic_rows, inp.w, inp.opts,
+            *indicator_moments(inp, shared))
     mim = fit_mimic(inp, shared, out, say)
     orient.warn_all([m for p in pil.pillars.values()
                      for m in orient.weight_warnings(p.name, p.weights, p.negative)]
                     + orient.coefficient_warnings(mim.result.params, inp.names))
     sc = scale_scores(inp, P, mim, out)
-    tab = score_table(inp, sc, out)
-    summ = rsm_and_profiles(inp, P, sc, tab, mim, coder)
+    summ, tab = rsm_and_profiles(inp, P, sc, out, mim, coder,
+                                 beside=lambda: score_table(inp, sc, out))
     fp = (fingerprint_digests(int(sc.mimic_rows.sum()), shared.digests) if inp.with_y
           else fingerprint_columns(inp.block, inp.analysed, np.flatnonzero(sc.mimic_rows)))
     model = build_model(spec, pil, mim, sc, fingerprint=fp, n_rows=len(df), source=source)
@@ -730,6 +732,17 @@ def shared_moments(inp: FitInput) -> SharedMoments | None:
                            inp.w, variables)
 
 
+def indicator_moments(inp: FitInput, shared: SharedMoments | None):
+    """(means, n - 1 SDs) of the indicators over the analysed rows from the moments pass
+    (listwise, where the indicators join it), else (None, None)."""
+    if shared is None or not inp.with_y:
+        return None, None
+    p_tot = len(inp.variables)
+    mu = shared.unweighted
+    return (mu.mean[p_tot:].copy(),
+            np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0)))
+
+
 @dataclass
 class PillarsFit:
     """Step pillars: every pillar's result and the scoring arrays of the pillar half."""
@@ -876,9 +889,7 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     fit_rows = inp.fit_rows
     mrows = np.flatnonzero(fit_rows)
     if inp.with_y:
-        mu = shared.unweighted
-        ymean = mu.mean[p_tot:].copy()
-        ysd = np.sqrt(np.diag(mu.comoment)[p_tot:] / (mu.sum_weights - 1.0))
+        ymean, ysd = indicator_moments(inp, shared)
     else:
         Ym = inp.Y[fit_rows]
         ymean = np.nanmean(Ym, axis=0)
@@ -888,8 +899,8 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     # in the model's own column order (indicators, then causes), which the MIMIC then reads
     # without a copy; any other order would cost a reordering copy of the whole matrix
     Mm = np.empty((mrows.size, m + K))
-    gather_columns(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm)
-    gather_columns(out, np.arange(K), mrows, out=Mm, col0=m)
+    gather_columns(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm,
+                   then=(out, np.arange(K)))
     mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
     syntax = mimic_syntax(inp.spec)
     se, notes = mimic_se(opts)
@@ -999,17 +1010,26 @@ class Summaries:
     profiles: dict
 
 
-def rsm_and_profiles(inp: FitInput, P, sc: ScaledScores, tab: ScoreTable, mim: MimicFit,
-                     coder) -> Summaries:
-    """Step RSM and profiles: independent passes, run side by side."""
+def rsm_and_profiles(inp: FitInput, P, sc: ScaledScores, out, mim: MimicFit, coder,
+                     beside=None):
+    """Step RSM and profiles: independent passes over the scores block `out` (pillars,
+    RCI, RCI_100), run side by side, and meanwhile `beside()` on this thread (the score
+    table, which they do not need). Returns (Summaries, what `beside` returned)."""
     opts, names = inp.opts, inp.names
     res = mim.result
-    rsm, profs = run_parallel(lambda job: job(), [
-        lambda: rsm_table(names, P, sc.rci, sc.analysed, inp.w, opts.rsm, res.params),
-        lambda: profile_tables(tab.scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
-                               res.params, ok=sc.analysed, pillars=P, coder=coder)],
-        len(inp.df))
-    return Summaries(rsm=rsm, profiles=profs)
+    scores = pd.DataFrame(out.T, columns=value_columns(names), copy=False)
+    jobs = [lambda: rsm_table(names, P, sc.rci, sc.analysed, inp.w, opts.rsm, res.params),
+            lambda: profile_tables(scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
+                                   res.params, ok=sc.analysed, pillars=P, coder=coder)]
+    beside = beside or (lambda: None)
+    if len(inp.df) < PARALLEL_ROWS:
+        rsm, profs = (job() for job in jobs)
+        return Summaries(rsm=rsm, profiles=profs), beside()
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = [pool.submit(job) for job in jobs]
+        other = beside()
+        rsm, profs = (f.result() for f in futures)
+    return Summaries(rsm=rsm, profiles=profs), other
 
 
 def build_model(spec, pil: PillarsFit, mim: MimicFit, sc: ScaledScores, fingerprint, n_rows,
@@ -1060,15 +1080,11 @@ def accounting_table(codes, reasons) -> pd.DataFrame:
     return accounting_from_counts(status_counts(codes, reasons))
 
 
-def _orient(pillars, P, W, Y, rows, w_all, opts):
+def _orient(pillars, P, W, Y, rows, w_all, opts, ymean=None, ysd=None):
     """Apply rima.orientation's food-security rule to the pillars without an anchor
-    (`orientation = "capacity"`), flipping P's column and W's weights in place."""
-    fs = orient.composite(Y, rows)
-    rn = []
-    for k in range(len(pillars)):
-        sel = rows & np.isfinite(P[:, k])
-        rn.append(orient.correlation(P[sel, k], fs[sel],
-                                     None if w_all is None else w_all[sel]))
+    (`orientation = "capacity"`), flipping P's column and W's weights in place. `ymean`,
+    `ysd`: the indicators' means and SDs over `rows` when the moments pass has them."""
+    rn = orient.composite_correlations(Y, P, rows, w_all, ymean, ysd)
     for k in food_security_flips(pillars, W, rn, opts):
         P[:, k] *= -1.0
 
@@ -1105,15 +1121,14 @@ def row_status(rep, df, numeric, needed, scored, partial_ok=(), ignore=()):
     """(codes, reasons) of every row: 0 "ok" when scored, else the columns missing, read
     from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it).
     `ignore`: columns of `needed` whose gaps never stop the scoring (not named)."""
-    bad = np.flatnonzero(~scored)
     masks = rep.row_masks
     skip = [needed.index(c) for c in ignore]
     if masks is not None and list(numeric[:len(needed)]) == list(needed):
-        keys = masks[bad]
         if skip:
-            clear = pack_keys(np.isin(np.arange(keys.shape[1] * 64), skip)[None, :])[0]
-            keys = keys & ~clear
-        return status_codes_from_keys(len(df), bad, keys, needed, partial_ok)
+            clear = pack_keys(np.isin(np.arange(masks.shape[1] * 64), skip)[None, :])[0]
+            masks = masks & ~clear
+        return status_codes_from_masks(masks, needed, scored, partial_ok)
+    bad = np.flatnonzero(~scored)
     miss = df[needed].iloc[bad].isna().to_numpy() if bad.size else np.zeros((0, len(needed)))
     miss[:, skip] = False
     return status_codes(len(df), bad, miss, needed, partial_ok)
@@ -1123,14 +1138,15 @@ def pillar_moments(block, cols, sign, rows, w, names, digest=False):
     """Moments of the signed block rows `cols` over `rows`: (n, unweighted Moments,
     weighted Moments or None, the fingerprint digests of those rows if `digest`). The
     pillars' correlation blocks, means and n - 1 SDs are all read from these; the rows are
-    read in place, once (twice with weights), never copied out."""
-    from rima._kernels.columns import column_digests
+    read in place, once (twice with weights), never copied out, and the digests come from
+    the same pass."""
     from rima.errors import DataError
     from rima.moments import moments_of_rows
 
     idx = np.flatnonzero(rows)
     cols = np.asarray(cols, dtype=np.int64)
-    mu = moments_of_rows(block, cols, idx, names=names)
+    dig = np.zeros(cols.size, dtype=np.uint64)
+    mu = moments_of_rows(block, cols, idx, names=names, digest=dig if digest else None)
     mw = None if w is None else moments_of_rows(block, cols, idx, w[idx], names=names)
     if mu is None or (w is not None and mw is None):
         from rima.data_hints import largest_values
@@ -1138,8 +1154,6 @@ def pillar_moments(block, cols, sign, rows, w, names, digest=False):
         raise DataError("the analysed values are too large for float64 cross-products "
                         f"({largest_values(block, cols, idx, names, w)}); rescale the "
                         "column (e.g. to thousands) first")
-    dig = (column_digests(block.view(np.uint64), cols, idx) if digest
-           else np.zeros(cols.size, dtype=np.uint64))
     # reversing a variable negates its mean and its row and column of the co-moment,
     # exactly (IEEE negation commutes with the sums), so no signed copy of X is made
     for mo in (mu, mw):
@@ -1149,14 +1163,17 @@ def pillar_moments(block, cols, sign, rows, w, names, digest=False):
     return SharedMoments(n=int(idx.size), unweighted=mu, weighted=mw, digests=dig)
 
 
-def gather_columns(block, cols, idx, shift=None, div=None, out=None, col0=0):
-    """Rows `idx` of the block rows `cols` into out[:, col0:] as (x - shift) / div
-    (`rima._kernels.columns.gather_rows`)."""
+def gather_columns(block, cols, idx, shift=None, div=None, out=None, col0=0, then=None):
+    """Rows `idx` of the block rows `cols` into out[:, col0:] as (x - shift) / div, and
+    with `then` = (block2, cols2) the rows `idx` of block2's rows cols2 copied after them
+    in the same pass (`rima._kernels.columns.gather_rows`)."""
     k = len(cols)
     shift = np.zeros(k) if shift is None else np.asarray(shift, dtype=float)
     div = np.ones(k) if div is None else np.asarray(div, dtype=float)
+    V2, cols2 = (None, None) if then is None else (then[0],
+                                                   np.asarray(then[1], dtype=np.int64))
     gather_rows(block, np.asarray(cols, dtype=np.int64), np.asarray(idx, dtype=np.int64),
-                shift, div, out, col0)
+                shift, div, out, col0, V2, cols2)
 
 
 def _fit_from_moments(fm, shared, idx, names):

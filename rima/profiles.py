@@ -111,6 +111,8 @@ def group_codes(groups: pd.Series):
     if isinstance(groups.dtype, pd.CategoricalDtype):
         codes = groups.cat.codes.to_numpy().astype(np.int64)
         labels = list(groups.cat.categories.astype(object))
+    elif getattr(groups.dtype, "storage", None) == "pyarrow":
+        codes, labels = _arrow_codes(groups)
     else:
         codes, uniques = pd.factorize(groups, use_na_sentinel=True)
         codes = np.asarray(codes, dtype=np.int64)
@@ -126,6 +128,22 @@ def group_codes(groups: pd.Series):
             at = len(labels) - 1
         codes[missing] = at
     return codes, labels
+
+
+def _arrow_codes(groups: pd.Series):
+    """pd.factorize's codes and labels of an Arrow-backed string column (order of first
+    appearance, -1 for missing), straight from Arrow's dictionary encoding: about half
+    pandas' time, which converts the result on the way."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = groups.array.__arrow_array__()
+    if isinstance(arr, pa.ChunkedArray):
+        # one dictionary for every row
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    enc = pc.dictionary_encode(arr, null_encoding="mask")
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, enc.dictionary.to_pylist()
 
 
 def _table(codes, labels, ok, rci100, pillars, rci, w, pillar_names, rsm_kind, mimic_params,

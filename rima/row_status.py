@@ -90,14 +90,51 @@ def status_codes_from_keys(n, bad, keys, needed, partial_ok=()):
         ukeys = ukeys[:, None]
     else:
         ukeys, inverse = np.unique(keys, axis=0, return_inverse=True)
+    reasons += key_reasons(ukeys, needed, partial_ok)
+    codes[np.asarray(bad)] = 1 + inverse.ravel().astype(np.int32)
+    return codes, reasons
+
+
+def key_reasons(ukeys, needed, partial_ok=()) -> list:
+    """The reason of each distinct mask (rows of ukeys, `pack_keys` layout)."""
+    q = len(needed)
     partial = [needed.index(c) for c in partial_ok]
+    out = []
     for key in ukeys:
         cols = [needed[j] for j in range(q) if (int(key[j // 64]) >> (j % 64)) & 1]
         if partial and cols and all(needed.index(c) in partial for c in cols):
             cols = [needed[j] for j in partial]
-        reasons.append(missing_reason(cols))
-    codes[np.asarray(bad)] = 1 + inverse.ravel().astype(np.int32)
-    return codes, reasons
+        out.append(missing_reason(cols))
+    return out
+
+
+def status_codes_from_masks(masks, needed, scored=None, partial_ok=()):
+    """`status_codes_from_keys` for every row at once from the per-row masks of all rows
+    (`pack_keys` layout, bit j <-> needed[j]; higher bits ignored): the rows reported are
+    those not `scored`, or without `scored` those missing any of `needed`. One pass over
+    blocks of rows (rima._kernels.columns.mask_codes) for masks of one word; the same
+    codes and reasons as `status_codes_from_keys` on those rows."""
+    from rima._kernels.columns import mask_codes
+
+    needed = list(needed)
+    q = len(needed)
+    masks = np.asarray(masks, dtype=np.uint64)
+    n = masks.shape[0]
+    if q > 64 or masks.ndim != 2:
+        if scored is None:
+            nwords = max(1, -(-q // 64))
+            keep = np.full(nwords, np.iinfo(np.uint64).max, dtype=np.uint64)
+            if q % 64:
+                keep[-1] = (np.uint64(1) << np.uint64(q % 64)) - np.uint64(1)
+            bad = np.flatnonzero(((masks[:, :nwords] & keep) != 0).any(axis=1))
+        else:
+            bad = np.flatnonzero(~np.asarray(scored, dtype=bool))
+        return status_codes_from_keys(n, bad, masks[bad], needed, partial_ok)
+    keep = np.uint64((1 << q) - 1) if q < 64 else np.uint64(np.iinfo(np.uint64).max)
+    sc = (np.empty(0, dtype=np.bool_) if scored is None
+          else np.ascontiguousarray(scored, dtype=np.bool_))
+    codes, ukeys = mask_codes(np.ascontiguousarray(masks[:, 0]), keep, sc)
+    return codes, ["ok"] + key_reasons(ukeys[:, None], needed, partial_ok)
 
 
 def status_column(codes, reasons):

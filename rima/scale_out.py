@@ -252,8 +252,8 @@ def _mimic_matrix(inp, out, ymean, ysd):
     m, K = len(inp.indicators), len(inp.names)
     mrows = np.flatnonzero(inp.mimic_rows)
     Mm = np.empty((mrows.size, m + K))
-    gather_columns(inp.block, inp.analysed[len(inp.variables):], mrows, ymean, ysd, out=Mm)
-    gather_columns(out, np.arange(K), mrows, out=Mm, col0=m)
+    gather_columns(inp.block, inp.analysed[len(inp.variables):], mrows, ymean, ysd, out=Mm,
+                   then=(out, np.arange(K)))
     return Mm
 
 

@@ -571,14 +571,9 @@ def _duplicated(ids: pd.Series) -> np.ndarray:
 
 def _status_codes(keys: np.ndarray, columns: list) -> tuple[np.ndarray, list]:
     """(codes (n,) int32, reasons): one reason per distinct mask of missing columns."""
-    from rima.row_status import status_codes_from_keys
+    from rima.row_status import status_codes_from_masks
 
-    n = keys.shape[0]
-    if keys.shape[1] == 1:
-        bad = np.flatnonzero(keys[:, 0])
-    else:
-        bad = np.flatnonzero((keys != 0).any(axis=1))
-    return status_codes_from_keys(n, bad, keys[bad], columns)
+    return status_codes_from_masks(keys, columns)
 
 
 def _first_appearance(codes: np.ndarray) -> list[int]:

@@ -44,6 +44,24 @@ def test_fingerprint_follows_its_definition():
     assert np.array_equal(dig, digests(a[rows][:, cols]))
 
 
+def test_moments_pass_reads_the_digests_of_its_rows():
+    # the fit's moments pass digests the values it reads: the same digests as the
+    # definition, and the same moments as without them
+    from rima.moments import moments_of_rows
+
+    a = _matrix()
+    a[np.isinf(a)] = np.nan
+    V = np.ascontiguousarray(a.T)
+    rows = np.flatnonzero(~np.isnan(a).any(axis=1))
+    cols = np.array([4, 0, 2, 1])
+    dig = np.zeros(cols.size, dtype=np.uint64)
+    with_dig = moments_of_rows(V, cols, rows, digest=dig)
+    assert np.array_equal(dig, digests(a[rows][:, cols]))
+    plain = moments_of_rows(V, cols, rows)
+    assert np.array_equal(with_dig.comoment, plain.comoment)
+    assert np.array_equal(with_dig.mean, plain.mean)
+
+
 def test_fingerprint_sees_every_change_but_nan_payloads():
     a = _matrix(n=500)
     base = fingerprint(a)
@@ -75,6 +93,13 @@ def test_gather_rows_applies_the_affine_map_exactly():
     gather_rows(V, np.array([2, 0]), rows, shift, div, out, 3)
     np.testing.assert_array_equal(out[:, 3:], (a[rows][:, [2, 0]] - shift) / div)
     assert not out[:, :3].any()
+    # a second block's rows copied after them in the same pass
+    B = np.ascontiguousarray(_matrix(n=3000, p=3, seed=2).T)
+    out2 = np.zeros((rows.size, 6))
+    gather_rows(V, np.array([2, 0]), rows, shift, div, out2, 1, B, np.array([1, 2, 0]))
+    np.testing.assert_array_equal(out2[:, 1:3], out[:, 3:])
+    np.testing.assert_array_equal(out2[:, 3:], B[[1, 2, 0]][:, rows].T)
+    assert not out2[:, 0].any()
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float64])
@@ -216,3 +241,36 @@ def test_fit_fingerprints_the_analysed_rows(small_households, example_spec, miss
     if missing == "fiml":
         assert np.isnan(a).any()  # rows scored from the indicators they have
     assert res.model.metadata["training_fingerprint"] == fingerprint_reference(a)
+
+
+@pytest.mark.parametrize("q", [5, 64, 70])
+def test_status_codes_of_all_rows_equal_those_of_the_bad_rows(q, monkeypatch):
+    # the blocked pass over every row's mask gives the codes and reasons of
+    # status_codes_from_keys on the rows it reports, at any thread count
+    from rima import config
+    from rima._kernels import threads
+    from rima.row_status import status_codes_from_masks
+
+    rng = np.random.default_rng(q)
+    n = 30_000
+    miss = rng.random((n, q + 3)) < 0.02  # columns past `needed` are ignored
+    masks = pack_keys(miss)
+    needed = [f"c{j}" for j in range(q)]
+    scored = ~miss[:, :q].any(axis=1)
+    scored[rng.random(n) < 0.01] = False  # unscored with nothing missing: "not scored"
+    for sc, partial in ((scored, ()), (scored, needed[:2]), (None, ())):
+        bad = np.flatnonzero(~sc if sc is not None else miss[:, :q].any(axis=1))
+        want = status_codes_from_keys(n, bad, masks[bad], needed, partial)
+        got = status_codes_from_masks(masks, needed, sc, partial)
+        assert got[1] == want[1]
+        np.testing.assert_array_equal(got[0], want[0])
+        monkeypatch.setattr(threads, "max_threads", lambda: 4)
+        monkeypatch.setattr(threads, "SERIAL_ROWS", 1)
+        monkeypatch.setattr(threads, "_pool", None)
+        config.set_num_threads(4)
+        try:
+            again = status_codes_from_masks(masks, needed, sc, partial)
+        finally:
+            config.set_num_threads(None)
+            monkeypatch.undo()
+        np.testing.assert_array_equal(again[0], want[0])

@@ -194,6 +194,24 @@ def test_group_codes_categories_labels_and_order():
     assert tab["category"].tolist() == [10, 11, 9]
 
 
+def test_arrow_string_codes_are_pandas_factorize():
+    # Arrow-backed text columns are encoded by Arrow itself: the same codes and labels as
+    # pd.factorize, also for a column in several chunks and with missing values
+    import pyarrow as pa
+
+    rng = np.random.default_rng(4)
+    values = rng.choice(["Tes", "Aldar", "Ider", None, "Bayankhairkhan"], 5000).tolist()
+    chunked = pa.chunked_array([pa.array(values[:1700]), pa.array(values[1700:])])
+    for s in (pd.Series(values, dtype="str"),
+              pd.Series(pd.arrays.ArrowStringArray(chunked)),
+              pd.Series(values, dtype="string[pyarrow]")):
+        codes, labels = group_codes(s)
+        want, uniques = pd.factorize(s, use_na_sentinel=True)
+        assert labels[:len(uniques)] == list(pd.Index(uniques).astype(object))
+        np.testing.assert_array_equal(codes[want >= 0], want[want >= 0])
+        assert [labels[c] for c in codes[want < 0]] == [MISSING_LABEL] * int((want < 0).sum())
+
+
 def test_threaded_profiles_equal_serial(monkeypatch):
     sc, rng = _scores(n=4000)
     data = pd.DataFrame({"soum": rng.choice(list("ABCDEFG"), len(sc)),

@@ -139,7 +139,7 @@ def _bits(u):
 
 
 @njit(cache=True)
-def _seeds(k):
+def digest_seeds(k):
     seeds = np.empty(k, dtype=np.uint64)
     for c in range(k):
         seeds[c] = _mix(np.uint64(c + 1) * _GOLDEN)
@@ -163,27 +163,49 @@ def column_digests(U, cols, rows, offset=0):
     m = rows.shape[0]
     nb = (m + BLOCK - 1) // BLOCK
     part = np.zeros((nb, k), dtype=np.uint64)
-    run_blocks(_digest_blocks, nb, m, U, cols, rows, _seeds(k), np.int64(offset), part)
-    return _sum_parts(part)
+    run_blocks(_digest_blocks, nb, m, U, cols, rows, digest_seeds(k), np.int64(offset), part)
+    return sum_digest_parts(part)
 
 
 @njit(cache=True, nogil=True)
 def _digest_blocks(U, cols, rows, seeds, offset, part, b0, b1):
     k = cols.shape[0]
     m = rows.shape[0]
+    pt = np.empty(BLOCK, dtype=np.uint64)
     for b in range(b0, b1):
-        acc = np.zeros(k, dtype=np.uint64)
-        for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
-            r = rows[t]
-            pt = _mix(np.uint64(t + 1 + offset))
-            for c in range(k):
-                acc[c] += _mix(_bits(U[cols[c], r]) ^ pt ^ seeds[c])
+        lo = b * BLOCK
+        L = min(m, lo + BLOCK) - lo
+        for t in range(L):
+            pt[t] = _mix(np.uint64(lo + t + 1 + offset))
         for c in range(k):
-            part[b, c] = acc[c]
+            u = U[cols[c]]
+            s = seeds[c]
+            acc = np.uint64(0)
+            for t in range(L):
+                acc += _mix(_bits(u[rows[lo + t]]) ^ pt[t] ^ s)
+            part[b, c] = acc
+
+
+@njit(cache=True, inline="always")
+def digest_block(D, lo, seeds, pt, out):
+    """out[c] = this block's terms of the digest of row c of D (k, L), float64 values at
+    positions lo .. lo + L - 1 (offset 0): the position terms once, then one row of D at
+    a time, a loop of independent integer terms that vectorises (the sum is mod 2^64, so
+    its order does not matter)."""
+    k, L = D.shape
+    for t in range(L):
+        pt[t] = _mix(np.uint64(lo + t + 1))
+    U = D.view(np.uint64)
+    for c in range(k):
+        s = seeds[c]
+        acc = np.uint64(0)
+        for t in range(L):
+            acc += _mix(_bits(U[c, t]) ^ pt[t] ^ s)
+        out[c] = acc
 
 
 @njit(cache=True)
-def _sum_parts(part):
+def sum_digest_parts(part):
     out = np.zeros(part.shape[1], dtype=np.uint64)
     for b in range(part.shape[0]):
         for c in range(part.shape[1]):
@@ -191,25 +213,99 @@ def _sum_parts(part):
     return out
 
 
-def gather_rows(V, cols, rows, shift, div, out, col0):
+def gather_rows(V, cols, rows, shift, div, out, col0, V2=None, cols2=None):
     """out[t, col0 + c] = (V[cols[c], rows[t]] - shift[c]) / div[c]: the rows `rows` of
     some columns of the block V (q, n) into columns of a row-major matrix (shift 0 and
-    div 1 copy a value exactly).
+    div 1 copy a value exactly). With a second block V2 (q2, n), its rows `cols2` are
+    copied after them, out[t, col0 + len(cols) + c] = V2[cols2[c], rows[t]], in the same
+    pass (each output row is written once).
 
     Row by row: each output row is written whole while the reads walk the columns'
     streams forward, which is much faster than a column at a time.
     """
     m = rows.shape[0]
-    run_blocks(_gather_blocks, (m + BLOCK - 1) // BLOCK, m, V, cols, rows, shift, div, out,
-               col0)
+    if V2 is None:
+        V2, cols2 = np.empty((0, 0)), np.empty(0, dtype=np.int64)
+    run_blocks(_gather_blocks, (m + BLOCK - 1) // BLOCK, m, V, cols, rows, shift, div, V2,
+               cols2, out, col0)
 
 
 @njit(cache=True, nogil=True)
-def _gather_blocks(V, cols, rows, shift, div, out, col0, b0, b1):
+def _gather_blocks(V, cols, rows, shift, div, V2, cols2, out, col0, b0, b1):
     k = cols.shape[0]
+    k2 = cols2.shape[0]
     m = rows.shape[0]
     for b in range(b0, b1):
         for t in range(b * BLOCK, min(m, (b + 1) * BLOCK)):
             r = rows[t]
             for c in range(k):
                 out[t, col0 + c] = (V[cols[c], r] - shift[c]) / div[c]
+            for c in range(k2):
+                out[t, col0 + k + c] = V2[cols2[c], r]
+
+
+def mask_codes(keys, keep, scored):
+    """Row status codes from one-word row masks in two passes over blocks of rows: the
+    rows to report are those with scored[i] False (with `scored` empty: those whose
+    masked key keys[i] & keep is not 0); code 0 for the others, else 1 + the rank of the
+    row's masked key among the distinct keys reported, in increasing order (the order
+    np.unique gives). Returns (codes (n,) int32, the distinct keys (u,) uint64)."""
+    n = keys.shape[0]
+    nb = (n + BLOCK - 1) // BLOCK
+    found = np.empty((nb, BLOCK), dtype=np.uint64)
+    n_found = np.zeros(nb, dtype=np.int64)
+    use_scored = scored.shape[0] == n
+    run_blocks(_distinct_key_blocks, nb, n, keys, keep, scored, use_scored, found, n_found)
+    ukeys = _merge_distinct(found, n_found)
+    codes = np.empty(n, dtype=np.int32)
+    run_blocks(_code_blocks, nb, n, keys, keep, scored, use_scored, ukeys, codes)
+    return codes, ukeys
+
+
+@njit(cache=True, nogil=True)
+def _distinct_key_blocks(keys, keep, scored, use_scored, found, n_found, b0, b1):
+    n = keys.shape[0]
+    for b in range(b0, b1):
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        buf = np.empty(hi - lo, dtype=np.uint64)
+        c = 0
+        for i in range(lo, hi):
+            k = keys[i] & keep
+            if (not scored[i]) if use_scored else k != 0:
+                buf[c] = k
+                c += 1
+        if c == 0:
+            continue
+        s = np.sort(buf[:c])
+        u = 0
+        for t in range(c):
+            if t == 0 or s[t] != s[t - 1]:
+                found[b, u] = s[t]
+                u += 1
+        n_found[b] = u
+
+
+@njit(cache=True)
+def _merge_distinct(found, n_found):
+    tot = 0
+    for b in range(n_found.shape[0]):
+        tot += n_found[b]
+    allk = np.empty(tot, dtype=np.uint64)
+    c = 0
+    for b in range(n_found.shape[0]):
+        for t in range(n_found[b]):
+            allk[c] = found[b, t]
+            c += 1
+    return np.unique(allk)
+
+
+@njit(cache=True, nogil=True)
+def _code_blocks(keys, keep, scored, use_scored, ukeys, codes, b0, b1):
+    n = keys.shape[0]
+    for i in range(b0 * BLOCK, min(n, b1 * BLOCK)):
+        k = keys[i] & keep
+        if (not scored[i]) if use_scored else k != 0:
+            codes[i] = 1 + np.searchsorted(ukeys, k)
+        else:
+            codes[i] = 0

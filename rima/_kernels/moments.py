@@ -14,6 +14,7 @@ stalling a pass).
 import numpy as np
 from numba import njit
 
+from rima._kernels.columns import digest_block, digest_seeds, sum_digest_parts
 from rima._kernels.threads import run_blocks
 
 BLOCK = 2048
@@ -134,7 +135,7 @@ def centred_block(X, lo, L, centre):
     return D
 
 
-def block_moments_rows(V, cols, rows, w, use_w, shift):
+def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None):
     """Per-block (weight sum, mean of x - shift, lower-triangle co-moment) of the matrix
     whose column c is V[cols[c], rows] (V: (q, n), one variable per row as validation
     stores the data; an (n, p) matrix X is V = X.T), without building that matrix: blocks
@@ -142,6 +143,10 @@ def block_moments_rows(V, cols, rows, w, use_w, shift):
 
     Shifting by a data row makes the block means small numbers, so merging them does not
     lose the digits of a large common offset (values near 1e9 keep their spread exact).
+
+    `digest` (k,) uint64: also the fingerprint digests of those columns over those rows
+    (`rima._kernels.columns.column_digests`, offset 0), read from the same values in the
+    same pass, stored there.
     """
     k = cols.shape[0]
     m = rows.shape[0]
@@ -149,6 +154,9 @@ def block_moments_rows(V, cols, rows, w, use_w, shift):
     bw = np.zeros(nb)
     bm = np.zeros((nb, k))
     bc = np.zeros((nb, k, k))
+    want = digest is not None
+    dpart = np.zeros((nb if want else 0, k), dtype=np.uint64)
+    seeds = digest_seeds(k) if want else np.zeros(0, dtype=np.uint64)
     # a row-major (n, p) matrix arrives as V = X.T; it is read through X itself, so the
     # kernel is compiled once, for C-contiguous arrays, whichever layout the caller has
     by_row = not V.flags.c_contiguous and V.T.flags.c_contiguous
@@ -157,14 +165,18 @@ def block_moments_rows(V, cols, rows, w, use_w, shift):
     # read-only view of every input keeps it to one compilation
     A.flags.writeable = False
     run_blocks(_moments_rows_blocks, nb, m, A, by_row, cols, rows, w, use_w, shift, bw, bm,
-               bc)
+               bc, want, seeds, dpart)
+    if want:
+        digest[:] = sum_digest_parts(dpart)
     return bw, bm, bc
 
 
 @njit(cache=True, nogil=True)
-def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, b0, b1):
+def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, want, seeds,
+                         dpart, b0, b1):
     k = cols.shape[0]
     m = rows.shape[0]
+    pt = np.empty(BLOCK if want else 0, dtype=np.uint64)
     for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(m, lo + BLOCK)
@@ -172,13 +184,20 @@ def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, b0,
         D = np.empty((k, L))
         for c in range(k):
             vc = cols[c]
-            sc = shift[c]
+            # with the digest the raw values come first (their bits are digested below)
+            sc = 0.0 if want else shift[c]
             if by_row:
                 for t in range(L):
                     D[c, t] = A[rows[lo + t], vc] - sc
             else:
                 for t in range(L):
                     D[c, t] = A[vc, rows[lo + t]] - sc
+        if want:
+            digest_block(D, lo, seeds, pt, dpart[b])
+            for c in range(k):
+                sc = shift[c]
+                for t in range(L):
+                    D[c, t] = D[c, t] - sc
         # written in place: copying a block's arrays into bm[b] / bc[b] would compile
         # numba's shape-mismatch message formatting (seconds of a first run)
         bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, bm[b], bc[b])

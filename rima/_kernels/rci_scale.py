@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit
 
+from rima._kernels.threads import run_blocks
+
 
 @njit(cache=True, inline="always")
 def span_of(lo, hi):
@@ -33,21 +35,36 @@ def change_to_100(d_rci, span):
     return 100.0 * d_rci / span
 
 
-@njit(cache=True)
+BLOCK = 4096
+
+
 def training_range(rci, rows):
-    """(scored, lo, hi): scored = rows & finite RCI; lo, hi = min and max of the scored RCI."""
+    """(scored, lo, hi): scored = rows & finite RCI; lo, hi = min and max of the scored RCI
+    (one pass over blocks of rows; a min and a max do not depend on the order)."""
     n = rci.shape[0]
+    nb = (n + BLOCK - 1) // BLOCK
     scored = np.empty(n, dtype=np.bool_)
-    mn = np.inf
-    mx = -np.inf
-    for i in range(n):
-        v = rci[i]
-        ok = rows[i] and np.isfinite(v)
-        scored[i] = ok
-        if ok:
-            mn = min(mn, v)
-            mx = max(mx, v)
-    return scored, mn, mx
+    bmin = np.full(nb, np.inf)
+    bmax = np.full(nb, -np.inf)
+    run_blocks(_range_blocks, nb, n, rci, rows, scored, bmin, bmax)
+    return scored, float(bmin.min(initial=np.inf)), float(bmax.max(initial=-np.inf))
+
+
+@njit(cache=True, nogil=True)
+def _range_blocks(rci, rows, scored, bmin, bmax, b0, b1):
+    n = rci.shape[0]
+    for b in range(b0, b1):
+        mn = np.inf
+        mx = -np.inf
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            v = rci[i]
+            ok = rows[i] and np.isfinite(v)
+            scored[i] = ok
+            if ok:
+                mn = min(mn, v)
+                mx = max(mx, v)
+        bmin[b] = mn
+        bmax[b] = mx
 
 
 def is_finite_number(x) -> bool:
