@@ -863,6 +863,10 @@ class MimicFit:
     notes: list
 
 
+# the progress step said just before the MIMIC's kernels first run
+MIMIC_STEP = "MIMIC model"
+
+
 def mimic_syntax(spec) -> str:
     return (f"RCI =~ {' + '.join(spec.indicators)}\n"
             f"RCI ~ {' + '.join(spec.pillar_names)}")
@@ -904,7 +908,7 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
     syntax = mimic_syntax(inp.spec)
     se, notes = mimic_se(opts)
-    say("MIMIC model")
+    say(MIMIC_STEP)
     res = mimic_fit(syntax, mdf, estimator="ML", se=se,
                     missing="fiml" if opts.missing == "fiml" else "listwise",
                     sampling_weights=None if inp.w is None else inp.w[fit_rows])

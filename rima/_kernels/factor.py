@@ -348,7 +348,7 @@ PILLAR_FACTOR_FAILED = 2               # negative eigenvalue among the retained 
 PILLAR_HEYWOOD = 3                     # zero uniqueness (Bartlett) or Heywood with "error"
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def pa_start(R, nf, smc_start):
     """Starting communalities of principal axis: squared multiple correlations (pf, or
     smc=True) or 1 (psych's fa default)."""
@@ -371,7 +371,7 @@ def pca_loadings(R, nf):
     return L, vals
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def column_signs(L):
     """psych's sign rule: +1 or -1 per column so that its loadings sum positive (a zero
     sum keeps +1)."""
@@ -386,7 +386,7 @@ def column_signs(L):
     return sg
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def _apply_signs(L, phi, sg):
     p, k = L.shape
     for f in range(k):
@@ -397,7 +397,7 @@ def _apply_signs(L, phi, sg):
             phi[f, g] *= sg[f] * sg[g]
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def ss_loadings(L, phi):
     """Variance accounted for by each factor: diag(Phi L'L) (colSums(L^2) when Phi = I)."""
     p, k = L.shape
@@ -415,7 +415,7 @@ def ss_loadings(L, phi):
     return ss
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def _order(L, phi, ev):
     """Columns (and Phi) in decreasing `ev`, ties in their order (a stable sort)."""
     k = ev.shape[0]
@@ -438,7 +438,7 @@ def _order(L, phi, ev):
     return Lo, po
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def _cov2cor(C):
     k = C.shape[0]
     out = np.empty((k, k))
@@ -448,7 +448,7 @@ def _cov2cor(C):
     return out
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def unrotated_signs(L0):
     """psych's first sign step: columns signed to positive sums, zero loadings nudged to
     1e-15 (as psych does before rotating)."""
@@ -504,7 +504,7 @@ def oblique_rotation(U, rotation, pca, varimax_eps, oblimin_eps, maxit):
     return z, phi, ok
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def order_loadings(L, phi, pca):
     """psych's last step on rotated loadings: columns signed to positive sums and ordered
     by variance accounted for, diag(Phi L'L) (psych::principal: ordered by diag(L'L) first,
@@ -566,13 +566,13 @@ def score_weights(R_scores, L, phi, bartlett):
     return W, PILLAR_OK
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def variance_weights(ss):
     """The reference tool's weights of a pillar's factors: SS_j / sum of SS."""
     return ss / ss.sum()
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def combined_weights(W, vw):
     """The pillar score's weights on z-scores: sum_j vw_j W[:, j]."""
     p, k = W.shape
@@ -621,7 +621,7 @@ def pillar_weights(R_scores, L, phi, pca, bartlett):
     return Lo, po, W, ss, vw, comb, status
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def communalities(U):
     """Row sums of squared (unrotated) loadings."""
     p, k = U.shape

@@ -350,7 +350,7 @@ FISHER_TOL = 1e-10     # largest gradient entry at convergence
 FISHER_MAX_STEPS = 500
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def complete_cross(cov, m, n):
     """The one-pattern cross-product array of complete data: n times the second moments of
     (y, 1, x) centred at the means, from the (y, x) covariance (divisor n)."""
@@ -370,7 +370,7 @@ def complete_cross(cov, m, n):
     return cross
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def max_abs(g):
     out = 0.0
     for a in range(g.shape[0]):
@@ -435,7 +435,7 @@ def fisher_scoring(theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu
     return theta, f, g, it, FISHER_CONVERGED if max_abs(g) < tol else FISHER_MAX_ITER
 
 
-@njit(cache=True, inline='always')
+@njit(cache=True)
 def fisher_converged(status, g):
     """Whether a Fisher-scoring run counts as converged (its tolerance met, or stalled or
     stopped with every gradient entry below LOOSE_TOL)."""

@@ -5,10 +5,23 @@ import click
 from rima.example import EXAMPLE_SEED, example_dir
 
 
-def run_demo(echo=click.echo, out=None, progress=None):
+def _stopping(helper, fn, *args, **kwargs):
+    """fn(*args, **kwargs), stopping the background compile if it raises."""
+    from rima import precompile
+
+    try:
+        return fn(*args, **kwargs)
+    except BaseException:
+        precompile.stop(helper)
+        raise
+
+
+def run_demo(echo=click.echo, out=None, progress=None, background=False):
     """Build the bundled example's household variables from its raw survey modules,
     validate them and print the build and data summaries (`progress(step)` hears the
-    build start: on a first run it compiles the build's kernels).
+    build start: on a first run it compiles the build's kernels). With `background`, on a
+    cold kernel cache a second process compiles the MIMIC's kernels meanwhile
+    (`rima.precompile`; `ctx["helper"]`, which `run_pipeline` stops).
 
     Returns a dict of what it produced so later stages (fit, report) can extend it. If the
     example files are not available (installed without the source tree), the same
@@ -16,6 +29,7 @@ def run_demo(echo=click.echo, out=None, progress=None):
     """
     import tomllib
 
+    from rima import precompile
     from rima.build.run import build_for_spec
     from rima.io import read_table
     from rima.simulation_raw import raw_spec_text
@@ -28,18 +42,22 @@ def run_demo(echo=click.echo, out=None, progress=None):
         progress("building the household variables from the raw survey modules")
     if raw_spec.exists() and (d / "raw").is_dir():
         spec = load_spec(raw_spec)
-        df, spec, built = build_for_spec(spec)
+        helper = precompile.start(spec) if background else None
+        df, spec, built = _stopping(helper, build_for_spec, spec)
         source = f"{d / 'raw'} (built by {raw_spec.name})"
     else:
         from rima.simulation import simulate
 
         survey = simulate(n_households=2240, seed=EXAMPLE_SEED)
         spec = load_spec(tomllib.loads(raw_spec_text()))
-        df, spec, built = build_for_spec(spec, None, survey.raw())
+        helper = precompile.start(spec) if background else None
+        df, spec, built = _stopping(helper, build_for_spec, spec, None, survey.raw())
         source = f"simulated Zavkhan survey (seed {EXAMPLE_SEED}), built from its raw modules"
     echo(built.summary() + "\n")
-    report = validate(df, spec, source=source)
+    report = _stopping(helper, validate, df, spec, source=source)
     echo(report.format(max_rows_listed=5))
+    if report.errors:
+        precompile.stop(helper)
     report.raise_if_errors()
     soums = read_table(d / "soums.csv") if (d / "soums.csv").exists() else None
     if soums is not None:
@@ -50,14 +68,26 @@ def run_demo(echo=click.echo, out=None, progress=None):
             f"median household loss {100 * df['loss_share'].median():.1f} % of sheep units"
         )
     return {"data": df, "spec": spec, "report": report, "source": source, "soums": soums,
-            "build": built}
+            "build": built, "helper": helper}
 
 
 def run_pipeline(ctx, echo=click.echo, out=None, progress=None):
     """Fit the RIMA-II model on the demo data and print the headline results."""
-    from rima.pipeline import fit
+    from rima import precompile
+    from rima.pipeline import MIMIC_STEP, fit
 
-    result = fit(ctx["data"], ctx["spec"], progress=progress)
+    helper = ctx.get("helper")
+
+    def step(name):
+        if name == MIMIC_STEP:
+            precompile.wait(helper)
+        if progress is not None:
+            progress(name)
+
+    try:
+        result = fit(ctx["data"], ctx["spec"], progress=step if helper else progress)
+    finally:
+        precompile.stop(helper)
     s = result.scores
     ok = s["status"] == "ok"
     echo("\nRIMA-II on the Zavkhan example")
@@ -102,4 +132,5 @@ def command(out_dir):
         writable_dir(out_dir)
     with workers_started() if out_dir is not None else nullcontext():
         progress = Progress()
-        run_pipeline(run_demo(progress=progress), out=out_dir, progress=progress)
+        run_pipeline(run_demo(progress=progress, background=True), out=out_dir,
+                     progress=progress)
