@@ -1,0 +1,78 @@
+"""The background compile of a first `rima demo` (rima.precompile) compiles the very kernel
+signatures the fit then runs: a fit after it adds no new MIMIC or RCI specialisation (if
+it did, the fit would compile those kernels again and the second process would be
+wasted)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rima import precompile
+from rima.commands.demo import run_demo
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return run_demo(echo=lambda *a, **k: None)
+
+
+def test_plan_follows_the_spec(demo):
+    plan = precompile._plan(demo["spec"])
+    spec = demo["spec"]
+    assert plan["indicators"] == list(spec.indicators)
+    assert plan["causes"] == list(spec.pillar_names)
+    assert plan["weighted"] is (spec.weight is not None)
+    assert plan["se"] == spec.options.mimic_se
+    assert plan["fiml"] is (spec.options.missing == "fiml")
+
+
+# in a fresh process: a dispatcher's signatures are those this process compiled or loaded
+_CHECK = """
+import json, numba
+from rima import precompile
+from rima._kernels import mimic as MK, rci_scale, score
+from rima.commands.demo import run_demo, run_pipeline
+
+def signatures():
+    found = {f"mimic.{n}": d for n, d in vars(MK).items()
+             if isinstance(d, numba.core.registry.CPUDispatcher)}
+    found.update({"score._rci_rows": score._rci_rows,
+                  "score._rescale_blocks": score._rescale_blocks,
+                  "rci_scale._range_blocks": rci_scale._range_blocks})
+    return {n: {str(s) for s in d.signatures} for n, d in found.items()}
+
+ctx = run_demo(echo=lambda *a, **k: None)
+precompile.compile_mimic(precompile._plan(ctx["spec"]))
+before = signatures()
+run_pipeline(ctx, echo=lambda *a, **k: None)
+after = signatures()
+print(json.dumps({"compiled": sorted(n for n in before if before[n]),
+                  "new": {n: sorted(after[n] - before[n]) for n in after
+                          if after[n] - before[n]}}))
+"""
+
+
+def test_fit_after_the_background_compile_adds_no_mimic_or_rci_signature():
+    done = subprocess.run([sys.executable, "-c", _CHECK], timeout=600, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {"mimic.fisher_scoring", "mimic.prediction_weights",
+            "score._rci_rows"} <= set(got["compiled"])
+    assert got["new"] == {}
+
+
+def test_the_module_runs_as_a_process(demo):
+    plan = json.dumps(precompile._plan(demo["spec"]))
+    done = subprocess.run([sys.executable, "-m", "rima.precompile", plan], timeout=600,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_no_process_on_a_warm_cache(demo, monkeypatch):
+    monkeypatch.setattr("rima.config.cache_is_cold", lambda: False)
+    assert precompile.start(demo["spec"]) is None
+    precompile.stop(None)
+    precompile.wait(None)
