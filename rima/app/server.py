@@ -289,16 +289,23 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
     async def analysis(request: Request):
         ws = workspace(request)
         body = await request.json()
+        lang = lang_of(request)
         base = ws.jobs.get(str(body.get("fit", "")))
         if base is None or base.state != "done" or base.kind != "fit":
-            return finish(request, err(400, text(lang_of(request), "needs_fit"), "analysis"))
-        try:
-            argv = _analysis_argv(ws, body, base)
-        except RimaInputError as exc:
-            return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "analysis"))
+            base = None
+        if base is None and _needs_fit(body):
+            return finish(request, err(400, text(lang, "needs_fit"), "analysis"))
         job = _new_job(ws, "analysis")
+        try:
+            argv = _analysis_argv(ws, body, base, job, lang)
+        except RimaInputError as exc:
+            ws.jobs.pop(job.id, None)
+            shutil.rmtree(job.out.parent, ignore_errors=True)
+            return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "analysis"))
         job.argv = argv + ["--out", str(job.out)]
-        runner.submit(job, then=_after_analysis)
+        job.meta["analysis"] = body.get("kind")
+        runner.submit(job, then=_after_impact if body.get("kind") == "impact"
+                      else _after_analysis)
         return finish(request, JSONResponse({"job": job.id}))
 
     def own_job(request: Request, job_id: str):
@@ -322,7 +329,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         if job.kind == "fit":
             body = results.results_fragment(job.out, url, lang, job.meta.get("value_labels"))
         else:
-            body = results.job_summary(job, lang)
+            body = results.job_summary(job, lang, url)
         return HTMLResponse(json.dumps({
             "results": body, "downloads": results.downloads_fragment(job.out, url, lang)}),
             media_type="application/json")
@@ -431,6 +438,27 @@ def _after_analysis(job):
     results.write_zip(job.out)
 
 
+def _after_impact(job):
+    """The summary, the tables as Stata and Excel too, and, with the page's model, the
+    event-study figure and the run's report with its impact section."""
+    (job.out / "summary.txt").write_text(_without_written(job.stdout), encoding="utf-8")
+    report = job.out.parent / "report"
+    fig = report / "figures" / "impact_event_study.png"
+    if fig.is_file():
+        (job.out / results.FIGURE_DIR).mkdir(exist_ok=True)
+        shutil.copyfile(fig, job.out / results.FIGURE_DIR / fig.name)
+        shutil.copyfile(report / "report.html", job.out / "report.html")
+    results.write_exports(job.out)
+
+
+def _without_written(stdout: str) -> str:
+    """The command's summary without its closing lines on where it wrote files (the page
+    lists the files as downloads)."""
+    keep = [ln for ln in stdout.splitlines()
+            if not ln.startswith(("written: ", "report section added: "))]
+    return "\n".join(keep).rstrip() + "\n"
+
+
 def _num_list(value, what):
     if value in (None, ""):
         return None
@@ -440,8 +468,15 @@ def _num_list(value, what):
         raise RimaInputError(f"{what}: numbers separated by commas, got {value!r}") from None
 
 
-def _analysis_argv(ws, body, base) -> list[str]:
+def _needs_fit(body) -> bool:
+    """The analyses that use the model of the page's run (step 4)."""
+    return body.get("kind") != "impact" or (body.get("model_source") or "fit") == "fit"
+
+
+def _analysis_argv(ws, body, base, job, lang="en") -> list[str]:
     kind = body.get("kind")
+    if kind == "impact":
+        return _impact_argv(ws, body, base, job, lang)
     data, model = base.meta["data"], str(base.out / "model.json")
     soums = body.get("soums") or None
     common = [data, "--model", model] + (["--soums", str(ws.upload_path(soums))] if soums else [])
@@ -465,6 +500,84 @@ def _analysis_argv(ws, body, base) -> list[str]:
         boot = int(body.get("boot") or 200)
         return ["scenario", data, "--model", model, "--change", change, "--boot", str(boot)]
     raise RimaInputError(f"unknown analysis {kind!r}")
+
+
+IMPACT_TEXT = ("outcome", "covariates", "weight", "round_col", "dzud_classes")
+IMPACT_SOURCES = ("fit", "spec", "file", "none")
+
+
+def _impact_argv(ws, body, base, job, lang) -> list[str]:
+    """`rima impact PANEL ...` from the impact form: the same options as the command line.
+
+    Values go as `--option=value`, so a value starting with '-' is never read as an option.
+    With the model of the page's run, a copy of that run's output directory is the
+    `--report` directory: the command adds its section and event-study figure there.
+    """
+    def bad(key, **kw):
+        return RimaInputError(text(lang, key, **kw))
+
+    panel = ws.upload_path(str(body.get("panel") or ""))
+    argv = ["impact", str(panel)]
+    source = body.get("model_source") or "fit"
+    if source not in IMPACT_SOURCES:
+        raise bad("impact_bad_source")
+    if source == "fit":
+        report = job.out.parent / "report"
+        shutil.copytree(base.out, report, ignore=shutil.ignore_patterns(
+            "exports", results.ZIP_NAME, "*.tmp"))
+        argv += ["--report", str(report)]
+    elif source == "spec":
+        spec = _clean_spec(body.get("spec") or {})
+        problems = check_mapping(spec)
+        if problems:
+            raise RimaInputError(problems[0]["message"])
+        path = job.out.parent / "spec.toml"
+        path.write_text(to_toml(spec), encoding="utf-8")
+        argv += ["--spec", str(path)]
+    elif source == "file":
+        argv += ["--model", str(ws.upload_path(str(body.get("model_file") or "")))]
+    else:
+        argv.append("--no-model")
+    if body.get("soums"):
+        argv += ["--soums", str(ws.upload_path(str(body["soums"])))]
+    mode = body.get("treatment_mode") or "column"
+    who = str(body.get("treatment") or "").strip()
+    if not who:
+        raise bad("impact_no_treatment")
+    argv.append(f"--treatment={who}" if mode == "column" else f"--pilot-soums={who}")
+    for key in IMPACT_TEXT:
+        v = str(body.get(key) or "").strip()
+        if v:
+            argv.append(f"--{key.replace('_', '-')}={v}")
+    for key in ("treated_from", "baseline", "n_boot", "seed"):
+        v = body.get(key)
+        if v in (None, ""):
+            continue
+        try:
+            n = int(str(v))
+        except ValueError:
+            raise bad("impact_integer", field=key.replace("_", "-"), value=v) from None
+        if key in ("n_boot", "seed") and not 0 <= n <= 1_000_000:
+            raise bad("impact_range", field=key.replace("_", "-"), lo=0, hi=1_000_000)
+        argv.append(f"--{key.replace('_', '-')}={n}")
+    for key in ("level", "benefit"):
+        v = body.get(key)
+        if v in (None, ""):
+            continue
+        try:
+            x = float(str(v))
+        except ValueError:
+            raise bad("impact_number", field=key, value=v) from None
+        if key == "level" and not 0 < x < 1:
+            raise bad("impact_level")
+        argv.append(f"--{key}={x!r}")
+    weights = body.get("boot_weights") or "webb"
+    if weights not in ("webb", "rademacher"):
+        raise bad("impact_weights")
+    argv.append(f"--boot-weights={weights}")
+    if body.get("randomised"):
+        argv.append("--randomised")
+    return argv
 
 
 def option_fields() -> list[dict]:

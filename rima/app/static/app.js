@@ -56,7 +56,7 @@
     const data = state.files.filter((n) => DATA_EXT.test(n));
     fill($("file-select"), data, select || state.file);
     document.querySelectorAll("select.file-choice").forEach((s) => {
-      const list = s.id === "score-model" ? state.files.filter((n) => /\.json$/i.test(n)) : data;
+      const list = s.dataset.files === "model" ? state.files.filter((n) => /\.json$/i.test(n)) : data;
       fill(s, list, s.value, s.dataset.optional ? M.none : null);
     });
     if ($("file-select").value && $("file-select").value !== state.file) await loadPreview($("file-select").value, null);
@@ -333,10 +333,20 @@
   $("guess-again").addEventListener("click", () => state.file && sessionStorage.removeItem("rima-spec:" + state.file));
   $("score-run").addEventListener("click", () => sideJob("/api/score", { model: $("score-model").value, data: $("score-data").value }, "score-results", "score"));
   $("an-kind").addEventListener("change", () => document.querySelectorAll("[data-for]").forEach((d) => { d.hidden = d.dataset.for !== $("an-kind").value; }));
-  $("an-run").addEventListener("click", () => sideJob("/api/analysis", {
+  function impactForm() {
+    const v = (k) => $("im-" + k).value.trim();
+    const body = { panel: v("panel"), model_source: v("model"), model_file: v("model_file"),
+      treatment_mode: v("treatment_mode"), treatment: v("treatment"), randomised: $("im-randomised").checked };
+    for (const k of ["outcome", "covariates", "round_col", "treated_from", "baseline", "weight", "n_boot",
+      "boot_weights", "seed", "level", "benefit", "dzud_classes"]) body[k] = v(k);
+    if (body.model_source === "spec") body.spec = currentSpec();
+    return body;
+  }
+  $("an-run").addEventListener("click", () => sideJob("/api/analysis", Object.assign({
     kind: $("an-kind").value, fit: state.fitJob, soums: $("an-soums").value, thresholds: $("an-thresholds").value,
     quantiles: $("an-quantiles").value, outcome: $("an-outcome").value, regression: $("an-regression").value,
-    change: $("an-change").value, boot: $("an-boot").value }, "an-results", "analysis"));
+    change: $("an-change").value, boot: $("an-boot").value }, $("an-kind").value === "impact" ? impactForm() : {}),
+    "an-results", "analysis"));
   $("delete").addEventListener("click", async () => {
     if (!window.confirm(M.delete_confirm)) return;
     const r = await post("/api/delete", {});
