@@ -342,6 +342,16 @@ MN.update({
     "impact_weights": "bootstrap жин: webb эсвэл rademacher",
 })
 
+# progress of a run
+EN.update({
+    "progress_step": "Step {i} of {n}: {pct} % done",
+    "progress_boot": "Bootstrap: {done} of {total} replicates ({pct} %)",
+})
+MN.update({
+    "progress_step": "{n} алхмын {i}-р алхам: {pct} % дууссан",
+    "progress_boot": "Bootstrap: {total} давталтаас {done} ({pct} %)",
+})
+
 CATALOGUE = {"en": EN, "mn": MN}
 
 

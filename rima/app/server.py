@@ -261,6 +261,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
             data_path = jdir / "data.parquet"
             df.to_parquet(data_path, index=False)
         job.out = jdir / "out"
+        job.plan = jobs_mod.fit_plan(list(_clean_spec(body["spec"])["pillars"]), n_boot)
         job.argv = ["fit", str(data_path), "--spec", str(spec_path), "--out", str(job.out),
                     "--json"] + (["--bootstrap", str(n_boot)] if n_boot else [])
         job.meta = {"data": str(data_path), "file": safe_name(body["file"]),

@@ -246,7 +246,7 @@
 
   // ---- jobs ----------------------------------------------------------------------------
   async function poll(jobId, onDone, errField) {
-    const steps = $("steps"), bar = $("progress-bar");
+    const steps = $("steps");
     for (;;) {
       const r = await api("/api/jobs/" + jobId);
       if (!r.ok) { showErrors([{ field: errField, message: String(r.status) }]); return; }
@@ -254,11 +254,26 @@
       if (errField === "run") {
         steps.replaceChildren(...s.steps.map((t) => el("li", { text: t })));
         if (s.state === "queued") steps.append(el("li", { text: M.queued + (s.position ? " (" + s.position + ")" : "") }));
-        bar.hidden = s.percent === null; if (s.percent !== null) bar.value = s.percent;
+        showProgress(s);
       } else notice(M[s.state] || s.state);
       if (s.state === "done") { notice(M.done); await onDone(jobId); return; }
       if (s.state === "failed" || s.state === "cancelled") { notice(M.failed); showErrors(s.errors); return; }
       await new Promise((res) => setTimeout(res, 600));
+    }
+  }
+  function showProgress(s) {
+    // the whole job (steps done, only rises) and, during the bootstrap, replicates done / total
+    $("progress-box").hidden = s.percent === null;
+    if (s.percent !== null) {
+      $("progress-bar").value = s.percent;
+      $("progress-text").textContent = s.step ? fmt("progress_step", { i: s.step, n: s.n_steps, pct: s.percent }) : s.percent + " %";
+    }
+    const b = s.bar;
+    $("boot-box").hidden = !b;
+    if (b) {
+      const pct = b.total ? Math.floor((100 * b.done) / b.total) : 0;
+      $("boot-bar").value = pct;
+      $("boot-text").textContent = fmt("progress_boot", { done: b.done, total: b.total, pct });
     }
   }
   async function run() {
