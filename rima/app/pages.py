@@ -47,7 +47,7 @@ def _option_field(f: dict, lang: str) -> str:
     else:
         control = f'<input type="text" value="{_e(default)}" {attrs} data-kind="text">'
     return (f'<div class="field"><label for="{fid}">{_e(key)}</label>{control}'
-            f'<small id="{help_id}">{_e(f["help"])} ({_e(text(lang, "default"))}: '
+            f'<small id="{help_id}">{_e(text(lang, "opt_" + key))} ({_e(text(lang, "default"))}: '
             f"{_e(shown_default)})</small></div>")
 
 
@@ -74,7 +74,8 @@ def main_page(lang: str, settings, option_fields: list[dict]) -> str:
         f'<div class="field"><label for="upload-input">{t("upload_label")}</label>'
         '<input type="file" id="upload-input" multiple '
         'accept=".csv,.tsv,.tab,.txt,.dta,.sav,.zsav,.xlsx,.xlsm,.parquet,.pq,.toml,.json">'
-        f'<small data-max-mb="{mb}" id="upload-limit">max {mb} MB</small></div>'
+        f'<small data-max-mb="{mb}" id="upload-limit">max {mb} MB</small>'
+        '<small id="quota" aria-live="polite"></small></div>'
         '<p class="error" id="err-upload" role="alert"></p>'
         f'<div class="field"><label for="file-select">{t("file_label")}</label>'
         '<select id="file-select"></select></div>'

@@ -86,7 +86,8 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         path = request.url.path
         if settings.token and not path.startswith(PUBLIC) and not _authorised(request, settings):
             if path.startswith("/api/"):
-                return JSONResponse({"error": "sign in first"}, status_code=401)
+                return JSONResponse({"error": text(lang_of(request), "err_sign_in")},
+                                    status_code=401)
             if path.startswith("/service"):
                 return await call_next(request)  # the service checks its own bearer token
             return RedirectResponse("/login", status_code=303)
@@ -171,13 +172,30 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         ws.uploads.mkdir(parents=True, exist_ok=True)
         final = ws.uploads / name
         tmp = ws.uploads / (name + ".part")
+        # the workspace's quota: what is there already (less a file this one replaces),
+        # checked as the body streams, so a refused upload never fills the disk first
+        room = settings.max_workspace_bytes - await anyio.to_thread.run_sync(ws.disk_usage)
+        room += final.stat().st_size if final.is_file() else 0
+        quota = text(lang_of(request), "err_quota", name=name,
+                     mb=_mb(settings.max_workspace_bytes))
+        if int(request.headers.get("content-length") or 0) > room:
+            return finish(request, JSONResponse(
+                {"errors": [{"field": "upload", "message": quota}]}, status_code=413))
+        written = 0
         try:
             async with await anyio.open_file(tmp, "wb") as fh:
                 async for chunk in request.stream():
+                    written += len(chunk)
+                    if written > room:
+                        break
                     await fh.write(chunk)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+        if written > room:
+            tmp.unlink(missing_ok=True)
+            return finish(request, JSONResponse(
+                {"errors": [{"field": "upload", "message": quota}]}, status_code=413))
         tmp.replace(final)
         if final.suffix.lower() in NOT_TABLES:
             # a saved model or a spec: read by the command that uses it (rima score checks
@@ -188,18 +206,28 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
             _, info = await anyio.to_thread.run_sync(read_upload, final, None)
         except RimaInputError as exc:
             final.unlink(missing_ok=True)
-            return finish(request, err(400, _plain_message(exc, final), "upload"))
+            return finish(request, err(400, text(lang_of(request), "err_file", detail=_plain_message(
+                exc, final)), "upload"))
         except Exception as exc:  # noqa: BLE001 - an unreadable upload is the user's file
             final.unlink(missing_ok=True)
-            return finish(request, err(400, f"{name}: cannot read this file "
-                                            f"({type(exc).__name__})", "upload"))
+            return finish(request, err(400, text(lang_of(request), "err_bad_file", name=name,
+                                                 detail=type(exc).__name__), "upload"))
         return finish(request, JSONResponse({"name": name, "format": info["format"],
                                              "sheets": info.get("sheets"), "files": ws.files()}))
 
     @app.get("/api/files")
     def files(request: Request):
         ws = workspace(request)
-        return finish(request, JSONResponse({"files": ws.files()}))
+        return finish(request, JSONResponse({
+            "files": ws.files(), "used_bytes": ws.disk_usage(),
+            "quota_bytes": settings.max_workspace_bytes}))
+
+    def over_quota(request: Request, ws, field: str):
+        """A 413 answer when the workspace has no room left for a job's outputs."""
+        if ws.disk_usage() < settings.max_workspace_bytes:
+            return None
+        return finish(request, err(413, text(lang_of(request), "err_quota_job",
+                                             mb=_mb(settings.max_workspace_bytes)), field))
 
     @app.get("/api/files/{name}/preview")
     async def file_preview(request: Request, name: str):
@@ -209,7 +237,8 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
             path = ws.upload_path(name)
             df, info = await anyio.to_thread.run_sync(read_upload, path, sheet)
         except RimaInputError as exc:
-            return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "upload"))
+            return finish(request, err(400, text(lang_of(request), "err_file", detail=jobs_mod.scrub(
+                str(exc), ws.path)), "upload"))
         out = preview(df, info)
         g = guess_spec(df)
         out["guess"] = {"spec": g.spec_dict(), "reasons": g.reasons,
@@ -229,14 +258,14 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         try:
             spec = tomllib.loads((await request.body()).decode("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            return err(400, f"not a valid TOML spec: {exc}", "spec")
+            return err(400, text(lang_of(request), "err_toml", detail=exc), "spec")
         return JSONResponse({"spec": spec})
 
     @app.post("/api/check")
     async def check(request: Request):
         ws = workspace(request)
         body = await request.json()
-        problems, _, _ = await anyio.to_thread.run_sync(_check, ws, body)
+        problems, _, _ = await anyio.to_thread.run_sync(_check, ws, body, lang_of(request))
         return finish(request, JSONResponse({"errors": problems}))
 
     # --- jobs ------------------------------------------------------------------------------
@@ -245,12 +274,15 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
     async def fit(request: Request):
         ws = workspace(request)
         body = await request.json()
-        problems, df, info = await anyio.to_thread.run_sync(_check, ws, body)
+        if (full := over_quota(request, ws, "run")) is not None:
+            return full
+        problems, df, info = await anyio.to_thread.run_sync(_check, ws, body, lang_of(request))
         if problems:
             return finish(request, JSONResponse({"errors": problems}, status_code=422))
         n_boot = int(body.get("n_boot") or 0)
         if not 0 <= n_boot <= 100_000:
-            return finish(request, err(422, "bootstrap replicates: 0 to 100000", "bootstrap"))
+            return finish(request, err(422, text(lang_of(request), "err_bootstrap_range",
+                                                 max=100_000), "bootstrap"))
         job = jobs_mod.Job(kind="fit", argv=[], out=Path())
         jdir = ws.path / "jobs" / job.id
         jdir.mkdir(parents=True)
@@ -275,11 +307,14 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
     async def score(request: Request):
         ws = workspace(request)
         body = await request.json()
+        if (full := over_quota(request, ws, "score")) is not None:
+            return full
         try:
             model = ws.upload_path(body.get("model", ""))
             data = ws.upload_path(body.get("data", ""))
         except RimaInputError as exc:
-            return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "score"))
+            return finish(request, err(400, text(lang_of(request), "err_input", detail=jobs_mod.scrub(
+                str(exc), ws.path)), "score"))
         job = _new_job(ws, "score")
         job.argv = ["score", str(data), "--model", str(model), "--out",
                     str(job.out / "scores.csv"), "--json"]
@@ -290,6 +325,8 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
     async def analysis(request: Request):
         ws = workspace(request)
         body = await request.json()
+        if (full := over_quota(request, ws, "analysis")) is not None:
+            return full
         lang = lang_of(request)
         base = ws.jobs.get(str(body.get("fit", "")))
         if base is None or base.state != "done" or base.kind != "fit":
@@ -302,6 +339,7 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
         except RimaInputError as exc:
             ws.jobs.pop(job.id, None)
             shutil.rmtree(job.out.parent, ignore_errors=True)
+            # the form's own refusals are in the analyst's language already
             return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "analysis"))
         job.argv = argv + ["--out", str(job.out)]
         job.meta["analysis"] = body.get("kind")
@@ -317,14 +355,18 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
     def job_status(request: Request, job_id: str):
         job = own_job(request, job_id)
         if job is None:
-            return err(404, "no such job", "run")
-        return JSONResponse(job.status(runner.position(job)))
+            return err(404, text(lang_of(request), "err_no_job"), "run")
+        status = job.status(runner.position(job))
+        lang = lang_of(request)
+        status["errors"] = [{**e, "message": text(lang, "err_run", detail=e["message"])}
+                            for e in status["errors"]]
+        return JSONResponse(status)
 
     @app.get("/api/jobs/{job_id}/results", response_class=HTMLResponse)
     def job_results(request: Request, job_id: str):
         job = own_job(request, job_id)
         if job is None or job.state != "done":
-            return err(404, "no results for this job", "run")
+            return err(404, text(lang_of(request), "err_no_results"), "run")
         lang = lang_of(request)
         url = f"/api/jobs/{job.id}"
         if job.kind == "fit":
@@ -339,14 +381,14 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
     def job_file(request: Request, job_id: str, rel: str):
         job = own_job(request, job_id)
         if job is None or job.state != "done" or rel not in results.downloadable(job.out):
-            return err(404, "no such file", "run")
+            return err(404, text(lang_of(request), "err_no_file"), "run")
         return FileResponse(job.out / rel, filename=Path(rel).name)
 
     @app.get("/api/jobs/{job_id}/zip")
     def job_zip(request: Request, job_id: str):
         job = own_job(request, job_id)
         if job is None or job.state != "done":
-            return err(404, "no such file", "run")
+            return err(404, text(lang_of(request), "err_no_file"), "run")
         return FileResponse(job.out / results.ZIP_NAME, filename=results.ZIP_NAME)
 
     @app.post("/api/delete")
@@ -375,6 +417,10 @@ def _authorised(request: Request, settings: AppSettings) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(bearer.strip().encode(), token)
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:g}"
+
+
 def _plain_message(exc: Exception, path: Path | None) -> str:
     """The error without the server-side directory: the analyst knows only the file name."""
     msg = str(exc)
@@ -399,17 +445,18 @@ def _clean_spec(spec: dict) -> dict:
     return out
 
 
-def _check(ws, body):
+def _check(ws, body, lang="en"):
     """(problems, data, read info) for a mapping and a file of the workspace."""
     try:
         path = ws.upload_path(body.get("file", ""))
         df, info = read_upload(path, body.get("sheet") or None)
     except RimaInputError as exc:
-        return [{"field": "upload", "message": jobs_mod.scrub(str(exc), ws.path)}], None, None
+        return [{"field": "upload", "message": text(lang, "err_file", detail=jobs_mod.scrub(
+            str(exc), ws.path))}], None, None
     spec = _clean_spec(body.get("spec") or {})
-    problems = check_mapping(spec, df.columns)
+    problems = check_mapping(spec, df.columns, lang)
     if not problems:
-        problems = check_data(spec, df)
+        problems = check_data(spec, df, lang)
     return problems, df, info
 
 
@@ -460,13 +507,13 @@ def _without_written(stdout: str) -> str:
     return "\n".join(keep).rstrip() + "\n"
 
 
-def _num_list(value, what):
+def _num_list(value, what, lang="en"):
     if value in (None, ""):
         return None
     try:
         return ",".join(str(float(x)) for x in str(value).split(","))
     except ValueError:
-        raise RimaInputError(f"{what}: numbers separated by commas, got {value!r}") from None
+        raise RimaInputError(text(lang, "err_numbers", what=what, value=value)) from None
 
 
 def _needs_fit(body) -> bool:
@@ -484,7 +531,7 @@ def _analysis_argv(ws, body, base, job, lang="en") -> list[str]:
     if kind == "target":
         argv = ["target", *common]
         for opt in ("thresholds", "quantiles"):
-            v = _num_list(body.get(opt), opt)
+            v = _num_list(body.get(opt), opt, lang)
             if v:
                 argv += [f"--{opt}", v]
         return argv
@@ -492,15 +539,15 @@ def _analysis_argv(ws, body, base, job, lang="en") -> list[str]:
         argv = ["shocks", *common, "--outcome", str(body.get("outcome") or "fcs"),
                 "--kind", str(body.get("regression") or "ols")]
         if body.get("regression") not in (None, "", "ols", "logit", "probit"):
-            raise RimaInputError("regression kind: ols, logit or probit")
+            raise RimaInputError(text(lang, "err_regression"))
         return argv
     if kind == "scenario":
         change = str(body.get("change") or "").strip()
         if not change:
-            raise RimaInputError("write a change, e.g. enrol social_insurance share=0.05")
+            raise RimaInputError(text(lang, "err_change"))
         boot = int(body.get("boot") or 200)
         return ["scenario", data, "--model", model, "--change", change, "--boot", str(boot)]
-    raise RimaInputError(f"unknown analysis {kind!r}")
+    raise RimaInputError(text(lang, "err_unknown_analysis", kind=kind))
 
 
 IMPACT_TEXT = ("outcome", "covariates", "weight", "round_col", "dzud_classes")
@@ -529,7 +576,7 @@ def _impact_argv(ws, body, base, job, lang) -> list[str]:
         argv += ["--report", str(report)]
     elif source == "spec":
         spec = _clean_spec(body.get("spec") or {})
-        problems = check_mapping(spec)
+        problems = check_mapping(spec, lang=lang)
         if problems:
             raise RimaInputError(problems[0]["message"])
         path = job.out.parent / "spec.toml"

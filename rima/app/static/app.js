@@ -44,7 +44,10 @@
       if (f.size > maxMb * 1024 * 1024) { showErrors([{ field: "upload", message: f.name + ": " + fmt("file_too_big", { mb: maxMb }) }]); continue; }
       notice(M.uploading + " " + f.name);
       const r = await api("/api/files?name=" + encodeURIComponent(f.name), { method: "POST", body: f });
-      if (!r.ok) { showErrors(r.body.errors || [{ field: "upload", message: String(r.status) }]); continue; }
+      if (!r.ok) {
+        const tooBig = r.status === 413 ? fmt("err_too_big", { name: f.name, mb: maxMb }) : String(r.status);
+        showErrors((r.body && r.body.errors) || [{ field: "upload", message: tooBig }]); continue;
+      }
       if (DATA_EXT.test(r.body.name)) last = r.body.name;
     }
     notice("");
@@ -53,6 +56,10 @@
   async function refreshFiles(select) {
     const r = await api("/api/files");
     state.files = r.body.files || [];
+    if (r.body.quota_bytes) {
+      const mb = (n) => Math.round((n / 1048576) * 10) / 10;
+      $("quota").textContent = fmt("quota", { used: mb(r.body.used_bytes), mb: mb(r.body.quota_bytes) });
+    }
     const data = state.files.filter((n) => DATA_EXT.test(n));
     fill($("file-select"), data, select || state.file);
     document.querySelectorAll("select.file-choice").forEach((s) => {
@@ -256,7 +263,7 @@
         if (s.state === "queued") steps.append(el("li", { text: M.queued + (s.position ? " (" + s.position + ")" : "") }));
         showProgress(s);
       } else notice(M[s.state] || s.state);
-      if (s.state === "done") { notice(M.done); await onDone(jobId); return; }
+      if (s.state === "done") { notice(M.done); await onDone(jobId); await refreshFiles(null); return; }
       if (s.state === "failed" || s.state === "cancelled") { notice(M.failed); showErrors(s.errors); return; }
       await new Promise((res) => setTimeout(res, 600));
     }
