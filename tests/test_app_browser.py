@@ -183,7 +183,9 @@ def test_analysis_in_the_browser_matches_the_command_line(browser, server, work)
       new MutationObserver(note).observe(document.getElementById('progress'),
         {subtree: true, attributes: true, childList: true, characterData: true});""")
     click(drv, by_id(drv, "run"))
-    wait(drv, lambda d: by_id(d, "steps").text.strip() != "", timeout=60)
+    # the bootstrap's bar appears with its first replicates (and stays after the run)
+    wait(drv, lambda d: by_id(d, "boot-box").is_displayed() or by_id(d, "err-run").text,
+         timeout=WAIT_FIT)
     shot(drv, work, "05-running")
     wait(drv, lambda d: d.find_elements("id", "rci-mean")
          or by_id(d, "err-run").text, timeout=WAIT_FIT)
