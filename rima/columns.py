@@ -1,12 +1,24 @@
-"""pandas columns into float64 for the column kernels (`rima._kernels.columns`).
+"""The converted column block: data columns into float64 for the column kernels.
 
 Validation, fitting and scoring read numbers from a DataFrame the same way: integer and
 float columns go to the kernel as they are stored, booleans as 0/1, text is parsed with
 blank cells read as missing, and a cell that is present but not a number is an error that
-names it.
+names it (or, when scoring, a flagged row).
+
+* `convert_block(df, columns) -> BlockConversion`: the spec's numeric columns as one
+  `ColumnBlock` (one float64 row per column, a bit mask of missing columns per data row)
+  plus what the check pass found per column; `rima.validate` builds it once and the fit
+  takes the block over (`ValidationReport.take_numeric`).
+* `numeric_sources` + `convert_rows`: the same conversion in row chunks through reused
+  buffers (`FittedModel.score`, hence `rima score` and the HTTP service).
+* `arrow_float`: an Arrow column of a streamed batch into float64 with the same rule
+  (`rima.streaming.score_file`).
+* `numeric_matrix`: a few columns as an (n, p) matrix (anchors, bootstrap).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -98,3 +110,129 @@ def numeric_matrix(df: pd.DataFrame, columns) -> np.ndarray:
     naming the first non-numeric or infinite cell."""
     out = np.empty((len(columns), len(df)))
     return convert_rows(numeric_sources(df, columns), columns, 0, len(df), out).T
+
+
+@dataclass
+class ColumnBlock:
+    """Numeric columns converted once: the block the fit reads its variables from.
+
+    Attributes
+    ----------
+    names : list of str
+        The converted columns, in block order (the spec's `numeric_columns` present).
+    values : ndarray of shape (q, n) or None
+        float64, one row per column and one column per data row; NaN where the cell is
+        missing, not a number or infinite. None once taken (`take`).
+    masks : ndarray of shape (n, words), uint64, or None
+        Bit ``j % 64`` of word ``j // 64`` is set in the rows where column j is missing
+        (the `rima.row_status.pack_keys` layout).
+    """
+
+    names: list
+    values: np.ndarray | None
+    masks: np.ndarray | None
+
+    def take(self) -> np.ndarray | None:
+        """Hand the values over; the block keeps no reference afterwards (None if taken)."""
+        values, self.values = self.values, None
+        return values
+
+    def missing_rows(self, columns, every: bool) -> np.ndarray:
+        """Bool (n,): rows where any (or, with `every`, each) of `columns` is missing,
+        read from the per-row masks."""
+        pos = {c: j for j, c in enumerate(self.names)}
+        masks = self.masks
+        nwords = masks.shape[1]
+        mask = np.zeros(nwords, dtype=np.uint64)
+        for c in columns:
+            j = pos[c]
+            mask[j // 64] |= np.uint64(1) << np.uint64(j % 64)
+        n = masks.shape[0]
+        if every:
+            out = np.ones(n, dtype=bool)
+            for k in range(nwords):
+                if mask[k]:
+                    out &= (masks[:, k] & mask[k]) == mask[k]
+        else:
+            out = np.zeros(n, dtype=bool)
+            for k in range(nwords):
+                if mask[k]:
+                    out |= (masks[:, k] & mask[k]) != 0
+        return out
+
+
+@dataclass
+class BlockConversion:
+    """`convert_block`'s result: the block and what its check pass found per column.
+
+    Attributes
+    ----------
+    block : ColumnBlock
+    count, n_infinite : ndarray of shape (q,), int64
+        Finite and infinite cells of each column.
+    minimum, maximum, total : ndarray of shape (q,)
+        Range and sum of each column's finite cells (an empty range is (inf, -inf)).
+    sources : list
+        Each column's values as the kernel read them (`float_source`).
+    not_numbers : list of (ndarray of bool or None)
+        Per column, the cells present but not numbers (None when its dtype holds none).
+    """
+
+    block: ColumnBlock
+    count: np.ndarray
+    n_infinite: np.ndarray
+    minimum: np.ndarray
+    maximum: np.ndarray
+    total: np.ndarray
+    sources: list
+    not_numbers: list
+
+
+def convert_block(df: pd.DataFrame, columns) -> BlockConversion:
+    """Convert `columns` of `df` into one `ColumnBlock`, each column checked while it is
+    copied (`rima._kernels.columns.convert_column`). Never raises on bad cells: they are
+    missing in the block and reported in the result for the caller to word."""
+    columns = list(columns)
+    q, n = len(columns), len(df)
+    values = np.empty((q, n))
+    masks = np.zeros((n, max(1, -(-q // 64))), dtype=np.uint64)
+    count = np.zeros(q, dtype=np.int64)
+    n_inf = np.zeros(q, dtype=np.int64)
+    vmin = np.full(q, np.inf)
+    vmax = np.full(q, -np.inf)
+    total = np.zeros(q)
+    sources, not_numbers = [], []
+    for j, col in enumerate(columns):
+        src, bad = float_source(df[col])
+        count[j], n_inf[j], vmin[j], vmax[j], total[j] = convert_column(
+            src, values[j], masks, j // 64, np.uint64(1) << np.uint64(j % 64))
+        sources.append(src)
+        not_numbers.append(bad)
+    return BlockConversion(ColumnBlock(columns, values, masks), count, n_inf, vmin, vmax,
+                           total, sources, not_numbers)
+
+
+def arrow_float(arr, name: str, first_row: int, bad: list) -> np.ndarray:
+    """float64 numpy array of an Arrow column (a streamed batch); text that is not a number
+    becomes NaN and is appended to `bad` as (data row, column, value), as `numeric_sources`
+    does for a DataFrame."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_decimal(arr.type):
+        # as in-memory reading, where pandas holds decimals as numbers
+        return pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or \
+            pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        try:
+            return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            text = arr.to_pandas()
+            num = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=float)
+            wrong = text.notna().to_numpy() & np.isnan(num)
+            for i in np.flatnonzero(wrong):
+                bad.append((first_row + int(i), name, text.iloc[i]))
+            return num
+    raise DataError(f"column {name!r} has type {arr.type}, which is not numeric")

@@ -46,8 +46,20 @@ _notice_shown = False
 
 
 def set_threads(n: int) -> None:
-    """Threads the kernels use (1 .. the pool size, NUMBA_NUM_THREADS); RimaInputError
-    otherwise. `set_num_threads` is the same without the range check (it caps)."""
+    """Set the number of threads the kernels use.
+
+    `set_num_threads` is the same without the range check (it caps).
+
+    Parameters
+    ----------
+    n : int
+        1 .. the pool size (NUMBA_NUM_THREADS). Results do not depend on it.
+
+    Raises
+    ------
+    RimaInputError
+        `n` is not an integer in that range.
+    """
     import numba
 
     from rima.errors import RimaInputError

@@ -9,22 +9,43 @@ before) that also renders as HTML in a notebook (`_repr_html_`) and gives that H
 from __future__ import annotations
 
 import html
+from typing import Self
 
 import pandas as pd
 
 
 class Summary(str):
-    """Text of a summary; `as_html()` / `_repr_html_()` give an HTML rendering."""
+    """Text of a summary; `as_html()` / `_repr_html_()` give an HTML rendering.
 
-    def __new__(cls, text: str, html_body: str | None = None):
+    Parameters
+    ----------
+    text : str
+        The plain-text summary (what ``str`` and ``print`` show).
+    html_body : str, optional
+        Its HTML rendering; default the text in a ``<pre>`` block.
+    """
+
+    def __new__(cls, text: str, html_body: str | None = None) -> Self:
         obj = super().__new__(cls, text)
         obj._html = html_body
         return obj
 
     def as_text(self) -> str:
+        """The summary as plain text.
+
+        Returns
+        -------
+        str
+        """
         return str.__str__(self)
 
     def as_html(self) -> str:
+        """The summary as an HTML fragment (what a notebook shows).
+
+        Returns
+        -------
+        str
+        """
         if self._html is not None:
             return self._html
         return f"<pre>{html.escape(self.as_text())}</pre>"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ from rima._kernels import factor as _k
 from rima.errors import ConvergenceError, DataError, HeywoodWarning, RimaInputError, RimaWarning
 from rima.lbfgsb import MSG_LNSRCH, minimize_lbfgsb
 from rima.moments import (
+    Moments,
     compute_moments,
     has_nonfinite,
     pairwise_moments,
@@ -454,7 +456,46 @@ class FactorAnalysis:
                 w = w[keep]
         return A, names, w
 
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X: pd.DataFrame | np.ndarray, y: Any = None,
+            sample_weight: np.ndarray | pd.Series | None = None) -> FactorAnalysis:
+        """Fit the factor analysis to the rows of X.
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray of shape (n_samples, n_features)
+            One row per household, one column per variable; a DataFrame's column names
+            become the variable names (an array's are x1, x2, ...).
+        y : None
+            Ignored; present for scikit-learn's estimator protocol.
+        sample_weight : array-like of shape (n_samples,), optional
+            Survey weights: they weight the correlation matrix (``psych::fa(weight=)``).
+
+        Returns
+        -------
+        self
+            The fitted analysis.
+
+        Raises
+        ------
+        DataError
+            Non-numeric, infinite or constant columns, perfectly correlated or linearly
+            dependent variables, too few rows, a missing value with ``missing="error"``,
+            or undefined score weights (a Heywood case with Bartlett scores).
+        ConvergenceError
+            Principal axis factoring met a negative eigenvalue among the retained factors.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> f = rng.standard_normal(500)
+        >>> X = np.column_stack([f + rng.standard_normal(500) for _ in range(4)])
+        >>> fa = rima.FactorAnalysis(n_factors=1).fit(X)
+        >>> fa.n_factors_, fa.loadings_.shape
+        (1, (4, 1))
+        >>> bool((fa.loadings_["F1"] > 0.5).all())
+        True
+        """
         A, names, w = self._prepare(X, sample_weight)
         n, p = A.shape
         if p < 2:
@@ -486,6 +527,7 @@ class FactorAnalysis:
         weighted_r = w is not None and (self.weighted_scores or self.method == "pca")
         R_scores = R if weighted_r else R_u
         self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = p
         self._fit_correlation(R, n, names, R_scores=R_scores)
         return self
 
@@ -494,8 +536,31 @@ class FactorAnalysis:
         if const:
             raise DataError(f"constant column(s) cannot enter a factor analysis: {', '.join(const)}")
 
-    def fit_correlation(self, R, n_obs, names=None):
-        """Fit from a correlation matrix and its number of observations (no scores)."""
+    def fit_correlation(self, R: np.ndarray, n_obs: int,
+                        names: list[str] | None = None) -> FactorAnalysis:
+        """Fit from a correlation matrix and its number of observations.
+
+        The model has no means or standard deviations, so it cannot `transform` data.
+
+        Parameters
+        ----------
+        R : ndarray of shape (p, p)
+            A correlation (or covariance, rescaled to correlations) matrix.
+        n_obs : int
+            The number of observations behind it (more than p).
+        names : list of str, optional
+            Variable names; default x1, x2, ...
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        DataError
+            R is not square and symmetric, has a non-positive diagonal, is singular, or
+            `n_obs` is not larger than p.
+        """
         R = np.asarray(R, dtype=float)
         if R.ndim != 2 or R.shape[0] != R.shape[1]:
             raise DataError("the correlation matrix must be square")
@@ -511,10 +576,12 @@ class FactorAnalysis:
         self.mean_ = None
         self.scale_ = None
         self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = p
         self._fit_correlation(R, int(n_obs), names, R_scores=R)
         return self
 
-    def fit_moments(self, moments, weighted=None, names=None):
+    def fit_moments(self, moments: Moments, weighted: Moments | None = None,
+                    names: list[str] | None = None) -> FactorAnalysis:
         """Fit from the moments of the variables' rows (`rima.moments.Moments`), as `fit`
         would from the rows themselves: the same correlation matrix, `mean_` and n - 1
         `scale_`. Moments merged from partitions (`merge_moments`) fit a pillar whose rows
@@ -557,6 +624,7 @@ class FactorAnalysis:
         weighted_r = weighted is None or src is weighted or self.method == "pca"
         R_scores = R if weighted_r else _cov2cor(_comoment_corr(moments.comoment))
         self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.n_features_in_ = p
         self._fit_correlation(R, n, names, R_scores=R_scores)
         self.mean_ = src.mean.copy()
         self.scale_ = np.sqrt(np.diag(src.comoment) / (src.sum_weights - 1.0))
@@ -650,7 +718,28 @@ class FactorAnalysis:
                 + ", ".join(repr(c) for c in at_cap), HeywoodWarning, stacklevel=4)
 
     # -- scoring
-    def transform(self, X):
+    def transform(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Factor scores of the rows of X.
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray of shape (n_samples, n_features)
+            A DataFrame is read by the fitted variable names; an array must hold the
+            fitted variables in order.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_factors_)
+            ``((X - mean_) / scale_) @ score_weights_``.
+
+        Raises
+        ------
+        RimaInputError
+            The model is not fitted, or was fitted from a correlation matrix.
+        DataError
+            A fitted column is missing, the width is wrong, or a cell is missing or not
+            finite (the message names the column and row).
+        """
         if getattr(self, "loadings_", None) is None:
             raise RimaInputError(f"{type(self).__name__} is not fitted")
         if self.mean_ is None:
@@ -674,15 +763,45 @@ class FactorAnalysis:
                 f"{int(r) + 1}; scores need complete rows")
         return standardised_scores(A, self.mean_, self.scale_, self.score_weights_.to_numpy())
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the columns `transform` returns.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored; present for scikit-learn's transformer protocol.
+
+        Returns
+        -------
+        ndarray of str
+            ``F1`` .. ``Fk``.
+        """
         return np.asarray(list(self.loadings_.columns), dtype=object)
 
-    def pillar_score(self, X):
-        """Σ_j w_j F_j with w_j = SS_j / Σ retained SS."""
+    def pillar_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The RIMA-II pillar score: factor scores weighted by their share of variance.
+
+        ``Σ_j w_j F_j`` with ``w_j = SS_j / Σ retained SS`` (`variance_weights_`).
+
+        Parameters
+        ----------
+        X : DataFrame or ndarray of shape (n_samples, n_features)
+            As in `transform`.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
         return self.transform(X) @ self.variance_weights_
 
     # -- reporting
     def summary(self) -> str:
+        """A printable table of the fit: settings, loadings, communalities, variance.
+
+        Returns
+        -------
+        str
+        """
         L = self.loadings_
         k = self.n_factors_
         lines = [

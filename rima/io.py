@@ -59,16 +59,45 @@ def table_format(path, write: bool = False) -> str:
     return formats[ext]
 
 
-def read_table(path, sheet: str | int | None = None, sep: str | None = None,
+def read_table(path: str | Path, sheet: str | int | None = None, sep: str | None = None,
                decimal: str | None = None) -> pd.DataFrame:
-    """Read a data table by extension.
+    """Read a data table by extension (CSV, TSV, Parquet, Stata, SPSS, Excel).
 
-    `sheet` selects an Excel worksheet by name or 0-based position (default: the first);
-    it is an error for other formats. CSV: `sep` and `decimal` default to what the file's
-    first lines show (`sniff_csv`): Excel in many locales saves "1,5;2,25" rows. Stata and SPSS value labels are not applied, because
-    the numeric codes are what the analysis needs (mobile coverage 0/1/2, not its labels);
-    they are kept in ``df.attrs["value_labels"]`` ({column: {code: label}}) and
-    `apply_value_labels` turns chosen columns (profiles such as soum) into their labels.
+    Stata and SPSS value labels are not applied, because the numeric codes are what the
+    analysis needs (mobile coverage 0/1/2, not its labels); they are kept in
+    ``df.attrs["value_labels"]`` ({column: {code: label}}) and `apply_value_labels` turns
+    chosen columns (profiles such as soum) into their labels.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file; its extension says the format.
+    sheet : str or int, optional
+        Excel worksheet by name or 0-based position (default: the first); an error for
+        other formats.
+    sep, decimal : str, optional
+        CSV separator and decimal mark; default what the file's first lines show
+        (`sniff_csv`): Excel in many locales saves "1,5;2,25" rows.
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    DataError
+        The file is missing, a directory, of an unknown format, unreadable, or has
+        duplicate column names.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> path = rima.write_table(pd.DataFrame({"hhid": [1, 2], "fcs": [35.5, 42.0]}),
+    ...                         "households.csv")
+    >>> rima.read_table(path)
+       hhid   fcs
+    0     1  35.5
+    1     2  42.0
     """
     path = Path(path)
     fmt = table_format(path)
@@ -299,11 +328,31 @@ def _read_excel(path: Path, sheet) -> pd.DataFrame:
     return pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
 
 
-def write_table(df: pd.DataFrame, path, data_label: str | None = None,
+def write_table(df: pd.DataFrame, path: str | Path, data_label: str | None = None,
                 labels: dict | None = None) -> Path:
-    """Write `df` by extension (CSV, TSV, Parquet, Stata .dta, Excel .xlsx); returns the
-    path. A .dta file gets `data_label` (default: "rima <version>: <file name>") and a
-    variable label for each column (`labels`, else `rima.labels.variable_label`)."""
+    """Write a table by extension (CSV, TSV, Parquet, Stata .dta, Excel .xlsx).
+
+    Parameters
+    ----------
+    df : DataFrame
+        The table.
+    path : str or Path
+        The file to write; its extension says the format.
+    data_label : str, optional
+        A .dta file's data label (default: "rima <version>: <file name>").
+    labels : dict, optional
+        {column: variable label} for a .dta file (default `rima.labels.variable_label`).
+
+    Returns
+    -------
+    Path
+        `path`.
+
+    Raises
+    ------
+    DataError
+        Unknown format, an unwritable directory, or values the format cannot hold.
+    """
     path = Path(path)
     fmt = table_format(path, write=True)
     if path.parent and not path.parent.exists():

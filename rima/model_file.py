@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,8 +60,41 @@ def checksum_of(content: dict) -> str:
 class FittedModel:
     """A fitted RIMA-II model that scores new households on the training scale.
 
-    Learned arrays (see `rima._kernels.score`): variables, mean_, scale_, weights_ (p, K),
-    member_ (p, K), indicators, ymean_, ysd_, icpt_, cx_, cy_, scale_range_ (lo, hi).
+    Made by `rima.fit` (``result.model``) or read by `rima.load`; not built by hand.
+
+    Attributes
+    ----------
+    spec : Spec
+        The spec the model was fitted with.
+    pillar_names, variables, indicators : list of str
+        The pillars and the columns the model reads, in its column order.
+    mean_, scale_ : ndarray of shape (p,)
+        Training means and n - 1 standard deviations of the variables.
+    weights_, member_ : ndarray of shape (p, K)
+        Pillar score weights on the standardised variables (factor score weights x
+        variance weights x signs) and pillar membership.
+    ymean_, ysd_ : ndarray of shape (m,)
+        Indicator means and standard deviations.
+    icpt_, cx_, cy_ : ndarray
+        MIMIC prediction weights for each pattern of missing indicators (bit j set =
+        indicator j missing).
+    scale_range_ : tuple of float
+        The RCI values (lo, hi) mapped to 0 and 100 by RCI_100.
+    prediction : str
+        How the RCI is predicted ("regression", "bartlett" or "causes").
+    metadata : dict
+        rima version, training fingerprint, fit summary.
+    signed_by : str or None
+        Key id of the trusted key that signed the file (None: not checked).
+
+    Examples
+    --------
+    >>> from rima.example import EXAMPLE_SPEC
+    >>> survey = rima.simulate(n_households=400, seed=1)
+    >>> model = rima.fit(survey.households, EXAMPLE_SPEC, progress=False).model
+    >>> scores = model.score(survey.households.head(3))
+    >>> list(scores.columns)
+    ['hhid', 'ABS', 'AST', 'SSN', 'AC', 'RCI', 'RCI_100', 'status', 'out_of_range']
     """
 
     def __init__(self, *, spec_dict, options, pillar_names, variables, mean, scale, weights,
@@ -93,32 +128,69 @@ class FittedModel:
 
     @property
     def id(self) -> str:
+        """The household id column."""
         return self.spec.id
 
     @property
     def required_columns(self) -> list[str]:
+        """Columns `score` needs: the id, the variables and (unless the RCI is predicted
+        from the causes alone) the indicators."""
         need = [self.id, *self.variables]
         if self.prediction != "causes":
             need += self.indicators
         return need
 
     # ------------------------------------------------------------------ scoring
-    def score_arrays(self, X, Y, out=None, at=0):
-        """(pillars (n, K), rci, rci_100) of arrays in the model's column order; `out` and
-        `at` write them into rows of larger arrays (`score_households`)."""
+    def score_arrays(self, X: np.ndarray, Y: np.ndarray, out: tuple | None = None,
+                     at: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pillar scores, RCI and RCI_100 of arrays in the model's column order.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, p)
+            The variables (`variables` order), NaN = missing.
+        Y : ndarray of shape (n, m)
+            The indicators (`indicators` order), NaN = missing.
+        out : tuple of arrays, optional
+            (pillars, rci, rci_100) arrays to write into, from row `at`
+            (`rima._kernels.score.score_households`).
+        at : int, default 0
+            First row of `out` to write.
+
+        Returns
+        -------
+        pillars : ndarray of shape (n, K)
+        rci, rci_100 : ndarray of shape (n,)
+        """
         lo, hi = self.scale_range_
         with threads_for(len(X)):
             return score_households(X, self.mean_, self.scale_, self.weights_, self.member_,
                                     Y, self.ymean_, self.ysd_, self.icpt_, self.cx_, self.cy_,
                                     lo, hi, out=out, at=at)
 
-    def score_batch(self, X, Y, out=None, at=0, missing=None):
-        """Score arrays in the model's column order (`variables`, `indicators`; NaN =
-        missing): (pillars (n, K), rci, rci_100, status codes (n,) int32, reasons) with
-        status = reasons[code] and reasons[0] == "ok". `score` and the streaming scorer
-        (`rima.streaming`) both go through here; `out` and `at` as in `score_arrays`.
-        `missing`: the rows' missing cells as `pack_keys` bit masks over the variables
-        then the indicators, when the caller recorded them while converting."""
+    def score_batch(self, X: np.ndarray, Y: np.ndarray, out: tuple | None = None,
+                    at: int = 0, missing: np.ndarray | None = None) -> tuple:
+        """Score arrays in the model's column order, with each row's status.
+
+        `score` and the streaming scorer (`rima.streaming`) both go through here.
+
+        Parameters
+        ----------
+        X, Y : ndarray
+            Variables (n, p) and indicators (n, m) in the model's column order; NaN =
+            missing.
+        out, at : optional
+            As in `score_arrays`.
+        missing : ndarray of uint64, optional
+            The rows' missing cells as `rima.row_status.pack_keys` bit masks over the
+            variables then the indicators, when the caller recorded them while converting.
+
+        Returns
+        -------
+        tuple
+            (pillars (n, K), rci (n,), rci_100 (n,), status codes (n,) int32, reasons), with
+            status = reasons[code] and reasons[0] == "ok".
+        """
         pillars, rci, rci100 = self.score_arrays(X, Y, out, at)
         n = X.shape[0]
         P, r, r100 = pillars, rci, rci100  # views of the rows just scored
@@ -174,7 +246,25 @@ class FittedModel:
             codes[i] = reasons.index(msg)
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
-        """id, pillars, RCI, RCI_100, status and `out_of_range` for every row of `df`."""
+        """Score households on the training scale.
+
+        Parameters
+        ----------
+        df : DataFrame
+            One row per household with `required_columns`.
+
+        Returns
+        -------
+        DataFrame
+            One row per input row, in order: the id, one column per pillar, ``RCI``,
+            ``RCI_100``, ``status`` ("ok" or the reason the row was not scored) and
+            ``out_of_range`` (RCI_100 outside [0, 100]).
+
+        Raises
+        ------
+        DataError
+            `df` is not a DataFrame, a required column is missing or an id is not usable.
+        """
         if not isinstance(df, pd.DataFrame):
             raise DataError(f"score needs a pandas DataFrame, got {type(df).__name__}")
         if isinstance(df.columns, pd.MultiIndex):
@@ -236,6 +326,14 @@ class FittedModel:
 
     # ------------------------------------------------------------------ file
     def to_dict(self) -> dict:
+        """The model file's content (without its checksum).
+
+        Returns
+        -------
+        dict
+            The fields of ``model.json`` (format, spec, options, scoring arrays, MIMIC
+            estimates, RCI_100 scale, metadata).
+        """
         content = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -260,7 +358,19 @@ class FittedModel:
         }
         return content
 
-    def save(self, path) -> Path:
+    def save(self, path: str | Path) -> Path:
+        """Write the model as ``model.json`` with its checksum.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write.
+
+        Returns
+        -------
+        Path
+            `path`.
+        """
         content = self.to_dict()
         content["checksum"] = checksum_of(content)
         path = Path(path)
@@ -288,11 +398,35 @@ class FittedModel:
             ("rima", md.get("rima_version", ""))])
 
 
-def load(path, trusted_keys=None) -> FittedModel:
-    """Read and check a `model.json`; ModelFileError says what is wrong with it.
+def load(path: str | Path, trusted_keys: Iterable[Any] | None = None) -> FittedModel:
+    """Read and check a saved model (``model.json``).
 
-    trusted_keys: key files or `rima.signing.Key`s; when given, the file must carry a
-    signature made by one of them (`rima sign`).
+    Parameters
+    ----------
+    path : str or Path
+        The model file written by `rima.fit` (``result.save``) or `FittedModel.save`.
+    trusted_keys : iterable of key files or `rima.signing.Key`, optional
+        When given, the file must carry a signature made by one of them (`rima sign`).
+
+    Returns
+    -------
+    FittedModel
+        The model, ready to `score` new households.
+
+    Raises
+    ------
+    ModelFileError
+        The file is missing, truncated, edited (checksum), of another format version,
+        fails the schema, or lacks a trusted signature; the message says which.
+
+    Examples
+    --------
+    >>> from rima.example import EXAMPLE_SPEC
+    >>> survey = rima.simulate(n_households=400, seed=1)
+    >>> result = rima.fit(survey.households, EXAMPLE_SPEC, progress=False)
+    >>> path = result.model.save("model.json")
+    >>> rima.load(path).scale_range_ == result.model.scale_range_
+    True
     """
     path = Path(path)
     if not path.exists():

@@ -23,8 +23,10 @@ pass), and never builds an n x p copy of the input otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +45,14 @@ from rima.profiles import profiles as profile_tables
 from rima.row_status import status_codes, status_codes_from_keys, status_column, weight_reason
 from rima.rsm import rsm_table
 from rima.score_table import id_values, score_frame
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from rima.analysis.shocks import ShockResult
+    from rima.display import Summary
+    from rima.resampling import BootstrapResult
+    from rima.spec import Spec
 
 
 @dataclass
@@ -88,7 +98,46 @@ def _signed_label(options) -> str:
 
 @dataclass
 class RimaResult:
-    """Result of `rima.fit`; see docs/architecture.md for the contract."""
+    """Result of `rima.fit`; see docs/architecture.md for the contract.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        One row per input row, in order: the id, one column per pillar, ``RCI``,
+        ``RCI_100`` and ``status`` ("ok" or the reason the row was not scored).
+    data : DataFrame
+        The input as read.
+    spec : Spec
+    options : rima.options.Options
+    pillars : dict
+        {pillar: PillarResult} (factor analysis, orientation, variance weights).
+    mimic : rima.mimic.MimicResult
+        The MIMIC fit behind the RCI.
+    rsm : DataFrame
+        The Resilience Structure Matrix: pillar, share, r_signed.
+    profiles : dict
+        {profile variable: results by category}.
+    model : FittedModel
+        The fitted model, for scoring new households (``model.score``).
+    validation : ValidationReport
+        The checks of the input (`rima.validate`).
+    accounting : DataFrame
+        Rows per status.
+    notes : list of str
+        Notes on the fit (weights, orientation, ...).
+    bootstrap_result : BootstrapResult or None
+        Set by `bootstrap`.
+
+    Examples
+    --------
+    >>> from rima.example import EXAMPLE_SPEC
+    >>> survey = rima.simulate(n_households=400, seed=1)
+    >>> result = rima.fit(survey.households, EXAMPLE_SPEC, progress=False)
+    >>> list(result.rsm["pillar"])
+    ['ABS', 'AST', 'SSN', 'AC']
+    >>> int(result.ok.sum()) == int((result.scores["status"] == "ok").sum())
+    True
+    """
 
     scores: pd.DataFrame
     data: pd.DataFrame
@@ -104,10 +153,38 @@ class RimaResult:
     notes: list = field(default_factory=list)
     bootstrap_result: object = None  # set by `bootstrap()`
 
-    def bootstrap(self, n_boot=1000, seed=None, level=0.95, progress=True, threads=None,
-                  client=None):
-        """Percentile bootstrap of the whole pipeline (`rima.bootstrap`); the result is kept
-        as `bootstrap_result`, shown by `summary()` and written by `save()`."""
+    def bootstrap(self, n_boot: int = 1000, seed: int | None = None, level: float = 0.95,
+                  progress: bool = True, threads: int | None = None,
+                  client: Any = None) -> BootstrapResult:
+        """Percentile bootstrap of the whole pipeline (`rima.bootstrap`).
+
+        The result is kept as `bootstrap_result`, shown by `summary()` and written by
+        `save()`.
+
+        Parameters
+        ----------
+        n_boot : int, default 1000
+            Number of replicates (at least 2).
+        seed : int, optional
+            Default the spec's ``options.seed``; replicate b depends only on (seed, b).
+        level : float, default 0.95
+            Confidence level of the percentile intervals.
+        progress : bool, default True
+            A progress bar on stderr.
+        threads : int, optional
+            Worker threads; the results do not depend on them.
+        client : dask.distributed.Client, optional
+            Run the replicates on the cluster's workers (same seeds, same results).
+
+        Returns
+        -------
+        BootstrapResult
+
+        Raises
+        ------
+        SpecError
+            An invalid setting or an option the bootstrap does not support.
+        """
         from rima.resampling import bootstrap
 
         self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
@@ -117,10 +194,21 @@ class RimaResult:
 
     @property
     def ok(self) -> pd.Series:
+        """Boolean Series: True for the scored rows (status "ok")."""
         return self.scores["status"] == "ok"
 
-    def shocks(self, **kwargs):
-        """Food security on RCI and shocks; see `rima.analysis.shocks.shocks` for the options."""
+    def shocks(self, **kwargs: Any) -> ShockResult:
+        """Food security on RCI and shocks: `rima.analysis.shocks.shocks` on this result.
+
+        Parameters
+        ----------
+        **kwargs
+            The options of `rima.analysis.shocks.shocks` (soums, outcome, kind, ...).
+
+        Returns
+        -------
+        ShockResult
+        """
         from rima.analysis.shocks import shocks
 
         return shocks(self, **kwargs)
@@ -148,14 +236,34 @@ class RimaResult:
             [("Resilience Structure Matrix", self.rsm[["pillar", "share", "r_signed"]]
               .rename(columns={"r_signed": _signed_label(self.options)}), 2)])
 
-    def plot_rsm(self):
-        """Bar chart of the RSM shares with their signed values (a matplotlib Figure)."""
+    def plot_rsm(self) -> Figure:
+        """Bar chart of the RSM shares with their signed values.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from rima.report.figures import rsm_bar
 
         return rsm_bar({"rsm": _split(self.rsm)})
 
-    def plot_profile(self, var):
-        """Mean RCI_100 with 95 % intervals by the categories of profile `var` (Figure)."""
+    def plot_profile(self, var: str) -> Figure:
+        """Mean RCI_100 with 95 % intervals by the categories of a profile.
+
+        Parameters
+        ----------
+        var : str
+            One of the spec's profile variables.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        RimaInputError
+            `var` is not a profile of the spec.
+        """
         from rima.report.figures import profile_means
 
         if var not in self.profiles:
@@ -163,17 +271,27 @@ class RimaResult:
                                  f"{', '.join(self.profiles) or '(none)'}")
         return profile_means(var, self.profiles[var])
 
-    def plot_path(self):
-        """The MIMIC path diagram with standardised estimates (a matplotlib Figure)."""
+    def plot_path(self) -> Figure:
+        """The MIMIC path diagram with standardised estimates.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from rima.report.figures import path_diagram
 
         return path_diagram({"mimic_params": _split(self.mimic.params),
                              "pillar_names": list(self.spec.pillar_names),
                              "indicators": list(self.spec.indicators)})
 
-    def summary(self):
-        """The results as text (a `rima.display.Summary`: a str that also renders as HTML
-        in a notebook and has `as_html()`)."""
+    def summary(self) -> Summary:
+        """The results as text.
+
+        Returns
+        -------
+        Summary
+            A str that also renders as HTML in a notebook and has `as_html()`.
+        """
         import html
 
         from rima.display import Summary, frame_html
@@ -238,10 +356,25 @@ class RimaResult:
         parts += [f"<p>note: {html.escape(n)}</p>" for n in self.notes]
         return Summary(text, "".join(parts))
 
-    def save(self, path, report=True, formats=("csv",)) -> Path:
-        """Write scores, rsm, mimic and profile_<var> tables (one file per format in
-        `formats`: csv, tsv, parquet, dta, xlsx), model.json (and report.html + PNGs) to a
-        directory."""
+    def save(self, path: str | Path, report: bool = True,
+             formats: Iterable[str] = ("csv",)) -> Path:
+        """Write the results to a directory.
+
+        Parameters
+        ----------
+        path : str or Path
+            The directory (created if needed).
+        report : bool, default True
+            Also write report.html, figures/*.png and report_data.json.
+        formats : iterable of str, default ("csv",)
+            One file per table and format: csv, tsv, parquet, dta, xlsx.
+
+        Returns
+        -------
+        Path
+            The directory, holding scores, rsm, mimic and profile_<var> tables, model.json
+            (and bootstrap_* tables after `bootstrap`).
+        """
         from rima.io import write_table
 
         out = Path(path)
@@ -263,8 +396,11 @@ class RimaResult:
         return out
 
 
-def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, progress=True,
-              threads=None, chunk=None, client=None):
+def bootstrap(result_or_data: RimaResult | pd.DataFrame | str | Path,
+              spec: Spec | dict | str | Path | None = None, n_boot: int = 1000,
+              seed: int | None = None, level: float = 0.95, progress: bool = True,
+              threads: int | None = None, chunk: int | None = None,
+              client: Any = None) -> BootstrapResult:
     """Percentile bootstrap of RSM shares, MIMIC parameters and mean RCI_100 by profile.
 
     `rima.bootstrap`; the replicates run in `rima.resampling.bootstrap`.

@@ -41,7 +41,9 @@ Bartlett or regression scores, any prediction, RSM kind, RCI_100 scale and weigh
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -60,7 +62,32 @@ _STATUS_TEXT = {1: "a variable was constant in the resample",
 
 @dataclass
 class BootstrapResult:
-    """Percentile intervals and the replicate draws (see the module docstring)."""
+    """Percentile intervals and the replicate draws (see the module docstring).
+
+    Attributes
+    ----------
+    n_boot, seed : int
+        Replicates drawn and the seed (replicate b depends only on (seed, b)).
+    level : float
+        Confidence level of the percentile intervals.
+    rsm : DataFrame
+        pillar, share, se, ci_lower, ci_upper.
+    mimic : DataFrame
+        lhs, op, rhs, est, se, ci.lower, ci.upper of the free MIMIC parameters.
+    profiles : dict
+        {profile variable: category, mean_RCI_100, se, ci_lower, ci_upper}.
+    overall : DataFrame
+        Mean RCI_100 with its interval.
+    replicates : dict
+        The draws behind each interval.
+    failed : dict
+        reason -> replicates that could not be fitted.
+    pillar_agreement : DataFrame
+        How the replicates' pillars agree with the fit's.
+    elapsed : float
+        Seconds taken.
+    notes : list of str
+    """
 
     n_boot: int
     seed: int
@@ -75,9 +102,22 @@ class BootstrapResult:
     elapsed: float = 0.0
     notes: list = field(default_factory=list)
 
-    def save(self, path, formats=("csv",)):
-        """Write bootstrap_rsm, bootstrap_mimic, bootstrap_overall and
-        bootstrap_profile_<var> tables (one file per format) to a directory."""
+    def save(self, path: str | Path, formats: Iterable[str] = ("csv",)) -> Path:
+        """Write the interval tables to a directory.
+
+        Parameters
+        ----------
+        path : str or Path
+            The directory (created if needed).
+        formats : iterable of str, default ("csv",)
+            One file per table and format: csv, tsv, parquet, dta, xlsx.
+
+        Returns
+        -------
+        Path
+            The directory, holding bootstrap_rsm, bootstrap_mimic, bootstrap_overall and
+            bootstrap_profile_<var> tables.
+        """
         from pathlib import Path
 
         from rima.io import write_table
@@ -94,7 +134,14 @@ class BootstrapResult:
         return out
 
     def headline(self) -> dict:
-        """Plain JSON-ready intervals: RSM shares and MIMIC structural coefficients."""
+        """Plain JSON-ready intervals: RSM shares and MIMIC structural coefficients.
+
+        Returns
+        -------
+        dict
+            n_boot, usable, seed, level, rsm {pillar: [lower, upper]}, coefficients
+            {cause: [lower, upper]}, mean_RCI_100 [lower, upper].
+        """
         return {"n_boot": self.n_boot, "usable": self.n_ok, "seed": self.seed,
                 "level": self.level,
                 "rsm": {r.pillar: [float(r.ci_lower), float(r.ci_upper)]
@@ -107,6 +154,7 @@ class BootstrapResult:
 
     @property
     def n_ok(self) -> int:
+        """Replicates that gave a usable fit."""
         return self.n_boot - sum(self.failed.values())
 
     def __repr__(self) -> str:
@@ -123,6 +171,12 @@ class BootstrapResult:
                           ("Mean RCI_100", self.overall, 2)])
 
     def summary(self) -> str:
+        """The intervals as text (a `rima.display.Summary`).
+
+        Returns
+        -------
+        str
+        """
         from rima.display import Summary
 
         return Summary(self._summary_text())

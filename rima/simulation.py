@@ -99,12 +99,22 @@ MISSING_RATES = {
 class SimulatedSurvey:
     """A simulated survey: households, the dzud soum table and the ground truth.
 
-    households : one row per household (panel: both rounds stacked, column ``round``)
-    soums      : dzud soum table, one row per soum and winter (column ``round``: the survey
-                 round that followed the winter)
-    truth      : hhid (and round), latent pillar capacities ABS, AST, SSN, AC and
-                 latent ``resilience``
-    rounds     : {round number: households of that round}
+    Attributes
+    ----------
+    households : DataFrame
+        One row per household (panel: both rounds stacked, column ``round``).
+    soums : DataFrame
+        Dzud soum table, one row per soum and winter (column ``round``: the survey round
+        that followed the winter).
+    truth : DataFrame
+        hhid (and round), latent pillar capacities ABS, AST, SSN, AC and latent
+        ``resilience``.
+    rounds : dict
+        {round number: households of that round}.
+    seed : int or None
+    panel : bool
+    effects : DataFrame or None
+        The pilot's average realised effects (``pilot=True``).
     """
 
     households: pd.DataFrame
@@ -116,18 +126,45 @@ class SimulatedSurvey:
     effects: pd.DataFrame | None = None
 
     def raw(self) -> dict[str, pd.DataFrame]:
-        """The raw questionnaire modules behind the household table (one round; see
-        `rima.simulation_raw`): building them with `rima.simulation_raw.raw_spec_text()`
-        gives back the household variables."""
+        """The raw questionnaire modules behind the household table (one round).
+
+        Building them with `rima.simulation_raw.raw_spec_text()` gives back the household
+        variables (see `rima.simulation_raw`).
+
+        Returns
+        -------
+        dict
+            {module name: DataFrame}.
+
+        Raises
+        ------
+        ValueError
+            The survey is a panel (raw modules are simulated for one round).
+        """
         from rima.simulation_raw import raw_modules
 
         if self.panel:
             raise ValueError("raw modules are simulated for one round (panel=False)")
         return raw_modules(self.households, self.seed)
 
-    def write(self, directory, fmt: str = "csv", raw: bool = False) -> dict[str, Path]:
-        """Write households, soums and truth as ``<name>.<fmt>`` into `directory`; with
-        `raw`, also the raw modules into ``raw/`` and ``spec_raw.toml`` building them."""
+    def write(self, directory: str | Path, fmt: str = "csv",
+              raw: bool = False) -> dict[str, Path]:
+        """Write households, soums and truth as ``<name>.<fmt>`` into a directory.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if needed.
+        fmt : str, default "csv"
+            csv, tsv, parquet, dta or xlsx.
+        raw : bool, default False
+            Also the raw modules into ``raw/`` and ``spec_raw.toml`` building them.
+
+        Returns
+        -------
+        dict
+            {table name: path written}.
+        """
         from rima.io import writable_dir, write_table
 
         out = writable_dir(directory)
@@ -186,6 +223,22 @@ def simulate(
         recipients of the pilot soums (household column ``topup``), which raises their FCS
         and lowers their rCSI, more so for households of low latent resilience. The truth
         gains each household's realised effects and `effects` the averages.
+
+    Returns
+    -------
+    SimulatedSurvey
+        households, soums, truth and rounds.
+
+    Raises
+    ------
+    ValueError
+        n_households below 1, or pilot without panel.
+
+    Examples
+    --------
+    >>> s = rima.simulate(n_households=200, seed=0)
+    >>> len(s.households), {"hhid", "ABS", "resilience"} <= set(s.truth.columns)
+    (200, True)
     """
     n = int(n_households)
     if n < 1:

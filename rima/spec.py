@@ -34,7 +34,7 @@ so a spec can be fixed in one pass.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -57,16 +57,43 @@ RESERVED_NAMES = OUTPUT_NAMES | {"id"}
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated model spec.
+    """A validated model spec (frozen); made by `rima.load_spec`.
 
-    id : household id column
-    weight : sampling weight column or None
-    profiles : columns to break results down by
-    pillars : {pillar name: tuple of variables}, in the spec's order
-    indicators : tuple of food-security indicator variables
-    indicator_group : the name of the indicator group (e.g. "food_security")
-    options : validated `rima.options.Options`
-    source : the file the spec came from, or None
+    Attributes
+    ----------
+    id : str
+        Household id column.
+    pillars : Mapping[str, tuple of str]
+        {pillar name: variables}, in the spec's order.
+    indicators : tuple of str
+        Food-security indicator variables.
+    indicator_group : str
+        The name of the indicator group (e.g. "food_security").
+    weight : str or None
+        Sampling weight column.
+    profiles : tuple of str
+        Columns to break results down by.
+    sheet, sep, decimal : optional
+        How to read the data file (Excel worksheet, CSV separator and decimal mark).
+    options : rima.options.Options
+        The validated ``[options]`` table.
+    source : Path or None
+        The file the spec came from.
+    options_table : Mapping
+        The ``[options]`` table as written.
+    build : rima.build.spec.BuildSpec or None
+        ``[sources]`` and ``[build.<variable>]``.
+
+    Examples
+    --------
+    >>> spec = rima.load_spec({"data": {"id": "hhid"},
+    ...                        "pillars": {"ABS": ["income", "crops", "milk"],
+    ...                                    "AST": ["herd", "hay", "shelter"]},
+    ...                        "indicators": {"food_security": ["fcs", "hdds"]}})
+    >>> spec.pillar_names
+    ('ABS', 'AST')
+    >>> spec.variables
+    ('income', 'crops', 'milk', 'herd', 'hay', 'shelter', 'fcs', 'hdds')
     """
 
     id: str
@@ -84,18 +111,31 @@ class Spec:
     # [sources] and [build.<variable>] (rima.build.spec.BuildSpec), or None
     build: Any = None
 
-    def with_build(self, build) -> Spec:
-        """The same spec with another BuildSpec (e.g. one holding learned constants)."""
+    def with_build(self, build: Any) -> Spec:
+        """The same spec with another BuildSpec (e.g. one holding learned constants).
+
+        Parameters
+        ----------
+        build : rima.build.spec.BuildSpec or None
+            The ``[sources]`` / ``[build.<variable>]`` part to use.
+
+        Returns
+        -------
+        Spec
+            A copy of this spec with `build` replaced.
+        """
         from dataclasses import replace
 
         return replace(self, build=build)
 
     @property
     def pillar_names(self) -> tuple[str, ...]:
+        """The pillar names, in the spec's order."""
         return tuple(self.pillars)
 
     @property
     def pillar_variables(self) -> tuple[str, ...]:
+        """Every pillar variable, pillar by pillar in the spec's order."""
         return tuple(v for vs in self.pillars.values() for v in vs)
 
     @property
@@ -118,17 +158,55 @@ class Spec:
         return tuple(dict.fromkeys(cols))
 
     def pillar_of(self, variable: str) -> str | None:
+        """The pillar a variable belongs to.
+
+        Parameters
+        ----------
+        variable : str
+            A column name.
+
+        Returns
+        -------
+        str or None
+            The pillar's name, or None when `variable` is in no pillar.
+        """
         for name, vs in self.pillars.items():
             if variable in vs:
                 return name
         return None
 
-    def missing_columns(self, columns) -> list[str]:
+    def missing_columns(self, columns: Iterable[Any]) -> list[str]:
+        """The spec's required columns absent from `columns`.
+
+        Parameters
+        ----------
+        columns : iterable
+            Column names of the data (compared as strings).
+
+        Returns
+        -------
+        list of str
+            The missing columns, in `required_columns` order.
+        """
         present = set(map(str, columns))
         return [c for c in self.required_columns if c not in present]
 
-    def check_columns(self, columns, source=None) -> None:
-        """Raise SpecError listing every spec column absent from `columns`, with near matches."""
+    def check_columns(self, columns: Iterable[Any], source: str | None = None) -> None:
+        """Raise a SpecError listing every spec column absent from `columns`.
+
+        Parameters
+        ----------
+        columns : iterable
+            Column names of the data.
+        source : str, optional
+            The data's file name, for the message.
+
+        Raises
+        ------
+        SpecError
+            One or more columns are missing; the message names each with its role and
+            near matches among `columns`.
+        """
         columns = [str(c) for c in columns]
         missing = self.missing_columns(columns)
         if not missing:
@@ -152,7 +230,14 @@ class Spec:
         return "profile"
 
     def to_dict(self) -> dict:
-        """The spec as the plain structure `load_spec` accepts (TOML tables as dicts)."""
+        """The spec as the plain structure `load_spec` accepts.
+
+        Returns
+        -------
+        dict
+            TOML tables as dicts: ``data``, ``pillars``, ``indicators``, ``options`` (and
+            the build tables when present).
+        """
         data: dict[str, Any] = {"id": self.id}
         if self.weight:
             data["weight"] = self.weight
@@ -172,8 +257,34 @@ class Spec:
         return out
 
 
-def load_spec(spec) -> Spec:
-    """Load and validate a spec from a TOML path, a dict, or return a `Spec` unchanged."""
+def load_spec(spec: str | Path | Mapping[str, Any] | Spec) -> Spec:
+    """Load and validate a model spec.
+
+    Parameters
+    ----------
+    spec : str, Path, dict or Spec
+        A TOML file, the same tables as a dict, or a `Spec` (returned unchanged).
+
+    Returns
+    -------
+    Spec
+        The validated, frozen spec.
+
+    Raises
+    ------
+    SpecError
+        The file is missing or not TOML, or a table, column role or option is invalid;
+        the message names the key at fault.
+
+    Examples
+    --------
+    >>> spec = rima.load_spec({"data": {"id": "hhid", "weight": "w"},
+    ...                        "pillars": {"ABS": ["income", "crops", "milk"],
+    ...                                    "AST": ["herd", "hay", "shelter"]},
+    ...                        "indicators": {"food_security": ["fcs", "hdds"]}})
+    >>> spec.numeric_columns
+    ('income', 'crops', 'milk', 'herd', 'hay', 'shelter', 'fcs', 'hdds', 'w')
+    """
     if isinstance(spec, Spec):
         return spec
     if isinstance(spec, Mapping):

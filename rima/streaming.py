@@ -16,15 +16,21 @@ A bad cell (text in a numeric column) does not stop the run: the row gets the st
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from rima.columns import arrow_float
 from rima.errors import DataError, ModelFileError
 from rima.row_status import mark_bad_cells
 from rima.score_table import score_arrow
+
+if TYPE_CHECKING:
+    from rima.classes import ClassScheme
+    from rima.model_file import FittedModel
 
 DEFAULT_BATCH_ROWS = 262_144
 _MAX_LISTED = 1000
@@ -180,31 +186,6 @@ def _bad_line(src: Path, delim: str) -> str | None:
     return None
 
 
-def _to_float(arr, name, first_row, bad):
-    """float64 numpy array of an Arrow column; text that is not a number becomes NaN and is
-    appended to `bad` as (data row, column, value)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if pa.types.is_decimal(arr.type):
-        # as in-memory reading, where pandas holds decimals as numbers
-        return pc.cast(arr, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-    if pa.types.is_floating(arr.type) or pa.types.is_integer(arr.type) or \
-            pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
-        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-        try:
-            return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            text = arr.to_pandas()
-            num = pd.to_numeric(text.str.strip(), errors="coerce").to_numpy(dtype=float)
-            wrong = text.notna().to_numpy() & np.isnan(num)
-            for i in np.flatnonzero(wrong):
-                bad.append((first_row + int(i), name, text.iloc[i]))
-            return num
-    raise DataError(f"column {name!r} has type {arr.type}, which is not numeric")
-
-
 def _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes=None):
     """The columns of FittedModel.score (id, pillars, RCI, RCI_100, status, out_of_range),
     with any `keep` columns after the id and, with a `rima.classes.ClassScheme`, the
@@ -256,17 +237,41 @@ class _Writer:
             self._sink.close()
 
 
-def score_file(model, src, dst, batch_rows: int = DEFAULT_BATCH_ROWS, keep=(),
-               progress=None, classes=None) -> StreamSummary:
-    """Score `src` into `dst` batch by batch; returns a `StreamSummary`.
-
-    model: a FittedModel or the path of a model.json. keep: extra input columns copied to
-    the output after the id. progress(rows_done) is called after every batch. classes: a
-    `rima.classes.ClassScheme` adds the resilience class column.
+def score_file(model: FittedModel | str | Path, src: str | Path, dst: str | Path,
+               batch_rows: int = DEFAULT_BATCH_ROWS, keep: Sequence[str] = (),
+               progress: Callable[[int], Any] | None = None,
+               classes: ClassScheme | None = None) -> StreamSummary:
+    """Score a CSV/TSV/Parquet file into another, batch by batch, with flat memory.
 
     The output is written to a temporary file next to `dst` and moved into place only
     when every row is written, so a failed run leaves no partial file (and an existing
     `dst` untouched).
+
+    Parameters
+    ----------
+    model : FittedModel, str or Path
+        A loaded model or the path of a model.json.
+    src, dst : str or Path
+        Input and output files (CSV, TSV, optionally gzipped, or Parquet).
+    batch_rows : int
+        Rows per batch.
+    keep : sequence of str
+        Extra input columns copied to the output after the id.
+    progress : callable, optional
+        Called with the rows done after every batch.
+    classes : rima.classes.ClassScheme, optional
+        Adds the resilience class column.
+
+    Returns
+    -------
+    StreamSummary
+        Rows, scored rows, status counts, cells that were not numbers, out-of-range count.
+
+    Raises
+    ------
+    DataError
+        The input is missing or unreadable, `dst` would overwrite it, or a column changes
+        type between batches.
     """
     if isinstance(model, (str, Path)):
         from rima.model_file import load
@@ -327,10 +332,10 @@ def _score_into(model, src, fin, dst, fout, batch_rows, keep, progress, classes,
             # column-major, so each column is one contiguous copy out of Arrow
             X = np.empty((p, n)).T
             for j, c in enumerate(model.variables):
-                X[:, j] = _to_float(rb.column(c), c, row0, bad)
+                X[:, j] = arrow_float(rb.column(c), c, row0, bad)
             Y = np.empty((m, n)).T
             for j, c in enumerate(model.indicators):
-                Y[:, j] = _to_float(rb.column(c), c, row0, bad) if use_y else np.nan
+                Y[:, j] = arrow_float(rb.column(c), c, row0, bad) if use_y else np.nan
             P, rci, rci100, codes, reasons = model.score_batch(X, Y)
             if bad:
                 cols = [P[:, k] for k in range(P.shape[1])]  # views: NaN goes into P

@@ -10,22 +10,24 @@ Row numbers are data row numbers counted from 1: row 1 is the first row under th
 (line 2 of a CSV file, row 2 of a spreadsheet).
 
 Every numeric column is converted once into one float64 block (a row per column) and
-checked while it is copied (`rima._kernels.columns.convert_column`), which also gives each
-row a bit mask of its missing columns; row reasons are made once per distinct mask. The
-fit takes the block over (`ValidationReport.take_numeric`) instead of converting the
-columns again. The row status strings and the summary's medians are built when first
+checked while it is copied (`rima.columns.convert_block`, the one home of the converted
+column block), which also gives each row a bit mask of its missing columns; row reasons
+are made once per distinct mask. The fit takes the block over
+(`ValidationReport.take_numeric`) instead of converting the columns again. The row status strings and the summary's medians are built when first
 asked for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from rima._kernels.columns import constant_over_usable, convert_column
-from rima.columns import float_source, to_float
+from rima._kernels.columns import constant_over_usable
+from rima.columns import ColumnBlock, convert_block, to_float
 from rima.config import by_rows
 from rima.errors import DataError
 from rima.spec import Spec, load_spec
@@ -64,10 +66,34 @@ class Issue:
 class ValidationReport:
     """Result of `validate`.
 
-    row_status : Series of strings indexed like the input: "ok" or the reason the row
-        cannot be used. The pipeline reuses it as its `status` column.
-    summary : DataFrame, one row per analysis variable (and the weight): role, N,
-        missing, min, max, median, mean over all rows.
+    Attributes
+    ----------
+    spec : Spec
+        The spec the data were checked against.
+    source : str or None
+        The data's file name, used in messages.
+    n_rows, n_columns : int
+        Size of the data.
+    errors : list of Issue
+        Every problem found (empty when the data can be analysed).
+    warnings : list of Issue
+        Problems that do not stop the analysis (e.g. an empty profile cell).
+    row_status : Series of str
+        Indexed like the input: "ok" or the reason the row cannot be used. The pipeline
+        reuses it as its `status` column.
+    summary : DataFrame
+        One row per analysis variable (and the weight): role, N, missing, min, max,
+        median, mean over all rows.
+
+    Examples
+    --------
+    >>> from rima.example import EXAMPLE_SPEC
+    >>> df = rima.simulate(n_households=300, seed=2).households
+    >>> rep = rima.validate(df, EXAMPLE_SPEC)
+    >>> rep.ok, rep.n_rows == len(df)
+    (True, True)
+    >>> rep.accounting.columns.tolist()
+    ['status', 'rows']
     """
 
     spec: Spec
@@ -82,16 +108,16 @@ class ValidationReport:
     _codes: np.ndarray | None = field(default=None, repr=False)
     _reasons: list = field(default_factory=lambda: [OK], repr=False)
     _row_status: pd.Series | None = field(default=None, repr=False)
-    # converted numeric columns: names, the (q, n) block (until taken), bit mask per row
-    _numeric: list = field(default_factory=list, repr=False)
-    _block: np.ndarray | None = field(default=None, repr=False)
-    _keys: np.ndarray | None = field(default=None, repr=False)
+    # the converted numeric columns: names, the (q, n) block (until taken), masks per row
+    _columns: ColumnBlock = field(default_factory=lambda: ColumnBlock([], None, None),
+                                  repr=False)
     _stats: dict | None = field(default=None, repr=False)
     _frame: pd.DataFrame | None = field(default=None, repr=False)
     _summary: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def row_status(self) -> pd.Series:
+        """Series of str indexed like the input: "ok" or the reason the row is not used."""
         if self._row_status is None:
             n = self.n_rows
             index = self._index if self._index is not None else pd.RangeIndex(n)
@@ -105,10 +131,12 @@ class ValidationReport:
         self._row_status = value
         self._codes = None
         self._reasons = [OK]
-        self._keys = None
+        self._columns.masks = None
 
     @property
     def summary(self) -> pd.DataFrame:
+        """One row per analysis variable (and the weight): role, N, missing, min, max,
+        median, mean."""
         if self._summary is None:
             self._summary = (pd.DataFrame() if self._stats is None
                              else _summary(self.spec, self._stats, self._frame))
@@ -120,6 +148,7 @@ class ValidationReport:
 
     @property
     def ok(self) -> bool:
+        """True when no error was found."""
         return not self.errors
 
     def _usable_array(self) -> np.ndarray:
@@ -137,6 +166,7 @@ class ValidationReport:
 
     @property
     def n_usable(self) -> int:
+        """The number of rows the analysis can use."""
         return int(self._usable_array().sum())
 
     @property
@@ -155,57 +185,81 @@ class ValidationReport:
         return ordered.rename_axis("status").rename("rows").reset_index()
 
     def rows_with_status(self) -> pd.DataFrame:
-        """Every input row with its data row number, id (if present) and status."""
+        """Every input row with its status.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``row`` (data row number, from 1), the id (if present) and ``status``.
+        """
         out = pd.DataFrame({"row": np.arange(1, self.n_rows + 1)}, index=self.row_status.index)
         if self._ids is not None:
             out[self.spec.id] = self._ids
         out["status"] = self.row_status
         return out
 
-    def take_numeric(self):
-        """Hand over the converted numeric columns: (names, block (q, n) float64 with one
-        column per row, NaN for missing, non-numeric or infinite cells). The report keeps
-        no reference to the block afterwards (None if already taken)."""
-        block, self._block = self._block, None
-        return list(self._numeric), block
+    def take_numeric(self) -> tuple[list[str], np.ndarray | None]:
+        """Hand over the converted numeric columns (`rima.columns.ColumnBlock`).
+
+        The report keeps no reference to the block afterwards.
+
+        Returns
+        -------
+        names : list of str
+            The converted columns (the spec's `numeric_columns` present).
+        block : ndarray of shape (q, n) or None
+            float64, one row per column, NaN for missing, non-numeric or infinite cells;
+            None when already taken.
+        """
+        return list(self._columns.names), self._columns.take()
 
     @property
     def row_masks(self) -> np.ndarray | None:
         """(n, words) uint64: bit j % 64 of word j // 64 set when numeric column j (the
         order `take_numeric` gives) is missing in that row; None if not computed."""
-        return self._keys
+        return self._columns.masks
 
-    def complete_rows(self, columns) -> np.ndarray:
-        """Bool (n,): rows where none of `columns` (converted numeric columns) is missing,
-        read from the per-row bit masks of the check pass."""
+    def complete_rows(self, columns: Iterable[str]) -> np.ndarray:
+        """Rows where none of `columns` is missing, from the check pass's per-row masks.
+
+        Parameters
+        ----------
+        columns : iterable of str
+            Converted numeric columns.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
         return ~self._missing_rows(columns, every=False)
 
-    def all_missing_rows(self, columns) -> np.ndarray:
-        """Bool (n,): rows where every one of `columns` is missing."""
+    def all_missing_rows(self, columns: Iterable[str]) -> np.ndarray:
+        """Rows where every one of `columns` is missing.
+
+        Parameters
+        ----------
+        columns : iterable of str
+            Converted numeric columns.
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
         return self._missing_rows(columns, every=True)
 
     def _missing_rows(self, columns, every):
-        if self._keys is None:
+        if self._columns.masks is None:
             raise RuntimeError("the report holds no per-row masks (its row status was replaced)")
-        pos = {c: j for j, c in enumerate(self._numeric)}
-        nwords = self._keys.shape[1]
-        mask = np.zeros(nwords, dtype=np.uint64)
-        for c in columns:
-            j = pos[c]
-            mask[j // 64] |= np.uint64(1) << np.uint64(j % 64)
-        if every:
-            out = np.ones(self.n_rows, dtype=bool)
-            for k in range(nwords):
-                if mask[k]:
-                    out &= (self._keys[:, k] & mask[k]) == mask[k]
-        else:
-            out = np.zeros(self.n_rows, dtype=bool)
-            for k in range(nwords):
-                if mask[k]:
-                    out |= (self._keys[:, k] & mask[k]) != 0
-        return out
+        return self._columns.missing_rows(columns, every)
 
     def raise_if_errors(self) -> None:
+        """Raise the errors found as one DataError.
+
+        Raises
+        ------
+        DataError
+            When `errors` is not empty; the message lists every problem.
+        """
         if self.errors:
             where = f"{self.source}: " if self.source else ""
             if len(self.errors) == 1:
@@ -214,7 +268,17 @@ class ValidationReport:
             raise DataError(f"{where}{len(self.errors)} problems in the data:\n{listed}")
 
     def format(self, max_rows_listed: int = 10) -> str:
-        """The text `rima validate` prints: summary, row accounting, problems."""
+        """The text `rima validate` prints: summary, row accounting, problems.
+
+        Parameters
+        ----------
+        max_rows_listed : int, default 10
+            How many rows (and reasons) to list before summarising the rest.
+
+        Returns
+        -------
+        str
+        """
         lines = []
         name = self.source or "data"
         lines.append(f"{name}: {self.n_rows} rows, {self.n_columns} columns")
@@ -275,8 +339,40 @@ class ValidationReport:
 
 
 @by_rows(lambda df, *a, **k: len(df) if hasattr(df, "__len__") else 0)
-def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
-    """Check `df` against `spec` (a Spec, dict or TOML path); never raises on bad data."""
+def validate(df: pd.DataFrame, spec: Spec | dict | str | Path,
+             source: str | Path | None = None) -> ValidationReport:
+    """Check data against a spec; never raises on bad data.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The household survey, one row per household.
+    spec : Spec, dict or path
+        The model spec (`rima.load_spec`).
+    source : str or Path, optional
+        The data's file name, used in messages.
+
+    Returns
+    -------
+    ValidationReport
+        Every problem found, a per-variable summary and the status of every row.
+
+    Raises
+    ------
+    DataError
+        `df` is not a DataFrame.
+    SpecError
+        The spec is invalid.
+
+    Examples
+    --------
+    >>> from rima.example import EXAMPLE_SPEC
+    >>> df = rima.simulate(n_households=300, seed=2).households
+    >>> df.loc[0, "hay_reserve_t"] = None
+    >>> rep = rima.validate(df, EXAMPLE_SPEC)
+    >>> rep.row_status.iloc[0]
+    'missing value in hay_reserve_t'
+    """
     spec = load_spec(spec)
     source = str(source) if source is not None else None
     if not isinstance(df, pd.DataFrame):
@@ -317,17 +413,11 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
     # column is checked while it is copied (range, infinite cells, per-row missing masks)
     numeric = [c for c in spec.numeric_columns if c in present]
     pos = {c: j for j, c in enumerate(numeric)}
-    q = len(numeric)
-    block = np.empty((q, len(df)))
-    keys = np.zeros((len(df), max(1, -(-q // 64))), dtype=np.uint64)
-    count = np.zeros(q, dtype=np.int64)
-    vmin = np.full(q, np.inf)
-    vmax = np.full(q, -np.inf)
-    total = np.zeros(q)
+    conv = convert_block(df, numeric)
+    block, keys = conv.block.values, conv.block.masks
+    count, vmin, vmax, total = conv.count, conv.minimum, conv.maximum, conv.total
     for j, col in enumerate(numeric):
-        src, bad = float_source(df[col])
-        count[j], n_inf, vmin[j], vmax[j], total[j] = convert_column(
-            src, block[j], keys, j // 64, np.uint64(1) << np.uint64(j % 64))
+        src, bad, n_inf = conv.sources[j], conv.not_numbers[j], conv.n_infinite[j]
         if bad is not None and bad.any():
             rows = np.flatnonzero(bad) + 1
             first = tuple(df[col].to_numpy()[bad][:_SHOW])
@@ -350,9 +440,7 @@ def validate(df: pd.DataFrame, spec, source=None) -> ValidationReport:
                 f"{_rows_text(rows)} (first: {', '.join(map(str, first))})",
                 tuple(rows.tolist()), first,
             ))
-    report._numeric = numeric
-    report._block = block
-    report._keys = keys
+    report._columns = conv.block
     report._frame = df.copy(deep=False)
     report._stats = {"columns": numeric, "count": count, "min": vmin, "max": vmax,
                      "total": total, "n": len(df), "present": present}

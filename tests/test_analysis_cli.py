@@ -3,16 +3,9 @@
 import warnings
 
 import pytest
+from _cli import run
 
-from rima.cli import main
 from rima.io import read_table
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

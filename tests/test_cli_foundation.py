@@ -5,15 +5,7 @@ import sys
 
 import pandas as pd
 import pytest
-
-from rima.cli import main
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
+from _cli import run
 
 
 def test_simulate_writes_tables(tmp_path, capsys):

@@ -130,3 +130,16 @@ def test_same_seed_same_parallel_result():
     b = FactorModel(n_factors="parallel", random_state=3).fit(df)
     assert a.n_factors_ == b.n_factors_
     np.testing.assert_array_equal(a.parallel_["threshold"], b.parallel_["threshold"])
+
+
+def test_n_features_in_from_every_fit_path_and_checked_when_scoring():
+    df = _frame()
+    fm = FactorModel(n_factors=1).fit(df)
+    assert fm.n_features_in_ == 4
+    assert FactorModel(n_factors=1).fit_correlation(df.corr().to_numpy(), len(df)).n_features_in_ == 4
+    # an array is scored by position, so its width must match; the message says both widths
+    with pytest.raises(DataError, match="X has 3 features, but FactorModel is expecting 4"):
+        fm.transform(df.to_numpy()[:, :3])
+    # a DataFrame is read by name: extra columns are ignored
+    wide = df.assign(extra=1.0)
+    np.testing.assert_allclose(fm.transform(wide), fm.transform(df.to_numpy()))

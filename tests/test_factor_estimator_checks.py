@@ -1,48 +1,47 @@
 """`FactorModel` against scikit-learn's own estimator checks.
 
-Every check of `parametrize_with_checks` runs; those that cannot hold for a psych-style
-factor analysis are listed in `EXPECTED_FAILED` with the reason, and scikit-learn marks
-them as expected failures (xfail), so a check that starts passing is reported too.
+Every check of `parametrize_with_checks` runs on two estimators: the default (Bartlett
+scores, as the reference procedure) and one with regression scores. Those that cannot hold
+for a psych-style factor analysis are listed in `_expected_failed` with the reason, and
+scikit-learn marks them as expected failures (strict xfail), so a check that starts
+passing fails the run and the list has to shrink.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rima.factor_estimator import FactorModel
 
-_HEYWOOD = ("the check's two-column toy data give a one-factor solution with a zero "
-            "uniqueness; Bartlett scores are then undefined and FactorAnalysis refuses the fit "
-            "with a DataError by design (heywood='bound' or scores='regression' fit it)")
-_WORDING = ("rima refuses this input with its own DataError that names the problem "
-            "(variables, usable rows, columns to score) instead of scikit-learn's wording")
-_SPARSE = "dense input only: a correlation-based factor analysis has no sparse path"
-EXPECTED_FAILED: dict[str, str] = {
-    "check_n_features_in": "not yet: FactorAnalysis keeps the variable names, not "
-                           "n_features_in_ (a gap, not a design choice)",
-    "check_n_features_in_after_fitting": "not yet: no n_features_in_ (see check_n_features_in)",
-    "check_sample_weights_pandas_series": _HEYWOOD,
-    "check_sample_weights_not_an_array": _HEYWOOD,
-    "check_sample_weight_equivalence_on_dense_data": (
-        "sample_weight follows psych::fa(weight=): it weights the correlation matrix only "
-        "(mean_ and scale_ stay unweighted), so weights are not frequency weights"),
-    "check_complex_data": _WORDING,
-    "check_estimators_empty_data_messages": _WORDING,
-    "check_fit2d_1sample": _WORDING,
-    "check_fit2d_1feature": _WORDING,
-    "check_fit2d_predict1d": _WORDING,
-    "check_estimators_nan_inf": (
-        "missing='listwise' (the reference procedure's default) drops incomplete rows as "
-        "psych does instead of raising; missing='error' raises"),
-    "check_estimator_sparse_tag": _SPARSE,
-    "check_estimator_sparse_array": _SPARSE,
-    "check_estimator_sparse_matrix": _SPARSE,
-}
+_HEYWOOD = ("the check fits one factor to two columns of toy data; the solution has a zero "
+            "uniqueness, so Bartlett score weights (1 / uniqueness) are undefined and the fit "
+            "is refused with a DataError by design; the same check passes with "
+            "scores='regression' (the second estimator)")
+_NAN = ("missing='listwise' (psych's and the reference procedure's default) leaves incomplete "
+        "rows out with a warning instead of refusing them, so fitting on data with NaN "
+        "succeeds; scoring refuses a NaN or infinite cell naming column and row "
+        "('missing or non-finite value in column ...'), wording without the 'NaN' or 'inf' "
+        "the check looks for")
+_WEIGHTS = ("the check fits 15 rows of 30 variables: a factor analysis needs more rows than "
+            "variables (the correlation matrix is singular), and sample_weight follows "
+            "psych::fa(weight=), weighting the correlation matrix only (mean_ and scale_ stay "
+            "unweighted), so integer weights are not frequency weights")
 
 
 def _expected_failed(estimator):
-    return EXPECTED_FAILED
+    out = {
+        "check_sample_weight_equivalence_on_dense_data": _WEIGHTS,
+        "check_estimators_nan_inf": _NAN,
+    }
+    if estimator.scores == "bartlett":
+        out["check_sample_weights_pandas_series"] = _HEYWOOD
+        out["check_sample_weights_not_an_array"] = _HEYWOOD
+    return out
 
 
-@parametrize_with_checks([FactorModel(n_factors=1)], expected_failed_checks=_expected_failed)
+ESTIMATORS = [FactorModel(n_factors=1), FactorModel(n_factors=1, scores="regression")]
+
+
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed,
+                         xfail_strict=True)
 def test_sklearn_compatible_estimator(estimator, check):
     name = getattr(check, "func", check).__name__
     if name == "check_array_api_input":

@@ -6,18 +6,11 @@ import warnings
 
 import pandas as pd
 import pytest
+from _cli import run
 from conftest import EXAMPLE_SPEC
 
 import rima
-from rima.cli import main
 from rima.simulation import SOUM_NAMES
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

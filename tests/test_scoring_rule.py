@@ -8,17 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import run
 from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
 
 import rima
-from rima.cli import main
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,8 @@
 any work; the service's /docs page needs no CDN (tests/test_service.py)."""
 
 import pytest
+from _cli import run
 from conftest import EXAMPLE_DATA, EXAMPLE_SPEC
-
-from rima.cli import main
-
-
-def run(argv, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
 
 
 @pytest.mark.parametrize("argv", [

@@ -189,3 +189,16 @@ def test_public_names_do_not_shadow_submodules():
                    and getattr(n.targets[0], "id", "") == "_EXPORTS")
     names = {k.value for k in exports.value.keys}
     assert {n for n in names if f"rima.{n}" in MODULES} == set()
+
+
+def test_every_module_has_its_line_in_the_architecture_map():
+    """docs/architecture.md's module map names every module under rima/, and only those."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## Module map", 1)[1]
+    listed = set()
+    for line in section.splitlines():
+        if line.startswith("| `rima/"):
+            listed.add(line.split("`")[1])
+    files = {str(p.relative_to(ROOT)) for p in PKG.rglob("*.py")}
+    assert sorted(files - listed) == [], "modules without a line in the map"
+    assert sorted(listed - files) == [], "lines naming no module"

@@ -54,7 +54,10 @@ only) keep their reason in `row_status` and are counted in `accounting`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -95,19 +98,36 @@ ESTIMATORS = ("dr_did", "did", "naive")
 
 @dataclass
 class ImpactResult:
-    """estimates : one row per outcome and estimator (dr_did, did, naive): est, se,
-        ci_lower, ci_upper, pvalue (t, G - 1 df), p_wild, ci_wild_lower, ci_wild_upper (did),
-        households, treated, controls, clusters, treated_clusters, control_clusters, headline
-    event_study : outcome, round, event_time, est, se, ci_lower, ci_upper, pvalue (empty
-        with fewer than 2 pre-treatment rounds)
-    pretrend : outcome, F, df1, df2, pvalue (the joint test of the pre-treatment terms)
-    heterogeneity : outcome, by, group, estimator, est, se, ci_lower, ci_upper, pvalue,
-        treated, controls (and a "<lowest> - <highest>" difference row)
-    responsiveness : one row per rule (None without a soum dzud table or a model)
-    households : one row per household: id, soum, treated, baseline class, dzud class
-    row_status : every input row: "ok" or why it was not used
-    accounting : status -> rows
-    design : rounds, pre/post rounds, baseline round, clusters, weight, bootstrap settings
+    """Result of `rima.impact`.
+
+    Attributes
+    ----------
+    estimates : DataFrame
+        One row per outcome and estimator (dr_did, did, naive): est, se, ci_lower,
+        ci_upper, pvalue (t, G - 1 df), p_wild, ci_wild_lower, ci_wild_upper (did),
+        households, treated, controls, clusters, treated_clusters, control_clusters,
+        headline.
+    event_study : DataFrame
+        outcome, round, event_time, est, se, ci_lower, ci_upper, pvalue (empty with fewer
+        than 2 pre-treatment rounds).
+    pretrend : DataFrame
+        outcome, F, df1, df2, pvalue (the joint test of the pre-treatment terms).
+    heterogeneity : DataFrame
+        outcome, by, group, estimator, est, se, ci_lower, ci_upper, pvalue, treated,
+        controls (and a "<lowest> - <highest>" difference row).
+    responsiveness : DataFrame or None
+        One row per rule (None without a soum dzud table or a model).
+    households : DataFrame
+        One row per household: id, soum, treated, baseline class, dzud class.
+    row_status : Series
+        Every input row: "ok" or why it was not used.
+    accounting : DataFrame
+        status -> rows.
+    trends : DataFrame
+        Mean outcomes by round and group.
+    design : dict
+        Rounds, pre/post rounds, baseline round, clusters, weight, bootstrap settings.
+    notes : list of str
     """
 
     estimates: pd.DataFrame
@@ -124,10 +144,21 @@ class ImpactResult:
 
     @property
     def headline(self) -> pd.DataFrame:
+        """The headline estimate of each outcome (rows of `estimates`)."""
         return self.estimates[self.estimates["headline"]].reset_index(drop=True)
 
-    def sentence(self, outcome=None) -> str:
-        """One plain sentence on the headline estimate (and the low-resilience class)."""
+    def sentence(self, outcome: str | None = None) -> str:
+        """One plain sentence on the headline estimate (and the low-resilience class).
+
+        Parameters
+        ----------
+        outcome : str, optional
+            Default the first outcome.
+
+        Returns
+        -------
+        str
+        """
         h = self.headline
         row = h.iloc[0] if outcome is None else h[h["outcome"] == outcome].iloc[0]
         name, unit = OUTCOME_LABELS.get(row["outcome"], (row["outcome"], "units"))
@@ -158,6 +189,12 @@ class ImpactResult:
                    f"{int(row['treated_clusters'])} with recipients)."
 
     def summary(self) -> str:
+        """The design, the estimates and the checks as text.
+
+        Returns
+        -------
+        str
+        """
         d = self.design
         lines = ["Impact evaluation: " + d["treatment_label"],
                  (f"  rounds {d['rounds']}: before {d['pre_rounds']}, after {d['post_rounds']}; "
@@ -191,7 +228,21 @@ class ImpactResult:
             lines.append(f"note: {n}")
         return "\n".join(lines)
 
-    def write(self, directory, fmt: str = "csv") -> dict:
+    def write(self, directory: str | Path, fmt: str = "csv") -> dict:
+        """Write each table as ``<directory>/impact_<name>.<fmt>``.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if needed.
+        fmt : str, default "csv"
+            csv, tsv, parquet, dta or xlsx.
+
+        Returns
+        -------
+        dict
+            {table name: path written}.
+        """
         tables = {"impact_estimates": self.estimates, "impact_event_study": self.event_study,
                   "impact_pretrend": self.pretrend, "impact_heterogeneity": self.heterogeneity,
                   "impact_households": self.households, "impact_trends": self.trends,
@@ -219,28 +270,78 @@ def _interval_of(row):
 
 
 # --------------------------------------------------------------------------- the analysis
-def impact(model_or_result=None, data=None, *, outcomes=("fcs",), treatment=None,
-           pilot_soums=None, treated_from=None, baseline=None, id_col=None,
-           round_col="round", soum_col="soum", weight="spec", covariates=None,
-           soums=None, randomised=False, n_boot=9999, bootstrap_weights="webb", seed=0,
-           level=0.95, benefit=None, dzud_classes=("dzud",), thresholds=None, labels=None,
-           programme="top-up", period="over the winter") -> ImpactResult:
+def impact(model_or_result: Any = None, data: pd.DataFrame | dict | None = None, *,
+           outcomes: str | Sequence[str] = ("fcs",), treatment: str | None = None,
+           pilot_soums: Sequence[Any] | None = None, treated_from: Any = None,
+           baseline: Any = None, id_col: str | None = None, round_col: str = "round",
+           soum_col: str = "soum", weight: str | None = "spec",
+           covariates: Sequence[str] | None = None, soums: pd.DataFrame | None = None,
+           randomised: bool = False, n_boot: int = 9999, bootstrap_weights: str = "webb",
+           seed: int = 0, level: float = 0.95, benefit: float | None = None,
+           dzud_classes: Sequence[str] = ("dzud",),
+           thresholds: Sequence[float] | None = None, labels: Sequence[str] | None = None,
+           programme: str = "top-up", period: str = "over the winter") -> ImpactResult:
     """Estimate the effect of a transfer on `outcomes` from a household panel.
 
-    model_or_result : saved model (`rima.load`) or fit result of the baseline round, or None
-        (then only raw columns can be outcomes and there are no resilience classes)
-    data : panel DataFrame with `round_col`, or {round: DataFrame}
-    treatment : 0/1 household column (received the transfer) ...
-    pilot_soums : ... or a list of soums whose households all count as treated
-    treated_from : first round after the transfer (default: the first round in which the
-        treatment column is 1 when it varies over rounds, else the last round)
-    baseline : the round the change is measured from (default: the last round before)
-    covariates : baseline covariates of the doubly robust DiD in addition to the model's
-        pillars (None = the pillars only; [] with no model = none)
-    randomised : True when the transfer was randomised: the plain DiD is the headline
-    n_boot, bootstrap_weights ("webb" | "rademacher"), seed : the wild cluster bootstrap
-    benefit : transfer per household (for the cost per low-resilience household reached)
-    dzud_classes : the soum dzud classes (post-round) that count as dzud soums
+    Parameters
+    ----------
+    model_or_result : FittedModel or RimaResult, optional
+        Saved model (`rima.load`) or fit result of the baseline round; None: only raw
+        columns can be outcomes and there are no resilience classes.
+    data : DataFrame or dict
+        Panel DataFrame with `round_col`, or {round: DataFrame}.
+    outcomes : str or sequence of str, default ("fcs",)
+        Outcome columns (or model outputs such as RCI_100).
+    treatment : str, optional
+        0/1 household column (received the transfer); give this or `pilot_soums`.
+    pilot_soums : sequence, optional
+        Soums whose households all count as treated.
+    treated_from : optional
+        First round after the transfer (default: the first round in which the treatment
+        column is 1 when it varies over rounds, else the last round).
+    baseline : optional
+        The round the change is measured from (default: the last round before).
+    id_col, round_col, soum_col : str
+        Household id (default the model's), round and soum columns.
+    weight : str or None, default "spec"
+        Survey weight column; "spec" takes the model spec's weight.
+    covariates : sequence of str, optional
+        Baseline covariates of the doubly robust DiD in addition to the model's pillars
+        (None = the pillars only; [] with no model = none).
+    soums : DataFrame, optional
+        The soum table (dzud class by round), joined on `soum_col`.
+    randomised : bool, default False
+        True when the transfer was randomised: the plain DiD is the headline.
+    n_boot : int, default 9999
+        Wild cluster bootstrap replicates (0: none, else at least 99).
+    bootstrap_weights : {"webb", "rademacher"}
+        Wild bootstrap weights.
+    seed : int, default 0
+        Seed of the wild bootstrap.
+    level : float, default 0.95
+        Confidence level.
+    benefit : float, optional
+        Transfer per household (for the cost per low-resilience household reached).
+    dzud_classes : sequence of str, default ("dzud",)
+        The soum dzud classes (post-round) that count as dzud soums.
+    thresholds, labels : sequence, optional
+        Resilience classes of the baseline RCI_100 (`rima.classes`).
+    programme, period : str
+        Words of `ImpactResult.sentence` ("The top-up raised ... over the winter").
+
+    Returns
+    -------
+    ImpactResult
+
+    Raises
+    ------
+    RimaInputError
+        An invalid setting (level, bootstrap weights, n_boot, both or neither of
+        treatment and pilot_soums, no outcome, no data).
+    DataError
+        A named column is missing.
+    ImpactDesignError
+        The design cannot identify an effect (the message says why; `rows` counts them).
     """
     from rima.analysis.panel import stack_rounds
 

@@ -18,7 +18,10 @@ the round-r shocks (winter livestock-loss share, soum winter severity) as contro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,18 +32,39 @@ from rima.analysis.regression import fit_regression
 from rima.classes import DEFAULT_LABELS, DEFAULT_THRESHOLDS, resilience_class
 from rima.errors import DataError, RimaInputError
 from rima.row_status import missing_reason
+from rima.score_table import OUT_OF_RANGE, analysis_columns
+
+if TYPE_CHECKING:
+    from rima.analysis.shocks import ShockResult
 
 BORDERLINE_FCS = 35.0
 
 
 @dataclass
 class PanelResult:
-    """scores : every input row: round, id, soum, pillars, RCI, RCI_100, class, status
-    change : one row per household and later round with baseline and round-r values
-    by_profile : {variable: weighted mean change of RCI_100 by category, per round}
-    transition : {round: class transition table (weighted counts and row shares)}
-    models : {(round, "outcome" | "loss" | "recovered"): RegressionResult}
-    accounting : households by presence in the rounds
+    """Result of `panel`.
+
+    Attributes
+    ----------
+    scores : DataFrame
+        Every input row: round, id, soum, pillars, RCI, RCI_100, status, out_of_range,
+        class.
+    change : DataFrame
+        One row per household and later round with baseline and round-r values.
+    by_profile : dict
+        {variable: weighted mean change of RCI_100 by category, per round}.
+    transition : dict
+        {round: class transition table (weighted counts and row shares)}.
+    models : dict
+        {(round, "outcome" | "loss" | "recovered"): RegressionResult}.
+    accounting : DataFrame
+        Households by presence in the rounds.
+    baseline : object
+        The baseline round.
+    outcome : str
+    notes : list of str
+    weight : str or None
+    round_col : str
     """
 
     scores: pd.DataFrame
@@ -55,12 +79,28 @@ class PanelResult:
     weight: str | None = None
     round_col: str = "round"
 
-    def shocks(self, round_=None, **kwargs):
+    def shocks(self, round_: Any = None, **kwargs: Any) -> ShockResult:
         """Shock regression of the change in the outcome since the baseline on baseline RCI.
 
         Defaults: outcome at round r minus baseline outcome, `RCI_base` as the RCI, the
         round's shocks (loss_share, severity when present) interacted with it, baseline
-        weights, soum clusters. Keyword arguments go to `rima.analysis.shocks.shocks`.
+        weights, soum clusters.
+
+        Parameters
+        ----------
+        round_ : optional
+            A later round (default the last).
+        **kwargs
+            Options of `rima.analysis.shocks.shocks`, overriding the defaults.
+
+        Returns
+        -------
+        ShockResult
+
+        Raises
+        ------
+        RimaInputError
+            `round_` is not a later round of the panel.
         """
         from rima.analysis.shocks import shocks
 
@@ -77,6 +117,12 @@ class PanelResult:
         return shocks(frame, **opts)
 
     def summary(self) -> str:
+        """The result as text.
+
+        Returns
+        -------
+        str
+        """
         lines = [f"Panel: baseline round {self.baseline}, scored with the baseline model"]
         lines.append(self.accounting.to_string(index=False))
         for r, tab in self.transition.items():
@@ -91,7 +137,21 @@ class PanelResult:
             lines.append(f"note: {n}")
         return "\n".join(lines)
 
-    def write(self, directory, fmt: str = "csv") -> dict:
+    def write(self, directory: str | Path, fmt: str = "csv") -> dict:
+        """Write the result's tables as ``<name>.<fmt>`` files.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if needed.
+        fmt : str, default "csv"
+            csv, tsv, parquet, dta or xlsx.
+
+        Returns
+        -------
+        dict
+            {table name: path written}.
+        """
         tables = {"panel_scores": self.scores, "panel_change": self.change,
                   "panel_accounting": self.accounting}
         for var, tab in self.by_profile.items():
@@ -104,28 +164,63 @@ class PanelResult:
 
 
 def panel(
-    model_or_result,
-    data,
+    model_or_result: Any,
+    data: pd.DataFrame | dict,
     *,
     round_col: str = "round",
-    baseline=None,
+    baseline: Any = None,
     soums: pd.DataFrame | None = None,
     outcome: str = "fcs",
     loss_line: float | None = None,
     drop: float | None = None,
-    shocks=("loss_share", "severity"),
+    shocks: Sequence[str] | None = ("loss_share", "severity"),
     weight: str | None = "spec",
     cluster: str | None = "soum",
     soum_col: str = "soum",
-    profiles=None,
-    thresholds=DEFAULT_THRESHOLDS,
-    labels=DEFAULT_LABELS,
+    profiles: Sequence[str] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    labels: Sequence[str] = DEFAULT_LABELS,
     level: float = 0.95,
 ) -> PanelResult:
     """Score every round with the baseline model and analyse change; see the module doc.
 
-    data : one frame with a `round_col` column, or {round: frame}
-    baseline : the baseline round (default: the first round)
+    Parameters
+    ----------
+    model_or_result : FittedModel or RimaResult
+        The model of the baseline round (`rima.load`, or a fit's result).
+    data : DataFrame or dict
+        One frame with a `round_col` column, or {round: frame}.
+    round_col : str, default "round"
+    baseline : optional
+        The baseline round (default: the first round).
+    soums : DataFrame, optional
+        The dzud soum table, joined by soum and round.
+    outcome : str, default "fcs"
+        The food-security outcome whose change is analysed.
+    loss_line, drop : float, optional
+        How a loss is defined (as in `rima.analysis.shocks.shocks`).
+    shocks : sequence of str
+        Shock columns of the regressions (those present are used).
+    weight : str or None, default "spec"
+        Survey weight column; "spec" = the model spec's weight.
+    cluster : str or None, default "soum"
+        Cluster column of the standard errors.
+    soum_col : str, default "soum"
+    profiles : sequence of str, optional
+        Profile variables of the change tables (default the spec's).
+    thresholds, labels : sequence
+        Resilience classes of RCI_100 (`rima.classes`).
+    level : float, default 0.95
+        Confidence level.
+
+    Returns
+    -------
+    PanelResult
+
+    Raises
+    ------
+    DataError
+        A round, column or household the panel needs is missing.
     """
     model = model_or_result.model if is_result(model_or_result) else model_or_result
     if not hasattr(model, "score"):
@@ -180,7 +275,7 @@ def panel(
     sc = pd.concat(parts).loc[frame.index]
     scores = pd.DataFrame({round_col: frame[round_col], idc: frame[idc],
                            soum_col: frame[soum_col].astype(str)})
-    for c in [*model.pillar_names, "RCI", "RCI_100", "status", "out_of_range"]:
+    for c in [*analysis_columns(model.pillar_names), OUT_OF_RANGE]:
         if c in sc.columns:
             scores[c] = sc[c].to_numpy()
     scores["class"] = resilience_class(scores["RCI_100"], thresholds, labels)

@@ -36,8 +36,10 @@ when the question is about the population rather than about this model.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -170,7 +172,7 @@ def parse_change(text: str) -> Change:
     return make_change(d, f"change {text!r}")
 
 
-def load_scenarios(source) -> list[Scenario]:
+def load_scenarios(source: str | Path | dict) -> list[Scenario]:
     """Scenarios from a TOML file (path) or the parsed dict::
 
         [[scenario]]
@@ -178,6 +180,20 @@ def load_scenarios(source) -> list[Scenario]:
         changes = [
           {action = "enrol", variable = "social_insurance", points = 5, soums = ["Ider", "Tes"]},
         ]
+
+    Parameters
+    ----------
+    source : str, Path or dict
+        The TOML file, or its tables as a dict.
+
+    Returns
+    -------
+    list of Scenario
+
+    Raises
+    ------
+    RimaInputError
+        The file is missing or not TOML, or a scenario or change is invalid (named).
     """
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -315,11 +331,26 @@ def _enrol(df, x, mask, ch, rng, soum_col):
 # ---------------------------------------------------------------------------- effects
 @dataclass
 class ScenarioResult:
-    """overall : one row per scenario: mean change in RCI_100 with its bootstrap CI,
-        households changed, households leaving the lowest class (count and weighted)
-    by_soum, by_profile {variable: table} : the same by group
-    households : per household and scenario: id, soum, RCI_100 before/after, change, classes
-    changes : per scenario and change, households targeted and changed
+    """Result of `scenario`.
+
+    Attributes
+    ----------
+    overall : DataFrame
+        One row per scenario: mean change in RCI_100 with its bootstrap CI, households
+        changed, households leaving the lowest class (count and weighted).
+    by_soum : DataFrame
+        The same by soum.
+    by_profile : dict
+        {variable: the same by category}.
+    households : DataFrame
+        Per household and scenario: id, soum, RCI_100 before/after, change, classes.
+    changes : DataFrame
+        Per scenario and change, households targeted and changed.
+    effect : str
+        "expected" or "rescored".
+    n_boot, seed : int
+    level : float
+    notes : list of str
     """
 
     overall: pd.DataFrame
@@ -334,6 +365,12 @@ class ScenarioResult:
     notes: list = field(default_factory=list)
 
     def summary(self) -> str:
+        """The result as text.
+
+        Returns
+        -------
+        str
+        """
         pct = round(100 * self.level)
         lines = [(f"Scenario effects on mean RCI_100 ({self.effect}; {pct}% CI from {self.n_boot} "
                  f"stratified bootstrap replicates, seed {self.seed})")]
@@ -347,7 +384,21 @@ class ScenarioResult:
             lines.append(f"  note: {n}")
         return "\n".join(lines)
 
-    def write(self, directory, fmt: str = "csv") -> dict:
+    def write(self, directory: str | Path, fmt: str = "csv") -> dict:
+        """Write the result's tables as ``<name>.<fmt>`` files.
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if needed.
+        fmt : str, default "csv"
+            csv, tsv, parquet, dta or xlsx.
+
+        Returns
+        -------
+        dict
+            {table name: path written}.
+        """
         tables = {"scenario_overall": self.overall, "scenario_by_soum": self.by_soum,
                   "scenario_households": self.households, "scenario_changes": self.changes}
         for var, tab in self.by_profile.items():
@@ -356,8 +407,8 @@ class ScenarioResult:
 
 
 def scenario(
-    model_or_result,
-    scenarios,
+    model_or_result: Any,
+    scenarios: Scenario | list[Scenario] | str | Path,
     data: pd.DataFrame | None = None,
     *,
     seed: int = 0,
@@ -366,20 +417,52 @@ def scenario(
     effect: str = "expected",
     weight: str | None = "spec",
     soum_col: str = "soum",
-    profiles=None,
-    thresholds=DEFAULT_THRESHOLDS,
-    labels=DEFAULT_LABELS,
+    profiles: Sequence[str] | None = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    labels: Sequence[str] = DEFAULT_LABELS,
     n_refit: int = 0,
 ) -> ScenarioResult:
     """Apply each scenario to `data` and estimate the change in mean RCI_100.
 
-    model_or_result : a FittedModel (rima.load) or a fitted result (its model and data)
-    scenarios : a Scenario, a list of them, or a TOML path (see `load_scenarios`)
-    data : households to change (default: the result's data)
-    n_refit : with a fitted result, also refit the whole model on this many stratified
+    Parameters
+    ----------
+    model_or_result : FittedModel or RimaResult
+        A saved model (`rima.load`) or a fitted result (its model and data).
+    scenarios : Scenario, list of Scenario, or path
+        A scenario, a list of them, or a TOML path (see `load_scenarios`).
+    data : DataFrame, optional
+        Households to change (default: the result's data).
+    seed : int, default 0
+        Seed of the bootstrap and of random enrolment.
+    n_boot : int, default 1000
+        Bootstrap replicates of the intervals.
+    level : float, default 0.95
+        Confidence level.
+    effect : {"expected", "rescored"}, default "expected"
+        Expected change over the enrolment draws, or one rescored draw.
+    weight : str or None, default "spec"
+        Survey weight column; "spec" = the model spec's weight.
+    soum_col : str, default "soum"
+    profiles : sequence of str, optional
+        Profile variables of the by-group tables (default the spec's).
+    thresholds, labels : sequence
+        Resilience classes of RCI_100 (`rima.classes`).
+    n_refit : int, default 0
+        With a fitted result, also refit the whole model on this many stratified
         resamples of the data (rima.fit each time) and report percentile intervals that
-        include the model's estimation uncertainty (``ci_lower_refit``, ``ci_upper_refit``);
-        about half a second per refit for 2,240 households
+        include the model's estimation uncertainty (``ci_lower_refit``,
+        ``ci_upper_refit``); about half a second per refit for 2,240 households.
+
+    Returns
+    -------
+    ScenarioResult
+
+    Raises
+    ------
+    RimaInputError
+        An invalid scenario or setting.
+    DataError
+        A variable or column the scenarios need is missing.
     """
     model, data, spec = _model_and_data(model_or_result, data)
     if effect not in EFFECTS:
@@ -588,7 +671,7 @@ def _by_group(name, var, groups, d, w, leaving, changed, idx, level):
 
 
 # ---------------------------------------------------------------------------- sensitivity
-def sensitivity(model_or_result) -> pd.DataFrame:
+def sensitivity(model_or_result: Any) -> pd.DataFrame:
     """Effect on the RCI of one (training) standard deviation of each variable.
 
     Chain: variable -> its pillar (the combined factor-score weight on the z-scored
@@ -596,6 +679,16 @@ def sensitivity(model_or_result) -> pd.DataFrame:
     structural coefficient gamma of that pillar). effect_RCI = weight x gamma;
     effect_RCI_100 = 100 effect_RCI / (max - min) of the training scale; effect_per_unit
     divides by the SD (the effect of one unit of the variable, e.g. one tonne of hay).
+
+    Parameters
+    ----------
+    model_or_result : FittedModel or RimaResult
+
+    Returns
+    -------
+    DataFrame
+        One row per variable: variable, pillar, sd, pillar_weight, gamma, effect_RCI,
+        effect_RCI_100, effect_RCI_100_per_unit.
     """
     model = model_or_result.model if is_result(model_or_result) else model_or_result
     gamma = structural_coefficients(model)

@@ -18,7 +18,9 @@ Estimation, weights and clustered standard errors: `rima.analysis.regression`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,12 +38,21 @@ BORDERLINE_FCS = 35.0
 class ShockResult:
     """Result of `shocks`.
 
-    model : the `RegressionResult` (table, SEs, row status)
-    table : model.params with a ``role`` column (intercept, rci, household_shock,
-            soum_shock, interaction, control)
-    outcome : description of the dependent variable
-    frame : the analysis frame (household data with the constructed terms)
-    rci_mean : weighted mean of the RCI the interactions are centred at
+    Attributes
+    ----------
+    model : RegressionResult
+        The regression (table, SEs, row status).
+    table : DataFrame
+        model.params with a ``role`` column (intercept, rci, household_shock, soum_shock,
+        interaction, control).
+    outcome : str
+        Description of the dependent variable.
+    frame : DataFrame
+        The analysis frame (household data with the constructed terms).
+    rci_mean : float
+        Weighted mean of the RCI the interactions are centred at.
+    roles : dict
+        {term: role}.
     """
 
     model: RegressionResult
@@ -52,24 +63,31 @@ class ShockResult:
     roles: dict = field(default_factory=dict)
 
     def summary(self) -> str:
+        """The outcome and the regression table as text.
+
+        Returns
+        -------
+        str
+        """
         return f"Outcome: {self.outcome}\n" + self.model.summary()
 
     @property
     def row_status(self) -> pd.Series:
+        """Every input row: "ok" or why the regression did not use it."""
         return self.model.row_status
 
 
 def shocks(
-    result_or_frame,
+    result_or_frame: Any,
     *,
     soums: pd.DataFrame | None = None,
     outcome: str = "fcs",
     kind: str = "ols",
     rci: str = "RCI",
-    household_shocks=("loss_share",),
-    soum_shocks=("severity",),
+    household_shocks: str | Sequence[str] = ("loss_share",),
+    soum_shocks: str | Sequence[str] = ("severity",),
     interactions: bool = True,
-    controls=(),
+    controls: str | Sequence[str] = (),
     baseline: str | None = None,
     loss_line: float | None = None,
     drop: float | None = None,
@@ -80,19 +98,52 @@ def shocks(
 ) -> ShockResult:
     """Regress food security on RCI, shocks, their interactions with RCI and controls.
 
-    result_or_frame : a fitted result (rima.fit) or a DataFrame holding `rci` and the data
-    soums : the dzud soum table (joined by soum, and round if present); needed when the
-        soum shocks are not already columns of the data
-    outcome : food-security column (e.g. "fcs")
-    kind : "ols" for the level (or change), "logit" / "probit" for a loss indicator
-    baseline : column with the earlier value of `outcome`; OLS then models the change
-        outcome - baseline, and `drop` can define the loss
-    loss_line : a loss is outcome < loss_line (default 35, the FCS "borderline" line)
-    drop : a loss is a fall of at least `drop` from `baseline` (instead of a line)
-    weight : survey weight column; "spec" = the result's spec weight (none for a frame)
-    cluster : cluster column for the standard errors (default soum; None = HC1)
-    where : restrict to households meeting a condition, e.g. "dzud_class != 'none'"
-        (loss after a shock); the others are listed in row_status, not dropped silently
+    Parameters
+    ----------
+    result_or_frame : RimaResult or DataFrame
+        A fitted result (`rima.fit`) or a DataFrame holding `rci` and the data.
+    soums : DataFrame, optional
+        The dzud soum table (joined by soum, and round if present); needed when the soum
+        shocks are not already columns of the data.
+    outcome : str, default "fcs"
+        Food-security column.
+    kind : {"ols", "logit", "probit"}, default "ols"
+        "ols" for the level (or change), "logit" / "probit" for a loss indicator.
+    rci : str, default "RCI"
+        The resilience column.
+    household_shocks, soum_shocks : str or sequence of str
+        Shock columns of the households and of the soum table.
+    interactions : bool, default True
+        Interact each shock with the RCI (centred at its weighted mean).
+    controls : str or sequence of str
+        Further regressors.
+    baseline : str, optional
+        Column with the earlier value of `outcome`; OLS then models the change
+        outcome - baseline, and `drop` can define the loss.
+    loss_line : float, optional
+        A loss is outcome < loss_line (default 35, the FCS "borderline" line).
+    drop : float, optional
+        A loss is a fall of at least `drop` from `baseline` (instead of a line).
+    weight : str or None, default "spec"
+        Survey weight column; "spec" = the result's spec weight (none for a frame).
+    cluster : str or None, default "soum"
+        Cluster column for the standard errors (None = HC1).
+    level : float, default 0.95
+        Confidence level.
+    where : str, optional
+        Restrict to households meeting a condition, e.g. "dzud_class != 'none'" (loss
+        after a shock); the others are listed in row_status, not dropped silently.
+
+    Returns
+    -------
+    ShockResult
+
+    Raises
+    ------
+    RimaInputError
+        No shock named, or an invalid setting.
+    DataError
+        A named column is missing from the data.
     """
     frame = household_frame(result_or_frame, soums)
     if weight == "spec":

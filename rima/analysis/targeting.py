@@ -23,7 +23,10 @@ and comes last, unranked. The ranking table prints its `priority` column.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,10 +77,21 @@ def _nan(v) -> bool:
 
 @dataclass
 class TargetResult:
-    """households : id, soum, RCI_100, class (and status), every input row
-    low : the households of the lowest class, by soum then RCI_100 (lowest first)
-    soums : one row per soum, ranked for early action (rank 1 first)
-    thresholds, labels : the cut points used (quantile cut points are the computed ones)
+    """Result of `target`.
+
+    Attributes
+    ----------
+    households : DataFrame
+        id, soum, RCI_100, class (and status), every input row.
+    low : DataFrame
+        The households of the lowest class, by soum then RCI_100 (lowest first).
+    soums : DataFrame
+        One row per soum, ranked for early action (rank 1 first).
+    thresholds, labels : tuple
+        The cut points used (quantile cut points are the computed ones) and the labels.
+    method : str
+        "thresholds" or "quantiles".
+    notes : list of str
     """
 
     households: pd.DataFrame
@@ -88,13 +102,32 @@ class TargetResult:
     method: str = "thresholds"
     notes: list = field(default_factory=list)
 
-    def write(self, directory, fmt: str = "csv") -> dict:
-        """Write households, low and soum_ranking tables as `<name>.<fmt>` (rima.io)."""
+    def write(self, directory: str | Path, fmt: str = "csv") -> dict:
+        """Write households, low and soum_ranking tables as `<name>.<fmt>` (rima.io).
+
+        Parameters
+        ----------
+        directory : str or Path
+            Created if needed.
+        fmt : str, default "csv"
+            csv, tsv, parquet, dta or xlsx.
+
+        Returns
+        -------
+        dict
+            {table name: path written}.
+        """
         return write_tables(directory, {"households": self.households,
                                         "low_resilience": self.low,
                                         "soum_ranking": self.soums}, fmt)
 
     def summary(self) -> str:
+        """The result as text.
+
+        Returns
+        -------
+        str
+        """
         lines = [f"Resilience classes ({self.method}): cut points "
                  + ", ".join(f"{t:.2f}" for t in self.thresholds)
                  + " on RCI_100; labels " + ", ".join(self.labels)]
@@ -110,12 +143,12 @@ class TargetResult:
 
 
 def target(
-    result_or_frame,
+    result_or_frame: Any,
     *,
     soums: pd.DataFrame | None = None,
-    thresholds=None,
-    quantiles=None,
-    labels=None,
+    thresholds: Sequence[float] | None = None,
+    quantiles: Sequence[float] | None = None,
+    labels: Sequence[str] | None = None,
     weight: str | None = "spec",
     id: str | None = None,
     soum_col: str = "soum",
@@ -124,9 +157,37 @@ def target(
 ) -> TargetResult:
     """Classify households, list the low-resilience ones by soum and rank soums.
 
-    thresholds : increasing cut points on RCI_100 (default: thirds of the scale)
-    quantiles : probabilities; cut at weighted quantiles instead (exclusive with thresholds)
-    labels : class labels, lowest first (default low / medium / high)
+    Parameters
+    ----------
+    result_or_frame : RimaResult or DataFrame
+        A fitted result, or a frame holding `rci_100` and the data.
+    soums : DataFrame, optional
+        The soum table (dzud forecast and classes), joined by soum.
+    thresholds : sequence of float, optional
+        Increasing cut points on RCI_100 (default: thirds of the scale).
+    quantiles : sequence of float, optional
+        Probabilities; cut at weighted quantiles instead (exclusive with thresholds).
+    labels : sequence of str, optional
+        Class labels, lowest first (default low / medium / high).
+    weight : str or None, default "spec"
+        Survey weight column; "spec" = the result's spec weight.
+    id : str, optional
+        Household id column (default the spec's).
+    soum_col : str, default "soum"
+    rci_100 : str, default "RCI_100"
+    level : float, default 0.95
+        Confidence level of the soum shares.
+
+    Returns
+    -------
+    TargetResult
+
+    Raises
+    ------
+    RimaInputError
+        Both thresholds and quantiles, or an invalid class scheme.
+    DataError
+        A named column is missing.
     """
     if thresholds is not None and quantiles is not None:
         raise RimaInputError("give thresholds or quantiles, not both")

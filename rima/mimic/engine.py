@@ -1,5 +1,9 @@
 """`fit`: estimation, inference, fit measures and the lavaan-style parameter table."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
@@ -12,6 +16,10 @@ from rima.mimic import fit_measures as FM
 from rima.mimic import inference as I
 from rima.mimic.results import MimicResult
 from rima.mimic.syntax import as_model
+
+if TYPE_CHECKING:
+    from rima.mimic.syntax import MimicModel
+    from rima.moments import Moments
 
 _LOG2PI = np.log(2 * np.pi)
 
@@ -44,25 +52,70 @@ def _resolve(estimator, se, test, missing, weighted):
 
 
 @by_rows(lambda model, data=None, *a, **k: 0 if data is None else len(data))
-def fit(model, data=None, estimator="ML", se=None, missing="listwise", sampling_weights=None,
-        sample_cov=None, sample_mean=None, sample_nobs=None, test=None, level=0.95,
-        sample_moments=None, gamma=None):
+def fit(model: str | dict | MimicModel, data: pd.DataFrame | None = None,
+        estimator: str = "ML", se: str | None = None, missing: str = "listwise",
+        sampling_weights: str | np.ndarray | None = None,
+        sample_cov: np.ndarray | pd.DataFrame | None = None,
+        sample_mean: np.ndarray | None = None, sample_nobs: int | None = None,
+        test: str | None = None, level: float = 0.95, sample_moments: Moments | None = None,
+        gamma: np.ndarray | None = None) -> MimicResult:
     """Fit a one-latent MIMIC model by maximum likelihood, as lavaan's `cfa()` would.
 
-    model: lavaan syntax (`RCI =~ y1 + y2 + y3; RCI ~ x1 + x2`), a dict or a MimicModel.
-    data: DataFrame with the model's columns; or sample_cov (+ sample_mean, sample_nobs),
-    read like lavaan's sample.cov (divisor N - 1, rescaled to N).
-    estimator: "ML", "MLM" (robust.sem + Satorra-Bentler) or "MLR" (Huber-White +
-    Yuan-Bentler). se: "standard", "robust.sem" or "robust.huber.white". missing:
-    "listwise" or "fiml" (rows with a missing cause are excluded either way and counted in
-    `result.excluded`; under FIML a row with every indicator missing is kept, as lavaan
-    keeps it). sampling_weights: column name or array (then robust SEs, as lavaan:
-    Huber-White by default; se="robust.sem" or estimator="MLM" as lavaan 0.6 computes
-    them with weights, from the Gamma of the unweighted rows).
-    sample_moments: instead of data, the `rima.moments.Moments` of the complete rows'
-    observed columns in the model's order (indicators, then causes), e.g. merged over
-    partitions; with `gamma` (lavaan's fixed-x Gamma, `inference.gamma_from_blocks` over
-    the same rows) the robust.sem SEs and the Satorra-Bentler test are then available too.
+    Parameters
+    ----------
+    model : str, dict or MimicModel
+        lavaan syntax (``RCI =~ y1 + y2 + y3; RCI ~ x1 + x2``), a dict or a MimicModel.
+    data : DataFrame, optional
+        The model's columns, one row per household.
+    estimator : {"ML", "MLM", "MLR"}, default "ML"
+        "MLM": robust.sem SEs + Satorra-Bentler; "MLR": Huber-White + Yuan-Bentler.
+    se : {"standard", "robust.sem", "robust.huber.white"}, optional
+        Default the estimator's.
+    missing : {"listwise", "fiml"}, default "listwise"
+        Rows with a missing cause are excluded either way and counted in
+        `MimicResult.excluded`; under FIML a row with every indicator missing is kept, as
+        lavaan keeps it.
+    sampling_weights : str or ndarray, optional
+        Column name or array; then robust SEs, as lavaan: Huber-White by default;
+        se="robust.sem" or estimator="MLM" as lavaan 0.6 computes them with weights,
+        from the Gamma of the unweighted rows.
+    sample_cov, sample_mean, sample_nobs : optional
+        Instead of data, read like lavaan's sample.cov (divisor N - 1, rescaled to N).
+    test : str, optional
+        lavaan test name; default the estimator's.
+    level : float, default 0.95
+        Confidence level of the intervals.
+    sample_moments : Moments, optional
+        Instead of data, the `rima.moments.Moments` of the complete rows' observed columns
+        in the model's order (indicators, then causes), e.g. merged over partitions.
+    gamma : ndarray, optional
+        With `sample_moments`, lavaan's fixed-x Gamma (`inference.gamma_from_blocks` over
+        the same rows): the robust.sem SEs and the Satorra-Bentler test are then
+        available too.
+
+    Returns
+    -------
+    MimicResult
+        Parameter table, fit measures, R², predictions.
+
+    Raises
+    ------
+    SpecError
+        Invalid syntax or settings, or an unidentified model.
+    DataError
+        Missing columns, too few rows, or robust SEs asked from summary statistics.
+    ConvergenceError
+        The optimiser did not converge.
+
+    Examples
+    --------
+    >>> df = rima.simulate(n_households=400, seed=3).households
+    >>> res = rima.mimic.fit("R =~ fcs + hdds + log_food_exp_ae; R ~ herd_su + training",
+    ...                      df)
+    >>> res.params.columns[:4].tolist()
+    ['lhs', 'op', 'rhs', 'est']
+    >>> res.converged
+    True
     """
     mm = as_model(model)
     weighted = sampling_weights is not None

@@ -1,5 +1,7 @@
 """The fitted MIMIC model: lavaan-style parameter table, fit measures, scores, summary."""
 
+from __future__ import annotations
+
 import html
 
 import numpy as np
@@ -17,10 +19,30 @@ _PRED_METHODS = ("regression", "bartlett", "causes")
 class MimicResult:
     """Result of `rima.mimic.fit`.
 
-    Attributes: params (DataFrame, lavaan parameterEstimates columns), fit_measures (dict,
-    lavaan fitMeasures names), r2 (dict), converged, iterations, nobs, norig, excluded
-    (reason -> row count), used_rows (boolean mask over the input rows, None when fitted
-    from moments), improper (list of messages), estimator, se, test, model, vcov.
+    Attributes
+    ----------
+    params : DataFrame
+        lavaan's parameterEstimates columns (lhs op rhs est se z pvalue ci.lower ci.upper
+        std.lv std.all).
+    fit_measures : dict
+        Keyed by lavaan's fitMeasures names.
+    r2 : dict
+        R² of the latent and the indicators.
+    converged : bool
+    iterations : int
+    nobs, norig : int
+        Rows used and rows given.
+    excluded : dict
+        reason -> rows left out.
+    used_rows : ndarray of bool or None
+        Mask over the input rows (None when fitted from moments).
+    improper : list of str
+        Messages on an improper solution (negative variances, ...).
+    estimator, se, test, missing : str
+        The settings used.
+    model : MimicModel
+    vcov : ndarray
+        Covariance matrix of the free parameters.
     """
 
     def __init__(self, *, model, params, fit_measures, r2, converged, iterations, nobs, norig,
@@ -59,8 +81,9 @@ class MimicResult:
         causes' means)."""
         return self._means[0].copy(), self._means[1].copy()
 
-    def prediction_weights(self, method="regression", observed=None):
-        """(intercept, coef_causes (k,), coef_indicators (m,)) from the training means.
+    def prediction_weights(self, method: str = "regression",
+                           observed: np.ndarray | None = None) -> tuple:
+        """Linear prediction weights of the latent score, from the training means.
 
         regression: E[eta | y, x] = gamma'x + psi Lambda' Omega^-1 (y - mu_y - Pi (x - xbar))
         (lavPredict's default, computed with an exact inverse); bartlett:
@@ -70,6 +93,23 @@ class MimicResult:
         the observed ones only (zero coefficients for the others), as lavPredict does for a
         row with missing indicators. With none observed, regression gives E[eta | x] and
         bartlett is undefined (NaN).
+
+        Parameters
+        ----------
+        method : {"regression", "bartlett", "causes"}, default "regression"
+        observed : ndarray of bool of shape (m,), optional
+            The indicators observed (default all).
+
+        Returns
+        -------
+        tuple
+            (intercept, coef_causes (k,), coef_indicators (m,)), so that the prediction is
+            ``intercept + X_causes @ coef_causes + Y @ coef_indicators``.
+
+        Raises
+        ------
+        SpecError
+            An unknown method.
         """
         if method not in _PRED_METHODS:
             raise SpecError(f"unknown prediction method {method!r} "
@@ -99,11 +139,21 @@ class MimicResult:
         cy[o] = kv
         return float(icpt), cx, cy
 
-    def predict(self, data, method="regression"):
+    def predict(self, data: pd.DataFrame, method: str = "regression") -> np.ndarray:
         """Latent scores for the rows of `data`, from the training means and weights.
 
         A row with missing indicators is scored on the indicators it has (regression,
         bartlett); a row with a missing cause gets NaN.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The model's observed columns.
+        method : {"regression", "bartlett", "causes"}, default "regression"
+
+        Returns
+        -------
+        ndarray of shape (n,)
         """
         with threads_for(len(data)):
             return self._predict(data, method)
@@ -134,7 +184,13 @@ class MimicResult:
         return out
 
     # ------------------------------------------------------------------ text
-    def summary(self):
+    def summary(self) -> Summary:
+        """lavaan's summary layout: fit, estimates by section, R².
+
+        Returns
+        -------
+        Summary
+        """
         fm = self.fit_measures
         lines = [(f"rima MIMIC model ({self.estimator}, se = {self.se}, test = {self.test}, "
                  f"missing = {self.missing})"),
@@ -172,10 +228,18 @@ class MimicResult:
         return Summary("\n".join(lines), body)
 
     def grouped_params(self) -> list:
-        """lavaan's summary layout: [(section, table)] for Latent Variables, Regressions,
-        Covariances, Intercepts and Variances, the estimates formatted, with blanks where
-        a parameter is fixed (no standard error). The causes' own (co)variances and means
-        are not model parameters and are left out, as lavaan does with fixed.x."""
+        """The parameter table in lavaan's summary layout.
+
+        The causes' own (co)variances and means are not model parameters and are left out,
+        as lavaan does with fixed.x.
+
+        Returns
+        -------
+        list of (str, DataFrame)
+            [(section, table)] for Latent Variables, Regressions, Covariances, Intercepts
+            and Variances, the estimates formatted, with blanks where a parameter is fixed
+            (no standard error).
+        """
         tab = self.params
         causes = set(self.model.causes)
         keep = ~(tab["op"].isin(["~~", "~1"]) & tab["lhs"].isin(causes))

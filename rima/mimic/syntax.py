@@ -19,10 +19,27 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 @dataclass
 class MimicModel:
-    """A one-latent MIMIC model.
+    """A one-latent MIMIC model (made by `parse`).
 
-    loadings: {indicator: None (free) or fixed value}, in order. When no loading is fixed
-    explicitly and the first one is not freed, the first is fixed to 1 (lavaan's default).
+    When no loading is fixed explicitly and the first one is not freed, the first is fixed
+    to 1 (lavaan's default).
+
+    Attributes
+    ----------
+    latent : str
+        The latent variable's name.
+    indicators, causes : list of str
+        Its indicators (``=~``) and causes (``~``), in order.
+    fixed_loadings : dict
+        {indicator: fixed loading} written in the syntax.
+    free_first : bool
+        The first loading was freed (``NA*y1``).
+    residual_covariances : list of (str, str)
+        Indicator residual covariances (``y1 ~~ y2``).
+    direct_effects : list of (str, str)
+        Direct effects of causes on indicators (``y1 ~ x1``).
+    source : str or None
+        The syntax parsed.
     """
 
     latent: str
@@ -35,7 +52,13 @@ class MimicModel:
     source: str | None = None
 
     def loading_values(self) -> dict[str, float | None]:
-        """Fixed value or None (free) for each indicator, after lavaan's marker rule."""
+        """Each indicator's loading after lavaan's marker rule.
+
+        Returns
+        -------
+        dict
+            {indicator: fixed value, or None when free}, in order.
+        """
         out: dict[str, float | None] = {y: self.fixed_loadings.get(y) for y in self.indicators}
         first = self.indicators[0] if self.indicators else None
         if first is not None and not self.free_first and first not in self.fixed_loadings:
@@ -43,6 +66,15 @@ class MimicModel:
         return out
 
     def validate(self) -> None:
+        """Check that the model is a well-formed, identified one-latent MIMIC.
+
+        Raises
+        ------
+        SpecError
+            Fewer than 2 indicators, no cause, a variable listed twice or in two roles,
+            an invalid direct effect or residual covariance, no fixed loading, or negative
+            degrees of freedom.
+        """
         m, k = len(self.indicators), len(self.causes)
         if m < 2:
             raise SpecError(
@@ -81,20 +113,40 @@ class MimicModel:
                             f"({self.n_moments()} moments, {self.n_free()} free parameters)")
 
     def n_free(self) -> int:
+        """The number of free parameters.
+
+        Returns
+        -------
+        int
+        """
         n_lam = sum(v is None for v in self.loading_values().values())
         m = len(self.indicators)
         return (n_lam + len(self.causes) + len(self.direct_effects) + 1 + m
                 + len(self.residual_covariances))
 
     def n_moments(self) -> int:
+        """The number of sample moments the model fits (fixed-x: indicator covariances and
+        indicator-cause covariances).
+
+        Returns
+        -------
+        int
+        """
         m, k = len(self.indicators), len(self.causes)
         return m * (m + 1) // 2 + m * k
 
     def degrees_of_freedom(self) -> int:
+        """Moments minus free parameters.
+
+        Returns
+        -------
+        int
+        """
         return self.n_moments() - self.n_free()
 
     @property
     def observed(self) -> list[str]:
+        """The observed variables: indicators, then causes."""
         return [*self.indicators, *self.causes]
 
 
@@ -117,7 +169,29 @@ def _split_terms(rhs: str, stmt: str) -> list[tuple[str | None, str]]:
 
 
 def parse(text: str) -> MimicModel:
-    """Parse lavaan syntax for a one-latent MIMIC model."""
+    """Parse lavaan syntax for a one-latent MIMIC model.
+
+    Parameters
+    ----------
+    text : str
+        ``=~`` (indicators, with ``1*y`` / ``NA*y`` modifiers), ``~`` (causes, direct
+        effects) and ``~~`` (residual covariances) statements, one per line or ``;``.
+
+    Returns
+    -------
+    MimicModel
+
+    Raises
+    ------
+    SpecError
+        Syntax the model does not support, or a model that is not identified.
+
+    Examples
+    --------
+    >>> m = rima.mimic.parse("RCI =~ fcs + hdds + lfexp; RCI ~ ABS + AST")
+    >>> m.indicators, m.causes, m.degrees_of_freedom()
+    (['fcs', 'hdds', 'lfexp'], ['ABS', 'AST'], 4)
+    """
     if not isinstance(text, str):
         raise SpecError("model syntax must be a string")
     latent = None
