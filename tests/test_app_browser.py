@@ -96,10 +96,12 @@ def save(drv, path):
 
 
 def wait(drv, cond, timeout=60):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
-
-    from selenium.common.exceptions import TimeoutException
 
     # the page rebuilds the pickers when a spec is loaded: a stale element is retried
     try:

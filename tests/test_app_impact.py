@@ -95,7 +95,7 @@ def test_impact_with_the_runs_model_equals_the_command_line(page, sim):
 def test_impact_from_the_mapping_and_from_pilot_soums(page, sim):
     import pandas as pd
 
-    c, fit = page
+    c, _ = page
     # the mapping of step 3 fitted on the baseline round (--spec), no run needed
     job = run(c, {**FORM, "model_source": "spec", "spec": SPEC})
     est = pd.read_csv(io.BytesIO(c.get(f"/api/jobs/{job}/files/impact_estimates.csv").content))

@@ -65,13 +65,13 @@ def test_progress_rises_step_by_step_and_replicate_by_replicate(tmp_path):
     seen = []
     for name, step in (("validating", 1), ("factor", 2), ("MIMIC", 3), ("bootstrap", 4)):
         (gate / f"step-{name}").touch()
-        until(lambda: job.step == step - 1)
+        until(lambda step=step: job.step == step - 1)
         seen.append(job.percent)
     until(lambda: job.bar is not None)
     assert job.bar == {"what": "bootstrap", "done": 0, "total": 40}
     for i in range(4):
         (gate / f"boot-{i}").touch()
-        until(lambda: job.bar["done"] == 10 * (i + 1))
+        until(lambda i=i: job.bar["done"] == 10 * (i + 1))
         seen.append(job.percent)
         assert job.status()["bar"] == {"what": "bootstrap", "done": 10 * (i + 1), "total": 40}
     (gate / "end").touch()

@@ -168,7 +168,7 @@ def main_page(lang: str, settings, option_fields: list[dict]) -> str:
 def _impact_field(lang: str, key: str, control: str) -> str:
     fid = "im-" + key
     return (f'<div class="field"><label for="{fid}">{_e(text(lang, "im_" + key))}</label>'
-            + control.format(id=fid, help=fid + "-help")
+            + control.replace("{id}", fid).replace("{help}", fid + "-help")
             + f'<small id="{fid}-help">{_e(text(lang, "im_" + key + "_help"))}</small></div>')
 
 

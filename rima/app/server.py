@@ -342,7 +342,6 @@ def create_app(settings: AppSettings, models: dict | None = None) -> FastAPI:
             # the form's own refusals are in the analyst's language already
             return finish(request, err(400, jobs_mod.scrub(str(exc), ws.path), "analysis"))
         job.argv = argv + ["--out", str(job.out)]
-        job.meta["analysis"] = body.get("kind")
         runner.submit(job, then=_after_impact if body.get("kind") == "impact"
                       else _after_analysis)
         return finish(request, JSONResponse({"job": job.id}))
