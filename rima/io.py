@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from rima.errors import DataError
@@ -355,7 +356,7 @@ def write_table(df: pd.DataFrame, path: str | Path, data_label: str | None = Non
     """
     path = Path(path)
     fmt = table_format(path, write=True)
-    if path.parent and not path.parent.exists():
+    if not path.parent.is_dir():
         writable_dir(path.parent)
     try:
         if fmt == "csv":
@@ -375,12 +376,31 @@ def write_table(df: pd.DataFrame, path: str | Path, data_label: str | None = Non
     return path
 
 
+def whole_numbers_as_integers(values: pd.Series) -> pd.Series:
+    """An id or carried-over column as a CSV shows it: a float column's whole numbers as
+    integers ("1001", not "1001.0", which pandas writes when one id is missing), other
+    values unchanged. The rule is per value, so the in-memory writer and the streamed
+    writer (which sees one batch at a time) give the same text."""
+    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind == "f"):
+        return values
+    v = values.to_numpy()
+    with np.errstate(invalid="ignore"):
+        whole = np.isfinite(v) & (v == np.trunc(v))
+    if not whole.any():
+        return values
+    out = values.astype(object)
+    out[whole] = [int(x) for x in v[whole]]
+    return out
+
+
 def writable_dir(path) -> Path:
     """Create directory `path` if needed and check that files can be written in it; a
     DataError (exit 3) naming it otherwise, before any work is done."""
     import tempfile
 
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{path}: cannot write output there: it is a file, not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".rima-write-test-"):

@@ -432,7 +432,8 @@ def load(path: str | Path, trusted_keys: Iterable[Any] | None = None) -> FittedM
     if not path.exists():
         raise ModelFileError(f"{path}: model file not found")
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: a file saved again by Windows Notepad starts with a byte order mark
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ModelFileError(f"{path}: cannot read the model file: {exc}") from exc
     try:
@@ -440,6 +441,11 @@ def load(path: str | Path, trusted_keys: Iterable[Any] | None = None) -> FittedM
     except json.JSONDecodeError as exc:
         raise ModelFileError(f"{path}: not a complete JSON document (truncated or corrupted?):"
                              f" {exc}") from exc
+    except RecursionError:
+        raise ModelFileError(f"{path}: not a rima model file (JSON nested too deeply to "
+                             "read)") from None
+    except ValueError as exc:  # an integer of thousands of digits
+        raise ModelFileError(f"{path}: not a rima model file: {exc}") from None
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a rima model file (format is not {FORMAT!r})")
     version = content.get("format_version")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from rima._kernels.rci_scale import scale_problem
+from rima._kernels.rci_scale import is_finite_number, scale_problem
 from rima.errors import ModelFileError, SpecError
 
 # 2^m prediction patterns are stored; more indicators than this is no file rima writes
@@ -65,7 +65,7 @@ class _Checker:
                 self.fail(f"{where}[{i}]", f"must be a number, got {x!r}")
             if allow_nan and isinstance(x, float) and math.isnan(x):
                 continue
-            if finite and not math.isfinite(x):
+            if finite and not is_finite_number(x):
                 self.fail(f"{where}[{i}]", f"must be finite, got {x!r}")
             if positive and not x > 0:
                 self.fail(f"{where}[{i}]", f"must be positive (a standard deviation), got {x!r}")
@@ -141,7 +141,7 @@ def check_content(content, path) -> None:
     c.matrix(pred.get("coef_indicators"), "prediction.coef_indicators", npat, m,
              allow_nan=True)
     first = [pred["intercept"][0], *pred["coef_causes"][0], *pred["coef_indicators"][0]]
-    if not all(math.isfinite(x) for x in first):
+    if not all(is_finite_number(x) for x in first):
         c.fail("prediction", "the weights for households with every indicator must be finite")
 
     scale = c.table(content, "rci_100_scale")

@@ -42,7 +42,13 @@ from rima.model_file import FittedModel
 from rima.options import weight_note
 from rima.profiles import GroupCoder, run_parallel
 from rima.profiles import profiles as profile_tables
-from rima.row_status import status_codes, status_codes_from_keys, status_column, weight_reason
+from rima.row_status import (
+    pack_keys,
+    status_codes,
+    status_codes_from_keys,
+    status_column,
+    weight_reason,
+)
 from rima.rsm import rsm_table
 from rima.score_table import id_values, score_frame
 
@@ -152,6 +158,8 @@ class RimaResult:
     accounting: pd.DataFrame
     notes: list = field(default_factory=list)
     bootstrap_result: object = None  # set by `bootstrap()`
+    # the estimation sample with a finite RCI (None: the scored rows); see `analysed`
+    analysed_rows: np.ndarray | None = None
 
     def bootstrap(self, n_boot: int = 1000, seed: int | None = None, level: float = 0.95,
                   progress: bool = True, threads: int | None = None,
@@ -194,8 +202,21 @@ class RimaResult:
 
     @property
     def ok(self) -> pd.Series:
-        """Boolean Series: True for the scored rows (status "ok")."""
+        """Boolean Series: True for the scored rows (status "ok"), every row the model can
+        predict."""
         return self.scores["status"] == "ok"
+
+    @property
+    def analysed(self) -> pd.Series:
+        """Boolean Series: the rows of the MIMIC's estimation sample that got a score.
+
+        They are what the RCI_100 range, the RSM, the profiles and the bootstrap describe:
+        a subset of `ok`, smaller when ``rci_prediction = "causes"`` scores households
+        missing an indicator, which the estimation's missing-data rule leaves out.
+        """
+        if self.analysed_rows is None:
+            return self.ok
+        return pd.Series(self.analysed_rows, index=self.scores.index, name="analysed")
 
     def shocks(self, **kwargs: Any) -> ShockResult:
         """Food security on RCI and shocks: `rima.analysis.shocks.shocks` on this result.
@@ -552,7 +573,8 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     return RimaResult(scores=tab.scores, data=df, spec=spec, options=inp.opts,
                       pillars=pil.pillars, mimic=mim.result, rsm=summ.rsm,
                       profiles=summ.profiles, model=model, validation=rep,
-                      accounting=accounting_table(tab.codes, tab.reasons), notes=mim.notes)
+                      accounting=accounting_table(tab.codes, tab.reasons),
+                      notes=mim.notes + sample_notes(inp, sc), analysed_rows=sc.analysed)
 
 
 # ---------------------------------------------------------------------------- steps
@@ -611,12 +633,28 @@ class FitInput:
 
     @property
     def fit_rows(self) -> np.ndarray:
-        """The rows the MIMIC is fitted on: the scored rows, and under fiml also the
-        households with no indicator, which lavaan keeps (they count in N and in the
-        pillars' moments) and rima reports unscored."""
+        """The rows the MIMIC is fitted on (the estimation sample): `mimic_rows`, and
+        under fiml also the households with no indicator, which lavaan keeps (they count
+        in N and in the pillars' moments)."""
         if self.opts.missing == "fiml":
             return self.xok & self.wok
         return self.mimic_rows
+
+    @property
+    def needs_y(self) -> bool:
+        """Whether a household's RCI needs its indicators (every prediction but
+        causes-only)."""
+        return self.opts.rci_prediction != "causes"
+
+    @property
+    def score_rows(self) -> np.ndarray:
+        """The rows the fit scores where their prediction is finite. A row that the
+        model can predict is scored, as `FittedModel.score` scores it: with causes-only
+        prediction that is every row with its pillar variables (and a usable weight),
+        in the estimation sample or not."""
+        if self.needs_y:
+            return self.mimic_rows
+        return self.xok & self.wok & self.others_ok
 
     def pillar_rows(self, variables) -> np.ndarray:
         """The rows a pillar's factor analysis uses under the missing-data option."""
@@ -876,10 +914,12 @@ class ScaledScores:
 
     rci: np.ndarray
     rci100: np.ndarray
-    scored: np.ndarray
+    scored: np.ndarray     # status "ok": every row the model predicts
     lo: float
     hi: float
     mimic_rows: np.ndarray
+    # the estimation sample's scored rows: the RCI_100 range, RSM and profiles
+    analysed: np.ndarray | None = None
 
 
 def scale_scores(inp: FitInput, P, mim: MimicFit, out) -> ScaledScores:
@@ -889,9 +929,26 @@ def scale_scores(inp: FitInput, P, mim: MimicFit, out) -> ScaledScores:
     K = len(inp.names)
     rci, rci100 = predict_rci(P, inp.Y, mim.ymean, mim.ysd, mim.icpt, mim.cx, mim.cy, 0.0,
                               100.0, out=(out[K], out[K + 1]))
-    scored, lo, hi = scale_rci(rci, rci100, inp.mimic_rows, inp.opts.rci_100)
+    if inp.needs_y and inp.opts.missing != "fiml":
+        # the estimation sample is exactly the rows that can be scored
+        scored, lo, hi = scale_rci(rci, rci100, inp.mimic_rows, inp.opts.rci_100)
+        analysed = scored
+    else:
+        scored, lo, hi, analysed = scale_rci(rci, rci100, inp.score_rows, inp.opts.rci_100,
+                                             range_rows=inp.fit_rows)
     return ScaledScores(rci=rci, rci100=rci100, scored=scored, lo=lo, hi=hi,
-                        mimic_rows=inp.mimic_rows)
+                        mimic_rows=inp.mimic_rows, analysed=analysed)
+
+
+def sample_notes(inp: FitInput, sc: ScaledScores) -> list:
+    """A note when households are scored outside the estimation sample."""
+    extra = int(np.count_nonzero(sc.scored & ~sc.analysed))
+    if not extra:
+        return []
+    return [(f"{extra} household(s) missing an indicator are scored from their pillars "
+             "(rci_prediction = \"causes\") but are outside the MIMIC's estimation sample "
+             f"(missing = \"{inp.opts.missing}\"); the RCI_100 range, RSM and profiles "
+             f"describe the {int(np.count_nonzero(sc.analysed))} households of that sample")]
 
 
 @dataclass
@@ -908,11 +965,15 @@ def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
     spec, opts = inp.spec, inp.opts
     indicators = inp.indicators
     needed = inp.variables + indicators + ([spec.weight] if inp.w is not None else [])
+    # causes-only prediction needs no indicator: a gap in one is never a row's reason
     codes, reasons = row_status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
-                             partial_ok=indicators if opts.missing == "fiml" else ())
+                                partial_ok=(indicators if opts.missing == "fiml" and inp.needs_y
+                                            else ()),
+                                ignore=() if inp.needs_y else indicators)
     if opts.missing == "all_columns":
-        # complete in the analysis columns, deleted for a gap elsewhere: name that column
-        only_other = ~inp.others_ok & inp.xok & inp.yok & inp.wok
+        # complete in the columns scoring needs, deleted for a gap elsewhere: name that column
+        only_other = (~inp.others_ok & inp.xok & (inp.yok if inp.needs_y else True)
+                      & inp.wok)
         if only_other.any():
             first = inp.df.isna().to_numpy()[only_other].argmax(axis=1)
             for j in np.unique(first):
@@ -944,9 +1005,9 @@ def rsm_and_profiles(inp: FitInput, P, sc: ScaledScores, tab: ScoreTable, mim: M
     opts, names = inp.opts, inp.names
     res = mim.result
     rsm, profs = run_parallel(lambda job: job(), [
-        lambda: rsm_table(names, P, sc.rci, sc.scored, inp.w, opts.rsm, res.params),
+        lambda: rsm_table(names, P, sc.rci, sc.analysed, inp.w, opts.rsm, res.params),
         lambda: profile_tables(tab.scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
-                               res.params, ok=sc.scored, pillars=P, coder=coder)],
+                               res.params, ok=sc.analysed, pillars=P, coder=coder)],
         len(inp.df))
     return Summaries(rsm=rsm, profiles=profs)
 
@@ -961,7 +1022,7 @@ def build_model(spec, pil: PillarsFit, mim: MimicFit, sc: ScaledScores, fingerpr
     metadata = {
         "rima_version": __version__,
         "training_fingerprint": fingerprint,
-        "n_rows": n_rows, "n_scored": int(sc.scored.sum()),
+        "n_rows": n_rows, "n_scored": int(sc.analysed.sum()),
         "fit_summary": {k: float(res.fit_measures[k]) for k in
                         ("chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")
                         if k in res.fit_measures},
@@ -1040,14 +1101,21 @@ def _columns(block, col, names):
     return block[j].T
 
 
-def row_status(rep, df, numeric, needed, scored, partial_ok=()):
+def row_status(rep, df, numeric, needed, scored, partial_ok=(), ignore=()):
     """(codes, reasons) of every row: 0 "ok" when scored, else the columns missing, read
-    from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it)."""
+    from validate's per-row masks (bit j = numeric[j]; `needed` is a prefix of it).
+    `ignore`: columns of `needed` whose gaps never stop the scoring (not named)."""
     bad = np.flatnonzero(~scored)
     masks = rep.row_masks
+    skip = [needed.index(c) for c in ignore]
     if masks is not None and list(numeric[:len(needed)]) == list(needed):
-        return status_codes_from_keys(len(df), bad, masks[bad], needed, partial_ok)
+        keys = masks[bad]
+        if skip:
+            clear = pack_keys(np.isin(np.arange(keys.shape[1] * 64), skip)[None, :])[0]
+            keys = keys & ~clear
+        return status_codes_from_keys(len(df), bad, keys, needed, partial_ok)
     miss = df[needed].iloc[bad].isna().to_numpy() if bad.size else np.zeros((0, len(needed)))
+    miss[:, skip] = False
     return status_codes(len(df), bad, miss, needed, partial_ok)
 
 

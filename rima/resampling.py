@@ -285,7 +285,7 @@ def _problem(result) -> _Problem:
     names = list(spec.pillar_names)
     variables = list(spec.pillar_variables)
     indicators = list(spec.indicators)
-    rows = (result.scores["status"] == "ok").to_numpy()
+    rows = analysed_rows(result)
     n = int(rows.sum())
     sign = np.array([-1.0 if v in opts.negative else 1.0 for v in variables])
     X = numeric_matrix(df, variables)[rows] * sign
@@ -372,6 +372,16 @@ def _problem(result) -> _Problem:
                     fixed=opts.rci_100, groups=np.ascontiguousarray(groups),
                     categories=categories, A0=A0, names=names,
                     param_rows=layout.rows[:layout.n_struct], n_struct=layout.n_struct)
+
+
+def analysed_rows(result) -> np.ndarray:
+    """The households the replicates resample: the fit's estimation sample (its scored
+    rows; not the households scored from causes alone outside it, which have no
+    indicators to enter a replicate's MIMIC)."""
+    rows = getattr(result, "analysed", None)
+    if rows is None:
+        rows = result.scores["status"] == "ok"
+    return np.asarray(rows, dtype=bool)
 
 
 def _default_threads():
@@ -547,10 +557,10 @@ def _summarise(result, prob, raw, n_boot, seed, level, elapsed):
                                       "ci_upper": hi[idx]})
     ov = raw["overall"][good][:, None]
     se, lo, hi = _percentiles(ov, level)
-    ok = result.scores["status"] == "ok"
-    w = (result.data[result.spec.weight].to_numpy(dtype=float)[ok.to_numpy()]
+    ok = analysed_rows(result)
+    w = (result.data[result.spec.weight].to_numpy(dtype=float)[ok]
          if prob.use_w else None)
-    point = float(np.average(result.scores.loc[ok, "RCI_100"].to_numpy(), weights=w))
+    point = float(np.average(result.scores["RCI_100"].to_numpy()[ok], weights=w))
     overall = pd.DataFrame({"quantity": ["mean RCI_100"], "estimate": [point], "se": se,
                             "ci_lower": lo, "ci_upper": hi})
     ag = raw["agreement"][good]

@@ -316,15 +316,17 @@ def _pass_write(frame, spec, label, pil, mim, lo, hi, out_dir, i, row0):
 
     inp, out, P = _pillars_of(frame, spec, label, pil)
     rci, r100 = _rci_of(inp, out, P, mim)
-    scored, lo, hi = scale_rci(rci, r100, inp.mimic_rows, (lo, hi))
+    # every row the model predicts is scored; the profiles describe the estimation sample
+    scored, lo, hi, analysed = scale_rci(rci, r100, inp.score_rows, (lo, hi),
+                                         range_rows=inp.fit_rows)
     sc = ScaledScores(rci=rci, rci100=r100, scored=scored, lo=lo, hi=hi,
-                      mimic_rows=inp.mimic_rows)
+                      mimic_rows=inp.mimic_rows, analysed=analysed)
     tab = score_table(inp, sc, out)
-    groups = _group_moments(frame, spec, scored, r100, P, rci, row0)
+    groups = _group_moments(frame, spec, analysed, r100, P, rci, row0)
     name = f"part-{i:05d}.parquet"
     _write_atomic(tab.scores, f"{out_dir}/scores/{name}")
     _write_atomic(tab.scores[[spec.id, "status"]], f"{out_dir}/status/{name}")
-    return status_counts(tab.codes, tab.reasons), int(scored.sum()), groups
+    return status_counts(tab.codes, tab.reasons), int(analysed.sum()), groups
 
 
 def _group_moments(frame, spec, scored, r100, P, rci, row0):
@@ -546,10 +548,10 @@ def fit_dask(data, spec, out=None, progress=None):
     for part_counts, _ns, _g in r4:
         for k, v in part_counts.items():
             counts[k] = counts.get(k, 0) + v
-    n_scored = sum(ns for _c, ns, _g in r4)
-    profiles = merge_profiles(spec, [g for _c, _ns, g in r4], n_scored, res.params)
-    sc = ScaledScores(rci=None, rci100=None, scored=np.ones(n_scored, bool), lo=lo, hi=hi,
-                      mimic_rows=None)
+    n_analysed = sum(ns for _c, ns, _g in r4)
+    profiles = merge_profiles(spec, [g for _c, _ns, g in r4], n_analysed, res.params)
+    sc = ScaledScores(rci=None, rci100=None, scored=np.ones(n_analysed, bool), lo=lo, hi=hi,
+                      mimic_rows=None, analysed=np.ones(n_analysed, bool))
     model = build_model(spec, pil, mim, sc, fingerprint=fingerprint_digests(mz.n_obs, digests),
                         n_rows=n_rows, source=None if _is_dask_frame(data) else str(data))
     return PartitionedResult(spec=spec, pillars=pil.pillars, mimic=res, rsm=rsm, model=model,

@@ -301,6 +301,10 @@ def load_spec(spec: str | Path | Mapping[str, Any] | Spec) -> Spec:
         except tomllib.TOMLDecodeError as exc:
             raise SpecError(f"{path}: not valid TOML: {exc}") from exc
         except UnicodeDecodeError as exc:
+            head = path.read_bytes()[:2]
+            if head in (b"\xff\xfe", b"\xfe\xff"):  # Notepad's "Unicode" is UTF-16
+                raise SpecError(f"{path}: saved as UTF-16; save the spec as UTF-8 (in "
+                                "Notepad: Save As, Encoding UTF-8)") from None
             raise SpecError(f"{path}: not a UTF-8 text file: {exc}") from exc
         return _from_dict(table, path)
     raise SpecError(

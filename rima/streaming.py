@@ -195,46 +195,47 @@ def _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes=None)
                        classes=classes)
 
 
-def _csv_ready(table):
-    """Booleans as True/False, the one style every CSV rima writes uses (pandas')."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    cols = []
-    for col in table.columns:
-        if pa.types.is_boolean(col.type):
-            col = pc.if_else(col, pa.scalar("True"), pa.scalar("False"))
-        cols.append(col)
-    return pa.Table.from_arrays(cols, names=table.column_names)
-
-
 class _Writer:
-    """Incremental CSV/TSV or Parquet writer with one `write_table` / `close` interface."""
+    """Incremental CSV/TSV or Parquet writer with one `write_table` / `close` interface.
 
-    def __init__(self, dst: Path, fmt: str, schema):
+    CSV and TSV batches are written by pandas' `to_csv`, the writer of the in-memory
+    path (`rima.io.write_table`), so a streamed file has the same bytes as one scored in
+    memory: the same quoting (only where a field needs it), floats, booleans and empty
+    cells. Arrow's CSV writer quotes every text field."""
+
+    def __init__(self, dst: Path, fmt: str, schema, carried=()):
         import pyarrow as pa
-        import pyarrow.csv as pcsv
         import pyarrow.parquet as pq
 
         self._sink = None
+        self._carried = list(carried)  # id and kept columns (whole numbers as integers)
         self._csv = fmt != "parquet"
-        if self._csv:
-            schema = _csv_ready(schema.empty_table()).schema
         if fmt == "parquet":
             # dictionary pages only where they pay (ids and scores are nearly all distinct)
             self._w = pq.ParquetWriter(dst, schema, use_dictionary=["status"])
         else:
             self._sink = pa.output_stream(dst, compression="detect")
-            opts = pcsv.WriteOptions(delimiter="\t" if fmt == "tsv" else ",")
-            self._w = pcsv.CSVWriter(self._sink, schema, write_options=opts)
+            self._sep = "\t" if fmt == "tsv" else ","
+            self._header = True
 
     def write_table(self, table):
-        self._w.write_table(_csv_ready(table) if self._csv else table)
+        if not self._csv:
+            self._w.write_table(table)
+            return
+        from rima.io import whole_numbers_as_integers
+
+        df = table.to_pandas()
+        for c in self._carried:
+            df[c] = whole_numbers_as_integers(df[c])
+        text = df.to_csv(sep=self._sep, index=False, header=self._header)
+        self._header = False
+        self._sink.write(text.encode("utf-8"))
 
     def close(self):
-        self._w.close()
         if self._sink is not None:
             self._sink.close()
+        else:
+            self._w.close()
 
 
 def score_file(model: FittedModel | str | Path, src: str | Path, dst: str | Path,
@@ -288,8 +289,10 @@ def score_file(model: FittedModel | str | Path, src: str | Path, dst: str | Path
         raise DataError(f"batch_rows = {batch_rows}: give a positive number of rows")
     fin, fout = _kind(src), _kind(dst)
     keep = [c for c in keep if c not in model.required_columns]
-    if dst.parent and not dst.parent.exists():
-        dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.parent.is_dir():
+        from rima.io import writable_dir
+
+        writable_dir(dst.parent)
     # same extension, so the writer picks the same format and compression
     tmp = dst.with_name(f".partial-{os.getpid()}-{dst.name}")
     try:
@@ -345,7 +348,7 @@ def _score_into(model, src, fin, dst, fout, batch_rows, keep, progress, classes,
                 summary.bad_cells.extend(bad[:max(room, 0)])
             table = _output_table(model, rb, keep, P, rci, rci100, codes, reasons, classes)
             if writer is None:
-                writer = _Writer(dst, fout, table.schema)
+                writer = _Writer(dst, fout, table.schema, carried=[model.id, *keep])
                 schema = table.schema
             elif table.schema != schema:
                 try:

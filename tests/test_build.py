@@ -463,3 +463,94 @@ def test_missing_codes_in_text_columns_of_the_head():
     r = build(bspec, {"households": households(2), "roster": roster})
     assert r.table["hsex"].iloc[0] == "female" and pd.isna(r.table["hsex"].iloc[1])
     assert r.report["hsex"].iloc[1] == "head's sex missing in roster.sex"
+
+
+def test_missing_codes_in_numeric_columns_of_long_modules():
+    # declared codes in stored integer and float columns of the roster, the livestock
+    # and the money modules build as if the cells were empty (NaN), which the pandas
+    # reference tests above pin down; only the listed cell values keep the code
+    rng = np.random.default_rng(3)
+    n = 40
+    ids = np.arange(1, n + 1)
+    roster = pd.DataFrame({"hhid": np.repeat(ids, 3), "relation": np.tile([1, 2, 3], n),
+                           "age": rng.integers(0, 90, 3 * n),
+                           "sex": np.tile(["male", "female", "female"], n),
+                           "education": rng.integers(0, 16, 3 * n).astype(float)})
+    livestock = pd.DataFrame({"hhid": np.repeat(ids, 2), "species": np.tile(["sheep", "goat"], n),
+                              "start": rng.integers(1, 50, 2 * n), "lost": rng.integers(0, 2, 2 * n)})
+    spend = pd.DataFrame({"hhid": np.repeat(ids, 2), "amount": rng.gamma(2.0, 50.0, 2 * n)})
+    own = pd.DataFrame({"hhid": ids, "quantity": rng.integers(0, 9, n),
+                        "unit_value": rng.gamma(2.0, 10.0, n)})
+    income = pd.DataFrame({"hhid": np.repeat(ids, 2),
+                           "source": np.tile(["livestock_sales", "wages"], n),
+                           "amount": rng.gamma(2.0, 100.0, 2 * n)})
+    cells = [(roster, "age", [0, 4, 7]), (roster, "relation", [9]),
+             (roster, "education", [3, 10]), (livestock, "start", [5]),
+             (livestock, "lost", [8]), (spend, "amount", [2]), (own, "quantity", [6]),
+             (own, "unit_value", [11]), (income, "amount", [12, 13])]
+    coded = {k: v.copy() for k, v in (("roster", roster), ("livestock", livestock),
+                                      ("expenditure", spend), ("own_production", own),
+                                      ("income", income))}
+    blank = {k: v.copy() for k, v in coded.items()}
+    names = {id(roster): "roster", id(livestock): "livestock", id(spend): "expenditure",
+             id(own): "own_production", id(income): "income"}
+    for frame, col, rows in cells:
+        name = names[id(frame)]
+        for j, r in enumerate(rows):
+            coded[name].loc[r, col] = -99 if j % 2 == 0 else -98
+        blank[name][col] = blank[name][col].astype(float)
+        blank[name].loc[rows, col] = np.nan
+    assert coded["roster"]["age"].dtype.kind == "i"  # the codes sit in integer columns
+    recipes = {"size": {"recipe": "household_size"}, "ae": {"recipe": "adult_equivalents"},
+               "dep": {"recipe": "dependency_ratio"}, "hage": {"recipe": "head_age"},
+               "hedu": {"recipe": "head_education"},
+               "edu": {"recipe": "max_adult_education"},
+               "herd": {"recipe": "herd", "count_column": "start"},
+               "loss": {"recipe": "dzud_loss", "count_column": "start", "lost_column": "lost"},
+               "food": {"recipe": "money_per_ae", "source": "expenditure",
+                        "amount_column": "amount", "own_source": "own_production", "ae": "ae"},
+               "nls": {"recipe": "nonlivestock_income_share", "source": "income",
+                       "livestock": ["livestock_sales"]}}
+    out = []
+    for frames, codes in ((coded, [-99, -98]), (blank, [])):
+        errors = []
+        bspec = parse_build({"households": "x", **{k: "x" for k in frames},
+                             "missing_codes": codes}, recipes, None, errors)
+        assert not errors, errors
+        out.append(build(bspec, {"households": households(n), **frames}))
+    got, want = out
+    pd.testing.assert_frame_equal(got.table, want.table)
+    pd.testing.assert_frame_equal(got.report, want.report)
+    cols = ["variable", "status", "module", "column", "household", "row", "message"]
+    pd.testing.assert_frame_equal(got.issues[cols], want.issues[cols])
+    assert (got.report["size"] == "ok").all()
+    assert got.report["hage"].iloc[0] == "head's age missing in roster.age"
+    assert got.report["hedu"].iloc[1] == "head's education missing in roster.education"
+    assert len(got.issues) > len(cells)
+
+
+def test_head_sex_from_a_categorical_column_equals_the_text_column():
+    # a categorical sex column (Stata value labels, Parquet dictionaries) gives the same
+    # heads' labels, missing cells and declared codes as the same column as text
+    sex = ["female", "male", None, "-99", "male", "female", "male"]
+    roster = pd.DataFrame({"hhid": [1, 1, 2, 3, 4, 5, 5], "relation": [1, 2, 1, 1, 1, 2, 1],
+                           "age": [40, 39, 50, 60, 30, 20, 45], "sex": sex})
+    out = []
+    for col in (pd.Series(sex, dtype=object), pd.Categorical(sex)):
+        errors = []
+        bspec = parse_build({"households": "x", "roster": "x", "missing_codes": [-99]},
+                            {"hsex": {"recipe": "head_sex"}}, None, errors)
+        out.append(build(bspec, {"households": households(6),
+                                 "roster": roster.assign(sex=col)}))
+    cat, text = out
+    want = ["female", None, None, "male", "male", None]
+    assert [None if pd.isna(v) else v for v in text.table["hsex"]] == want
+    pd.testing.assert_frame_equal(cat.table, text.table)
+    pd.testing.assert_frame_equal(cat.report, text.report)
+    pd.testing.assert_frame_equal(cat.issues, text.issues)
+
+
+def test_a_variable_cannot_take_the_report_status_column_name():
+    roster = pd.DataFrame({"hhid": [1], "relation": [1], "age": [30]})
+    with pytest.raises(SpecError, match="build_status is the report's column"):
+        run({"build_status": {"recipe": "household_size"}}, households(1), roster=roster)

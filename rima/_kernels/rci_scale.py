@@ -50,6 +50,17 @@ def training_range(rci, rows):
     return scored, mn, mx
 
 
+def is_finite_number(x) -> bool:
+    """A JSON or TOML value that is a finite number (not a bool, not an integer beyond
+    float64's range, which `math.isfinite` cannot even convert)."""
+    if not isinstance(x, (int, float)) or isinstance(x, bool):
+        return False
+    try:
+        return math.isfinite(x)
+    except OverflowError:
+        return False
+
+
 def scale_problem(lo, hi):
     """Why (lo, hi) cannot be an RCI_100 scale (a sentence), or None when it can: the one
     rule for the spec's fixed `rci_100` and a model file's `rci_100_scale`.
@@ -58,8 +69,7 @@ def scale_problem(lo, hi):
     width positive and not vanishing next to the ends (a width of 5e-324 or a range of
     [-1e308, 1e308] gives inf or NaN for every household).
     """
-    numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (lo, hi))
-    if not numbers or not all(math.isfinite(x) for x in (lo, hi)):
+    if not all(is_finite_number(x) for x in (lo, hi)):
         return f"the ends must be finite numbers, got [{lo!r}, {hi!r}]"
     width = float(hi) - float(lo)
     if not math.isfinite(width):

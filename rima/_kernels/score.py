@@ -269,16 +269,23 @@ def predict_rci(P, Y, ymean, ysd, icpt, cx, cy, lo, hi, out=None):
     return rci, r100
 
 
-def scale_rci(rci, r100, rows, scale=None):
+def scale_rci(rci, r100, rows, scale=None, range_rows=None):
     """Finish the fitted RCI in place: scored = rows & finite RCI; RCI_100 from the range
     (lo, hi) = `scale`, or the min and max of the scored RCI; NaN in both for the other
     rows. Returns (scored, lo, hi). RCI_100 is the kernel's own affine map (same bits as a
-    loaded model computes with that range)."""
-    scored, lo, hi = training_range(np.asarray(rci, dtype=_F),
-                                    np.ascontiguousarray(rows, dtype=np.bool_))
+    loaded model computes with that range).
+
+    With `range_rows` (the estimation sample, when it differs from the scored rows) the
+    min and max are those of range_rows & finite RCI, returned fourth: (scored, lo, hi,
+    in_range)."""
+    rci = np.asarray(rci, dtype=_F)
+    scored, lo, hi = training_range(rci, np.ascontiguousarray(rows, dtype=np.bool_))
+    if range_rows is not None:
+        in_range, lo, hi = training_range(rci, np.ascontiguousarray(range_rows,
+                                                                    dtype=np.bool_))
     lo, hi = choose_range(lo, hi, scale)
     _rescale(rci, r100, scored, lo, hi)
-    return scored, lo, hi
+    return (scored, lo, hi) if range_rows is None else (scored, lo, hi, in_range)
 
 
 def rci_100_scale(rci, lo, hi):

@@ -93,6 +93,9 @@ class BuildContext:
         self.status: dict[str, st.VariableStatus] = {}
         self.fitted: dict[str, dict] = {}
         self.cache: dict = {}
+        # text variables held as (labels, index of each household's label or -1), so
+        # that the table's text column is one take from the labels
+        self.text: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._base = []
         for mask, kind, msg in ((self.index.missing, st.MISSING_KEY, "household without an id"),
                                 (self.index.duplicate, st.DUPLICATE_HOUSEHOLD,
@@ -165,14 +168,25 @@ class BuildContext:
             if key not in self.cache:
                 X = np.empty((len(columns), self.n))
                 for j, c in enumerate(columns):
-                    X[j] = mod.number(c, where, vs.name)
+                    mod.number_into(c, X[j], where, vs.name)
                 self.cache[key] = X
             if "arange" not in self.cache:
                 self.cache["arange"] = np.arange(self.n)
             return self.cache[key], self.cache["arange"], mod
+        pos = self._wide_rows(mod, vs)
+        X = np.full((len(columns), self.n), np.nan)
+        have = np.flatnonzero(pos >= 0)
+        for j, c in enumerate(columns):
+            X[j, have] = mod.number(c, where, vs.name)[pos[have]]
+        return X, pos, mod
+
+    def _wide_rows(self, mod: Module, vs: st.VariableStatus) -> np.ndarray:
+        """The module row of each household (-1: none) of a module that is not aligned
+        with the household table; households without a row or with several are flagged."""
         pos, rows = mod.household_rows(self.n)
-        none = pos < 0
         if not mod.main:
+            source = mod.name
+            none = pos < 0
             vs.flag(none, f"{st.NO_ROW} {source}")
             self._household_issue(vs.name, st.NO_ROW, source, "", none,
                                   f"household has no row in {source}")
@@ -180,11 +194,47 @@ class BuildContext:
             vs.flag(dup, f"{st.DUPLICATE_ROWS} {source}")
             self._household_issue(vs.name, st.DUPLICATE_ROWS, source, "", dup,
                                   f"household has {'several'} rows in {source}")
-        X = np.full((len(columns), self.n), np.nan)
-        have = np.flatnonzero(~none)
-        for j, c in enumerate(columns):
-            X[j, have] = mod.number(c, where, vs.name)[pos[have]]
-        return X, pos, mod
+        return pos
+
+    def wide_sum(self, source: str, columns, weights, vs: st.VariableStatus, where: str,
+                 kind: int = 0, top: float = 0.0):
+        """Weighted sum of `columns` per household without a (k, n) matrix: (sum, NaN
+        where a value is missing or the household has no row; counts (k, 3) of the
+        cells the checks of `kind` flag, as `wide_counts`; pos, the module row of each
+        household or -1; module). One pass per column over its stored values, in
+        column order; kept for other variables summing the same columns."""
+        from rima._kernels.build import wide_add
+
+        mod = self.module(source)
+        for c in columns:
+            mod.require(c, where)
+        aligned = mod.aligned(self.n)
+        if aligned:
+            if "arange" not in self.cache:
+                self.cache["arange"] = np.arange(self.n)
+            pos = self.cache["arange"]
+        else:
+            pos = self._wide_rows(mod, vs)
+        key = ("wide_sum", source, tuple(columns), tuple(map(float, weights)), kind,
+               float(top))
+        if key not in self.cache:
+            total = np.zeros(self.n)
+            counts = np.zeros((len(columns), 3), dtype=np.int64)
+            for j, c in enumerate(columns):
+                x, miss = mod.values(c, where, vs.name)
+                wide_add(total, x, miss, pos, aligned, float(weights[j]), kind, float(top),
+                         counts[j])
+            self.cache[key] = (total, counts)
+        total, counts = self.cache[key]
+        return total, counts, pos, mod
+
+    def wide_column(self, mod: Module, pos, column: str, where: str) -> np.ndarray:
+        """One column's value per household (NaN where missing or no row), for listing
+        its bad cells."""
+        x = np.full(self.n, np.nan)
+        have = np.flatnonzero(pos >= 0)
+        x[have] = mod.number(column, where)[pos[have]]
+        return x
 
     def flag_cells(self, vs, mod: Module, column: str, bad_hh: np.ndarray, x, pos,
                    kind: str, message: str) -> None:
@@ -244,6 +294,9 @@ def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
     from rima.build.recipes import RECIPE_FUNCTIONS
 
     for r in bspec.recipes:
+        if r.variable == "build_status":
+            raise SpecError(f"[build.{r.variable}]: build_status is the report's column of "
+                            "each household's overall status; choose another name")
         if r.variable in ctx.households.columns:
             raise SpecError(f"[build.{r.variable}]: {r.variable!r} is already a column of the "
                             f"household table {bspec.main}; choose another name")
@@ -269,30 +322,47 @@ def _blank_bad(values, ok):
 
 
 def _result(ctx: BuildContext, bspec: BuildSpec) -> BuildResult:
+    from rima._kernels.build import first_status
+
     table = ctx.households
-    report = pd.DataFrame({ctx.key: ctx.ids})
     # overall status: the first variable's reason, as codes into "variable: reason" labels
     overall = np.zeros(ctx.n, dtype=np.int32)
     labels = [st.OK]
     built = {}
+    columns = {}
     for r in bspec.recipes:
         v = r.variable
         built[v] = ctx.built[v]
         vs = ctx.status[v]
-        report[v] = vs.strings()
-        bad = (vs.codes > 0) & (overall == 0)
-        if bad.any():
-            base = len(labels) - 1
+        columns[v] = vs.strings()
+        if vs.reasons and first_status(overall, vs.codes, len(labels) - 1):
             labels.extend(f"{v}: {reason}" for reason in vs.reasons)
-            overall[bad] = base + vs.codes[bad]
     # one Series per variable: concatenating them keeps each array as it is (no 2-D block)
-    table = pd.concat([table, *(pd.Series(v, name=k, index=table.index, copy=False)
-                                for k, v in built.items())], axis=1)
-    report.insert(1, "build_status", pd.Categorical.from_codes(overall, categories=labels))
+    table = pd.concat([table, *(_column(ctx, k, v, table.index) for k, v in built.items())],
+                      axis=1)
+    report = pd.DataFrame({ctx.key: ctx.ids,
+                           "build_status": pd.Categorical.from_codes(overall, categories=labels),
+                           **columns})
     issues = ctx.issues.frame()
     spec = bspec.with_fitted(ctx.fitted) if ctx.fitted else bspec
     return BuildResult(table=table, report=report, issues=issues, spec=spec,
                        variables=bspec.variables, id=ctx.key, fitted=dict(ctx.fitted))
+
+
+def _column(ctx: BuildContext, name: str, values, index) -> pd.Series:
+    """A built variable as a column of the table; a text variable held as labels and
+    codes is taken from its labels (the text column pandas makes of the values, without
+    converting each household's text)."""
+    if name in ctx.text:
+        labels, idx = ctx.text[name]
+        idx = np.where(ctx.status[name].ok, idx, -1)
+        named = [v for v in labels if v is not None]
+        if (idx >= 0).any() and all(isinstance(v, str) for v in named):
+            dtype = pd.Series(np.array(named[:1], dtype=object)).dtype  # pandas' text type
+            if isinstance(dtype, pd.StringDtype):
+                text = pd.array(labels, dtype=dtype).take(idx, allow_fill=True)
+                return pd.Series(text, name=name, index=index)
+    return pd.Series(values, name=name, index=index, copy=False)
 
 
 def _build_spec(spec) -> BuildSpec:

@@ -31,7 +31,7 @@ class HouseholdIndex:
         missing = ids.isna().to_numpy()
         self.missing = missing
         self.duplicate = np.zeros(self.n, dtype=bool)
-        if keys is not None and ok.all() and self.n:
+        if keys is not None and (ok is None or ok.all()) and self.n:
             from rima._kernels.build import DENSE_SPAN_FACTOR, dense_table
 
             lo, hi = int(keys.min()), int(keys.max())
@@ -59,20 +59,22 @@ class HouseholdIndex:
                 from rima._kernels.build import dense_lookup
 
                 lo, table = self._dense
-                return dense_lookup(np.where(ok, k, lo - 1), lo, table)
+                out = np.empty(len(k), dtype=np.int32 if self.n < 2**31 - 1 else np.int64)
+                dense_lookup(k if ok is None else np.where(ok, k, lo - 1), lo, table, out)
+                return out
         index, pos = self._hashed()
         got = index.get_indexer(_text_or_number(keys))
         return np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)
 
 
 def _int_keys(s: pd.Series):
-    """(int64 keys, ok mask) when the ids are integers (floats without fractions count);
-    (None, None) otherwise."""
+    """(int64 keys, ok mask or None when every key is there) when the ids are integers
+    (floats without fractions count); (None, None) otherwise."""
     if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
         if s.hasnans:
             ok = s.notna().to_numpy()
             return s.fillna(0).to_numpy(dtype=np.int64), ok
-        return s.to_numpy(dtype=np.int64), np.ones(len(s), dtype=bool)
+        return s.to_numpy(dtype=np.int64), None
     if pd.api.types.is_float_dtype(s.dtype):
         x = s.to_numpy(dtype=np.float64)
         ok = np.isfinite(x)
@@ -90,14 +92,22 @@ def _text_or_number(s: pd.Series):
     return s.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v).to_numpy()
 
 
-def numeric(series: pd.Series, codes=()) -> tuple[np.ndarray, np.ndarray]:
-    """(float64 values, non-numeric mask): missing codes and Stata missing become NaN."""
+def numeric(series: pd.Series, codes=(), out=None) -> tuple[np.ndarray, np.ndarray]:
+    """(float64 values, non-numeric mask): missing codes and Stata missing become NaN.
+    `out` (float64, the column's length), when given, receives the values."""
     num_codes = [float(c) for c in codes if not isinstance(c, str)]
     text_codes = {str(c).strip() for c in codes}
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         series = series.astype(object)
         dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        from rima._kernels.build import to_float
+
+        # one pass: the conversion and the declared codes together
+        x = np.empty(len(series)) if out is None else out
+        to_float(series.to_numpy(), np.array(num_codes, dtype=np.float64), x)
+        return x, np.zeros(x.shape[0], dtype=bool)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         x = series.to_numpy(dtype=np.float64, na_value=np.nan)
         if num_codes and not x.flags.writeable:
@@ -115,6 +125,9 @@ def numeric(series: pd.Series, codes=()) -> tuple[np.ndarray, np.ndarray]:
         hit = x == c
         if hit.any():
             x[hit] = np.nan
+    if out is not None:
+        out[:] = x
+        x = out
     return x, bad
 
 
@@ -144,17 +157,22 @@ class Module:
         if key not in df.columns:
             raise SpecError(f"source {name}: no household key column {key!r}"
                             + _near(key, df.columns))
+        from rima._kernels.build import code_summary
+
         if main:
             self.codes = np.arange(self.n_rows, dtype=np.int64)
             self.codes[index.missing | index.duplicate] = -1
         else:
             self.codes = index.positions(df[key])
+        # one pass: rows left out (reported) and whether row i is household i
+        lost, self._identity = code_summary(self.codes)
+        if lost and not main:
             self._report_orphans(issues)
         self._numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._reported: set[str] = set()
         self._issues = issues
         self._wide = None
-        self._aligned = None
+        self._miss = None
 
     def _report_orphans(self, issues):
         lost = np.flatnonzero(self.codes < 0)
@@ -182,10 +200,34 @@ class Module:
 
     def number(self, column: str, where: str, variable: str = "") -> np.ndarray:
         """The column as float64 (NaN = missing); non-numeric cells are reported once."""
+        return self.number_into(column, None, where, variable)
+
+    def values(self, column: str, where: str, variable: str = ""):
+        """(values, missing codes) for a kernel: a plain numeric column as stored, with
+        the declared numeric missing codes (float64) the kernel treats as NaN; any
+        other column as `number` reads it, with no codes."""
+        from rima._kernels.build import NO_CODES
+
         self.require(column, where)
         if column not in self._numeric:
-            self._numeric[column] = numeric(self.df[column], self.missing_codes)
+            s = self.df[column]
+            if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
+                if self._miss is None:
+                    self._miss = np.array([float(c) for c in self.missing_codes
+                                            if not isinstance(c, str)], dtype=np.float64)
+                return s.to_numpy(), self._miss
+        return self.number(column, where, variable), NO_CODES
+
+    def number_into(self, column: str, out, where: str, variable: str = "") -> np.ndarray:
+        """`number`, writing the values into `out` (a float64 row of the module's length)
+        when the column has not been read yet; returns the values (out or the earlier
+        array). The values are kept for later reads: callers do not modify them."""
+        self.require(column, where)
+        if column not in self._numeric:
+            self._numeric[column] = numeric(self.df[column], self.missing_codes, out)
         x, bad = self._numeric[column]
+        if out is not None and x is not out:
+            out[:] = x
         if bad.any() and column not in self._reported:
             self._reported.add(column)
             rows = np.flatnonzero(bad)
@@ -198,10 +240,7 @@ class Module:
     def aligned(self, n_households: int) -> bool:
         """True when row i is household i's only row (a cover sheet or a wide module
         exported in household order)."""
-        if getattr(self, "_aligned", None) is None:
-            self._aligned = (self.n_rows == n_households
-                             and bool((self.codes == np.arange(self.n_rows)).all()))
-        return self._aligned
+        return self.n_rows == n_households and self._identity
 
     def household_rows(self, n_households: int):
         """(row of each household or -1, rows per household) for a one-row-per-household

@@ -49,6 +49,9 @@ ISSUE_COLUMNS = ("variable", "status", "module", "column", "household", "row", "
                  "message")
 
 
+_OK_ONLY = pd.CategoricalDtype([OK])  # the report column of a variable ok throughout
+
+
 class VariableStatus:
     """Status codes of one built variable for every household (0 = ok).
 
@@ -80,8 +83,9 @@ class VariableStatus:
         return self.codes == 0
 
     def strings(self) -> pd.Categorical:
-        cats = [OK, *self.reasons]
-        return pd.Categorical.from_codes(self.codes, categories=cats)
+        # codes are 0 .. len(reasons) by construction: no validation pass over them
+        dtype = pd.CategoricalDtype([OK, *self.reasons]) if self.reasons else _OK_ONLY
+        return pd.Categorical.from_codes(self.codes, dtype=dtype, validate=False)
 
     def first_reason(self, i: int) -> str:
         c = self.codes[i]
@@ -109,14 +113,16 @@ class IssueLog:
         m = rows.shape[0]
         if m == 0:
             return
+        # ids and cell values come from columns of any type: text ("" = none or missing)
+        # keeps every table format (Parquet, Stata) able to hold them
         self._parts.append({
             "variable": np.full(m, variable or "", dtype=object),
             "status": np.full(m, status, dtype=object),
             "module": np.full(m, module or "", dtype=object),
             "column": np.full(m, column or "", dtype=object),
-            "household": _col(households, m),
+            "household": _texts(households, m),
             "row": rows,
-            "value": _col(values, m),
+            "value": _texts(values, m),
             "message": np.full(m, message, dtype=object),
         })
 
@@ -125,10 +131,6 @@ class IssueLog:
             return pd.DataFrame({c: pd.Series(dtype=object if c != "row" else np.int64)
                                  for c in ISSUE_COLUMNS})
         cols = {c: np.concatenate([p[c] for p in self._parts]) for c in ISSUE_COLUMNS}
-        # ids and cell values come from columns of any type: text ("" = none or missing)
-        # keeps every table format (Parquet, Stata) able to hold them
-        for c in ("household", "value"):
-            cols[c] = np.array(["" if _isna(v) else _text(v) for v in cols[c]], dtype=object)
         return pd.DataFrame(cols)
 
     def __len__(self):
@@ -153,3 +155,21 @@ def _col(x, m):
         return np.full(m, x, dtype=object)
     a = np.asarray(x, dtype=object)
     return a if a.shape[0] == m else np.full(m, None, dtype=object)
+
+
+def _texts(x, m) -> np.ndarray:
+    """The text of each value ("" when missing), as `_text`: integer and float arrays
+    are converted as arrays (a build can list many issues), other values one by one."""
+    if np.ndim(x) == 0:
+        return np.full(m, "" if _isna(x) else _text(x), dtype=object)
+    a = np.asarray(x)
+    if a.shape[0] == m and a.dtype.kind in "iub":
+        return a.astype(str).astype(object)
+    if a.shape[0] == m and a.dtype.kind == "f":
+        out = np.full(m, "", dtype=object)
+        whole = np.isfinite(a) & (a == np.floor(a)) & (np.abs(a) < 2.0**62)
+        out[whole] = a[whole].astype(np.int64).astype(str)
+        rest = np.flatnonzero(~whole & ~np.isnan(a))
+        out[rest] = [_text(v) for v in a[rest]]
+        return out
+    return np.array(["" if _isna(v) else _text(v) for v in _col(x, m)], dtype=object)

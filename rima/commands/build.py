@@ -21,13 +21,19 @@ def command(spec_path, out_path, sources, as_json):
     """
     import json
 
-    from rima.build.run import build_for_spec, parse_sources, write_build
+    from rima.build.run import build_for_spec, parse_sources, report_paths, write_build
     from rima.errors import SpecError
+    from rima.io import refuse_overwrite
     from rima.spec import load_spec
 
     spec = load_spec(spec_path)
     if spec.build is None:
         raise SpecError(f"{spec_path}: no [sources] and [build] tables to build from")
+    # the table, its report and its issue list never replace the spec or a module
+    given = parse_sources(sources)
+    refuse_overwrite([out_path, *report_paths(out_path)],
+                     [spec_path, *(s.path for s in spec.build.sources.values()),
+                      *given.values()])
     _, _, result = build_for_spec(spec, None, parse_sources(sources))
     out, report, issues = write_build(result, out_path)
     if as_json:

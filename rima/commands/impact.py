@@ -71,7 +71,9 @@ def command(data, model_path, spec_path, no_model, soums_path, outcomes, treatme
     """
     from rima.analysis.impact import impact
     from rima.errors import RimaInputError
-    from rima.io import read_table
+    from rima.io import read_table, refuse_overwrite_in
+
+    refuse_overwrite_in(out_dir, ("impact_*",), [data, model_path, spec_path, soums_path])
 
     if (treatment is None) == (pilot_soums is None):
         raise click.UsageError("give exactly one of --treatment and --pilot-soums")

@@ -22,9 +22,11 @@ def command(data, out_path, sheet, force):
     from pathlib import Path
 
     from rima.errors import RimaInputError
-    from rima.io import read_table
+    from rima.io import read_table, refuse_overwrite
     from rima.starter import starter_toml
 
+    # --force replaces an older spec, never the data it is guessed from
+    refuse_overwrite([out_path], [data])
     df = read_table(data, sheet=sheet)
     text = starter_toml(df, source=Path(data).name)
     if out_path is None:

@@ -71,8 +71,12 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
                 "accounting": _accounting(counts)}
         rows_of = None
     elif raw is not None:
-        from rima.build.run import score_raw, write_build
+        from rima.build.run import report_paths, score_raw, write_build
 
+        beside = _beside(out_path)
+        refuse_overwrite([out_path, beside, *report_paths(beside)],
+                         [data, model_path, *raw[1].values(),
+                          *(s.path for s in model.spec.build.sources.values())])
         scores, built = score_raw(model, raw[1], raw[0])
         ok = scores["status"] == "ok"
         at = scores.columns.get_loc("RCI_100") + 1
@@ -108,6 +112,10 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
             click.echo(f"row {r:,}: non-numeric value {v!r} in {c} (not scored)", err=True)
     else:
         df = read_table(data, **read)
+        if not len(df):  # as the streamed path says (a header and no households)
+            from rima.errors import DataError
+
+            raise DataError(f"{data}: no data rows to score")
         _check_keep(df, keep_cols, data)
         scores = model.score(df)
         ok = scores["status"] == "ok"
@@ -115,7 +123,7 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
         scores.insert(at, "class", class_labels(classes, scores["RCI_100"], ok.to_numpy()))
         for j, c in enumerate(c for c in keep_cols if c not in scores.columns):
             scores.insert(1 + j, c, df[c].to_numpy())
-        write_table(scores, out_path)
+        write_table(_as_text_output(scores, out_path, [model.id, *keep_cols]), out_path)
         counts = scores["status"].value_counts(sort=False).to_dict()
         info = {"rows": len(scores), "scored": int(ok.sum()),
                 "out_of_range": int(scores["out_of_range"].sum()),
@@ -130,6 +138,20 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
                    f"({info['out_of_range']} outside the training range 0-100, kept); "
                    f"written to {out_path}")
         click.echo(_accounting_text(info, rows_of, max_rows))
+
+
+def _as_text_output(scores, out_path, carried):
+    """For a CSV/TSV output, the id and kept columns as the streamed writer shows them
+    (`rima.io.whole_numbers_as_integers`), so both paths write the same bytes."""
+    from rima.io import table_format, whole_numbers_as_integers
+
+    if table_format(out_path, write=True) not in ("csv", "tsv"):
+        return scores
+    out = scores.copy(deep=False)
+    for c in dict.fromkeys(carried):
+        if c in out.columns:
+            out[c] = whole_numbers_as_integers(out[c])
+    return out
 
 
 def _check_keep(df, keep_cols, data):

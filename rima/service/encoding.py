@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -57,20 +58,75 @@ def json_safe(value):
 
 
 def parse_json(body: bytes):
+    """The request body as Python values; ApiError 400 for JSON that is not valid or not
+    usable, 422 for an object that repeats a field (both parsers keep the last value
+    without a word, so a household's second "herd_su" would silently win)."""
     def _reject(constant):
         raise ValueError(f"{constant} is not a JSON number; send null for a missing value")
 
-    if orjson is not None:
+    # orjson reads an integer beyond 64 bits as a float, rounding it (an id of 22 digits
+    # would come back changed): such bodies go to the stdlib parser, which keeps it exact
+    if orjson is not None and not _LONG_INTEGER.search(body):
         try:
-            return orjson.loads(body)  # strict JSON, several times faster than json
+            value = orjson.loads(body)  # strict JSON, several times faster than json
         except orjson.JSONDecodeError:
             pass  # parse again below for the stdlib's clearer message
+        else:
+            # a repeated field leaves fewer keys than the body spells out ("name":): only
+            # then is the body parsed again to find it (text holding '":' may also send it
+            # there, harmlessly)
+            if len(_KEY_COLON.findall(body)) > _count_keys(value):
+                _stdlib_parse(body, _reject)
+            return value
+    return _stdlib_parse(body, _reject)
+
+
+_KEY_COLON = re.compile(rb'"\s*:')
+_LONG_INTEGER = re.compile(rb"\d{20}")
+
+
+def _count_keys(value) -> int:
+    n = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, dict):
+            n += len(v)
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return n
+
+
+def _stdlib_parse(body, reject):
+    seen = [0]
+
+    def unique(pairs):
+        seen[0] += 1
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) < len(keys):
+            dup = next(k for i, k in enumerate(keys) if k in keys[:i])
+            pos = [i + 1 for i, k in enumerate(keys) if k == dup]
+            times = "twice" if len(pos) == 2 else f"{len(pos)} times"
+            raise _RepeatedField(
+                f"field {dup!r} appears {times} (fields {', '.join(map(str, pos[:-1]))} "
+                f"and {pos[-1]}) in JSON object {seen[0]} (household {seen[0]} of a plain "
+                "array); send each field once, rima will not guess which value is meant")
+        return dict(pairs)
+
     try:
-        return json.loads(body, parse_constant=_reject, parse_float=_finite_float)
+        return json.loads(body, parse_constant=reject, parse_float=_finite_float,
+                          object_pairs_hook=unique)
+    except _RepeatedField as exc:
+        raise ApiError(422, str(exc)) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
     except RecursionError:
         raise ApiError(400, "the body is not usable JSON: it is nested too deeply") from None
+
+
+class _RepeatedField(Exception):
+    pass
 
 
 def _finite_float(text: str) -> float:

@@ -193,13 +193,21 @@ def households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Dat
                 f"field {name!r} is missing from {where}; send null for a missing value"
                 f"{_near(name, rows)}",
             ))
+    numeric = set(model.spec.numeric_columns)
+    for name in required:
+        if name in numeric:
+            continue
+        # pandas would turn an id beyond 64 bits into a float and round it
+        long = [i for i, row in enumerate(rows, 1)
+                if isinstance(row, dict) and not _fits_int64(row.get(name))]
+        if long:
+            errors.append(_text_field_error(name, long))
     if errors:
         raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
     try:
         df = pd.DataFrame.from_records(rows, columns=required)
     except (OverflowError, RecursionError, ValueError) as exc:
         raise ApiError(422, f"the households cannot be read as a table: {exc}") from None
-    numeric = set(model.spec.numeric_columns)
     for name in required:
         col = df[name]
         if name in numeric:
@@ -224,15 +232,17 @@ def households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Dat
             bad = [i for i, v in enumerate(col.tolist(), 1)
                    if isinstance(v, (dict, list, bool)) or not _fits_int64(v)]
             if bad:
-                errors.append(item_error(
-                    name, bad,
-                    f"field {name!r} must be a string, a number (integers of at most 64 bits; "
-                    f"send longer ones as text) or null; row(s) {rows_text(bad)}",
-                ))
+                errors.append(_text_field_error(name, bad))
     if errors:
         raise ApiError(422, errors[0]["message"], errors[:MAX_LISTED_ERRORS])
     _check_frame(df, model)
     return df
+
+
+def _text_field_error(name, rows) -> dict:
+    return item_error(name, rows,
+                      f"field {name!r} must be a string, a number (integers of at most 64 "
+                      f"bits; send longer ones as text) or null; row(s) {rows_text(rows)}")
 
 
 def _is_number_or_null(v) -> bool:

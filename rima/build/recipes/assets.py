@@ -24,10 +24,14 @@ def _items(ctx, recipe, vs):
     if o["source"] is None:
         X = np.vstack([ctx.value(c, vs, where) for c in cols]) if cols else np.empty((0, ctx.n))
         return X, cols
+    from rima._kernels.build import wide_counts
+
     X, pos, mod = ctx.wide(o["source"], cols, vs, where)
+    missing = wide_counts(X, pos, 0, 0.0)[:, 0]
     for j, c in enumerate(cols):
-        ctx.flag_cells(vs, mod, c, np.isnan(X[j]), X[j], pos, st.MISSING_VALUE,
-                       f"missing value in {mod.name}.{c}")
+        if missing[j]:
+            ctx.flag_cells(vs, mod, c, np.isnan(X[j]), X[j], pos, st.MISSING_VALUE,
+                           f"missing value in {mod.name}.{c}")
     return X, cols
 
 

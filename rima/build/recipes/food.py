@@ -41,18 +41,26 @@ def weights_of(recipe, defaults) -> dict[str, float]:
     return {g: float(given.get(g, w)) for g, w in defaults.items()}
 
 
-def _items(ctx, recipe, vs, items, kind):
-    """(X (k, n), columns, module) with missing and out-of-range cells flagged;
-    kind "days" (whole days 0..max_days) or "binary" (0/1)."""
+def _score(ctx, recipe, vs, items, kind, weights=None):
+    """Weighted sum of the items' columns per household (all weights 1 when None), with
+    missing and out-of-range cells flagged; kind "days" (whole days 0..max_days) or
+    "binary" (0/1). A missing item makes the sum NaN; that household is flagged and
+    blanked anyway."""
     cols = item_columns(recipe, items)
     where = f"[build.{recipe.variable}]"
-    X, pos, mod = ctx.wide(recipe.options["source"], list(cols.values()), vs, where)
+    top = float(recipe.options["max_days"]) if kind == "days" else 1.0
+    w = [1.0] * len(cols) if weights is None else [weights[g] for g in cols]
+    # one pass per column sums and counts the bad cells; only the columns holding some
+    # are listed cell by cell
+    total, counts, pos, mod = ctx.wide_sum(recipe.options["source"], list(cols.values()), w,
+                                           vs, where, 1 if kind == "days" else 2, top)
     for j, (item, col) in enumerate(cols.items()):
-        x = X[j]
+        if not counts[j, :2].any():
+            continue
+        x = ctx.wide_column(mod, pos, col, where)
         ctx.flag_cells(vs, mod, col, np.isnan(x), x, pos, st.MISSING_VALUE,
                        f"missing value for {item} ({mod.name}.{col})")
         if kind == "days":
-            top = float(recipe.options["max_days"])
             bad = ((x < 0) | (x > top) | (x != np.round(x))) & ~np.isnan(x)
             ctx.flag_cells(vs, mod, col, bad, x, pos, st.OUT_OF_RANGE,
                            f"days out of range 0-{top:g} for {item} ({mod.name}.{col})")
@@ -60,14 +68,12 @@ def _items(ctx, recipe, vs, items, kind):
             bad = (x != 0) & (x != 1) & ~np.isnan(x)
             ctx.flag_cells(vs, mod, col, bad, x, pos, st.NOT_BINARY,
                            f"{item} not 0/1 ({mod.name}.{col})")
-    return X
+    return total
 
 
 def fcs(ctx, recipe, vs):
-    w = weights_of(recipe, FCS_WEIGHTS)
-    X = _items(ctx, recipe, vs, tuple(FCS_WEIGHTS), "days")
-    # a missing item makes the sum NaN; that household is flagged and blanked anyway
-    score = np.asarray(list(w.values())) @ X
+    score = _score(ctx, recipe, vs, tuple(FCS_WEIGHTS), "days",
+                   weights_of(recipe, FCS_WEIGHTS))
     if recipe.options["output"] == "score":
         return score
     lo, hi = map(float, recipe.options["thresholds"])
@@ -78,14 +84,12 @@ def fcs(ctx, recipe, vs):
 
 
 def hdds(ctx, recipe, vs):
-    X = _items(ctx, recipe, vs, HDDS_GROUPS, "binary")
-    return X.sum(axis=0)
+    return _score(ctx, recipe, vs, HDDS_GROUPS, "binary")
 
 
 def rcsi(ctx, recipe, vs):
-    w = weights_of(recipe, RCSI_WEIGHTS)
-    X = _items(ctx, recipe, vs, tuple(RCSI_WEIGHTS), "days")
-    return np.asarray(list(w.values())) @ X
+    return _score(ctx, recipe, vs, tuple(RCSI_WEIGHTS), "days",
+                  weights_of(recipe, RCSI_WEIGHTS))
 
 
 def fies(ctx, recipe, vs):
@@ -94,8 +98,7 @@ def fies(ctx, recipe, vs):
     items = tuple(FIES_ITEMS) if len(cols) == len(FIES_ITEMS) else tuple(
         f"item{j + 1}" for j in range(len(cols)))
     r = _Override(recipe, {"columns": list(cols)})
-    X = _items(ctx, r, vs, items, "binary")
-    return X.sum(axis=0)
+    return _score(ctx, r, vs, items, "binary")
 
 
 class _Override:

@@ -50,13 +50,15 @@ def species_table(recipe) -> tuple[tuple[str, ...], np.ndarray, dict[str, int]]:
 
 
 def _species_codes(series: pd.Series, lookup) -> tuple[np.ndarray, np.ndarray]:
-    """Species index of each row (-1 unknown, -2 missing) and the text of each row's name."""
+    """(codes, m): each row's code among the distinct names (-1 missing) and the species
+    index of each name (-1 unknown) followed by -2 (missing), so that a row's species is
+    m[code] (m[-1] = -2 for a missing name); each distinct name is normalised once."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes, cats = series.cat.codes.to_numpy(), series.cat.categories
     else:
         codes, cats = pd.factorize(series, use_na_sentinel=True)
     m = np.array([lookup.get(normalise(c), -1) for c in cats] + [-2], dtype=np.int64)
-    return m[np.where(codes < 0, len(cats), codes)], codes
+    return codes, m
 
 
 def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
@@ -70,11 +72,16 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     names, units, lookup = species_table(recipe)
+    from rima._kernels.build import units_pass, wide_counts
+
     if o["layout"] == "wide":
         out = []
         for cols in count_columns:
             X, pos, mod = ctx.wide(o["source"], list(cols.values()), vs, where)
+            counts = wide_counts(X, pos, 0, 0.0)
             for j, (sp, col) in enumerate(cols.items()):
+                if not (counts[j, 0] or counts[j, 2]):
+                    continue
                 x = X[j]
                 ctx.flag_cells(vs, mod, col, np.isnan(x), x, pos, st.MISSING_VALUE,
                                f"missing {sp} count ({mod.name}.{col})")
@@ -83,26 +90,26 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
             w = np.array([units[names.index(sp)] for sp in cols])
             out.append(w @ X)
         return out
-    from rima._kernels.build import units_pass
-
     mod = ctx.module(o["source"])
     mod.require(o["species_column"], where)
     key = ("species", o["source"], o["species_column"], tuple(lookup.items()))
     if key not in ctx.cache:
-        ctx.cache[key] = _species_codes(mod.df[o["species_column"]], lookup)[0]
-    sp = ctx.cache[key]
+        ctx.cache[key] = _species_codes(mod.df[o["species_column"]], lookup)
+    sp_codes, sp_map = ctx.cache[key]
     codes = mod.codes if rows_mask is None else np.where(rows_mask, mod.codes, -1)
     out = []
     for col in count_columns:
-        x = mod.number(col, where, vs.name)
+        x, miss = mod.values(col, where, vs.name)
         key_col = ("herd_sum", o["source"], col, key, tuple(units), o.get("round_column"),
                    tag)
         if key_col not in ctx.cache:
             # one pass: the units of each row's species summed by household, and the
             # rows that cannot be counted (found row by row below only if there are any)
-            ctx.cache[key_col] = units_pass(codes, ctx.n, sp, x, units)
+            ctx.cache[key_col] = units_pass(codes, ctx.n, sp_codes, sp_map, x, miss, units)
         total, bad = ctx.cache[key_col]
         if bad.any():
+            sp = sp_map[sp_codes]  # a missing name's code -1 takes the last: -2
+            x = mod.number(col, where, vs.name)
             use = codes >= 0
             spc = o["species_column"]
             ctx.flag_rows(vs, mod, spc, use & (sp == -1), st.UNKNOWN_SPECIES,

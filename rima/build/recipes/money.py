@@ -18,27 +18,44 @@ def _columns(x) -> list[str]:
     return [x] if isinstance(x, str) else [str(c) for c in x]
 
 
+def _amounts(ctx, vs, mod, col, where):
+    """(values, missing codes) of an amount column (`Module.values`), with the households
+    of rows with a missing or negative amount flagged (after one pass finding whether
+    there are any)."""
+    from rima._kernels.build import row_counts
+
+    x, miss = mod.values(col, where, vs.name)
+    missing, negative = row_counts(mod.codes, x, miss)
+    if missing:
+        ctx.flag_rows(vs, mod, col, np.isnan(mod.number(col, where)), st.MISSING_VALUE,
+                      f"missing value in {mod.name}.{col}")
+    if negative:
+        ctx.flag_rows(vs, mod, col, mod.number(col, where) < 0, st.OUT_OF_RANGE,
+                      f"negative value in {mod.name}.{col}")
+    return x, miss
+
+
 def module_total(ctx, recipe, vs, source, columns, product=False):
     """Per household: the sum over the module's rows of the columns' values (or of their
     product, for quantity x unit value); missing and negative cells are flagged."""
-    from rima._kernels.build import group_sum
+    from rima._kernels.build import NO_CODES, group_sum, group_sum_product
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(source)
-    row_value = None
-    for col in columns:
+    xs = [_amounts(ctx, vs, mod, col, where) for col in columns]
+    # the usual one or two columns are summed straight from the module's values
+    if len(xs) == 1:
+        return group_sum(mod.codes, ctx.n, *xs[0])[0], mod
+    if len(xs) == 2 and product:
+        return group_sum_product(mod.codes, ctx.n, *xs[0], *xs[1]), mod
+    row_value = mod.number(columns[0], where, vs.name).copy()
+    for col in columns[1:]:
         x = mod.number(col, where, vs.name)
-        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
-                      f"missing value in {mod.name}.{col}")
-        ctx.flag_rows(vs, mod, col, x < 0, st.OUT_OF_RANGE,
-                      f"negative value in {mod.name}.{col}")
-        if row_value is None:
-            row_value = x.copy()
-        elif product:
+        if product:
             row_value *= x
         else:
             row_value += x
-    total, _ = group_sum(mod.codes, ctx.n, row_value)
+    total, _ = group_sum(mod.codes, ctx.n, row_value, NO_CODES)
     return total, mod
 
 
@@ -64,44 +81,34 @@ def money_per_ae(ctx, recipe, vs):
 def income_sources(ctx, recipe, vs):
     """Income sources with a positive amount (rows of a long module, or columns of a wide
     one)."""
-    from rima._kernels.build import group_sum
+    from rima._kernels.build import NO_CODES, group_sum
 
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
     count = np.zeros(mod.n_rows)
     for col in _columns(o["amount_column"]):
-        x = mod.number(col, where, vs.name)
-        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
-                      f"missing value in {mod.name}.{col}")
-        ctx.flag_rows(vs, mod, col, x < 0, st.OUT_OF_RANGE,
-                      f"negative value in {mod.name}.{col}")
-        count += x > 0
-    return group_sum(mod.codes, ctx.n, count)[0]
+        _amounts(ctx, vs, mod, col, where)
+        count += mod.number(col, where, vs.name) > 0
+    return group_sum(mod.codes, ctx.n, count, NO_CODES)[0]
 
 
 def nonlivestock_income_share(ctx, recipe, vs):
     """1 - livestock income / total income, from a long income module whose
     `source_column` names each income source; `livestock` lists the livestock ones."""
-    from rima._kernels.build import group_reduce
+    from rima._kernels.build import group_sum_split
 
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
-    x = mod.number(o["amount_column"], where, vs.name)
-    ctx.flag_rows(vs, mod, o["amount_column"], np.isnan(x), st.MISSING_VALUE,
-                  f"missing value in {mod.name}.{o['amount_column']}")
-    ctx.flag_rows(vs, mod, o["amount_column"], x < 0, st.OUT_OF_RANGE,
-                  f"negative value in {mod.name}.{o['amount_column']}")
+    x, miss = _amounts(ctx, vs, mod, o["amount_column"], where)
     mod.require(o["source_column"], where)
     from rima.build.sources import text_codes
 
     names = {str(v).strip().casefold() for v in o["livestock"]}
     is_live = text_codes(mod.df[o["source_column"]],
                          lambda v: v is not None and str(v).strip().casefold() in names)
-    V = np.vstack([x, np.where(is_live, x, 0.0)])
-    _, _, sums, *_ = group_reduce(mod.codes, ctx.n, V)
-    total, live = sums
+    total, live = group_sum_split(mod.codes, ctx.n, x, miss, is_live)
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
     return np.divide(total - live, total, out=np.full(ctx.n, np.nan), where=total > 0)

@@ -29,18 +29,23 @@ def _pass(ctx, recipe):
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
-    age = mod.number(o["age_column"], where)
+    age, age_miss = mod.values(o["age_column"], where)
     head = _head_flags(mod, o["relation_column"], o["head_code"], where)
     edu_col = o["education_column"]
-    edu = mod.number(edu_col, where) if mod.has(edu_col) else np.full(mod.n_rows, np.nan)
+    edu, edu_miss = (mod.values(edu_col, where) if mod.has(edu_col)
+                     else (np.full(mod.n_rows, np.nan), age_miss[:0]))
     lo, hi = map(float, o["working_ages"])
     ages = np.array([o["adult_age"], o["young_below"], o["old_above"], o["max_age"], lo, hi],
                     dtype=np.float64)
-    C, head_row, max_edu = roster_pass(mod.codes, ctx.n, age, head, edu, ages)
+    C, head_row, max_edu = roster_pass(mod.codes, ctx.n, age, age_miss, head, edu, edu_miss,
+                                       ages)
     # the rows behind bad-age statuses, found once for all the roster variables
-    bad_age = (age < 0) | (age > float(o["max_age"])) if C[:, BAD_AGE].any() else None
-    no_age = np.isnan(age) if C[:, NO_AGE].any() else None
-    out = {"mod": mod, "age": age, "head": head, "C": C, "head_row": head_row,
+    bad_age = no_age = None
+    if C[:, BAD_AGE].any() or C[:, NO_AGE].any():
+        x = mod.number(o["age_column"], where)
+        bad_age = (x < 0) | (x > float(o["max_age"])) if C[:, BAD_AGE].any() else None
+        no_age = np.isnan(x) if C[:, NO_AGE].any() else None
+    out = {"mod": mod, "head": head, "C": C, "head_row": head_row,
            "max_edu": max_edu, "bad_age": bad_age, "no_age": no_age}
     ctx.cache[key] = out
     return out
@@ -55,11 +60,9 @@ def _head_flags(mod, column, code, where) -> np.ndarray:
         want = code.strip().casefold()
         return text_codes(s, lambda v: -1 if v is None or pd.isna(v) else int(
             str(v).strip().casefold() == want)).astype(np.int8)
-    else:
-        x = mod.number(column, where)
-        isna = np.isnan(x)
-        eq = x == float(code)
-    return np.where(isna, -1, eq.astype(np.int8)).astype(np.int8)
+    from rima._kernels.build import head_flags
+
+    return head_flags(*mod.values(column, where), float(code))
 
 
 def _common(ctx, recipe, vs, R, ages=True):
@@ -79,8 +82,9 @@ def _head(ctx, recipe, vs, R):
     mod, C, o = R["mod"], R["C"], recipe.options
     _common(ctx, recipe, vs, R, ages=False)
     rel = o["relation_column"]
-    ctx.flag_rows(vs, mod, rel, R["head"] < 0, st.MISSING_RELATION,
-                  f"missing relation to head in {mod.name}.{rel}")
+    if C[:, NO_REL].any():
+        ctx.flag_rows(vs, mod, rel, R["head"] < 0, st.MISSING_RELATION,
+                      f"missing relation to head in {mod.name}.{rel}")
     has = C[:, MEMBERS] > 0
     ctx.flag_households(vs, has & (C[:, HEADS] == 0), st.NO_HEAD, mod.name,
                         f"no head in {mod.name}", rel)
@@ -129,26 +133,58 @@ def _head_value(ctx, recipe, vs, column, numeric):
     mod.require(column, f"[build.{recipe.variable}]")
     have = row >= 0
     if numeric:
-        x = mod.number(column, f"[build.{recipe.variable}]", vs.name)
-        out = np.full(ctx.n, np.nan)
-        out[have] = x[row[have]]
-    else:
-        # take the heads' rows first: text work on one row per household, not per person
-        taken = mod.df[column].take(row[have])
-        gone = taken.isna().to_numpy()
-        if mod.missing_codes:
-            from rima.build.sources import text_codes
+        from rima._kernels.build import take_float
 
-            declared = {str(c) for c in mod.missing_codes}
-            gone = gone | text_codes(taken, lambda v: v is not None and str(v) in declared)
-        vals = taken.to_numpy(dtype=object, copy=True)
-        vals[gone] = None
+        x, miss = mod.values(column, f"[build.{recipe.variable}]", vs.name)
+        out = np.full(ctx.n, np.nan)
+        out[have] = take_float(x, miss, row[have])
+    else:
+        src = mod.df[column]
+        if isinstance(src.dtype, pd.CategoricalDtype):
+            labels, idx = _head_labels(src, row, mod.missing_codes)
+            out = np.append(labels, None)[idx]  # -1 takes the last: None
+            ctx.text[vs.name] = (labels, idx)
+            ctx.flag_cells(vs, mod, column, have & (idx < 0), out, row, st.MISSING_VALUE,
+                           f"head's {column} missing in {mod.name}.{column}")
+            return out, R, row
+        else:
+            # the heads' rows first: text work on one row per household, not per person
+            taken = src.take(row[have])
+            gone = taken.isna().to_numpy()
+            if mod.missing_codes:
+                from rima.build.sources import text_codes
+
+                declared = {str(c) for c in mod.missing_codes}
+                gone = gone | text_codes(taken, lambda v: v is not None and str(v) in declared)
+            vals = taken.to_numpy(dtype=object, copy=True)
+            vals[gone] = None
         out = np.full(ctx.n, None, dtype=object)
         out[have] = vals
     miss = have & pd.isna(out)
     ctx.flag_cells(vs, mod, column, miss, out, row, st.MISSING_VALUE,
                    f"head's {column} missing in {mod.name}.{column}")
     return out, R, row
+
+
+def _head_labels(src, rows, missing_codes):
+    """A categorical column's labels at `rows` (-1: none) as (labels (k,) objects, None
+    for a declared missing code; idx, each row's label or -1 where none or missing):
+    each category converted once, then spread by its code."""
+    cats = src.cat.categories
+    labels = pd.Categorical.from_codes(np.arange(len(cats)), dtype=src.dtype).to_numpy(
+        dtype=object)
+    declared = {str(c) for c in missing_codes}
+    gone = np.ones(len(cats) + 1, dtype=bool)  # the last: a missing cell (code -1)
+    for j, v in enumerate(labels):
+        if pd.isna(v) or str(v) in declared:
+            labels[j] = None
+        else:
+            gone[j] = False
+    idx = np.full(len(rows), -1, dtype=np.int64)
+    have = rows >= 0
+    idx[have] = src.cat.codes.to_numpy()[rows[have]]
+    idx[gone[idx]] = -1  # gone[-1]: a missing cell
+    return labels, idx
 
 
 def head_sex(ctx, recipe, vs):
