@@ -42,9 +42,14 @@ def work(tmp_path_factory):
         [sys.executable, "-m", "rima", "fit", str(tmp / "households.dta"), "--spec",
          str(EXAMPLE / "spec.toml"), "--out", str(tmp / "cli"), "--json", "--quiet"],
         stdout=subprocess.PIPE, env=env)
+    subprocess.run([sys.executable, "-m", "rima", "simulate", "--panel", "--pilot", "--n", "600",
+                    "--out", str(tmp / "sim")], env=env, check=True, capture_output=True,
+                   timeout=600)
+    (tmp / "sim" / "households.csv").rename(tmp / "panel.csv")
+    (tmp / "sim" / "soums.csv").rename(tmp / "sim_soums.csv")
     shots = Path(os.environ.get("RIMA_APP_SHOTS") or tmp / "shots")
     shots.mkdir(parents=True, exist_ok=True)
-    return {"tmp": tmp, "cli": cli, "shots": shots}
+    return {"tmp": tmp, "cli": cli, "shots": shots, "env": env}
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +96,23 @@ def save(drv, path):
 
 
 def wait(drv, cond, timeout=60):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import (
+        NoSuchElementException,
+        StaleElementReferenceException,
+        TimeoutException,
+    )
     from selenium.webdriver.support.ui import WebDriverWait
 
     # the page rebuilds the pickers when a spec is loaded: a stale element is retried
-    return WebDriverWait(drv, timeout, poll_frequency=0.25, ignored_exceptions=(
-        NoSuchElementException, StaleElementReferenceException)).until(lambda d: cond(d))
+    try:
+        return WebDriverWait(drv, timeout, poll_frequency=0.25, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException)).until(lambda d: cond(d))
+    except TimeoutException:
+        said = drv.execute_script(
+            "return Array.from(document.querySelectorAll('p.error, #notice'))"
+            ".map((p) => p.id + ': ' + p.textContent).filter((t) => !t.endsWith(': '))")
+        raise AssertionError(f"condition not reached in {timeout} s; the page says {said}, "
+                             f"console: {drv.get_log('browser')}") from None
 
 
 def by_id(drv, i):
@@ -158,8 +174,20 @@ def test_analysis_in_the_browser_matches_the_command_line(browser, server, work)
     assert by_id(drv, "err-pillar-AST").text == ""
     shot(drv, work, "04-mapping")
 
+    # the bootstrap's progress: every value the page shows is recorded as it changes
+    by_id(drv, "n-boot").clear()
+    by_id(drv, "n-boot").send_keys("30")
+    drv.execute_script("""
+      window.seenProgress = [];
+      const note = () => window.seenProgress.push([document.getElementById('progress-bar').value,
+        document.getElementById('boot-box').hidden ? null : document.getElementById('boot-bar').value,
+        document.getElementById('boot-text').textContent]);
+      new MutationObserver(note).observe(document.getElementById('progress'),
+        {subtree: true, attributes: true, childList: true, characterData: true});""")
     click(drv, by_id(drv, "run"))
-    wait(drv, lambda d: by_id(d, "steps").text.strip() != "", timeout=60)
+    # the bootstrap's bar appears with its first replicates (and stays after the run)
+    wait(drv, lambda d: by_id(d, "boot-box").is_displayed() or by_id(d, "err-run").text,
+         timeout=WAIT_FIT)
     shot(drv, work, "05-running")
     wait(drv, lambda d: d.find_elements("id", "rci-mean")
          or by_id(d, "err-run").text, timeout=WAIT_FIT)
@@ -174,6 +202,13 @@ def test_analysis_in_the_browser_matches_the_command_line(browser, server, work)
                 for li in drv.find_elements("css selector", "#rsm-values li")}
     assert page_rsm == cli["rsm"]
     assert by_id(drv, "rci-mean").text == f"{cli['rci_100_mean']:.2f}"
+    seen = drv.execute_script("return window.seenProgress")
+    overall = [v[0] for v in seen]
+    boot = [v[1] for v in seen if v[1] is not None]
+    assert overall == sorted(overall) and overall[-1] == 100
+    assert boot == sorted(boot) and boot[-1] == 100
+    assert seen[-1][2] == EN["progress_boot"].format(done=30, total=30, pct=100)
+    assert by_id(drv, "progress-text").text.endswith("100 % done")
     shot(drv, work, "06-results")
 
     # sortable: a click on the share header orders the RSM rows by share
@@ -205,6 +240,38 @@ def test_analysis_in_the_browser_matches_the_command_line(browser, server, work)
     assert str(server.data_dir) not in by_id(drv, "s-score").text + by_id(drv, "s-analyses").text
     shot(drv, work, "08-score-and-targeting")
 
+    # the impact evaluation of a simulated pilot panel, with the model of this run
+    from selenium.webdriver.support.ui import Select
+
+    Select(by_id(drv, "an-kind")).select_by_value("impact")
+    by_id(drv, "upload-input").send_keys(str(work["tmp"] / "panel.csv") + "\n"
+                                         + str(work["tmp"] / "sim_soums.csv"))
+    wait(drv, lambda d: "sim_soums.csv" in by_id(d, "an-soums").text
+         and "panel.csv" in by_id(d, "im-panel").text)
+    assert by_id(drv, "im-treatment").is_displayed()
+    Select(by_id(drv, "im-panel")).select_by_value("panel.csv")
+    Select(by_id(drv, "an-soums")).select_by_value("sim_soums.csv")
+    for field, value in (("im-outcome", "fcs,RCI_100"), ("im-n_boot", "99"), ("im-seed", "3")):
+        by_id(drv, field).clear()
+        by_id(drv, field).send_keys(value)
+    click(drv, by_id(drv, "an-run"))
+    wait(drv, lambda d: "impact_estimates" in by_id(d, "an-results").text
+         or by_id(d, "err-analysis").text, timeout=WAIT_FIT)
+    assert by_id(drv, "err-analysis").text == ""
+    img = drv.find_element("css selector", '#an-results img[src$="impact_event_study.png"]')
+    wait(drv, lambda d: d.execute_script("return arguments[0].naturalWidth", img) > 0)
+    subprocess.run([sys.executable, "-m", "rima", "impact", str(work["tmp"] / "panel.csv"),
+                    "--model", str(work["tmp"] / "cli" / "model.json"), "--soums",
+                    str(work["tmp"] / "sim_soums.csv"), "--treatment", "topup", "--outcome",
+                    "fcs,RCI_100", "--n-boot", "99", "--seed", "3", "--out",
+                    str(work["tmp"] / "cli_impact")], env=work["env"], check=True,
+                   capture_output=True, timeout=WAIT_FIT)
+    link = drv.find_element("css selector", '#an-results a[href$="/impact_estimates.csv"]')
+    got = httpx.get(link.get_attribute("href"), cookies=cookies, timeout=60).content
+    assert got == (work["tmp"] / "cli_impact" / "impact_estimates.csv").read_bytes()
+    drv.execute_script("arguments[0].scrollIntoView()", by_id(drv, "h-analyses"))
+    shot(drv, work, "12-impact")
+
 
 def test_bad_file_shows_its_message(browser, server, work):
     drv = browser
@@ -216,8 +283,12 @@ def test_bad_file_shows_its_message(browser, server, work):
 
 
 def test_phone_width_has_no_horizontal_overflow(browser, server, work):
+    from selenium.webdriver.support.ui import Select
+
     drv = browser
     with_data(drv, server, work)
+    Select(by_id(drv, "an-kind")).select_by_value("impact")  # the widest form is shown too
+    drv.execute_script("document.getElementById('options').open = true")
     drv.set_window_size(420, 900)
     try:
         wide = drv.execute_script(
@@ -237,6 +308,10 @@ def test_every_control_has_a_label_and_takes_the_keyboard(browser, server, work)
     summary = drv.find_element("css selector", "#options summary")
     summary.send_keys(Keys.ENTER)
     assert drv.find_element("id", "options").get_attribute("open") is not None
+    from selenium.webdriver.support.ui import Select
+
+    Select(by_id(drv, "an-kind")).select_by_value("impact")  # its form's controls too
+    assert by_id(drv, "im-n_boot").is_displayed()
     problems = drv.execute_script("""
       const bad = [];
       for (const e of document.querySelectorAll('input, select, button, textarea, a[href], summary')) {
@@ -275,6 +350,24 @@ def test_language_switch_to_mongolian_keeps_the_mapping(browser, server, work):
     assert not checkbox(drv, "pillar-AC", "training").is_selected()  # the mapping too
     assert checkbox(drv, "pillar-AC", "otor_moves").is_selected()
     click(drv, checkbox(drv, "pillar-AC", "training"))
+    # an option's help and a refusal from the server, in Mongolian
+    summary = drv.find_element("css selector", "#options summary")
+    click(drv, summary)
+    assert by_id(drv, "opt-missing-help").text.startswith(MN["opt_missing"])
+    assert by_id(drv, "opt-factor-rotation-help").text.startswith(MN["opt_factor.rotation"])
+    click(drv, summary)
+    moved = [c for c in ("herd_su", "hay_reserve_t", "shelter_quality", "has_motorbike",
+                         "has_vehicle", "n_durables") if checkbox(drv, "pillar-AST", c).is_selected()]
+    for col in moved[2:]:
+        click(drv, checkbox(drv, "pillar-AST", col))
+    click(drv, by_id(drv, "run"))
+    want = MN["err_pillar_min"].format(name="AST", n=2, min=3)
+    wait(drv, lambda d: want in by_id(d, "err-pillar-AST").text)
     shot(drv, work, "11-mongolian")
+    for col in moved[2:]:
+        click(drv, checkbox(drv, "pillar-AST", col))
+    by_id(drv, "upload-input").send_keys(str(work["tmp"] / "garbage.dta"))
+    wait(drv, lambda d: "garbage.dta" in by_id(d, "err-upload").text)
+    assert any("\u0400" <= ch <= "\u04ff" for ch in by_id(drv, "err-upload").text)
     drv.find_element("css selector", 'a[hreflang="en"]').click()
     wait(drv, lambda d: d.find_element("tag name", "h1").text == EN["title"])

@@ -5,8 +5,13 @@ its analyses `rima target|shocks|scenario`: the same code, options and output fi
 the command line, so a download from the page equals what the analyst would get in a
 terminal, byte for byte. Child processes keep the server responsive (a fit holds all
 cores for seconds), can be stopped when an analyst deletes their data, and at most
-`max_jobs` run at once; the others wait in order. Progress is the child's stderr: the
-step lines of `rima fit` (and a percentage where a progress bar reaches the stream).
+`max_jobs` run at once; the others wait in order.
+
+Progress is the child's stderr (`rima.app.child` marks it a terminal so progress bars are
+drawn): the step lines of `rima fit` ("[  1.2s] factor analysis AST") and the progress
+bar of the bootstrap ("bootstrap:  40%|####  | 80/200 [...]"). A fit job knows its steps
+in advance (`fit_plan`), so the page shows "step 4 of 8" as a percentage that only rises,
+and inside the bootstrap step the replicates done of the total.
 """
 
 from __future__ import annotations
@@ -22,8 +27,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-_PERCENT = re.compile(r"(\d{1,3})%\|")
+_BAR = re.compile(r"^(?:(?P<what>[^:|]*):)?\s*(?P<pct>\d{1,3})%\|.*\|\s*(?P<n>\d+)/(?P<total>\d+)")
 _STEP = re.compile(r"^\[\s*[\d.]+s\]\s*(.+)$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+PROGRAM = (sys.executable, "-m", "rima.app.child", "rima")
+
+
+def fit_plan(pillars, n_boot: int) -> list[str]:
+    """The step lines `rima fit` prints, in order (each a prefix of the printed line)."""
+    return (["validating data"] + [f"factor analysis {p}" for p in pillars] + ["MIMIC model"]
+            + (["bootstrap"] if n_boot else []) + ["writing outputs", "done"])
 
 
 @dataclass
@@ -34,7 +47,10 @@ class Job:
     id: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     state: str = "queued"          # queued, running, done, failed, cancelled
     steps: list = field(default_factory=list)
-    percent: int | None = None
+    percent: int | None = None      # of the whole job (steps done), only rises
+    step: int | None = None         # index in `plan` of the running step
+    plan: list = field(default_factory=list)
+    bar: dict | None = None         # {what, done, total} of the last progress bar
     errors: list = field(default_factory=list)   # [{field, message}]
     stdout: str = ""
     created: float = field(default_factory=time.time)
@@ -52,15 +68,21 @@ class Job:
     def status(self, position: int | None = None) -> dict:
         return {"id": self.id, "kind": self.kind, "state": self.state,
                 "steps": self.steps[-8:], "percent": self.percent, "errors": self.errors,
+                "step": None if self.step is None else self.step + 1,
+                "n_steps": len(self.plan) or None, "bar": self.bar,
                 "position": position, "file": self.meta.get("file")}
+
+    def advance(self, percent: int) -> None:
+        self.percent = max(self.percent or 0, min(100, percent))
 
 
 class Runner:
     """Runs jobs in child processes, at most `max_jobs` at once, in arrival order."""
 
-    def __init__(self, max_jobs: int = 2, timeout: float = 3600.0):
+    def __init__(self, max_jobs: int = 2, timeout: float = 3600.0, program=PROGRAM):
         self.gate = threading.BoundedSemaphore(max_jobs)
         self.timeout = timeout
+        self.program = list(program)
         self._queue: list[Job] = []
         self._lock = threading.Lock()
 
@@ -91,6 +113,8 @@ class Runner:
                 if rc == 0 and then is not None:
                     then(job)
                 if rc == 0:
+                    if job.plan:
+                        job.advance(100)
                     job.state = "done"
                 else:
                     job.state = "failed"
@@ -107,7 +131,7 @@ class Runner:
         job.out.mkdir(parents=True, exist_ok=True)
         with open(job.out.parent / f"{job.out.name}.stdout", "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "rima", *job.argv], stdout=out,
+                [*self.program, *job.argv], stdout=out,
                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env,
                 cwd=job.out.parent)
             job._proc = proc
@@ -144,21 +168,41 @@ def _read_progress(stream, job: Job) -> None:
         buf = parts.pop()
         for raw in parts:
             _take_line(job, raw.decode("utf-8", errors="replace").strip())
+        # a progress bar redraws its line after a "\r" and ends it only with the next
+        # redraw: take a complete one ("... | n/total [...]") as soon as it is there
+        tail = _ANSI.sub("", buf.decode("utf-8", errors="replace")).strip()
+        if tail.endswith("]") and _BAR.search(tail):
+            _take_line(job, tail)
+            buf = b""
     if buf:
         _take_line(job, buf.decode("utf-8", errors="replace").strip())
 
 
 def _take_line(job: Job, line: str) -> None:
+    line = _ANSI.sub("", line).strip()
     if not line:
         return
     line = scrub(line, job.out.parents[2])
-    m = _PERCENT.search(line)
+    m = _BAR.search(line)
     if m:
-        job.percent = int(m.group(1))
+        done, total = int(m.group("n")), int(m.group("total"))
+        if job.step is not None and total and job.plan[job.step] == "bootstrap":
+            # the bootstrap step's share of the job, by replicates done
+            job.advance(int(100 * (job.step + done / total) / len(job.plan)))
+        # set last: a reader that sees the new count sees the percentage that goes with it
+        job.bar = {"what": (m.group("what") or "").strip(), "done": done, "total": total}
         return
     m = _STEP.match(line)
-    job.steps.append(m.group(1) if m else line)
+    step = m.group(1) if m else line
+    job.steps.append(step)
     del job.steps[:-200]
+    if m and job.plan:
+        later = range(job.step + 1 if job.step is not None else 0, len(job.plan))
+        for i in later:
+            if step.startswith(job.plan[i]):
+                job.advance(int(100 * i / len(job.plan)))
+                job.step = i
+                break
 
 
 def _last_error(job: Job) -> str:

@@ -6,6 +6,8 @@ falls back to English for a key a translation lacks, so a new message never show
 
 from __future__ import annotations
 
+from rima.starter import option_defaults
+
 LANGUAGES = {"en": "English", "mn": "Монгол"}
 
 EN = {
@@ -227,6 +229,267 @@ MN = {
     "first_rows": "мөр 1–{n}",
     "text_column": "текст, тулгуурын хувьсагч байж болохгүй",
 }
+
+# the impact evaluation form (`rima impact`'s options)
+EN.update({
+    "impact": "Impact of a transfer (panel: DiD, event study)",
+    "fig_impact_event_study": "Means by round and event study (treated × round)",
+    "im_panel": "Panel file (every round, a round column)",
+    "im_panel_help": "Households of every survey round before and after the transfer.",
+    "im_model": "Model",
+    "im_model_help": "RCI outcomes, baseline pillars as covariates and resilience classes "
+                     "come from this model.",
+    "im_model_fit": "the model of the run in step 4",
+    "im_model_spec": "the mapping of step 3, fitted on the baseline round",
+    "im_model_file": "a saved model file (model.json)",
+    "im_model_none": "none: raw outcomes only",
+    "im_model_file_help": "Used when the model is a saved model file.",
+    "im_treatment_mode": "Who received the transfer",
+    "im_treatment_mode_help": "A 0/1 household column, or every household of the pilot soums.",
+    "im_mode_column": "a 0/1 household column",
+    "im_mode_pilot": "every household of these soums",
+    "im_treatment": "Treatment column or pilot soums",
+    "im_treatment_help": "The column (e.g. topup), or soums separated by commas.",
+    "im_outcome": "Outcome column(s)",
+    "im_outcome_help": "Comma-separated; RCI, RCI_100 and the pillars are the baseline "
+                       "model's scores of each round.",
+    "im_covariates": "Covariates",
+    "im_covariates_help": "Baseline covariates of the doubly robust DiD besides the "
+                          "model's pillars (comma-separated).",
+    "im_round_col": "Round column",
+    "im_round_col_help": "The survey round of each row.",
+    "im_treated_from": "First round after the transfer",
+    "im_treated_from_help": "Empty: the first round with treatment 1, else the last round.",
+    "im_baseline": "Baseline round",
+    "im_baseline_help": "Empty: the last round before the transfer.",
+    "im_weight": "Survey weight column",
+    "im_weight_help": "Empty: the model spec's weight.",
+    "im_n_boot": "Wild bootstrap replicates",
+    "im_n_boot_help": "Wild cluster bootstrap over soums (0: none).",
+    "im_boot_weights": "Bootstrap weights",
+    "im_boot_weights_help": "Cluster weights of the wild bootstrap (webb with few soums).",
+    "im_seed": "Bootstrap seed",
+    "im_seed_help": "The same seed gives the same intervals.",
+    "im_level": "Confidence level",
+    "im_level_help": "Between 0 and 1, e.g. 0.95.",
+    "im_benefit": "Transfer per household (MNT)",
+    "im_benefit_help": "Optional: cost per low-resilience household reached.",
+    "im_dzud_classes": "Dzud classes",
+    "im_dzud_classes_help": "Soum dzud classes (post-transfer winter) that count as dzud soums.",
+    "im_randomised": "The transfer was randomised",
+    "im_randomised_help": "The plain DiD becomes the headline.",
+    "impact_no_treatment": "name the treatment column or the pilot soums",
+    "impact_bad_source": "choose where the model comes from",
+    "impact_integer": "{field}: a whole number, got {value!r}",
+    "impact_number": "{field}: a number, got {value!r}",
+    "impact_range": "{field}: from {lo} to {hi}",
+    "impact_level": "confidence level: between 0 and 1, e.g. 0.95",
+    "impact_weights": "bootstrap weights: webb or rademacher",
+})
+
+MN.update({
+    "impact": "Шилжүүлгийн нөлөө (панел: DiD, үйл явдлын судалгаа)",
+    "fig_impact_event_study": "Үе тус бүрийн дундаж ба үйл явдлын судалгаа (хүлээн авагч × үе)",
+    "im_panel": "Панел файл (бүх үе, үеийн багана)",
+    "im_panel_help": "Шилжүүлгийн өмнөх ба дараах бүх судалгааны үеийн өрхүүд.",
+    "im_model": "Загвар",
+    "im_model_help": "RCI үр дүн, суурь үеийн тулгуурууд (хамаарах хувьсагч) ба "
+                     "тогтвортой байдлын ангилал энэ загвараас гарна.",
+    "im_model_fit": "4-р алхмын шинжилгээний загвар",
+    "im_model_spec": "3-р алхмын хуваарилалт, суурь үе дээр тооцсон",
+    "im_model_file": "хадгалсан загварын файл (model.json)",
+    "im_model_none": "загваргүй: зөвхөн түүхий үр дүн",
+    "im_model_file_help": "Загвар нь хадгалсан файл үед хэрэглэнэ.",
+    "im_treatment_mode": "Шилжүүлгийг хэн авсан",
+    "im_treatment_mode_help": "0/1 утгатай өрхийн багана, эсвэл туршилтын сумдын бүх өрх.",
+    "im_mode_column": "0/1 утгатай өрхийн багана",
+    "im_mode_pilot": "эдгээр сумдын бүх өрх",
+    "im_treatment": "Хүлээн авагчийн багана эсвэл туршилтын сумд",
+    "im_treatment_help": "Багана (жишээ нь topup), эсвэл таслалаар тусгаарласан сумд.",
+    "im_outcome": "Үр дүнгийн багана(ууд)",
+    "im_outcome_help": "Таслалаар тусгаарлана; RCI, RCI_100 ба тулгуурууд нь суурь "
+                       "загварын үе тус бүрийн оноо.",
+    "im_covariates": "Хамаарах хувьсагчид",
+    "im_covariates_help": "Давхар бат DiD-ийн суурь үеийн хувьсагчид, загварын "
+                          "тулгуураас гадна (таслалаар).",
+    "im_round_col": "Үеийн багана",
+    "im_round_col_help": "Мөр бүрийн судалгааны үе.",
+    "im_treated_from": "Шилжүүлгийн дараах эхний үе",
+    "im_treated_from_help": "Хоосон: хүлээн авагч 1 болсон эхний үе, үгүй бол сүүлийн үе.",
+    "im_baseline": "Суурь үе",
+    "im_baseline_help": "Хоосон: шилжүүлгийн өмнөх сүүлийн үе.",
+    "im_weight": "Судалгааны жингийн багана",
+    "im_weight_help": "Хоосон: загварын тодорхойлолтын жин.",
+    "im_n_boot": "Зэрлэг bootstrap давталт",
+    "im_n_boot_help": "Сумаар бүлэглэсэн зэрлэг bootstrap (0: хийхгүй).",
+    "im_boot_weights": "Bootstrap жин",
+    "im_boot_weights_help": "Зэрлэг bootstrap-ийн бүлгийн жин (цөөн сумтай бол webb).",
+    "im_seed": "Bootstrap үр",
+    "im_seed_help": "Ижил үр ижил интервал өгнө.",
+    "im_level": "Итгэлийн түвшин",
+    "im_level_help": "0-ээс 1-ийн хооронд, жишээ нь 0.95.",
+    "im_benefit": "Өрхөд олгох шилжүүлэг (төгрөг)",
+    "im_benefit_help": "Заавал биш: хүрсэн эмзэг өрх тутмын зардал.",
+    "im_dzud_classes": "Зудын ангилал",
+    "im_dzud_classes_help": "Зудтай суманд тооцох сумын зудын ангилал (шилжүүлгийн "
+                            "дараах өвөл).",
+    "im_randomised": "Шилжүүлгийг санамсаргүйгээр хуваарилсан",
+    "im_randomised_help": "Энгийн DiD гол үр дүн болно.",
+    "impact_no_treatment": "хүлээн авагчийн багана эсвэл туршилтын сумдыг бичнэ үү",
+    "impact_bad_source": "загвар хаанаас авахыг сонгоно уу",
+    "impact_integer": "{field}: бүхэл тоо байх ёстой, {value!r} өгсөн",
+    "impact_number": "{field}: тоо байх ёстой, {value!r} өгсөн",
+    "impact_range": "{field}: {lo}-ээс {hi} хүртэл",
+    "impact_level": "итгэлийн түвшин: 0-ээс 1-ийн хооронд, жишээ нь 0.95",
+    "impact_weights": "bootstrap жин: webb эсвэл rademacher",
+})
+
+# progress of a run
+EN.update({
+    "progress_step": "Step {i} of {n}: {pct} % done",
+    "progress_boot": "Bootstrap: {done} of {total} replicates ({pct} %)",
+})
+MN.update({
+    "progress_step": "{n} алхмын {i}-р алхам: {pct} % дууссан",
+    "progress_boot": "Bootstrap: {total} давталтаас {done} ({pct} %)",
+})
+
+# errors the page shows: mapping refusals, data problems found by `rima validate` (by kind,
+# with their rows), unreadable files, limits, jobs
+EN.update({
+    "rows": "rows {rows}",
+    "rows_more": "{rows} and {more} more",
+    "err_choose_id": "choose the household id column",
+    "err_one_role": "{col} is already used in {role}; a column can have one role only",
+    "err_not_column": "{col} is not a column of the data",
+    "err_pillar_min": "pillar {name} has {n} variable(s); a pillar needs at least {min}",
+    "err_no_pillar": "map variables to at least one pillar",
+    "err_indicators_min": "{n} food-security indicator(s); the MIMIC model needs at least {min}",
+    "err_profile_used": "{col} is already used in {role}",
+    "err_options": "{detail}",
+    "err_spec": "{detail}",
+    "err_data": "{detail}",
+    "err_input": "{detail}",
+    "err_run": "{detail}",
+    "val_non_numeric": "column {col!r} must be numeric but has {n} non-numeric value(s) at "
+                       "{rows} (first: {values}); recode them as numbers, or leave the cells "
+                       "empty where the value is missing",
+    "val_missing_column": "column {col!r} is mapped but is not in the data",
+    "val_duplicate_column": "column {col!r} appears more than once in the file; rename the "
+                            "copies",
+    "val_empty": "the data has no rows (only a header, or nothing)",
+    "val_infinite": "column {col!r} has {n} infinite value(s) at {rows} (first: {values})",
+    "val_all_missing": "column {col!r} has no values: every row is missing",
+    "val_missing_id": "id column {col!r} is empty at {rows}",
+    "val_duplicate_id": "id column {col!r} has duplicated values (first: {values}) at {rows}",
+    "val_negative_weight": "weight column {col!r} has {n} negative value(s) at {rows} "
+                           "(first: {values})",
+    "val_constant": "column {col!r} is constant (every value is {values}); it carries no "
+                    "information, remove it from the mapping",
+    "val_no_usable_rows": "no row has every analysis variable present, so nothing can be "
+                          "analysed",
+    "err_bad_file": "{name}: cannot read this file ({detail})",
+    "err_file": "{detail}",
+    "err_toml": "not a valid TOML spec: {detail}",
+    "err_bootstrap_range": "bootstrap replicates: from 0 to {max}",
+    "err_no_job": "no such job",
+    "err_no_results": "no results for this job",
+    "err_no_file": "no such file",
+    "err_sign_in": "sign in first",
+    "err_numbers": "{what}: numbers separated by commas, got {value!r}",
+    "err_regression": "regression kind: ols, logit or probit",
+    "err_change": "write a change, e.g. enrol social_insurance share=0.05",
+    "err_unknown_analysis": "unknown analysis {kind!r}",
+    "err_too_big": "{name}: the file is over the limit of {mb} MB",
+    "err_quota": "{name}: your files and results would pass this server's limit of {mb} MB "
+                 "per analyst; remove what you no longer need (Delete my data) and try again",
+    "err_quota_job": "your files and results have reached this server's limit of {mb} MB per "
+                     "analyst; remove what you no longer need (Delete my data) and try again",
+    "quota": "Space used: {used} of {mb} MB",
+})
+MN.update({
+    "rows": "мөр {rows}",
+    "rows_more": "{rows} ба өөр {more}",
+    "err_choose_id": "өрхийн дугаарын баганыг сонгоно уу",
+    "err_one_role": "{col} аль хэдийн {role}-д орсон; нэг багана зөвхөн нэг үүрэгтэй байна",
+    "err_not_column": "{col} өгөгдөлд байхгүй багана",
+    "err_pillar_min": "{name} тулгуурт {n} хувьсагч байна; тулгуурт дор хаяж {min} хувьсагч "
+                      "хэрэгтэй",
+    "err_no_pillar": "дор хаяж нэг тулгуурт хувьсагч хуваарилна уу",
+    "err_indicators_min": "хүнсний аюулгүй байдлын {n} үзүүлэлт байна; MIMIC загварт дор хаяж "
+                          "{min} хэрэгтэй",
+    "err_profile_used": "{col} аль хэдийн {role}-д орсон",
+    "err_options": "Тохиргооны алдаа: {detail}",
+    "err_spec": "Тодорхойлолтын алдаа: {detail}",
+    "err_data": "Өгөгдлийн алдаа: {detail}",
+    "err_input": "Алдаа: {detail}",
+    "err_run": "Тооцоо зогссон: {detail}",
+    "val_non_numeric": "{col!r} багана тоон утгатай байх ёстой боловч {rows}-д {n} тоон бус "
+                       "утга байна (эхнийх: {values}); тоо болгох, эсвэл дутуу утгын нүдийг "
+                       "хоосон үлдээнэ үү",
+    "val_missing_column": "{col!r} баганыг хуваарилсан боловч өгөгдөлд алга",
+    "val_duplicate_column": "{col!r} багана файлд нэгээс олон удаа байна; давхардсан "
+                            "баганын нэрийг өөрчилнө үү",
+    "val_empty": "өгөгдөлд мөр алга (зөвхөн гарчиг, эсвэл юу ч алга)",
+    "val_infinite": "{col!r} баганад {rows}-д {n} хязгааргүй утга байна (эхнийх: {values})",
+    "val_all_missing": "{col!r} баганад утга алга: бүх мөр дутуу",
+    "val_missing_id": "{col!r} дугаарын багана {rows}-д хоосон",
+    "val_duplicate_id": "{col!r} дугаарын баганад давхардсан утга байна (эхнийх: {values}), "
+                        "{rows}",
+    "val_negative_weight": "{col!r} жингийн баганад {rows}-д {n} сөрөг утга байна "
+                           "(эхнийх: {values})",
+    "val_constant": "{col!r} багана тогтмол (бүх утга {values}); мэдээлэлгүй тул "
+                    "хуваарилалтаас хасна уу",
+    "val_no_usable_rows": "шинжилгээний бүх хувьсагч бүрэн байгаа мөр алга, тиймээс "
+                          "шинжлэх боломжгүй",
+    "err_bad_file": "{name}: энэ файлыг уншиж чадсангүй ({detail})",
+    "err_file": "Файлын алдаа: {detail}",
+    "err_toml": "TOML тодорхойлолт буруу байна: {detail}",
+    "err_bootstrap_range": "bootstrap давталт: 0-ээс {max} хүртэл",
+    "err_no_job": "ийм ажил алга",
+    "err_no_results": "энэ ажилд үр дүн алга",
+    "err_no_file": "ийм файл алга",
+    "err_sign_in": "эхлээд нэвтэрнэ үү",
+    "err_numbers": "{what}: таслалаар тусгаарласан тоонууд байх ёстой, {value!r} өгсөн",
+    "err_regression": "регрессийн төрөл: ols, logit эсвэл probit",
+    "err_change": "өөрчлөлтийг бичнэ үү, жишээ нь enrol social_insurance share=0.05",
+    "err_unknown_analysis": "үл мэдэгдэх шинжилгээ {kind!r}",
+    "err_too_big": "{name}: файл {mb} MB-ийн хязгаараас их байна",
+    "err_quota": "{name}: таны файл, үр дүн энэ серверийн шинжээч тутмын {mb} MB-ийн "
+                 "хязгаараас хэтэрнэ; хэрэггүйг нь устгаад (Миний өгөгдлийг устгах) дахин "
+                 "оролдоно уу",
+    "err_quota_job": "таны файл, үр дүн энэ серверийн шинжээч тутмын {mb} MB-ийн хязгаарт "
+                     "хүрсэн; хэрэггүйг нь устгаад (Миний өгөгдлийг устгах) дахин оролдоно уу",
+    "quota": "Ашигласан зай: {mb} MB-аас {used}",
+})
+
+# the one-line help of every [options] key: English from `rima init` (one home for it),
+# Mongolian here
+EN.update({f"opt_{key}": help_ for key, _, help_ in option_defaults()})
+MN.update({
+    "opt_seed": "параллел шинжилгээний хүчин зүйл сонголт болон санамсаргүй бүх зүйлийн үр",
+    "opt_negative": "их байх нь чадавх бага гэсэн утгатай хувьсагчид (жишээ нь зай); эхлээд "
+                    "эргүүлнэ",
+    "opt_missing": "\"listwise\" (жишиг), \"pillar\", \"fiml\", эсвэл \"all_columns\" "
+                   "(Shiny RIMA шиг)",
+    "opt_orientation": "\"capacity\": тулгуур бүр их байх нь чадавх их; \"reference\": "
+                       "psych-ийн тэмдэг",
+    "opt_weights": "true: [data] жинг корреляци, MIMIC ба бүлгийн үр дүнд хэрэглэнэ",
+    "opt_rci_prediction": "RCI-г хэрхэн таамаглах: \"regression\", \"bartlett\" эсвэл "
+                          "\"causes\"",
+    "opt_rsm": "RSM-ийн хувь \"correlation\" (жишиг) эсвэл \"std_coefficient\"-аас",
+    "opt_rci_100": "\"minmax\" (сургалтын хамгийн бага ба их) эсвэл 0 ба 100-д харгалзах "
+                   "[доод, дээд] RCI утга",
+    "opt_mimic_se": "MIMIC-ийн стандарт алдаа: \"standard\", \"robust.sem\", "
+                    "\"robust.huber.white\"",
+    "opt_anchor": "тулгуур тус бүрд эерэг корреляцитай байх хувьсагч (\"-нэр\": сөрөг)",
+    "opt_factor.extraction": "хүчин зүйл ялгах арга: pa, pf, minres, ml, pca",
+    "opt_factor.retention": "үлдээх хүчин зүйл: cumvar95, kaiser, parallel, эсвэл тоо",
+    "opt_factor.scores": "хүчин зүйлийн оноо: bartlett эсвэл regression",
+    "opt_factor.rotation": "эргүүлэлт: none, varimax, promax, oblimin",
+    "opt_factor.smc": "true: эхний нийтлэг хэсгийг олон хэмжээст корреляцийн квадратаар авна",
+    "opt_factor.heywood": "1-ээс их буюу тэнцүү нийтлэг хэсэг: warn, bound эсвэл error",
+})
 
 CATALOGUE = {"en": EN, "mn": MN}
 

@@ -47,7 +47,7 @@ def _option_field(f: dict, lang: str) -> str:
     else:
         control = f'<input type="text" value="{_e(default)}" {attrs} data-kind="text">'
     return (f'<div class="field"><label for="{fid}">{_e(key)}</label>{control}'
-            f'<small id="{help_id}">{_e(f["help"])} ({_e(text(lang, "default"))}: '
+            f'<small id="{help_id}">{_e(text(lang, "opt_" + key))} ({_e(text(lang, "default"))}: '
             f"{_e(shown_default)})</small></div>")
 
 
@@ -74,7 +74,8 @@ def main_page(lang: str, settings, option_fields: list[dict]) -> str:
         f'<div class="field"><label for="upload-input">{t("upload_label")}</label>'
         '<input type="file" id="upload-input" multiple '
         'accept=".csv,.tsv,.tab,.txt,.dta,.sav,.zsav,.xlsx,.xlsm,.parquet,.pq,.toml,.json">'
-        f'<small data-max-mb="{mb}" id="upload-limit">max {mb} MB</small></div>'
+        f'<small data-max-mb="{mb}" id="upload-limit">max {mb} MB</small>'
+        '<small id="quota" aria-live="polite"></small></div>'
         '<p class="error" id="err-upload" role="alert"></p>'
         f'<div class="field"><label for="file-select">{t("file_label")}</label>'
         '<select id="file-select"></select></div>'
@@ -113,8 +114,12 @@ def main_page(lang: str, settings, option_fields: list[dict]) -> str:
         '<input type="number" id="n-boot" min="0" max="100000" step="1" value="0">'
         '<p class="error" id="err-bootstrap" role="alert"></p></div>'
         f'<button type="button" id="run" class="primary">{t("run")}</button></div>'
-        '<div id="progress" role="status" aria-live="polite"><progress id="progress-bar" '
-        f'max="100" hidden aria-label="{t("running")}"></progress><ol id="steps"></ol></div>'
+        '<div id="progress"><div class="bar" id="progress-box" hidden>'
+        '<progress id="progress-bar" max="100" value="0" aria-labelledby="progress-text">'
+        '</progress> <span id="progress-text" role="status" aria-live="polite"></span></div>'
+        '<div class="bar" id="boot-box" hidden><progress id="boot-bar" max="100" value="0" '
+        'aria-labelledby="boot-text"></progress> <span id="boot-text"></span></div>'
+        '<ol id="steps"></ol></div>'
         '<p class="error" id="err-run" role="alert"></p></section>'
         # 5 results, 6 downloads
         f'<section id="s-results" aria-labelledby="h-results" hidden><h2 id="h-results">'
@@ -124,7 +129,7 @@ def main_page(lang: str, settings, option_fields: list[dict]) -> str:
         # 7 score
         f'<section id="s-score" aria-labelledby="h-score"><h2 id="h-score">{t("step_score")}</h2>'
         f'<div class="row"><div class="field"><label for="score-model">{t("model_file")}</label>'
-        '<select id="score-model" class="file-choice"></select></div>'
+        '<select id="score-model" class="file-choice" data-files="model"></select></div>'
         f'<div class="field"><label for="score-data">{t("data_file")}</label>'
         '<select id="score-data" class="file-choice"></select></div>'
         f'<button type="button" id="score-run">{t("score")}</button></div>'
@@ -135,7 +140,8 @@ def main_page(lang: str, settings, option_fields: list[dict]) -> str:
         f'<div class="row"><div class="field"><label for="an-kind">{t("analysis")}</label>'
         f'<select id="an-kind"><option value="target">{t("target")}</option>'
         f'<option value="shocks">{t("shocks")}</option>'
-        f'<option value="scenario">{t("scenario")}</option></select></div>'
+        f'<option value="scenario">{t("scenario")}</option>'
+        f'<option value="impact">{t("impact")}</option></select></div>'
         f'<div class="field"><label for="an-soums">{t("soums_file")}</label>'
         f'<select id="an-soums" class="file-choice" data-optional="1"></select></div></div>'
         f'<div class="row" data-for="target"><div class="field"><label for="an-thresholds">'
@@ -151,11 +157,60 @@ def main_page(lang: str, settings, option_fields: list[dict]) -> str:
         f'{t("change")}</label><input type="text" id="an-change"></div>'
         f'<div class="field"><label for="an-boot">{t("boot")}</label>'
         '<input type="number" id="an-boot" min="0" value="200"></div></div>'
+        + _impact_form(lang) +
         f'<button type="button" id="an-run">{t("run_analysis")}</button>'
         '<p class="error" id="err-analysis" role="alert"></p><div id="an-results"></div></section>'
         f'</main><footer>rima {_e(__version__)}</footer>'
         f'<script type="application/json" id="msgs">{_json_script(catalogue(lang))}</script>'
         '<script src="/static/app.js"></script></body></html>')
+
+
+def _impact_field(lang: str, key: str, control: str) -> str:
+    fid = "im-" + key
+    return (f'<div class="field"><label for="{fid}">{_e(text(lang, "im_" + key))}</label>'
+            + control.replace("{id}", fid).replace("{help}", fid + "-help")
+            + f'<small id="{fid}-help">{_e(text(lang, "im_" + key + "_help"))}</small></div>')
+
+
+def _impact_form(lang: str) -> str:
+    """`rima impact`'s options as a form (the same names, defaults and choices)."""
+    t = lambda k: _e(text(lang, k))
+    desc = 'id="{id}" aria-describedby="{help}"'
+    txt = lambda value="": f'<input type="text" {desc} value="{_e(value)}">'
+    num = lambda value="", step="1": (f'<input type="number" {desc} step="{step}" '
+                                      f'value="{_e(value)}">')
+    select = lambda choices: (f"<select {desc}>" + "".join(
+        f'<option value="{_e(v)}">{_e(label)}</option>' for v, label in choices) + "</select>")
+    f = lambda key, control: _impact_field(lang, key, control)
+    return (
+        '<div data-for="impact" hidden><div class="row">'
+        + f("panel", '<select {desc} class="file-choice"></select>'.replace("{desc}", desc))
+        + f("model", select([("fit", text(lang, "im_model_fit")),
+                             ("spec", text(lang, "im_model_spec")),
+                             ("file", text(lang, "im_model_file")),
+                             ("none", text(lang, "im_model_none"))]))
+        + f("model_file", '<select {desc} class="file-choice" data-files="model"></select>'
+            .replace("{desc}", desc))
+        + "</div><div class=\"row\">"
+        + f("treatment_mode", select([("column", text(lang, "im_mode_column")),
+                                      ("pilot", text(lang, "im_mode_pilot"))]))
+        + f("treatment", txt("topup"))
+        + f("outcome", txt("fcs"))
+        + f("covariates", txt())
+        + "</div><div class=\"row\">"
+        + f("round_col", txt("round")) + f("treated_from", num())
+        + f("baseline", num()) + f("weight", txt())
+        + "</div><div class=\"row\">"
+        + f("n_boot", num("9999")) + f("boot_weights", select([("webb", "webb"),
+                                                               ("rademacher", "rademacher")]))
+        + f("seed", num("0")) + f("level", num("0.95", "0.01"))
+        + "</div><div class=\"row\">"
+        + f("benefit", num("", "any")) + f("dzud_classes", txt("dzud"))
+        + '<div class="field check"><span><input type="checkbox" id="im-randomised" '
+          'aria-describedby="im-randomised-help">'
+        + f'<label for="im-randomised">{t("im_randomised")}</label></span>'
+        + f'<small id="im-randomised-help">{t("im_randomised_help")}</small></div>'
+        + "</div></div>")
 
 
 def _json_script(obj) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rima.app.messages import text
+from rima.app.messages import EN, text
 
 FIGURE_DIR = "figures"
 ZIP_NAME = "rima_results.zip"
@@ -234,9 +234,12 @@ def downloads_fragment(out: Path, job_url: str, lang: str) -> str:
     return '<ul class="downloads">' + "".join(items) + "</ul>"
 
 
-def job_summary(job, lang: str) -> str:
-    """A scoring or analysis job: the command's summary and its tables."""
+def job_summary(job, lang: str, job_url: str = "") -> str:
+    """A scoring or analysis job: the command's summary, its figures and its tables."""
     parts = []
+    for fig in sorted((job.out / FIGURE_DIR).glob("*.png")):
+        caption = text(lang, "fig_" + fig.stem) if ("fig_" + fig.stem) in EN else fig.stem
+        parts.append(_fig(job_url, fig.stem, caption, job.out))
     summ = job.out / "summary.txt"
     if summ.is_file():
         parts.append(f"<pre class=\"summary\">{_esc(summ.read_text(encoding='utf-8'))}</pre>")

@@ -49,6 +49,17 @@ class Workspace:
             raise DataError(f"no uploaded file named {safe_name(name)!r}")
         return p
 
+    def disk_usage(self) -> int:
+        """Bytes of every file in the workspace (uploads, uploads in progress, results)."""
+        total = 0
+        for p in self.path.rglob("*"):
+            try:
+                if p.is_file():
+                    total += p.stat().st_size
+            except OSError:  # removed meanwhile (a finished upload's .part, a deleted job)
+                pass
+        return total
+
     def files(self) -> list[str]:
         if not self.uploads.is_dir():
             return []

@@ -25,6 +25,10 @@ import click
                    "[default: a new temporary directory].")
 @click.option("--max-upload-mb", default=200.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True), help="Largest uploaded file.")
+@click.option("--max-workspace-mb", default=1024.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True),
+              help="Disk space of one analyst's files and results; an upload that would "
+                   "pass it is refused, and so is a run once it is full.")
 @click.option("--keep-hours", default=24.0, show_default=True,
               type=click.FloatRange(min=0, min_open=True),
               help="Hours after which an analyst's files and results are deleted.")
@@ -34,8 +38,8 @@ import click
               help="Also serve this saved model's scoring API under /service (as `rima serve`).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def command(host, port, token_file, token_env, data_dir, max_upload_mb, keep_hours, jobs,
-            models, log_level):
+def command(host, port, token_file, token_env, data_dir, max_upload_mb, max_workspace_mb,
+            keep_hours, jobs, models, log_level):
     """Serve the RIMA-II analysis as web pages.
 
     Analysts upload a survey (CSV/TSV, Stata, SPSS, Excel, Parquet), map its columns to
@@ -67,6 +71,7 @@ def command(host, port, token_file, token_env, data_dir, max_upload_mb, keep_hou
     root = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="rima-app-"))
     settings = AppSettings(data_dir=root, token=token,
                            max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+                           max_workspace_bytes=int(max_workspace_mb * 1024 * 1024),
                            retention=keep_hours * 3600.0, max_jobs=jobs)
     configure_logging(log_level)
     loaded = None
@@ -79,7 +84,8 @@ def command(host, port, token_file, token_env, data_dir, max_upload_mb, keep_hou
     logging.getLogger("rima.service").info(json.dumps({
         "time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": "listening",
         "app": True, "host": host, "port": sock.getsockname()[1], "auth": token is not None,
-        "max_upload_bytes": settings.max_upload_bytes, "keep_hours": keep_hours,
+        "max_upload_bytes": settings.max_upload_bytes,
+        "max_workspace_bytes": settings.max_workspace_bytes, "keep_hours": keep_hours,
         "jobs": jobs, "service": sorted(loaded) if loaded else [],
     }, separators=(",", ":")))
     config = uvicorn.Config(app, log_config=None, access_log=False, log_level=log_level,

@@ -22,15 +22,19 @@ import json
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+# How long a connection refused with 408/503 keeps discarding what the client still sends
+# before it is closed. Closing at once while the client's bytes are still arriving makes
+# the kernel answer them with a reset, which can destroy the refusal before the client
+# reads it (the "lingering close" of HTTP servers).
+LINGER_SECONDS = 2.0
 
-def _close_with(transport, status: int, reason: str, message: str) -> None:
+
+def _refusal(status: int, reason: str, message: str) -> bytes:
     body = json.dumps({"error": {"status": status, "message": message, "errors": []}},
                       separators=(",", ":")).encode()
     head = (f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n").encode()
-    if not transport.is_closing():
-        transport.write(head + body)
-        transport.close()
+    return head + body
 
 
 def guarded_protocol(header_timeout: float, max_client_connections: int):
@@ -42,11 +46,12 @@ def guarded_protocol(header_timeout: float, max_client_connections: int):
         def connection_made(self, transport):
             super().connection_made(transport)
             self._header_timer = None
+            self._lingering = False
             self._peer = self.client[0] if self.client else None
             held = counts.get(self._peer, 0)
             if held >= max_client_connections:
                 self._peer = None  # not counted
-                _close_with(transport, 503, "Service Unavailable",
+                self._refuse(503, "Service Unavailable",
                             f"too many connections from this client (at most "
                             f"{max_client_connections} at once); reuse or close connections")
                 return
@@ -65,6 +70,8 @@ def guarded_protocol(header_timeout: float, max_client_connections: int):
             super().connection_lost(exc)
 
         def data_received(self, data):
+            if self._lingering:
+                return  # refused: what the client still sends is read and dropped
             waiting = self.cycle is None or self.cycle.response_complete
             if waiting and self._header_timer is None:
                 # the first byte of a new request on a kept-alive connection
@@ -85,8 +92,26 @@ def guarded_protocol(header_timeout: float, max_client_connections: int):
             self._header_timer = None
             if self.cycle is not None and not self.cycle.response_complete:
                 return
-            _close_with(self.transport, 408, "Request Timeout",
-                        f"the request headers were not received within {header_timeout:g} s")
+            self._refuse(408, "Request Timeout",
+                         f"the request headers were not received within {header_timeout:g} s")
+
+        def eof_received(self):
+            if self._lingering:
+                self.transport.close()  # the client has read the refusal and closed
+                return False
+            return super().eof_received()
+
+        def _refuse(self, status: int, reason: str, message: str) -> None:
+            transport = self.transport
+            if transport.is_closing() or self._lingering:
+                return
+            self._lingering = True
+            transport.write(_refusal(status, reason, message))
+            if transport.can_write_eof():
+                transport.write_eof()  # the answer, then end-of-stream; keep reading
+                self.loop.call_later(LINGER_SECONDS, transport.close)
+            else:
+                transport.close()
 
     GuardedH11Protocol.client_counts = counts
     return GuardedH11Protocol

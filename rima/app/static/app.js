@@ -44,7 +44,10 @@
       if (f.size > maxMb * 1024 * 1024) { showErrors([{ field: "upload", message: f.name + ": " + fmt("file_too_big", { mb: maxMb }) }]); continue; }
       notice(M.uploading + " " + f.name);
       const r = await api("/api/files?name=" + encodeURIComponent(f.name), { method: "POST", body: f });
-      if (!r.ok) { showErrors(r.body.errors || [{ field: "upload", message: String(r.status) }]); continue; }
+      if (!r.ok) {
+        const tooBig = r.status === 413 ? fmt("err_too_big", { name: f.name, mb: maxMb }) : String(r.status);
+        showErrors((r.body && r.body.errors) || [{ field: "upload", message: tooBig }]); continue;
+      }
       if (DATA_EXT.test(r.body.name)) last = r.body.name;
     }
     notice("");
@@ -53,10 +56,14 @@
   async function refreshFiles(select) {
     const r = await api("/api/files");
     state.files = r.body.files || [];
+    if (r.body.quota_bytes) {
+      const mb = (n) => Math.round((n / 1048576) * 10) / 10;
+      $("quota").textContent = fmt("quota", { used: mb(r.body.used_bytes), mb: mb(r.body.quota_bytes) });
+    }
     const data = state.files.filter((n) => DATA_EXT.test(n));
     fill($("file-select"), data, select || state.file);
     document.querySelectorAll("select.file-choice").forEach((s) => {
-      const list = s.id === "score-model" ? state.files.filter((n) => /\.json$/i.test(n)) : data;
+      const list = s.dataset.files === "model" ? state.files.filter((n) => /\.json$/i.test(n)) : data;
       fill(s, list, s.value, s.dataset.optional ? M.none : null);
     });
     if ($("file-select").value && $("file-select").value !== state.file) await loadPreview($("file-select").value, null);
@@ -246,7 +253,7 @@
 
   // ---- jobs ----------------------------------------------------------------------------
   async function poll(jobId, onDone, errField) {
-    const steps = $("steps"), bar = $("progress-bar");
+    const steps = $("steps");
     for (;;) {
       const r = await api("/api/jobs/" + jobId);
       if (!r.ok) { showErrors([{ field: errField, message: String(r.status) }]); return; }
@@ -254,11 +261,26 @@
       if (errField === "run") {
         steps.replaceChildren(...s.steps.map((t) => el("li", { text: t })));
         if (s.state === "queued") steps.append(el("li", { text: M.queued + (s.position ? " (" + s.position + ")" : "") }));
-        bar.hidden = s.percent === null; if (s.percent !== null) bar.value = s.percent;
+        showProgress(s);
       } else notice(M[s.state] || s.state);
-      if (s.state === "done") { notice(M.done); await onDone(jobId); return; }
+      if (s.state === "done") { notice(M.done); await onDone(jobId); await refreshFiles(null); return; }
       if (s.state === "failed" || s.state === "cancelled") { notice(M.failed); showErrors(s.errors); return; }
       await new Promise((res) => setTimeout(res, 600));
+    }
+  }
+  function showProgress(s) {
+    // the whole job (steps done, only rises) and, during the bootstrap, replicates done / total
+    $("progress-box").hidden = s.percent === null;
+    if (s.percent !== null) {
+      $("progress-bar").value = s.percent;
+      $("progress-text").textContent = s.step ? fmt("progress_step", { i: s.step, n: s.n_steps, pct: s.percent }) : s.percent + " %";
+    }
+    const b = s.bar;
+    $("boot-box").hidden = !b;
+    if (b) {
+      const pct = b.total ? Math.floor((100 * b.done) / b.total) : 0;
+      $("boot-bar").value = pct;
+      $("boot-text").textContent = fmt("progress_boot", { done: b.done, total: b.total, pct });
     }
   }
   async function run() {
@@ -333,10 +355,20 @@
   $("guess-again").addEventListener("click", () => state.file && sessionStorage.removeItem("rima-spec:" + state.file));
   $("score-run").addEventListener("click", () => sideJob("/api/score", { model: $("score-model").value, data: $("score-data").value }, "score-results", "score"));
   $("an-kind").addEventListener("change", () => document.querySelectorAll("[data-for]").forEach((d) => { d.hidden = d.dataset.for !== $("an-kind").value; }));
-  $("an-run").addEventListener("click", () => sideJob("/api/analysis", {
+  function impactForm() {
+    const v = (k) => $("im-" + k).value.trim();
+    const body = { panel: v("panel"), model_source: v("model"), model_file: v("model_file"),
+      treatment_mode: v("treatment_mode"), treatment: v("treatment"), randomised: $("im-randomised").checked };
+    for (const k of ["outcome", "covariates", "round_col", "treated_from", "baseline", "weight", "n_boot",
+      "boot_weights", "seed", "level", "benefit", "dzud_classes"]) body[k] = v(k);
+    if (body.model_source === "spec") body.spec = currentSpec();
+    return body;
+  }
+  $("an-run").addEventListener("click", () => sideJob("/api/analysis", Object.assign({
     kind: $("an-kind").value, fit: state.fitJob, soums: $("an-soums").value, thresholds: $("an-thresholds").value,
     quantiles: $("an-quantiles").value, outcome: $("an-outcome").value, regression: $("an-regression").value,
-    change: $("an-change").value, boot: $("an-boot").value }, "an-results", "analysis"));
+    change: $("an-change").value, boot: $("an-boot").value }, $("an-kind").value === "impact" ? impactForm() : {}),
+    "an-results", "analysis"));
   $("delete").addEventListener("click", async () => {
     if (!window.confirm(M.delete_confirm)) return;
     const r = await post("/api/delete", {});
