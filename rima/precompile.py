@@ -1,4 +1,5 @@
-"""Compile the MIMIC's (and the RCI's) kernels in a second process while a first run does its earlier steps.
+"""Compile the MIMIC's kernels (and the RCI's and the grouped tables') in a second
+process while a first run does its earlier steps.
 
 numba compiles one kernel at a time under a process-wide lock, so a first run on a cold
 cache uses one core for about half a minute. The MIMIC's kernels are the largest part of
@@ -70,9 +71,10 @@ def compile_mimic(plan: dict, n: int = 300) -> None:
     import numpy as np
     import pandas as pd
 
-    from rima.mimic import fit as mimic_fit
     from rima._kernels.score import predict_rci, scale_rci
+    from rima.mimic import fit as mimic_fit
     from rima.pipeline import mimic_syntax, pattern_weights
+    from rima.rsm import group_stats
 
     ind, causes = plan["indicators"], plan["causes"]
     m, K = len(ind), len(causes)
@@ -104,6 +106,8 @@ def compile_mimic(plan: dict, n: int = 300) -> None:
     rci, r100 = predict_rci(P, Y, M[:, :m].mean(axis=0), M[:, :m].std(axis=0, ddof=1), icpt,
                             cx, cy, 0.0, 100.0, out=(out[K], out[K + 1]))
     scale_rci(rci, r100, np.ones(n, dtype=bool))
+    # the RSM's and profiles' grouped moments (group_stats gives the kernel one kind of array)
+    group_stats(np.zeros(n, dtype=np.int64), 1, r100, P, rci, w)
 
 
 if __name__ == "__main__":
