@@ -55,9 +55,9 @@ print(json.dumps({"compiled": sorted(n for n in before if before[n]),
 """
 
 
-def test_fit_after_the_background_compile_adds_no_mimic_or_rci_signature():
-    done = subprocess.run([sys.executable, "-c", _CHECK], timeout=600, capture_output=True, check=False,
-                          text=True)
+def test_fit_after_the_background_compile_adds_no_mimic_rci_or_group_signature():
+    done = subprocess.run([sys.executable, "-c", _CHECK], timeout=600, capture_output=True,
+                          check=False, text=True)
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert {"mimic.fisher_scoring", "mimic.prediction_weights",
