@@ -410,13 +410,17 @@ def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
     b.machine["busy"] = int(busy)
     spec = example_spec()
 
-    r_ok, why = (False, "skipped in --quick") if quick or not with_r else r_available()
+    if quick or not with_r:
+        r_ok, why = False, "skipped in --quick" if quick else "skipped (--no-r)"
+    else:
+        r_ok, why = r_available()
     if not r_ok:
         b.messages.append(f"R peer: {why}")
     sem_ok = with_semopy and not quick and have_semopy()
     if not sem_ok:
-        b.messages.append("semopy peer: " + ("skipped in --quick" if quick or not with_semopy
-                                             else "not installed (pip install rima[bench])"))
+        b.messages.append("semopy peer: " + (
+            "skipped in --quick" if quick else "skipped" if not with_semopy
+            else "not installed (pip install rima[bench])"))
 
     # warm-up: load the cached machine code of every kernel outside the timings
     say("warming up (loading compiled kernels)")
