@@ -18,6 +18,7 @@ and renames it, so stopping the process mid-way leaves no partial entry.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -40,7 +41,7 @@ def start(spec):
         return None
     try:
         return subprocess.Popen([sys.executable, "-m", "rima.precompile",
-                                 json.dumps(_plan(spec))],
+                                 json.dumps(_plan(spec)), str(os.getpid())],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     except OSError:
@@ -110,5 +111,23 @@ def compile_mimic(plan: dict, n: int = 300) -> None:
     group_stats(np.zeros(n, dtype=np.int64), 1, r100, P, rci, w)
 
 
+def _exit_with_parent(parent: int, poll_seconds: float = 0.5) -> None:
+    """End this process when the run that started it has gone (killed, interrupted or
+    its output closed; `parent` is its pid, passed along because it may be gone before
+    this process asks): the compiled kernels are of use to nobody else, and a process of
+    ours must not outlive the command the user ran."""
+    import os
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 if __name__ == "__main__":
+    _exit_with_parent(int(sys.argv[2]))
     compile_mimic(json.loads(sys.argv[1]))

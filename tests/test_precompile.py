@@ -4,8 +4,10 @@ specialisation (if it did, the fit would compile those kernels again and the sec
 process would be wasted)."""
 
 import json
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -67,8 +69,8 @@ def test_fit_after_the_background_compile_adds_no_mimic_rci_or_group_signature()
 
 def test_the_module_runs_as_a_process(demo):
     plan = json.dumps(precompile._plan(demo["spec"]))
-    done = subprocess.run([sys.executable, "-m", "rima.precompile", plan], timeout=600, check=False,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "rima.precompile", plan, str(os.getpid())],
+                          timeout=600, check=False, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
@@ -77,3 +79,31 @@ def test_no_process_on_a_warm_cache(demo, monkeypatch):
     assert precompile.start(demo["spec"]) is None
     precompile.stop(None)
     precompile.wait(None)
+
+
+def test_the_background_compile_ends_when_its_run_has_gone(tmp_path):
+    # a parent that starts a watched child and exits at once, as a demo killed mid-way
+    child_code = ("import sys, time; from rima.precompile import _exit_with_parent; "
+                  "_exit_with_parent(int(sys.argv[1]), 0.05); time.sleep(120)")
+    parent_code = ("import os, subprocess, sys; "
+                   f"p = subprocess.Popen([sys.executable, '-c', {child_code!r}, "
+                   "str(os.getpid())]); "
+                   "print(p.pid, flush=True)")
+    out = subprocess.run([sys.executable, "-c", parent_code], capture_output=True,
+                         text=True, timeout=60, check=True)
+    child = int(out.stdout.split()[0])
+
+    deadline = time.monotonic() + 60  # a bound, not a speed expectation
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break  # gone
+        # a finished child reparented to init may linger as a zombie until reaped
+        with open(f"/proc/{child}/stat") as f:
+            if f.read().split(")")[-1].split()[0] == "Z":
+                break
+        time.sleep(0.05)
+    else:
+        os.kill(child, 9)
+        pytest.fail("the background compile outlived the run that started it")
