@@ -38,6 +38,18 @@ def _num(x, i, miss):
     return v
 
 
+@njit(inline="always")
+def _outside_domain(x, kind, top):
+    """The cell rule of a wide module column: kind 1 a count in 0..top (whole numbers),
+    kind 2 a yes/no answer (0 or 1), kind 0 any number. Written as 0/1 conditions rather
+    than branches on the answer: survey answers defeat branch prediction."""
+    if kind == 1:
+        return (x < 0) | (x > top) | (x != np.floor(x))
+    if kind == 2:
+        return (x != 0) & (x != 1)
+    return False
+
+
 @njit(cache=True, nogil=True)
 def dense_table(keys, lo, span):
     """Position of each household id in `keys` (int64) in a table indexed by id - lo.
@@ -256,12 +268,7 @@ def wide_counts(X, pos, kind, top):
         for i in range(n):
             x = X[j, i]
             m = np.isnan(x)
-            if kind == 1:
-                b = (x < 0) | (x > top) | (x != np.floor(x))
-            elif kind == 2:
-                b = (x != 0) & (x != 1)
-            else:
-                b = False
+            b = _outside_domain(x, kind, top)
             miss += m
             bad += b & (not m)
             neg += x < 0
@@ -271,12 +278,7 @@ def wide_counts(X, pos, kind, top):
                 if pos[i] < 0:
                     x = X[j, i]
                     m = np.isnan(x)
-                    if kind == 1:
-                        b = (x < 0) | (x > top) | (x != np.floor(x))
-                    elif kind == 2:
-                        b = (x != 0) & (x != 1)
-                    else:
-                        b = False
+                    b = _outside_domain(x, kind, top)
                     miss -= m
                     bad -= b & (not m)
                     neg -= x < 0
@@ -381,12 +383,7 @@ def wide_add(total, x, miss, pos, aligned, w, kind, top, counts):
                 continue
         v = _num(x, r, miss)
         m = np.isnan(v)
-        if kind == 1:
-            b = (v < 0) | (v > top) | (v != np.floor(v))
-        elif kind == 2:
-            b = (v != 0) & (v != 1)
-        else:
-            b = False
+        b = _outside_domain(v, kind, top)
         miss_n += m
         bad_n += b & (not m)
         neg_n += v < 0
