@@ -8,6 +8,7 @@ are first-class; every error names the file.
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -360,9 +361,9 @@ def write_table(df: pd.DataFrame, path: str | Path, data_label: str | None = Non
         writable_dir(path.parent)
     try:
         if fmt == "csv":
-            df.to_csv(path, index=False)
+            df.to_csv(path, index=False, quoting=csv_quoting(df))
         elif fmt == "tsv":
-            df.to_csv(path, sep="\t", index=False)
+            df.to_csv(path, sep="\t", index=False, quoting=csv_quoting(df))
         elif fmt == "parquet":
             df.to_parquet(path, index=False)
         elif fmt == "excel":
@@ -374,6 +375,41 @@ def write_table(df: pd.DataFrame, path: str | Path, data_label: str | None = Non
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: cannot write {fmt}: {exc}") from exc
     return path
+
+
+def csv_quoting(df: pd.DataFrame) -> int:
+    """The `quoting` for writing `df` as CSV/TSV text: minimal, unless a text cell or a
+    column name holds a carriage return.
+
+    Python's csv writer, with the newline line ending pandas uses, leaves a bare carriage
+    return unquoted, and every reader (pandas, R, Excel) takes it for a line break: the row
+    would come back split in two. Quoting every text field keeps such a value in its cell.
+
+    Parameters
+    ----------
+    df : DataFrame
+
+    Returns
+    -------
+    int
+        ``csv.QUOTE_MINIMAL`` or ``csv.QUOTE_NONNUMERIC``.
+    """
+    def has_return(values) -> bool:
+        return any(isinstance(v, str) and "\r" in v for v in values)
+
+    if has_return(df.columns):
+        return csv.QUOTE_NONNUMERIC
+    for col in df.columns:
+        s = df[col]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            values = s.cat.categories
+        elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            values = s.unique()
+        else:
+            continue
+        if has_return(values):
+            return csv.QUOTE_NONNUMERIC
+    return csv.QUOTE_MINIMAL
 
 
 def whole_numbers_as_integers(values: pd.Series) -> pd.Series:

@@ -222,12 +222,13 @@ class _Writer:
         if not self._csv:
             self._w.write_table(table)
             return
-        from rima.io import whole_numbers_as_integers
+        from rima.io import csv_quoting, whole_numbers_as_integers
 
         df = table.to_pandas()
         for c in self._carried:
             df[c] = whole_numbers_as_integers(df[c])
-        text = df.to_csv(sep=self._sep, index=False, header=self._header)
+        text = df.to_csv(sep=self._sep, index=False, header=self._header,
+                          quoting=csv_quoting(df))
         self._header = False
         self._sink.write(text.encode("utf-8"))
 

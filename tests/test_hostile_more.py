@@ -241,3 +241,26 @@ def test_ten_complete_households_fit_or_get_an_input_error(tmp_path, capsys):
                             str(tmp_path / f"fit{seed}"), "--no-report"], capsys)
         assert code in (0, 3), err
         assert "internal error" not in err
+
+
+# ---------------------------------------------------------------- a carriage return in a cell
+def test_an_id_holding_a_carriage_return_stays_one_row_in_every_csv(df, example_model_path,
+                                                                     tmp_path, capsys):
+    """Python's csv writer leaves a bare carriage return unquoted and readers split the row
+    there; every CSV rima writes quotes such a cell, so each household stays one row."""
+    ids = [f"hh{i}\rA" if i % 7 == 0 else f"hh{i}" for i in range(len(df))]
+    data = df.assign(hhid=ids)
+    table = tmp_path / "ids.csv"
+    rima.write_table(data, table)
+    back = rima.read_table(table)
+    assert len(back) == len(df) and list(back["hhid"]) == ids
+    for extra in ([], ["--batch-rows", "9"]):
+        out = tmp_path / f"scores{len(extra)}.csv"
+        code, _, err = run(["score", str(table), "--model", str(example_model_path),
+                            "--out", str(out), *extra], capsys)
+        assert code == 0, err
+        scored = pd.read_csv(out)
+        assert len(scored) == len(df) and list(scored["hhid"]) == ids, extra
+    # the default quoting is unchanged for tables without one
+    rima.write_table(df, tmp_path / "plain.csv")
+    assert '"' not in (tmp_path / "plain.csv").read_text()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from rima.errors import DataError
-from rima.io import read_table, table_format
+from rima.io import csv_quoting, read_table, table_format
 
 SEPARATORS = (",", ";", "\t", "|")
 _DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
@@ -147,5 +147,5 @@ def needs_copy(info: dict) -> bool:
 
 def as_text(df: pd.DataFrame) -> str:
     buf = io.StringIO()
-    df.to_csv(buf, index=False)
+    df.to_csv(buf, index=False, quoting=csv_quoting(df))
     return buf.getvalue()

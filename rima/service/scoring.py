@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from rima.errors import RimaInputError
+from rima.io import csv_quoting
 from rima.score_table import value_columns
 from rima.service.aggregate import aggregate_scores, uses_weights
 from rima.service.encoding import encode_json, parse_json
@@ -69,7 +70,9 @@ def score_payload(name, model, frame, settings, as_csv=False) -> bytes:
         cols["out_of_range"] = [None if pd.isna(v) else bool(v) for v in flag.tolist()]
     if as_csv:
         # pandas writes floats as shortest round-trip decimals, like the JSON answer
-        return pd.DataFrame(cols).to_csv(index=False, lineterminator="\n").encode()
+        table = pd.DataFrame(cols)
+        return table.to_csv(index=False, lineterminator="\n",
+                            quoting=csv_quoting(table)).encode()
     keys = list(cols)
     households = [dict(zip(keys, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
     n_ok = int((scores["status"] == "ok").sum())
@@ -104,7 +107,8 @@ def aggregate_csv(result: dict) -> bytes:
             else:
                 row[k] = v
         rows.append(row)
-    return pd.DataFrame(rows).to_csv(index=False, lineterminator="\n").encode()
+    table = pd.DataFrame(rows)
+    return table.to_csv(index=False, lineterminator="\n", quoting=csv_quoting(table)).encode()
 
 
 def aggregate_job(name, model, ctype, full_ctype, body, settings,
