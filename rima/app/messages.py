@@ -177,7 +177,8 @@ MN = {
     "queued": "Чөлөөтэй ажилтныг хүлээж байна…",
     "running": "Ажиллаж байна…",
     "done": "Дууссан",
-    "failed": "Шинжилгээ зогссон",
+    # the reason comes from the command line, which speaks English only
+    "failed": "Шинжилгээ зогссон (шалтгааныг доор англиар бичсэн)",
     "fix_errors": "Тэмдэглэсэн алдааг засаад дахин ажиллуулна уу.",
     "step_results": "5. Үр дүн",
     "step_download": "6. Татах",
