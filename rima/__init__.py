@@ -16,7 +16,7 @@ _EXPORTS = {
     "FactorAnalysis": ("rima.factor", "FactorAnalysis"),
     "FactorModel": ("rima.factor_estimator", "FactorModel"),
     "fit": ("rima.engines", "fit"),
-    "RimaResult": ("rima.pipeline", "RimaResult"),
+    "RimaResult": ("rima.result", "RimaResult"),
     "load": ("rima.model_file", "load"),
     "bootstrap": ("rima.pipeline", "bootstrap"),
     "set_threads": ("rima.config", "set_threads"),

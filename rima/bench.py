@@ -398,8 +398,8 @@ def run(sizes=None, repeat=3, quick=False, n_boot=1000, echo=None, with_r=True,
     import warnings
 
     import rima
-    from rima.pipeline import fit
     from rima.resampling import bootstrap
+    from rima.result import fit
 
     say = echo or (lambda s: None)
     sizes = tuple(sizes or (QUICK_SIZES if quick else FULL_SIZES))
@@ -464,8 +464,8 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
 
     import rima
     from rima.moments import compute_moments
-    from rima.pipeline import fit
     from rima.resampling import bootstrap
+    from rima.result import fit
 
     b = bench
     say(f"n = {n:,}: generating data")
@@ -563,8 +563,8 @@ def _scaling(b, spec, sizes, n_boot, repeat, say):
     import warnings
 
     from rima import config
-    from rima.pipeline import fit
     from rima.resampling import bootstrap
+    from rima.result import fit
 
     n = 1_000_000 if 1_000_000 in sizes else max(sizes)
     df = survey(n)
@@ -680,7 +680,7 @@ def run_dask(households=10_000_000, partitions=40, workers=2, echo=None, workdir
     import time
     from pathlib import Path
 
-    from rima.pipeline import fit
+    from rima.result import fit
     from rima.scale_out import cluster, fit_dask
 
     say = echo or (lambda msg: None)

@@ -1,5 +1,6 @@
-"""`rima.fit`: the in-memory fit (`rima.pipeline.fit`) or, for a dask DataFrame, a
-directory or a glob of partitions, the partitioned fit (`rima.scale_out.fit_dask`)."""
+"""`rima.fit`: the in-memory fit (`rima.result.fit`, a `RimaResult`) or, for a dask
+DataFrame, a directory or a glob of partitions, the partitioned fit
+(`rima.scale_out.fit_dask`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from rima.pipeline import RimaResult
+    from rima.result import RimaResult
     from rima.scale_out import PartitionedResult
     from rima.spec import Spec
 
@@ -24,7 +25,7 @@ def fit(data: pd.DataFrame | str | Path | Any, spec: Spec | dict | str | Path,
     ----------
     data : DataFrame, path, dask DataFrame, directory or glob
         The household survey, one row per household. A DataFrame or a file is fitted in
-        memory (`rima.pipeline.fit`); a dask DataFrame, a directory or a glob of Parquet /
+        memory (`rima.result.fit`); a dask DataFrame, a directory or a glob of Parquet /
         CSV partitions is fitted partition by partition (`rima.scale_out.fit_dask`).
     spec : Spec, dict or path
         The model spec (`rima.load_spec`), options included.
@@ -64,6 +65,6 @@ def fit(data: pd.DataFrame | str | Path | Any, spec: Spec | dict | str | Path,
         from rima.scale_out import fit_dask
 
         return fit_dask(data, spec, progress=progress, **kwargs)
-    from rima.pipeline import fit as fit_in_memory
+    from rima.result import fit as fit_in_memory
 
     return fit_in_memory(data, spec, progress=progress, **kwargs)

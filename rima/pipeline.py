@@ -1,4 +1,4 @@
-"""`rima.fit(data, spec) -> RimaResult`: pillars -> MIMIC -> RCI -> RSM -> profiles.
+"""`fit(data, spec) -> FitResult`: pillars -> MIMIC -> RCI -> RSM -> profiles.
 
 With the default options this is the reference procedure of method.md §1-3 (FAO's Shiny
 RIMA tool): listwise deletion over every analysis variable, one principal-axis factor
@@ -23,7 +23,6 @@ pass), and never builds an n x p copy of the input otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,6 @@ from rima.config import threads_for
 from rima.errors import ConvergenceError, DataConvergenceError, RimaInputError
 from rima.fingerprint import fingerprint_columns, fingerprint_digests
 from rima.model_file import FittedModel
-from rima.options import weight_note
 from rima.profiles import PARALLEL_ROWS, GroupCoder
 from rima.profiles import profiles as profile_tables
 from rima.row_status import (
@@ -54,10 +52,6 @@ from rima.rsm import rsm_table
 from rima.score_table import id_values, score_frame, value_columns
 
 if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-    from rima.analysis.shocks import ShockResult
-    from rima.display import Summary
     from rima.resampling import BootstrapResult
     from rima.spec import Spec
 
@@ -94,18 +88,13 @@ class PillarResult:
                 "food_security_corr": self.food_security_corr}
 
 
-def _split(df: pd.DataFrame) -> dict:
-    """A table as the report's figures take it ({"columns", "data"})."""
-    return {"columns": list(df.columns), "data": df.to_numpy().tolist()}
+@dataclass(repr=False)
+class FitResult:
+    """What the in-memory fit produced: the fitted data, without the conveniences.
 
-
-def _signed_label(options) -> str:
-    return "corr with RCI" if options.rsm == "correlation" else "std. coefficient"
-
-
-@dataclass
-class RimaResult:
-    """Result of `rima.fit`; see docs/architecture.md for the contract.
+    `rima.fit` hands its user a `rima.result.RimaResult`, this class with the methods
+    that summarise, save, plot and analyse it (they use the report and the analyses, which
+    sit above the fit). Callers inside rima that need only the fields take this one.
 
     Attributes
     ----------
@@ -133,17 +122,9 @@ class RimaResult:
     notes : list of str
         Notes on the fit (weights, orientation, ...).
     bootstrap_result : BootstrapResult or None
-        Set by `bootstrap`.
-
-    Examples
-    --------
-    >>> from rima.example import EXAMPLE_SPEC
-    >>> survey = rima.simulate(n_households=400, seed=1)
-    >>> result = rima.fit(survey.households, EXAMPLE_SPEC, progress=False)
-    >>> list(result.rsm["pillar"])
-    ['ABS', 'AST', 'SSN', 'AC']
-    >>> int(result.ok.sum()) == int((result.scores["status"] == "ok").sum())
-    True
+        Set by `RimaResult.bootstrap`.
+    analysed_rows : ndarray of bool or None
+        The estimation sample with a finite RCI (None: the scored rows); see `analysed`.
     """
 
     scores: pd.DataFrame
@@ -158,48 +139,9 @@ class RimaResult:
     validation: object
     accounting: pd.DataFrame
     notes: list = field(default_factory=list)
-    bootstrap_result: object = None  # set by `bootstrap()`
+    bootstrap_result: object = None  # set by `RimaResult.bootstrap()`
     # the estimation sample with a finite RCI (None: the scored rows); see `analysed`
     analysed_rows: np.ndarray | None = None
-
-    def bootstrap(self, n_boot: int = 1000, seed: int | None = None, level: float = 0.95,
-                  progress: bool = True, threads: int | None = None,
-                  client: Any = None) -> BootstrapResult:
-        """Percentile bootstrap of the whole pipeline (`rima.bootstrap`).
-
-        The result is kept as `bootstrap_result`, shown by `summary()` and written by
-        `save()`.
-
-        Parameters
-        ----------
-        n_boot : int, default 1000
-            Number of replicates (at least 2).
-        seed : int, optional
-            Default the spec's ``options.seed``; replicate b depends only on (seed, b).
-        level : float, default 0.95
-            Confidence level of the percentile intervals.
-        progress : bool, default True
-            A progress bar on stderr.
-        threads : int, optional
-            Worker threads; the results do not depend on them.
-        client : dask.distributed.Client, optional
-            Run the replicates on the cluster's workers (same seeds, same results).
-
-        Returns
-        -------
-        BootstrapResult
-
-        Raises
-        ------
-        SpecError
-            An invalid setting or an option the bootstrap does not support.
-        """
-        from rima.resampling import bootstrap
-
-        self.bootstrap_result = bootstrap(self, n_boot=n_boot, seed=seed, level=level,
-                                          progress=progress, threads=threads,
-                                          client=client)
-        return self.bootstrap_result
 
     @property
     def ok(self) -> pd.Series:
@@ -219,206 +161,8 @@ class RimaResult:
             return self.ok
         return pd.Series(self.analysed_rows, index=self.scores.index, name="analysed")
 
-    def shocks(self, **kwargs: Any) -> ShockResult:
-        """Food security on RCI and shocks: `rima.analysis.shocks.shocks` on this result.
 
-        Parameters
-        ----------
-        **kwargs
-            The options of `rima.analysis.shocks.shocks` (soums, outcome, kind, ...).
-
-        Returns
-        -------
-        ShockResult
-        """
-        from rima.analysis.shocks import shocks
-
-        return shocks(self, **kwargs)
-
-    def __repr__(self) -> str:
-        n_ok = int(self.ok.sum())
-        rsm = ", ".join(f"{r.pillar} {r.share:.1f}% (r {r.r_signed:+.2f})"
-                        for r in self.rsm.itertuples())
-        mean = self.scores.loc[self.ok, "RCI_100"].mean()
-        return (f"<RimaResult: {len(self.scores)} households, {n_ok} scored; "
-                f"RSM {rsm}; mean RCI_100 {mean:.2f}>")
-
-    def _repr_html_(self) -> str:
-        from rima.display import card_html
-
-        fm = self.mimic.fit_measures
-        ok = self.ok
-        return card_html("RIMA-II resilience analysis", [
-            ("households", f"{len(self.scores)} ({int(ok.sum())} scored)"),
-            ("mean RCI_100", f"{self.scores.loc[ok, 'RCI_100'].mean():.2f}"),
-            ("MIMIC", (f"chi-square {fm['chisq']:.2f} (df {int(fm['df'])}), CFI "
-                       f"{fm['cfi']:.3f}, RMSEA {fm['rmsea']:.3f}")),
-            ("options", (f"orientation={self.options.orientation}, weights="
-                         f"{self.options.weights}, missing={self.options.missing}"))],
-            [("Resilience Structure Matrix", self.rsm[["pillar", "share", "r_signed"]]
-              .rename(columns={"r_signed": _signed_label(self.options)}), 2)])
-
-    def plot_rsm(self) -> Figure:
-        """Bar chart of the RSM shares with their signed values.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from rima.report.figures import rsm_bar
-
-        return rsm_bar({"rsm": _split(self.rsm)})
-
-    def plot_profile(self, var: str) -> Figure:
-        """Mean RCI_100 with 95 % intervals by the categories of a profile.
-
-        Parameters
-        ----------
-        var : str
-            One of the spec's profile variables.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-
-        Raises
-        ------
-        RimaInputError
-            `var` is not a profile of the spec.
-        """
-        from rima.report.figures import profile_means
-
-        if var not in self.profiles:
-            raise RimaInputError(f"no profile {var!r}; the spec's profiles: "
-                                 f"{', '.join(self.profiles) or '(none)'}")
-        return profile_means(var, self.profiles[var])
-
-    def plot_path(self) -> Figure:
-        """The MIMIC path diagram with standardised estimates.
-
-        Returns
-        -------
-        matplotlib.figure.Figure
-        """
-        from rima.report.figures import path_diagram
-
-        return path_diagram({"mimic_params": _split(self.mimic.params),
-                             "pillar_names": list(self.spec.pillar_names),
-                             "indicators": list(self.spec.indicators)})
-
-    def summary(self) -> Summary:
-        """The results as text.
-
-        Returns
-        -------
-        Summary
-            A str that also renders as HTML in a notebook and has `as_html()`.
-        """
-        import html
-
-        from rima.display import Summary, frame_html
-
-        s = self.scores
-        n_ok = int(self.ok.sum())
-        lines = ["RIMA-II resilience analysis", "=" * 72,
-                 (f"households: {len(s)} in the data, {n_ok} scored "
-                 f"({len(s) - n_ok} not scored, reasons in the row accounting)"),
-                 (f"options: missing={self.options.missing}, weights={self.options.weights}, "
-                 f"rci_prediction={self.options.rci_prediction}, rsm={self.options.rsm}, "
-                 f"orientation={self.options.orientation}")]
-        note = weight_note(self.spec, self.options)
-        if note:
-            lines.append(note)
-        lines.append("")
-        lines.append("Pillars (factor analysis)")
-        rows = []
-        for p in self.pillars.values():
-            fm = p.model
-            rows.append({"pillar": p.name, "variables": len(p.variables), "n": p.n_obs,
-                         "factors": p.n_factors, "KMO": fm.kmo_,
-                         "weights": " ".join(f"{w:.3f}" for w in fm.variance_weights_),
-                         "orientation": p.orientation["rule"]
-                         + (f" {p.anchor}" if p.anchor else "")
-                         + (", flipped" if p.flipped else "")})
-        lines.append(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-        lines += ["", "MIMIC model (RCI)"]
-        fm = self.mimic.fit_measures
-        lines.append(f"  chi-square {fm['chisq']:.3f} df {int(fm['df'])} p {fm['pvalue']:.4f}  "
-                     f"CFI {fm['cfi']:.3f}  TLI {fm['tli']:.3f}  RMSEA {fm['rmsea']:.3f}  "
-                     f"SRMR {fm.get('srmr', np.nan):.3f}")
-        for title, tab in self.mimic.grouped_params():
-            if title != "Intercepts":
-                lines += [f"  {title}:", tab.to_string(index=False)]
-        lines += ["", "Resilience Structure Matrix (share of RCI, %; " + _signed_label(self.options)
-                  + ": the sign the share drops)"]
-        lines.append(self.rsm[["pillar", "share", "r_signed"]]
-                     .rename(columns={"r_signed": _signed_label(self.options)})
-                     .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-        ok = s.loc[self.ok, "RCI_100"]
-        lines += ["", (f"RCI_100: mean {ok.mean():.2f}, median {ok.median():.2f}, "
-                      f"sd {ok.std():.2f}")]
-        for var, tab in self.profiles.items():
-            lines += ["", f"By {var}"]
-            show = tab[["category", "households", "mean_RCI_100", "se", "ci_lower", "ci_upper"]]
-            lines.append(show.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-        lines += ["", "Row accounting"]
-        lines.append(self.accounting.to_string(index=False))
-        for n in self.notes:
-            lines.append(f"note: {n}")
-        if self.bootstrap_result is not None:
-            lines += ["", self.bootstrap_result.summary()]
-        text = "\n".join(lines)
-        parts = [self._repr_html_(), "<h4>Pillars</h4>", frame_html(pd.DataFrame(rows))]
-        for title, tab in self.mimic.grouped_params():
-            parts += [f"<h4>MIMIC: {title}</h4>", tab.to_html(index=False, border=0)]
-        for var, tab in self.profiles.items():
-            parts += [f"<h4>By {var}</h4>", frame_html(
-                tab[["category", "households", "mean_RCI_100", "se", "ci_lower", "ci_upper"]], 2)]
-        parts += ["<h4>Row accounting</h4>", frame_html(self.accounting)]
-        parts += [f"<p>note: {html.escape(n)}</p>" for n in self.notes]
-        return Summary(text, "".join(parts))
-
-    def save(self, path: str | Path, report: bool = True,
-             formats: Iterable[str] = ("csv",)) -> Path:
-        """Write the results to a directory.
-
-        Parameters
-        ----------
-        path : str or Path
-            The directory (created if needed).
-        report : bool, default True
-            Also write report.html, figures/*.png and report_data.json.
-        formats : iterable of str, default ("csv",)
-            One file per table and format: csv, tsv, parquet, dta, xlsx.
-
-        Returns
-        -------
-        Path
-            The directory, holding scores, rsm, mimic and profile_<var> tables, model.json
-            (and bootstrap_* tables after `bootstrap`).
-        """
-        from rima.io import write_table
-
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        tables = {"scores": self.scores, "rsm": self.rsm[["pillar", "share", "r_signed"]],
-                  "mimic": self.mimic.params}
-        for var, tab in self.profiles.items():
-            tables[f"profile_{var}"] = tab
-        for fmt in dict.fromkeys(formats):
-            for name, tab in tables.items():
-                write_table(tab, out / f"{name}.{fmt}")
-        self.model.save(out / "model.json")
-        if self.bootstrap_result is not None:
-            self.bootstrap_result.save(out, formats=formats)
-        if report:
-            from rima.report import write_report
-
-            write_report(self, out)
-        return out
-
-
-def bootstrap(result_or_data: RimaResult | pd.DataFrame | str | Path,
+def bootstrap(result_or_data: FitResult | pd.DataFrame | str | Path,
               spec: Spec | dict | str | Path | None = None, n_boot: int = 1000,
               seed: int | None = None, level: float = 0.95, progress: bool = True,
               threads: int | None = None, chunk: int | None = None,
@@ -477,7 +221,7 @@ def _read(data, spec, read):
     raise RimaInputError(f"data must be a DataFrame or a file path, not {type(data).__name__}")
 
 
-def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaResult:
+def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> FitResult:
     """Fit the RIMA-II model: pillars, MIMIC, RCI, RSM and profiles (see the module docstring).
 
     Parameters
@@ -495,9 +239,10 @@ def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaRe
 
     Returns
     -------
-    RimaResult
+    FitResult
         Scores for every input row (status "ok" or the reason it was not scored), the
-        pillar and MIMIC fits, the RSM, profile tables and the fitted model for scoring.
+        pillar and MIMIC fits, the RSM, profile tables and the fitted model for scoring;
+        `rima.fit` hands it on as a `rima.result.RimaResult`.
 
     Raises
     ------
@@ -547,7 +292,7 @@ def fit(data, spec, progress=None, sheet=None, sep=None, decimal=None) -> RimaRe
             coder.close()
 
 
-def _fit(df, spec, rep, source, say, coder) -> RimaResult:
+def _fit(df, spec, rep, source, say, coder) -> FitResult:
     """The fit as named steps: validate (already run) -> pillars -> MIMIC -> scale ->
     scores -> RSM and profiles -> model."""
     inp = fit_input(df, spec, rep, source)
@@ -572,11 +317,11 @@ def _fit(df, spec, rep, source, say, coder) -> RimaResult:
     fp = (fingerprint_digests(int(sc.mimic_rows.sum()), shared.digests) if inp.with_y
           else fingerprint_columns(inp.block, inp.analysed, np.flatnonzero(sc.mimic_rows)))
     model = build_model(spec, pil, mim, sc, fingerprint=fp, n_rows=len(df), source=source)
-    return RimaResult(scores=tab.scores, data=df, spec=spec, options=inp.opts,
-                      pillars=pil.pillars, mimic=mim.result, rsm=summ.rsm,
-                      profiles=summ.profiles, model=model, validation=rep,
-                      accounting=accounting_table(tab.codes, tab.reasons),
-                      notes=mim.notes + sample_notes(inp, sc), analysed_rows=sc.analysed)
+    return FitResult(scores=tab.scores, data=df, spec=spec, options=inp.opts,
+                     pillars=pil.pillars, mimic=mim.result, rsm=summ.rsm,
+                     profiles=summ.profiles, model=model, validation=rep,
+                     accounting=accounting_table(tab.codes, tab.reasons),
+                     notes=mim.notes + sample_notes(inp, sc), analysed_rows=sc.analysed)
 
 
 # ---------------------------------------------------------------------------- steps

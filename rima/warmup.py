@@ -20,8 +20,8 @@ def _steps():
     import rima
     from rima.bench import example_spec
     from rima.moments import compute_moments, has_nonfinite, pairwise_moments
-    from rima.pipeline import fit
     from rima.resampling import bootstrap
+    from rima.result import fit
     from rima.simulation import simulate
 
     df = simulate(n_households=400, seed=7).households

@@ -41,6 +41,30 @@ def test_every_input_row_has_a_status(example):
     assert example.scores.loc[~bad, "RCI_100"].between(0, 100).all()
 
 
+def test_fit_returns_the_public_result_with_its_conveniences(example):
+    """`rima.fit` hands out `rima.RimaResult`: the pipeline's fitted data (`FitResult`,
+    which imports nothing above the fit) plus the methods that use the report and the
+    analyses."""
+    from dataclasses import fields
+
+    from rima.pipeline import FitResult
+
+    assert type(example) is rima.RimaResult
+    assert isinstance(example, FitResult) and type(example) is not FitResult
+    for name in ("summary", "save", "bootstrap", "shocks", "plot_rsm", "plot_profile",
+                 "plot_path", "_repr_html_"):
+        assert callable(getattr(example, name)), name
+    assert repr(example).startswith("<RimaResult: 2240 households")
+    assert example.ok.dtype == bool and (example.analysed <= example.ok).all()
+    # wrapping a plain fit shares its objects (no copies of the frames)
+    plain = FitResult(**{f.name: getattr(example, f.name) for f in fields(FitResult)})
+    assert not hasattr(plain, "summary")
+    wrapped = rima.RimaResult.from_fit(plain)
+    assert type(wrapped) is rima.RimaResult
+    assert all(getattr(wrapped, f.name) is getattr(example, f.name) for f in fields(FitResult))
+    assert rima.RimaResult.from_fit(example) is example
+
+
 def test_summary_and_save(example, tmp_path):
     text = example.summary()
     for word in ("Pillars", "MIMIC", "Resilience Structure Matrix", "Row accounting", "By soum"):

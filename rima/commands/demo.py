@@ -74,7 +74,8 @@ def run_demo(echo=click.echo, out=None, progress=None, background=False):
 def run_pipeline(ctx, echo=click.echo, out=None, progress=None):
     """Fit the RIMA-II model on the demo data and print the headline results."""
     from rima import precompile
-    from rima.pipeline import MIMIC_STEP, fit
+    from rima.pipeline import MIMIC_STEP
+    from rima.result import fit
 
     helper = ctx.get("helper")
 

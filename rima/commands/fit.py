@@ -70,8 +70,8 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from rima.commands._build import prepare
     from rima.commands._progress import Progress
     from rima.io import refuse_overwrite_in, writable_dir
-    from rima.pipeline import fit
     from rima.report.figures import workers_started
+    from rima.result import fit
 
     refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path])
     writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after

@@ -98,7 +98,7 @@ def command(data, model_path, spec_path, no_model, soums_path, outcomes, treatme
 
         model = load(model_path)
     elif spec_path:
-        from rima.pipeline import fit
+        from rima.result import fit
 
         rounds = sorted(df[round_col].dropna().unique().tolist())
         start = treated_from

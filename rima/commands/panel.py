@@ -58,7 +58,7 @@ def command(data, model_path, spec_path, soums_path, round_col, baseline, outcom
 
         model = load(model_path)
     else:
-        from rima.pipeline import fit
+        from rima.result import fit
 
         b = baseline if baseline is not None else min(df[round_col].dropna().unique())
         model = fit(df[df[round_col] == b].reset_index(drop=True), spec_path).model

@@ -77,7 +77,7 @@ def command(data, model_path, spec_path, n_refit, round_, scenario_file, changes
         raise click.UsageError("--refit needs --spec (the model is refitted on resamples of DATA)")
     df = read_data(data, round_)
     if spec_path:
-        from rima.pipeline import fit
+        from rima.result import fit
 
         fitted = fit(df, spec_path)
         model = fitted.model
