@@ -19,8 +19,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from rima._kernels.groups import group_moments
 from rima._kernels import rsm as _rk
+from rima._kernels.groups import group_moments
 
 
 class GroupMoments(NamedTuple):

