@@ -542,6 +542,8 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
 
 
 def _summarise(result, prob, raw, n_boot, seed, level, elapsed):
+    from rima.profiles import weighted_mean_se
+
     good = raw["status"] == 0
     failed = {}
     for code, cnt in zip(*np.unique(raw["status"][~good], return_counts=True)):
@@ -577,7 +579,8 @@ def _summarise(result, prob, raw, n_boot, seed, level, elapsed):
     ok = analysed_rows(result)
     w = (result.data[result.spec.weight].to_numpy(dtype=float)[ok]
          if prob.use_w else None)
-    point = float(np.average(result.scores["RCI_100"].to_numpy()[ok], weights=w))
+    # the replicates' kernel (group_moments) on the fit's scores
+    point = weighted_mean_se(result.scores["RCI_100"].to_numpy()[ok], w)[0]
     overall = pd.DataFrame({"quantity": ["mean RCI_100"], "estimate": [point], "se": se,
                             "ci_lower": lo, "ci_upper": hi})
     ag = raw["agreement"][good]
