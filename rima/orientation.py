@@ -30,11 +30,13 @@ import numpy as np
 from rima._kernels import orient as _k
 from rima.errors import OrientationWarning
 
-T_CRITICAL = 1.96
+T_CRITICAL = _k.T_CRITICAL
 
 RULE_ANCHOR = "anchor"
 RULE_FOOD_SECURITY = "food security"
 RULE_VARIABLES = "variables (psych sign convention)"
+_RULE_NAMES = {_k.RULE_ANCHOR: RULE_ANCHOR, _k.RULE_FOOD_SECURITY: RULE_FOOD_SECURITY,
+               _k.RULE_VARIABLES: RULE_VARIABLES}
 
 
 def composite(Y: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -81,13 +83,15 @@ def _ro(a):
     return v
 
 
-def decisive(r: float, n: int) -> bool:
-    """Whether a correlation of r over n rows is distinguishable from zero (|t| >= 1.96)."""
-    if not np.isfinite(r) or n < 3:
-        return False
-    if abs(r) >= 1.0:
-        return True
-    return abs(r) * np.sqrt((n - 2) / (1.0 - r * r)) >= T_CRITICAL
+def orient_sign(want: float, anchor_r: float, capacity: bool, fs_r: float, n: int):
+    """(sign, rule name) of a pillar by the rule above (`rima._kernels.orient.orient_sign`,
+    which the bootstrap's replicates run too): want = the anchor's wanted sign (0 without
+    an anchor), anchor_r = the pillar's correlation with its anchor, capacity =
+    orientation "capacity", fs_r and n = its correlation with the food-security composite
+    and the rows behind it. The sign (+1 or -1) multiplies the psych-signed pillar."""
+    s, rule = _k.orient_sign(float(want), float(anchor_r), bool(capacity), float(fs_r),
+                             int(n))
+    return s, _RULE_NAMES[rule]
 
 
 def weight_warnings(pillar: str, weights, negative) -> list[str]:

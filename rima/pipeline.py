@@ -582,7 +582,7 @@ def pillar_step(spec, shared, say, from_rows, anchor_corr, n_rows, weighted) -> 
         if anc is not None:
             anchor, want = anc
             acorr = anchor_corr(name, vs, idx, mean[idx], scale[idx], W[idx, k], anchor)
-            if np.sign(acorr) != want:
+            if orient.orient_sign(want, acorr, False, np.nan, 0)[0] < 0:
                 W[idx, k] *= -1.0
                 flipped = True
                 acorr = -acorr
@@ -845,10 +845,13 @@ def food_security_flips(pillars, W, rn, opts) -> list:
     flips = []
     for k, (p, (r, n)) in enumerate(zip(pillars.values(), rn)):
         p.food_security_corr = r
-        if opts.orientation != "capacity" or p.anchor or not orient.decisive(r, n):
+        if p.anchor:
             continue
-        p.rule = orient.RULE_FOOD_SECURITY
-        if r < 0:
+        s, rule = orient.orient_sign(0.0, np.nan, opts.orientation == "capacity", r, n)
+        if rule != orient.RULE_FOOD_SECURITY:
+            continue
+        p.rule = rule
+        if s < 0:
             W[:, k] *= -1.0
             p.weights = -p.weights
             p.flipped = True

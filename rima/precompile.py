@@ -1,5 +1,5 @@
-"""Compile the MIMIC's kernels (and the RCI's and the grouped tables') in a second
-process while a first run does its earlier steps.
+"""Compile the MIMIC's kernels (and the RCI's, the grouped tables' and the RSM's) in a
+second process while a first run does its earlier steps.
 
 numba compiles one kernel at a time under a process-wide lock, so a first run on a cold
 cache uses one core for about half a minute. The MIMIC's kernels are the largest part of
@@ -75,7 +75,7 @@ def compile_mimic(plan: dict, n: int = 300) -> None:
     from rima._kernels.score import predict_rci, scale_rci
     from rima.mimic import fit as mimic_fit
     from rima.pipeline import mimic_syntax, pattern_weights
-    from rima.rsm import group_stats
+    from rima.rsm import group_stats, share_table
 
     ind, causes = plan["indicators"], plan["causes"]
     m, K = len(ind), len(causes)
@@ -108,7 +108,8 @@ def compile_mimic(plan: dict, n: int = 300) -> None:
                             cx, cy, 0.0, 100.0, out=(out[K], out[K + 1]))
     scale_rci(rci, r100, np.ones(n, dtype=bool))
     # the RSM's and profiles' grouped moments (group_stats gives the kernel one kind of array)
-    group_stats(np.zeros(n, dtype=np.int64), 1, r100, P, rci, w)
+    # and the RSM rule on them
+    share_table(causes, group_stats(np.zeros(n, dtype=np.int64), 1, r100, P, rci, w).corr()[0])
 
 
 def _exit_with_parent(parent: int, poll_seconds: float = 0.5) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from rima._kernels import rsm as _rk
 from rima.errors import RimaInputError
 from rima.rsm import group_stats, std_coefficients
 
@@ -182,8 +183,7 @@ def table_from_moments(gm, labels, n_design, weighted, pillar_names, rsm_kind="c
             rec[f"mean_{p}"] = float(gm.mean_p[g, j])
         if n > 2:
             r_signed = signed[g] if signed is not None else std_signed
-            r = np.abs(r_signed)
-            shares = 100.0 * r / r.sum()
+            shares = _rk.rsm_shares(np.array(r_signed, dtype=float))
             for p, share in zip(pillar_names, shares):
                 rec[f"rsm_{p}"] = float(share)
             for p, value in zip(pillar_names, r_signed):

@@ -27,9 +27,12 @@ Choices, and why:
   the replicate cost independent of the cumvar95 rule's p-factor minres fit.
 * Resampling is over the analysed households (after listwise deletion), so every replicate
   has the fitted sample size.
-* Sign conventions are re-applied in every replicate by the rule that oriented the pillar
-  in the fit (the anchor, the food-security composite, or psych's positive loading sums;
-  rima.orientation). `pillar_agreement` reports, per pillar, the
+* Sign conventions are re-applied in every replicate by the fit's own rule
+  (`rima._kernels.orient.orient_sign`, rima.orientation): the declared anchor; else, under
+  orientation "capacity", the food-security composite when the replicate's correlation
+  with it is decisive (|t| >= 1.96); else psych's positive loading sums. So a replicate
+  orients a pillar as `rima.fit` on its rows would, which may be by another rule than the
+  full sample's. `pillar_agreement` reports, per pillar, the
   share of replicates whose pillar score correlates negatively with the full-sample one:
   a non-zero share means the reference procedure's sign rule is unstable on these data
   (method.md §4) and an anchor is advisable.
@@ -37,7 +40,9 @@ Choices, and why:
 
 Every estimation rule is the fit's own kernel (`rima._kernels.factor.pillar_extract`,
 `orthogonal_rotation` and `pillar_weights`, `rima._kernels.mimic.fisher_scoring` and
-`prediction_weights`), with the fitted pillars'
+`prediction_weights`, `rima._kernels.orient.orient_sign` for the signs,
+`rima._kernels.rsm` for the RSM shares, `rima._kernels.groups.group_moments` for the mean
+RCI_100 by profile category and overall), with the fitted pillars'
 own settings (`rima.factor.kernel_arguments`). Supported options: missing "listwise" or
 "all_columns" (both resample the analysed households), extraction pa, pf or pca, rotation
 none or varimax, every scores, smc and heywood setting, every prediction, RSM kind,
@@ -241,6 +246,7 @@ class _Problem:
     ycol: int
     anchor_col: np.ndarray
     anchor_sign: np.ndarray
+    capacity: bool       # orientation = "capacity": the food-security rule applies
     theta0: np.ndarray
     layout: object
     pred: int
@@ -258,7 +264,7 @@ class _Problem:
         lo, hi = self.fixed if self.fixed is not None else (0.0, 1.0)
         return (self.V, self.w, self.use_w, np.uint64(seed), b0, nb, given, self.pstart,
                 self.nfac, self.fint, self.fflt, self.m, self.ycol, self.anchor_col,
-                self.anchor_sign,
+                self.anchor_sign, self.capacity,
                 self.theta0, lay.lam_idx, lay.lam_fix, lay.gam_idx, lay.b_idx, lay.psi_idx,
                 lay.th_idx, lay.nu_idx, self.pred, self.rsm_kind, float(lo), float(hi),
                 self.fixed is not None, self.groups, len(self.categories), self.A0)
@@ -296,7 +302,6 @@ def _problem(result) -> _Problem:
     from rima.columns import numeric_matrix
     from rima.factor import kernel_arguments, scores_on_weighted
     from rima.mimic.estimate import make_layout
-    from rima.orientation import RULE_FOOD_SECURITY, composite
     from rima.profiles import MISSING_LABEL
 
     spec, opts, df = result.spec, result.options, result.data
@@ -313,11 +318,6 @@ def _problem(result) -> _Problem:
     for k, name in enumerate(names):
         anc = opts.anchor_of(name)
         if anc is None:
-            if result.pillars[name].rule == RULE_FOOD_SECURITY:
-                # the replicates orient by the same rule as the fit: the food-security
-                # composite acts as the pillar's anchor
-                anchor_col[k] = X.shape[1] + Y.shape[1] + len(anchors)
-                anchors.append(composite(Y, np.ones(n, bool)))
             continue
         col = numeric_matrix(df, [anc[0]])[rows, 0]
         if np.isnan(col).any():
@@ -374,7 +374,7 @@ def _problem(result) -> _Problem:
         lookup = {str(c): len(categories) + i for i, c in enumerate(cats)}
         cols.append(np.array([lookup.get(str(v), -1) for v in g], dtype=np.int64))
         categories += [(var, c) for c in cats]
-    groups = (np.column_stack(cols) if cols else np.zeros((n, 0), np.int64)).astype(np.int64)
+    groups = (np.vstack(cols) if cols else np.zeros((0, n), np.int64)).astype(np.int64)
 
     # full-sample pillar score weights on the centred V, for the sign-agreement diagnostic
     A0 = np.zeros((V.shape[1], len(names)))
@@ -383,7 +383,8 @@ def _problem(result) -> _Problem:
     A0[:p_tot] = Wsigned / result.model.scale_[:, None]
     return _Problem(V=V, w=np.ascontiguousarray(w, dtype=float), use_w=use_w, pstart=pstart,
                     nfac=nfac, fint=fint, fflt=fflt, m=len(indicators), ycol=p_tot,
-                    anchor_col=anchor_col, anchor_sign=anchor_sign, theta0=theta0,
+                    anchor_col=anchor_col, anchor_sign=anchor_sign,
+                    capacity=opts.orientation == "capacity", theta0=theta0,
                     layout=layout, pred=_PRED[opts.rci_prediction], rsm_kind=_RSM[opts.rsm],
                     fixed=opts.rci_100, groups=np.ascontiguousarray(groups),
                     categories=categories, A0=A0, names=names,
@@ -541,6 +542,8 @@ def bootstrap(result_or_data, spec=None, n_boot=1000, seed=None, level=0.95, pro
 
 
 def _summarise(result, prob, raw, n_boot, seed, level, elapsed):
+    from rima.profiles import weighted_mean_se
+
     good = raw["status"] == 0
     failed = {}
     for code, cnt in zip(*np.unique(raw["status"][~good], return_counts=True)):
@@ -576,7 +579,8 @@ def _summarise(result, prob, raw, n_boot, seed, level, elapsed):
     ok = analysed_rows(result)
     w = (result.data[result.spec.weight].to_numpy(dtype=float)[ok]
          if prob.use_w else None)
-    point = float(np.average(result.scores["RCI_100"].to_numpy()[ok], weights=w))
+    # the replicates' kernel (group_moments) on the fit's scores
+    point = weighted_mean_se(result.scores["RCI_100"].to_numpy()[ok], w)[0]
     overall = pd.DataFrame({"quantity": ["mean RCI_100"], "estimate": [point], "se": se,
                             "ci_lower": lo, "ci_upper": hi})
     ag = raw["agreement"][good]

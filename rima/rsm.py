@@ -7,7 +7,9 @@ coefficients |γ_p (std.all)| in place of the correlations, which separates a pi
 effect from what it shares with the other pillars.
 
 The correlations come from `rima._kernels.groups.group_moments`, which also gives them
-within every category of a profile variable in the same pass (`rima.profiles`).
+within every category of a profile variable in the same pass (`rima.profiles`). The rule
+itself (correlations from those moments, standardised coefficients, shares) is
+`rima._kernels.rsm`, which every bootstrap replicate runs too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from rima._kernels import rsm as _rk
 from rima._kernels.groups import group_moments
 
 
@@ -36,8 +39,10 @@ class GroupMoments(NamedTuple):
 
     def corr(self) -> np.ndarray:
         """(G, K) correlations of each P column with r within each group."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.sp_pr / np.sqrt(self.ss_p * self.ss_r[:, None])
+        f = np.float64
+        return _rk.correlations(np.ascontiguousarray(self.sp_pr, dtype=f),
+                            np.ascontiguousarray(self.ss_p, dtype=f),
+                            np.ascontiguousarray(self.ss_r, dtype=f))
 
 
 def group_stats(codes, n_groups, y, P=None, r=None, w=None) -> GroupMoments:
@@ -77,10 +82,9 @@ def share_table(names, signed) -> pd.DataFrame:
     with the RCI or standardised coefficients): r = |signed|, share = 100 r / sum(r).
     The share drops the sign, so `r_signed` travels with it: a pillar whose value is negative
     pulls the RCI down as it rises."""
-    signed = np.asarray(signed, dtype=float)
-    r = np.abs(signed)
-    return pd.DataFrame({"pillar": list(names), "r": r, "share": 100.0 * r / r.sum(),
-                         "r_signed": signed})
+    signed = np.array(signed, dtype=float)
+    return pd.DataFrame({"pillar": list(names), "r": np.abs(signed),
+                         "share": _rk.rsm_shares(signed), "r_signed": signed})
 
 
 def std_coefficients(mimic_params: pd.DataFrame, names) -> np.ndarray:

@@ -409,6 +409,7 @@ def fit_dask(data, spec, out=None, progress=None):
     from pathlib import Path
 
     from rima import orientation as orient
+    from rima._kernels.rsm import correlations as rsm_correlations
     from rima.fingerprint import fingerprint_digests
     from rima.mimic import fit as mimic_fit
     from rima.mimic.inference import gamma_from_blocks, ols_slopes
@@ -518,7 +519,10 @@ def fit_dask(data, spec, out=None, progress=None):
                     + orient.coefficient_warnings(res.params, names))
     if spec.options.rsm == "correlation":
         rs = merge_moments([r[3] for r in r3 if r[3] is not None])
-        r = np.abs(rs.corr()[:K, K])
+        C = rs.comoment
+        r = np.abs(rsm_correlations(np.ascontiguousarray(C[None, :K, K]),
+                                    np.ascontiguousarray(np.diag(C)[None, :K]),
+                                    np.array([C[K, K]]))[0])
     else:
         r = std_coefficients(res.params, names)
     rsm = share_table(names, r)

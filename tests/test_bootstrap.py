@@ -168,6 +168,42 @@ def test_replicate_equals_fit_on_resampled_rows(variant_fits, variant):
         np.testing.assert_allclose(got.loc[want.index], want, atol=1e-7, rtol=0)
 
 
+def test_replicate_orients_by_the_fits_rule_not_the_full_samples():
+    """A replicate orients each pillar as rima.fit on its rows does. On these 40 households
+    ABS's correlation with the food-security composite is negative but not decisive
+    (|t| < 1.96), so the fit keeps psych's sign (rule "variables"); the full sample's rule
+    for ABS is the composite, which would turn ABS round and flip the sign of its MIMIC
+    coefficient (the bootstrap did that before it ran the fit's rule)."""
+    df = pd.read_csv(DATA)
+    sd = rima.load_spec(SPEC).to_dict()
+    res = _fit(df, sd)
+    assert res.options.orientation == "capacity"
+    assert res.pillars["ABS"].rule == "food security"
+    ok = res.analysed.to_numpy()
+    n = int(ok.sum())
+    counts = np.zeros(n, np.int64)
+    counts[np.random.default_rng(0).choice(n, 40, replace=False)] = 1
+    raw = run_counts(res, counts[None, :])
+    assert raw["status"][0] == 0
+
+    fac = dict(sd["options"].get("factor", {}))
+    for p, pr in res.pillars.items():
+        fac[p] = {"retention": int(pr.n_factors)}
+    sd2 = dict(sd, options=dict(sd["options"], factor=fac))
+    rep = df[ok].iloc[np.flatnonzero(counts)].reset_index(drop=True)
+    ref = _fit(rep, sd2)
+    abs_ = ref.pillars["ABS"]
+    assert abs_.rule.startswith("variables") and not abs_.flipped
+    r = abs_.food_security_corr
+    assert r < 0 and abs(r) * np.sqrt(38 / (1 - r * r)) < 1.96  # negative, not decisive
+    prob = _problem(res)
+    want = _free_params(ref, prob.param_rows)
+    g = prob.param_rows.index(("RCI", "~", "ABS"))
+    assert np.sign(raw["theta"][0][g]) == np.sign(want[g])
+    np.testing.assert_allclose(raw["theta"][0], want, atol=1e-7, rtol=0)
+    np.testing.assert_allclose(raw["shares"][0], ref.rsm["share"], atol=1e-7, rtol=0)
+
+
 def test_deterministic_across_runs_threads_and_chunks(example):
     res = example[1]
     a = bootstrap(res, n_boot=60, seed=5, progress=False, threads=1)

@@ -5,9 +5,12 @@ A pillar's factor analysis is three kernels of `rima._kernels.factor`: `pillar_e
 varimax) and `pillar_weights` (psych's final sign and order, Bartlett or regression
 weights, variance and combined weights); the MIMIC's complete-data ML estimation is
 `rima._kernels.mimic.fisher_scoring`; the RCI prediction weights are
-`rima._kernels.mimic.prediction_weights`. These tests check that the bootstrap kernel holds
-no estimation routine of its own, that the fit calls the shared kernels, and that the fit's
-numbers are the kernels' numbers on the same moments, bit for bit. (That the numbers are
+`rima._kernels.mimic.prediction_weights`; a pillar's sign is
+`rima._kernels.orient.orient_sign`; the RSM is `rima._kernels.rsm` (correlations from
+moments, standardised coefficients, shares); the mean RCI_100 by profile category and
+overall is `rima._kernels.groups.group_moments`. These tests check that the bootstrap kernel
+holds no estimation routine of its own, that the fit calls the shared kernels, and that the
+fit's numbers are the kernels' numbers on the same moments, bit for bit. (That the numbers are
 right is checked against R in test_factor.py, test_mimic_reference.py and
 test_pipeline_reference.py, and the bootstrap against rima.fit in test_bootstrap.py.)
 """
@@ -26,6 +29,8 @@ from rima import factor as F
 from rima._kernels import bootstrap as BK
 from rima._kernels import factor as FK
 from rima._kernels import mimic as MK
+from rima._kernels import orient as OR
+from rima._kernels import rsm as RK
 from rima.factor_estimator import FactorModel
 from rima.moments import compute_moments
 
@@ -49,9 +54,10 @@ def _attribute_calls(tree):
 def test_bootstrap_kernel_defines_no_estimation_routine_of_its_own():
     tree = ast.parse(Path(BK.__file__).read_text())
     defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
-    # resampling, count-weighted moments and the replicate driver: nothing else
-    assert defined == {"_mix", "replicate_counts", "_comoment", "one_replicate",
-                       "run_replicates"}
+    # resampling, count-weighted moments (and the correlation of a pillar score with a
+    # linear combination of the columns, from them) and the replicate driver: nothing else
+    assert defined == {"_mix", "replicate_counts", "_comoment", "_unit", "_score_corr",
+                       "one_replicate", "run_replicates"}
     calls = _attribute_calls(tree)
     assert {("FK", "pillar_extract"), ("FK", "orthogonal_rotation"), ("FK", "pillar_weights"),
             ("MK", "fisher_scoring"), ("MK", "prediction_weights"), ("MK", "complete_cross"),
@@ -255,3 +261,136 @@ def test_one_home_for_the_factor_settings():
         FK.ROT_VARIMAX, s.varimax_eps, s.rot_maxit, False, True)
     with pytest.raises(RimaInputError, match="minres"):
         F.kernel_arguments("minres", "none", "bartlett")
+
+
+def _name_calls(tree):
+    return {n.func.id for n in ast.walk(tree)
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+def test_bootstrap_kernel_runs_the_fits_orientation_rsm_and_profile_rules():
+    tree = ast.parse(Path(BK.__file__).read_text())
+    assert {("RK", "correlations"), ("RK", "std_coefficients"),
+            ("RK", "rsm_shares")} <= _attribute_calls(tree)
+    assert {"orient_sign", "group_moments"} <= _name_calls(tree)
+    # no copy of those rules: no t threshold, no share out of 100, no |r|
+    consts = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)}
+    assert not {1.96, 100.0} & consts
+    assert "abs" not in _name_calls(tree)
+
+
+SPY_KERNELS = ((OR, "orient_sign"), (RK, "correlations"), (RK, "std_coefficients"),
+               (RK, "rsm_shares"))
+
+
+@pytest.mark.parametrize("options", [None, {"anchor": {"ABS": "mobile_coverage"},
+                                            "rsm": "std_coefficient", "weights": True}])
+def test_the_fit_runs_the_shared_orientation_rsm_and_profile_kernels(monkeypatch, options):
+    import rima.rsm
+
+    counts = {}
+
+    def spy(module, name):
+        orig = getattr(module, name)
+
+        def wrapper(*args):
+            counts[name] = counts.get(name, 0) + 1
+            return orig(*args)
+        monkeypatch.setattr(module, name, wrapper)
+
+    for module, name in SPY_KERNELS + ((rima.rsm, "group_moments"),):
+        spy(module, name)
+    df = pd.read_csv(DATA)
+    sd = rima.load_spec(SPEC).to_dict()
+    if options is not None:
+        sd["options"] = options
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = rima.fit(df, sd)
+    K = len(res.spec.pillar_names)
+    # one sign per pillar: the anchored one when its anchor is read, the others by the
+    # food-security rule
+    assert counts["orient_sign"] == K
+    groups = sum(int((t["households"] > 2).sum()) for t in res.profiles.values())
+    assert counts["rsm_shares"] == 1 + groups
+    # one grouped pass per profile variable, and the RSM's over the scored rows
+    assert counts["group_moments"] == len(res.profiles) + (options is None)
+    # the MIMIC's parameter table (std.all) always has the standardised coefficients
+    assert counts["std_coefficients"] >= 1
+    if options is None:
+        assert counts["correlations"] == 1 + len(res.profiles)
+    else:
+        assert "correlations" not in counts
+
+    # the fit's numbers are the kernels' numbers
+    rsm = res.rsm
+    np.testing.assert_array_equal(rsm["share"], RK.rsm_shares(rsm["r_signed"].to_numpy()))
+    names = list(res.spec.pillar_names)
+    for tab in res.profiles.values():
+        for _, row in tab[tab["households"] > 2].iterrows():
+            signed = row[[f"r_signed_{p}" for p in names]].to_numpy(dtype=float)
+            np.testing.assert_array_equal(row[[f"rsm_{p}" for p in names]].to_numpy(
+                dtype=float), RK.rsm_shares(signed))
+    ok = res.analysed.to_numpy()
+    P = res.scores.loc[ok, names].to_numpy()
+    rci = res.scores.loc[ok, "RCI"].to_numpy()
+    w = df.loc[ok, res.spec.weight].to_numpy(dtype=float) if res.options.weights else None
+    if options is None:
+        # an independent correlation of the rows
+        want = [np.corrcoef(P[:, k], rci)[0, 1] for k in range(K)]
+        np.testing.assert_allclose(rsm["r_signed"], want, rtol=1e-12)
+    else:
+        # the standardised coefficients from the MIMIC's estimates and the pillars'
+        # (weighted, divisor n) covariance
+        reg = res.mimic.params.set_index(["lhs", "op", "rhs"])
+        gam = np.array([reg.loc[("RCI", "~", p), "est"] for p in names])
+        psi = float(reg.loc[("RCI", "~~", "RCI"), "est"])
+        sxx = np.cov(P.T, aweights=w, bias=True)
+        sd_eta = np.sqrt(gam @ sxx @ gam + psi)
+        np.testing.assert_allclose(rsm["r_signed"], gam * np.sqrt(np.diag(sxx)) / sd_eta,
+                                   rtol=1e-10)
+    for k, p in enumerate(names):
+        pr = res.pillars[p]
+        if pr.anchor:
+            assert pr.orientation["rule"] == "anchor" and pr.anchor_corr > 0
+            continue
+        r = pr.food_security_corr * (-1.0 if pr.flipped else 1.0)  # before the turn
+        sign, rule = OR.orient_sign(0.0, np.nan, True, r, int(ok.sum()))
+        assert (sign < 0) == pr.flipped
+        assert rule == OR.RULE_FOOD_SECURITY and pr.rule == "food security"
+
+
+def test_orientation_and_rsm_kernels_against_the_rules():
+    nan = np.nan
+    A, FS, V = OR.RULE_ANCHOR, OR.RULE_FOOD_SECURITY, OR.RULE_VARIABLES
+    # an anchor decides alone; a zero or undefined correlation with it turns the pillar
+    assert OR.orient_sign(1.0, 0.2, True, -0.9, 100) == (1.0, A)
+    assert OR.orient_sign(-1.0, 0.2, True, 0.9, 100) == (-1.0, A)
+    assert OR.orient_sign(1.0, 0.0, False, nan, 0) == (-1.0, A)
+    assert OR.orient_sign(-1.0, nan, False, nan, 0) == (-1.0, A)
+    # the composite decides when |t| = |r| sqrt((n - 2) / (1 - r^2)) >= 1.96
+    n = 50
+    r_crit = 1.96 / np.sqrt(n - 2 + 1.96 ** 2)
+    assert OR.orient_sign(0.0, nan, True, -1.001 * r_crit, n) == (-1.0, FS)
+    assert OR.orient_sign(0.0, nan, True, 1.001 * r_crit, n) == (1.0, FS)
+    assert OR.orient_sign(0.0, nan, True, -0.999 * r_crit, n) == (1.0, V)
+    assert OR.orient_sign(0.0, nan, True, -0.99, 2) == (1.0, V)
+    assert OR.orient_sign(0.0, nan, True, nan, 500) == (1.0, V)
+    assert OR.orient_sign(0.0, nan, False, -0.9, n) == (1.0, V)  # orientation "reference"
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(200, 3))
+    y = X @ [0.5, -0.2, 0.1] + rng.normal(size=200)
+    Xc, yc = X - X.mean(axis=0), y - y.mean()
+    r = RK.correlations((Xc * yc[:, None]).sum(axis=0)[None, :], (Xc ** 2).sum(axis=0)[None, :],
+                        np.array([(yc ** 2).sum()]))[0]
+    np.testing.assert_allclose(r, [np.corrcoef(X[:, k], y)[0, 1] for k in range(3)],
+                               rtol=1e-13)
+    np.testing.assert_allclose(RK.rsm_shares(r), 100 * np.abs(r) / np.abs(r).sum(),
+                               rtol=1e-15)
+    assert r[1] < 0 and RK.rsm_shares(r)[1] > 0
+    gam = np.array([0.5, -0.2, 0.1])
+    S = np.cov(X.T, bias=True)
+    np.testing.assert_allclose(RK.std_coefficients(gam, 0.8, S),
+                               gam * np.sqrt(np.diag(S)) / np.sqrt(gam @ S @ gam + 0.8),
+                               rtol=1e-14)

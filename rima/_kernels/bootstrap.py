@@ -9,12 +9,17 @@ anchor variables], because every later quantity is linear in V:
   covariance of (indicators z-scored, pillar scores) is T' C T for the co-moment C of V;
 * the MIMIC model is fitted from that covariance alone, and its prediction RCI = c0 + a'v
   is again linear in v;
-* the RSM correlations follow from a' C A_k; only RCI_100's min-max range and the profile
-  means need one more pass over the rows, which is cheap (d multiply-adds per row).
+* the RSM correlations follow from a' C A_k, and a pillar's correlations with its anchor
+  and with the food-security composite (mean of the z-scored indicators) from C too;
+  only RCI_100's min-max range and the profile means need one more pass over the rows,
+  which is cheap (d multiply-adds per row).
 
 Every estimation rule is the fit's own kernel: `rima._kernels.factor.pillar_extract`,
-`orthogonal_rotation` and `pillar_weights` for each pillar, `rima._kernels.mimic.fisher_scoring` and `prediction_weights` for the MIMIC and the
-RCI, `rima._kernels.rci_scale` for RCI_100; this module only resamples and does the linear
+`orthogonal_rotation` and `pillar_weights` for each pillar,
+`rima._kernels.orient.orient_sign` for its sign, `rima._kernels.mimic.fisher_scoring` and
+`prediction_weights` for the MIMIC and the RCI, `rima._kernels.rsm` for the RSM shares,
+`rima._kernels.rci_scale` for RCI_100 and `rima._kernels.groups.group_moments` for its
+means by profile category and overall; this module only resamples and does the linear
 algebra that carries the moments from one step to the next.
 
 Replicate b draws its rows from a splitmix64 stream seeded by (seed, b) only, and every
@@ -28,6 +33,9 @@ from numba import njit
 
 from rima._kernels import factor as FK
 from rima._kernels import mimic as MK
+from rima._kernels import rsm as RK
+from rima._kernels.groups import group_moments
+from rima._kernels.orient import orient_sign
 from rima._kernels.rci_scale import span_of, to_100
 
 # replicate status codes
@@ -94,16 +102,48 @@ def _comoment(V, wt):
 
 
 @njit(cache=True)
+def _unit(d, col):
+    """V's column `col` as a linear combination of V's columns."""
+    e = np.zeros(d)
+    e[col] = 1.0
+    return e
+
+
+@njit(cache=True)
+def _score_corr(comb, sd, lo, C, b):
+    """Correlation of the pillar score sum_a comb[a] v[lo + a] / sd[lo + a] with b'v,
+    from the co-moment C of V."""
+    d = C.shape[0]
+    pk = comb.shape[0]
+    cov = 0.0
+    vk = 0.0
+    vb = 0.0
+    for a in range(pk):
+        ta = comb[a] / sd[lo + a]
+        for e in range(d):
+            cov += ta * C[lo + a, e] * b[e]
+        for e in range(pk):
+            vk += ta * C[lo + a, lo + e] * comb[e] / sd[lo + e]
+    for a in range(d):
+        for e in range(d):
+            vb += b[a] * C[a, e] * b[e]
+    return cov / np.sqrt(vk * vb)
+
+
+@njit(cache=True)
 def one_replicate(V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor_col,
-                  anchor_sign, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
-                  nu_idx, pred, rsm_kind, fixed_lo, fixed_hi, use_fixed, groups, ncat, A0):
+                  anchor_sign, capacity, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
+                  th_idx, nu_idx, pred, rsm_kind, fixed_lo, fixed_hi, use_fixed, groups, ncat, A0):
     """Everything the pipeline estimates, for one resample given as counts.
 
     Pillar k's factor settings: fint[k] = (method, start from SMC, iterations, rotation
     (none or varimax), rotation iterations, Bartlett, Heywood case is an error, score
     weights on the weighted correlations), fflt[k] = (tolerance, communality cap, varimax
     tolerance, unused), as `rima.resampling` reads them from the fit
-    (`rima.factor.kernel_arguments`).
+    (`rima.factor.kernel_arguments`). Orientation: pillar k's anchor is column
+    anchor_col[k] of V (-1: none) with the wanted sign anchor_sign[k]; capacity: the
+    options' orientation is "capacity". groups (number of profile variables, n): each row's
+    category code per profile variable (codes numbered over all of them, -1: none).
 
     Returns (status, theta, shares (K,), profile means of RCI_100 (ncat,), overall mean
     RCI_100, pillar agreement with the full-sample pillar scores (K,) as correlations).
@@ -128,6 +168,13 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor
         if not (C_u[a, a] > 0.0) or not (C_e[a, a] > 0.0):
             return FAIL_CONSTANT, theta, shares, prof, np.nan, agree
         sd[a] = np.sqrt(C_u[a, a] / (sw_u - 1.0))
+    n_rows = np.int64(0)
+    for i in range(n):
+        n_rows += counts[i]
+    # the food-security composite as a linear combination of V's columns
+    composite = np.zeros(d)
+    for j in range(m):
+        composite[ycol + j] = 1.0 / sd[ycol + j] / m
     # ------------------------------------------------------------ pillars
     T = np.zeros((d, m + K))  # columns: z-scored indicators, then pillar scores
     for j in range(m):
@@ -158,12 +205,21 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor
                     st = FAIL_HEYWOOD
         if st != OK:
             return st, theta, shares, prof, np.nan, agree
-        if anchor_col[k] >= 0:
-            c = 0.0
-            for a in range(pk):
-                c += comb[a] / sd[lo + a] * C_u[lo + a, anchor_col[k]]
-            if (c > 0) != (anchor_sign[k] > 0):
-                comb = -comb
+        # orientation by the fit's rule (`orient_sign`), from the correlations the fit
+        # measures on the rows: with the anchor unweighted, with the food-security
+        # composite (mean of the z-scored indicators) with the weights
+        want = 0.0
+        r_anchor = np.nan
+        r_fs = np.nan
+        ac = anchor_col[k]
+        if ac >= 0:
+            want = anchor_sign[k]
+            r_anchor = _score_corr(comb, sd, lo, C_u, _unit(d, ac))
+        elif capacity:
+            r_fs = _score_corr(comb, sd, lo, C_e, composite)
+        sgn, _rule = orient_sign(want, r_anchor, capacity, r_fs, n_rows)
+        if sgn < 0.0:
+            comb = -comb
         for a in range(pk):
             T[lo + a, m + k] = comb[a] / sd[lo + a]
     # agreement with the full-sample pillar scores (sign flips show up as negative values)
@@ -236,69 +292,63 @@ def one_replicate(V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor
     vr = 0.0
     for a in range(d):
         vr += a_v[a] * Ca[a]
-    r = np.empty(K)
     if rsm_kind == 0:
+        sp = np.empty((1, K))
+        ss_p = np.empty((1, K))
         for k in range(K):
             cov = 0.0
             vk = 0.0
             for a in range(d):
                 cov += T[a, m + k] * Ca[a]
                 vk += T[a, m + k] * CT[a, m + k]
-            r[k] = abs(cov / np.sqrt(vk * vr))
+            sp[0, k] = cov
+            ss_p[0, k] = vk
+        signed = RK.correlations(sp, ss_p, np.full(1, vr))[0]
     else:
-        ve = psi
-        for k in range(K):
-            for h in range(K):
-                ve += gam[k] * S[m + k, m + h] * gam[h]
-        for k in range(K):
-            r[k] = abs(gam[k] * np.sqrt(S[m + k, m + k] / ve))
-    tot = 0.0
-    for k in range(K):
-        tot += r[k]
-    for k in range(K):
-        shares[k] = 100.0 * r[k] / tot
+        signed = RK.std_coefficients(gam, psi, S[m:, m:].copy())
+    shares = RK.rsm_shares(signed)
     # ------------------------------------------------------------ RCI_100 and profiles
+    rci = np.zeros(n)
     lo_r = np.inf
     hi_r = -np.inf
-    gsum = np.zeros(ncat)
-    gval = np.zeros(ncat)
-    osum = 0.0
-    oval = 0.0
-    ng = groups.shape[1]
     for i in range(n):
         if counts[i] == 0:
             continue
-        rci = c0
+        v = c0
         for a in range(d):
-            rci += a_v[a] * V[i, a]
-        lo_r = min(lo_r, rci)
-        hi_r = max(hi_r, rci)
-        wi = ce[i]
-        osum += wi
-        oval += wi * rci
-        for g in range(ng):
-            c = groups[i, g]
-            if c >= 0:
-                gsum[c] += wi
-                gval[c] += wi * rci
+            v += a_v[a] * V[i, a]
+        rci[i] = v
+        lo_r = min(lo_r, v)
+        hi_r = max(hi_r, v)
     if use_fixed:
         lo_r = fixed_lo
         hi_r = fixed_hi
     if not (hi_r > lo_r):
         return FAIL_SCALE, theta, shares, prof, np.nan, agree
     span = span_of(lo_r, hi_r)
-    for c in range(ncat):
-        if gsum[c] > 0:
-            prof[c] = to_100(gval[c] / gsum[c], lo_r, span)
-    overall = to_100(oval / osum, lo_r, span)
-    return OK, theta, shares, prof, overall, agree
+    r100 = np.zeros(n)
+    for i in range(n):
+        if counts[i] > 0:
+            r100[i] = to_100(rci[i], lo_r, span)
+    # the weighted means of RCI_100 by category and overall: the profile tables' kernel,
+    # with the count-weighted weights (a row not drawn weighs 0)
+    no_p = np.empty((0, n))
+    for g in range(groups.shape[0]):
+        _c, gsw, _f, gmean, _s, _mp, _mr, _sp, _sr, _spr = group_moments(
+            groups[g], ncat, r100, no_p, r100, ce, True)
+        for c in range(ncat):
+            if gsw[c] > 0:
+                prof[c] = gmean[c]
+    _c, _sw, _f, omean, _s, _mp, _mr, _sp, _sr, _spr = group_moments(
+        np.zeros(n, dtype=np.int64), 1, r100, no_p, r100, ce, True)
+    return OK, theta, shares, prof, omean[0], agree
 
 
 @njit(cache=True, nogil=True)
 def run_replicates(V, w, use_w, seed, b0, nb, given, pstart, nfac, fint, fflt, m, ycol,
-                   anchor_col, anchor_sign, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
-                   th_idx, nu_idx, pred, rsm_kind, fixed_lo, fixed_hi, use_fixed, groups, ncat,
-                   A0):
+                   anchor_col, anchor_sign, capacity, theta0, lam_idx, lam_fix, gam_idx, b_idx,
+                   psi_idx, th_idx, nu_idx, pred, rsm_kind, fixed_lo, fixed_hi, use_fixed, groups,
+                   ncat, A0):
     """Replicates b0 .. b0 + nb - 1 (rows of `given` are used as the counts instead of
     drawing when `given` has nb rows).
 
@@ -324,7 +374,7 @@ def run_replicates(V, w, use_w, seed, b0, nb, given, pstart, nfac, fint, fflt, m
             counts = replicate_counts(seed, b0 + r, n)
         st, th, sh, pr, ov, ag = one_replicate(
             V, w, use_w, counts, pstart, nfac, fint, fflt, m, ycol, anchor_col, anchor_sign,
-            theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx, pred,
+            capacity, theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx, pred,
             rsm_kind, fixed_lo, fixed_hi, use_fixed, groups, ncat, A0)
         status[r] = st
         thetas[r] = th

@@ -197,3 +197,43 @@ def _merge_pairs(parts):
         if n[k] >= 3 and den > 0:
             r[k] = sxy / den
     return n, r
+
+
+# The orientation rule of `rima.orientation`, tried in this order; a pillar's sign is
+# decided by this kernel in the fit (in-memory and partitioned) and in every bootstrap
+# replicate, from the correlations each of them measures.
+RULE_ANCHOR = 0
+RULE_FOOD_SECURITY = 1
+RULE_VARIABLES = 2
+T_CRITICAL = 1.96
+
+
+@njit(cache=True)
+def decisive(r, n):
+    """Whether a correlation r over n rows is distinguishable from zero: |t| >= 1.96 with
+    n - 2 degrees of freedom (False when r is not finite or n < 3)."""
+    if not np.isfinite(r) or n < 3:
+        return False
+    if abs(r) >= 1.0:
+        return True
+    return abs(r) * np.sqrt((n - 2) / (1.0 - r * r)) >= T_CRITICAL
+
+
+@njit(cache=True)
+def orient_sign(want, anchor_r, capacity, fs_r, n):
+    """(sign, rule) for a pillar score with psych's sign: multiply it by `sign` (+1 or -1).
+
+    want (float): the sign its anchor's correlation must have (+1 or -1), 0 without an
+    anchor; anchor_r: its correlation with the anchor; capacity (bool): orientation =
+    "capacity"; fs_r, n: its correlation with the food-security composite over n rows.
+    With an anchor the score is turned round unless anchor_r has the wanted sign (a zero or
+    undefined correlation turns it round); else, under "capacity" and when fs_r is
+    `decisive`, it is turned to correlate positively with the composite; else psych's sign
+    stands (RULE_VARIABLES).
+    """
+    if want != 0.0:
+        keep = (want > 0.0 and anchor_r > 0.0) or (want < 0.0 and anchor_r < 0.0)
+        return (1.0 if keep else -1.0), RULE_ANCHOR
+    if capacity and decisive(fs_r, n):
+        return (-1.0 if fs_r < 0.0 else 1.0), RULE_FOOD_SECURITY
+    return 1.0, RULE_VARIABLES

@@ -9,6 +9,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from rima._kernels import mimic as K
+from rima._kernels import rsm as RK
 from rima.config import by_rows
 from rima.errors import DataError, SpecError
 from rima.mimic import estimate as E
@@ -614,8 +615,11 @@ def _param_table(mm, layout, prep, theta, vcov, lam, gam, bmat, psi, th, pi, om,
 
     for j, y in enumerate(mm.indicators):
         add(lv, "=~", y, lam[j], lam[j] * sd_eta, lam[j] * sd_eta / sd_y[j])
+    # the RSM's standardised coefficients (rima._kernels.rsm, as the bootstrap computes them)
+    gam_all = RK.std_coefficients(np.array(gam, dtype=np.float64), float(psi),
+                               np.array(sxx, dtype=np.float64))
     for h, x in enumerate(mm.causes):
-        add(lv, "~", x, gam[h], gam[h] / sd_eta, gam[h] * sd_x[h] / sd_eta)
+        add(lv, "~", x, gam[h], gam[h] / sd_eta, gam_all[h])
     for y, x in mm.direct_effects:
         j, h = mm.indicators.index(y), mm.causes.index(x)
         add(y, "~", x, bmat[j, h], bmat[j, h], bmat[j, h] * sd_x[h] / sd_y[j])
