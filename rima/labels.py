@@ -120,6 +120,21 @@ _STATA_RESERVED = frozenset((
 ))
 
 
+def rsm_signed_label(kind: str) -> str:
+    """The heading of the RSM's signed column wherever the table is shown: what the value
+    behind a share is under ``options.rsm = kind`` ("correlation" or "std_coefficient").
+
+    Parameters
+    ----------
+    kind : str
+
+    Returns
+    -------
+    str
+    """
+    return "corr with RCI" if kind == "correlation" else "std. coefficient"
+
+
 def variable_label(name: str) -> str:
     """The label of a column rima writes ('' when none is known)."""
     name = str(name)

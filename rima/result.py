@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import RimaInputError
+from rima.labels import rsm_signed_label
 from rima.options import weight_note
 from rima.pipeline import FitResult
 from rima.pipeline import fit as fit_result
@@ -34,10 +35,6 @@ if TYPE_CHECKING:
 def _split(df: pd.DataFrame) -> dict:
     """A table as the report's figures take it ({"columns", "data"})."""
     return {"columns": list(df.columns), "data": df.to_numpy().tolist()}
-
-
-def _signed_label(options) -> str:
-    return "corr with RCI" if options.rsm == "correlation" else "std. coefficient"
 
 
 class RimaResult(FitResult):
@@ -176,7 +173,7 @@ class RimaResult(FitResult):
             ("options", (f"orientation={self.options.orientation}, weights="
                          f"{self.options.weights}, missing={self.options.missing}"))],
             [("Resilience Structure Matrix", self.rsm[["pillar", "share", "r_signed"]]
-              .rename(columns={"r_signed": _signed_label(self.options)}), 2)])
+              .rename(columns={"r_signed": rsm_signed_label(self.options.rsm)}), 2)])
 
     def plot_rsm(self) -> Figure:
         """Bar chart of the RSM shares with their signed values.
@@ -269,10 +266,11 @@ class RimaResult(FitResult):
         for title, tab in self.mimic.grouped_params():
             if title != "Intercepts":
                 lines += [f"  {title}:", tab.to_string(index=False)]
-        lines += ["", "Resilience Structure Matrix (share of RCI, %; " + _signed_label(self.options)
+        signed = rsm_signed_label(self.options.rsm)
+        lines += ["", "Resilience Structure Matrix (share of RCI, %; " + signed
                   + ": the sign the share drops)"]
         lines.append(self.rsm[["pillar", "share", "r_signed"]]
-                     .rename(columns={"r_signed": _signed_label(self.options)})
+                     .rename(columns={"r_signed": signed})
                      .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         ok = s.loc[self.ok, "RCI_100"]
         lines += ["", (f"RCI_100: mean {ok.mean():.2f}, median {ok.median():.2f}, "

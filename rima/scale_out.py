@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rima.errors import DataError
+from rima.labels import rsm_signed_label
 from rima.moments import Moments, compute_moments, merge_moments
 
 
@@ -520,9 +521,9 @@ def fit_dask(data, spec, out=None, progress=None):
     if spec.options.rsm == "correlation":
         rs = merge_moments([r[3] for r in r3 if r[3] is not None])
         C = rs.comoment
-        r = np.abs(rsm_correlations(np.ascontiguousarray(C[None, :K, K]),
-                                    np.ascontiguousarray(np.diag(C)[None, :K]),
-                                    np.array([C[K, K]]))[0])
+        r = rsm_correlations(np.ascontiguousarray(C[None, :K, K]),
+                             np.ascontiguousarray(np.diag(C)[None, :K]),
+                             np.array([C[K, K]]))[0]
     else:
         r = std_coefficients(res.params, names)
     rsm = share_table(names, r)
@@ -587,14 +588,17 @@ class PartitionedResult:
         return dd.read_parquet(str(self.out / "scores"))
 
     def summary(self) -> str:
+        signed = rsm_signed_label(self.spec.options.rsm)
         lines = ["RIMA-II resilience analysis (partitioned fit)", "=" * 72,
                  f"households: {self.n_rows} in {len(self.partitions)} partitions",
                  "", "Data (all partitions)",
                  self.validation.to_string(float_format=lambda v: f"{v:.3f}")
                  if self.validation is not None else "",
-                 "", "Resilience Structure Matrix (share of RCI, %)",
-                 self.rsm[["pillar", "share"]].to_string(index=False,
-                                                        float_format=lambda v: f"{v:.2f}"),
+                 "", ("Resilience Structure Matrix (share of RCI, %; " + signed
+                      + ": the sign the share drops)"),
+                 self.rsm[["pillar", "share", "r_signed"]]
+                 .rename(columns={"r_signed": signed})
+                 .to_string(index=False, float_format=lambda v: f"{v:.2f}"),
                  "", "Row accounting", self.accounting.to_string(index=False)]
         lines += [f"note: {n}" for n in self.notes]
         lines.append(f"scores and row status: {self.out}/scores, {self.out}/status")
@@ -608,7 +612,7 @@ class PartitionedResult:
 
         out = Path(path) if path is not None else self.out
         out.mkdir(parents=True, exist_ok=True)
-        write_table(self.rsm[["pillar", "share"]], out / "rsm.csv")
+        write_table(self.rsm[["pillar", "share", "r_signed"]], out / "rsm.csv")
         write_table(self.mimic.params, out / "mimic.csv")
         write_table(self.accounting, out / "accounting.csv")
         if self.validation is not None:

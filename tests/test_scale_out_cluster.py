@@ -70,6 +70,10 @@ def test_partitioned_fit_equals_in_memory_fit(fits):
     for k in ("chisq", "df", "cfi", "tli", "rmsea", "srmr"):
         _close(mem.mimic.fit_measures[k], part.mimic.fit_measures[k])
     _close(mem.rsm["share"], part.rsm["share"])
+    # the signed value travels with the share (a pillar that pulls the RCI down stays
+    # negative), in the table, the summary and rsm.csv
+    _close(mem.rsm["r_signed"], part.rsm["r_signed"])
+    assert "corr with RCI" in part.summary()
     ma, mb = mem.model, part.model
     for arr in ("mean_", "scale_", "weights_", "ymean_", "ysd_", "icpt_", "cx_", "cy_",
                 "scale_range_"):
@@ -333,3 +337,22 @@ def test_bench_dask_reports_both_engines_and_worker_memory(tmp_path):
     assert r["max_abs_diff_rci_100"] < 1e-10 and r["max_abs_diff_mimic_est"] < 1e-10
     assert len(r["worker_peak_rss_mib"]) == 2 and min(r["worker_peak_rss_mib"]) > 0
     assert len(list((tmp_path / "out" / "scores").iterdir())) == 3
+
+
+def test_partitioned_rsm_keeps_the_sign_of_a_pillar_that_pulls_the_rci_down(
+        client, households, parts_dir, tmp_path):
+    """Assets declared 'negative' (a deliberate mistake) under psych's own orientation: the
+    assets pillar then correlates negatively with the RCI, and the partitioned fit says so
+    as the in-memory fit does, instead of dropping the sign with the share."""
+    spec = rima.load_spec(SPEC).to_dict()
+    spec["options"]["negative"] = list(spec["pillars"]["AST"])
+    spec["options"]["orientation"] = "reference"
+    with pytest.warns(Warning):
+        mem = rima.fit(households, spec, progress=False)
+        part = rima.fit(str(parts_dir), spec, out=tmp_path / "fit")
+    r_mem = mem.rsm.set_index("pillar")["r_signed"]
+    assert r_mem["AST"] < 0
+    _close(r_mem, part.rsm.set_index("pillar")["r_signed"])
+    part.save(tmp_path / "saved")
+    saved = pd.read_csv(tmp_path / "saved" / "rsm.csv").set_index("pillar")
+    assert saved.loc["AST", "r_signed"] < 0

@@ -8,6 +8,8 @@ import math
 
 import pandas as pd
 
+from rima.labels import rsm_signed_label
+
 CSS = """
 *{box-sizing:border-box}
 body{font-family:system-ui,sans-serif;margin:2em auto;padding:0 1.5em;max-width:1100px;color:#222;
@@ -74,8 +76,7 @@ def _df(df: pd.DataFrame, digits=3) -> str:
 def _rsm_view(d, options) -> dict:
     """The RSM table as shown: the share beside its signed value, named for what it is."""
     df = pd.DataFrame(d["data"], columns=d["columns"])
-    label = ("corr with RCI" if options.get("rsm", "correlation") == "correlation"
-             else "std. coefficient")
+    label = rsm_signed_label(options.get("rsm", "correlation"))
     keep = [c for c in ("pillar", "share", "r_signed") if c in df.columns]
     df = df[keep].rename(columns={"share": "share (%)", "r_signed": label})
     if label in df.columns:  # an explicit + so a reader never mistakes the sign
