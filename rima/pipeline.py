@@ -39,7 +39,7 @@ from rima.config import threads_for
 from rima.errors import ConvergenceError, DataConvergenceError, RimaInputError
 from rima.fingerprint import fingerprint_columns, fingerprint_digests
 from rima.model_file import FittedModel
-from rima.profiles import PARALLEL_ROWS, GroupCoder
+from rima.profiles import PARALLEL_ROWS, GroupCoder, weighted_mean_se
 from rima.profiles import profiles as profile_tables
 from rima.row_status import (
     pack_keys,
@@ -160,6 +160,29 @@ class FitResult:
         if self.analysed_rows is None:
             return self.ok
         return pd.Series(self.analysed_rows, index=self.scores.index, name="analysed")
+
+    @property
+    def weight_column(self) -> str | None:
+        """The sampling weight the fit used (None when ``options.weights`` is off or no
+        weight is declared)."""
+        return self.spec.weight if (self.options.weights and self.spec.weight) else None
+
+    @property
+    def mean_rci_100(self) -> float:
+        """Mean RCI_100 of the `analysed` households, weighted by `weight_column` when the
+        fit used it: the population figure the profile tables break down by category and
+        the bootstrap's overall estimate re-computes."""
+        rows = self.analysed.to_numpy()
+        w = self.weight_column
+        weights = None if w is None else self.data[w].to_numpy(dtype=float)[rows]
+        return weighted_mean_se(self.scores["RCI_100"].to_numpy(dtype=float)[rows],
+                                weights)[0]
+
+    @property
+    def mean_rci_100_label(self) -> str:
+        """How `mean_rci_100` is read: "mean RCI_100", with the weight when one is used."""
+        w = self.weight_column
+        return "mean RCI_100" + (f" (weighted by {w})" if w else "")
 
 
 def bootstrap(result_or_data: FitResult | pd.DataFrame | str | Path,

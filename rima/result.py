@@ -156,9 +156,9 @@ class RimaResult(FitResult):
         n_ok = int(self.ok.sum())
         rsm = ", ".join(f"{r.pillar} {r.share:.1f}% (r {r.r_signed:+.2f})"
                         for r in self.rsm.itertuples())
-        mean = self.scores.loc[self.ok, "RCI_100"].mean()
+        mean = self.mean_rci_100
         return (f"<RimaResult: {len(self.scores)} households, {n_ok} scored; "
-                f"RSM {rsm}; mean RCI_100 {mean:.2f}>")
+                f"RSM {rsm}; {self.mean_rci_100_label} {mean:.2f}>")
 
     def _repr_html_(self) -> str:
         from rima.display import card_html
@@ -167,7 +167,7 @@ class RimaResult(FitResult):
         ok = self.ok
         return card_html("RIMA-II resilience analysis", [
             ("households", f"{len(self.scores)} ({int(ok.sum())} scored)"),
-            ("mean RCI_100", f"{self.scores.loc[ok, 'RCI_100'].mean():.2f}"),
+            (self.mean_rci_100_label, f"{self.mean_rci_100:.2f}"),
             ("MIMIC", (f"chi-square {fm['chisq']:.2f} (df {int(fm['df'])}), CFI "
                        f"{fm['cfi']:.3f}, RMSEA {fm['rmsea']:.3f}")),
             ("options", (f"orientation={self.options.orientation}, weights="
@@ -272,9 +272,10 @@ class RimaResult(FitResult):
         lines.append(self.rsm[["pillar", "share", "r_signed"]]
                      .rename(columns={"r_signed": signed})
                      .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-        ok = s.loc[self.ok, "RCI_100"]
-        lines += ["", (f"RCI_100: mean {ok.mean():.2f}, median {ok.median():.2f}, "
-                      f"sd {ok.std():.2f}")]
+        ok = s.loc[self.analysed, "RCI_100"]
+        lines += ["", (f"RCI_100 of the {len(ok)} analysed households: "
+                       f"{self.mean_rci_100_label} {self.mean_rci_100:.2f}; unweighted median "
+                       f"{ok.median():.2f}, sd {ok.std():.2f}")]
         for var, tab in self.profiles.items():
             lines += ["", f"By {var}"]
             show = tab[["category", "households", "mean_RCI_100", "se", "ci_lower", "ci_upper"]]

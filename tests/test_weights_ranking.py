@@ -88,3 +88,42 @@ def test_target_and_aggregate_rank_alike(unweighted, soums, client):
     assert order[-1] == "Nowhere" and body["groups"][-1]["rank"] is None
     got = [g["priority"] for g in body["groups"][:-1]]
     assert got == pytest.approx(t.soums["priority"].tolist(), rel=1e-9)
+
+
+def test_the_headline_mean_rci_100_is_the_population_figure_of_the_profile_tables(
+        unweighted):
+    """The mean RCI_100 the summary, the repr, `rima demo` and `rima fit --json` print is the
+    mean over the analysed households, weighted when the fit uses the weight (as the
+    profile tables and the bootstrap's overall estimate), and says so."""
+    import numpy as np
+
+    weighted = _fit({"weights": True})
+    for res, w in ((unweighted, None), (weighted, "hh_weight")):
+        rows = res.analysed.to_numpy()
+        y = res.scores["RCI_100"].to_numpy(float)[rows]
+        want = np.average(y, weights=None if w is None else
+                          res.data["hh_weight"].to_numpy(float)[rows])
+        assert res.mean_rci_100 == pytest.approx(want, rel=1e-12)
+        label = "mean RCI_100" + (" (weighted by hh_weight)" if w else "")
+        assert res.mean_rci_100_label == label
+        assert f"{label} {want:.2f}" in repr(res) and f"{label} {want:.2f}" in res.summary()
+    assert abs(weighted.mean_rci_100 - np.average(
+        weighted.scores.loc[weighted.analysed, "RCI_100"])) > 0.01  # the weight matters here
+
+
+def test_fit_json_carries_the_signed_rsm_and_the_mean_s_weight(tmp_path, capsys):
+    from _cli import run
+
+    text = EXAMPLE_SPEC.read_text(encoding="utf-8")
+    assert "\nweights" not in text
+    spec = tmp_path / "spec.toml"
+    spec.write_text(text.replace("[options]\n", "[options]\nweights = true\n"),
+                    encoding="utf-8")
+    code, out, err = run(["fit", str(EXAMPLE_DATA), "--spec", str(spec), "--out",
+                          str(tmp_path / "out"), "--json"], capsys)
+    assert code == 0, err
+    head = json.loads(out)
+    res = _fit({"weights": True})
+    assert head["rci_100_mean"] == pytest.approx(res.mean_rci_100, rel=1e-12)
+    assert head["rci_100_mean_weight"] == "hh_weight"
+    assert head["rsm_signed"] == pytest.approx(dict(zip(res.rsm["pillar"], res.rsm["r_signed"])))

@@ -77,30 +77,26 @@ def _fig(job_url: str, name: str, caption: str, out: Path) -> str:
             f'loading="lazy"><figcaption>{_esc(caption)}</figcaption></figure>')
 
 
-def signed_correlations(out: Path, pillars) -> dict:
-    """corr(pillar score, RCI) with its sign, over the scored households."""
-    s = pd.read_csv(out / "scores.csv")
-    s = s[s["status"] == "ok"]
-    return {p: float(np.corrcoef(s[p].to_numpy(float), s["RCI"].to_numpy(float))[0, 1])
-            for p in pillars}
-
-
 def results_fragment(out: Path, job_url: str, lang: str, value_labels=None) -> str:
     """The results of a finished fit as HTML (headline, RSM, pillars, MIMIC, profiles...)."""
     data = json.loads((out / "report_data.json").read_text(encoding="utf-8"))
     headline = json.loads((out / "headline.json").read_text(encoding="utf-8"))
     t = lambda k, **kw: _esc(text(lang, k, **kw))
     mean = headline["rci_100_mean"]
+    weight = headline.get("rci_100_mean_weight")
+    weighted = f" ({t('weighted_by', w=weight)})" if weight else ""
     parts = [f'<section aria-labelledby="h-headline"><h3 id="h-headline">{t("headline")}</h3>',
-             (f'<p class="big">{t("mean_rci")}: <strong id="rci-mean" data-value="{mean!r}">'
+             (f'<p class="big">{t("mean_rci")}{weighted}: '
+              f'<strong id="rci-mean" data-value="{mean!r}">'
               f"{mean:.2f}</strong> · {t('households')}: {headline['households']}, "
               f"{t('scored')}: {headline['scored']}</p>"),
              _fig(job_url, "rci_100_hist", "RCI_100", out)]
     rsm = _frame(data["rsm"])
-    corr = signed_correlations(out, list(rsm["pillar"]))
-    rsm["corr_RCI"] = [corr[p] for p in rsm["pillar"]]
-    show = rsm[["pillar", "share", "corr_RCI"]].rename(
-        columns={"share": text(lang, "share"), "corr_RCI": text(lang, "corr")})
+    # the fit's own signed value behind each share (weighted like the share when weights
+    # are used): a correlation, or a standardised coefficient under rsm = "std_coefficient"
+    signed = "corr" if data["options"].get("rsm", "correlation") == "correlation" else "std_coef"
+    show = rsm[["pillar", "share", "r_signed"]].rename(
+        columns={"share": text(lang, "share"), "r_signed": text(lang, signed)})
     boot = data.get("bootstrap")
     if boot:
         b = _frame(boot["rsm"]).set_index("pillar")

@@ -100,7 +100,7 @@ def run_pipeline(ctx, echo=click.echo, out=None, progress=None):
          f"RMSEA {fm['rmsea']:.3f}")
     echo("  RSM (share of RCI): " + ", ".join(
         f"{r.pillar} {r.share:.1f} % (r {r.r_signed:+.2f})" for r in result.rsm.itertuples()))
-    echo(f"  mean RCI_100: {s.loc[ok, 'RCI_100'].mean():.1f}")
+    echo(f"  {result.mean_rci_100_label}: {result.mean_rci_100:.1f}")
     for var, tab in result.profiles.items():
         if len(tab) <= 6:
             echo(f"  by {var}: " + ", ".join(

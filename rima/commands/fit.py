@@ -14,11 +14,14 @@ def headline(result) -> dict:
         "households": len(s), "scored": int(ok.sum()),
         "factors": {p: int(pr.n_factors) for p, pr in result.pillars.items()},
         "rsm": {r.pillar: float(r.share) for r in result.rsm.itertuples()},
+        # the share drops the sign: a negative value pulls the RCI down as the pillar rises
+        "rsm_signed": {r.pillar: float(r.r_signed) for r in result.rsm.itertuples()},
         "mimic": {k: float(fm[k]) for k in ("chisq", "df", "pvalue", "cfi", "tli", "rmsea",
                                             "srmr") if k in fm},
         "coefficients": {r.rhs: float(r.est) for r in result.mimic.params.itertuples()
                          if r.op == "~"},
-        "rci_100_mean": float(s.loc[ok, "RCI_100"].mean()),
+        "rci_100_mean": float(result.mean_rci_100),
+        "rci_100_mean_weight": result.weight_column,
         "accounting": {r.status: int(r.rows) for r in result.accounting.itertuples()},
     }
 
@@ -129,6 +132,8 @@ def _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers
         info = {"out": str(out), "households": result.n_rows,
                 "partitions": len(result.partitions),
                 "rsm": {r.pillar: float(r.share) for r in result.rsm.itertuples()},
+        # the share drops the sign: a negative value pulls the RCI down as the pillar rises
+        "rsm_signed": {r.pillar: float(r.r_signed) for r in result.rsm.itertuples()},
                 "accounting": {r.status: int(r.rows) for r in result.accounting.itertuples()}}
         click.echo(json.dumps(info, indent=1))
     else:
