@@ -471,10 +471,12 @@ def group_sum_product(codes, a, a_miss, c, c_miss, bounds, sums, checks, b0, b1)
 
 @njit(cache=True, nogil=True)
 def take_float(x, miss, rows):
-    """x at `rows` as float64 (NaN where missing or a missing code)."""
+    """x at `rows` as float64 (NaN where missing or a missing code, and where a row is
+    -1: none)."""
     out = np.empty(rows.shape[0])
     for j in range(rows.shape[0]):
-        out[j] = _num(x, rows[j], miss)
+        r = rows[j]
+        out[j] = _num(x, r, miss) if r >= 0 else np.nan
     return out
 
 

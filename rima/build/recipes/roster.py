@@ -157,8 +157,7 @@ def _head_value(ctx, recipe, vs, column, numeric):
         from rima._kernels.build import take_float
 
         x, miss = mod.values(column, f"[build.{recipe.variable}]", vs.name)
-        out = np.full(ctx.n, np.nan)
-        out[have] = take_float(x, miss, row[have])
+        out = take_float(x, miss, row)
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
