@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import rima.build.sources as sources
+from rima.build import sources
 from rima import config
 from rima._kernels import threads
 from rima._kernels.build import (

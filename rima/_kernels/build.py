@@ -345,21 +345,21 @@ def _cell_counts(x, kind, top):
     if kind == 1:
         for i in range(n):
             v = x[i]
-            m = v != v
+            m = np.isnan(v)
             miss += np.int64(m)
             bad += np.int64(((v < 0) | (v > top) | (v != np.floor(v))) & ~m)
             neg += np.int64(v < 0)
     elif kind == 2:
         for i in range(n):
             v = x[i]
-            m = v != v
+            m = np.isnan(v)
             miss += np.int64(m)
             bad += np.int64((v != 0) & (v != 1) & ~m)
             neg += np.int64(v < 0)
     else:
         for i in range(n):
             v = x[i]
-            miss += np.int64(v != v)
+            miss += np.int64(np.isnan(v))
             neg += np.int64(v < 0)
     return miss, bad, neg
 
@@ -535,7 +535,7 @@ def _add_cells(total, x, m0, m1, m2, m3, w, kind, top):
     if kind == 1:
         for i in range(n):
             v = np.float64(x[i])
-            m = (v != v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
+            m = np.isnan(v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
             b = (v < 0) | (v > top) | (v != np.floor(v))
             miss_n += np.int64(m)
             bad_n += np.int64(b & ~m)
@@ -544,7 +544,7 @@ def _add_cells(total, x, m0, m1, m2, m3, w, kind, top):
     elif kind == 2:
         for i in range(n):
             v = np.float64(x[i])
-            m = (v != v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
+            m = np.isnan(v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
             b = (v != 0) & (v != 1)
             miss_n += np.int64(m)
             bad_n += np.int64(b & ~m)
@@ -553,7 +553,7 @@ def _add_cells(total, x, m0, m1, m2, m3, w, kind, top):
     else:
         for i in range(n):
             v = np.float64(x[i])
-            m = (v != v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
+            m = np.isnan(v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
             miss_n += np.int64(m)
             neg_n += np.int64((v < 0) & ~m)
             total[i] += w * (np.nan if m else v)
