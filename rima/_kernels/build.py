@@ -83,6 +83,28 @@ def dense_lookup(keys, lo, table, out):
             out[i] = table[j]
 
 
+@njit(cache=True, nogil=True)
+def block_bounds(codes, n_blocks):
+    """Row boundaries (n_blocks + 1,) cutting rows whose households never decrease into
+    about equal blocks, each cut moved forward to the start of a household's run (past
+    rows left out), so that no household has rows in two blocks."""
+    n = codes.shape[0]
+    bounds = np.empty(n_blocks + 1, dtype=np.int64)
+    bounds[0] = 0
+    for b in range(1, n_blocks):
+        i = max(bounds[b - 1], (n * b) // n_blocks)
+        prev = -1
+        k = i - 1
+        while k >= bounds[b - 1] and prev < 0:
+            prev = codes[k]
+            k -= 1
+        while i < n and (codes[i] < 0 or codes[i] == prev):
+            i += 1
+        bounds[b] = i
+    bounds[n_blocks] = n
+    return bounds
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def group_reduce(codes, n_groups, V):
     """Sums, counts, minima, maxima and first values of the columns of V by group.
@@ -129,120 +151,153 @@ def group_reduce(codes, n_groups, V):
     return rows, first_row, sums, counts, mins, maxs, firsts
 
 
-@njit(cache=True, nogil=True)
-def group_sum(codes, n_groups, x, miss):
-    """Sum and non-missing count of one column by group (NaN and missing codes
-    skipped)."""
-    s = np.zeros(n_groups)
-    c = np.zeros(n_groups, dtype=np.int64)
-    for i in range(codes.shape[0]):
-        g = codes[i]
-        if g >= 0:
-            v = _num(x, i, miss)
-            if not np.isnan(v):
-                s[g] += v
-                c[g] += 1
-    return s, c
-
-
 @njit(cache=True, nogil=True, error_model="numpy")
-def roster_pass(codes, n_groups, age, age_miss, head, edu, edu_miss, ages):
-    """Everything the roster recipes need, in one pass over the person rows.
+def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, ages, bounds,
+                Ct, head_row, max_edu, b0, b1):
+    """Everything the roster recipes need, in one pass over the person rows of blocks
+    b0 .. b1 - 1 (rows bounds[b] .. bounds[b + 1] - 1; no household in two blocks).
 
     codes (n,) household position of each person (-1: left out); age (n,) (NaN or a
-    code of age_miss = missing); head (n,) int8 1 = head of household, 0 = not, -1 =
-    relation missing; edu (n,) years or level (NaN or a code of edu_miss = missing).
-    ages (6,) float: adult_age (AE adult from this age), young_below, old_above,
-    max_age, working_low, working_high (working age: working_low <= age <= working_high).
+    code of age_miss = missing); rel (n,) relation to the head, head_code the head's
+    (NaN or a code of rel_miss = missing); edu (n,) years or level (NaN or a code of
+    edu_miss = missing). ages (6,) float: adult_age (AE adult from this age),
+    young_below, old_above, max_age, working_low, working_high (working age:
+    working_low <= age <= working_high).
 
-    Returns C (G, 11) int32 counts: members, heads, adults, children, young, old, working,
-    ages missing, ages out of range (< 0 or > max_age), relation missing, education
-    missing among adults; head_row (G,) source row of the first head (-1 none);
-    max_adult_edu (G,) (NaN when no adult has one).
+    Adds to Ct (11, G) int32 counts: members, heads, adults, children, young, old,
+    working, ages missing, ages out of range (< 0 or > max_age), relation missing,
+    education missing among adults; sets head_row (G,) to the source row of the first
+    head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none).
+    Each run of a household's rows is counted in locals and stored once.
     """
     adult_age, young_below, old_above, max_age, work_lo, work_hi = (
         ages[0], ages[1], ages[2], ages[3], ages[4], ages[5])
-    G = n_groups
-    # stored count by count, so that each count (a column of the returned C) is
-    # contiguous for the recipes that read it
-    Ct = np.zeros((11, G), dtype=np.int32)
-    head_row = np.full(G, -1, dtype=np.int64)
-    max_edu = np.full(G, -np.inf)
-    # ages and education are unpredictable for the branch predictor: the counts add
-    # 0/1 conditions instead of branching on them
-    for i in range(codes.shape[0]):
-        g = codes[i]
-        if g < 0:
-            continue
-        Ct[0, g] += 1
-        h = head[i]
-        if h == 1:
-            Ct[1, g] += 1
-            if head_row[g] < 0:
-                head_row[g] = i
-        elif h < 0:
-            Ct[9, g] += 1
-        a = _num(age, i, age_miss)
-        no_age = np.isnan(a)
-        valid = (a >= 0) & (a <= max_age)  # False for NaN
-        adult = valid & (a >= adult_age)
-        Ct[7, g] += no_age
-        Ct[8, g] += (not no_age) & (not valid)
-        Ct[2, g] += adult
-        Ct[3, g] += valid & (not adult)
-        Ct[4, g] += valid & (a < young_below)
-        Ct[5, g] += valid & (a > old_above)
-        Ct[6, g] += valid & (a >= work_lo) & (a <= work_hi)
-        e = _num(edu, i, edu_miss)
-        no_edu = np.isnan(e)
-        Ct[10, g] += adult & no_edu
-        max_edu[g] = max(max_edu[g], e if adult & (not no_edu) else -np.inf)
-    for g in range(G):
-        if max_edu[g] == -np.inf:
-            max_edu[g] = np.nan
-    return Ct.T, head_row, max_edu
+    for b in range(b0, b1):
+        i = bounds[b]
+        end = bounds[b + 1]
+        while i < end:
+            g = codes[i]
+            if g < 0:
+                i += 1
+                continue
+            members = Ct[0, g]
+            heads = Ct[1, g]
+            adults = Ct[2, g]
+            children = Ct[3, g]
+            young = Ct[4, g]
+            old = Ct[5, g]
+            working = Ct[6, g]
+            no_ages = Ct[7, g]
+            bad_ages = Ct[8, g]
+            no_rel = Ct[9, g]
+            no_edus = Ct[10, g]
+            hr = head_row[g]
+            me = max_edu[g]
+            # ages and education are unpredictable for the branch predictor: the counts
+            # add 0/1 conditions instead of branching on them
+            while i < end and codes[i] == g:
+                members += 1
+                r = _num(rel, i, rel_miss)
+                is_head = r == head_code
+                heads += is_head
+                no_rel += np.isnan(r)
+                if is_head & (hr < 0):
+                    hr = i
+                a = _num(age, i, age_miss)
+                no_age = np.isnan(a)
+                valid = (a >= 0) & (a <= max_age)  # False for NaN
+                adult = valid & (a >= adult_age)
+                no_ages += no_age
+                bad_ages += (not no_age) & (not valid)
+                adults += adult
+                children += valid & (not adult)
+                young += valid & (a < young_below)
+                old += valid & (a > old_above)
+                working += valid & (a >= work_lo) & (a <= work_hi)
+                e = _num(edu, i, edu_miss)
+                no_edu = np.isnan(e)
+                no_edus += adult & no_edu
+                me = max(me, e if adult & (not no_edu) else -np.inf)
+                i += 1
+            Ct[0, g] = members
+            Ct[1, g] = heads
+            Ct[2, g] = adults
+            Ct[3, g] = children
+            Ct[4, g] = young
+            Ct[5, g] = old
+            Ct[6, g] = working
+            Ct[7, g] = no_ages
+            Ct[8, g] = bad_ages
+            Ct[9, g] = no_rel
+            Ct[10, g] = no_edus
+            head_row[g] = hr
+            max_edu[g] = me
 
 
 @njit(cache=True, nogil=True)
-def units_pass(codes, n_groups, sp_codes, sp_map, x, miss, units):
-    """Herd in units by household in one pass over a long livestock module.
+def units_pass(codes, sp_codes, sp_map, x, miss, units, bounds, sums, bad, b0, b1):
+    """Herd in units by household, over the rows of blocks b0 .. b1 - 1 of a long
+    livestock module (rows bounds[b] .. bounds[b + 1] - 1; no household in two blocks).
 
     codes (n,) household of each row (-1 left out); sp_codes (n,) each row's name among
     the distinct names (-1 missing) and sp_map the species index of each name (-1
-    unknown) followed by -2, the index of a missing name; x (n,) head counted (NaN or a code of miss = missing); units
-    (S,) units per head of each species.
+    unknown) followed by -2, the index of a missing name; x (n,) head counted (NaN or a
+    code of miss = missing); units (S,) units per head of each species.
     Rows with an unknown or missing species, a missing or a negative count are not summed.
-    Returns sums (G,) and counts (4,) of the rows left out for each reason among the
-    households' rows: unknown species, missing species, missing count, negative count.
+    Adds to sums (G,), and to bad (n_blocks, 4) the rows left out in block b for each
+    reason among the households' rows: unknown species, missing species, missing count,
+    negative count.
     """
-    sums = np.zeros(n_groups)
-    bad = np.zeros(4, dtype=np.int64)
-    for i in range(codes.shape[0]):
-        g = codes[i]
-        if g < 0:
-            continue
-        c = sp_codes[i]
-        s = sp_map[c if c >= 0 else sp_map.shape[0] - 1]
-        v = _num(x, i, miss)
-        if s == -1:
-            bad[0] += 1
-        elif s == -2:
-            bad[1] += 1
-        elif np.isnan(v):
-            bad[2] += 1
-        elif v < 0:
-            bad[3] += 1
-        else:
-            sums[g] += v * units[s]
-    return sums, bad
+    for b in range(b0, b1):
+        # counted in locals: the compiler cannot keep a count in a register when it
+        # lives in an array the sums (another argument) might share
+        unknown = 0
+        no_name = 0
+        no_count = 0
+        negative = 0
+        for i in range(bounds[b], bounds[b + 1]):
+            g = codes[i]
+            if g < 0:
+                continue
+            c = sp_codes[i]
+            s = sp_map[c if c >= 0 else sp_map.shape[0] - 1]
+            v = _num(x, i, miss)
+            if s == -1:
+                unknown += 1
+            elif s == -2:
+                no_name += 1
+            elif np.isnan(v):
+                no_count += 1
+            elif v < 0:
+                negative += 1
+            else:
+                sums[g] += v * units[s]
+        bad[b, 0] += unknown
+        bad[b, 1] += no_name
+        bad[b, 2] += no_count
+        bad[b, 3] += negative
 
 
 @njit(cache=True, nogil=True)
 def to_float(x, codes, out):
     """x (any numeric dtype) as float64 into `out`, cells equal to one of `codes`
     (float64) set to NaN: one pass instead of a conversion and a comparison per code."""
+    if codes.shape[0] <= 4:
+        m = np.full(4, np.nan)
+        m[:codes.shape[0]] = codes
+        _to_float4(x, m[0], m[1], m[2], m[3], out)
+        return
     for i in range(x.shape[0]):
         out[i] = _num(x, i, codes)
+
+
+@njit(nogil=True)
+def _to_float4(x, m0, m1, m2, m3, out):
+    # at most 4 codes (NaN where fewer), compared without branches: vector instructions
+    for i in range(x.shape[0]):
+        v = np.float64(x[i])
+        hit = (v == m0) | (v == m1) | (v == m2) | (v == m3)
+        out[i] = np.nan if hit else v
 
 
 @njit(cache=True, nogil=True)
@@ -262,16 +317,7 @@ def wide_counts(X, pos, kind, top):
     for i in range(n):
         skip += pos[i] < 0
     for j in range(k):
-        miss = 0
-        bad = 0
-        neg = 0
-        for i in range(n):
-            x = X[j, i]
-            m = np.isnan(x)
-            b = _outside_domain(x, kind, top)
-            miss += m
-            bad += b & (not m)
-            neg += x < 0
+        miss, bad, neg = _cell_counts(X[j], kind, top)
         if skip:
             # take back what the households without a row contributed
             for i in range(n):
@@ -288,21 +334,47 @@ def wide_counts(X, pos, kind, top):
     return out
 
 
-@njit(cache=True, nogil=True)
-def row_counts(codes, x, miss):
-    """Missing and negative values of x among the rows mapped to a household
-    (codes >= 0): (missing, negative)."""
-    n_miss = 0
+@njit(nogil=True)
+def _cell_counts(x, kind, top):
+    """(missing, outside the cell rule, negative) cells of x; one branch-free loop per
+    rule (vector instructions)."""
+    miss = 0
+    bad = 0
     neg = 0
-    for i in range(codes.shape[0]):
-        if codes[i] < 0:
-            continue
-        v = _num(x, i, miss)
-        if np.isnan(v):
-            n_miss += 1
-        elif v < 0:
-            neg += 1
-    return n_miss, neg
+    n = x.shape[0]
+    if kind == 1:
+        for i in range(n):
+            v = x[i]
+            m = np.isnan(v)
+            miss += np.int64(m)
+            bad += np.int64(((v < 0) | (v > top) | (v != np.floor(v))) & ~m)
+            neg += np.int64(v < 0)
+    elif kind == 2:
+        for i in range(n):
+            v = x[i]
+            m = np.isnan(v)
+            miss += np.int64(m)
+            bad += np.int64((v != 0) & (v != 1) & ~m)
+            neg += np.int64(v < 0)
+    else:
+        for i in range(n):
+            v = x[i]
+            miss += np.int64(np.isnan(v))
+            neg += np.int64(v < 0)
+    return miss, bad, neg
+
+
+@njit(cache=True, nogil=True)
+def positive_counts(X, out):
+    """out (n,) = the number of columns of X (k, n) above 0 in each household (NaN is
+    not above 0)."""
+    k, n = X.shape
+    for i in range(n):
+        out[i] = 0.0
+    for j in range(k):
+        x = X[j]
+        for i in range(n):
+            out[i] += 1.0 if x[i] > 0 else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -322,42 +394,89 @@ def head_flags(x, miss, code):
 
 
 @njit(cache=True, nogil=True)
-def group_sum_split(codes, n_groups, x, miss, part):
-    """Sums of x by group, over all rows and over the rows where `part` is true (NaN
-    skipped): (total, part_total); e.g. all income and livestock income in one pass."""
-    total = np.zeros(n_groups)
-    sub = np.zeros(n_groups)
-    for i in range(codes.shape[0]):
-        g = codes[i]
-        if g >= 0:
+def group_sum(codes, x, miss, bounds, sums, checks, b0, b1):
+    """sums (G,) += x by group over the rows of blocks b0 .. b1 - 1 (rows bounds[b] ..
+    bounds[b + 1] - 1; no household in two blocks), NaN and missing codes skipped;
+    checks[b] (n_blocks, 2) counts block b's missing and negative values among the rows
+    mapped to a household."""
+    for b in range(b0, b1):
+        n_miss = 0
+        neg = 0
+        for i in range(bounds[b], bounds[b + 1]):
+            g = codes[i]
+            if g < 0:
+                continue
             v = _num(x, i, miss)
-            if not np.isnan(v):
-                total[g] += v
-                if part[i]:
-                    sub[g] += v
-    return total, sub
+            m = np.isnan(v)
+            n_miss += m
+            neg += v < 0
+            if not m:
+                sums[g] += v
+        checks[b, 0] += n_miss
+        checks[b, 1] += neg
 
 
 @njit(cache=True, nogil=True)
-def group_sum_product(codes, n_groups, a, a_miss, b, b_miss):
-    """Sum of a * b by group (quantity x unit value); a row with a missing factor adds
-    nothing."""
-    s = np.zeros(n_groups)
-    for i in range(codes.shape[0]):
-        g = codes[i]
-        if g >= 0:
-            v = _num(a, i, a_miss) * _num(b, i, b_miss)
+def group_sum_split(codes, x, miss, part, bounds, total, sub, checks, b0, b1):
+    """Sums of x by group, over all rows and over the rows where `part` is true (NaN
+    skipped), added to total and sub: e.g. all income and livestock income in one pass.
+    Blocks and checks (missing, negative) as `group_sum`."""
+    for b in range(b0, b1):
+        n_miss = 0
+        neg = 0
+        for i in range(bounds[b], bounds[b + 1]):
+            g = codes[i]
+            if g < 0:
+                continue
+            v = _num(x, i, miss)
+            m = np.isnan(v)
+            n_miss += m
+            neg += v < 0
+            if not m:
+                total[g] += v
+                if part[i]:
+                    sub[g] += v
+        checks[b, 0] += n_miss
+        checks[b, 1] += neg
+
+
+@njit(cache=True, nogil=True)
+def group_sum_product(codes, a, a_miss, c, c_miss, bounds, sums, checks, b0, b1):
+    """sums (G,) += a * c by group (quantity x unit value); a row with a missing factor
+    adds nothing. Blocks as `group_sum`; checks (n_blocks, 4): missing and negative
+    values of a, then of c, among the rows mapped to a household."""
+    for b in range(b0, b1):
+        a_m = 0
+        a_n = 0
+        c_m = 0
+        c_n = 0
+        for i in range(bounds[b], bounds[b + 1]):
+            g = codes[i]
+            if g < 0:
+                continue
+            u = _num(a, i, a_miss)
+            w = _num(c, i, c_miss)
+            a_m += np.isnan(u)
+            a_n += u < 0
+            c_m += np.isnan(w)
+            c_n += w < 0
+            v = u * w
             if not np.isnan(v):
-                s[g] += v
-    return s
+                sums[g] += v
+        checks[b, 0] += a_m
+        checks[b, 1] += a_n
+        checks[b, 2] += c_m
+        checks[b, 3] += c_n
 
 
 @njit(cache=True, nogil=True)
 def take_float(x, miss, rows):
-    """x at `rows` as float64 (NaN where missing or a missing code)."""
+    """x at `rows` as float64 (NaN where missing or a missing code, and where a row is
+    -1: none)."""
     out = np.empty(rows.shape[0])
     for j in range(rows.shape[0]):
-        out[j] = _num(x, rows[j], miss)
+        r = rows[j]
+        out[j] = _num(x, r, miss) if r >= 0 else np.nan
     return out
 
 
@@ -370,6 +489,17 @@ def wide_add(total, x, miss, pos, aligned, w, kind, top, counts):
     row of each household (-1: none, its total becomes NaN); aligned: row i is household
     i (pos is not read). A missing value makes the total NaN.
     """
+    if aligned and miss.shape[0] <= 4:
+        # the usual case (row i is household i, at most 4 missing codes) in a loop the
+        # compiler turns into vector instructions: no branch on the cell, no loop over
+        # the codes (absent codes are NaN, which equals nothing)
+        m = np.full(4, np.nan)
+        m[:miss.shape[0]] = miss
+        miss_n, bad_n, neg_n = _add_cells(total, x, m[0], m[1], m[2], m[3], w, kind, top)
+        counts[0] += miss_n
+        counts[1] += bad_n
+        counts[2] += neg_n
+        return
     miss_n = 0
     bad_n = 0
     neg_n = 0
@@ -393,6 +523,43 @@ def wide_add(total, x, miss, pos, aligned, w, kind, top, counts):
     counts[2] += neg_n
 
 
+@njit(nogil=True, error_model="numpy")
+def _add_cells(total, x, m0, m1, m2, m3, w, kind, top):
+    """`wide_add`'s loop for row i = household i with the missing codes m0 .. m3 (NaN
+    where fewer): (missing, out of range, negative) counts. One loop per cell rule, each
+    without branches, so that it runs on vector instructions."""
+    miss_n = 0
+    bad_n = 0
+    neg_n = 0
+    n = total.shape[0]
+    if kind == 1:
+        for i in range(n):
+            v = np.float64(x[i])
+            m = np.isnan(v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
+            b = (v < 0) | (v > top) | (v != np.floor(v))
+            miss_n += np.int64(m)
+            bad_n += np.int64(b & ~m)
+            neg_n += np.int64((v < 0) & ~m)
+            total[i] += w * (np.nan if m else v)
+    elif kind == 2:
+        for i in range(n):
+            v = np.float64(x[i])
+            m = np.isnan(v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
+            b = (v != 0) & (v != 1)
+            miss_n += np.int64(m)
+            bad_n += np.int64(b & ~m)
+            neg_n += np.int64((v < 0) & ~m)
+            total[i] += w * (np.nan if m else v)
+    else:
+        for i in range(n):
+            v = np.float64(x[i])
+            m = np.isnan(v) | (v == m0) | (v == m1) | (v == m2) | (v == m3)
+            miss_n += np.int64(m)
+            neg_n += np.int64((v < 0) & ~m)
+            total[i] += w * (np.nan if m else v)
+    return miss_n, bad_n, neg_n
+
+
 @njit(cache=True, nogil=True)
 def first_status(overall, codes, base):
     """overall[i] = base + codes[i] where overall[i] is still 0 (ok) and codes[i] > 0:
@@ -408,11 +575,16 @@ def first_status(overall, codes, base):
 
 @njit(cache=True, nogil=True)
 def code_summary(codes):
-    """(rows with code < 0, True when codes[i] == i for every row) in one pass."""
+    """(rows with code < 0, True when codes[i] == i for every row, True when the codes
+    never decrease: each household's rows are then one run, and blocks of runs can be
+    aggregated apart) in one pass."""
     lost = 0
     identity = True
+    falls = 0
     for i in range(codes.shape[0]):
         c = codes[i]
         lost += c < 0
         identity &= c == i
-    return lost, identity
+        # comparisons, not a running maximum: the loop stays free of a carried value
+        falls += (i > 0) & (c < codes[max(i - 1, 0)])
+    return lost, identity, falls == 0

@@ -340,9 +340,11 @@ def _result(ctx: BuildContext, bspec: BuildSpec) -> BuildResult:
     # one Series per variable: concatenating them keeps each array as it is (no 2-D block)
     table = pd.concat([table, *(_column(ctx, k, v, table.index) for k, v in built.items())],
                       axis=1)
-    report = pd.DataFrame({ctx.key: ctx.ids,
+    # the status columns are this build's own arrays: taken as they are (the ids are a
+    # view of the household table, copied)
+    report = pd.DataFrame({ctx.key: np.array(ctx.ids, copy=True),
                            "build_status": pd.Categorical.from_codes(overall, categories=labels),
-                           **columns})
+                           **columns}, copy=False)
     issues = ctx.issues.frame()
     spec = bspec.with_fitted(ctx.fitted) if ctx.fitted else bspec
     return BuildResult(table=table, report=report, issues=issues, spec=spec,

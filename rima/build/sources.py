@@ -18,6 +18,11 @@ from rima.errors import SpecError
 
 _STATA_MISSING = re.compile(r"^\.[a-z]?$")
 
+# A module whose households' rows are runs in household order is cut into at most BLOCKS
+# blocks of at least BLOCK_ROWS rows for the grouped kernels.
+BLOCKS = 64
+BLOCK_ROWS = 16_384
+
 
 class HouseholdIndex:
     """Positions of household ids; integer ids use a dense table (one pass, no hashing)."""
@@ -51,20 +56,22 @@ class HouseholdIndex:
             self._index = (pd.Index(vals[first]), np.flatnonzero(first))
         return self._index
 
-    def positions(self, keys: pd.Series) -> np.ndarray:
-        """Household position of each key (-1: absent or missing)."""
+    def positions(self, keys: pd.Series):
+        """(household position of each key (-1: absent or missing), rows left out, True
+        when row i is household i throughout, True when the positions never decrease)."""
+        from rima._kernels.build import code_summary, dense_lookup
+
         if self._dense is not None:
             k, ok = _int_keys(keys)
             if k is not None:
-                from rima._kernels.build import dense_lookup
-
                 lo, table = self._dense
                 out = np.empty(len(k), dtype=np.int32 if self.n < 2**31 - 1 else np.int64)
                 dense_lookup(k if ok is None else np.where(ok, k, lo - 1), lo, table, out)
-                return out
+                return (out, *code_summary(out))
         index, pos = self._hashed()
         got = index.get_indexer(_text_or_number(keys))
-        return np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)
+        out = np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)
+        return (out, *code_summary(out))
 
 
 def _int_keys(s: pd.Series):
@@ -162,12 +169,14 @@ class Module:
         if main:
             self.codes = np.arange(self.n_rows, dtype=np.int64)
             self.codes[index.missing | index.duplicate] = -1
+            lost, self._identity, self.ordered = code_summary(self.codes)
         else:
-            self.codes = index.positions(df[key])
-        # one pass: rows left out (reported) and whether row i is household i
-        lost, self._identity = code_summary(self.codes)
+            # rows left out (reported), whether row i is household i and whether each
+            # household's rows are one run, from the pass that finds the positions
+            self.codes, lost, self._identity, self.ordered = index.positions(df[key])
         if lost and not main:
             self._report_orphans(issues)
+        self._bounds = None
         self._numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._reported: set[str] = set()
         self._issues = issues
@@ -190,6 +199,27 @@ class Module:
                            households=keys[mask], rows=lost[mask] + 1, values=keys[mask],
                            message=msg)
 
+    @property
+    def bounds(self) -> np.ndarray:
+        """Row boundaries of the blocks the grouped kernels cut this module into: about
+        equal blocks of whole households' runs when each household's rows are one run
+        in household order (blocks then run on several threads, each household summed
+        in one block, in row order, whatever the thread count), else one block."""
+        if self._bounds is None:
+            from rima._kernels.build import block_bounds
+
+            n_blocks = min(BLOCKS, self.n_rows // BLOCK_ROWS) if self.ordered else 1
+            self._bounds = (block_bounds(self.codes, n_blocks) if n_blocks > 1
+                            else np.array([0, self.n_rows], dtype=np.int64))
+        return self._bounds
+
+    def run(self, kernel, *args) -> None:
+        """kernel(*args, b0, b1) over this module's blocks (`bounds`), spread over the
+        threads for a large module (`rima._kernels.threads.run_blocks`)."""
+        from rima._kernels.threads import run_blocks
+
+        run_blocks(kernel, self.bounds.shape[0] - 1, self.n_rows, *args)
+
     def has(self, column: str) -> bool:
         return column in self.df.columns
 
@@ -201,6 +231,11 @@ class Module:
     def number(self, column: str, where: str, variable: str = "") -> np.ndarray:
         """The column as float64 (NaN = missing); non-numeric cells are reported once."""
         return self.number_into(column, None, where, variable)
+
+    def stored(self, column: str) -> bool:
+        """True when `values` gives the column as stored (a plain numeric column)."""
+        d = self.df[column].dtype if column in self.df.columns else None
+        return isinstance(d, np.dtype) and d.kind in "biuf"
 
     def values(self, column: str, where: str, variable: str = ""):
         """(values, missing codes) for a kernel: a plain numeric column as stored, with

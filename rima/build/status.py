@@ -53,14 +53,18 @@ _OK_ONLY = pd.CategoricalDtype([OK])  # the report column of a variable ok throu
 
 
 class VariableStatus:
-    """Status codes of one built variable for every household (0 = ok).
+    """Status codes of one built variable for every household (0 = ok; int8, or int32
+    once a variable has more than 127 reasons).
 
     Code i > 0 is `reasons[i - 1]`; the first reason flagged for a household is kept.
     """
 
     def __init__(self, name: str, n: int):
         self.name = name
-        self.codes = np.zeros(n, dtype=np.int32)
+        # int8 while there are few reasons: the report's categorical takes these codes as
+        # they are (pandas' own code type for under 128 categories), and an unflagged
+        # variable's codes are never written
+        self.codes = np.zeros(n, dtype=np.int8)
         self.reasons: list[str] = []
         self._index: dict[str, int] = {}
 
@@ -75,6 +79,8 @@ class VariableStatus:
         if code is None:
             self.reasons.append(reason)
             code = self._index[reason] = len(self.reasons)
+            if code > np.iinfo(self.codes.dtype).max:
+                self.codes = self.codes.astype(np.int32)
         sub = self.codes[idx]
         self.codes[idx] = np.where(sub == 0, code, sub)
 

@@ -77,8 +77,12 @@ def fit_asset_index(A: np.ndarray, names) -> dict:
 
 
 def asset_count(ctx, recipe, vs):
+    from rima._kernels.build import positive_counts
+
     X, _ = _items(ctx, recipe, vs)
-    return (X > 0).sum(axis=0).astype(np.float64)
+    out = np.empty(ctx.n)
+    positive_counts(X, out)
+    return out
 
 
 RECIPES = {"asset_index": asset_index, "asset_count": asset_count}

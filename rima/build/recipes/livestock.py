@@ -105,7 +105,11 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
         if key_col not in ctx.cache:
             # one pass: the units of each row's species summed by household, and the
             # rows that cannot be counted (found row by row below only if there are any)
-            ctx.cache[key_col] = units_pass(codes, ctx.n, sp_codes, sp_map, x, miss, units)
+            total = np.zeros(ctx.n)
+            bad = np.zeros((mod.bounds.shape[0] - 1, 4), dtype=np.int64)
+            mod.run(units_pass, codes, sp_codes, sp_map, x, miss, units, mod.bounds, total,
+                    bad)
+            ctx.cache[key_col] = (total, bad.sum(axis=0))
         total, bad = ctx.cache[key_col]
         if bad.any():
             sp = sp_map[sp_codes]  # a missing name's code -1 takes the last: -2

@@ -18,36 +18,58 @@ def _columns(x) -> list[str]:
     return [x] if isinstance(x, str) else [str(c) for c in x]
 
 
-def _amounts(ctx, vs, mod, col, where):
-    """(values, missing codes) of an amount column (`Module.values`), with the households
-    of rows with a missing or negative amount flagged (after one pass finding whether
-    there are any)."""
-    from rima._kernels.build import row_counts
-
-    x, miss = mod.values(col, where, vs.name)
-    missing, negative = row_counts(mod.codes, x, miss)
+def _flag_amounts(ctx, vs, mod, col, where, missing, negative):
+    """Flag the households of rows with a missing or negative amount, listing the rows,
+    when a pass found any (`missing`, `negative`: their counts)."""
     if missing:
         ctx.flag_rows(vs, mod, col, np.isnan(mod.number(col, where)), st.MISSING_VALUE,
                       f"missing value in {mod.name}.{col}")
     if negative:
         ctx.flag_rows(vs, mod, col, mod.number(col, where) < 0, st.OUT_OF_RANGE,
                       f"negative value in {mod.name}.{col}")
-    return x, miss
+
+
+def _checks(mod, k):
+    return np.zeros((mod.bounds.shape[0] - 1, k), dtype=np.int64)
+
+
+def _group_sum(ctx, mod, x, miss):
+    """(sums by household, (missing, negative) counts among the mapped rows)."""
+    from rima._kernels.build import group_sum
+
+    total = np.zeros(ctx.n)
+    checks = _checks(mod, 2)
+    mod.run(group_sum, mod.codes, x, miss, mod.bounds, total, checks)
+    return total, checks.sum(axis=0)
 
 
 def module_total(ctx, recipe, vs, source, columns, product=False):
     """Per household: the sum over the module's rows of the columns' values (or of their
     product, for quantity x unit value); missing and negative cells are flagged."""
-    from rima._kernels.build import NO_CODES, group_sum, group_sum_product
+    from rima._kernels.build import NO_CODES, group_sum_product
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(source)
-    xs = [_amounts(ctx, vs, mod, col, where) for col in columns]
-    # the usual one or two columns are summed straight from the module's values
-    if len(xs) == 1:
-        return group_sum(mod.codes, ctx.n, *xs[0])[0], mod
-    if len(xs) == 2 and product:
-        return group_sum_product(mod.codes, ctx.n, *xs[0], *xs[1]), mod
+    # the usual one or two columns are summed straight from the module's values, the
+    # checks counted in the same pass (a second column read as stored reports nothing,
+    # so the issues keep their order: each column's own, column after column)
+    if len(columns) == 1:
+        total, (missing, negative) = _group_sum(ctx, mod, *mod.values(columns[0], where,
+                                                                      vs.name))
+        _flag_amounts(ctx, vs, mod, columns[0], where, missing, negative)
+        return total, mod
+    if len(columns) == 2 and product and mod.stored(columns[1]):
+        total = np.zeros(ctx.n)
+        checks = _checks(mod, 4)
+        mod.run(group_sum_product, mod.codes, *mod.values(columns[0], where, vs.name),
+                *mod.values(columns[1], where, vs.name), mod.bounds, total, checks)
+        counts = checks.sum(axis=0)
+        for j, col in enumerate(columns):
+            _flag_amounts(ctx, vs, mod, col, where, counts[2 * j], counts[2 * j + 1])
+        return total, mod
+    for col in columns:
+        x, miss = mod.values(col, where, vs.name)
+        _flag_amounts(ctx, vs, mod, col, where, *_group_sum(ctx, mod, x, miss)[1])
     row_value = mod.number(columns[0], where, vs.name).copy()
     for col in columns[1:]:
         x = mod.number(col, where, vs.name)
@@ -55,7 +77,7 @@ def module_total(ctx, recipe, vs, source, columns, product=False):
             row_value *= x
         else:
             row_value += x
-    total, _ = group_sum(mod.codes, ctx.n, row_value, NO_CODES)
+    total, _ = _group_sum(ctx, mod, row_value, NO_CODES)
     return total, mod
 
 
@@ -81,16 +103,17 @@ def money_per_ae(ctx, recipe, vs):
 def income_sources(ctx, recipe, vs):
     """Income sources with a positive amount (rows of a long module, or columns of a wide
     one)."""
-    from rima._kernels.build import NO_CODES, group_sum
+    from rima._kernels.build import NO_CODES
 
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
     count = np.zeros(mod.n_rows)
     for col in _columns(o["amount_column"]):
-        _amounts(ctx, vs, mod, col, where)
+        x, miss = mod.values(col, where, vs.name)
+        _flag_amounts(ctx, vs, mod, col, where, *_group_sum(ctx, mod, x, miss)[1])
         count += mod.number(col, where, vs.name) > 0
-    return group_sum(mod.codes, ctx.n, count, NO_CODES)[0]
+    return _group_sum(ctx, mod, count, NO_CODES)[0]
 
 
 def nonlivestock_income_share(ctx, recipe, vs):
@@ -101,14 +124,19 @@ def nonlivestock_income_share(ctx, recipe, vs):
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
-    x, miss = _amounts(ctx, vs, mod, o["amount_column"], where)
+    col = o["amount_column"]
+    x, miss = mod.values(col, where, vs.name)
     mod.require(o["source_column"], where)
     from rima.build.sources import text_codes
 
     names = {str(v).strip().casefold() for v in o["livestock"]}
     is_live = text_codes(mod.df[o["source_column"]],
                          lambda v: v is not None and str(v).strip().casefold() in names)
-    total, live = group_sum_split(mod.codes, ctx.n, x, miss, is_live)
+    total = np.zeros(ctx.n)
+    live = np.zeros(ctx.n)
+    checks = _checks(mod, 2)
+    mod.run(group_sum_split, mod.codes, x, miss, is_live, mod.bounds, total, live, checks)
+    _flag_amounts(ctx, vs, mod, col, where, *checks.sum(axis=0))
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
     return np.divide(total - live, total, out=np.full(ctx.n, np.nan), where=total > 0)

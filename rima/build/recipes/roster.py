@@ -30,36 +30,57 @@ def _pass(ctx, recipe):
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
     age, age_miss = mod.values(o["age_column"], where)
-    head = _head_flags(mod, o["relation_column"], o["head_code"], where)
+    rel, rel_miss, head_code = _relation(mod, o["relation_column"], o["head_code"], where)
     edu_col = o["education_column"]
     edu, edu_miss = (mod.values(edu_col, where) if mod.has(edu_col)
                      else (np.full(mod.n_rows, np.nan), age_miss[:0]))
     lo, hi = map(float, o["working_ages"])
     ages = np.array([o["adult_age"], o["young_below"], o["old_above"], o["max_age"], lo, hi],
                     dtype=np.float64)
-    C, head_row, max_edu = roster_pass(mod.codes, ctx.n, age, age_miss, head, edu, edu_miss,
-                                       ages)
+    # counts stored count by count, so that each count (a column of C) is contiguous for
+    # the recipes that read it
+    Ct = np.zeros((11, ctx.n), dtype=np.int32)
+    head_row = np.full(ctx.n, -1, dtype=np.int64)
+    max_edu = np.full(ctx.n, -np.inf)
+    mod.run(roster_pass, mod.codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss,
+            ages, mod.bounds, Ct, head_row, max_edu)
+    max_edu[max_edu == -np.inf] = np.nan
+    C = Ct.T
     # the rows behind bad-age statuses, found once for all the roster variables
     bad_age = no_age = None
     if C[:, BAD_AGE].any() or C[:, NO_AGE].any():
         x = mod.number(o["age_column"], where)
         bad_age = (x < 0) | (x > float(o["max_age"])) if C[:, BAD_AGE].any() else None
         no_age = np.isnan(x) if C[:, NO_AGE].any() else None
-    out = {"mod": mod, "head": head, "C": C, "head_row": head_row,
-           "max_edu": max_edu, "bad_age": bad_age, "no_age": no_age}
+    out = {"mod": mod, "C": C, "head_row": head_row, "max_edu": max_edu, "bad_age": bad_age,
+           "no_age": no_age, "relation": (o["relation_column"], o["head_code"], where)}
     ctx.cache[key] = out
     return out
 
 
-def _head_flags(mod, column, code, where) -> np.ndarray:
+def _relation(mod, column, code, where):
+    """(values, missing codes, head code) of the relation column for `roster_pass`: a
+    numeric column as stored with the head's code; a text column as 1 (head), 0 or -1
+    (missing), each distinct text compared once, with head code 1 and -1 missing."""
     mod.require(column, where)
-    s = mod.df[column]
     if isinstance(code, str):
-        from rima.build.sources import text_codes
+        return _text_head_flags(mod.df[column], code), np.array([-1.0]), 1.0
+    x, miss = mod.values(column, where)
+    return x, miss, float(code)
 
-        want = code.strip().casefold()
-        return text_codes(s, lambda v: -1 if v is None or pd.isna(v) else int(
-            str(v).strip().casefold() == want)).astype(np.int8)
+
+def _text_head_flags(s, code) -> np.ndarray:
+    from rima.build.sources import text_codes
+
+    want = code.strip().casefold()
+    return text_codes(s, lambda v: -1 if v is None or pd.isna(v) else int(
+        str(v).strip().casefold() == want)).astype(np.int8)
+
+
+def _head_flags(mod, column, code, where) -> np.ndarray:
+    """1 where a row is a head, 0 where not, -1 where its relation is missing."""
+    if isinstance(code, str):
+        return _text_head_flags(mod.df[column], code)
     from rima._kernels.build import head_flags
 
     return head_flags(*mod.values(column, where), float(code))
@@ -83,7 +104,7 @@ def _head(ctx, recipe, vs, R):
     _common(ctx, recipe, vs, R, ages=False)
     rel = o["relation_column"]
     if C[:, NO_REL].any():
-        ctx.flag_rows(vs, mod, rel, R["head"] < 0, st.MISSING_RELATION,
+        ctx.flag_rows(vs, mod, rel, _head_flags(mod, *R["relation"]) < 0, st.MISSING_RELATION,
                       f"missing relation to head in {mod.name}.{rel}")
     has = C[:, MEMBERS] > 0
     ctx.flag_households(vs, has & (C[:, HEADS] == 0), st.NO_HEAD, mod.name,
@@ -136,8 +157,7 @@ def _head_value(ctx, recipe, vs, column, numeric):
         from rima._kernels.build import take_float
 
         x, miss = mod.values(column, f"[build.{recipe.variable}]", vs.name)
-        out = np.full(ctx.n, np.nan)
-        out[have] = take_float(x, miss, row[have])
+        out = take_float(x, miss, row)
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):

@@ -1,0 +1,150 @@
+"""The build's grouped passes over blocks of households: the same bits at any thread
+count and block size, each household in one block, and the branch-free kernels of the
+one-row-per-household modules against numpy."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rima.build import sources
+from rima import config
+from rima._kernels import threads
+from rima._kernels.build import (
+    block_bounds,
+    positive_counts,
+    to_float,
+    wide_add,
+)
+from rima.bench_build import build_spec, raw_frames
+from rima.build import build
+
+
+def _messy(n, seed):
+    """Raw modules in household order with bad cells in every long module."""
+    f = raw_frames(n, seed)
+    rng = np.random.default_rng(seed)
+    r = f["roster"].astype({"age": float})
+    r.loc[rng.choice(len(r), 20, replace=False), "age"] = np.nan
+    r.loc[rng.choice(len(r), 20, replace=False), "age"] = 130
+    r.loc[rng.choice(len(r), 10, replace=False), "relation"] = -99
+    lv = f["livestock"].astype({"lost": float})
+    lv.loc[rng.choice(len(lv), 15, replace=False), "lost"] = -2
+    lv.loc[rng.choice(len(lv), 15, replace=False), "start"] = -98
+    ex = f["expenditure"]
+    ex.loc[rng.choice(len(ex), 10, replace=False), "amount"] = np.nan
+    ex.loc[rng.choice(len(ex), 10, replace=False), "amount"] = -1.5
+    own = f["own_production"].astype({"quantity": float})
+    own.loc[rng.choice(len(own), 10, replace=False), "quantity"] = -99
+    f.update(roster=r, livestock=lv, expenditure=ex, own_production=own)
+    return f
+
+
+def _frames_equal(a, b):
+    for x, y in ((a.table, b.table), (a.report, b.report), (a.issues, b.issues)):
+        pd.testing.assert_frame_equal(x, y, check_exact=True)
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    # many blocks and threads from a few thousand rows on
+    monkeypatch.setattr(sources, "BLOCK_ROWS", 500)
+    monkeypatch.setattr(threads, "SERIAL_ROWS", 1000)
+    yield
+    config.set_num_threads(None)
+
+
+def test_build_is_the_same_at_any_thread_count_and_block_size(small_blocks, monkeypatch):
+    spec = build_spec()
+    frames = _messy(3000, 1)
+    config.set_num_threads(1)
+    one = build(spec, frames)
+    config.set_num_threads(None)
+    many = build(spec, frames)
+    _frames_equal(one, many)
+    monkeypatch.setattr(sources, "BLOCKS", 1)  # one block: the serial order
+    _frames_equal(one, build(spec, frames))
+    assert len(one.issues) > 0
+
+
+def test_blocked_sums_match_pandas(small_blocks):
+    frames = _messy(3000, 2)
+    res = build(build_spec(), frames)
+    t = res.table.set_index("hhid")
+    units = {"sheep": 1.0, "goat": 0.9, "cattle": 6.0, "horse": 7.0, "camel": 5.0}
+    lv = frames["livestock"]
+    start = lv["start"].where(lv["start"] >= 0) * lv["species"].astype(str).map(units)
+    herd = start.groupby(lv["hhid"]).sum()  # NaN rows (missing code, negative) skipped
+    ok = res.report.set_index("hhid")["herd_su"] == "ok"
+    assert (~ok).sum() == lv.loc[lv["start"] < 0, "hhid"].nunique()
+    np.testing.assert_allclose(t.loc[ok, "herd_su"], herd[ok[ok].index], rtol=1e-12)
+    ex = frames["expenditure"]
+    spend = ex["amount"].groupby(ex["hhid"]).sum()
+    bad = ex.loc[ex["amount"].isna() | (ex["amount"] < 0), "hhid"].unique()
+    own = frames["own_production"]
+    prod = (own["quantity"] * own["unit_value"]).groupby(own["hhid"]).sum()
+    bad = np.union1d(bad, own.loc[own["quantity"] == -99, "hhid"].unique())
+    fine = ~t.index.isin(bad) & t["adult_eq"].notna().to_numpy()
+    want = ((spend + prod) * (30.4375 / 30) / t["adult_eq"])[fine]
+    np.testing.assert_allclose(t.loc[fine, "food_exp_ae"], want, rtol=1e-12)
+    assert t.loc[t.index.isin(bad), "food_exp_ae"].isna().all()
+
+
+def test_block_bounds_keep_each_household_whole():
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 9, 400)
+    codes = np.repeat(np.arange(400), sizes).astype(np.int32)
+    codes[:5] = -1  # rows of households absent from the household table come first
+    for n_blocks in (1, 2, 7, 64, 500):
+        b = block_bounds(codes, n_blocks)
+        assert b[0] == 0 and b[-1] == codes.size and np.all(np.diff(b) >= 0)
+        owner = np.repeat(np.arange(n_blocks), np.diff(b))
+        valid = codes >= 0
+        # each household's rows lie in one block
+        per_hh = pd.Series(owner[valid]).groupby(codes[valid]).nunique()
+        assert (per_hh == 1).all()
+
+
+def _reference_wide(x, miss, w, kind, top):
+    v = x.astype(np.float64)
+    missing = np.isnan(v) | np.isin(v, miss)
+    v = np.where(missing, np.nan, v)
+    if kind == 1:
+        bad = (v < 0) | (v > top) | (v != np.round(v))
+    elif kind == 2:
+        bad = (v != 0) & (v != 1)
+    else:
+        bad = np.zeros(v.size, dtype=bool)
+    counts = [missing.sum(), (bad & ~missing).sum(), (v < 0).sum()]
+    return w * v, np.array(counts)
+
+
+@pytest.mark.parametrize("miss", [[], [-99.0, -98.0], [-99.0, -98.0, -97.0, 9.0],
+                                  [-99.0, -98.0, -97.0, -96.0, 9.0]])
+@pytest.mark.parametrize("kind,top", [(0, 0.0), (1, 7.0), (2, 1.0)])
+def test_wide_add_and_to_float_match_numpy(miss, kind, top):
+    rng = np.random.default_rng(4)
+    n = 5000
+    for x in (rng.integers(-1, 10, n), rng.integers(0, 8, n) + rng.choice([0, 0.5], n)):
+        x = x.astype(x.dtype)
+        x[::97] = -99
+        x[5::89] = -98
+        if x.dtype.kind == "f":
+            x[3::101] = np.nan
+        miss_a = np.array(miss, dtype=np.float64)
+        want, want_counts = _reference_wide(x, miss_a, 0.5, kind, top)
+        total = np.zeros(n)
+        counts = np.zeros(3, dtype=np.int64)
+        wide_add(total, x, miss_a, np.arange(n), True, 0.5, kind, top, counts)
+        np.testing.assert_array_equal(total, want)
+        np.testing.assert_array_equal(counts, want_counts)
+        out = np.empty(n)
+        to_float(x, miss_a, out)
+        np.testing.assert_array_equal(out, np.where(np.isin(x, miss_a), np.nan, x))
+
+
+def test_positive_counts_match_numpy():
+    X = np.random.default_rng(5).integers(-1, 3, (8, 1000)).astype(float)
+    X[2, ::7] = np.nan
+    out = np.full(1000, 99.0)
+    positive_counts(X, out)
+    np.testing.assert_array_equal(out, (X > 0).sum(axis=0))
