@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rima._kernels.columns import convert_column, finite_total
+from rima._kernels.columns import convert_column, convert_columns, finite_total
 from rima.config import threads_for
 from rima.errors import DataError
 
@@ -200,18 +200,14 @@ def convert_block(df: pd.DataFrame, columns) -> BlockConversion:
     columns = list(columns)
     q, n = len(columns), len(df)
     values = np.empty((q, n))
-    masks = np.zeros((n, max(1, -(-q // 64))), dtype=np.uint64)
-    count = np.zeros(q, dtype=np.int64)
-    n_inf = np.zeros(q, dtype=np.int64)
-    vmin = np.full(q, np.inf)
-    vmax = np.full(q, -np.inf)
+    words = max(1, -(-q // 64))
     sources, not_numbers = [], []
-    for j, col in enumerate(columns):
+    for col in columns:
         src, bad = float_source(df[col])
-        count[j], n_inf[j], vmin[j], vmax[j], _ = convert_column(
-            src, values[j], masks, j // 64, np.uint64(1) << np.uint64(j % 64), total=False)
         sources.append(src)
         not_numbers.append(bad)
+    masks = np.zeros((n, words), dtype=np.uint64)
+    count, n_inf, vmin, vmax = convert_columns(sources, values, masks)
     return BlockConversion(ColumnBlock(columns, values, masks), count, n_inf, vmin, vmax,
                            sources, not_numbers)
 

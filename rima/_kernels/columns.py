@@ -21,7 +21,7 @@ blocks over threads (the block loops release the GIL).
 import numpy as np
 from numba import njit
 
-from rima._kernels.threads import run_blocks
+from rima._kernels.threads import current_threads, run_blocks, run_tasks, threads_needed
 
 BLOCK = 4096
 
@@ -51,6 +51,41 @@ def convert_column(src, out, keys, word, bit, total=True):
     run_blocks(_convert_blocks, nb, n, src, out, keys, word, bit, cnt, ninf, vmin, vmax)
     count, n_inf, lo, hi = _merge_stats(cnt, ninf, vmin, vmax)
     return count, n_inf, lo, hi, finite_total(out) if total else np.nan
+
+
+def convert_columns(sources, out, keys):
+    """`convert_column` of every source j into out[j] (bit j % 64 of word j // 64 of
+    keys), the same bits: each thread takes a range of row blocks and converts every
+    column over it, so no thread waits for the others at the end of each column and no
+    two threads write the same row's mask. Returns (count, n_infinite, min, max), one
+    entry per column."""
+    q = len(sources)
+    n = out.shape[1]
+    nb = (n + BLOCK - 1) // BLOCK
+    cnt = np.zeros((q, nb), dtype=np.int64)
+    ninf = np.zeros((q, nb), dtype=np.int64)
+    vmin = np.full((q, nb), np.inf)
+    vmax = np.full((q, nb), -np.inf)
+    # a few ranges per thread (one on a single thread), each a call of the block kernel
+    # per column
+    t = min(current_threads(), threads_needed(n))
+    n_ranges = min(nb, 4 * t if t > 1 else 1)
+    step = -(-nb // n_ranges) if n_ranges else 0
+
+    def task(i, slot):
+        b0 = i * step
+        b1 = min(nb, b0 + step)
+        for j in range(q):
+            _convert_blocks(sources[j], out[j], keys, j // 64,
+                            np.uint64(1) << np.uint64(j % 64), cnt[j], ninf[j], vmin[j],
+                            vmax[j], b0, b1)
+
+    run_tasks(task, n_ranges, n)
+    stats = [_merge_stats(cnt[j], ninf[j], vmin[j], vmax[j]) for j in range(q)]
+    return (np.array([s[0] for s in stats], dtype=np.int64),
+            np.array([s[1] for s in stats], dtype=np.int64),
+            np.array([s[2] for s in stats], dtype=np.float64),
+            np.array([s[3] for s in stats], dtype=np.float64))
 
 
 @njit(cache=True, nogil=True)
