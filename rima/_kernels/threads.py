@@ -1,5 +1,6 @@
 """How the kernels use threads: thread count, small work on one thread, and
-`run_blocks`, which spreads ranges of row blocks over threads.
+`run_blocks`, which spreads ranges of row blocks over threads (`run_tasks`: any
+independent tasks, e.g. row ranges over several columns).
 
 The public home of these settings is `rima.config` (which re-exports them); they live
 here because the kernel modules use `run_blocks` and import nothing above
