@@ -123,7 +123,7 @@ def group_moments(codes, n_groups, y, Pt, r, w, use_w):
     return count, sw, first, mean_y, ss_y, mean_p, mean_r, ss_p, ss_r, sp_pr
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sort_block(codes, lo, hi, start, order):
     """order[start[g]:start[g + 1]] = the rows lo..hi-1 of group g, in increasing order
     (a counting sort; rows left out are dropped; positions count from lo)."""
@@ -157,7 +157,7 @@ def _sort_block(codes, lo, hi, start, order):
     start[0] = lo
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _lanes(K, k0):
     # four pillars k0..k0+3 per loop over a group's rows; lanes past the last pillar
     # repeat it and are not stored
@@ -200,7 +200,7 @@ def _sums(order, a, b, y, r, Pt, w, use_w, sw, sy, sr, sp, g, k0):
         _store4(sp, g, k0, K, p1, p2, p3, p4)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _store4(a, g, k0, K, v1, v2, v3, v4):
     a[g, k0] = v1
     if k0 + 1 < K:
