@@ -94,48 +94,20 @@ def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
     for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
-        # four independent lanes: a count, a min and a max do not depend on the order,
-        # and without one chain of dependent updates the loop runs at memory speed
-        c0 = c1 = c2 = c3 = 0
-        mn0 = mn1 = mn2 = mn3 = np.inf
-        mx0 = mx1 = mx2 = mx3 = -np.inf
-        i = lo
-        while i + 4 <= hi:
-            x0 = np.float64(src[i])
-            x1 = np.float64(src[i + 1])
-            x2 = np.float64(src[i + 2])
-            x3 = np.float64(src[i + 3])
-            # x - x is 0 for a finite x and NaN for NaN or +-inf
-            f0 = x0 - x0 == 0.0
-            f1 = x1 - x1 == 0.0
-            f2 = x2 - x2 == 0.0
-            f3 = x3 - x3 == 0.0
-            out[i] = x0 if f0 or x0 != x0 else np.nan
-            out[i + 1] = x1 if f1 or x1 != x1 else np.nan
-            out[i + 2] = x2 if f2 or x2 != x2 else np.nan
-            out[i + 3] = x3 if f3 or x3 != x3 else np.nan
-            c0 += f0
-            c1 += f1
-            c2 += f2
-            c3 += f3
-            mn0 = x0 if f0 and x0 < mn0 else mn0
-            mn1 = x1 if f1 and x1 < mn1 else mn1
-            mn2 = x2 if f2 and x2 < mn2 else mn2
-            mn3 = x3 if f3 and x3 < mn3 else mn3
-            mx0 = x0 if f0 and x0 > mx0 else mx0
-            mx1 = x1 if f1 and x1 > mx1 else mx1
-            mx2 = x2 if f2 and x2 > mx2 else mx2
-            mx3 = x3 if f3 and x3 > mx3 else mx3
-            i += 4
-        while i < hi:
-            x0 = np.float64(src[i])
-            f0 = x0 - x0 == 0.0
-            out[i] = x0 if f0 or x0 != x0 else np.nan
-            c0 += f0
-            mn0 = x0 if f0 and x0 < mn0 else mn0
-            mx0 = x0 if f0 and x0 > mx0 else mx0
-            i += 1
-        c = c0 + c1 + c2 + c3
+        # no running sum here: one chain of dependent additions made this pass several
+        # times slower (`finite_total` adds the values when they are asked for)
+        c = 0
+        mn = np.inf
+        mx = -np.inf
+        for i in range(lo, hi):
+            x = np.float64(src[i])
+            if x - x == 0.0:  # finite (x - x is NaN for NaN and +-inf)
+                c += 1
+                mn = min(mn, x)
+                mx = max(mx, x)
+                out[i] = x
+            else:
+                out[i] = x if x != x else np.nan
         ni = 0
         if c < hi - lo:
             # the rare rows missing a value: mark them (a store the main loop avoids)
@@ -147,8 +119,8 @@ def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
                         ni += 1
         cnt[b] = c
         ninf[b] = ni
-        vmin[b] = min(min(mn0, mn1), min(mn2, mn3))
-        vmax[b] = max(max(mx0, mx1), max(mx2, mx3))
+        vmin[b] = mn
+        vmax[b] = mx
 
 
 @njit(cache=True)
