@@ -39,8 +39,8 @@ def convert_column(src, out, keys, word, bit, total=True):
     Infinite values become NaN in `out`; every row whose value is missing or infinite
     gets `bit` set in keys[row, word]. Returns (count of finite values, count of infinite
     values, min, max, sum of the finite values); an empty range is (inf, -inf). With
-    `total=False` the sum is left out (NaN): it is one chain of dependent additions, which
-    would make the pass several times slower (`finite_total` gives it later, the same bits).
+    `total=False` the sum is left out (NaN): the validation summary alone shows it, and
+    `finite_total` gives it when asked for, the same bits.
     """
     n = src.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
@@ -94,8 +94,8 @@ def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
     for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
-        # no running sum here: one chain of dependent additions made this pass several
-        # times slower (`finite_total` adds the values when they are asked for)
+        # no running sum here: only the validation summary shows it (`finite_total`
+        # adds the values when they are asked for)
         c = 0
         mn = np.inf
         mx = -np.inf
