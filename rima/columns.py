@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from rima._kernels.columns import convert_column
+from rima._kernels.columns import convert_column, convert_columns, finite_total
 from rima.config import threads_for
 from rima.errors import DataError
 
@@ -94,7 +94,7 @@ def convert_rows(sources, columns, start, stop, out, marks=None, first_bit=0,
         for j, (c, src) in enumerate(zip(columns, sources)):
             b = first_bit + j
             bit = np.uint64(1) << np.uint64(b % 64)
-            if convert_column(src[start:stop], out[j], marks, b // 64, bit)[1]:
+            if convert_column(src[start:stop], out[j], marks, b // 64, bit, total=False)[1]:
                 v = np.asarray(src[start:stop], dtype=float)
                 inf = np.flatnonzero(np.isinf(v))
                 if not keep_infinite:
@@ -170,8 +170,10 @@ class BlockConversion:
     block : ColumnBlock
     count, n_infinite : ndarray of shape (q,), int64
         Finite and infinite cells of each column.
-    minimum, maximum, total : ndarray of shape (q,)
-        Range and sum of each column's finite cells (an empty range is (inf, -inf)).
+    minimum, maximum : ndarray of shape (q,)
+        Range of each column's finite cells (an empty range is (inf, -inf)).
+    total : ndarray of shape (q,)
+        Sum of each column's finite cells, computed when read (`finite_total`).
     sources : list
         Each column's values as the kernel read them (`float_source`).
     not_numbers : list of (ndarray of bool or None)
@@ -183,9 +185,12 @@ class BlockConversion:
     n_infinite: np.ndarray
     minimum: np.ndarray
     maximum: np.ndarray
-    total: np.ndarray
     sources: list
     not_numbers: list
+
+    @property
+    def total(self) -> np.ndarray:
+        return np.array([finite_total(np.asarray(src, dtype=float)) for src in self.sources])
 
 
 def convert_block(df: pd.DataFrame, columns) -> BlockConversion:
@@ -195,21 +200,16 @@ def convert_block(df: pd.DataFrame, columns) -> BlockConversion:
     columns = list(columns)
     q, n = len(columns), len(df)
     values = np.empty((q, n))
-    masks = np.zeros((n, max(1, -(-q // 64))), dtype=np.uint64)
-    count = np.zeros(q, dtype=np.int64)
-    n_inf = np.zeros(q, dtype=np.int64)
-    vmin = np.full(q, np.inf)
-    vmax = np.full(q, -np.inf)
-    total = np.zeros(q)
+    words = max(1, -(-q // 64))
     sources, not_numbers = [], []
-    for j, col in enumerate(columns):
+    for col in columns:
         src, bad = float_source(df[col])
-        count[j], n_inf[j], vmin[j], vmax[j], total[j] = convert_column(
-            src, values[j], masks, j // 64, np.uint64(1) << np.uint64(j % 64))
         sources.append(src)
         not_numbers.append(bad)
+    masks = np.zeros((n, words), dtype=np.uint64)
+    count, n_inf, vmin, vmax = convert_columns(sources, values, masks)
     return BlockConversion(ColumnBlock(columns, values, masks), count, n_inf, vmin, vmax,
-                           total, sources, not_numbers)
+                           sources, not_numbers)
 
 
 def arrow_float(arr, name: str, first_row: int, bad: list) -> np.ndarray:

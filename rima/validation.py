@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rima._kernels.columns import constant_over_usable
+from rima._kernels.columns import constant_over_usable, finite_total
 from rima.columns import ColumnBlock, convert_block, to_float
 from rima.config import by_rows
 from rima.errors import DataError
@@ -415,7 +415,7 @@ def validate(df: pd.DataFrame, spec: Spec | dict | str | Path,
     pos = {c: j for j, c in enumerate(numeric)}
     conv = convert_block(df, numeric)
     block, keys = conv.block.values, conv.block.masks
-    count, vmin, vmax, total = conv.count, conv.minimum, conv.maximum, conv.total
+    count, vmin, vmax = conv.count, conv.minimum, conv.maximum
     for j, col in enumerate(numeric):
         src, bad, n_inf = conv.sources[j], conv.not_numbers[j], conv.n_infinite[j]
         if bad is not None and bad.any():
@@ -442,8 +442,9 @@ def validate(df: pd.DataFrame, spec: Spec | dict | str | Path,
             ))
     report._columns = conv.block
     report._frame = df.copy(deep=False)
+    # no sums: the summary's means add the values when it is first asked for
     report._stats = {"columns": numeric, "count": count, "min": vmin, "max": vmax,
-                     "total": total, "n": len(df), "present": present}
+                     "n": len(df), "present": present}
 
     for col in spec.variables:
         if col not in pos:
@@ -590,7 +591,7 @@ def _no_stats(spec: Spec, present: set) -> dict:
     cols = [c for c in spec.numeric_columns if c in present]
     q = len(cols)
     return {"columns": cols, "count": np.zeros(q, dtype=np.int64), "min": np.full(q, np.inf),
-            "max": np.full(q, -np.inf), "total": np.zeros(q), "n": 0, "present": present}
+            "max": np.full(q, -np.inf), "n": 0, "present": present}
 
 
 def _summary(spec: Spec, stats: dict, frame) -> pd.DataFrame:
@@ -599,10 +600,11 @@ def _summary(spec: Spec, stats: dict, frame) -> pd.DataFrame:
     recs = []
     for j, col in enumerate(stats["columns"]):
         n_ok = int(stats["count"][j])
-        median = np.nan
+        median = mean = np.nan
         if n_ok:
             v = to_float(frame[col])[0]
             median = float(np.median(v[np.isfinite(v)]))
+            mean = float(finite_total(v) / n_ok)
         recs.append({
             "variable": col,
             "role": _role(spec, col),
@@ -611,7 +613,7 @@ def _summary(spec: Spec, stats: dict, frame) -> pd.DataFrame:
             "min": float(stats["min"][j]) if n_ok else np.nan,
             "max": float(stats["max"][j]) if n_ok else np.nan,
             "median": median,
-            "mean": float(stats["total"][j] / n_ok) if n_ok else np.nan,
+            "mean": mean,
         })
     cols = ["variable", "role", "N", "missing", "min", "max", "median", "mean"]
     return pd.DataFrame(recs, columns=cols).set_index("variable")

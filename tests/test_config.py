@@ -99,6 +99,75 @@ def test_run_blocks_one_thread_is_one_call_and_errors_propagate(many_threads):
         config.run_blocks(bad, 40, 10**6)
 
 
+def test_run_tasks_runs_each_task_once_with_its_thread_slot(many_threads):
+    done = []
+    slots = set()
+    lock = threading.Lock()
+    second = threading.Event()
+
+    def task(i, slot):
+        # kernels started by a task run on its thread alone
+        assert threads.current_threads() == 1
+        with lock:
+            first = not done
+            done.append(i)
+            slots.add(slot)
+        if first:
+            assert second.wait(120), "no other thread took a task"
+        else:
+            second.set()
+
+    used = threads.run_tasks(task, 30, 10**6)
+    assert sorted(done) == list(range(30))
+    assert used == 4 and slots <= set(range(4)) and len(slots) > 1
+    assert threads.current_threads() == 4  # the caller's setting is back
+
+    config.set_num_threads(1)
+    order = []
+    assert threads.run_tasks(lambda i, slot: order.append((i, slot)), 5, 10**6) == 1
+    assert order == [(i, 0) for i in range(5)]
+    config.set_num_threads(4)
+
+    def bad(i, slot):
+        if i == 7:
+            raise ZeroDivisionError("task failed")
+
+    with pytest.raises(ZeroDivisionError, match="task failed"):
+        threads.run_tasks(bad, 20, 10**6)
+
+
+def test_convert_columns_gives_convert_column_s_bits_at_every_thread_count(many_threads):
+    """Row ranges over threads, every column within each: the values, masks and
+    per-column findings of `convert_column` one column at a time on one thread."""
+    from rima._kernels.columns import BLOCK, convert_column, convert_columns
+
+    rng = np.random.default_rng(5)
+    n = 9 * BLOCK + 123
+    sources = []
+    for j in range(70):  # two mask words
+        if j % 3 == 0:
+            sources.append(rng.integers(-9, 9, n))
+        else:
+            v = rng.normal(size=n) * 10 ** (j % 5)
+            v[rng.random(n) < 0.05] = np.nan
+            v[rng.random(n) < 0.002] = np.inf * rng.choice([-1, 1])
+            sources.append(v)
+    want_out = np.empty((70, n))
+    want_keys = np.zeros((n, 2), dtype=np.uint64)
+    config.set_num_threads(1)
+    want = [convert_column(s, want_out[j], want_keys, j // 64,
+                           np.uint64(1) << np.uint64(j % 64), total=False)[:4]
+            for j, s in enumerate(sources)]
+    for t in (1, 2, 4):
+        config.set_num_threads(t)
+        out = np.empty((70, n))
+        keys = np.zeros((n, 2), dtype=np.uint64)
+        got = convert_columns(sources, out, keys)
+        assert out.tobytes() == want_out.tobytes()
+        assert np.array_equal(keys, want_keys)
+        assert [tuple(a[j] for a in got) for j in range(70)] == want
+
+
 def _fit_outputs(df, spec):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -21,7 +21,7 @@ blocks over threads (the block loops release the GIL).
 import numpy as np
 from numba import njit
 
-from rima._kernels.threads import run_blocks
+from rima._kernels.threads import current_threads, run_blocks, run_tasks, threads_needed
 
 BLOCK = 4096
 
@@ -33,12 +33,14 @@ _EXP = np.uint64(0x7FF0000000000000)
 _FRAC = np.uint64(0x000FFFFFFFFFFFFF)
 
 
-def convert_column(src, out, keys, word, bit):
+def convert_column(src, out, keys, word, bit, total=True):
     """Copy one column `src` (int64 or float64) into `out` as float64 and check it.
 
     Infinite values become NaN in `out`; every row whose value is missing or infinite
     gets `bit` set in keys[row, word]. Returns (count of finite values, count of infinite
-    values, min, max, sum of the finite values); an empty range is (inf, -inf).
+    values, min, max, sum of the finite values); an empty range is (inf, -inf). With
+    `total=False` the sum is left out (NaN): the validation summary alone shows it, and
+    `finite_total` gives it when asked for, the same bits.
     """
     n = src.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
@@ -46,55 +48,126 @@ def convert_column(src, out, keys, word, bit):
     ninf = np.zeros(nb, dtype=np.int64)
     vmin = np.full(nb, np.inf)
     vmax = np.full(nb, -np.inf)
-    tot = np.zeros(nb)
-    run_blocks(_convert_blocks, nb, n, src, out, keys, word, bit, cnt, ninf, vmin, vmax, tot)
-    return _merge_stats(cnt, ninf, vmin, vmax, tot)
+    run_blocks(_convert_blocks, nb, n, src, out, keys, word, bit, cnt, ninf, vmin, vmax)
+    count, n_inf, lo, hi = _merge_stats(cnt, ninf, vmin, vmax)
+    return count, n_inf, lo, hi, finite_total(out) if total else np.nan
+
+
+def convert_columns(sources, out, keys):
+    """`convert_column` of every source j into out[j] (bit j % 64 of word j // 64 of
+    keys), the same bits: each thread takes a range of row blocks and converts every
+    column over it, so no thread waits for the others at the end of each column and no
+    two threads write the same row's mask. Returns (count, n_infinite, min, max), one
+    entry per column."""
+    q = len(sources)
+    n = out.shape[1]
+    nb = (n + BLOCK - 1) // BLOCK
+    cnt = np.zeros((q, nb), dtype=np.int64)
+    ninf = np.zeros((q, nb), dtype=np.int64)
+    vmin = np.full((q, nb), np.inf)
+    vmax = np.full((q, nb), -np.inf)
+    # a few ranges per thread (one on a single thread), each a call of the block kernel
+    # per column
+    t = min(current_threads(), threads_needed(n))
+    n_ranges = min(nb, 4 * t if t > 1 else 1)
+    step = -(-nb // n_ranges) if n_ranges else 0
+
+    def task(i, slot):
+        b0 = i * step
+        b1 = min(nb, b0 + step)
+        for j in range(q):
+            _convert_blocks(sources[j], out[j], keys, j // 64,
+                            np.uint64(1) << np.uint64(j % 64), cnt[j], ninf[j], vmin[j],
+                            vmax[j], b0, b1)
+
+    run_tasks(task, n_ranges, n)
+    stats = [_merge_stats(cnt[j], ninf[j], vmin[j], vmax[j]) for j in range(q)]
+    return (np.array([s[0] for s in stats], dtype=np.int64),
+            np.array([s[1] for s in stats], dtype=np.int64),
+            np.array([s[2] for s in stats], dtype=np.float64),
+            np.array([s[3] for s in stats], dtype=np.float64))
 
 
 @njit(cache=True, nogil=True)
-def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, tot, b0, b1):
+def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
     n = src.shape[0]
     for b in range(b0, b1):
+        lo = b * BLOCK
+        hi = min(n, lo + BLOCK)
+        # no running sum here: only the validation summary shows it (`finite_total`
+        # adds the values when they are asked for)
         c = 0
-        ni = 0
-        s = 0.0
         mn = np.inf
         mx = -np.inf
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+        for i in range(lo, hi):
             x = np.float64(src[i])
-            if np.isfinite(x):
+            if x - x == 0.0:  # finite (x - x is NaN for NaN and +-inf)
                 c += 1
-                s += x
                 mn = min(mn, x)
                 mx = max(mx, x)
+                out[i] = x
             else:
-                keys[i, word] |= bit
-                if np.isinf(x):
-                    ni += 1
-                    x = np.nan
-            out[i] = x
+                out[i] = x if x != x else np.nan
+        ni = 0
+        if c < hi - lo:
+            # the rare rows missing a value: mark them (a store the main loop avoids)
+            for i in range(lo, hi):
+                x = np.float64(src[i])
+                if not np.isfinite(x):
+                    keys[i, word] |= bit
+                    if np.isinf(x):
+                        ni += 1
         cnt[b] = c
         ninf[b] = ni
-        tot[b] = s
         vmin[b] = mn
         vmax[b] = mx
 
 
 @njit(cache=True)
-def _merge_stats(cnt, ninf, vmin, vmax, tot):
+def _merge_stats(cnt, ninf, vmin, vmax):
     nb = cnt.shape[0]
     count = 0
     n_inf = 0
-    total = 0.0
     lo = np.inf
     hi = -np.inf
     for b in range(nb):
         count += cnt[b]
         n_inf += ninf[b]
-        total += tot[b]
         lo = min(lo, vmin[b])
         hi = max(hi, vmax[b])
-    return count, n_inf, lo, hi, total
+    return count, n_inf, lo, hi
+
+
+def finite_total(v):
+    """Sum of the finite values of `v` (float64): added in order within blocks of BLOCK
+    values, the block sums then in block order (what the validation summary's means
+    divide)."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    n = v.shape[0]
+    nb = (n + BLOCK - 1) // BLOCK
+    tot = np.zeros(nb)
+    run_blocks(_total_blocks, nb, n, v, tot)
+    return _sum_in_order(tot)
+
+
+@njit(cache=True, nogil=True)
+def _total_blocks(v, tot, b0, b1):
+    n = v.shape[0]
+    for b in range(b0, b1):
+        s = 0.0
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            x = v[i]
+            if np.isfinite(x):
+                s += x
+        tot[b] = s
+
+
+@njit(cache=True)
+def _sum_in_order(tot):
+    total = 0.0
+    for b in range(tot.shape[0]):
+        total += tot[b]
+    return total
 
 
 @njit(cache=True)

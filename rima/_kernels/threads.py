@@ -1,5 +1,6 @@
 """How the kernels use threads: thread count, small work on one thread, and
-`run_blocks`, which spreads ranges of row blocks over threads.
+`run_blocks`, which spreads ranges of row blocks over threads (`run_tasks`: any
+independent tasks, e.g. row ranges over several columns).
 
 The public home of these settings is `rima.config` (which re-exports them); they live
 here because the kernel modules use `run_blocks` and import nothing above
@@ -174,3 +175,43 @@ def run_blocks(kernel, n_blocks: int, n_rows: int, *args):
             h.result()
     if errors:
         raise errors[0]
+
+
+def run_tasks(task, n_tasks: int, n_rows: int) -> int:
+    """Call `task(i, slot)` for i in 0 .. n_tasks - 1, spread over threads as `run_blocks`
+    spreads ranges (small work, or one thread: all on this thread in order). `slot` is
+    the calling thread's number among those used (0 .. threads - 1), so a task can write
+    to per-thread scratch. Each task runs with one thread for the kernels it starts.
+    Returns the number of slots used. The task results must not depend on which thread
+    ran them (they are independent, e.g. one column each)."""
+    t = min(current_threads(), threads_needed(n_rows), max(1, n_tasks))
+    if t <= 1:
+        for i in range(n_tasks):
+            task(i, 0)
+        return 1
+    counter = itertools.count()
+    errors = []
+
+    def work(slot):
+        before = getattr(_local, "threads", None)
+        _local.threads = 1
+        try:
+            while not errors:
+                i = next(counter)
+                if i >= n_tasks:
+                    return
+                task(i, slot)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller below
+            errors.append(exc)
+        finally:
+            _local.threads = before
+
+    pool = _executor()
+    helpers = [pool.submit(work, s) for s in range(1, t)]
+    work(0)
+    for h in helpers:
+        if not h.cancel():
+            h.result()
+    if errors:
+        raise errors[0]
+    return t
