@@ -28,6 +28,18 @@ STEPS = [
 ]
 
 
+def _timed(f, name, spent):
+    """`f`, adding the seconds each call takes to spent[name]."""
+    def timed(*args, **kw):
+        t0 = time.perf_counter()
+        try:
+            return f(*args, **kw)
+        finally:
+            spent[name] = spent.get(name, 0.0) + time.perf_counter() - t0
+
+    return timed
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -56,15 +68,7 @@ def main():
             if not hasattr(mod, name):
                 continue
             order.append(name)
-
-            def timed(*args, _f=getattr(mod, name), _name=name, **kw):
-                t0 = time.perf_counter()
-                try:
-                    return _f(*args, **kw)
-                finally:
-                    spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - t0
-
-            setattr(mod, name, timed)
+            setattr(mod, name, _timed(getattr(mod, name), name, spent))
     warnings.simplefilter("ignore")
     fit(df, spec)  # compiled and warm
     runs = []

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rima.build import sources
 from rima import config
 from rima._kernels import threads
 from rima._kernels.build import (
@@ -16,7 +15,7 @@ from rima._kernels.build import (
     wide_add,
 )
 from rima.bench_build import build_spec, raw_frames
-from rima.build import build
+from rima.build import build, sources
 
 
 def _messy(n, seed):

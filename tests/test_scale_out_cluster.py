@@ -349,6 +349,7 @@ def test_partitioned_rsm_keeps_the_sign_of_a_pillar_that_pulls_the_rci_down(
     spec["options"]["orientation"] = "reference"
     with pytest.warns(Warning):
         mem = rima.fit(households, spec, progress=False)
+    with pytest.warns(Warning):
         part = rima.fit(str(parts_dir), spec, out=tmp_path / "fit")
     r_mem = mem.rsm.set_index("pillar")["r_signed"]
     assert r_mem["AST"] < 0

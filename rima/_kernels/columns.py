@@ -107,7 +107,7 @@ def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
                 mx = max(mx, x)
                 out[i] = x
             else:
-                out[i] = x if x != x else np.nan
+                out[i] = x if np.isnan(x) else np.nan
         ni = 0
         if c < hi - lo:
             # the rare rows missing a value: mark them (a store the main loop avoids)
