@@ -149,17 +149,43 @@ class Seconds(float):
         return obj
 
 
-def cov_time(A, repeat):
+def cov_time(A, repeat, beside=None):
     """np.cov of `A` timed with numpy's BLAS at its own thread count and at one thread;
     the faster median is the baseline. BLAS worker threads spin while they wait, so on a
     loaded machine one thread is often several times faster: taking the faster of the
-    two keeps the baseline the fastest honest one."""
+    two keeps the baseline the fastest honest one.
+
+    `beside`: a task timed in turn with the two baselines, run by run (returns (its
+    Seconds, its last result, the baseline)), so that both see the same state of the
+    machine: a shared machine drifts within a minute, and the first runs in a process
+    also pay for faulting in fresh memory, which would otherwise fall on whichever task
+    ran first."""
     from threadpoolctl import threadpool_limits
 
-    t_default, _ = median_time(lambda: np.cov(A, rowvar=False), repeat)
-    with threadpool_limits(limits=1, user_api="blas"):
-        t_one, _ = median_time(lambda: np.cov(A, rowvar=False), repeat)
-    return min(t_default, t_one, key=float)
+    def cov():
+        np.cov(A, rowvar=False)
+
+    def cov_one():
+        with threadpool_limits(limits=1, user_api="blas"):
+            np.cov(A, rowvar=False)
+
+    tasks = [cov, cov_one] + ([beside] if beside is not None else [])
+    times, last = interleaved_times(tasks, repeat)
+    base = min(times[0], times[1], key=float)
+    return base if beside is None else (times[2], last[2], base)
+
+
+def interleaved_times(fns, repeat):
+    """([Seconds of each of `fns`], [each one's last result]): `repeat` rounds, each
+    running every function once in turn."""
+    times = [[] for _ in fns]
+    last = [None] * len(fns)
+    for _ in range(max(1, repeat)):
+        for k, fn in enumerate(fns):
+            t0 = time.perf_counter()
+            last[k] = fn()
+            times[k].append(time.perf_counter() - t0)
+    return [Seconds(t) for t in times], last
 
 
 def median_time(fn, repeat):
@@ -471,14 +497,13 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
     say(f"n = {n:,}: generating data")
     df = survey(n)
     A = analysis_matrix(df, spec)
-    t_cov = cov_time(A, repeat)
     t_mom, _ = median_time(lambda: compute_moments(A), repeat)
-    b.add("moments (all variables)", len(A), t_mom, cov_s=t_cov,
-          note=f"{A.shape[1]} columns, complete rows")
     say(f"n = {n:,}: whole fit")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        t_fit, res = median_time(lambda: fit(df, spec), repeat)
+        t_fit, res, t_cov = cov_time(A, repeat, beside=lambda: fit(df, spec))
+    b.add("moments (all variables)", len(A), t_mom, cov_s=t_cov,
+          note=f"{A.shape[1]} columns, complete rows")
     t_r = None
     if r_ok and n <= R_MAX:
         say(f"n = {n:,}: R reference procedure")
