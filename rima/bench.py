@@ -529,16 +529,15 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
 
     say(f"n = {n:,}: MIMIC")
     md = mimic_data(n)
-    t_mimic, _ = median_time(
-        lambda: rima.mimic.fit(MIMIC_MODEL, md, se="robust.sem").predict(md), repeat)
+    t_mimic, _, t_cov_m = cov_time(
+        md.to_numpy(), repeat,
+        beside=lambda: rima.mimic.fit(MIMIC_MODEL, md, se="robust.sem").predict(md))
     t_sem = None
     if sem_ok and n <= SEMOPY_MAX:
         say(f"n = {n:,}: semopy")
         t_sem, _ = median_time(lambda: semopy_mimic(md), 1)
     elif sem_ok:
         b.messages.append(f"semopy skipped at n={n:,} (above {SEMOPY_MAX:,} rows)")
-    md_arr = md.to_numpy()
-    t_cov_m = cov_time(md_arr, repeat)
     b.add("MIMIC robust.sem + predict", n, t_mimic, cov_s=t_cov_m, semopy_s=t_sem,
           note="4 causes, 3 indicators")
 
