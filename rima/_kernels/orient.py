@@ -131,12 +131,11 @@ def _composite_blocks(Yt, ymean, sd, Pt, rows, w, use_w, fs_out, store, parts, b
 @njit(cache=True, nogil=True)
 def _pair_sums(Pt, f, rows, w, use_w, lo, L, k0, parts, b):
     """Block b's weighted sums of (pillar, composite) pairs for pillars k0 .. k0 + 3 (those
-    that exist) into parts[:, b, k]. Four pillars at a time keep twelve independent
-    running sums in registers, so the loop is not bound by the latency of one addition;
-    each pillar's sums still add its rows in row order (the same bits as one pillar at a
-    time)."""
+    that exist) into parts[:, b, k]. Four pillars at a time keep their running sums in
+    registers, independent of one another, so the loop is not bound by the latency of one
+    addition; each pillar's sums still add its rows in row order (the same bits as one
+    pillar at a time)."""
     K = Pt.shape[0]
-    nan = np.nan
     h1 = k0 + 1 < K
     h2 = k0 + 2 < K
     h3 = k0 + 3 < K
@@ -145,98 +144,77 @@ def _pair_sums(Pt, f, rows, w, use_w, lo, L, k0, parts, b):
     sy0 = sy1 = sy2 = sy3 = 0.0
     for i in range(L):
         y = f[i]
-        if not (rows[lo + i] and np.isfinite(y)):
-            continue
-        wi = w[lo + i] if use_w else 1.0
-        x0 = Pt[k0, lo + i]
-        x1 = Pt[k0 + 1, lo + i] if h1 else nan
-        x2 = Pt[k0 + 2, lo + i] if h2 else nan
-        x3 = Pt[k0 + 3, lo + i] if h3 else nan
-        if np.isfinite(x0):
-            sw0 += wi
-            sx0 += wi * x0
-            sy0 += wi * y
-        if np.isfinite(x1):
-            sw1 += wi
-            sx1 += wi * x1
-            sy1 += wi * y
-        if np.isfinite(x2):
-            sw2 += wi
-            sx2 += wi * x2
-            sy2 += wi * y
-        if np.isfinite(x3):
-            sw3 += wi
-            sx3 += wi * x3
-            sy3 += wi * y
-    mx0 = sx0 / sw0 if sw0 != 0.0 else 0.0
-    mx1 = sx1 / sw1 if sw1 != 0.0 else 0.0
-    mx2 = sx2 / sw2 if sw2 != 0.0 else 0.0
-    mx3 = sx3 / sw3 if sw3 != 0.0 else 0.0
-    my0 = sy0 / sw0 if sw0 != 0.0 else 0.0
-    my1 = sy1 / sw1 if sw1 != 0.0 else 0.0
-    my2 = sy2 / sw2 if sw2 != 0.0 else 0.0
-    my3 = sy3 / sw3 if sw3 != 0.0 else 0.0
-    a0 = a1 = a2 = a3 = 0.0  # sum w dx dx
-    c0 = c1 = c2 = c3 = 0.0  # sum w dy dy
-    e0 = e1 = e2 = e3 = 0.0  # sum w dx dy
-    n0 = n1 = n2 = n3 = 0.0
+        if rows[lo + i] and np.isfinite(y):
+            wi = w[lo + i] if use_w else 1.0
+            x0, x1, x2, x3 = _four(Pt, k0, lo + i, h1, h2, h3)
+            sw0, sx0, sy0 = _add_sums(x0, y, wi, sw0, sx0, sy0)
+            sw1, sx1, sy1 = _add_sums(x1, y, wi, sw1, sx1, sy1)
+            sw2, sx2, sy2 = _add_sums(x2, y, wi, sw2, sx2, sy2)
+            sw3, sx3, sy3 = _add_sums(x3, y, wi, sw3, sx3, sy3)
+    mx0, my0 = _means(sw0, sx0, sy0)
+    mx1, my1 = _means(sw1, sx1, sy1)
+    mx2, my2 = _means(sw2, sx2, sy2)
+    mx3, my3 = _means(sw3, sx3, sy3)
+    q0 = q1 = q2 = q3 = (0.0, 0.0, 0.0, 0.0)  # sums of w dx dx, w dy dy, w dx dy; rows
     for i in range(L):
         y = f[i]
-        if not (rows[lo + i] and np.isfinite(y)):
-            continue
-        wi = w[lo + i] if use_w else 1.0
-        x0 = Pt[k0, lo + i]
-        x1 = Pt[k0 + 1, lo + i] if h1 else nan
-        x2 = Pt[k0 + 2, lo + i] if h2 else nan
-        x3 = Pt[k0 + 3, lo + i] if h3 else nan
-        if np.isfinite(x0):
-            dx = x0 - mx0
-            dy = y - my0
-            a0 += wi * dx * dx
-            c0 += wi * dy * dy
-            e0 += wi * dx * dy
-            n0 += 1.0
-        if np.isfinite(x1):
-            dx = x1 - mx1
-            dy = y - my1
-            a1 += wi * dx * dx
-            c1 += wi * dy * dy
-            e1 += wi * dx * dy
-            n1 += 1.0
-        if np.isfinite(x2):
-            dx = x2 - mx2
-            dy = y - my2
-            a2 += wi * dx * dx
-            c2 += wi * dy * dy
-            e2 += wi * dx * dy
-            n2 += 1.0
-        if np.isfinite(x3):
-            dx = x3 - mx3
-            dy = y - my3
-            a3 += wi * dx * dx
-            c3 += wi * dy * dy
-            e3 += wi * dx * dy
-            n3 += 1.0
-    _store_pair(parts, b, k0, sw0, mx0, my0, a0, c0, e0, n0)
+        if rows[lo + i] and np.isfinite(y):
+            wi = w[lo + i] if use_w else 1.0
+            x0, x1, x2, x3 = _four(Pt, k0, lo + i, h1, h2, h3)
+            q0 = _add_products(x0, y, wi, mx0, my0, q0)
+            q1 = _add_products(x1, y, wi, mx1, my1, q1)
+            q2 = _add_products(x2, y, wi, mx2, my2, q2)
+            q3 = _add_products(x3, y, wi, mx3, my3, q3)
+    _store_pair(parts, b, k0, sw0, mx0, my0, q0)
     if h1:
-        _store_pair(parts, b, k0 + 1, sw1, mx1, my1, a1, c1, e1, n1)
+        _store_pair(parts, b, k0 + 1, sw1, mx1, my1, q1)
     if h2:
-        _store_pair(parts, b, k0 + 2, sw2, mx2, my2, a2, c2, e2, n2)
+        _store_pair(parts, b, k0 + 2, sw2, mx2, my2, q2)
     if h3:
-        _store_pair(parts, b, k0 + 3, sw3, mx3, my3, a3, c3, e3, n3)
+        _store_pair(parts, b, k0 + 3, sw3, mx3, my3, q3)
 
 
 @njit(cache=True, nogil=True)
-def _store_pair(parts, b, k, sw, mx, my, sxx, syy, sxy, cnt):
+def _four(Pt, k0, i, h1, h2, h3):
+    """Row i of pillars k0 .. k0 + 3; NaN (never counted) for those past the last."""
+    return (Pt[k0, i], Pt[k0 + 1, i] if h1 else np.nan, Pt[k0 + 2, i] if h2 else np.nan,
+            Pt[k0 + 3, i] if h3 else np.nan)
+
+
+@njit(cache=True, nogil=True)
+def _add_sums(x, y, wi, sw, sx, sy):
+    if np.isfinite(x):
+        return sw + wi, sx + wi * x, sy + wi * y
+    return sw, sx, sy
+
+
+@njit(cache=True, nogil=True)
+def _means(sw, sx, sy):
+    if sw == 0.0:
+        return 0.0, 0.0
+    return sx / sw, sy / sw
+
+
+@njit(cache=True, nogil=True)
+def _add_products(x, y, wi, mx, my, q):
+    if np.isfinite(x):
+        dx = x - mx
+        dy = y - my
+        return (q[0] + wi * dx * dx, q[1] + wi * dy * dy, q[2] + wi * dx * dy, q[3] + 1.0)
+    return q
+
+
+@njit(cache=True, nogil=True)
+def _store_pair(parts, b, k, sw, mx, my, q):
     if sw == 0.0:
         return  # no row: the block's slot stays empty (weight 0)
     parts[0, b, k] = sw
     parts[1, b, k] = mx
     parts[2, b, k] = my
-    parts[3, b, k] = sxx
-    parts[4, b, k] = syy
-    parts[5, b, k] = sxy
-    parts[6, b, k] = cnt
+    parts[3, b, k] = q[0]
+    parts[4, b, k] = q[1]
+    parts[5, b, k] = q[2]
+    parts[6, b, k] = q[3]
 
 
 @njit(cache=True)
