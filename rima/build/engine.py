@@ -142,9 +142,7 @@ class BuildContext:
             if isinstance(v, pd.Categorical):
                 raise SpecError(f"{where}: {name!r} is a class, not a number")
             x = np.asarray(v, dtype=np.float64)
-            src = self.status[name]
-            for code in np.unique(src.codes[src.codes > 0]):
-                vs.flag(src.codes == code, f"input {name}: {src.reasons[code - 1]}")
+            vs.inherit(self.status[name], name)
             return x
         main = self.module(self.spec.main)
         x = main.number(name, where, vs.name) if name in self.households.columns else None
@@ -266,7 +264,8 @@ class BuildContext:
         """Flag households for a reason found on the household as a whole (row = the
         household table row); a household already flagged for this variable is not listed
         again for a consequence of its first reason."""
-        mask = mask & vs.ok
+        if not vs.clean:
+            mask = mask & vs.ok
         if not mask.any():
             return
         vs.flag(mask, message)
@@ -302,7 +301,7 @@ def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
                             f"household table {bspec.main}; choose another name")
         vs = ctx.new_status(r.variable)
         values = RECIPE_FUNCTIONS[r.recipe](ctx, r, vs)
-        ctx.built[r.variable] = _blank_bad(values, vs.ok)
+        ctx.built[r.variable] = values if vs.clean else _blank_bad(values, vs.ok)
         ctx.status[r.variable] = vs
     return _result(ctx, bspec)
 
@@ -357,7 +356,8 @@ def _column(ctx: BuildContext, name: str, values, index) -> pd.Series:
     converting each household's text)."""
     if name in ctx.text:
         labels, idx = ctx.text[name]
-        idx = np.where(ctx.status[name].ok, idx, -1)
+        if not ctx.status[name].clean:
+            idx = np.where(ctx.status[name].ok, idx, -1)
         named = [v for v in labels if v is not None]
         if (idx >= 0).any() and all(isinstance(v, str) for v in named):
             dtype = pd.Series(np.array(named[:1], dtype=object)).dtype  # pandas' text type

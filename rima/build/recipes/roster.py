@@ -86,10 +86,26 @@ def _head_flags(mod, column, code, where) -> np.ndarray:
     return head_flags(*mod.values(column, where), float(code))
 
 
+def _households(R, name, test):
+    """The households where `test(C)` holds, computed once per pass for every roster
+    variable; None when there are none (nothing to flag)."""
+    masks = R.setdefault("masks", {})
+    if name not in masks:
+        mask = test(R["C"])
+        masks[name] = mask if mask.any() else None
+    return masks[name]
+
+
+def _flag(ctx, vs, R, name, test, *args):
+    mask = _households(R, name, test)
+    if mask is not None:
+        ctx.flag_households(vs, mask, *args)
+
+
 def _common(ctx, recipe, vs, R, ages=True):
-    mod, C, o = R["mod"], R["C"], recipe.options
-    ctx.flag_households(vs, C[:, MEMBERS] == 0, st.NO_ROW, mod.name,
-                        f"{st.NO_ROW} {mod.name}")
+    mod, o = R["mod"], recipe.options
+    _flag(ctx, vs, R, "no_members", lambda C: C[:, MEMBERS] == 0, st.NO_ROW, mod.name,
+          f"{st.NO_ROW} {mod.name}")
     if ages and R["bad_age"] is not None:
         ctx.flag_rows(vs, mod, o["age_column"], R["bad_age"], st.AGE_OUT_OF_RANGE,
                       f"age out of range 0-{float(o['max_age']):g} in {mod.name}."
@@ -100,17 +116,18 @@ def _common(ctx, recipe, vs, R, ages=True):
 
 
 def _head(ctx, recipe, vs, R):
-    mod, C, o = R["mod"], R["C"], recipe.options
+    mod, o = R["mod"], recipe.options
     _common(ctx, recipe, vs, R, ages=False)
     rel = o["relation_column"]
-    if C[:, NO_REL].any():
-        ctx.flag_rows(vs, mod, rel, _head_flags(mod, *R["relation"]) < 0, st.MISSING_RELATION,
+    if _households(R, "no_relation", lambda C: C[:, NO_REL] > 0) is not None:
+        if "no_relation_rows" not in R:
+            R["no_relation_rows"] = _head_flags(mod, *R["relation"]) < 0
+        ctx.flag_rows(vs, mod, rel, R["no_relation_rows"], st.MISSING_RELATION,
                       f"missing relation to head in {mod.name}.{rel}")
-    has = C[:, MEMBERS] > 0
-    ctx.flag_households(vs, has & (C[:, HEADS] == 0), st.NO_HEAD, mod.name,
-                        f"no head in {mod.name}", rel)
-    ctx.flag_households(vs, C[:, HEADS] > 1, st.SEVERAL_HEADS, mod.name,
-                        f"two or more heads in {mod.name}", rel)
+    _flag(ctx, vs, R, "no_head", lambda C: (C[:, MEMBERS] > 0) & (C[:, HEADS] == 0),
+          st.NO_HEAD, mod.name, f"no head in {mod.name}", rel)
+    _flag(ctx, vs, R, "heads", lambda C: C[:, HEADS] > 1, st.SEVERAL_HEADS, mod.name,
+          f"two or more heads in {mod.name}", rel)
     return R["head_row"]
 
 
@@ -135,8 +152,8 @@ def dependency_ratio(ctx, recipe, vs):
     _common(ctx, recipe, vs, R)
     C = R["C"]
     work = C[:, WORKING].astype(float)
-    ctx.flag_households(vs, (C[:, MEMBERS] > 0) & (work == 0), st.NO_WORKING_AGE,
-                        R["mod"].name, f"no working-age member in {R['mod'].name}")
+    _flag(ctx, vs, R, "no_working", lambda C: (C[:, MEMBERS] > 0) & (C[:, WORKING] == 0),
+          st.NO_WORKING_AGE, R["mod"].name, f"no working-age member in {R['mod'].name}")
     dep = (C[:, YOUNG] + C[:, OLD]).astype(float)
     return np.divide(dep, work, out=np.full(ctx.n, np.nan), where=work > 0)
 
@@ -234,11 +251,10 @@ def max_adult_education(ctx, recipe, vs):
     mod = R["mod"]
     col = recipe.options["education_column"]
     mod.require(col, f"[build.{recipe.variable}]")
-    C = R["C"]
-    ctx.flag_households(vs, (C[:, MEMBERS] > 0) & (C[:, ADULTS] == 0), st.MISSING_VALUE,
-                        mod.name, f"no adult in {mod.name}")
-    ctx.flag_households(vs, C[:, NO_EDU] > 0, st.MISSING_VALUE, mod.name,
-                        f"an adult's education missing in {mod.name}.{col}", col)
+    _flag(ctx, vs, R, "no_adult", lambda C: (C[:, MEMBERS] > 0) & (C[:, ADULTS] == 0),
+          st.MISSING_VALUE, mod.name, f"no adult in {mod.name}")
+    _flag(ctx, vs, R, "no_education", lambda C: C[:, NO_EDU] > 0, st.MISSING_VALUE, mod.name,
+          f"an adult's education missing in {mod.name}.{col}", col)
     return R["max_edu"]
 
 

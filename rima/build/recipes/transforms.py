@@ -117,9 +117,7 @@ def recode(ctx, recipe, vs):
     o = recipe.options
     raw = ctx.raw(o["input"], _where(recipe))
     if o["input"] in ctx.status:
-        src = ctx.status[o["input"]]
-        for code in np.unique(src.codes[src.codes > 0]):
-            vs.flag(src.codes == code, f"input {o['input']}: {src.reasons[code - 1]}")
+        vs.inherit(ctx.status[o["input"]], o["input"])
     keys = _group_keys(np.asarray(raw, dtype=object))
     table = {str(k).strip(): v for k, v in o["map"].items()}
     default = o.get("default")
