@@ -70,6 +70,22 @@ class BuildResult:
         return "\n".join(lines)
 
 
+class TextValues:
+    """A text variable held as labels and each household's label index (-1: none), as
+    a recipe may return it: the table's text column is one take from the labels, and
+    the per-household object array is made only if another recipe reads the values."""
+
+    def __init__(self, labels: np.ndarray, idx: np.ndarray):
+        self.labels = labels
+        self.idx = idx
+        self._array = None
+
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.append(self.labels, None)[self.idx]  # -1 takes the last: None
+        return self._array
+
+
 class BuildContext:
     """What recipes see: the household table, the modules, the variables built so far."""
 
@@ -127,6 +143,8 @@ class BuildContext:
         """A built variable or household-table column as it is (for groups and recodes)."""
         if name in self.built:
             v = self.built[name]
+            if isinstance(v, TextValues):
+                return v.array()
             return v if isinstance(v, pd.Categorical) else np.asarray(v)
         if name in self.households.columns:
             return self.households[name].to_numpy()
@@ -141,7 +159,7 @@ class BuildContext:
             v = self.built[name]
             if isinstance(v, pd.Categorical):
                 raise SpecError(f"{where}: {name!r} is a class, not a number")
-            x = np.asarray(v, dtype=np.float64)
+            x = np.asarray(v.array() if isinstance(v, TextValues) else v, dtype=np.float64)
             vs.inherit(self.status[name], name)
             return x
         main = self.module(self.spec.main)
@@ -301,6 +319,10 @@ def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
                             f"household table {bspec.main}; choose another name")
         vs = ctx.new_status(r.variable)
         values = RECIPE_FUNCTIONS[r.recipe](ctx, r, vs)
+        if isinstance(values, TextValues):
+            ctx.text[r.variable] = (values.labels, values.idx)
+            if not vs.clean:
+                values = values.array()
         ctx.built[r.variable] = values if vs.clean else _blank_bad(values, vs.ok)
         ctx.status[r.variable] = vs
     return _result(ctx, bspec)
@@ -364,6 +386,8 @@ def _column(ctx: BuildContext, name: str, values, index) -> pd.Series:
             if isinstance(dtype, pd.StringDtype):
                 text = pd.array(labels, dtype=dtype).take(idx, allow_fill=True)
                 return pd.Series(text, name=name, index=index)
+    if isinstance(values, TextValues):
+        values = values.array()
     return pd.Series(values, name=name, index=index, copy=False)
 
 

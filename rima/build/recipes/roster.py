@@ -143,19 +143,28 @@ def adult_equivalents(ctx, recipe, vs):
     o = recipe.options
     first, other, child = (o["weights"] or AE_SCALES[o["scale"]])
     C = R["C"]
-    a, c = C[:, ADULTS].astype(float), C[:, CHILDREN].astype(float)
-    return np.where(a > 0, first + other * (a - 1), 0.0) + child * c
+    # first + other * (adults - 1) (0 without an adult) + child * children, in place
+    ae = C[:, ADULTS].astype(np.float64)
+    none = C[:, ADULTS] <= 0
+    ae -= 1
+    ae *= other
+    ae += first
+    ae[none] = 0.0
+    ae += np.multiply(C[:, CHILDREN], float(child), dtype=np.float64)
+    return ae
 
 
 def dependency_ratio(ctx, recipe, vs):
     R = _pass(ctx, recipe)
     _common(ctx, recipe, vs, R)
     C = R["C"]
-    work = C[:, WORKING].astype(float)
     _flag(ctx, vs, R, "no_working", lambda C: (C[:, MEMBERS] > 0) & (C[:, WORKING] == 0),
           st.NO_WORKING_AGE, R["mod"].name, f"no working-age member in {R['mod'].name}")
-    dep = (C[:, YOUNG] + C[:, OLD]).astype(float)
-    return np.divide(dep, work, out=np.full(ctx.n, np.nan), where=work > 0)
+    ratio = np.add(C[:, YOUNG], C[:, OLD], dtype=np.float64)
+    work = C[:, WORKING] > 0
+    np.divide(ratio, C[:, WORKING], out=ratio, where=work)
+    ratio[~work] = np.nan
+    return ratio
 
 
 def working_age(ctx, recipe, vs):
@@ -178,11 +187,13 @@ def _head_value(ctx, recipe, vs, column, numeric):
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
-            labels, idx = _head_labels(src, row, mod.missing_codes)
-            out = np.append(labels, None)[idx]  # -1 takes the last: None
-            ctx.text[vs.name] = (labels, idx)
-            ctx.flag_cells(vs, mod, column, have & (idx < 0), out, row, st.MISSING_VALUE,
-                           f"head's {column} missing in {mod.name}.{column}")
+            from rima.build.engine import TextValues
+
+            out = TextValues(*_head_labels(src, row, mod.missing_codes))
+            gone = have & (out.idx < 0)
+            if gone.any():
+                ctx.flag_cells(vs, mod, column, gone, out.array(), row, st.MISSING_VALUE,
+                               f"head's {column} missing in {mod.name}.{column}")
             return out, R, row
         else:
             # the heads' rows first: text work on one row per household, not per person
