@@ -176,8 +176,12 @@ class Module:
 
         if main:
             self.codes = np.arange(self.n_rows, dtype=np.int64)
-            self.codes[index.missing | index.duplicate] = -1
-            lost, self._identity, self.ordered = code_summary(self.codes)
+            left_out = index.missing | index.duplicate
+            if left_out.any():
+                self.codes[left_out] = -1
+                lost, self._identity, self.ordered = code_summary(self.codes)
+            else:  # row i is household i: no pass needed to find it out
+                lost, self._identity, self.ordered = 0, True, True
         else:
             # rows left out (reported), whether row i is household i and whether each
             # household's rows are one run, from the pass that finds the positions

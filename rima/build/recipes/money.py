@@ -145,7 +145,11 @@ def nonlivestock_income_share(ctx, recipe, vs):
     _flag_amounts(ctx, vs, mod, col, where, *checks.sum(axis=0))
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
-    return np.divide(total - live, total, out=np.full(ctx.n, np.nan), where=total > 0)
+    share = total - live
+    has = total > 0
+    np.divide(share, total, out=share, where=has)
+    share[~has] = np.nan
+    return share
 
 
 RECIPES = {"money_per_ae": money_per_ae, "income_sources": income_sources,
