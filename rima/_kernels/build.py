@@ -161,6 +161,11 @@ PERSON_CHUNK = 4096
 FIELD_BITS = 6
 N_FIELDS = 10
 
+# Missing codes per column `roster_pass` compares (callers convert a column with more to
+# float64 with NaN first): four comparisons without a loop keep its person loop
+# branch-free, and one loop to compile instead of two.
+ROSTER_CODES = 4
+
 
 @njit(inline="always")
 def _person(r, a, e, head_code, ages):
@@ -206,54 +211,22 @@ def _codes4(miss):
 
 @njit(nogil=True, error_model="numpy")
 def _person_chunk(age, age_miss, rel, rel_miss, head_code, edu, edu_miss, ages, pv, pe):
-    """`_person` of each row of the chunk (age, rel, edu: the chunk's rows) into pv, pe."""
-    if max(age_miss.shape[0], rel_miss.shape[0], edu_miss.shape[0]) <= 4:
-        # the usual case (at most four missing codes): no branch in the loop
-        a0, a1, a2, a3 = _codes4(age_miss)
-        r0, r1, r2, r3 = _codes4(rel_miss)
-        e0, e1, e2, e3 = _codes4(edu_miss)
-        for i in range(age.shape[0]):
-            pv[i], pe[i] = _person(_miss4(np.float64(rel[i]), r0, r1, r2, r3),
-                                   _miss4(np.float64(age[i]), a0, a1, a2, a3),
-                                   _miss4(np.float64(edu[i]), e0, e1, e2, e3), head_code, ages)
-    else:
-        for i in range(age.shape[0]):
-            pv[i], pe[i] = _person(_num(rel, i, rel_miss), _num(age, i, age_miss),
-                                   _num(edu, i, edu_miss), head_code, ages)
+    """`_person` of each row of the chunk (age, rel, edu: the chunk's rows) into pv, pe;
+    at most four missing codes per column (ROSTER_CODES), compared without a branch."""
+    a0, a1, a2, a3 = _codes4(age_miss)
+    r0, r1, r2, r3 = _codes4(rel_miss)
+    e0, e1, e2, e3 = _codes4(edu_miss)
+    for i in range(age.shape[0]):
+        pv[i], pe[i] = _person(_miss4(np.float64(rel[i]), r0, r1, r2, r3),
+                               _miss4(np.float64(age[i]), a0, a1, a2, a3),
+                               _miss4(np.float64(edu[i]), e0, e1, e2, e3), head_code, ages)
 
 
 @njit(inline="always")
-def _add_run(Ct, g, members, packed):
-    """Add a household's run of `members` rows (fields summed in `packed`) to its counts;
-    False when the run is too long for the packed sums (its fields are then left to
-    `_recount_long_runs`)."""
-    Ct[0, g] += members
-    if members >= (1 << FIELD_BITS):
-        return False
+def _add_fields(Ct, g, packed):
+    """Add the packed fields of some of a household's rows to its counts."""
     for k in range(N_FIELDS):
         Ct[k + 1, g] += (packed >> (FIELD_BITS * k)) & ((1 << FIELD_BITS) - 1)
-    return True
-
-
-@njit(nogil=True, error_model="numpy")
-def _recount_long_runs(codes, r0, r1, age, age_miss, rel, rel_miss, head_code, edu, edu_miss,
-                       ages, Ct):
-    """The fields of the runs of rows r0 .. r1 - 1 too long for the packed sums, counted
-    row by row (a household of 64 or more rows in a run: rare, and kept out of the main
-    loop, which a call would slow down)."""
-    i = r0
-    while i < r1:
-        g = codes[i]
-        j = i
-        while j < r1 and codes[j] == g:
-            j += 1
-        if g >= 0 and j - i >= (1 << FIELD_BITS):
-            for k in range(i, j):
-                v, _ = _person(_num(rel, k, rel_miss), _num(age, k, age_miss),
-                               _num(edu, k, edu_miss), head_code, ages)
-                for f in range(N_FIELDS):
-                    Ct[f + 1, g] += (v >> (FIELD_BITS * f)) & 1
-        i = j
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -265,7 +238,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     codes (n,) household position of each person (-1: left out); age (n,) (NaN or a
     code of age_miss = missing); rel (n,) relation to the head, head_code the head's
     (NaN or a code of rel_miss = missing); edu (n,) years or level (NaN or a code of
-    edu_miss = missing). ages (6,) float: adult_age (AE adult from this age),
+    edu_miss = missing; at most ROSTER_CODES codes each). ages (6,) float: adult_age (AE
+    adult from this age),
     young_below, old_above, max_age, working_low, working_high (working age:
     working_low <= age <= working_high).
 
@@ -277,18 +251,21 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     The rows are taken PERSON_CHUNK at a time: first each person's fields, without
     branches (ages and education are unpredictable for the branch predictor), then each
     run of a household's rows adds its packed fields in one register and stores its
-    counts once.
+    counts once (every 63 rows in a longer run, before a field could carry).
     """
+    if max(age_miss.shape[0], rel_miss.shape[0], edu_miss.shape[0]) > ROSTER_CODES:
+        raise ValueError("roster_pass: more than ROSTER_CODES missing codes in a column")
     pv = np.empty(PERSON_CHUNK, dtype=np.int64)
     pe = np.empty(PERSON_CHUNK)
+    full = (1 << FIELD_BITS) - 1  # rows a packed sum holds without a carry between fields
     for b in range(b0, b1):
         end = bounds[b + 1]
         g = -1
         packed = np.int64(0)
         members = 0
+        pending = 0
         hr = -1
         me = -np.inf
-        whole = True
         for c0 in range(bounds[b], end, PERSON_CHUNK):
             c1 = min(end, c0 + PERSON_CHUNK)
             _person_chunk(age[c0:c1], age_miss, rel[c0:c1], rel_miss, head_code, edu[c0:c1],
@@ -297,12 +274,14 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                 gi = codes[i]
                 if gi != g:
                     if g >= 0:
-                        whole &= _add_run(Ct, g, members, packed)
+                        Ct[0, g] += members
+                        _add_fields(Ct, g, packed)
                         head_row[g] = hr
                         max_edu[g] = me
                     g = gi
                     packed = 0
                     members = 0
+                    pending = 0
                     if g >= 0:
                         hr = head_row[g]
                         me = max_edu[g]
@@ -311,16 +290,19 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                 v = pv[i - c0]
                 packed += v
                 members += 1
+                pending += 1
+                if pending == full:  # a household of 63 rows or more: store, go on
+                    _add_fields(Ct, g, packed)
+                    packed = 0
+                    pending = 0
                 if (v & 1) == 1 and hr < 0:
                     hr = i
                 me = max(me, pe[i - c0])
         if g >= 0:
-            whole &= _add_run(Ct, g, members, packed)
+            Ct[0, g] += members
+            _add_fields(Ct, g, packed)
             head_row[g] = hr
             max_edu[g] = me
-        if not whole:
-            _recount_long_runs(codes, bounds[b], end, age, age_miss, rel, rel_miss, head_code,
-                               edu, edu_miss, ages, Ct)
 
 
 @njit(cache=True, nogil=True)

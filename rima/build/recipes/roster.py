@@ -29,10 +29,10 @@ def _pass(ctx, recipe):
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
-    age, age_miss = mod.values(o["age_column"], where)
+    age, age_miss = _column(mod, o["age_column"], where)
     rel, rel_miss, head_code = _relation(mod, o["relation_column"], o["head_code"], where)
     edu_col = o["education_column"]
-    edu, edu_miss = (mod.values(edu_col, where) if mod.has(edu_col)
+    edu, edu_miss = (_column(mod, edu_col, where) if mod.has(edu_col)
                      else (np.full(mod.n_rows, np.nan), age_miss[:0]))
     lo, hi = map(float, o["working_ages"])
     ages = np.array([o["adult_age"], o["young_below"], o["old_above"], o["max_age"], lo, hi],
@@ -58,6 +58,17 @@ def _pass(ctx, recipe):
     return out
 
 
+def _column(mod, column, where):
+    """(values, missing codes) of a column for `roster_pass`: as stored, or as float64
+    with NaN for its codes when there are more than the pass compares."""
+    from rima._kernels.build import NO_CODES, ROSTER_CODES
+
+    x, miss = mod.values(column, where)
+    if miss.shape[0] > ROSTER_CODES:
+        return mod.number(column, where), NO_CODES
+    return x, miss
+
+
 def _relation(mod, column, code, where):
     """(values, missing codes, head code) of the relation column for `roster_pass`: a
     numeric column as stored with the head's code; a text column as 1 (head), 0 or -1
@@ -65,7 +76,7 @@ def _relation(mod, column, code, where):
     mod.require(column, where)
     if isinstance(code, str):
         return _text_head_flags(mod.df[column], code), np.array([-1.0]), 1.0
-    x, miss = mod.values(column, where)
+    x, miss = _column(mod, column, where)
     return x, miss, float(code)
 
 
