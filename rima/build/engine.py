@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rima.build import status as st
-from rima.build.sources import HouseholdIndex, Module, numeric
+from rima.build.sources import HouseholdIndex, Module, TextValues, numeric
 from rima.build.spec import BuildSpec, Recipe
 from rima.errors import SpecError
 
@@ -68,22 +68,6 @@ class BuildResult:
             for (kind, module), c in by.items():
                 lines.append(f"  {c:,} {kind}" + (f" ({module})" if module else ""))
         return "\n".join(lines)
-
-
-class TextValues:
-    """A text variable held as labels and each household's label index (-1: none), as
-    a recipe may return it: the table's text column is one take from the labels, and
-    the per-household object array is made only if another recipe reads the values."""
-
-    def __init__(self, labels: np.ndarray, idx: np.ndarray):
-        self.labels = labels
-        self.idx = idx
-        self._array = None
-
-    def array(self) -> np.ndarray:
-        if self._array is None:
-            self._array = np.append(self.labels, None)[self.idx]  # -1 takes the last: None
-        return self._array
 
 
 class BuildContext:

@@ -158,6 +158,22 @@ def text_codes(series: pd.Series, fn) -> np.ndarray:
     return table[codes]  # a missing value's code -1 takes the last entry: fn(None)
 
 
+class TextValues:
+    """A text variable held as labels and each household's label index (-1: none), as
+    a recipe may return it: the table's text column is one take from the labels, and
+    the per-household object array is made only if another recipe reads the values."""
+
+    def __init__(self, labels: np.ndarray, idx: np.ndarray):
+        self.labels = labels
+        self.idx = idx
+        self._array = None
+
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.append(self.labels, None)[self.idx]  # -1 takes the last: None
+        return self._array
+
+
 class Module:
     """One source table with each row's household position (`codes`)."""
 

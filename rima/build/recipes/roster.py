@@ -198,7 +198,7 @@ def _head_value(ctx, recipe, vs, column, numeric):
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
-            from rima.build.engine import TextValues
+            from rima.build.sources import TextValues
 
             out = TextValues(*_head_labels(src, row, mod.missing_codes))
             gone = have & (out.idx < 0)
