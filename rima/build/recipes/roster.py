@@ -239,10 +239,15 @@ def _head_labels(src, rows, missing_codes):
             labels[j] = None
         else:
             gone[j] = False
-    idx = np.full(len(rows), -1, dtype=np.int64)
+    codes = src.cat.codes.to_numpy()
     have = rows >= 0
-    idx[have] = src.cat.codes.to_numpy()[rows[have]]
-    idx[gone[idx]] = -1  # gone[-1]: a missing cell
+    if have.all():  # every household has a head: one gather
+        idx = codes[rows].astype(np.int64)
+    else:
+        idx = np.full(len(rows), -1, dtype=np.int64)
+        idx[have] = codes[rows[have]]
+    if gone[:-1].any():  # else only a missing cell (code -1, already -1) is gone
+        idx[gone[idx]] = -1  # gone[-1]: a missing cell
     return labels, idx
 
 
