@@ -554,3 +554,32 @@ def test_a_variable_cannot_take_the_report_status_column_name():
     roster = pd.DataFrame({"hhid": [1], "relation": [1], "age": [30]})
     with pytest.raises(SpecError, match="build_status is the report's column"):
         run({"build_status": {"recipe": "household_size"}}, households(1), roster=roster)
+
+
+def test_recode_reads_a_categorical_head_sex_and_log_blanks_non_positive_values():
+    # the head's sex from a categorical column is held as labels and codes; a recipe
+    # reading it gets each household's label (None where no head), as pandas finds it
+    rng = np.random.default_rng(11)
+    n = 300
+    sizes = rng.integers(1, 6, n)
+    hid = np.repeat(np.arange(1, n + 1), sizes)
+    rel = rng.choice([1, 2, 3], hid.size, p=[0.3, 0.4, 0.3])
+    sex = pd.Categorical(rng.choice(["male", "female"], hid.size))
+    roster = pd.DataFrame({"hhid": hid, "relation": rel, "age": 30, "sex": sex})
+    x = rng.normal(1.0, 2.0, n)
+    x[::17] = 0.0
+    x[::23] = np.nan
+    r = run({"hsex": {"recipe": "head_sex"},
+             "female": {"recipe": "recode", "input": "hsex", "map": {"female": 1, "male": 0}},
+             "lx": {"recipe": "log", "input": "x"}},
+            households(n).assign(x=x), roster=roster)
+    heads = roster[roster["relation"] == 1].groupby("hhid")
+    want = heads["sex"].first().astype(str).where(heads.size() == 1).reindex(range(1, n + 1))
+    got = r.table.set_index("hhid")
+    assert [None if pd.isna(v) else v for v in got["hsex"]] == \
+        [None if pd.isna(v) else v for v in want]
+    np.testing.assert_array_equal(got["female"].to_numpy(float),
+                                  want.map({"female": 1.0, "male": 0.0}).to_numpy(float))
+    np.testing.assert_array_equal(got["lx"].to_numpy(),
+                                  np.log(np.where(x > 0, x, np.nan)))
+    assert (r.report["lx"][~(x > 0) & ~np.isnan(x)] == "x not positive (log undefined)").all()

@@ -2,6 +2,8 @@
 count and block size, each household in one block, and the branch-free kernels of the
 one-row-per-household modules against numpy."""
 
+import tomllib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -147,3 +149,109 @@ def test_positive_counts_match_numpy():
     out = np.full(1000, 99.0)
     positive_counts(X, out)
     np.testing.assert_array_equal(out, (X > 0).sum(axis=0))
+
+
+def _roster_reference(codes, age, rel, edu, miss, head_code, ages, G):
+    """roster_pass's counts, first head row and adults' maximum education, in pandas."""
+    adult_age, young_below, old_above, max_age, lo, hi = ages
+    r = pd.Series(rel, dtype=float).mask(lambda s: s.isin(miss))
+    a = pd.Series(age, dtype=float).mask(lambda s: s.isin(miss))
+    e = pd.Series(edu, dtype=float).mask(lambda s: s.isin(miss))
+    valid = a.between(0, max_age)
+    adult = valid & (a >= adult_age)
+    d = pd.DataFrame({
+        "members": 1, "heads": r == head_code, "adults": adult, "children": valid & ~adult,
+        "young": valid & (a < young_below), "old": valid & (a > old_above),
+        "working": valid & a.between(lo, hi), "no_age": a.isna(), "bad_age": a.notna() & ~valid,
+        "no_rel": r.isna(), "no_edu": adult & e.isna()}).astype(np.int64)
+    d["g"] = codes
+    d["row"] = np.arange(len(codes))
+    d["adult_edu"] = e.where(adult)
+    d = d[d["g"] >= 0]
+    by = d.groupby("g")
+    counts = by[list(d.columns[:11])].sum().reindex(range(G), fill_value=0)
+    head_row = d[d["heads"] == 1].groupby("g")["row"].min().reindex(range(G), fill_value=-1)
+    max_edu = by["adult_edu"].max().reindex(range(G)).fillna(-np.inf)
+    return counts.to_numpy().T, head_row.to_numpy(), max_edu.to_numpy()
+
+
+@pytest.mark.parametrize("order", ["grouped", "shuffled", "reversed"])
+@pytest.mark.parametrize("n_codes", [0, 2, 4])
+def test_roster_pass_matches_pandas(order, n_codes):
+    # households of 1 to 8 persons and a few of 64 and more (beyond the packed counts),
+    # over several chunks of rows, with missing codes, NaN, fractional and impossible ages
+    from rima._kernels.build import PERSON_CHUNK, roster_pass
+
+    rng = np.random.default_rng(7 + n_codes)
+    G = 3000
+    sizes = rng.integers(1, 9, G)
+    sizes[[3, 500, 1700]] = [64, 130, 63]
+    codes = np.repeat(np.arange(G), sizes)
+    n = codes.size
+    assert n > 2 * PERSON_CHUNK
+    if order == "shuffled":
+        codes = codes[rng.permutation(n)]
+    elif order == "reversed":
+        codes = codes[::-1].copy()
+    codes[rng.choice(n, 40, replace=False)] = -1  # rows of no household
+    miss = np.array([-99.0, -98.0, 97.0, 99.0][:n_codes])
+    age = rng.integers(-2, 125, n).astype(float) + rng.choice([0.0, 0.5], n, p=[0.9, 0.1])
+    age[rng.choice(n, 60, replace=False)] = np.nan
+    rel = rng.choice([1.0, 2.0, 3.0, 4.0], n, p=[0.25, 0.25, 0.4, 0.1])
+    rel[rng.choice(n, 50, replace=False)] = np.nan
+    edu = rng.integers(0, 17, n).astype(float)
+    edu[rng.choice(n, 80, replace=False)] = np.nan
+    if n_codes:
+        for x in (age, rel, edu):
+            hit = rng.choice(n, 90, replace=False)
+            x[hit] = rng.choice(miss, hit.size)
+    ages = np.array([14.0, 15.0, 64.0, 120.0, 15.0, 64.0])
+    bounds = (block_bounds(codes, 5) if order == "grouped"
+              else np.array([0, n], dtype=np.int64))
+    Ct = np.zeros((11, G), dtype=np.int32)
+    head_row = np.full(G, -1, dtype=np.int64)
+    max_edu = np.full(G, -np.inf)
+    # ages stored as integers too (a missing age then written as an impossible one)
+    age_int = np.floor(np.nan_to_num(age, nan=130.0)).astype(np.int64) if n_codes == 0 else None
+    roster_pass(codes.astype(np.int32), age, miss, rel, miss, 1.0, edu, miss, ages, bounds, Ct,
+                head_row, max_edu, 0, bounds.size - 1)
+    want_C, want_head, want_edu = _roster_reference(codes, age, rel, edu, miss, 1.0, ages, G)
+    np.testing.assert_array_equal(Ct, want_C)
+    np.testing.assert_array_equal(head_row, want_head)
+    np.testing.assert_array_equal(max_edu, want_edu)
+    if age_int is not None:
+        Ct2 = np.zeros((11, G), dtype=np.int32)
+        roster_pass(codes.astype(np.int32), age_int, miss, rel, miss, 1.0, edu, miss, ages,
+                    bounds, Ct2, np.full(G, -1), np.full(G, -np.inf), 0, bounds.size - 1)
+        want_int, _, _ = _roster_reference(codes, age_int, rel, edu, miss, 1.0, ages, G)
+        np.testing.assert_array_equal(Ct2, want_int)
+
+
+def test_roster_with_more_missing_codes_than_the_pass_compares():
+    # six declared codes: the roster columns are read as float64 with NaN first, and the
+    # build equals the one of the same roster with those cells empty
+    rng = np.random.default_rng(8)
+    f = raw_frames(2000, 8)
+    r = f["roster"]
+    codes = [-99, -98, -97, -96, 555, 556]
+    coded = r.copy()
+    blank = r.astype({"age": float, "relation": float})
+    for col in ("age", "relation", "education"):
+        rows = rng.choice(len(r), 30, replace=False)
+        coded.loc[rows, col] = rng.choice(codes, rows.size)
+        blank.loc[rows, col] = np.nan
+    from rima.build.spec import parse_build
+    from rima.simulation_raw import BUILD_TOML, SOURCES_TOML
+
+    sources_t = SOURCES_TOML.format(ext="csv").replace("missing_codes = [-99, -98]",
+                                                       f"missing_codes = {codes}")
+    assert str(codes) in sources_t
+    table = tomllib.loads(sources_t + BUILD_TOML)
+    errors = []
+    spec = parse_build(table["sources"], table["build"], None, errors)
+    assert not errors
+    got = build(spec, {**f, "roster": coded})
+    want = build(spec, {**f, "roster": blank})
+    pd.testing.assert_frame_equal(got.table, want.table, check_exact=True)
+    pd.testing.assert_frame_equal(got.report, want.report, check_exact=True)
+    assert (got.report["hh_size"] == "ok").all() and not (got.report["adult_eq"] == "ok").all()

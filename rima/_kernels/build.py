@@ -151,6 +151,84 @@ def group_reduce(codes, n_groups, V):
     return rows, first_row, sums, counts, mins, maxs, firsts
 
 
+# Person rows per chunk of `roster_pass`: a chunk's per-person fields are computed in one
+# branch-free loop (vector instructions) into buffers that stay in the processor's cache,
+# then added up household by household.
+PERSON_CHUNK = 4096
+
+# `roster_pass` adds a person's 0/1 fields packed FIELD_BITS apart in one integer, so a
+# household's run of fewer than 2**FIELD_BITS rows cannot carry one field into the next.
+FIELD_BITS = 6
+N_FIELDS = 10
+
+# Missing codes per column `roster_pass` compares (callers convert a column with more to
+# float64 with NaN first): four comparisons without a loop keep its person loop
+# branch-free, and one loop to compile instead of two.
+ROSTER_CODES = 4
+
+
+@njit(inline="always")
+def _person(r, a, e, head_code, ages):
+    """One person's fields for `roster_pass`: (0/1 fields packed FIELD_BITS apart in the
+    order of its count rows 1 .. 10: head, adult, child, young, old, working age, age
+    missing, age out of range, relation missing, adult without education; the person's
+    education if an adult with one, else -inf). r, a, e: relation, age, education (NaN =
+    missing). Comparisons with NaN are False, so a missing age counts in no age group."""
+    adult_age, young_below, old_above, max_age, work_lo, work_hi = (
+        ages[0], ages[1], ages[2], ages[3], ages[4], ages[5])
+    no_age = np.isnan(a)
+    valid = (a >= 0) & (a <= max_age)
+    adult = valid & (a >= adult_age)
+    no_edu = np.isnan(e)
+    b = FIELD_BITS
+    v = (np.int64(r == head_code)
+         | (np.int64(adult) << b)
+         | (np.int64(valid & (not adult)) << 2 * b)
+         | (np.int64(valid & (a < young_below)) << 3 * b)
+         | (np.int64(valid & (a > old_above)) << 4 * b)
+         | (np.int64(valid & (a >= work_lo) & (a <= work_hi)) << 5 * b)
+         | (np.int64(no_age) << 6 * b)
+         | (np.int64((not no_age) & (not valid)) << 7 * b)
+         | (np.int64(np.isnan(r)) << 8 * b)
+         | (np.int64(adult & no_edu) << 9 * b))
+    return v, (e if adult & (not no_edu) else -np.inf)
+
+
+@njit(inline="always")
+def _miss4(v, m0, m1, m2, m3):
+    """v, or NaN where it equals one of four missing codes (NaN where fewer): compared
+    without a loop or a branch."""
+    return np.nan if (v == m0) | (v == m1) | (v == m2) | (v == m3) else v
+
+
+@njit(inline="always")
+def _codes4(miss):
+    """The first four missing codes for `_miss4` (NaN, which equals nothing, where fewer)."""
+    k = miss.shape[0]
+    return (miss[0] if k > 0 else np.nan, miss[1] if k > 1 else np.nan,
+            miss[2] if k > 2 else np.nan, miss[3] if k > 3 else np.nan)
+
+
+@njit(nogil=True, error_model="numpy")
+def _person_chunk(age, age_miss, rel, rel_miss, head_code, edu, edu_miss, ages, pv, pe):
+    """`_person` of each row of the chunk (age, rel, edu: the chunk's rows) into pv, pe;
+    at most four missing codes per column (ROSTER_CODES), compared without a branch."""
+    a0, a1, a2, a3 = _codes4(age_miss)
+    r0, r1, r2, r3 = _codes4(rel_miss)
+    e0, e1, e2, e3 = _codes4(edu_miss)
+    for i in range(age.shape[0]):
+        pv[i], pe[i] = _person(_miss4(np.float64(rel[i]), r0, r1, r2, r3),
+                               _miss4(np.float64(age[i]), a0, a1, a2, a3),
+                               _miss4(np.float64(edu[i]), e0, e1, e2, e3), head_code, ages)
+
+
+@njit(inline="always")
+def _add_fields(Ct, g, packed):
+    """Add the packed fields of some of a household's rows to its counts."""
+    for k in range(N_FIELDS):
+        Ct[k + 1, g] += (packed >> (FIELD_BITS * k)) & ((1 << FIELD_BITS) - 1)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, ages, bounds,
                 Ct, head_row, max_edu, b0, b1):
@@ -160,7 +238,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     codes (n,) household position of each person (-1: left out); age (n,) (NaN or a
     code of age_miss = missing); rel (n,) relation to the head, head_code the head's
     (NaN or a code of rel_miss = missing); edu (n,) years or level (NaN or a code of
-    edu_miss = missing). ages (6,) float: adult_age (AE adult from this age),
+    edu_miss = missing; at most ROSTER_CODES codes each). ages (6,) float: adult_age (AE
+    adult from this age),
     young_below, old_above, max_age, working_low, working_high (working age:
     working_low <= age <= working_high).
 
@@ -168,68 +247,60 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     working, ages missing, ages out of range (< 0 or > max_age), relation missing,
     education missing among adults; sets head_row (G,) to the source row of the first
     head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none).
-    Each run of a household's rows is counted in locals and stored once.
+
+    The rows are taken PERSON_CHUNK at a time: first each person's fields, without
+    branches (ages and education are unpredictable for the branch predictor), then each
+    run of a household's rows adds its packed fields in one register and stores its
+    counts once (every 63 rows in a longer run, before a field could carry).
     """
-    adult_age, young_below, old_above, max_age, work_lo, work_hi = (
-        ages[0], ages[1], ages[2], ages[3], ages[4], ages[5])
+    if max(age_miss.shape[0], rel_miss.shape[0], edu_miss.shape[0]) > ROSTER_CODES:
+        raise ValueError("roster_pass: more than ROSTER_CODES missing codes in a column")
+    pv = np.empty(PERSON_CHUNK, dtype=np.int64)
+    pe = np.empty(PERSON_CHUNK)
+    full = (1 << FIELD_BITS) - 1  # rows a packed sum holds without a carry between fields
     for b in range(b0, b1):
-        i = bounds[b]
         end = bounds[b + 1]
-        while i < end:
-            g = codes[i]
-            if g < 0:
-                i += 1
-                continue
-            members = Ct[0, g]
-            heads = Ct[1, g]
-            adults = Ct[2, g]
-            children = Ct[3, g]
-            young = Ct[4, g]
-            old = Ct[5, g]
-            working = Ct[6, g]
-            no_ages = Ct[7, g]
-            bad_ages = Ct[8, g]
-            no_rel = Ct[9, g]
-            no_edus = Ct[10, g]
-            hr = head_row[g]
-            me = max_edu[g]
-            # ages and education are unpredictable for the branch predictor: the counts
-            # add 0/1 conditions instead of branching on them
-            while i < end and codes[i] == g:
+        g = -1
+        packed = np.int64(0)
+        members = 0
+        pending = 0
+        hr = -1
+        me = -np.inf
+        for c0 in range(bounds[b], end, PERSON_CHUNK):
+            c1 = min(end, c0 + PERSON_CHUNK)
+            _person_chunk(age[c0:c1], age_miss, rel[c0:c1], rel_miss, head_code, edu[c0:c1],
+                          edu_miss, ages, pv, pe)
+            for i in range(c0, c1):
+                gi = codes[i]
+                if gi != g:
+                    if g >= 0:
+                        Ct[0, g] += members
+                        _add_fields(Ct, g, packed)
+                        head_row[g] = hr
+                        max_edu[g] = me
+                    g = gi
+                    packed = 0
+                    members = 0
+                    pending = 0
+                    if g >= 0:
+                        hr = head_row[g]
+                        me = max_edu[g]
+                if g < 0:
+                    continue
+                v = pv[i - c0]
+                packed += v
                 members += 1
-                r = _num(rel, i, rel_miss)
-                is_head = r == head_code
-                heads += is_head
-                no_rel += np.isnan(r)
-                if is_head & (hr < 0):
+                pending += 1
+                if pending == full:  # a household of 63 rows or more: store, go on
+                    _add_fields(Ct, g, packed)
+                    packed = 0
+                    pending = 0
+                if (v & 1) == 1 and hr < 0:
                     hr = i
-                a = _num(age, i, age_miss)
-                no_age = np.isnan(a)
-                valid = (a >= 0) & (a <= max_age)  # False for NaN
-                adult = valid & (a >= adult_age)
-                no_ages += no_age
-                bad_ages += (not no_age) & (not valid)
-                adults += adult
-                children += valid & (not adult)
-                young += valid & (a < young_below)
-                old += valid & (a > old_above)
-                working += valid & (a >= work_lo) & (a <= work_hi)
-                e = _num(edu, i, edu_miss)
-                no_edu = np.isnan(e)
-                no_edus += adult & no_edu
-                me = max(me, e if adult & (not no_edu) else -np.inf)
-                i += 1
-            Ct[0, g] = members
-            Ct[1, g] = heads
-            Ct[2, g] = adults
-            Ct[3, g] = children
-            Ct[4, g] = young
-            Ct[5, g] = old
-            Ct[6, g] = working
-            Ct[7, g] = no_ages
-            Ct[8, g] = bad_ages
-            Ct[9, g] = no_rel
-            Ct[10, g] = no_edus
+                me = max(me, pe[i - c0])
+        if g >= 0:
+            Ct[0, g] += members
+            _add_fields(Ct, g, packed)
             head_row[g] = hr
             max_edu[g] = me
 

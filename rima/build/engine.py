@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rima.build import status as st
-from rima.build.sources import HouseholdIndex, Module, numeric
+from rima.build.sources import HouseholdIndex, Module, TextValues, numeric
 from rima.build.spec import BuildSpec, Recipe
 from rima.errors import SpecError
 
@@ -127,6 +127,8 @@ class BuildContext:
         """A built variable or household-table column as it is (for groups and recodes)."""
         if name in self.built:
             v = self.built[name]
+            if isinstance(v, TextValues):
+                return v.array()
             return v if isinstance(v, pd.Categorical) else np.asarray(v)
         if name in self.households.columns:
             return self.households[name].to_numpy()
@@ -141,10 +143,8 @@ class BuildContext:
             v = self.built[name]
             if isinstance(v, pd.Categorical):
                 raise SpecError(f"{where}: {name!r} is a class, not a number")
-            x = np.asarray(v, dtype=np.float64)
-            src = self.status[name]
-            for code in np.unique(src.codes[src.codes > 0]):
-                vs.flag(src.codes == code, f"input {name}: {src.reasons[code - 1]}")
+            x = np.asarray(v.array() if isinstance(v, TextValues) else v, dtype=np.float64)
+            vs.inherit(self.status[name], name)
             return x
         main = self.module(self.spec.main)
         x = main.number(name, where, vs.name) if name in self.households.columns else None
@@ -266,7 +266,8 @@ class BuildContext:
         """Flag households for a reason found on the household as a whole (row = the
         household table row); a household already flagged for this variable is not listed
         again for a consequence of its first reason."""
-        mask = mask & vs.ok
+        if not vs.clean:
+            mask = mask & vs.ok
         if not mask.any():
             return
         vs.flag(mask, message)
@@ -302,7 +303,11 @@ def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
                             f"household table {bspec.main}; choose another name")
         vs = ctx.new_status(r.variable)
         values = RECIPE_FUNCTIONS[r.recipe](ctx, r, vs)
-        ctx.built[r.variable] = _blank_bad(values, vs.ok)
+        if isinstance(values, TextValues):
+            ctx.text[r.variable] = (values.labels, values.idx)
+            if not vs.clean:
+                values = values.array()
+        ctx.built[r.variable] = values if vs.clean else _blank_bad(values, vs.ok)
         ctx.status[r.variable] = vs
     return _result(ctx, bspec)
 
@@ -357,13 +362,16 @@ def _column(ctx: BuildContext, name: str, values, index) -> pd.Series:
     converting each household's text)."""
     if name in ctx.text:
         labels, idx = ctx.text[name]
-        idx = np.where(ctx.status[name].ok, idx, -1)
+        if not ctx.status[name].clean:
+            idx = np.where(ctx.status[name].ok, idx, -1)
         named = [v for v in labels if v is not None]
         if (idx >= 0).any() and all(isinstance(v, str) for v in named):
             dtype = pd.Series(np.array(named[:1], dtype=object)).dtype  # pandas' text type
             if isinstance(dtype, pd.StringDtype):
                 text = pd.array(labels, dtype=dtype).take(idx, allow_fill=True)
                 return pd.Series(text, name=name, index=index)
+    if isinstance(values, TextValues):
+        values = values.array()
     return pd.Series(values, name=name, index=index, copy=False)
 
 

@@ -33,7 +33,7 @@ class HouseholdIndex:
         keys, ok = _int_keys(ids)
         self._dense = None
         self._index = None
-        missing = ids.isna().to_numpy()
+        missing = np.zeros(self.n, dtype=bool) if _plain_int(ids) else ids.isna().to_numpy()
         self.missing = missing
         self.duplicate = np.zeros(self.n, dtype=bool)
         if keys is not None and (ok is None or ok.all()) and self.n:
@@ -77,6 +77,8 @@ class HouseholdIndex:
 def _int_keys(s: pd.Series):
     """(int64 keys, ok mask or None when every key is there) when the ids are integers
     (floats without fractions count); (None, None) otherwise."""
+    if _plain_int(s):
+        return s.to_numpy(dtype=np.int64), None
     if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
         if s.hasnans:
             ok = s.notna().to_numpy()
@@ -88,6 +90,12 @@ def _int_keys(s: pd.Series):
         if np.all(x[ok] == np.round(x[ok])) and (np.abs(x[ok]) < 2**62).all():
             return np.where(ok, x, 0).astype(np.int64), ok
     return None, None
+
+
+def _plain_int(s: pd.Series) -> bool:
+    """True for a NumPy integer column, which cannot hold a missing value (no pass over
+    it to look for one)."""
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
 
 
 def _text_or_number(s: pd.Series):
@@ -147,7 +155,23 @@ def text_codes(series: pd.Series, fn) -> np.ndarray:
         codes, uniq = pd.factorize(series, use_na_sentinel=True)
         uniq = list(uniq)
     table = np.array([fn(u) for u in uniq] + [fn(None)])
-    return table[np.where(codes < 0, len(uniq), codes)]
+    return table[codes]  # a missing value's code -1 takes the last entry: fn(None)
+
+
+class TextValues:
+    """A text variable held as labels and each household's label index (-1: none), as
+    a recipe may return it: the table's text column is one take from the labels, and
+    the per-household object array is made only if another recipe reads the values."""
+
+    def __init__(self, labels: np.ndarray, idx: np.ndarray):
+        self.labels = labels
+        self.idx = idx
+        self._array = None
+
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.append(self.labels, None)[self.idx]  # -1 takes the last: None
+        return self._array
 
 
 class Module:
@@ -168,8 +192,12 @@ class Module:
 
         if main:
             self.codes = np.arange(self.n_rows, dtype=np.int64)
-            self.codes[index.missing | index.duplicate] = -1
-            lost, self._identity, self.ordered = code_summary(self.codes)
+            left_out = index.missing | index.duplicate
+            if left_out.any():
+                self.codes[left_out] = -1
+                lost, self._identity, self.ordered = code_summary(self.codes)
+            else:  # row i is household i: no pass needed to find it out
+                lost, self._identity, self.ordered = 0, True, True
         else:
             # rows left out (reported), whether row i is household i and whether each
             # household's rows are one run, from the pass that finds the positions

@@ -88,6 +88,20 @@ class VariableStatus:
     def ok(self) -> np.ndarray:
         return self.codes == 0
 
+    @property
+    def clean(self) -> bool:
+        """True while no household has a reason (every value ok): callers skip the passes
+        over the codes."""
+        return not self.reasons
+
+    def inherit(self, src: VariableStatus, name: str) -> None:
+        """Flag each household whose input `name` (with status `src`) is not ok, with
+        the reason "input <name>: <its reason>"."""
+        if src.clean:
+            return
+        for code in np.unique(src.codes[src.codes > 0]):
+            self.flag(src.codes == code, f"input {name}: {src.reasons[code - 1]}")
+
     def strings(self) -> pd.Categorical:
         # codes are 0 .. len(reasons) by construction: no validation pass over them
         dtype = pd.CategoricalDtype([OK, *self.reasons]) if self.reasons else _OK_ONLY

@@ -27,7 +27,11 @@ def _items(ctx, recipe, vs):
     from rima._kernels.build import wide_counts
 
     X, pos, mod = ctx.wide(o["source"], cols, vs, where)
-    missing = wide_counts(X, pos, 0, 0.0)[:, 0]
+    # the count and the index read the same items: their missing cells counted once
+    key = ("wide_missing", o["source"], tuple(cols))
+    if key not in ctx.cache or ctx.cache[key][0] is not X:
+        ctx.cache[key] = (X, wide_counts(X, pos, 0, 0.0)[:, 0])
+    missing = ctx.cache[key][1]
     for j, c in enumerate(cols):
         if missing[j]:
             ctx.flag_cells(vs, mod, c, np.isnan(X[j]), X[j], pos, st.MISSING_VALUE,

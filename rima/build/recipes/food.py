@@ -79,7 +79,10 @@ def fcs(ctx, recipe, vs):
     lo, hi = map(float, recipe.options["thresholds"])
     labels = [str(x) for x in recipe.options["labels"]]
     # WFP: poor up to and including the lower threshold, borderline up to the upper one
-    codes = np.where(score <= lo, 0, np.where(score <= hi, 1, 2))
+    # (the spec requires lo < hi; a missing score counts as neither, class 2, and is
+    # blanked with its status). Counted from the two comparisons rather than chosen by
+    # np.where, which branches on each household's unpredictable score.
+    codes = np.int8(2) - (score <= hi).view(np.int8) - (score <= lo).view(np.int8)
     return pd.Categorical.from_codes(codes, categories=labels, ordered=True)
 
 

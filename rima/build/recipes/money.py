@@ -83,20 +83,26 @@ def module_total(ctx, recipe, vs, source, columns, product=False):
 
 def money_per_ae(ctx, recipe, vs):
     o = recipe.options
-    spend, _ = module_total(ctx, recipe, vs, o["source"], _columns(o["amount_column"]))
-    monthly = spend * (DAYS_PER_MONTH / float(o["period_days"]))
+    # the totals are this recipe's own arrays: rescaled and divided in place
+    monthly, _ = module_total(ctx, recipe, vs, o["source"], _columns(o["amount_column"]))
+    monthly *= DAYS_PER_MONTH / float(o["period_days"])
     if o["own_source"]:
         own, _ = module_total(ctx, recipe, vs, o["own_source"],
                               [o["quantity_column"], o["unit_value_column"]], product=True)
-        monthly = monthly + own * (DAYS_PER_MONTH / float(o["own_period_days"]))
+        own *= DAYS_PER_MONTH / float(o["own_period_days"])
+        monthly += own
     ae = ctx.value(o["ae"], vs, f"[build.{recipe.variable}]")
-    ctx.flag_households(vs, ~(ae > 0) & ~np.isnan(ae), st.ZERO_DENOMINATOR, "",
+    ctx.flag_households(vs, ae <= 0, st.ZERO_DENOMINATOR, "",
                         f"adult equivalents {o['ae']} not positive")
-    out = np.divide(monthly, ae, out=np.full(ctx.n, np.nan), where=ae > 0)
+    positive = ae > 0
+    out = np.divide(monthly, ae, out=monthly, where=positive)
+    out[~positive] = np.nan
     if o["log"]:
-        ctx.flag_households(vs, ~(out > 0) & ~np.isnan(out), st.NOT_POSITIVE, o["source"],
+        ctx.flag_households(vs, out <= 0, st.NOT_POSITIVE, o["source"],
                             "no food expenditure or own production (log undefined)")
-        out = np.log(np.where(out > 0, out, np.nan))
+        from rima.build.recipes.transforms import log_in_place
+
+        log_in_place(out)
     return out
 
 
@@ -139,7 +145,11 @@ def nonlivestock_income_share(ctx, recipe, vs):
     _flag_amounts(ctx, vs, mod, col, where, *checks.sum(axis=0))
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
-    return np.divide(total - live, total, out=np.full(ctx.n, np.nan), where=total > 0)
+    share = total - live
+    has = total > 0
+    np.divide(share, total, out=share, where=has)
+    share[~has] = np.nan
+    return share
 
 
 RECIPES = {"money_per_ae": money_per_ae, "income_sources": income_sources,

@@ -29,10 +29,10 @@ def _pass(ctx, recipe):
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
-    age, age_miss = mod.values(o["age_column"], where)
+    age, age_miss = _column(mod, o["age_column"], where)
     rel, rel_miss, head_code = _relation(mod, o["relation_column"], o["head_code"], where)
     edu_col = o["education_column"]
-    edu, edu_miss = (mod.values(edu_col, where) if mod.has(edu_col)
+    edu, edu_miss = (_column(mod, edu_col, where) if mod.has(edu_col)
                      else (np.full(mod.n_rows, np.nan), age_miss[:0]))
     lo, hi = map(float, o["working_ages"])
     ages = np.array([o["adult_age"], o["young_below"], o["old_above"], o["max_age"], lo, hi],
@@ -58,6 +58,17 @@ def _pass(ctx, recipe):
     return out
 
 
+def _column(mod, column, where):
+    """(values, missing codes) of a column for `roster_pass`: as stored, or as float64
+    with NaN for its codes when there are more than the pass compares."""
+    from rima._kernels.build import NO_CODES, ROSTER_CODES
+
+    x, miss = mod.values(column, where)
+    if miss.shape[0] > ROSTER_CODES:
+        return mod.number(column, where), NO_CODES
+    return x, miss
+
+
 def _relation(mod, column, code, where):
     """(values, missing codes, head code) of the relation column for `roster_pass`: a
     numeric column as stored with the head's code; a text column as 1 (head), 0 or -1
@@ -65,7 +76,7 @@ def _relation(mod, column, code, where):
     mod.require(column, where)
     if isinstance(code, str):
         return _text_head_flags(mod.df[column], code), np.array([-1.0]), 1.0
-    x, miss = mod.values(column, where)
+    x, miss = _column(mod, column, where)
     return x, miss, float(code)
 
 
@@ -86,10 +97,26 @@ def _head_flags(mod, column, code, where) -> np.ndarray:
     return head_flags(*mod.values(column, where), float(code))
 
 
+def _households(R, name, test):
+    """The households where `test(C)` holds, computed once per pass for every roster
+    variable; None when there are none (nothing to flag)."""
+    masks = R.setdefault("masks", {})
+    if name not in masks:
+        mask = test(R["C"])
+        masks[name] = mask if mask.any() else None
+    return masks[name]
+
+
+def _flag(ctx, vs, R, name, test, *args):
+    mask = _households(R, name, test)
+    if mask is not None:
+        ctx.flag_households(vs, mask, *args)
+
+
 def _common(ctx, recipe, vs, R, ages=True):
-    mod, C, o = R["mod"], R["C"], recipe.options
-    ctx.flag_households(vs, C[:, MEMBERS] == 0, st.NO_ROW, mod.name,
-                        f"{st.NO_ROW} {mod.name}")
+    mod, o = R["mod"], recipe.options
+    _flag(ctx, vs, R, "no_members", lambda C: C[:, MEMBERS] == 0, st.NO_ROW, mod.name,
+          f"{st.NO_ROW} {mod.name}")
     if ages and R["bad_age"] is not None:
         ctx.flag_rows(vs, mod, o["age_column"], R["bad_age"], st.AGE_OUT_OF_RANGE,
                       f"age out of range 0-{float(o['max_age']):g} in {mod.name}."
@@ -100,17 +127,18 @@ def _common(ctx, recipe, vs, R, ages=True):
 
 
 def _head(ctx, recipe, vs, R):
-    mod, C, o = R["mod"], R["C"], recipe.options
+    mod, o = R["mod"], recipe.options
     _common(ctx, recipe, vs, R, ages=False)
     rel = o["relation_column"]
-    if C[:, NO_REL].any():
-        ctx.flag_rows(vs, mod, rel, _head_flags(mod, *R["relation"]) < 0, st.MISSING_RELATION,
+    if _households(R, "no_relation", lambda C: C[:, NO_REL] > 0) is not None:
+        if "no_relation_rows" not in R:
+            R["no_relation_rows"] = _head_flags(mod, *R["relation"]) < 0
+        ctx.flag_rows(vs, mod, rel, R["no_relation_rows"], st.MISSING_RELATION,
                       f"missing relation to head in {mod.name}.{rel}")
-    has = C[:, MEMBERS] > 0
-    ctx.flag_households(vs, has & (C[:, HEADS] == 0), st.NO_HEAD, mod.name,
-                        f"no head in {mod.name}", rel)
-    ctx.flag_households(vs, C[:, HEADS] > 1, st.SEVERAL_HEADS, mod.name,
-                        f"two or more heads in {mod.name}", rel)
+    _flag(ctx, vs, R, "no_head", lambda C: (C[:, MEMBERS] > 0) & (C[:, HEADS] == 0),
+          st.NO_HEAD, mod.name, f"no head in {mod.name}", rel)
+    _flag(ctx, vs, R, "heads", lambda C: C[:, HEADS] > 1, st.SEVERAL_HEADS, mod.name,
+          f"two or more heads in {mod.name}", rel)
     return R["head_row"]
 
 
@@ -126,19 +154,28 @@ def adult_equivalents(ctx, recipe, vs):
     o = recipe.options
     first, other, child = (o["weights"] or AE_SCALES[o["scale"]])
     C = R["C"]
-    a, c = C[:, ADULTS].astype(float), C[:, CHILDREN].astype(float)
-    return np.where(a > 0, first + other * (a - 1), 0.0) + child * c
+    # first + other * (adults - 1) (0 without an adult) + child * children, in place
+    ae = C[:, ADULTS].astype(np.float64)
+    none = C[:, ADULTS] <= 0
+    ae -= 1
+    ae *= other
+    ae += first
+    ae[none] = 0.0
+    ae += np.multiply(C[:, CHILDREN], float(child), dtype=np.float64)
+    return ae
 
 
 def dependency_ratio(ctx, recipe, vs):
     R = _pass(ctx, recipe)
     _common(ctx, recipe, vs, R)
     C = R["C"]
-    work = C[:, WORKING].astype(float)
-    ctx.flag_households(vs, (C[:, MEMBERS] > 0) & (work == 0), st.NO_WORKING_AGE,
-                        R["mod"].name, f"no working-age member in {R['mod'].name}")
-    dep = (C[:, YOUNG] + C[:, OLD]).astype(float)
-    return np.divide(dep, work, out=np.full(ctx.n, np.nan), where=work > 0)
+    _flag(ctx, vs, R, "no_working", lambda C: (C[:, MEMBERS] > 0) & (C[:, WORKING] == 0),
+          st.NO_WORKING_AGE, R["mod"].name, f"no working-age member in {R['mod'].name}")
+    ratio = np.add(C[:, YOUNG], C[:, OLD], dtype=np.float64)
+    work = C[:, WORKING] > 0
+    np.divide(ratio, C[:, WORKING], out=ratio, where=work)
+    ratio[~work] = np.nan
+    return ratio
 
 
 def working_age(ctx, recipe, vs):
@@ -161,11 +198,13 @@ def _head_value(ctx, recipe, vs, column, numeric):
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
-            labels, idx = _head_labels(src, row, mod.missing_codes)
-            out = np.append(labels, None)[idx]  # -1 takes the last: None
-            ctx.text[vs.name] = (labels, idx)
-            ctx.flag_cells(vs, mod, column, have & (idx < 0), out, row, st.MISSING_VALUE,
-                           f"head's {column} missing in {mod.name}.{column}")
+            from rima.build.sources import TextValues
+
+            out = TextValues(*_head_labels(src, row, mod.missing_codes))
+            gone = have & (out.idx < 0)
+            if gone.any():
+                ctx.flag_cells(vs, mod, column, gone, out.array(), row, st.MISSING_VALUE,
+                               f"head's {column} missing in {mod.name}.{column}")
             return out, R, row
         else:
             # the heads' rows first: text work on one row per household, not per person
@@ -200,10 +239,15 @@ def _head_labels(src, rows, missing_codes):
             labels[j] = None
         else:
             gone[j] = False
-    idx = np.full(len(rows), -1, dtype=np.int64)
+    codes = src.cat.codes.to_numpy()
     have = rows >= 0
-    idx[have] = src.cat.codes.to_numpy()[rows[have]]
-    idx[gone[idx]] = -1  # gone[-1]: a missing cell
+    if have.all():  # every household has a head: one gather
+        idx = codes[rows].astype(np.int64)
+    else:
+        idx = np.full(len(rows), -1, dtype=np.int64)
+        idx[have] = codes[rows[have]]
+    if gone[:-1].any():  # else only a missing cell (code -1, already -1) is gone
+        idx[gone[idx]] = -1  # gone[-1]: a missing cell
     return labels, idx
 
 
@@ -234,11 +278,10 @@ def max_adult_education(ctx, recipe, vs):
     mod = R["mod"]
     col = recipe.options["education_column"]
     mod.require(col, f"[build.{recipe.variable}]")
-    C = R["C"]
-    ctx.flag_households(vs, (C[:, MEMBERS] > 0) & (C[:, ADULTS] == 0), st.MISSING_VALUE,
-                        mod.name, f"no adult in {mod.name}")
-    ctx.flag_households(vs, C[:, NO_EDU] > 0, st.MISSING_VALUE, mod.name,
-                        f"an adult's education missing in {mod.name}.{col}", col)
+    _flag(ctx, vs, R, "no_adult", lambda C: (C[:, MEMBERS] > 0) & (C[:, ADULTS] == 0),
+          st.MISSING_VALUE, mod.name, f"no adult in {mod.name}")
+    _flag(ctx, vs, R, "no_education", lambda C: C[:, NO_EDU] > 0, st.MISSING_VALUE, mod.name,
+          f"an adult's education missing in {mod.name}.{col}", col)
     return R["max_edu"]
 
 

@@ -23,10 +23,19 @@ def _input(ctx, recipe, vs, name=None):
 
 
 def log(ctx, recipe, vs):
-    x = _input(ctx, recipe, vs) + float(recipe.options["offset"])
-    ctx.flag_households(vs, ~(x > 0) & ~np.isnan(x), st.NOT_POSITIVE, "",
+    x = _input(ctx, recipe, vs) + float(recipe.options["offset"])  # a new array
+    ctx.flag_households(vs, x <= 0, st.NOT_POSITIVE, "",
                         f"{recipe.options['input']} not positive (log undefined)")
-    return np.log(np.where(x > 0, x, np.nan))
+    return log_in_place(x)
+
+
+def log_in_place(x: np.ndarray) -> np.ndarray:
+    """x replaced by log(x) where x > 0 and NaN elsewhere (x <= 0 or missing); one array
+    instead of a masked copy and the logarithm's output."""
+    positive = x > 0
+    np.log(x, out=x, where=positive)
+    x[~positive] = np.nan
+    return x
 
 
 def log1p(ctx, recipe, vs):
@@ -117,9 +126,7 @@ def recode(ctx, recipe, vs):
     o = recipe.options
     raw = ctx.raw(o["input"], _where(recipe))
     if o["input"] in ctx.status:
-        src = ctx.status[o["input"]]
-        for code in np.unique(src.codes[src.codes > 0]):
-            vs.flag(src.codes == code, f"input {o['input']}: {src.reasons[code - 1]}")
+        vs.inherit(ctx.status[o["input"]], o["input"])
     keys = _group_keys(np.asarray(raw, dtype=object))
     table = {str(k).strip(): v for k, v in o["map"].items()}
     default = o.get("default")
