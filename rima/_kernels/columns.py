@@ -133,19 +133,11 @@ def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
         vmax[b] = mx
 
 
-@njit(cache=True)
 def _merge_stats(cnt, ninf, vmin, vmax):
-    nb = cnt.shape[0]
-    count = 0
-    n_inf = 0
-    lo = np.inf
-    hi = -np.inf
-    for b in range(nb):
-        count += cnt[b]
-        n_inf += ninf[b]
-        lo = min(lo, vmin[b])
-        hi = max(hi, vmax[b])
-    return count, n_inf, lo, hi
+    # a few numbers per block: numpy here, no kernel to compile (integer sums and the
+    # extremes are exact in any order)
+    return int(cnt.sum()), int(ninf.sum()), float(vmin.min(initial=np.inf)), \
+        float(vmax.max(initial=-np.inf))
 
 
 def finite_total(v):
@@ -172,11 +164,12 @@ def _total_blocks(v, tot, b0, b1):
         tot[b] = s
 
 
-@njit(cache=True)
 def _sum_in_order(tot):
+    # the block totals added in block order (Python floats add as the kernels do; numpy's
+    # sum would pair them differently)
     total = 0.0
-    for b in range(tot.shape[0]):
-        total += tot[b]
+    for t in tot.tolist():
+        total += t
     return total
 
 
@@ -221,12 +214,17 @@ def _bits(u):
     return u
 
 
-@njit(cache=True)
+def _mix_array(x):
+    # `_mix` on a uint64 array (numpy's integer arithmetic wraps mod 2^64 as the kernel's)
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
 def digest_seeds(k):
-    seeds = np.empty(k, dtype=np.uint64)
-    for c in range(k):
-        seeds[c] = _mix(np.uint64(c + 1) * _GOLDEN)
-    return seeds
+    """The column seeds mix((c + 1) G), c = 0 .. k - 1 (numpy: a kernel for k numbers
+    would only add to a first run's compile)."""
+    return _mix_array(np.arange(1, k + 1, dtype=np.uint64) * _GOLDEN)
 
 
 def column_digests(U, cols, rows, offset=0):
@@ -287,13 +285,9 @@ def digest_block(D, lo, seeds, pt, out):
         out[c] = acc
 
 
-@njit(cache=True)
 def sum_digest_parts(part):
-    out = np.zeros(part.shape[1], dtype=np.uint64)
-    for b in range(part.shape[0]):
-        for c in range(part.shape[1]):
-            out[c] += part[b, c]
-    return out
+    """The blocks' digest parts (nb, k) added per column, mod 2^64 (so in any order)."""
+    return part.sum(axis=0, dtype=np.uint64)
 
 
 def gather_rows(V, cols, rows, shift, div, out, col0, V2=None, cols2=None):
