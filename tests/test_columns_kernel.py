@@ -274,3 +274,24 @@ def test_status_codes_of_all_rows_equal_those_of_the_bad_rows(q, monkeypatch):
             config.set_num_threads(None)
             monkeypatch.undo()
         np.testing.assert_array_equal(again[0], want[0])
+
+
+@pytest.mark.parametrize("distinct", [3, 5000, 2**62])
+def test_mask_codes_rank_the_distinct_keys_reported(distinct):
+    # from a few keys to blocks of rows that are all distinct (the per-block set full),
+    # with and without `scored` (then a key 0 can be reported)
+    from rima._kernels.columns import BLOCK, mask_codes
+
+    rng = np.random.default_rng(distinct % 97)
+    n = 3 * BLOCK + 17
+    keys = rng.integers(0, distinct, n, dtype=np.uint64) << np.uint64(1)
+    keep = np.uint64(2**64 - 2)
+    for scored in (np.empty(0, dtype=bool), rng.random(n) < 0.5):
+        k = keys & keep
+        report = ~scored if scored.shape[0] == n else k != 0
+        want_keys = np.unique(k[report])
+        want = np.where(report, 1 + np.searchsorted(want_keys, k), 0)
+        codes, ukeys = mask_codes(keys, keep, scored)
+        np.testing.assert_array_equal(ukeys, want_keys)
+        np.testing.assert_array_equal(codes, want)
+        assert codes.dtype == np.int32

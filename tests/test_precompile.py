@@ -107,3 +107,85 @@ def test_the_background_compile_ends_when_its_run_has_gone(tmp_path):
     else:
         os.kill(child, 9)
         pytest.fail("the background compile outlived the run that started it")
+
+
+# ---------------------------------------------------------------- the stage claims
+
+def test_a_stage_is_claimed_once(tmp_path):
+    assert precompile.claim(str(tmp_path), "rci")
+    assert not precompile.claim(str(tmp_path), "rci")
+    assert precompile.claim(str(tmp_path), "groups")
+
+
+def _record(monkeypatch, fail=()):
+    ran = []
+
+    def run(stage):
+        def f(plan):
+            ran.append(stage)
+            if stage in fail:
+                raise RuntimeError("a stage that fails")
+        return f
+    monkeypatch.setattr(precompile, "_STAGE_RUNS", {s: run(s) for s in precompile.STAGES})
+    return ran
+
+
+def _background(tmp_path, seconds=0.0):
+    proc = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({seconds})"])
+    return precompile.Background(proc, str(tmp_path), {})
+
+
+def test_the_run_takes_the_stages_nobody_claimed_last_first(tmp_path, monkeypatch):
+    # the second process is still on the MIMIC: the run compiles the others meanwhile
+    ran = _record(monkeypatch)
+    assert precompile.claim(str(tmp_path), "mimic")
+    bg = _background(tmp_path, 0.2)
+    precompile.wait(bg)
+    assert ran == ["groups", "rci"]
+    assert bg.proc.poll() == 0  # and it let the process finish its stage
+    precompile.stop(bg)
+    assert not tmp_path.exists()
+
+
+def test_the_second_process_skips_the_stages_the_run_took(tmp_path, monkeypatch):
+    ran = _record(monkeypatch)
+    assert precompile.claim(str(tmp_path), "rci")
+    precompile.run_stages({}, str(tmp_path))
+    assert ran == ["mimic", "groups"]
+    ran.clear()
+    precompile.run_stages({})  # alone (no claims): every stage, in order
+    assert ran == list(precompile.STAGES)
+
+
+def test_a_failing_stage_or_lost_claims_never_stop_the_run(tmp_path, monkeypatch):
+    ran = _record(monkeypatch, fail=("groups",))
+    bg = _background(tmp_path)
+    precompile.wait(bg)  # no exception: the fit compiles what is missing itself
+    assert ran == ["groups"]
+    precompile.stop(bg)
+    ran.clear()
+    precompile.wait(bg)  # the claims directory is gone
+    assert ran == []
+
+
+def _scores(ctx):
+    from rima.commands.demo import run_pipeline
+
+    return run_pipeline(dict(ctx), echo=lambda *a, **k: None)["result"].scores
+
+
+@pytest.mark.parametrize("kill", [False, True])
+def test_the_fit_is_the_same_with_the_second_process_and_without(demo, monkeypatch, kill):
+    # a second process running its stages beside the fit, or killed at once (its stages
+    # then fall to the fit), leaves every score bit for bit as a run without it
+    import pandas as pd
+
+    without = _scores(dict(demo, helper=None))
+    monkeypatch.setattr("rima.config.cache_is_cold", lambda: True)
+    bg = precompile.start(demo["spec"])
+    assert bg is not None
+    if kill:
+        bg.proc.kill()
+    with_bg = _scores(dict(demo, helper=bg))
+    assert bg.proc.poll() is not None and not os.path.exists(bg.claims)  # stopped, cleaned
+    pd.testing.assert_frame_equal(with_bg, without, check_exact=True)

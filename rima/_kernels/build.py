@@ -355,7 +355,8 @@ def to_float(x, codes, out):
     (float64) set to NaN: one pass instead of a conversion and a comparison per code."""
     if codes.shape[0] <= 4:
         m = np.full(4, np.nan)
-        m[:codes.shape[0]] = codes
+        for t in range(codes.shape[0]):  # not m[:k] = codes: see wide_add
+            m[t] = codes[t]
         _to_float4(x, m[0], m[1], m[2], m[3], out)
         return
     for i in range(x.shape[0]):
@@ -565,7 +566,10 @@ def wide_add(total, x, miss, pos, aligned, w, kind, top, counts):
         # compiler turns into vector instructions: no branch on the cell, no loop over
         # the codes (absent codes are NaN, which equals nothing)
         m = np.full(4, np.nan)
-        m[:miss.shape[0]] = miss
+        # element by element: a slice assignment compiles numba's shape-mismatch message
+        # (string formatting, about 1.5 s of a first run)
+        for t in range(miss.shape[0]):
+            m[t] = miss[t]
         miss_n, bad_n, neg_n = _add_cells(total, x, m[0], m[1], m[2], m[3], w, kind, top)
         counts[0] += miss_n
         counts[1] += bad_n

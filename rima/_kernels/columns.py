@@ -33,6 +33,14 @@ _EXP = np.uint64(0x7FF0000000000000)
 _FRAC = np.uint64(0x000FFFFFFFFFFFFF)
 
 
+def _read_only(a):
+    """A read-only view of `a`: the kernels then see one array type whether the caller's
+    array is writable or not, and are compiled once instead of twice."""
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
 def convert_column(src, out, keys, word, bit, total=True):
     """Copy one column `src` (int64 or float64) into `out` as float64 and check it.
 
@@ -48,6 +56,7 @@ def convert_column(src, out, keys, word, bit, total=True):
     ninf = np.zeros(nb, dtype=np.int64)
     vmin = np.full(nb, np.inf)
     vmax = np.full(nb, -np.inf)
+    src = _read_only(src)
     run_blocks(_convert_blocks, nb, n, src, out, keys, word, bit, cnt, ninf, vmin, vmax)
     count, n_inf, lo, hi = _merge_stats(cnt, ninf, vmin, vmax)
     return count, n_inf, lo, hi, finite_total(out) if total else np.nan
@@ -66,6 +75,7 @@ def convert_columns(sources, out, keys):
     ninf = np.zeros((q, nb), dtype=np.int64)
     vmin = np.full((q, nb), np.inf)
     vmax = np.full((q, nb), -np.inf)
+    sources = [_read_only(src) for src in sources]
     # a few ranges per thread (one on a single thread), each a call of the block kernel
     # per column
     t = min(current_threads(), threads_needed(n))
@@ -123,26 +133,18 @@ def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
         vmax[b] = mx
 
 
-@njit(cache=True)
 def _merge_stats(cnt, ninf, vmin, vmax):
-    nb = cnt.shape[0]
-    count = 0
-    n_inf = 0
-    lo = np.inf
-    hi = -np.inf
-    for b in range(nb):
-        count += cnt[b]
-        n_inf += ninf[b]
-        lo = min(lo, vmin[b])
-        hi = max(hi, vmax[b])
-    return count, n_inf, lo, hi
+    # a few numbers per block: numpy here, no kernel to compile (integer sums and the
+    # extremes are exact in any order)
+    return int(cnt.sum()), int(ninf.sum()), float(vmin.min(initial=np.inf)), \
+        float(vmax.max(initial=-np.inf))
 
 
 def finite_total(v):
     """Sum of the finite values of `v` (float64): added in order within blocks of BLOCK
     values, the block sums then in block order (what the validation summary's means
     divide)."""
-    v = np.ascontiguousarray(v, dtype=np.float64)
+    v = _read_only(np.ascontiguousarray(v, dtype=np.float64))
     n = v.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
     tot = np.zeros(nb)
@@ -162,11 +164,12 @@ def _total_blocks(v, tot, b0, b1):
         tot[b] = s
 
 
-@njit(cache=True)
 def _sum_in_order(tot):
+    # the block totals added in block order (Python floats add as the kernels do; numpy's
+    # sum would pair them differently)
     total = 0.0
-    for b in range(tot.shape[0]):
-        total += tot[b]
+    for t in tot.tolist():
+        total += t
     return total
 
 
@@ -211,12 +214,17 @@ def _bits(u):
     return u
 
 
-@njit(cache=True)
+def _mix_array(x):
+    # `_mix` on a uint64 array (numpy's integer arithmetic wraps mod 2^64 as the kernel's)
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
 def digest_seeds(k):
-    seeds = np.empty(k, dtype=np.uint64)
-    for c in range(k):
-        seeds[c] = _mix(np.uint64(c + 1) * _GOLDEN)
-    return seeds
+    """The column seeds mix((c + 1) G), c = 0 .. k - 1 (numpy: a kernel for k numbers
+    would only add to a first run's compile)."""
+    return _mix_array(np.arange(1, k + 1, dtype=np.uint64) * _GOLDEN)
 
 
 def column_digests(U, cols, rows, offset=0):
@@ -277,13 +285,9 @@ def digest_block(D, lo, seeds, pt, out):
         out[c] = acc
 
 
-@njit(cache=True)
 def sum_digest_parts(part):
-    out = np.zeros(part.shape[1], dtype=np.uint64)
-    for b in range(part.shape[0]):
-        for c in range(part.shape[1]):
-            out[c] += part[b, c]
-    return out
+    """The blocks' digest parts (nb, k) added per column, mod 2^64 (so in any order)."""
+    return part.sum(axis=0, dtype=np.uint64)
 
 
 def gather_rows(V, cols, rows, shift, div, out, col0, V2=None, cols2=None):
@@ -322,55 +326,53 @@ def mask_codes(keys, keep, scored):
     rows to report are those with scored[i] False (with `scored` empty: those whose
     masked key keys[i] & keep is not 0); code 0 for the others, else 1 + the rank of the
     row's masked key among the distinct keys reported, in increasing order (the order
-    np.unique gives). Returns (codes (n,) int32, the distinct keys (u,) uint64)."""
+    np.unique gives). Returns (codes (n,) int32, the distinct keys (u,) uint64).
+
+    Each block collects its distinct keys in a small hash set, and the few distinct keys
+    of all blocks are sorted here by numpy: no sort is compiled (numba's sort and unique
+    took about 3 s of a first run's compile for a step that takes milliseconds)."""
     n = keys.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
     found = np.empty((nb, BLOCK), dtype=np.uint64)
     n_found = np.zeros(nb, dtype=np.int64)
     use_scored = scored.shape[0] == n
     run_blocks(_distinct_key_blocks, nb, n, keys, keep, scored, use_scored, found, n_found)
-    ukeys = _merge_distinct(found, n_found)
+    ukeys = np.unique(found[np.arange(BLOCK) < n_found[:, None]])
     codes = np.empty(n, dtype=np.int32)
     run_blocks(_code_blocks, nb, n, keys, keep, scored, use_scored, ukeys, codes)
     return codes, ukeys
 
 
+_SLOTS = 2 * BLOCK  # a power of two: the hash set of a block is at most half full
+
+
 @njit(cache=True, nogil=True)
 def _distinct_key_blocks(keys, keep, scored, use_scored, found, n_found, b0, b1):
     n = keys.shape[0]
+    table = np.empty(_SLOTS, dtype=np.uint64)
+    used = np.zeros(_SLOTS, dtype=np.bool_)
+    slot = np.empty(BLOCK, dtype=np.uint64)
+    mask = np.uint64(_SLOTS - 1)
     for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
-        buf = np.empty(hi - lo, dtype=np.uint64)
-        c = 0
+        u = 0
         for i in range(lo, hi):
             k = keys[i] & keep
             if (not scored[i]) if use_scored else k != 0:
-                buf[c] = k
-                c += 1
-        if c == 0:
-            continue
-        s = np.sort(buf[:c])
-        u = 0
-        for t in range(c):
-            if t == 0 or s[t] != s[t - 1]:
-                found[b, u] = s[t]
-                u += 1
+                # open addressing with linear probing on the mixed key
+                h = _mix(k) & mask
+                while used[h] and table[h] != k:
+                    h = (h + np.uint64(1)) & mask
+                if not used[h]:
+                    used[h] = True
+                    table[h] = k
+                    slot[u] = h
+                    found[b, u] = k
+                    u += 1
         n_found[b] = u
-
-
-@njit(cache=True)
-def _merge_distinct(found, n_found):
-    tot = 0
-    for b in range(n_found.shape[0]):
-        tot += n_found[b]
-    allk = np.empty(tot, dtype=np.uint64)
-    c = 0
-    for b in range(n_found.shape[0]):
-        for t in range(n_found[b]):
-            allk[c] = found[b, t]
-            c += 1
-    return np.unique(allk)
+        for t in range(u):  # an empty set for the next block
+            used[slot[t]] = False
 
 
 @njit(cache=True, nogil=True)
@@ -379,6 +381,15 @@ def _code_blocks(keys, keep, scored, use_scored, ukeys, codes, b0, b1):
     for i in range(b0 * BLOCK, min(n, b1 * BLOCK)):
         k = keys[i] & keep
         if (not scored[i]) if use_scored else k != 0:
-            codes[i] = 1 + np.searchsorted(ukeys, k)
+            # the key's rank among the sorted distinct keys (it is one of them)
+            a = 0
+            z = ukeys.shape[0] - 1
+            while a < z:
+                mid = (a + z) // 2
+                if ukeys[mid] < k:
+                    a = mid + 1
+                else:
+                    z = mid
+            codes[i] = 1 + a
         else:
             codes[i] = 0

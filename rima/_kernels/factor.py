@@ -569,7 +569,15 @@ def score_weights(R_scores, L, phi, bartlett):
 @njit(cache=True)
 def variance_weights(ss):
     """The reference tool's weights of a pillar's factors: SS_j / sum of SS."""
-    return ss / ss.sum()
+    # loops, not `ss / ss.sum()`: the same sum in the same order, without compiling
+    # numba's array-expression machinery for two operations on a few numbers
+    tot = 0.0
+    for f in range(ss.shape[0]):
+        tot += ss[f]
+    out = np.empty(ss.shape[0])
+    for f in range(ss.shape[0]):
+        out[f] = ss[f] / tot
+    return out
 
 
 @njit(cache=True)
