@@ -124,97 +124,44 @@ def _composite_blocks(Yt, ymean, sd, Pt, rows, w, use_w, fs_out, store, parts, b
             f[i] = f[i] / c[i] if c[i] > 0 else np.nan
             if store:
                 fs_out[lo + i] = f[i]
-        for k0 in range(0, K, 4):
-            _pair_sums(Pt, f, rows, w, use_w, lo, L, k0, parts, b)
-
-
-@njit(cache=True, nogil=True)
-def _pair_sums(Pt, f, rows, w, use_w, lo, L, k0, parts, b):
-    """Block b's weighted sums of (pillar, composite) pairs for pillars k0 .. k0 + 3 (those
-    that exist) into parts[:, b, k]. Four pillars at a time keep their running sums in
-    registers, independent of one another, so the loop is not bound by the latency of one
-    addition; each pillar's sums still add its rows in row order (the same bits as one
-    pillar at a time)."""
-    K = Pt.shape[0]
-    h1 = k0 + 1 < K
-    h2 = k0 + 2 < K
-    h3 = k0 + 3 < K
-    sw0 = sw1 = sw2 = sw3 = 0.0
-    sx0 = sx1 = sx2 = sx3 = 0.0
-    sy0 = sy1 = sy2 = sy3 = 0.0
-    for i in range(L):
-        y = f[i]
-        if rows[lo + i] and np.isfinite(y):
-            wi = w[lo + i] if use_w else 1.0
-            x0, x1, x2, x3 = _four(Pt, k0, lo + i, h1, h2, h3)
-            sw0, sx0, sy0 = _add_sums(x0, y, wi, sw0, sx0, sy0)
-            sw1, sx1, sy1 = _add_sums(x1, y, wi, sw1, sx1, sy1)
-            sw2, sx2, sy2 = _add_sums(x2, y, wi, sw2, sx2, sy2)
-            sw3, sx3, sy3 = _add_sums(x3, y, wi, sw3, sx3, sy3)
-    mx0, my0 = _means(sw0, sx0, sy0)
-    mx1, my1 = _means(sw1, sx1, sy1)
-    mx2, my2 = _means(sw2, sx2, sy2)
-    mx3, my3 = _means(sw3, sx3, sy3)
-    q0 = q1 = q2 = q3 = (0.0, 0.0, 0.0, 0.0)  # sums of w dx dx, w dy dy, w dx dy; rows
-    for i in range(L):
-        y = f[i]
-        if rows[lo + i] and np.isfinite(y):
-            wi = w[lo + i] if use_w else 1.0
-            x0, x1, x2, x3 = _four(Pt, k0, lo + i, h1, h2, h3)
-            q0 = _add_products(x0, y, wi, mx0, my0, q0)
-            q1 = _add_products(x1, y, wi, mx1, my1, q1)
-            q2 = _add_products(x2, y, wi, mx2, my2, q2)
-            q3 = _add_products(x3, y, wi, mx3, my3, q3)
-    _store_pair(parts, b, k0, sw0, mx0, my0, q0)
-    if h1:
-        _store_pair(parts, b, k0 + 1, sw1, mx1, my1, q1)
-    if h2:
-        _store_pair(parts, b, k0 + 2, sw2, mx2, my2, q2)
-    if h3:
-        _store_pair(parts, b, k0 + 3, sw3, mx3, my3, q3)
-
-
-@njit(cache=True, nogil=True)
-def _four(Pt, k0, i, h1, h2, h3):
-    """Row i of pillars k0 .. k0 + 3; NaN (never counted) for those past the last."""
-    return (Pt[k0, i], Pt[k0 + 1, i] if h1 else np.nan, Pt[k0 + 2, i] if h2 else np.nan,
-            Pt[k0 + 3, i] if h3 else np.nan)
-
-
-@njit(cache=True, nogil=True)
-def _add_sums(x, y, wi, sw, sx, sy):
-    if np.isfinite(x):
-        return sw + wi, sx + wi * x, sy + wi * y
-    return sw, sx, sy
-
-
-@njit(cache=True, nogil=True)
-def _means(sw, sx, sy):
-    if sw == 0.0:
-        return 0.0, 0.0
-    return sx / sw, sy / sw
-
-
-@njit(cache=True, nogil=True)
-def _add_products(x, y, wi, mx, my, q):
-    if np.isfinite(x):
-        dx = x - mx
-        dy = y - my
-        return (q[0] + wi * dx * dx, q[1] + wi * dy * dy, q[2] + wi * dx * dy, q[3] + 1.0)
-    return q
-
-
-@njit(cache=True, nogil=True)
-def _store_pair(parts, b, k, sw, mx, my, q):
-    if sw == 0.0:
-        return  # no row: the block's slot stays empty (weight 0)
-    parts[0, b, k] = sw
-    parts[1, b, k] = mx
-    parts[2, b, k] = my
-    parts[3, b, k] = q[0]
-    parts[4, b, k] = q[1]
-    parts[5, b, k] = q[2]
-    parts[6, b, k] = q[3]
+        for k in range(K):
+            sw = 0.0
+            sx = 0.0
+            sy = 0.0
+            for i in range(L):
+                x = Pt[k, lo + i]
+                y = f[i]
+                if rows[lo + i] and np.isfinite(x) and np.isfinite(y):
+                    wi = w[lo + i] if use_w else 1.0
+                    sw += wi
+                    sx += wi * x
+                    sy += wi * y
+            if sw == 0.0:
+                continue
+            mx = sx / sw
+            my = sy / sw
+            sxx = 0.0
+            syy = 0.0
+            sxy = 0.0
+            cnt = 0.0
+            for i in range(L):
+                x = Pt[k, lo + i]
+                y = f[i]
+                if rows[lo + i] and np.isfinite(x) and np.isfinite(y):
+                    wi = w[lo + i] if use_w else 1.0
+                    dx = x - mx
+                    dy = y - my
+                    sxx += wi * dx * dx
+                    syy += wi * dy * dy
+                    sxy += wi * dx * dy
+                    cnt += 1.0
+            parts[0, b, k] = sw
+            parts[1, b, k] = mx
+            parts[2, b, k] = my
+            parts[3, b, k] = sxx
+            parts[4, b, k] = syy
+            parts[5, b, k] = sxy
+            parts[6, b, k] = cnt
 
 
 @njit(cache=True)
