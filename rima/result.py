@@ -38,38 +38,17 @@ def _split(df: pd.DataFrame) -> dict:
 
 
 class RimaResult(FitResult):
-    """Result of `rima.fit`; see docs/architecture.md for the contract.
+    """Result of `rima.fit`; see docs/architecture.md for the contract: the fields of
+    `rima.pipeline.FitResult` (listed below) with the methods that summarise, save, plot
+    and analyse them.
 
     Attributes
     ----------
-    scores : DataFrame
-        One row per input row, in order: the id, one column per pillar, ``RCI``,
-        ``RCI_100`` and ``status`` ("ok" or the reason the row was not scored).
-    data : DataFrame
-        The input as read.
-    spec : Spec
-    options : rima.options.Options
-    pillars : dict
-        {pillar: PillarResult} (factor analysis, orientation, variance weights).
-    mimic : rima.mimic.MimicResult
-        The MIMIC fit behind the RCI.
-    rsm : DataFrame
-        The Resilience Structure Matrix: pillar, share, r_signed.
-    profiles : dict
-        {profile variable: results by category}.
-    model : FittedModel
-        The fitted model, for scoring new households (``model.score``).
-    validation : ValidationReport
-        The checks of the input (`rima.validate`).
-    accounting : DataFrame
-        Rows per status.
-    notes : list of str
-        Notes on the fit (weights, orientation, ...).
-    bootstrap_result : BootstrapResult or None
-        Set by `bootstrap`.
+    (those of FitResult)
 
     Examples
     --------
+    >>> import rima
     >>> from rima.example import EXAMPLE_SPEC
     >>> survey = rima.simulate(n_households=400, seed=1)
     >>> result = rima.fit(survey.households, EXAMPLE_SPEC, progress=False)
@@ -335,6 +314,14 @@ class RimaResult(FitResult):
 
             write_report(self, out)
         return out
+
+
+# the fields are documented once, on FitResult; the user's class lists them too (help());
+# python -OO drops docstrings
+if RimaResult.__doc__ and FitResult.__doc__:
+    RimaResult.__doc__ = RimaResult.__doc__.replace(
+        "    (those of FitResult)\n",
+        FitResult.__doc__.split("----------\n", 1)[1].rstrip() + "\n")
 
 
 def fit(data: pd.DataFrame | str | Path, spec: Spec | dict | str | Path,
