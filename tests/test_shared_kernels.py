@@ -76,6 +76,14 @@ def test_bootstrap_kernel_defines_no_estimation_routine_of_its_own():
 def spies(monkeypatch):
     """Count the Python-level calls of the shared kernels (compiled callers, such as the
     bootstrap kernel, bind them at compile time and are not counted)."""
+    return spy_calls(monkeypatch, ((FK, "pillar_extract"), (FK, "orthogonal_rotation"),
+                                   (FK, "oblique_rotation"), (FK, "pillar_weights"),
+                                   (MK, "fisher_scoring"), (MK, "prediction_weights")))
+
+
+def spy_calls(monkeypatch, targets) -> dict:
+    """Replace each (module, name) of `targets` by a wrapper counting its calls into the
+    dict returned."""
     counts = {}
 
     def spy(module, name):
@@ -86,9 +94,7 @@ def spies(monkeypatch):
             return orig(*args)
         monkeypatch.setattr(module, name, wrapper)
 
-    for module, name in ((FK, "pillar_extract"), (FK, "orthogonal_rotation"),
-                         (FK, "oblique_rotation"), (FK, "pillar_weights"),
-                         (MK, "fisher_scoring"), (MK, "prediction_weights")):
+    for module, name in targets:
         spy(module, name)
     return counts
 
@@ -288,18 +294,7 @@ SPY_KERNELS = ((OR, "orient_sign"), (RK, "correlations"), (RK, "std_coefficients
 def test_the_fit_runs_the_shared_orientation_rsm_and_profile_kernels(monkeypatch, options):
     import rima.rsm
 
-    counts = {}
-
-    def spy(module, name):
-        orig = getattr(module, name)
-
-        def wrapper(*args):
-            counts[name] = counts.get(name, 0) + 1
-            return orig(*args)
-        monkeypatch.setattr(module, name, wrapper)
-
-    for module, name in SPY_KERNELS + ((rima.rsm, "group_moments"),):
-        spy(module, name)
+    counts = spy_calls(monkeypatch, SPY_KERNELS + ((rima.rsm, "group_moments"),))
     df = pd.read_csv(DATA)
     sd = rima.load_spec(SPEC).to_dict()
     if options is not None:
