@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 from rima._kernels import orient as _k
+from rima._kernels.columns import read_only
 from rima.errors import OrientationWarning
 
 T_CRITICAL = _k.T_CRITICAL
@@ -43,9 +44,9 @@ def composite(Y: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Mean of the indicators z-scored on `rows` (NaN where a row has none of them)."""
     Yt = _columns(Y)
     fs = np.empty(Yt.shape[1])
-    _, mean, sd = _k.nan_column_moments(Yt, _ro(np.ascontiguousarray(rows, dtype=bool)))
-    _k.composite_correlations(Yt, mean, sd, _ro(np.empty((0, Yt.shape[1]))),
-                              _ro(np.ones(Yt.shape[1], dtype=bool)), _ro(np.empty(0)), False,
+    _, mean, sd = _k.nan_column_moments(Yt, read_only(np.ascontiguousarray(rows, dtype=bool)))
+    _k.composite_correlations(Yt, mean, sd, read_only(np.empty((0, Yt.shape[1]))),
+                              read_only(np.ones(Yt.shape[1], dtype=bool)), read_only(np.empty(0)), False,
                               fs=fs)
     return fs
 
@@ -58,29 +59,34 @@ def composite_correlations(Y, P, rows, w=None, ymean=None, ysd=None) -> list:
     with their means and SDs over `rows`."""
     Yt = _columns(Y)
     Pt = _columns(P)
-    rows = _ro(np.ascontiguousarray(rows, dtype=bool))
+    rows = read_only(np.ascontiguousarray(rows, dtype=bool))
     if ymean is None or ysd is None:
         _, ymean, ysd = _k.nan_column_moments(Yt, rows)
     use_w = w is not None
-    w = _ro(np.ascontiguousarray(w, dtype=float) if use_w else np.empty(0))
-    n, r = _k.composite_correlations(Yt, _ro(np.asarray(ymean, dtype=float)),
+    w = read_only(np.ascontiguousarray(w, dtype=float) if use_w else np.empty(0))
+    n, r = _k.composite_correlations(Yt, read_only(np.asarray(ymean, dtype=float)),
                                      np.asarray(ysd, dtype=float), Pt, rows, w, use_w)
     return [(float(r[k]), int(n[k])) for k in range(Pt.shape[0])]
+
+
+def composite_correlations_from_comoment(C, m, n) -> list:
+    """`composite_correlations` from the co-moments C of (m indicators, K pillars, the
+    composite) over n complete rows, for a caller whose pillars and composite are known
+    linear maps of columns it has the co-moments of (the fit's moments pass)."""
+    K = C.shape[0] - m - 1
+    out = []
+    for k in range(K):
+        den = np.sqrt(C[m + k, m + k] * C[m + K, m + K])
+        # the rule of the pass over rows: a correlation needs three rows and some spread
+        out.append((float(C[m + k, m + K] / den) if n >= 3 and den > 0 else float("nan"), n))
+    return out
 
 
 def _columns(A):
     """(k, n) C-contiguous, read-only: one row per column of A (n, k); a column-major A
     is used without a copy."""
     A = np.asarray(A, dtype=float)
-    return _ro(np.ascontiguousarray(A.T))
-
-
-def _ro(a):
-    # numba compiles read-only arrays (pandas' copy-on-write columns) separately: read-only
-    # views of every input keep each kernel to one compilation
-    v = a.view()
-    v.flags.writeable = False
-    return v
+    return read_only(np.ascontiguousarray(A.T))
 
 
 def orient_sign(want: float, anchor_r: float, capacity: bool, fs_r: float, n: int):

@@ -24,7 +24,7 @@ pass), and never builds an n x p copy of the input otherwise.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,7 @@ from rima.row_status import (
     status_column,
     weight_reason,
 )
-from rima.rsm import rsm_table
+from rima.rsm import rsm_from_comoment, rsm_table
 from rima.score_table import id_values, score_frame, value_columns
 
 if TYPE_CHECKING:
@@ -328,9 +328,8 @@ def _fit(df, spec, rep, source, say, coder) -> FitResult:
     K = len(inp.names)
     out = np.empty((K + 2, len(df)))
     P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
-    _orient(pil.pillars, P, pil.W, inp.Y, inp.mimic_rows, inp.w, inp.opts,
-            *indicator_moments(inp, shared))
-    mim = fit_mimic(inp, shared, out, say)
+    _orient(inp, shared, pil, P)
+    mim = fit_mimic(inp, shared, pil, out, say)
     orient.warn_all([m for p in pil.pillars.values()
                      for m in orient.weight_warnings(p.name, p.weights, p.negative)]
                     + orient.coefficient_warnings(mim.result.params, inp.names))
@@ -629,6 +628,9 @@ class MimicFit:
     cx: np.ndarray
     cy: np.ndarray
     notes: list
+    # the co-moments of the MIMIC's data when they came from the moments pass
+    # (`mimic_moments`); the RSM is then read from them
+    moments: object = None
 
 
 # the progress step said just before the MIMIC's kernels first run
@@ -651,15 +653,19 @@ def mimic_se(opts) -> tuple[str, list]:
     return se, notes
 
 
-def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit:
-    """Step MIMIC on the z-scored indicators and the pillars (rows `out[:K]`) of its rows."""
+def fit_mimic(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit, out,
+              say) -> MimicFit:
+    """Step MIMIC on the z-scored indicators and the pillars (rows `out[:K]`) of its rows:
+    from the moments pass where `mimic_moments` applies (plus one pass for robust.sem's
+    Gamma, reading the rows where they lie), else from the gathered rows."""
     from rima.mimic import fit as mimic_fit
 
     opts = inp.opts
     names, indicators = inp.names, inp.indicators
     p_tot, m, K = len(inp.variables), len(indicators), len(names)
     fit_rows = inp.fit_rows
-    mrows = np.flatnonzero(fit_rows)
+    syntax = mimic_syntax(inp.spec)
+    se, notes = mimic_se(opts)
     if inp.with_y:
         ymean, ysd = indicator_moments(inp, shared)
     else:
@@ -667,6 +673,25 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
         ymean = np.nanmean(Ym, axis=0)
         ysd = np.nanstd(Ym, axis=0, ddof=1)
         del Ym
+    mz = (mimic_moments(inp, shared, pil)
+          if mimic_from_moments(opts, inp.w is not None) else None)
+    if mz is not None:
+        gamma = None
+        if se == "robust.sem":
+            from rima.mimic.inference import gamma_from_blocks, gamma_feature_blocks_at, \
+                ols_slopes
+
+            cov = mz.comoment / mz.n_obs
+            b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])
+            blocks = gamma_feature_blocks_at(inp.block, inp.analysed[p_tot:], ymean, ysd, out,
+                                             np.arange(K), np.flatnonzero(fit_rows), None,
+                                             mz.mean[:m], mz.mean[m:], b_ols)
+            gamma = gamma_from_blocks([blocks], b_ols, mz.n_obs)
+        say(MIMIC_STEP)
+        res = mimic_fit(syntax, estimator="ML", se=se, sample_moments=mz, gamma=gamma)
+        return replace(mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes),
+                       moments=mz)
+    mrows = np.flatnonzero(fit_rows)
     # the MIMIC's data: z-scored indicators and pillars of its rows, gathered in one matrix
     # in the model's own column order (indicators, then causes), which the MIMIC then reads
     # without a copy; any other order would cost a reordering copy of the whole matrix
@@ -674,14 +699,60 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, out, say) -> MimicFit
     gather_columns(inp.block, inp.analysed[p_tot:], mrows, ymean, ysd, out=Mm,
                    then=(out, np.arange(K)))
     mdf = pd.DataFrame(Mm, columns=indicators + names, copy=False)
-    syntax = mimic_syntax(inp.spec)
-    se, notes = mimic_se(opts)
     say(MIMIC_STEP)
     res = mimic_fit(syntax, mdf, estimator="ML", se=se,
                     missing="fiml" if opts.missing == "fiml" else "listwise",
                     sampling_weights=None if inp.w is None else inp.w[fit_rows])
     del mdf, Mm
     return mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes)
+
+
+def moment_map(inp: FitInput, pil: PillarsFit, ysd) -> np.ndarray:
+    """T ((p + m) x (m + K + 1)): the MIMIC's z-scored indicators, the pillar scores and
+    the food-security composite as linear maps of the moments pass's columns (signed
+    variables, then indicators). Each is a fixed linear combination of those columns
+    (pillar k = sum_j W[j, k] (x_j - mean_j) / scale_j, x_j = sign_j times the signed
+    column), so its co-moments are T' S T of the pass's co-moment S: no pass over the rows."""
+    p, m, K = len(inp.variables), len(inp.indicators), len(inp.names)
+    T = np.zeros((p + m, m + K + 1))
+    T[p:, :m] = np.diag(1.0 / ysd)
+    T[:p, m:m + K] = (inp.sign / pil.scale)[:, None] * pil.W
+    # the composite of rima.orientation: the mean of the indicators z-scored by their SDs
+    # (1 where an SD is 0)
+    T[p:, m + K] = 1.0 / (m * np.where(ysd > 0, ysd, 1.0))
+    return T
+
+
+def mimic_from_moments(opts, weighted: bool) -> bool:
+    """Whether the fit's MIMIC is estimated from the moments pass (`mimic_moments`):
+    listwise rows without sampling weights, and SEs that need no casewise scores."""
+    return (opts.missing in ("listwise", "all_columns") and not weighted
+            and mimic_se(opts)[0] in ("standard", "robust.sem"))
+
+
+def moments_route(inp: FitInput, shared: SharedMoments | None) -> bool:
+    """Whether the MIMIC's moments and the orientation's correlations come from the
+    moments pass: listwise rows (the pass ran over exactly the MIMIC's rows, indicators
+    included) and no sampling weights."""
+    return shared is not None and inp.with_y and inp.w is None
+
+
+def mimic_moments(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit):
+    """The `Moments` of the MIMIC's data (z-scored indicators, then pillars, over its
+    rows) from the moments pass (`moment_map`), or None where `moments_route` does not
+    apply."""
+    from rima.moments import Moments
+
+    if not moments_route(inp, shared) or not mimic_from_moments(inp.opts, False):
+        return None
+    mu = shared.unweighted
+    p, m, K = len(inp.variables), len(inp.indicators), len(inp.names)
+    ymean, ysd = indicator_moments(inp, shared)
+    T = moment_map(inp, pil, ysd)[:, :m + K]
+    x = inp.sign * mu.mean[:p]
+    mean = np.concatenate([(mu.mean[p:] - ymean) / ysd, ((x - pil.mean) / pil.scale) @ pil.W])
+    return Moments(n_obs=mu.n_obs, sum_weights=float(mu.n_obs), mean=mean,
+                   comoment=T.T @ mu.comoment @ T, names=inp.indicators + inp.names)
 
 
 def mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes) -> MimicFit:
@@ -786,22 +857,35 @@ def rsm_and_profiles(inp: FitInput, P, sc: ScaledScores, out, mim: MimicFit, cod
                      beside=None):
     """Step RSM and profiles: independent passes over the scores block `out` (pillars,
     RCI, RCI_100), run side by side, and meanwhile `beside()` on this thread (the score
-    table, which they do not need). Returns (Summaries, what `beside` returned)."""
+    table, which they do not need). Returns (Summaries, what `beside` returned).
+
+    Where the MIMIC's co-moments came from the moments pass, the RSM is read from them:
+    the estimation sample's RCI is the complete pattern's linear prediction from the
+    MIMIC's data, so no pass over the rows is needed."""
     opts, names = inp.opts, inp.names
     res = mim.result
     scores = pd.DataFrame(out.T, columns=value_columns(names), copy=False)
-    jobs = [lambda: rsm_table(names, P, sc.rci, sc.analysed, inp.w, opts.rsm, res.params),
-            lambda: profile_tables(scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
+    jobs = [lambda: profile_tables(scores, inp.df, inp.spec.profiles, names, inp.w, opts.rsm,
                                    res.params, ok=sc.analysed, pillars=P, coder=coder)]
+    mz = mim.moments
+    if mz is not None and int(np.count_nonzero(sc.analysed)) == mz.n_obs:
+        rsm = rsm_from_comoment(names, mz.comoment, np.concatenate([mim.cy[0], mim.cx[0]]),
+                                opts.rsm, res.params)
+    else:
+        rsm = None
+        jobs.append(lambda: rsm_table(names, P, sc.rci, sc.analysed, inp.w, opts.rsm,
+                                      res.params))
     beside = beside or (lambda: None)
     if len(inp.df) < PARALLEL_ROWS:
-        rsm, profs = (job() for job in jobs)
-        return Summaries(rsm=rsm, profiles=profs), beside()
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futures = [pool.submit(job) for job in jobs]
+        done = [job() for job in jobs]
         other = beside()
-        rsm, profs = (f.result() for f in futures)
-    return Summaries(rsm=rsm, profiles=profs), other
+    else:
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            futures = [pool.submit(job) for job in jobs]
+            other = beside()
+            done = [f.result() for f in futures]
+    profs = done[0]
+    return Summaries(rsm=done[1] if rsm is None else rsm, profiles=profs), other
 
 
 def build_model(spec, pil: PillarsFit, mim: MimicFit, sc: ScaledScores, fingerprint, n_rows,
@@ -852,12 +936,21 @@ def accounting_table(codes, reasons) -> pd.DataFrame:
     return accounting_from_counts(status_counts(codes, reasons))
 
 
-def _orient(pillars, P, W, Y, rows, w_all, opts, ymean=None, ysd=None):
+def _orient(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit, P):
     """Apply rima.orientation's food-security rule to the pillars without an anchor
-    (`orientation = "capacity"`), flipping P's column and W's weights in place. `ymean`,
-    `ysd`: the indicators' means and SDs over `rows` when the moments pass has them."""
-    rn = orient.composite_correlations(Y, P, rows, w_all, ymean, ysd)
-    for k in food_security_flips(pillars, W, rn, opts):
+    (`orientation = "capacity"`), flipping P's column and W's weights in place. Each
+    pillar's correlation with the composite comes from the moments pass where
+    `moments_route` applies, else from a pass over the rows."""
+    if moments_route(inp, shared):
+        _, ysd = indicator_moments(inp, shared)
+        T = moment_map(inp, pil, ysd)
+        rn = orient.composite_correlations_from_comoment(
+            T.T @ shared.unweighted.comoment @ T, len(inp.indicators),
+            int(shared.unweighted.n_obs))
+    else:
+        rn = orient.composite_correlations(inp.Y, P, inp.mimic_rows, inp.w,
+                                           *indicator_moments(inp, shared))
+    for k in food_security_flips(pil.pillars, pil.W, rn, inp.opts):
         P[:, k] *= -1.0
 
 

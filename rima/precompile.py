@@ -38,11 +38,14 @@ import sys
 
 def _plan(spec) -> dict:
     opts = spec.options
-    from rima.pipeline import mimic_se
+    from rima.pipeline import mimic_from_moments, mimic_se
 
+    # as the fit reads them: a weight column counts only with options.weights
+    weighted = bool(opts.weights and spec.weight is not None)
     return {"indicators": list(spec.indicators), "causes": list(spec.pillar_names),
             "se": mimic_se(opts)[0], "fiml": opts.missing == "fiml",
-            "prediction": opts.rci_prediction, "weighted": spec.weight is not None}
+            "prediction": opts.rci_prediction, "weighted": weighted,
+            "from_moments": mimic_from_moments(opts, weighted)}
 
 
 STAGES = ("mimic", "rci", "groups")
@@ -163,15 +166,48 @@ def stage_mimic(plan: dict) -> None:
 
     ind, causes = plan["indicators"], plan["causes"]
     m, K = len(ind), len(causes)
-    _X, M, w = _synthetic(plan)
-    mdf = pd.DataFrame(M, columns=ind + causes, copy=False)
+    X, M, w = _synthetic(plan)
 
     class _Spec:
         indicators, pillar_names = ind, causes
 
-    res = mimic_fit(mimic_syntax(_Spec), mdf, estimator="ML", se=plan["se"],
-                    missing="fiml" if plan["fiml"] else "listwise", sampling_weights=w)
+    if plan.get("from_moments"):
+        res = _mimic_from_moments(plan, _Spec, X, M)
+    else:
+        mdf = pd.DataFrame(M, columns=ind + causes, copy=False)
+        res = mimic_fit(mimic_syntax(_Spec), mdf, estimator="ML", se=plan["se"],
+                        missing="fiml" if plan["fiml"] else "listwise", sampling_weights=w)
     pattern_weights(res, plan["prediction"], m, K, allow_partial=plan["fiml"])
+
+
+def _mimic_from_moments(plan: dict, spec, X, M):
+    """The fit's MIMIC from its moments (`rima.pipeline.fit_mimic`): the model from the
+    co-moments, robust.sem's Gamma read in place from a validated-block-like array of
+    indicators and the pillars' (K + 2, n) block."""
+    import numpy as np
+
+    from rima.mimic import fit as mimic_fit
+    from rima.mimic.inference import gamma_feature_blocks_at, gamma_from_blocks, ols_slopes
+    from rima.moments import Moments
+    from rima.pipeline import mimic_syntax
+
+    m, K = len(plan["indicators"]), len(plan["causes"])
+    n = M.shape[0]
+    mean = M.mean(axis=0)
+    mz = Moments(n_obs=n, sum_weights=float(n), mean=mean,
+                 comoment=(M - mean).T @ (M - mean))
+    gamma = None
+    if plan["se"] == "robust.sem":
+        block = np.ascontiguousarray(M[:, :m].T)
+        out, _P = _scores_block(X, m, K)
+        cov = mz.comoment / n
+        b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])
+        blocks = gamma_feature_blocks_at(block, np.arange(m), np.zeros(m), np.ones(m), out,
+                                         np.arange(K), np.arange(n), None, mean[:m], mean[m:],
+                                         b_ols)
+        gamma = gamma_from_blocks([blocks], b_ols, n)
+    return mimic_fit(mimic_syntax(spec), estimator="ML", se=plan["se"], sample_moments=mz,
+                     gamma=gamma)
 
 
 def stage_rci(plan: dict) -> None:

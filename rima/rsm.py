@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from rima._kernels import rsm as _rk
+from rima._kernels.columns import read_only
 from rima._kernels.groups import group_moments
 
 
@@ -58,16 +59,8 @@ def group_stats(codes, n_groups, y, P=None, r=None, w=None) -> GroupMoments:
     if Pt.ndim != 2 or Pt.shape[1] != n or r.shape[0] != n or (use_w and w.shape[0] != n):
         raise ValueError("values, pillars, RCI and weights must have the same rows")
     codes = np.ascontiguousarray(codes, dtype=np.int64)
-    # numba compiles read-only arrays (pandas' copy-on-write columns) separately: read-only
-    # views of every input keep the kernel to one compilation
-    codes, y, Pt, r, w = (_read_only(a) for a in (codes, y, Pt, r, w))
+    codes, y, Pt, r, w = (read_only(a) for a in (codes, y, Pt, r, w))
     return GroupMoments(*group_moments(codes, int(n_groups), y, Pt, r, w, use_w))
-
-
-def _read_only(a):
-    v = a.view()
-    v.flags.writeable = False
-    return v
 
 
 def weighted_corr(x, y, w=None):
@@ -104,6 +97,24 @@ def rsm_table(names, P, rci, rows, weights=None, kind="correlation", mimic_param
         r = std_coefficients(mimic_params, names)
     else:
         raise ValueError(f"unknown RSM kind {kind!r}")
+    return share_table(names, r)
+
+
+def rsm_from_comoment(names, comoment, coef, kind="correlation", mimic_params=None):
+    """`rsm_table` when the RCI is a fixed linear prediction, rci = c0 + coef @ z, of the
+    columns z whose co-moment matrix over the rows is `comoment` (the MIMIC's data: its
+    indicators, then the pillars in the order of `names`, last): corr(pillar, RCI) is then
+    (C coef)_k / sqrt(C_kk coef' C coef), with no pass over the rows."""
+    names = list(names)
+    if kind != "correlation":
+        return rsm_table(names, None, None, None, kind=kind, mimic_params=mimic_params)
+    C = np.asarray(comoment, dtype=float)
+    coef = np.asarray(coef, dtype=float)
+    first = C.shape[0] - len(names)
+    cov_r = C @ coef
+    r = _rk.correlations(np.ascontiguousarray(cov_r[None, first:]),
+                         np.ascontiguousarray(np.diag(C)[None, first:]),
+                         np.array([coef @ cov_r]))[0]
     return share_table(names, r)
 
 

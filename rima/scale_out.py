@@ -284,18 +284,19 @@ def _pass_rci(frame, spec, label, pil, mim, b_ols, zmean):
     """Pass 3: the RCI's training min and max, Gamma's feature blocks and the moments of
     (pillars, RCI) over the scored rows (the RSM's correlations)."""
     from rima._kernels.rci_scale import training_range
-    from rima.mimic.inference import gamma_feature_blocks
+    from rima.mimic.inference import gamma_feature_blocks_at
 
     inp, out, P = _pillars_of(frame, spec, label, pil)
     rci, _r100 = _rci_of(inp, out, P, mim)
     scored, lo, hi = training_range(rci, np.ascontiguousarray(inp.mimic_rows))
-    Mm = _mimic_matrix(inp, out, mim.ymean, mim.ysd)
-    m = len(inp.indicators)
+    m, K = len(inp.indicators), len(inp.names)
+    mrows = np.flatnonzero(inp.mimic_rows)
     blocks = None
-    if Mm.shape[0]:
-        blocks = gamma_feature_blocks(np.ascontiguousarray(Mm[:, :m]),
-                                      np.ascontiguousarray(Mm[:, m:]), None, zmean[:m],
-                                      zmean[m:], b_ols)
+    if mrows.size:
+        # the MIMIC's rows read where they lie (z-scored indicators, pillars), not gathered
+        blocks = gamma_feature_blocks_at(inp.block, inp.analysed[len(inp.variables):],
+                                         mim.ymean, mim.ysd, out, np.arange(K), mrows, None,
+                                         zmean[:m], zmean[m:], b_ols)
     rs = None
     if scored.any():
         rs = compute_moments(np.column_stack([P[scored], rci[scored]]))

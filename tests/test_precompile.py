@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+import rima
 from rima import precompile
 from rima.commands.demo import run_demo
 
@@ -25,14 +26,22 @@ def test_plan_follows_the_spec(demo):
     spec = demo["spec"]
     assert plan["indicators"] == list(spec.indicators)
     assert plan["causes"] == list(spec.pillar_names)
-    assert plan["weighted"] is (spec.weight is not None)
+    # a weight column counts only with options.weights, as in the fit
+    assert plan["weighted"] is bool(spec.options.weights and spec.weight is not None)
     assert plan["se"] == spec.options.mimic_se
     assert plan["fiml"] is (spec.options.missing == "fiml")
+    # listwise, unweighted, robust.sem: the fit's MIMIC comes from its moments pass
+    assert plan["from_moments"] is True
+    weighted = demo["spec"].to_dict()
+    weighted["options"] = {**weighted.get("options", {}), "weights": True}
+    plan = precompile._plan(rima.load_spec(weighted))
+    assert plan["weighted"] is True and plan["from_moments"] is False
 
 
 # in a fresh process: a dispatcher's signatures are those this process compiled or loaded
 _CHECK = """
 import json, numba
+import rima
 from rima import precompile
 from rima._kernels import groups, mimic as MK, rci_scale, score
 from rima.commands.demo import run_demo, run_pipeline

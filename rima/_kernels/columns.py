@@ -33,9 +33,10 @@ _EXP = np.uint64(0x7FF0000000000000)
 _FRAC = np.uint64(0x000FFFFFFFFFFFFF)
 
 
-def _read_only(a):
+def read_only(a):
     """A read-only view of `a`: the kernels then see one array type whether the caller's
-    array is writable or not, and are compiled once instead of twice."""
+    array is writable or not (pandas' copy-on-write columns are read-only), and are
+    compiled once instead of twice."""
     v = a.view()
     v.flags.writeable = False
     return v
@@ -56,7 +57,7 @@ def convert_column(src, out, keys, word, bit, total=True):
     ninf = np.zeros(nb, dtype=np.int64)
     vmin = np.full(nb, np.inf)
     vmax = np.full(nb, -np.inf)
-    src = _read_only(src)
+    src = read_only(src)
     run_blocks(_convert_blocks, nb, n, src, out, keys, word, bit, cnt, ninf, vmin, vmax)
     count, n_inf, lo, hi = _merge_stats(cnt, ninf, vmin, vmax)
     return count, n_inf, lo, hi, finite_total(out) if total else np.nan
@@ -75,7 +76,7 @@ def convert_columns(sources, out, keys):
     ninf = np.zeros((q, nb), dtype=np.int64)
     vmin = np.full((q, nb), np.inf)
     vmax = np.full((q, nb), -np.inf)
-    sources = [_read_only(src) for src in sources]
+    sources = [read_only(src) for src in sources]
     # a few ranges per thread (one on a single thread), each a call of the block kernel
     # per column
     t = min(current_threads(), threads_needed(n))
@@ -144,7 +145,7 @@ def finite_total(v):
     """Sum of the finite values of `v` (float64): added in order within blocks of BLOCK
     values, the block sums then in block order (what the validation summary's means
     divide)."""
-    v = _read_only(np.ascontiguousarray(v, dtype=np.float64))
+    v = read_only(np.ascontiguousarray(v, dtype=np.float64))
     n = v.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
     tot = np.zeros(nb)

@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from rima._kernels.linalg import lu_solve_vector
-from rima._kernels.moments import BLOCK, block_summary, centred_block
+from rima._kernels.moments import BLOCK, block_summary
 from rima._kernels.threads import run_blocks
 
 
@@ -622,7 +622,8 @@ def _crossproduct_chunks(y, x, w, ycenter, xcenter, pit, om_inv_p, pattern, dpi,
                     acc[a, b] += wi * s[a] * s[b]
 
 
-def fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols):
+def fixedx_feature_moments(Ay, ycols, yshift, ydiv, Ax, xcols, rows, w2, use_w, w, ymean,
+                           xmean, b_ols):
     """Block summaries of the features of lavaan's fixed-x Gamma, in one pass over the rows.
 
     With the causes fixed, row i's Gamma row is vech(d d' - dh dh'), d = (y, x) centred and
@@ -632,30 +633,63 @@ def fixedx_feature_moments(y, x, w2, use_w, w, ymean, xmean, b_ols):
     rima.mimic.inference.fixedx_gamma). Returns per block the w2-weighted summary
     (weight sum, mean, lower co-moment; rima._kernels.moments.block_summary) and the
     w-weighted feature sums (the centre lavaan uses with sampling weights).
+
+    The rows are read where they lie, never gathered: indicator j of row i is
+    (Ay[ycols[j], rows[i]] - yshift[j]) / ydiv[j] (the fit z-scores the indicators of the
+    validated block this way) and cause h is Ax[xcols[h], rows[i]] (Ay, Ax: one variable
+    per row, C-contiguous); an empty `rows` reads every column of Ay and Ax in order. w2
+    and w are indexed by position in `rows`.
     """
-    n, m = y.shape
-    k = x.shape[1]
+    n = rows.shape[0] if rows.shape[0] else Ay.shape[1]
+    m = ycols.shape[0]
+    k = xcols.shape[0]
     nf = m * (m + 1) // 2 + m * k
     nb = (n + BLOCK - 1) // BLOCK
     bw = np.zeros(nb)
     bm = np.zeros((nb, nf))
     bc = np.zeros((nb, nf, nf))
     bs = np.zeros((nb, nf))
-    run_blocks(_feature_blocks, nb, n, y, x, w2, use_w, w, ymean, xmean, b_ols, bw, bm, bc, bs)
+    run_blocks(_feature_blocks, nb, n, Ay, ycols, yshift, ydiv, Ax, xcols, rows, w2, use_w, w,
+               ymean, xmean, b_ols, bw, bm, bc, bs)
     return bw, bm, bc, bs
 
 
+@njit(cache=True)
+def _read_block(A, cols, rows, lo, L, shift, div, centre):
+    """(A[cols[j], rows[lo + r]] - shift[j]) / div[j] - centre[j] as a (len(cols), L)
+    block (rows lo + r themselves when `rows` is empty)."""
+    q = cols.shape[0]
+    D = np.empty((q, L))
+    indexed = rows.shape[0] > 0
+    for j in range(q):
+        a = A[cols[j]]
+        s = shift[j]
+        d = div[j]
+        c = centre[j]
+        if indexed:
+            for r in range(L):
+                D[j, r] = (a[rows[lo + r]] - s) / d - c
+        else:
+            for r in range(L):
+                D[j, r] = (a[lo + r] - s) / d - c
+    return D
+
+
 @njit(cache=True, nogil=True)
-def _feature_blocks(y, x, w2, use_w, w, ymean, xmean, b_ols, bw, bm, bc, bs, b0, b1):
-    n, m = y.shape
-    k = x.shape[1]
+def _feature_blocks(Ay, ycols, yshift, ydiv, Ax, xcols, rows, w2, use_w, w, ymean, xmean,
+                    b_ols, bw, bm, bc, bs, b0, b1):
+    n = rows.shape[0] if rows.shape[0] else Ay.shape[1]
+    m = ycols.shape[0]
+    k = xcols.shape[0]
     nf = bm.shape[1]
+    xshift = np.zeros(k)
+    xdiv = np.ones(k)
     for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
         L = hi - lo
-        xc = centred_block(x, lo, L, xmean)
-        res = centred_block(y, lo, L, ymean)
+        xc = _read_block(Ax, xcols, rows, lo, L, xshift, xdiv, xmean)
+        res = _read_block(Ay, ycols, rows, lo, L, yshift, ydiv, ymean)
         for j in range(m):
             for h in range(k):
                 bjh = b_ols[j, h]

@@ -122,19 +122,6 @@ def block_summary(D, wb, use_w, L, m, c):
     return sw
 
 
-@njit(cache=True)
-def centred_block(X, lo, L, centre):
-    """Rows lo .. lo + L - 1 of X minus `centre`, transposed to (p, L): the later passes
-    over the block then run over contiguous memory whatever the layout of X."""
-    p = X.shape[1]
-    D = np.empty((p, L))
-    for j in range(p):
-        cj = centre[j]
-        for r in range(L):
-            D[j, r] = X[lo + r, j] - cj
-    return D
-
-
 def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None):
     """Per-block (weight sum, mean of x - shift, lower-triangle co-moment) of the matrix
     whose column c is V[cols[c], rows] (V: (q, n), one variable per row as validation

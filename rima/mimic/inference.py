@@ -16,6 +16,7 @@
 import numpy as np
 
 from rima._kernels import mimic as K
+from rima._kernels.columns import read_only
 from rima._kernels.moments import merge_blocks
 from rima.moments import compute_moments
 
@@ -110,11 +111,33 @@ def ols_slopes(sxx, syx):
 
 def gamma_feature_blocks(y, x, w, ymean, xmean, b_ols):
     """Block summaries of Gamma's features over these rows (`fixedx_feature_moments`):
-    rows split over partitions give blocks that `gamma_from_blocks` merges exactly."""
+    rows split over partitions give blocks that `gamma_from_blocks` merges exactly. y (n,
+    m) and x (n, k) are read from one transposed copy; `gamma_feature_blocks_at` reads the
+    rows where they lie."""
+    m, k = y.shape[1], x.shape[1]
+    A = np.empty((m + k, y.shape[0]))
+    A[:m] = y.T
+    A[m:] = x.T
+    cols = np.arange(m + k, dtype=np.int64)
+    return gamma_feature_blocks_at(A, cols[:m], np.zeros(m), np.ones(m), A, cols[m:], None, w,
+                                   ymean, xmean, b_ols)
+
+
+def gamma_feature_blocks_at(Ay, ycols, yshift, ydiv, Ax, xcols, rows, w, ymean, xmean, b_ols):
+    """`gamma_feature_blocks` of the indicators (Ay[ycols] - yshift) / ydiv and the causes
+    Ax[xcols] (one variable per row of each) at the positions `rows` (None: every
+    position), read in place: the fit passes the validated block and its pillar scores
+    without gathering the MIMIC's rows."""
     use_w = w is not None
-    w1 = w if use_w else np.ones(1)
+    w1 = np.ascontiguousarray(w, dtype=float) if use_w else np.ones(1)
     w2 = w1 * w1 if use_w else w1
-    return K.fixedx_feature_moments(y, x, w2, use_w, w1, ymean, xmean, b_ols)
+    rows = np.zeros(0, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    return K.fixedx_feature_moments(
+        read_only(np.ascontiguousarray(Ay)), np.asarray(ycols, dtype=np.int64),
+        np.asarray(yshift, dtype=float), np.asarray(ydiv, dtype=float),
+        read_only(np.ascontiguousarray(Ax)), np.asarray(xcols, dtype=np.int64),
+        read_only(rows), w2, use_w, w1, np.asarray(ymean, dtype=float),
+        np.asarray(xmean, dtype=float), b_ols)
 
 
 def gamma_from_blocks(blocks, b_ols, n, sum_w=None):
