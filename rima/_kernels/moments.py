@@ -25,42 +25,67 @@ _VEC = {"reassoc", "contract"}
 
 @njit(cache=True, fastmath=_VEC)
 def _lower_dots(A, B, L, c):
-    """c[i, j] = sum_r A[i, r] B[j, r] for j <= i, r < L; 2 x 2 register tiles halve the
-    loads, which bound this loop."""
+    """c[i, j] = sum_r A[i, r] B[j, r] for j <= i, r < L. 4 x 4 register tiles: eight
+    vector loads feed sixteen multiply-adds, so the loop runs at the multiply-add rate
+    rather than the load rate (about twice as fast as 2 x 2 tiles at 29 columns); the few
+    entries outside whole tiles are single dot products."""
     p = A.shape[0]
-    for i in range(0, p, 2):
-        for j in range(0, i + 1, 2):
-            if i + 1 < p:
-                s00 = 0.0
-                s01 = 0.0
-                s10 = 0.0
-                s11 = 0.0
+    for i in range(0, p, 4):
+        for j in range(0, i + 1, 4):
+            if i + 3 < p:
+                s00 = s01 = s02 = s03 = 0.0
+                s10 = s11 = s12 = s13 = 0.0
+                s20 = s21 = s22 = s23 = 0.0
+                s30 = s31 = s32 = s33 = 0.0
                 for r in range(L):
                     a0 = A[i, r]
                     a1 = A[i + 1, r]
+                    a2 = A[i + 2, r]
+                    a3 = A[i + 3, r]
                     b0 = B[j, r]
                     b1 = B[j + 1, r]
+                    b2 = B[j + 2, r]
+                    b3 = B[j + 3, r]
                     s00 += a0 * b0
                     s01 += a0 * b1
+                    s02 += a0 * b2
+                    s03 += a0 * b3
                     s10 += a1 * b0
                     s11 += a1 * b1
+                    s12 += a1 * b2
+                    s13 += a1 * b3
+                    s20 += a2 * b0
+                    s21 += a2 * b1
+                    s22 += a2 * b2
+                    s23 += a2 * b3
+                    s30 += a3 * b0
+                    s31 += a3 * b1
+                    s32 += a3 * b2
+                    s33 += a3 * b3
+                # a diagonal tile also fills a few entries above the diagonal: unused
                 c[i, j] = s00
-                if j + 1 <= i:
-                    c[i, j + 1] = s01
+                c[i, j + 1] = s01
+                c[i, j + 2] = s02
+                c[i, j + 3] = s03
                 c[i + 1, j] = s10
                 c[i + 1, j + 1] = s11
+                c[i + 1, j + 2] = s12
+                c[i + 1, j + 3] = s13
+                c[i + 2, j] = s20
+                c[i + 2, j + 1] = s21
+                c[i + 2, j + 2] = s22
+                c[i + 2, j + 3] = s23
+                c[i + 3, j] = s30
+                c[i + 3, j + 1] = s31
+                c[i + 3, j + 2] = s32
+                c[i + 3, j + 3] = s33
             else:
-                s00 = 0.0
-                s01 = 0.0
-                has1 = j + 1 <= i
-                for r in range(L):
-                    a0 = A[i, r]
-                    s00 += a0 * B[j, r]
-                    if has1:
-                        s01 += a0 * B[j + 1, r]
-                c[i, j] = s00
-                if has1:
-                    c[i, j + 1] = s01
+                for ii in range(i, p):
+                    for jj in range(j, min(j + 4, ii + 1)):
+                        s = 0.0
+                        for r in range(L):
+                            s += A[ii, r] * B[jj, r]
+                        c[ii, jj] = s
 
 
 @njit(cache=True, fastmath=_VEC)
