@@ -121,3 +121,22 @@ def test_weighted_scores_option_uses_weighted_moments():
     # default (psych): unweighted mean and n - 1 SD for the standardisation
     fp = FactorModel(n_factors=2).fit(df, sample_weight=w)
     np.testing.assert_allclose(fp.scale_, np.sqrt(np.diag(arr(e["unweighted_cov"]))), atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 5, 7, 8, 9, 13])
+def test_every_entry_of_the_co_moment_whatever_the_column_count(p):
+    # the co-moment kernel works in 4 x 4 tiles of columns with single dot products for
+    # the rest: every column count leaves a different remainder; exact rational arithmetic
+    # on the same doubles is the yardstick
+    rng = np.random.default_rng(p)
+    n = 301
+    X = np.round(rng.standard_normal((n, p)) * rng.uniform(0.5, 50, p) + rng.uniform(-9, 9, p),
+                 5)
+    m = compute_moments(X)
+    cols = [[Fraction(v) for v in X[:, j]] for j in range(p)]
+    means = [sum(c) / n for c in cols]
+    for i in range(p):
+        for j in range(i + 1):
+            exact = sum((a - means[i]) * (b - means[j]) for a, b in zip(cols[i], cols[j]))
+            assert m.comoment[i, j] == pytest.approx(float(exact), rel=1e-12, abs=1e-9)
+            assert m.comoment[j, i] == m.comoment[i, j]
