@@ -678,8 +678,7 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit, out,
     if mz is not None:
         gamma = None
         if se == "robust.sem":
-            from rima.mimic.inference import gamma_from_blocks, gamma_feature_blocks_at, \
-                ols_slopes
+            from rima.mimic.inference import gamma_feature_blocks_at, gamma_from_blocks, ols_slopes
 
             cov = mz.comoment / mz.n_obs
             b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])

@@ -53,3 +53,15 @@ def example_model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("example_model") / "model.json"
     rima.fit(EXAMPLE_DATA, EXAMPLE_SPEC).model.save(path)
     return path
+
+
+def fit_quiet(data, spec):
+    """`rima.fit` with its warnings (orientation, rows left out) silenced: tests that
+    check numbers, not messages."""
+    import warnings
+
+    import rima
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return rima.fit(data, spec)

@@ -7,13 +7,12 @@ the physically resampled rows; nothing is compared with the bootstrap's own outp
 """
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import reference_spec
+from conftest import fit_quiet, reference_spec
 
 import rima
 from rima.errors import SpecError
@@ -25,16 +24,10 @@ DATA = ROOT / "examples" / "zavkhan" / "households.csv"
 SPEC = ROOT / "examples" / "zavkhan" / "spec.toml"
 
 
-def _fit(df, spec):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return rima.fit(df, spec)
-
-
 @pytest.fixture(scope="module")
 def example():
     df = pd.read_csv(DATA)
-    return df, _fit(df, reference_spec())
+    return df, fit_quiet(df, reference_spec())
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +99,7 @@ def variant_fits():
         if variant not in cache:
             sd = rima.load_spec(SPEC).to_dict()
             sd["options"] = dict(OPTION_VARIANTS[variant])
-            cache[variant] = (sd, _fit(df, sd))
+            cache[variant] = (sd, fit_quiet(df, sd))
         return df, *cache[variant]
     return get
 
@@ -153,7 +146,7 @@ def test_replicate_equals_fit_on_resampled_rows(variant_fits, variant):
     sd2 = dict(sd, options=fixed)
     rep = df[ok].iloc[np.repeat(np.arange(int(ok.sum())), counts)].reset_index(drop=True)
     rep[res.spec.id] = np.arange(len(rep))
-    ref = _fit(rep, sd2)
+    ref = fit_quiet(rep, sd2)
     assert [pr.n_factors for pr in ref.pillars.values()] == \
         [pr.n_factors for pr in res.pillars.values()]
     np.testing.assert_allclose(raw["shares"][0], ref.rsm["share"], atol=1e-7, rtol=0)
@@ -176,7 +169,7 @@ def test_replicate_orients_by_the_fits_rule_not_the_full_samples():
     coefficient (the bootstrap did that before it ran the fit's rule)."""
     df = pd.read_csv(DATA)
     sd = rima.load_spec(SPEC).to_dict()
-    res = _fit(df, sd)
+    res = fit_quiet(df, sd)
     assert res.options.orientation == "capacity"
     assert res.pillars["ABS"].rule == "food security"
     ok = res.analysed.to_numpy()
@@ -191,7 +184,7 @@ def test_replicate_orients_by_the_fits_rule_not_the_full_samples():
         fac[p] = {"retention": int(pr.n_factors)}
     sd2 = dict(sd, options=dict(sd["options"], factor=fac))
     rep = df[ok].iloc[np.flatnonzero(counts)].reset_index(drop=True)
-    ref = _fit(rep, sd2)
+    ref = fit_quiet(rep, sd2)
     abs_ = ref.pillars["ABS"]
     assert abs_.rule.startswith("variables") and not abs_.flipped
     r = abs_.food_security_corr
@@ -364,7 +357,7 @@ def test_refused_options_stop_a_real_bootstrap(options):
     df = pd.read_csv(DATA)
     sd = rima.load_spec(SPEC).to_dict()
     sd["options"] = options
-    res = _fit(df, sd)
+    res = fit_quiet(df, sd)
     key, value = next(iter(options.items()))
     if key == "factor":
         key, value = next(iter(value.items()))  # the first key is the refused one
@@ -384,7 +377,7 @@ def test_heywood_error_fails_the_replicates_the_fit_would_refuse():
     fits = {}
     for hw in ("warn", "error"):
         sd_hw = dict(sd, options={"factor": {"retention": 1, "heywood": hw}})
-        fits[hw] = (sd_hw, _fit(df, sd_hw))
+        fits[hw] = (sd_hw, fit_quiet(df, sd_hw))
     res = fits["error"][1]
     ok = res.analysed.to_numpy()
     n = int(ok.sum())
@@ -401,6 +394,6 @@ def test_heywood_error_fails_the_replicates_the_fit_would_refuse():
         rep[res.spec.id] = np.arange(len(rep))
         if err[b] == 3:
             with pytest.raises(DataError, match="Heywood case"):
-                _fit(rep, fits["error"][0])
+                fit_quiet(rep, fits["error"][0])
         else:
-            assert (_fit(rep, fits["error"][0]).scores["status"] == "ok").all()
+            assert (fit_quiet(rep, fits["error"][0]).scores["status"] == "ok").all()

@@ -3,26 +3,16 @@ same numbers as the route that gathers the MIMIC's rows (whose numbers the R-ref
 tests pin), without gathering them; and robust.sem's Gamma read in place equals lavaan's
 fixed-x Gamma written out row by row."""
 
-import warnings
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import EXAMPLE_DATA, EXAMPLE_SPEC, fit_quiet
 
 import rima
 import rima.pipeline as pl
 from rima.mimic.inference import gamma_feature_blocks_at, gamma_from_blocks, ols_slopes
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "examples" / "zavkhan" / "households.csv"
-SPEC = ROOT / "examples" / "zavkhan" / "spec.toml"
-
-
-def _fit(df, sd):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return rima.fit(df, sd)
+DATA, SPEC = EXAMPLE_DATA, EXAMPLE_SPEC
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +35,11 @@ def test_moments_route_gives_the_fit_on_gathered_rows(data, monkeypatch, options
     real_gather = pl.gather_columns
     monkeypatch.setattr(pl, "gather_columns",
                         lambda *a, **k: gathered.append(1) or real_gather(*a, **k))
-    fast = _fit(data, sd)
+    fast = fit_quiet(data, sd)
     assert gathered == []  # no copy of the MIMIC's rows
     assert fast.mimic.nobs == int(fast.analysed.sum())
     monkeypatch.setattr(pl, "moments_route", lambda inp, shared: False)
-    rows = _fit(data, sd)
+    rows = fit_quiet(data, sd)
     assert gathered == [1]
     num = ["est", "se", "z", "std.all"]
     np.testing.assert_allclose(fast.mimic.params[num].to_numpy(float),
@@ -79,7 +69,7 @@ def test_weighted_or_casewise_fits_gather_the_rows(data, monkeypatch):
     for options in ({"weights": True}, {"mimic_se": "robust.huber.white"}):
         sd = rima.load_spec(SPEC).to_dict()
         sd["options"] = {**sd.get("options", {}), **options}
-        _fit(data, sd)
+        fit_quiet(data, sd)
     assert gathered == [1, 1]
 
 

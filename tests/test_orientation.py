@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import EXAMPLE_DATA, EXAMPLE_DIR, EXAMPLE_SPEC
+from conftest import EXAMPLE_DATA, EXAMPLE_DIR, EXAMPLE_SPEC, fit_quiet
 
 import rima
 from rima.errors import OrientationWarning
@@ -23,12 +23,6 @@ def spec_without_negatives(**options):
     sd = rima.load_spec(EXAMPLE_SPEC).to_dict()
     sd["options"] = dict(options)
     return sd
-
-
-def fit_quiet(df, spec):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return rima.fit(df, spec)
 
 
 @pytest.fixture(scope="module")
