@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -374,6 +375,11 @@ class FitInput:
     def opts(self):
         return self.spec.options
 
+    @cached_property
+    def mimic_index(self) -> np.ndarray:
+        """Positions of `mimic_rows` (int64), found once for the passes that read them."""
+        return np.flatnonzero(self.mimic_rows)
+
     @property
     def names(self) -> list:
         return list(self.spec.pillar_names)
@@ -494,9 +500,9 @@ def shared_moments(inp: FitInput) -> SharedMoments | None:
     if inp.with_y:
         return pillar_moments(inp.block, inp.analysed,
                                np.concatenate([inp.sign, np.ones(len(indicators))]),
-                               inp.mimic_rows, inp.w, variables + indicators, digest=True)
-    return pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign, inp.xok & inp.wok,
-                           inp.w, variables)
+                               inp.mimic_index, inp.w, variables + indicators, digest=True)
+    return pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign,
+                           np.flatnonzero(inp.xok & inp.wok), inp.w, variables)
 
 
 def indicator_moments(inp: FitInput, shared: SharedMoments | None):
@@ -682,8 +688,9 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit, out,
 
             cov = mz.comoment / mz.n_obs
             b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])
+            # listwise: the fit's rows are the MIMIC's
             blocks = gamma_feature_blocks_at(inp.block, inp.analysed[p_tot:], ymean, ysd, out,
-                                             np.arange(K), np.flatnonzero(fit_rows), None,
+                                             np.arange(K), inp.mimic_index, None,
                                              mz.mean[:m], mz.mean[m:], b_ols)
             gamma = gamma_from_blocks([blocks], b_ols, mz.n_obs)
         say(MIMIC_STEP)
@@ -1001,8 +1008,8 @@ def row_status(rep, df, numeric, needed, scored, partial_ok=(), ignore=()):
     return status_codes(len(df), bad, miss, needed, partial_ok)
 
 
-def pillar_moments(block, cols, sign, rows, w, names, digest=False):
-    """Moments of the signed block rows `cols` over `rows`: (n, unweighted Moments,
+def pillar_moments(block, cols, sign, idx, w, names, digest=False):
+    """Moments of the signed block rows `cols` over the positions `idx`: (n, unweighted Moments,
     weighted Moments or None, the fingerprint digests of those rows if `digest`). The
     pillars' correlation blocks, means and n - 1 SDs are all read from these; the rows are
     read in place, once (twice with weights), never copied out, and the digests come from
@@ -1010,7 +1017,6 @@ def pillar_moments(block, cols, sign, rows, w, names, digest=False):
     from rima.errors import DataError
     from rima.moments import moments_of_rows
 
-    idx = np.flatnonzero(rows)
     cols = np.asarray(cols, dtype=np.int64)
     dig = np.zeros(cols.size, dtype=np.uint64)
     mu = moments_of_rows(block, cols, idx, names=names, digest=dig if digest else None)

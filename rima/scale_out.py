@@ -183,7 +183,7 @@ def _pass_moments(frame, spec, label):
     if n_an == 0:
         return len(frame), 0, None, summ
     sign = np.concatenate([inp.sign, np.ones(len(inp.indicators))])
-    sh = pillar_moments(inp.block, inp.analysed, sign, inp.mimic_rows, None,
+    sh = pillar_moments(inp.block, inp.analysed, sign, inp.mimic_index, None,
                         inp.variables + inp.indicators)
     return len(frame), n_an, sh.unweighted, summ
 
