@@ -26,6 +26,9 @@ def data():
 
 @pytest.mark.parametrize("options", [{}, {"mimic_se": "standard"},
                                      {"rci_prediction": "causes"},
+                                     {"rci_prediction": "bartlett"},
+                                     {"rsm": "std_coefficient"},
+                                     {"orientation": "reference"},
                                      {"anchor": {"ABS": "mobile_coverage"}},
                                      {"missing": "all_columns"}])
 def test_moments_route_gives_the_fit_on_gathered_rows(data, monkeypatch, options):
