@@ -338,8 +338,13 @@ def _fit_steps(df, spec, rep, source, say, coder, inp, shared, ahead) -> FitResu
     # float columns as it is.
     K = len(inp.names)
     out = np.empty((K + 2, len(df)))
-    P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
-    _orient(inp, shared, pil, P)
+    if moments_route(inp, shared):
+        # oriented from the moments: the pillars are scored once, with their final signs
+        _orient(inp, shared, pil, None)
+        P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
+    else:
+        P = score_pillars(inp.X, pil.mean, pil.scale, pil.W, pil.member, out=out[:K].T)
+        _orient(inp, shared, pil, P)
     mim = fit_mimic(inp, shared, pil, out, say)
     orient.warn_all([m for p in pil.pillars.values()
                      for m in orient.weight_warnings(p.name, p.weights, p.negative)]
@@ -981,9 +986,10 @@ def accounting_table(codes, reasons) -> pd.DataFrame:
 
 def _orient(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit, P):
     """Apply rima.orientation's food-security rule to the pillars without an anchor
-    (`orientation = "capacity"`), flipping P's column and W's weights in place. Each
-    pillar's correlation with the composite comes from the moments pass where
-    `moments_route` applies, else from a pass over the rows."""
+    (`orientation = "capacity"`), flipping W's weights and P's columns (when the pillars
+    are scored already, else P is None) in place. Each pillar's correlation with the
+    composite comes from the moments pass where `moments_route` applies, else from a
+    pass over the rows."""
     if moments_route(inp, shared):
         _, ysd = indicator_moments(inp, shared)
         T = moment_map(inp, pil, ysd)
@@ -994,7 +1000,8 @@ def _orient(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit, P):
         rn = orient.composite_correlations(inp.Y, P, inp.mimic_rows, inp.w,
                                            *indicator_moments(inp, shared))
     for k in food_security_flips(pil.pillars, pil.W, rn, inp.opts):
-        P[:, k] *= -1.0
+        if P is not None:
+            P[:, k] *= -1.0
 
 
 def food_security_flips(pillars, W, rn, opts) -> list:
