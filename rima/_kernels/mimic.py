@@ -408,8 +408,14 @@ def fisher_scoring(theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu
     it = 0
     start = True
     # one call of the objective, at the start and at every trial step: it is the largest
-    # piece of this kernel, and a second call site would compile it twice
+    # piece of this kernel, and a second call site would compile it twice. Element loops
+    # instead of array expressions (theta + t * step, 2 * I, -g): the same arithmetic
+    # without compiling numba's broadcasting machinery for each.
     while True:
+        if not start:
+            cand = np.empty(q)
+            for a in range(q):
+                cand[a] = theta[a] + t * step[a]
         fc, gc = objective_and_gradient(cand, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
                                         th_idx, nu_idx, masks, counts, cross, True)
         if start:
@@ -423,7 +429,6 @@ def fisher_scoring(theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu
         else:
             t *= 0.5
             if t > 1e-10:
-                cand = theta + t * step
                 continue
             return theta, f, g, it, FISHER_STALLED
         if it >= max_iter:
@@ -436,11 +441,16 @@ def fisher_scoring(theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu
         dpi, dom = derivatives(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
                                nu_idx)
         info = expected_information(om, mxx, dpi, dom)
-        step, ok = lu_solve_vector(2.0 * info, -g)
+        info2 = np.empty((q, q))
+        neg_g = np.empty(q)
+        for a in range(q):
+            neg_g[a] = -g[a]
+            for b in range(q):
+                info2[a, b] = 2.0 * info[a, b]
+        step, ok = lu_solve_vector(info2, neg_g)
         if not ok:
-            step = -g
+            step = neg_g
         t = 1.0
-        cand = theta + t * step
 
 
 @njit(cache=True)
