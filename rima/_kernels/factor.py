@@ -31,7 +31,7 @@ def smc(R):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def pa_iterate(R, nf, start, min_err, max_iter, cap):
     """psych's iterated principal axis.
 
@@ -334,9 +334,12 @@ def oblimin(A, gam, eps, maxit):
 # ---------------------------------------------------------------- psych's conventions
 # One implementation of each rule that turns a correlation matrix into a pillar's score
 # weights: rima.factor (the fit) and rima._kernels.bootstrap (every replicate) both call
-# these functions, so a rule changed here changes both. The small helpers are inlined
-# into their callers (inline='always'): compiled one by one, each would add its own
-# compile pass to the first run.
+# these functions, so a rule changed here changes both. numba optimises and generates
+# machine code for each kernel with every kernel it calls linked in, so a helper called
+# from one place only is inlined there (inline='always'): compiled as its own kernel, its
+# code (and that of everything it calls, such as the eigen solver) would be compiled again
+# in each caller on a first run. Helpers that the Python side also calls (order_loadings,
+# unrotated_signs, smc) stay separate kernels, compiled once and linked.
 
 PA, PF, PCA = 0, 1, 2                  # extractions done here (minres and ml: rima.factor)
 ROT_NONE, ROT_VARIMAX, ROT_PROMAX, ROT_OBLIMIN = 0, 1, 2, 3
@@ -348,7 +351,7 @@ PILLAR_FACTOR_FAILED = 2               # negative eigenvalue among the retained 
 PILLAR_HEYWOOD = 3                     # zero uniqueness (Bartlett) or Heywood with "error"
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def pa_start(R, nf, smc_start):
     """Starting communalities of principal axis: squared multiple correlations (pf, or
     smc=True) or 1 (psych's fa default)."""
@@ -357,7 +360,7 @@ def pa_start(R, nf, smc_start):
     return np.ones(R.shape[0])
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def pca_loadings(R, nf):
     """psych::principal's loadings: leading eigenvectors times sqrt(eigenvalue) (eigenvalues
     floored at machine epsilon); returns (loadings, eigenvalues)."""
@@ -522,7 +525,7 @@ def order_loadings(L, phi, pca):
     return L, phi
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def score_weights(R_scores, L, phi, bartlett):
     """psych::factor.scores weights on z-scores: Bartlett W = U^-2 L (L'U^-2 L)^-1 with
     U^2 = 1 - diag(L Phi L'), or Thurstone regression W = R^-1 L Phi (also psych::principal's
@@ -566,7 +569,7 @@ def score_weights(R_scores, L, phi, bartlett):
     return W, PILLAR_OK
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def variance_weights(ss):
     """The reference tool's weights of a pillar's factors: SS_j / sum of SS."""
     # loops, not `ss / ss.sum()`: the same sum in the same order, without compiling
@@ -580,7 +583,7 @@ def variance_weights(ss):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def combined_weights(W, vw):
     """The pillar score's weights on z-scores: sum_j vw_j W[:, j]."""
     p, k = W.shape

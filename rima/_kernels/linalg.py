@@ -47,7 +47,7 @@ def lu_solve(A, B):
     return X, True
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def lu_solve_vector(A, b):
     """x with A x = b; ok=False when A is singular."""
     X, ok = lu_solve(A, np.ascontiguousarray(b).reshape((b.shape[0], 1)))

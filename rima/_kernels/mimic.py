@@ -212,7 +212,7 @@ def derivatives(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx
     return dpi, dom
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def pattern_objective(pit, om, masks, counts, cross, with_grad):
     """-2 log-likelihood (up to the constant n m log 2 pi) of y given x~, summed over patterns.
 
@@ -288,7 +288,7 @@ def pattern_objective(pit, om, masks, counts, cross, with_grad):
     return total, g_pi, g_om
 
 
-@njit(cache=True)
+@njit(cache=True, inline='always')
 def objective_and_gradient(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu_idx,
                            masks, counts, cross, with_grad):
     """Objective (-2 log L / N without constants) and its gradient in the free parameters."""
@@ -400,12 +400,39 @@ def fisher_scoring(theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu
         for b in range(kt):
             mxx[a, b] /= ntot
     theta = theta0.copy()
-    f, g = objective_and_gradient(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
-                                  nu_idx, masks, counts, cross, True)
-    if not np.isfinite(f):
-        return theta, f, g, 0, FISHER_BAD_START
+    q = theta.shape[0]
+    f, g = np.inf, np.zeros(q)
+    step = np.zeros(q)
+    cand = theta
+    t = 1.0
     it = 0
-    while it < max_iter:
+    start = True
+    # one call of the objective, at the start and at every trial step: it is the largest
+    # piece of this kernel, and a second call site would compile it twice. Element loops
+    # instead of array expressions (theta + t * step, 2 * I, -g): the same arithmetic
+    # without compiling numba's broadcasting machinery for each.
+    while True:
+        if not start:
+            cand = np.empty(q)
+            for a in range(q):
+                cand[a] = theta[a] + t * step[a]
+        fc, gc = objective_and_gradient(cand, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
+                                        th_idx, nu_idx, masks, counts, cross, True)
+        if start:
+            f, g = fc, gc
+            if not np.isfinite(f):
+                return theta, f, g, 0, FISHER_BAD_START
+            start = False
+        elif np.isfinite(fc) and fc <= f + 1e-14 * abs(f):
+            theta, f, g = cand, fc, gc
+            it += 1
+        else:
+            t *= 0.5
+            if t > 1e-10:
+                continue
+            return theta, f, g, it, FISHER_STALLED
+        if it >= max_iter:
+            return theta, f, g, it, FISHER_CONVERGED if max_abs(g) < tol else FISHER_MAX_ITER
         if max_abs(g) < tol:
             return theta, f, g, it, FISHER_CONVERGED
         lam, gam, bmat, psi, th, nu = build_matrices(theta, lam_idx, lam_fix, gam_idx,
@@ -414,25 +441,16 @@ def fisher_scoring(theta0, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx, nu
         dpi, dom = derivatives(theta, lam_idx, lam_fix, gam_idx, b_idx, psi_idx, th_idx,
                                nu_idx)
         info = expected_information(om, mxx, dpi, dom)
-        step, ok = lu_solve_vector(2.0 * info, -g)
+        info2 = np.empty((q, q))
+        neg_g = np.empty(q)
+        for a in range(q):
+            neg_g[a] = -g[a]
+            for b in range(q):
+                info2[a, b] = 2.0 * info[a, b]
+        step, ok = lu_solve_vector(info2, neg_g)
         if not ok:
-            step = -g
+            step = neg_g
         t = 1.0
-        moved = False
-        cand, fc, gc = theta, f, g
-        while t > 1e-10:
-            cand = theta + t * step
-            fc, gc = objective_and_gradient(cand, lam_idx, lam_fix, gam_idx, b_idx, psi_idx,
-                                            th_idx, nu_idx, masks, counts, cross, True)
-            if np.isfinite(fc) and fc <= f + 1e-14 * abs(f):
-                moved = True
-                break
-            t *= 0.5
-        if not moved:
-            return theta, f, g, it, FISHER_STALLED
-        theta, f, g = cand, fc, gc
-        it += 1
-    return theta, f, g, it, FISHER_CONVERGED if max_abs(g) < tol else FISHER_MAX_ITER
 
 
 @njit(cache=True)
