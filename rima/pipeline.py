@@ -358,7 +358,7 @@ def _fit_steps(df, spec, rep, source, say, coder, inp, shared, ahead) -> FitResu
     return FitResult(scores=tab.scores, data=df, spec=spec, options=inp.opts,
                      pillars=pil.pillars, mimic=mim.result, rsm=summ.rsm,
                      profiles=summ.profiles, model=model, validation=rep,
-                     accounting=tab.accounting,
+                     accounting=accounting_table(tab.codes, tab.reasons),
                      notes=mim.notes + sample_notes(inp, sc), analysed_rows=sc.analysed)
 
 
@@ -833,7 +833,6 @@ class ScoreTable:
     scores: pd.DataFrame
     codes: np.ndarray
     reasons: list
-    accounting: pd.DataFrame  # rows by status (`accounting_table`)
 
 
 def score_table(inp: FitInput, sc: ScaledScores, out, ahead=None) -> ScoreTable:
@@ -841,12 +840,13 @@ def score_table(inp: FitInput, sc: ScaledScores, out, ahead=None) -> ScoreTable:
     `ahead`: a future of `statuses_for(inp, expected_scored(inp))`, used when the rows
     scored are the ones expected (the common case)."""
     got = ahead.result() if ahead is not None else None
-    if got is None or not np.array_equal(got[0], sc.scored):
-        got = statuses_for(inp, sc.scored)
-    _, codes, reasons, column, accounting = got
+    if got is not None and np.array_equal(got[0], sc.scored):
+        _, codes, reasons, column = got
+    else:
+        _, codes, reasons, column = statuses_for(inp, sc.scored)
     ids = inp.df[inp.spec.id]
     scores = score_frame(out, ids, id_values(ids), inp.names, column, with_range=False)
-    return ScoreTable(scores=scores, codes=codes, reasons=reasons, accounting=accounting)
+    return ScoreTable(scores=scores, codes=codes, reasons=reasons)
 
 
 def expected_scored(inp: FitInput) -> np.ndarray:
@@ -866,8 +866,7 @@ def statuses_ahead(inp: FitInput, pool):
 
 
 def statuses_for(inp: FitInput, scored):
-    """(scored, codes, reasons, status column, accounting table) of every row given the
-    rows scored."""
+    """(scored, codes, reasons, status column) of every row given the rows scored."""
     spec, opts = inp.spec, inp.opts
     indicators = inp.indicators
     needed = inp.variables + indicators + ([spec.weight] if inp.w is not None else [])
@@ -891,8 +890,7 @@ def statuses_for(inp: FitInput, scored):
         if bad_w.any():
             reasons.append(weight_reason(spec.weight))
             codes[bad_w] = len(reasons) - 1
-    return (scored, codes, reasons, status_column(codes, reasons),
-            accounting_table(codes, reasons))
+    return scored, codes, reasons, status_column(codes, reasons)
 
 
 @dataclass

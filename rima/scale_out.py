@@ -314,7 +314,7 @@ def _write_atomic(frame, path):
 def _pass_write(frame, spec, label, pil, mim, lo, hi, out_dir, i, row0):
     """Pass 4: the partition's scores and row status, one Parquet file each."""
     from rima._kernels.score import scale_rci
-    from rima.pipeline import ScaledScores, score_table
+    from rima.pipeline import ScaledScores, score_table, status_counts
 
     inp, out, P = _pillars_of(frame, spec, label, pil)
     rci, r100 = _rci_of(inp, out, P, mim)
@@ -328,8 +328,7 @@ def _pass_write(frame, spec, label, pil, mim, lo, hi, out_dir, i, row0):
     name = f"part-{i:05d}.parquet"
     _write_atomic(tab.scores, f"{out_dir}/scores/{name}")
     _write_atomic(tab.scores[[spec.id, "status"]], f"{out_dir}/status/{name}")
-    counts = dict(zip(tab.accounting["status"], tab.accounting["rows"].tolist()))
-    return counts, int(analysed.sum()), groups
+    return status_counts(tab.codes, tab.reasons), int(analysed.sum()), groups
 
 
 def _group_moments(frame, spec, scored, r100, P, rci, row0):
