@@ -24,7 +24,6 @@ pass), and never builds an n x p copy of the input otherwise.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -323,15 +322,6 @@ def _fit(df, spec, rep, source, say, coder) -> FitResult:
     inp = fit_input(df, spec, rep, source)
     shared = shared_moments(inp)
     coder.start()
-    with ThreadPoolExecutor(max_workers=1) if len(df) >= PARALLEL_ROWS else nullcontext() \
-            as pool:
-        return _fit_steps(df, spec, rep, source, say, coder, inp, shared,
-                          statuses_ahead(inp, pool))
-
-
-def _fit_steps(df, spec, rep, source, say, coder, inp, shared, ahead) -> FitResult:
-    """`_fit` from the pillars on; `ahead`: the rows' statuses being worked out beside
-    (`statuses_ahead`) or None."""
     pil = fit_pillars(inp, shared, say)
     # the pillar half of the scoring kernel: the MIMIC's causes now, the scores later.
     # Pillars, RCI and RCI_100 live in one (K + 2, n) block that becomes the score frame's
@@ -351,7 +341,7 @@ def _fit_steps(df, spec, rep, source, say, coder, inp, shared, ahead) -> FitResu
                     + orient.coefficient_warnings(mim.result.params, inp.names))
     sc = scale_scores(inp, P, mim, out)
     summ, tab = rsm_and_profiles(inp, P, sc, out, mim, coder,
-                                 beside=lambda: score_table(inp, sc, out, ahead))
+                                 beside=lambda: score_table(inp, sc, out))
     fp = (fingerprint_digests(int(sc.mimic_rows.sum()), shared.digests) if inp.with_y
           else fingerprint_columns(inp.block, inp.analysed, np.flatnonzero(sc.mimic_rows)))
     model = build_model(spec, pil, mim, sc, fingerprint=fp, n_rows=len(df), source=source)
@@ -835,43 +825,13 @@ class ScoreTable:
     reasons: list
 
 
-def score_table(inp: FitInput, sc: ScaledScores, out, ahead=None) -> ScoreTable:
-    """Step scores: every row's status (0 "ok" or the reason) and the score frame.
-    `ahead`: a future of `statuses_for(inp, expected_scored(inp))`, used when the rows
-    scored are the ones expected (the common case)."""
-    got = ahead.result() if ahead is not None else None
-    if got is not None and np.array_equal(got[0], sc.scored):
-        _, codes, reasons, column = got
-    else:
-        _, codes, reasons, column = statuses_for(inp, sc.scored)
-    ids = inp.df[inp.spec.id]
-    scores = score_frame(out, ids, id_values(ids), inp.names, column, with_range=False)
-    return ScoreTable(scores=scores, codes=codes, reasons=reasons)
-
-
-def expected_scored(inp: FitInput) -> np.ndarray:
-    """The rows `scale_scores` scores when every prediction of them is finite: known
-    before the model is, so their statuses can be worked out while it is fitted."""
-    if inp.needs_y and inp.opts.missing != "fiml":
-        return inp.mimic_rows
-    return inp.score_rows
-
-
-def statuses_ahead(inp: FitInput, pool):
-    """`statuses_for` the expected scored rows on `pool` (large data: it then runs on the
-    core that the pillars' and the MIMIC's one-thread steps leave idle), else None."""
-    if pool is None:
-        return None
-    return pool.submit(statuses_for, inp, expected_scored(inp))
-
-
-def statuses_for(inp: FitInput, scored):
-    """(scored, codes, reasons, status column) of every row given the rows scored."""
+def score_table(inp: FitInput, sc: ScaledScores, out) -> ScoreTable:
+    """Step scores: every row's status (0 "ok" or the reason) and the score frame."""
     spec, opts = inp.spec, inp.opts
     indicators = inp.indicators
     needed = inp.variables + indicators + ([spec.weight] if inp.w is not None else [])
     # causes-only prediction needs no indicator: a gap in one is never a row's reason
-    codes, reasons = row_status(inp.rep, inp.df, inp.numeric, needed, scored,
+    codes, reasons = row_status(inp.rep, inp.df, inp.numeric, needed, sc.scored,
                                 partial_ok=(indicators if opts.missing == "fiml" and inp.needs_y
                                             else ()),
                                 ignore=() if inp.needs_y else indicators)
@@ -886,11 +846,14 @@ def statuses_for(inp: FitInput, scored):
                                "(missing = \"all_columns\")")
                 codes[np.flatnonzero(only_other)[first == j]] = len(reasons) - 1
     if inp.w is not None:
-        bad_w = ~inp.wok & ~np.isnan(inp.w) & ~scored
+        bad_w = ~inp.wok & ~np.isnan(inp.w) & ~sc.scored
         if bad_w.any():
             reasons.append(weight_reason(spec.weight))
             codes[bad_w] = len(reasons) - 1
-    return scored, codes, reasons, status_column(codes, reasons)
+    ids = inp.df[spec.id]
+    scores = score_frame(out, ids, id_values(ids), inp.names, status_column(codes, reasons),
+                         with_range=False)
+    return ScoreTable(scores=scores, codes=codes, reasons=reasons)
 
 
 @dataclass
