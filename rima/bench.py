@@ -177,26 +177,27 @@ def cov_time(A, repeat, beside=None):
 
 def interleaved_times(fns, repeat):
     """([Seconds of each of `fns`], [each one's last result]): `repeat` rounds, each
-    running every function once in turn."""
+    running every function once in turn. A run's previous result is released before it
+    starts, as a user's would be: a large fit is neither charged for freeing the last
+    one's gigabytes nor run beside them."""
     times = [[] for _ in fns]
     last = [None] * len(fns)
     for _ in range(max(1, repeat)):
         for k, fn in enumerate(fns):
+            last[k] = None
             t0 = time.perf_counter()
-            last[k] = fn()
+            out = fn()
             times[k].append(time.perf_counter() - t0)
+            last[k] = out
+            del out
     return [Seconds(t) for t in times], last
 
 
 def median_time(fn, repeat):
-    """(Seconds: median of `repeat` runs, with .p90 and .times; the last run's result)."""
-    times = []
-    out = None
-    for _ in range(max(1, repeat)):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return Seconds(times), out
+    """(Seconds: median of `repeat` runs, with .p90 and .times; the last run's result),
+    each run's previous result released before it starts (`interleaved_times`)."""
+    times, last = interleaved_times([fn], repeat)
+    return times[0], last[0]
 
 
 REFERENCE_TASK = "reference: one-thread Python loop"

@@ -116,3 +116,31 @@ def test_build_benchmark_peer_computes_the_same_variables():
                 "nonlivestock_income_share", "n_durables"):
         np.testing.assert_allclose(built[col].to_numpy(float), plain[col].to_numpy(float),
                                    rtol=1e-12, err_msg=col)
+
+
+def test_a_timed_run_starts_after_the_previous_result_is_released():
+    # a large fit must not be timed beside (nor charged for freeing) the last one's result
+    import weakref
+
+    from rima.bench import interleaved_times, median_time
+
+    class Result:
+        pass
+
+    alive_at_start = []
+    previous = []
+
+    def task():
+        alive_at_start.append(bool(previous) and previous[-1]() is not None)
+        r = Result()
+        previous.append(weakref.ref(r))
+        return r
+
+    times, last = interleaved_times([task], 4)
+    assert alive_at_start == [False] * 4
+    assert len(times[0].times) == 4 and isinstance(last[0], Result)
+    alive_at_start.clear()
+    previous.clear()  # the result above is the caller's to keep
+    t, out = median_time(task, 3)
+    assert len(t.times) == 3
+    assert alive_at_start == [False] * 3 and isinstance(out, Result)
