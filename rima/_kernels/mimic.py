@@ -655,7 +655,7 @@ def fixedx_feature_moments(Ay, ycols, yshift, ydiv, Ax, xcols, rows, w2, use_w, 
     The rows are read where they lie, never gathered: indicator j of row i is
     (Ay[ycols[j], rows[i]] - yshift[j]) / ydiv[j] (the fit z-scores the indicators of the
     validated block this way) and cause h is Ax[xcols[h], rows[i]] (Ay, Ax: one variable
-    per row, C-contiguous); an empty `rows` reads every column of Ay and Ax in order. w2
+    per row, any strides); an empty `rows` reads every column of Ay and Ax in order. w2
     and w are indexed by position in `rows`.
     """
     n = rows.shape[0] if rows.shape[0] else Ay.shape[1]

@@ -112,15 +112,10 @@ def ols_slopes(sxx, syx):
 def gamma_feature_blocks(y, x, w, ymean, xmean, b_ols):
     """Block summaries of Gamma's features over these rows (`fixedx_feature_moments`):
     rows split over partitions give blocks that `gamma_from_blocks` merges exactly. y (n,
-    m) and x (n, k) are read from one transposed copy; `gamma_feature_blocks_at` reads the
-    rows where they lie."""
+    m) and x (n, k) are read through their transposes, without a copy."""
     m, k = y.shape[1], x.shape[1]
-    A = np.empty((m + k, y.shape[0]))
-    A[:m] = y.T
-    A[m:] = x.T
-    cols = np.arange(m + k, dtype=np.int64)
-    return gamma_feature_blocks_at(A, cols[:m], np.zeros(m), np.ones(m), A, cols[m:], None, w,
-                                   ymean, xmean, b_ols)
+    return gamma_feature_blocks_at(y.T, np.arange(m), np.zeros(m), np.ones(m), x.T,
+                                   np.arange(k), None, w, ymean, xmean, b_ols)
 
 
 def gamma_feature_blocks_at(Ay, ycols, yshift, ydiv, Ax, xcols, rows, w, ymean, xmean, b_ols):
@@ -133,9 +128,9 @@ def gamma_feature_blocks_at(Ay, ycols, yshift, ydiv, Ax, xcols, rows, w, ymean, 
     w2 = w1 * w1 if use_w else w1
     rows = np.zeros(0, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
     return K.fixedx_feature_moments(
-        read_only(np.ascontiguousarray(Ay)), np.asarray(ycols, dtype=np.int64),
+        read_only(np.asarray(Ay, dtype=float)), np.asarray(ycols, dtype=np.int64),
         np.asarray(yshift, dtype=float), np.asarray(ydiv, dtype=float),
-        read_only(np.ascontiguousarray(Ax)), np.asarray(xcols, dtype=np.int64),
+        read_only(np.asarray(Ax, dtype=float)), np.asarray(xcols, dtype=np.int64),
         read_only(rows), w2, use_w, w1, np.asarray(ymean, dtype=float),
         np.asarray(xmean, dtype=float), b_ols)
 
