@@ -177,13 +177,17 @@ def cov_time(A, repeat, beside=None):
 
 def interleaved_times(fns, repeat):
     """([Seconds of each of `fns`], [each one's last result]): `repeat` rounds, each
-    running every function once in turn. A run's previous result is released before it
-    starts, as a user's would be: a large fit is neither charged for freeing the last
-    one's gigabytes nor run beside them."""
+    running every function once in turn, round r starting with function r mod len(fns):
+    what a task leaves behind (fresh memory to fault in, BLAS threads still spinning) then
+    falls on each of the others in turn, not always on the one that follows it. A run's
+    previous result is released before it starts, as a user's would be: a large fit is
+    neither charged for freeing the last one's gigabytes nor run beside them."""
     times = [[] for _ in fns]
     last = [None] * len(fns)
-    for _ in range(max(1, repeat)):
-        for k, fn in enumerate(fns):
+    for r in range(max(1, repeat)):
+        for i in range(len(fns)):
+            k = (r + i) % len(fns)
+            fn = fns[k]
             last[k] = None
             t0 = time.perf_counter()
             out = fn()

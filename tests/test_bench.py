@@ -144,3 +144,15 @@ def test_a_timed_run_starts_after_the_previous_result_is_released():
     t, out = median_time(task, 3)
     assert len(t.times) == 3
     assert alive_at_start == [False] * 3 and isinstance(out, Result)
+
+
+def test_each_task_runs_first_in_some_round():
+    from rima.bench import interleaved_times
+
+    order = []
+    fns = [lambda k=k: order.append(k) for k in range(3)]
+    times, _ = interleaved_times(fns, 6)
+    firsts = [order[3 * r] for r in range(6)]
+    assert sorted(set(firsts)) == [0, 1, 2]
+    assert all(sorted(order[3 * r:3 * r + 3]) == [0, 1, 2] for r in range(6))
+    assert [len(t.times) for t in times] == [6, 6, 6]
