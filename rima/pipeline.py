@@ -689,15 +689,11 @@ def fit_mimic(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit, out,
     if mz is not None:
         gamma = None
         if se == "robust.sem":
-            from rima.mimic.inference import gamma_feature_blocks_at, gamma_from_blocks, ols_slopes
+            from rima.mimic.inference import gamma_at
 
-            cov = mz.comoment / mz.n_obs
-            b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])
             # listwise: the fit's rows are the MIMIC's
-            blocks = gamma_feature_blocks_at(inp.block, inp.analysed[p_tot:], ymean, ysd, out,
-                                             np.arange(K), inp.mimic_index, None,
-                                             mz.mean[:m], mz.mean[m:], b_ols)
-            gamma = gamma_from_blocks([blocks], b_ols, mz.n_obs)
+            gamma = gamma_at(mz, inp.block, inp.analysed[p_tot:], ymean, ysd, out,
+                             np.arange(K), inp.mimic_index)
         say(MIMIC_STEP)
         res = mimic_fit(syntax, estimator="ML", se=se, sample_moments=mz, gamma=gamma)
         return replace(mimic_result(opts, res, syntax, se, ymean, ysd, m, K, notes),
@@ -754,7 +750,7 @@ def mimic_moments(inp: FitInput, shared: SharedMoments | None, pil: PillarsFit):
     apply."""
     from rima.moments import Moments
 
-    if not moments_route(inp, shared) or not mimic_from_moments(inp.opts, False):
+    if not moments_route(inp, shared):
         return None
     mu = shared.unweighted
     p, m, K = len(inp.variables), len(inp.indicators), len(inp.names)

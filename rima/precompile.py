@@ -187,7 +187,7 @@ def _mimic_from_moments(plan: dict, spec, X, M):
     import numpy as np
 
     from rima.mimic import fit as mimic_fit
-    from rima.mimic.inference import gamma_feature_blocks_at, gamma_from_blocks, ols_slopes
+    from rima.mimic.inference import gamma_at
     from rima.moments import Moments
     from rima.pipeline import mimic_syntax
 
@@ -200,12 +200,8 @@ def _mimic_from_moments(plan: dict, spec, X, M):
     if plan["se"] == "robust.sem":
         block = np.ascontiguousarray(M[:, :m].T)
         out, _P = _scores_block(X, m, K)
-        cov = mz.comoment / n
-        b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])
-        blocks = gamma_feature_blocks_at(block, np.arange(m), np.zeros(m), np.ones(m), out,
-                                         np.arange(K), np.arange(n), None, mean[:m], mean[m:],
-                                         b_ols)
-        gamma = gamma_from_blocks([blocks], b_ols, n)
+        gamma = gamma_at(mz, block, np.arange(m), np.zeros(m), np.ones(m), out,
+                         np.arange(K), np.arange(n))
     return mimic_fit(mimic_syntax(spec), estimator="ML", se=plan["se"], sample_moments=mz,
                      gamma=gamma)
 

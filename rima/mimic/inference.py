@@ -135,6 +135,17 @@ def gamma_feature_blocks_at(Ay, ycols, yshift, ydiv, Ax, xcols, rows, w, ymean, 
         np.asarray(xmean, dtype=float), b_ols)
 
 
+def gamma_at(moments, Ay, ycols, yshift, ydiv, Ax, xcols, rows):
+    """lavaan's fixed-x Gamma over the rows whose (unweighted) `moments` of (indicators,
+    causes) are known, the rows read in place (`gamma_feature_blocks_at`)."""
+    m = len(ycols)
+    cov = moments.comoment / moments.n_obs
+    b_ols = ols_slopes(cov[m:, m:], cov[:m, m:])
+    blocks = gamma_feature_blocks_at(Ay, ycols, yshift, ydiv, Ax, xcols, rows, None,
+                                     moments.mean[:m], moments.mean[m:], b_ols)
+    return gamma_from_blocks([blocks], b_ols, moments.n_obs)
+
+
 def gamma_from_blocks(blocks, b_ols, n, sum_w=None):
     """lavaan's fixed-x Gamma from the feature blocks of all rows, in row order (a list
     of `gamma_feature_blocks` results: centred pairwise merges, never raw sums); `sum_w`
