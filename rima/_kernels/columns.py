@@ -99,39 +99,67 @@ def convert_columns(sources, out, keys):
             np.array([s[3] for s in stats], dtype=np.float64))
 
 
+_KEY_MAX = np.iinfo(np.int64).max
+_KEY_MIN = np.iinfo(np.int64).min
+_MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
+_INF_BITS = np.int64(0x7FF0000000000000)
+
+
 @njit(cache=True, nogil=True)
 def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
     n = src.shape[0]
     for b in range(b0, b1):
         lo = b * BLOCK
         hi = min(n, lo + BLOCK)
+        L = hi - lo
+        s = src[lo:hi]
+        o = out[lo:hi]
         # no running sum here: only the validation summary shows it (`finite_total`
-        # adds the values when they are asked for)
+        # adds the values when they are asked for). Branch-free, so the loop vectorises.
         c = 0
-        mn = np.inf
-        mx = -np.inf
-        for i in range(lo, hi):
-            x = np.float64(src[i])
-            if x - x == 0.0:  # finite (x - x is NaN for NaN and +-inf)
-                c += 1
-                mn = min(mn, x)
-                mx = max(mx, x)
-                out[i] = x
-            else:
-                out[i] = x if np.isnan(x) else np.nan
+        for i in range(L):
+            x = np.float64(s[i])
+            finite = x - x == 0.0  # x - x is NaN for NaN and +-inf
+            c += finite
+            o[i] = x if (finite or x != x) else np.nan
+        # the range of the finite values through an integer key of each value's bits that
+        # sorts as the values do (NaN, and so the infinities made NaN above, outside it):
+        # integer min and max vectorise, a float one that skips NaN does not (about three
+        # times faster for the whole pass)
+        u = o.view(np.int64)
+        kmin = _KEY_MAX
+        kmax = _KEY_MIN
+        for i in range(L):
+            bits = u[i]
+            key = bits ^ ((bits >> 63) & _MAGNITUDE)
+            not_number = (bits & _MAGNITUDE) > _INF_BITS
+            kmin = min(kmin, _KEY_MAX if not_number else key)
+            kmax = max(kmax, _KEY_MIN if not_number else key)
         ni = 0
-        if c < hi - lo:
-            # the rare rows missing a value: mark them (a store the main loop avoids)
-            for i in range(lo, hi):
-                x = np.float64(src[i])
-                if not np.isfinite(x):
-                    keys[i, word] |= bit
-                    if np.isinf(x):
-                        ni += 1
+        if c < L:
+            # a block with rows missing a value: mark them (a store the main loop avoids),
+            # branch-free too
+            # through the flat array: LLVM vectorises it for one word per row (its stride
+            # is checked at run time), which a strided column view of `keys` would hide
+            words = keys.shape[1]
+            k = keys.reshape(-1)
+            none = np.uint64(0)
+            for i in range(L):
+                x = np.float64(s[i])
+                finite = x - x == 0.0
+                ni += (x == x) & ~finite
+                k[(lo + i) * words + word] |= none if finite else bit
         cnt[b] = c
         ninf[b] = ni
-        vmin[b] = mn
-        vmax[b] = mx
+        vmin[b] = _key_value(kmin) if c else np.inf
+        vmax[b] = _key_value(kmax) if c else -np.inf
+
+
+@njit(cache=True)
+def _key_value(key):
+    """The float64 whose `_convert_blocks` key is `key` (the key map is its own inverse)."""
+    bits = key ^ ((key >> 63) & _MAGNITUDE)
+    return np.array([bits]).view(np.float64)[0]
 
 
 def _merge_stats(cnt, ninf, vmin, vmax):

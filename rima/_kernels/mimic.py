@@ -679,17 +679,22 @@ def _read_block(A, cols, rows, lo, L, shift, div, centre):
     q = cols.shape[0]
     D = np.empty((q, L))
     indexed = rows.shape[0] > 0
+    at = rows[lo:lo + L]
     for j in range(q):
         a = A[cols[j]]
         s = shift[j]
         d = div[j]
         c = centre[j]
+        # 1-D views on both sides: the loops then run about twice as fast as through
+        # 2-D indexing
+        dj = D[j]
         if indexed:
             for r in range(L):
-                D[j, r] = (a[rows[lo + r]] - s) / d - c
+                dj[r] = (a[at[r]] - s) / d - c
         else:
+            aj = a[lo:lo + L]
             for r in range(L):
-                D[j, r] = (a[lo + r] - s) / d - c
+                dj[r] = (aj[r] - s) / d - c
     return D
 
 

@@ -194,16 +194,21 @@ def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, wan
         hi = min(m, lo + BLOCK)
         L = hi - lo
         D = np.empty((k, L))
+        r = rows[lo:hi]
         for c in range(k):
             vc = cols[c]
             # with the digest the raw values come first (their bits are digested below)
             sc = 0.0 if want else shift[c]
+            d = D[c]
             if by_row:
                 for t in range(L):
-                    D[c, t] = A[rows[lo + t], vc] - sc
+                    d[t] = A[r[t], vc] - sc
             else:
+                # a gather through one column's 1-D view: about half the time of indexing
+                # the 2-D block at every row
+                a = A[vc]
                 for t in range(L):
-                    D[c, t] = A[vc, rows[lo + t]] - sc
+                    d[t] = a[r[t]] - sc
         if want:
             digest_block(D, lo, seeds, pt, dpart[b])
             for c in range(k):
