@@ -137,18 +137,13 @@ def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
             kmax = max(kmax, _KEY_MIN if not_number else key)
         ni = 0
         if c < L:
-            # a block with rows missing a value: mark them (a store the main loop avoids),
-            # branch-free too
-            # through the flat array: LLVM vectorises it for one word per row (its stride
-            # is checked at run time), which a strided column view of `keys` would hide
-            words = keys.shape[1]
-            k = keys.reshape(-1)
-            none = np.uint64(0)
+            # the rare rows missing a value: mark them (a store the main loop avoids)
             for i in range(L):
                 x = np.float64(s[i])
-                finite = x - x == 0.0
-                ni += (x == x) & ~finite
-                k[(lo + i) * words + word] |= none if finite else bit
+                if not np.isfinite(x):
+                    keys[lo + i, word] |= bit
+                    if np.isinf(x):
+                        ni += 1
         cnt[b] = c
         ninf[b] = ni
         vmin[b] = _key_value(kmin) if c else np.inf
