@@ -48,8 +48,7 @@ def group_moments(codes, n_groups, y, Pt, r, w, use_w):
         sw[g] += wi
         sy[g] += wi * y[i]
         sr[g] += wi * r[i]
-        for k in range(K):
-            sp[g, k] += wi * Pt[k, i]
+        _add_weighted(sp[g], Pt, i, wi, K)
     mean_y = np.empty(G)
     mean_r = np.empty(G)
     mean_p = np.empty((G, K))
@@ -71,8 +70,46 @@ def group_moments(codes, n_groups, y, Pt, r, w, use_w):
         ss_y[g] += wi * wi * dy * dy
         dr = r[i] - mean_r[g]
         ss_r[g] += wi * dr * dr
-        for k in range(K):
-            dp = Pt[k, i] - mean_p[g, k]
-            ss_p[g, k] += wi * dp * dp
-            sp_pr[g, k] += wi * dp * dr
+        _add_centred(ss_p[g], sp_pr[g], Pt, i, mean_p[g], wi, dr, K)
     return count, sw, first, mean_y, ss_y, mean_p, mean_r, ss_p, ss_r, sp_pr
+
+
+# The pillar loops of the two passes, four pillars to a step: a loop over the pillars whose
+# count is known only at run time costs more than the arithmetic (the first pass takes
+# about half the time with four pillars unrolled). Each sum still adds the rows in order.
+@njit(cache=True, inline="always")
+def _add_weighted(acc, Pt, i, wi, K):
+    k = 0
+    while k + 4 <= K:
+        acc[k] += wi * Pt[k, i]
+        acc[k + 1] += wi * Pt[k + 1, i]
+        acc[k + 2] += wi * Pt[k + 2, i]
+        acc[k + 3] += wi * Pt[k + 3, i]
+        k += 4
+    while k < K:
+        acc[k] += wi * Pt[k, i]
+        k += 1
+
+
+@njit(cache=True, inline="always")
+def _add_centred(ss, sp, Pt, i, mean, wi, dr, K):
+    k = 0
+    while k + 4 <= K:
+        d0 = Pt[k, i] - mean[k]
+        d1 = Pt[k + 1, i] - mean[k + 1]
+        d2 = Pt[k + 2, i] - mean[k + 2]
+        d3 = Pt[k + 3, i] - mean[k + 3]
+        ss[k] += wi * d0 * d0
+        ss[k + 1] += wi * d1 * d1
+        ss[k + 2] += wi * d2 * d2
+        ss[k + 3] += wi * d3 * d3
+        sp[k] += wi * d0 * dr
+        sp[k + 1] += wi * d1 * dr
+        sp[k + 2] += wi * d2 * dr
+        sp[k + 3] += wi * d3 * dr
+        k += 4
+    while k < K:
+        d = Pt[k, i] - mean[k]
+        ss[k] += wi * d * d
+        sp[k] += wi * d * dr
+        k += 1
