@@ -146,15 +146,13 @@ def _convert_blocks(src, out, keys, word, bit, cnt, ninf, vmin, vmax, b0, b1):
                         ni += 1
         cnt[b] = c
         ninf[b] = ni
-        vmin[b] = _key_value(kmin) if c else np.inf
-        vmax[b] = _key_value(kmax) if c else -np.inf
-
-
-@njit(cache=True)
-def _key_value(key):
-    """The float64 whose `_convert_blocks` key is `key` (the key map is its own inverse)."""
-    bits = key ^ ((key >> 63) & _MAGNITUDE)
-    return np.array([bits]).view(np.float64)[0]
+        if c:
+            # each key back to its value's bits (the key map is its own inverse)
+            vmin.view(np.int64)[b] = kmin ^ ((kmin >> 63) & _MAGNITUDE)
+            vmax.view(np.int64)[b] = kmax ^ ((kmax >> 63) & _MAGNITUDE)
+        else:
+            vmin[b] = np.inf
+            vmax[b] = -np.inf
 
 
 def _merge_stats(cnt, ninf, vmin, vmax):
