@@ -112,13 +112,22 @@ def cache_dir() -> Path:
     return Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)
 
 
+_warm_dirs: set = set()  # cache folders seen holding kernels (they stay so in a process)
+
+
 def cache_is_cold() -> bool:
     """True when no compiled kernel of rima is cached yet (a first run compiles)."""
     d = cache_dir()
+    if d in _warm_dirs:
+        # every fit asks; searching the folder again each time cost a small fit 2 %
+        return False
     try:
-        return not (d.is_dir() and any(d.rglob("*.nbi")))
+        cold = not (d.is_dir() and any(d.rglob("*.nbi")))
     except OSError:
         return True
+    if not cold:
+        _warm_dirs.add(d)
+    return cold
 
 
 def kernels_cached() -> bool:
