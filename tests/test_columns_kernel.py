@@ -295,3 +295,16 @@ def test_mask_codes_rank_the_distinct_keys_reported(distinct):
         np.testing.assert_array_equal(ukeys, want_keys)
         np.testing.assert_array_equal(codes, want)
         assert codes.dtype == np.int32
+
+
+def test_mask_codes_when_one_block_has_more_keys_than_the_first_room():
+    # the first pass keeps a few keys per block; one block with more makes it run again
+    from rima._kernels.columns import BLOCK, FEW_KEYS, mask_codes
+
+    n = 4 * BLOCK
+    keys = np.full(n, 2, dtype=np.uint64)
+    keys[BLOCK:BLOCK + 3 * FEW_KEYS] = (np.arange(3 * FEW_KEYS, dtype=np.uint64) + 2) << 1
+    codes, ukeys = mask_codes(keys, np.uint64(2**64 - 2), np.empty(0, dtype=bool))
+    want_keys = np.unique(keys)
+    np.testing.assert_array_equal(ukeys, want_keys)
+    np.testing.assert_array_equal(codes, 1 + np.searchsorted(want_keys, keys))

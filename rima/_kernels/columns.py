@@ -355,17 +355,25 @@ def mask_codes(keys, keep, scored):
     took about 3 s of a first run's compile for a step that takes milliseconds)."""
     n = keys.shape[0]
     nb = (n + BLOCK - 1) // BLOCK
-    found = np.empty((nb, BLOCK), dtype=np.uint64)
-    n_found = np.zeros(nb, dtype=np.int64)
     use_scored = scored.shape[0] == n
-    run_blocks(_distinct_key_blocks, nb, n, keys, keep, scored, use_scored, found, n_found)
-    ukeys = np.unique(found[np.arange(BLOCK) < n_found[:, None]])
+    # room for a few distinct keys per block first: a block rarely has more, and room for
+    # BLOCK keys per block is n keys of fresh memory (80 MB at 10 million rows); a block
+    # with more stops short (-1) and the pass is run again with room for all
+    for room in (min(FEW_KEYS, BLOCK), BLOCK):
+        found = np.empty((nb, room), dtype=np.uint64)
+        n_found = np.zeros(nb, dtype=np.int64)
+        run_blocks(_distinct_key_blocks, nb, n, keys, keep, scored, use_scored, found,
+                   n_found)
+        if n_found.min(initial=0) >= 0:
+            break
+    ukeys = np.unique(found[np.arange(found.shape[1]) < n_found[:, None]])
     codes = np.empty(n, dtype=np.int32)
     run_blocks(_code_blocks, nb, n, keys, keep, scored, use_scored, ukeys, codes)
     return codes, ukeys
 
 
 _SLOTS = 2 * BLOCK  # a power of two: the hash set of a block is at most half full
+FEW_KEYS = 64
 
 
 @njit(cache=True, nogil=True)
@@ -387,12 +395,17 @@ def _distinct_key_blocks(keys, keep, scored, use_scored, found, n_found, b0, b1)
                 while used[h] and table[h] != k:
                     h = (h + np.uint64(1)) & mask
                 if not used[h]:
+                    if u == found.shape[1]:
+                        u = -1  # no room: the caller runs the pass again with more
+                        break
                     used[h] = True
                     table[h] = k
                     slot[u] = h
                     found[b, u] = k
                     u += 1
         n_found[b] = u
+        if u < 0:
+            u = found.shape[1]
         for t in range(u):  # an empty set for the next block
             used[slot[t]] = False
 
