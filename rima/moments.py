@@ -132,12 +132,13 @@ def moments_if_complete(X, weights=None, names=None) -> Moments | None:
 
 
 def moments_of_rows(block, cols, rows, weights=None, names=None,
-                    digest=None) -> Moments | None:
+                    digest=None, row_mask=None) -> Moments | None:
     """`moments_if_complete` of the matrix block[cols][:, rows] (block: (q, n) float64,
     one variable per row) without copying those rows out: the fit's one pass over the
     analysed rows. `weights` has one entry per selected row. `digest` ((k,) uint64): also
     the columns' fingerprint digests over those rows, from the same pass
-    (`rima._kernels.columns.column_digests`)."""
+    (`rima._kernels.columns.column_digests`). `row_mask`: optionally the bool mask over
+    the data rows whose positions `rows` are (saves working it out)."""
     cols = np.asarray(cols, dtype=np.int64)
     rows = np.asarray(rows, dtype=np.int64)
     if rows.size == 0:
@@ -146,7 +147,7 @@ def moments_of_rows(block, cols, rows, weights=None, names=None,
     shift = block[cols, rows[0]].copy()
     return _summarise(rows.size, weights, names, shift,
                       lambda w, use_w, sh: _k.block_moments_rows(block, cols, rows, w, use_w,
-                                                                 sh, digest))
+                                                                 sh, digest, row_mask))
 
 
 def _summarise(n, weights, names, shift, blocks) -> Moments | None:

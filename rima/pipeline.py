@@ -505,9 +505,11 @@ def shared_moments(inp: FitInput) -> SharedMoments | None:
     if inp.with_y:
         return pillar_moments(inp.block, inp.analysed,
                                np.concatenate([inp.sign, np.ones(len(indicators))]),
-                               inp.mimic_index, inp.w, variables + indicators, digest=True)
-    return pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign,
-                           np.flatnonzero(inp.xok & inp.wok), inp.w, variables)
+                               inp.mimic_index, inp.w, variables + indicators, digest=True,
+                               row_mask=inp.mimic_rows)
+    rows = inp.xok & inp.wok
+    return pillar_moments(inp.block, inp.analysed[:p_tot], inp.sign, np.flatnonzero(rows),
+                          inp.w, variables, row_mask=rows)
 
 
 def indicator_moments(inp: FitInput, shared: SharedMoments | None):
@@ -1011,18 +1013,20 @@ def row_status(rep, df, numeric, needed, scored, partial_ok=(), ignore=()):
     return status_codes(len(df), bad, miss, needed, partial_ok)
 
 
-def pillar_moments(block, cols, sign, idx, w, names, digest=False):
+def pillar_moments(block, cols, sign, idx, w, names, digest=False, row_mask=None):
     """Moments of the signed block rows `cols` over the positions `idx`: (n, unweighted Moments,
     weighted Moments or None, the fingerprint digests of those rows if `digest`). The
     pillars' correlation blocks, means and n - 1 SDs are all read from these; the rows are
     read in place, once (twice with weights), never copied out, and the digests come from
-    the same pass."""
+    the same pass. `row_mask`: the bool mask over the data rows whose positions are `idx`,
+    where the caller has it (`moments_of_rows`)."""
     from rima.errors import DataError
     from rima.moments import moments_of_rows
 
     cols = np.asarray(cols, dtype=np.int64)
     dig = np.zeros(cols.size, dtype=np.uint64)
-    mu = moments_of_rows(block, cols, idx, names=names, digest=dig if digest else None)
+    mu = moments_of_rows(block, cols, idx, names=names, digest=dig if digest else None,
+                         row_mask=row_mask)
     mw = None if w is None else moments_of_rows(block, cols, idx, w[idx], names=names)
     if mu is None or (w is not None and mw is None):
         from rima.data_hints import largest_values

@@ -184,7 +184,7 @@ def _pass_moments(frame, spec, label):
         return len(frame), 0, None, summ
     sign = np.concatenate([inp.sign, np.ones(len(inp.indicators))])
     sh = pillar_moments(inp.block, inp.analysed, sign, inp.mimic_index, None,
-                        inp.variables + inp.indicators)
+                        inp.variables + inp.indicators, row_mask=inp.mimic_rows)
     return len(frame), n_an, sh.unweighted, summ
 
 

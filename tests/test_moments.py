@@ -140,3 +140,43 @@ def test_every_entry_of_the_co_moment_whatever_the_column_count(p):
             exact = sum((a - means[i]) * (b - means[j]) for a, b in zip(cols[i], cols[j]))
             assert m.comoment[i, j] == pytest.approx(float(exact), rel=1e-12, abs=1e-9)
             assert m.comoment[j, i] == m.comoment[i, j]
+
+
+@pytest.mark.parametrize("share", [0.95, 0.7, 0.3])
+def test_selected_rows_read_in_place_or_gathered_give_the_exact_moments(share):
+    # the analysed rows of a survey are most of its rows: they are read in place, the rows
+    # left out (missing values, so NaN here) counted at weight 0; sparse rows are gathered.
+    # Either way: exact rational arithmetic on the selected doubles, and the fingerprint
+    # digests of the selected rows in order
+    from rima._kernels.columns import column_digests, read_only
+    from rima._kernels.moments import BLOCK, DENSE, _dense_rows
+    from rima.moments import moments_of_rows
+
+    rng = np.random.default_rng(int(share * 100))
+    q, n, p = 6, 3 * BLOCK + 123, 5
+    V = np.round(rng.standard_normal((q, n)) * 7 + 3, 4)
+    keep = rng.random(n) < share
+    keep[:40] = False  # the first selected row is not row 0
+    V[:, ~keep] = np.nan
+    rows = np.flatnonzero(keep)
+    cols = np.array([4, 0, 2, 5, 1])
+    in_place = _dense_rows(rows, False)[0].shape[0] > 0
+    assert in_place == (rows.size >= DENSE * (rows[-1] - rows[0] + 1))
+    got = []
+    for mask in (None, keep):
+        dig = np.zeros(p, dtype=np.uint64)
+        m = moments_of_rows(read_only(V), cols, rows, digest=dig, row_mask=mask)
+        got.append((m, dig))
+    (m, dig), (m2, dig2) = got
+    np.testing.assert_array_equal(m.comoment, m2.comoment)  # the mask only saves work
+    np.testing.assert_array_equal(dig, dig2)
+    U = np.ascontiguousarray(V).view(np.uint64)
+    np.testing.assert_array_equal(dig, column_digests(U, cols, rows))
+    assert m.n_obs == rows.size
+    sel = [[Fraction(v) for v in V[c, rows]] for c in cols]
+    means = [sum(c) / rows.size for c in sel]
+    for i in range(p):
+        assert m.mean[i] == pytest.approx(float(means[i]), rel=1e-14, abs=1e-13)
+        for j in range(i + 1):
+            exact = sum((a - means[i]) * (b - means[j]) for a, b in zip(sel[i], sel[j]))
+            assert m.comoment[i, j] == pytest.approx(float(exact), rel=1e-12, abs=1e-9)

@@ -307,6 +307,27 @@ def digest_block(D, lo, seeds, pt, out):
         out[c] = acc
 
 
+@njit(cache=True, inline="always")
+def digest_kept(D, keep, at, seeds, pt, out):
+    """`digest_block` of the columns of D (k, L) where `keep` is True only, the kept
+    values taking positions at, at + 1, ... in order (a block of data rows read in place,
+    its rows left out skipped)."""
+    k, L = D.shape
+    pos = at
+    for t in range(L):
+        pt[t] = _mix(np.uint64(pos + 1))
+        pos += keep[t]
+    U = D.view(np.uint64)
+    zero = np.uint64(0)
+    for c in range(k):
+        s = seeds[c]
+        acc = np.uint64(0)
+        for t in range(L):
+            term = _mix(_bits(U[c, t]) ^ pt[t] ^ s)
+            acc += term if keep[t] else zero
+        out[c] = acc
+
+
 def sum_digest_parts(part):
     """The blocks' digest parts (nb, k) added per column, mod 2^64 (so in any order)."""
     return part.sum(axis=0, dtype=np.uint64)

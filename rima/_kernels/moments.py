@@ -14,7 +14,8 @@ stalling a pass).
 import numpy as np
 from numba import njit
 
-from rima._kernels.columns import digest_block, digest_seeds, sum_digest_parts
+from rima._kernels.columns import (digest_block, digest_kept, digest_seeds, read_only,
+                                  sum_digest_parts)
 from rima._kernels.threads import run_blocks
 
 BLOCK = 2048
@@ -147,7 +148,45 @@ def block_summary(D, wb, use_w, L, m, c):
     return sw
 
 
-def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None):
+@njit(cache=True, fastmath=_VEC)
+def kept_summary(D, keep, L, m, c):
+    """`block_summary` of the columns of D (p, L) over the rows where `keep` is True, the
+    others holding 0 (a block of data rows read in place): the count of kept rows, their
+    mean m and lower-triangle co-moment c; D is centred in place, its rows left out kept
+    at 0 (the selects vectorise, as a weight of 0 would, without a weighted pass)."""
+    p = D.shape[0]
+    cnt = 0
+    for r in range(L):
+        cnt += keep[r]
+    if cnt == 0:
+        for j in range(p):
+            m[j] = 0.0
+            for i in range(j + 1):
+                c[j, i] = 0.0
+        return 0.0
+    sw = float(cnt)
+    d = np.zeros(p)
+    for j in range(p):
+        Dj = D[j]
+        s = 0.0
+        for r in range(L):
+            s += Dj[r]
+        mj = s / sw
+        t = 0.0
+        for r in range(L):
+            v = Dj[r] - mj if keep[r] else 0.0
+            Dj[r] = v
+            t += v
+        d[j] = t / sw
+        m[j] = mj + d[j]
+    _lower_dots(D, D, L, c)
+    for i in range(p):
+        for j in range(i + 1):
+            c[i, j] -= sw * d[i] * d[j]
+    return sw
+
+
+def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None, row_mask=None):
     """Per-block (weight sum, mean of x - shift, lower-triangle co-moment) of the matrix
     whose column c is V[cols[c], rows] (V: (q, n), one variable per row as validation
     stores the data; an (n, p) matrix X is V = X.T), without building that matrix: blocks
@@ -159,48 +198,97 @@ def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None):
     `digest` (k,) uint64: also the fingerprint digests of those columns over those rows
     (`rima._kernels.columns.column_digests`, offset 0), read from the same values in the
     same pass, stored there.
+
+    Unweighted, with `rows` ascending and covering most of their range (the analysed
+    rows of a survey), the columns are read in place, row after row, with the rows left
+    out counted at weight 0: a gather through `rows` cannot run on vector instructions and
+    took twice as long. The blocks are then cut over the data rows, so the sums are
+    grouped differently (the same moments to rounding).
     """
     k = cols.shape[0]
     m = rows.shape[0]
-    nb = (m + BLOCK - 1) // BLOCK
+    # a row-major (n, p) matrix arrives as V = X.T; it is read through X itself, so the
+    # kernel is compiled once, for C-contiguous arrays, whichever layout the caller has
+    by_row = not V.flags.c_contiguous and V.T.flags.c_contiguous
+    keep, first, at = _dense_rows(rows, by_row or use_w, row_mask)
+    # blocks of BLOCK data rows from the first selected one when the rows are read in
+    # place (`keep`), else blocks of BLOCK selected rows
+    nb = (keep.shape[0] + BLOCK - 1) // BLOCK if keep.shape[0] else (m + BLOCK - 1) // BLOCK
     bw = np.zeros(nb)
     bm = np.zeros((nb, k))
     bc = np.zeros((nb, k, k))
     want = digest is not None
     dpart = np.zeros((nb if want else 0, k), dtype=np.uint64)
     seeds = digest_seeds(k) if want else np.zeros(0, dtype=np.uint64)
-    # a row-major (n, p) matrix arrives as V = X.T; it is read through X itself, so the
-    # kernel is compiled once, for C-contiguous arrays, whichever layout the caller has
-    by_row = not V.flags.c_contiguous and V.T.flags.c_contiguous
     A = np.ascontiguousarray(V.T if by_row else V).view()
     # numba compiles read-only arrays (pandas' copy-on-write columns) separately; a
     # read-only view of every input keeps it to one compilation
     A.flags.writeable = False
-    run_blocks(_moments_rows_blocks, nb, m, A, by_row, cols, rows, w, use_w, shift, bw, bm,
-               bc, want, seeds, dpart)
+    run_blocks(_moments_rows_blocks, nb, m, A, by_row, cols, rows, w, use_w, shift, keep,
+               first, at, bw, bm, bc, want, seeds, dpart)
     if want:
         digest[:] = sum_digest_parts(dpart)
     return bw, bm, bc
 
 
+DENSE = 0.6  # rows at least this share of their range are read in place (`_dense_rows`)
+
+
+def _dense_rows(rows, gather, row_mask=None):
+    """(keep, first, at) for `_moments_rows_blocks` to read `rows` in place: keep (span,)
+    True at the selected rows of data rows first .. first + span - 1, at (nb,) the number
+    of selected rows before each block of BLOCK data rows (their positions, which the
+    digest counts). Empty keep where the rows are to be gathered instead (`gather`, rows
+    out of order or too sparse). `row_mask` (bool, over the data rows), when given, is the
+    mask whose True rows `rows` lists, in order."""
+    m = rows.shape[0]
+    none = (read_only(np.zeros(0, dtype=np.bool_)), 0, np.zeros(0, dtype=np.int64))
+    if gather or m < 2:
+        return none
+    first = int(rows[0])
+    span = int(rows[-1]) - first + 1
+    if m < DENSE * span:
+        return none
+    if row_mask is not None:
+        keep = np.ascontiguousarray(row_mask[first:first + span], dtype=np.bool_)
+    elif bool(np.all(rows[1:] > rows[:-1])):
+        keep = np.zeros(span, dtype=np.bool_)
+        keep[rows - first] = True
+    else:
+        return none
+    at = np.searchsorted(rows, first + BLOCK * np.arange((span + BLOCK - 1) // BLOCK))
+    return read_only(keep), first, at.astype(np.int64)
+
+
 @njit(cache=True, nogil=True)
-def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, want, seeds,
-                         dpart, b0, b1):
+def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, keep, first, at, bw, bm, bc,
+                         want, seeds, dpart, b0, b1):
     k = cols.shape[0]
     m = rows.shape[0]
+    in_place = keep.shape[0] > 0
     pt = np.empty(BLOCK if want else 0, dtype=np.uint64)
     for b in range(b0, b1):
-        lo = b * BLOCK
-        hi = min(m, lo + BLOCK)
+        if in_place:
+            lo = b * BLOCK
+            hi = min(keep.shape[0], lo + BLOCK)
+        else:
+            lo = b * BLOCK
+            hi = min(m, lo + BLOCK)
         L = hi - lo
         D = np.empty((k, L))
-        r = rows[lo:hi]
+        kb = keep[lo:hi]
+        r = rows[lo:hi] if not in_place else rows[:0]
         for c in range(k):
             vc = cols[c]
             # with the digest the raw values come first (their bits are digested below)
             sc = 0.0 if want else shift[c]
             d = D[c]
-            if by_row:
+            if in_place:
+                # the rows left out are 0 here (their values may be missing)
+                a = A[vc, first + lo:first + hi]
+                for t in range(L):
+                    d[t] = a[t] - sc if kb[t] else 0.0
+            elif by_row:
                 for t in range(L):
                     d[t] = A[r[t], vc] - sc
             else:
@@ -210,14 +298,25 @@ def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, bw, bm, bc, wan
                 for t in range(L):
                     d[t] = a[r[t]] - sc
         if want:
-            digest_block(D, lo, seeds, pt, dpart[b])
+            if in_place:
+                digest_kept(D, kb, at[b], seeds, pt, dpart[b])
+            else:
+                digest_block(D, lo, seeds, pt, dpart[b])
             for c in range(k):
                 sc = shift[c]
-                for t in range(L):
-                    D[c, t] = D[c, t] - sc
+                d = D[c]
+                if in_place:
+                    for t in range(L):
+                        d[t] = d[t] - sc if kb[t] else 0.0
+                else:
+                    for t in range(L):
+                        d[t] = d[t] - sc
         # written in place: copying a block's arrays into bm[b] / bc[b] would compile
         # numba's shape-mismatch message formatting (seconds of a first run)
-        bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, bm[b], bc[b])
+        if in_place:
+            bw[b] = kept_summary(D, kb, L, bm[b], bc[b])
+        else:
+            bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, bm[b], bc[b])
 
 
 @njit(cache=True)
