@@ -290,28 +290,13 @@ def _digest_blocks(U, cols, rows, seeds, offset, part, b0, b1):
 
 
 @njit(cache=True, inline="always")
-def digest_block(D, lo, seeds, pt, out):
-    """out[c] = this block's terms of the digest of row c of D (k, L), float64 values at
-    positions lo .. lo + L - 1 (offset 0): the position terms once, then one row of D at
-    a time, a loop of independent integer terms that vectorises (the sum is mod 2^64, so
-    its order does not matter)."""
-    k, L = D.shape
-    for t in range(L):
-        pt[t] = _mix(np.uint64(lo + t + 1))
-    U = D.view(np.uint64)
-    for c in range(k):
-        s = seeds[c]
-        acc = np.uint64(0)
-        for t in range(L):
-            acc += _mix(_bits(U[c, t]) ^ pt[t] ^ s)
-        out[c] = acc
-
-
-@njit(cache=True, inline="always")
-def digest_kept(D, keep, at, seeds, pt, out):
-    """`digest_block` of the columns of D (k, L) where `keep` is True only, the kept
-    values taking positions at, at + 1, ... in order (a block of data rows read in place,
-    its rows left out skipped)."""
+def digest_block(D, keep, at, seeds, pt, out):
+    """out[c] = this block's terms of the digest of row c of D (k, L), float64 values, over
+    the columns of D where keep (L,) is True, taking positions at, at + 1, ... in order
+    (offset 0): the position terms once, then one row of D at a time, a loop of
+    independent integer terms that vectorises (the sum is mod 2^64, so its order does not
+    matter). A block read in place skips its rows left out this way; a gathered block
+    keeps every column."""
     k, L = D.shape
     pos = at
     for t in range(L):

@@ -14,8 +14,7 @@ stalling a pass).
 import numpy as np
 from numba import njit
 
-from rima._kernels.columns import (digest_block, digest_kept, digest_seeds, read_only,
-                                  sum_digest_parts)
+from rima._kernels.columns import digest_block, digest_seeds, sum_digest_parts
 from rima._kernels.threads import run_blocks
 
 BLOCK = 2048
@@ -92,19 +91,19 @@ def _lower_dots(A, B, L, c):
 @njit(cache=True, fastmath=_VEC)
 def block_summary(D, wb, use_w, L, m, c):
     """Weight sum, mean m and lower-triangle co-moment c of the block D (p, L), which holds
-    the values column by column (already shifted); D is centred in place.
+    the values column by column (already shifted); D is centred in place. Unweighted, it
+    is `kept_summary` with every row kept (one body of that code to compile).
 
     Two passes for the mean (the second removes the first's rounding, as a centred sum),
     then the dot products; the tiny correction d of the second pass enters the co-moment
     as - sw d d' instead of a third pass over the block.
     """
+    if not use_w:
+        return kept_summary(D, np.ones(L, dtype=np.bool_), L, m, c)
     p = D.shape[0]
     sw = 0.0
-    if use_w:
-        for r in range(L):
-            sw += wb[r]
-    else:
-        sw = float(L)
+    for r in range(L):
+        sw += wb[r]
     if sw <= 0:
         for j in range(p):
             m[j] = 0.0
@@ -113,35 +112,25 @@ def block_summary(D, wb, use_w, L, m, c):
         return 0.0
     d = np.zeros(p)
     for j in range(p):
+        Dj = D[j]
         s = 0.0
-        if use_w:
-            for r in range(L):
-                s += wb[r] * D[j, r]
-        else:
-            for r in range(L):
-                s += D[j, r]
+        for r in range(L):
+            s += wb[r] * Dj[r]
         mj = s / sw
         t = 0.0
-        if use_w:
-            for r in range(L):
-                v = D[j, r] - mj
-                D[j, r] = v
-                t += wb[r] * v
-        else:
-            for r in range(L):
-                v = D[j, r] - mj
-                D[j, r] = v
-                t += v
+        for r in range(L):
+            v = Dj[r] - mj
+            Dj[r] = v
+            t += wb[r] * v
         d[j] = t / sw
         m[j] = mj + d[j]
-    if use_w:
-        Dw = np.empty((p, L))
-        for j in range(p):
-            for r in range(L):
-                Dw[j, r] = wb[r] * D[j, r]
-        _lower_dots(Dw, D, L, c)
-    else:
-        _lower_dots(D, D, L, c)
+    Dw = np.empty((p, L))
+    for j in range(p):
+        Dwj = Dw[j]
+        Dj = D[j]
+        for r in range(L):
+            Dwj[r] = wb[r] * Dj[r]
+    _lower_dots(Dw, D, L, c)
     for i in range(p):
         for j in range(i + 1):
             c[i, j] -= sw * d[i] * d[j]
@@ -150,10 +139,11 @@ def block_summary(D, wb, use_w, L, m, c):
 
 @njit(cache=True, fastmath=_VEC)
 def kept_summary(D, keep, L, m, c):
-    """`block_summary` of the columns of D (p, L) over the rows where `keep` is True, the
-    others holding 0 (a block of data rows read in place): the count of kept rows, their
-    mean m and lower-triangle co-moment c; D is centred in place, its rows left out kept
-    at 0 (the selects vectorise, as a weight of 0 would, without a weighted pass)."""
+    """The unweighted `block_summary` of the columns of D (p, L) over the rows where `keep`
+    is True, the others holding 0 (a block of data rows read in place): the count of kept
+    rows, their mean m and lower-triangle co-moment c; D is centred in place, its rows left
+    out kept at 0 (the selects vectorise, as a weight of 0 would, without a weighted
+    pass)."""
     p = D.shape[0]
     cnt = 0
     for r in range(L):
@@ -242,7 +232,7 @@ def _dense_rows(rows, gather, row_mask=None):
     out of order or too sparse). `row_mask` (bool, over the data rows), when given, is the
     mask whose True rows `rows` lists, in order."""
     m = rows.shape[0]
-    none = (read_only(np.zeros(0, dtype=np.bool_)), 0, np.zeros(0, dtype=np.int64))
+    none = (np.zeros(0, dtype=np.bool_), 0, np.zeros(0, dtype=np.int64))
     if gather or m < 2:
         return none
     first = int(rows[0])
@@ -250,14 +240,15 @@ def _dense_rows(rows, gather, row_mask=None):
     if m < DENSE * span:
         return none
     if row_mask is not None:
-        keep = np.ascontiguousarray(row_mask[first:first + span], dtype=np.bool_)
+        # writable, as the all-true masks of gathered blocks are: one type, one compilation
+        keep = np.require(row_mask[first:first + span], np.bool_, ["C", "W"])
     elif bool(np.all(rows[1:] > rows[:-1])):
         keep = np.zeros(span, dtype=np.bool_)
         keep[rows - first] = True
     else:
         return none
     at = np.searchsorted(rows, first + BLOCK * np.arange((span + BLOCK - 1) // BLOCK))
-    return read_only(keep), first, at.astype(np.int64)
+    return keep, first, at.astype(np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -267,16 +258,15 @@ def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, keep, first, at
     m = rows.shape[0]
     in_place = keep.shape[0] > 0
     pt = np.empty(BLOCK if want else 0, dtype=np.uint64)
+    # a gathered block keeps all its rows: the same summary and digest code as a block
+    # read in place, one loop of each to compile
+    every = np.ones(0 if in_place else BLOCK, dtype=np.bool_)
     for b in range(b0, b1):
-        if in_place:
-            lo = b * BLOCK
-            hi = min(keep.shape[0], lo + BLOCK)
-        else:
-            lo = b * BLOCK
-            hi = min(m, lo + BLOCK)
+        lo = b * BLOCK
+        hi = min(keep.shape[0] if in_place else m, lo + BLOCK)
         L = hi - lo
         D = np.empty((k, L))
-        kb = keep[lo:hi]
+        kb = keep[lo:hi] if in_place else every[:L]
         r = rows[lo:hi] if not in_place else rows[:0]
         for c in range(k):
             vc = cols[c]
@@ -298,25 +288,18 @@ def _moments_rows_blocks(A, by_row, cols, rows, w, use_w, shift, keep, first, at
                 for t in range(L):
                     d[t] = a[r[t]] - sc
         if want:
-            if in_place:
-                digest_kept(D, kb, at[b], seeds, pt, dpart[b])
-            else:
-                digest_block(D, lo, seeds, pt, dpart[b])
+            digest_block(D, kb, at[b] if in_place else lo, seeds, pt, dpart[b])
             for c in range(k):
                 sc = shift[c]
                 d = D[c]
-                if in_place:
-                    for t in range(L):
-                        d[t] = d[t] - sc if kb[t] else 0.0
-                else:
-                    for t in range(L):
-                        d[t] = d[t] - sc
+                for t in range(L):
+                    d[t] = d[t] - sc if kb[t] else 0.0
         # written in place: copying a block's arrays into bm[b] / bc[b] would compile
         # numba's shape-mismatch message formatting (seconds of a first run)
-        if in_place:
-            bw[b] = kept_summary(D, kb, L, bm[b], bc[b])
+        if use_w:
+            bw[b] = block_summary(D, w[lo:hi], True, L, bm[b], bc[b])
         else:
-            bw[b] = block_summary(D, w[lo:hi] if use_w else w, use_w, L, bm[b], bc[b])
+            bw[b] = kept_summary(D, kb, L, bm[b], bc[b])
 
 
 @njit(cache=True)
