@@ -179,8 +179,8 @@ def kept_summary(D, keep, L, m, c):
 def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None, row_mask=None):
     """Per-block (weight sum, mean of x - shift, lower-triangle co-moment) of the matrix
     whose column c is V[cols[c], rows] (V: (q, n), one variable per row as validation
-    stores the data; an (n, p) matrix X is V = X.T), without building that matrix: blocks
-    are cut over the positions in `rows`, and w is indexed by position.
+    stores the data; an (n, p) matrix X is V = X.T), without building that matrix; w is
+    indexed by position in `rows`.
 
     Shifting by a data row makes the block means small numbers, so merging them does not
     lose the digits of a large common offset (values near 1e9 keep their spread exact).
@@ -190,10 +190,10 @@ def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None, row_mask=Non
     same pass, stored there.
 
     Unweighted, with `rows` ascending and covering most of their range (the analysed
-    rows of a survey), the columns are read in place, row after row, with the rows left
-    out counted at weight 0: a gather through `rows` cannot run on vector instructions and
-    took twice as long. The blocks are then cut over the data rows, so the sums are
-    grouped differently (the same moments to rounding).
+    rows of a survey), blocks of BLOCK data rows are read in place, the rows left out
+    zeroed and not counted (`kept_summary`): a gather through `rows` does not run on
+    vector instructions and took a third longer. Otherwise blocks of BLOCK positions in
+    `rows` are gathered. Either way the blocks depend on the rows only, never on threads.
     """
     k = cols.shape[0]
     m = rows.shape[0]
