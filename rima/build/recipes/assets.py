@@ -57,7 +57,10 @@ def asset_index(ctx, recipe, vs):
                         f"the recipe lists {len(cols)}")
     # ((x - mean) / scale) @ w as one matrix-vector product over the items
     coef = w / scale
-    return coef @ X - float(coef @ mean)
+    from rima._kernels.threads import blas_one_thread
+
+    with blas_one_thread():
+        return coef @ X - float(coef @ mean)
 
 
 def fit_asset_index(A: np.ndarray, names) -> dict:
