@@ -51,13 +51,14 @@ def _outside_domain(x, kind, top):
 
 
 @njit(cache=True, nogil=True)
-def dense_table(keys, lo, span):
-    """Position of each household id in `keys` (int64) in a table indexed by id - lo.
+def dense_table(keys, lo, table):
+    """Position of each household id in `keys` (int64) into `table` (int64, all -1 on
+    entry; the caller's: numpy's allocation of a large array is cheaper to fault in),
+    indexed by id - lo.
 
-    Returns (table (span,) int64 with -1 where no household, first duplicate position or
-    -1): a repeated household id is reported, the first occurrence keeps the table slot.
+    Returns the first duplicate position or -1: a repeated household id is reported, the
+    first occurrence keeps the table slot.
     """
-    table = np.full(span, -1, dtype=np.int64)
     dup = -1
     for i in range(keys.shape[0]):
         j = keys[i] - lo
@@ -66,21 +67,40 @@ def dense_table(keys, lo, span):
                 dup = i
         else:
             table[j] = i
-    return table, dup
+    return dup
 
 
 @njit(cache=True, nogil=True)
-def dense_lookup(keys, lo, table, out):
+def dense_lookup(keys, lo, table, out, bounds, summary, b0, b1):
     """Household position of each module row into out (-1: id not in the household
-    table); out may be int32 (half the memory of int64 for the largest modules)."""
-    n = keys.shape[0]
+    table; out may be int32, half the memory of int64 for the largest modules), over
+    the rows bounds[b] .. bounds[b + 1] - 1 of blocks b0 .. b1 - 1 (any cut: each row is
+    looked up alone, so blocks can run on several threads).
+
+    summary (n_blocks, 3) receives block b's rows left out, rows i whose position is not
+    i, and rows whose position is below the previous row's in the block: what
+    `code_summary` finds, without a second pass (the caller adds the block edges).
+    """
     span = table.shape[0]
-    for i in range(n):
-        j = keys[i] - lo
-        if j < 0 or j >= span:
-            out[i] = -1
-        else:
-            out[i] = table[j]
+    for b in range(b0, b1):
+        lost = 0
+        moved = 0
+        falls = 0
+        start = bounds[b]
+        prev = -1
+        for i in range(start, bounds[b + 1]):
+            j = keys[i] - lo
+            inside = (j >= 0) & (j < span)
+            c = table[min(max(j, 0), span - 1)]
+            c = c if inside else -1
+            out[i] = c
+            lost += c < 0
+            moved += c != i
+            falls += (i > start) & (c < prev)
+            prev = c
+        summary[b, 0] = lost
+        summary[b, 1] = moved
+        summary[b, 2] = falls
 
 
 @njit(cache=True, nogil=True)
@@ -542,14 +562,13 @@ def group_sum_product(codes, a, a_miss, c, c_miss, bounds, sums, checks, b0, b1)
 
 
 @njit(cache=True, nogil=True)
-def take_float(x, miss, rows):
-    """x at `rows` as float64 (NaN where missing or a missing code, and where a row is
-    -1: none)."""
-    out = np.empty(rows.shape[0])
+def take_float(x, miss, rows, out):
+    """out = x at `rows` as float64 (NaN where missing or a missing code, and where a row
+    is -1: none); out is the caller's (numpy's allocation of a large array is cheaper to
+    fault in than the kernel's)."""
     for j in range(rows.shape[0]):
         r = rows[j]
         out[j] = _num(x, r, miss) if r >= 0 else np.nan
-    return out
 
 
 @njit(cache=True, nogil=True)

@@ -194,7 +194,8 @@ def _head_value(ctx, recipe, vs, column, numeric):
         from rima._kernels.build import take_float
 
         x, miss = mod.values(column, f"[build.{recipe.variable}]", vs.name)
-        out = take_float(x, miss, row)
+        out = np.empty(row.shape[0])
+        take_float(x, miss, row, out)
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
