@@ -70,6 +70,10 @@ def dense_table(keys, lo, table):
     return dup
 
 
+# Rows `dense_lookup` looks up before it summarises them (while they are in the cache).
+LOOKUP_CHUNK = 65536
+
+
 @njit(cache=True, nogil=True)
 def dense_lookup(keys, lo, table, out, bounds, summary, b0, b1):
     """Household position of each module row into out (-1: id not in the household
@@ -87,17 +91,27 @@ def dense_lookup(keys, lo, table, out, bounds, summary, b0, b1):
         moved = 0
         falls = 0
         start = bounds[b]
-        prev = -1
-        for i in range(start, bounds[b + 1]):
-            j = keys[i] - lo
-            inside = (j >= 0) & (j < span)
-            c = table[min(max(j, 0), span - 1)]
-            c = c if inside else -1
-            out[i] = c
-            lost += c < 0
-            moved += c != i
-            falls += (i > start) & (c < prev)
-            prev = c
+        end = bounds[b + 1]
+        # a chunk is looked up, then summarised while in the cache, in loops over views
+        # without a value carried from row to row (vector instructions)
+        for c0 in range(start, end, LOOKUP_CHUNK):
+            c1 = min(end, c0 + LOOKUP_CHUNK)
+            k = keys[c0:c1]
+            o = out[c0:c1]
+            for i in range(o.shape[0]):
+                j = k[i] - lo
+                if j < 0 or j >= span:
+                    o[i] = -1
+                else:
+                    o[i] = table[j]
+            for i in range(o.shape[0]):
+                c = o[i]
+                lost += np.int64(c < 0)
+                moved += np.int64(c != i + c0)
+            for i in range(1, o.shape[0]):
+                falls += np.int64(o[i] < o[i - 1])
+            if c0 > start:
+                falls += np.int64(o[0] < out[c0 - 1])
         summary[b, 0] = lost
         summary[b, 1] = moved
         summary[b, 2] = falls
