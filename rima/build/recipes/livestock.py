@@ -173,7 +173,9 @@ def dzud_loss(ctx, recipe, vs):
                         f"no herd at the start of winter ({o['source']})")
     ctx.flag_households(vs, lost > start, st.LOSS_EXCEEDS_HERD, o["source"],
                         f"winter losses exceed the herd at its start ({o['source']})")
-    return np.divide(lost, start, out=np.full(ctx.n, np.nan), where=start > 0)
+    from rima.build.recipes.transforms import divide_or_nan
+
+    return divide_or_nan(lost, start, start > 0)
 
 
 def herd_change(ctx, recipe, vs):
@@ -189,7 +191,10 @@ def herd_change(ctx, recipe, vs):
         return b - a
     ctx.flag_households(vs, a <= 0, st.NO_HERD, o["source"],
                         f"no herd in round {o['from_round']} ({o['source']})")
-    return np.divide(b - a, a, out=np.full(ctx.n, np.nan), where=a > 0)
+    from rima.build.recipes.transforms import divide_or_nan
+
+    change = b - a
+    return divide_or_nan(change, a, a > 0, out=change)
 
 
 def _round_mask(ctx, recipe, value):

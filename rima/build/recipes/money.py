@@ -94,14 +94,12 @@ def money_per_ae(ctx, recipe, vs):
     ae = ctx.value(o["ae"], vs, f"[build.{recipe.variable}]")
     ctx.flag_households(vs, ae <= 0, st.ZERO_DENOMINATOR, "",
                         f"adult equivalents {o['ae']} not positive")
-    positive = ae > 0
-    out = np.divide(monthly, ae, out=monthly, where=positive)
-    out[~positive] = np.nan
+    from rima.build.recipes.transforms import divide_or_nan, log_in_place
+
+    out = divide_or_nan(monthly, ae, ae > 0, out=monthly)
     if o["log"]:
         ctx.flag_households(vs, out <= 0, st.NOT_POSITIVE, o["source"],
                             "no food expenditure or own production (log undefined)")
-        from rima.build.recipes.transforms import log_in_place
-
         log_in_place(out)
     return out
 
@@ -145,11 +143,11 @@ def nonlivestock_income_share(ctx, recipe, vs):
     _flag_amounts(ctx, vs, mod, col, where, *checks.sum(axis=0))
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
-    share = total - live
-    has = total > 0
-    np.divide(share, total, out=share, where=has)
-    share[~has] = np.nan
-    return share
+    from rima.build.recipes.transforms import divide_or_nan
+
+    # the share in the livestock sums' array (this recipe's own)
+    share = np.subtract(total, live, out=live)
+    return divide_or_nan(share, total, total > 0, out=share)
 
 
 RECIPES = {"money_per_ae": money_per_ae, "income_sources": income_sources,

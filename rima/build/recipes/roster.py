@@ -171,11 +171,10 @@ def dependency_ratio(ctx, recipe, vs):
     C = R["C"]
     _flag(ctx, vs, R, "no_working", lambda C: (C[:, MEMBERS] > 0) & (C[:, WORKING] == 0),
           st.NO_WORKING_AGE, R["mod"].name, f"no working-age member in {R['mod'].name}")
+    from rima.build.recipes.transforms import divide_or_nan
+
     ratio = np.add(C[:, YOUNG], C[:, OLD], dtype=np.float64)
-    work = C[:, WORKING] > 0
-    np.divide(ratio, C[:, WORKING], out=ratio, where=work)
-    ratio[~work] = np.nan
-    return ratio
+    return divide_or_nan(ratio, C[:, WORKING], C[:, WORKING] > 0, out=ratio)
 
 
 def working_age(ctx, recipe, vs):
