@@ -28,6 +28,14 @@ DENSE_SPAN_FACTOR = 8
 NO_CODES = np.empty(0)
 
 
+def zeros(shape, dtype=np.float64) -> np.ndarray:
+    """An array of zeros written at once, for a kernel that adds into it: numpy's zeros
+    of new memory are pages the kernel first reads (the shared zero page) and then
+    writes, two faults per page and a flush of the other threads' address caches; pages
+    written first take one fault each."""
+    return np.full(shape, 0, dtype=dtype)
+
+
 @njit(inline="always")
 def _num(x, i, miss):
     """Row i of a stored column as float64; NaN where it equals a missing code."""

@@ -211,7 +211,7 @@ class BuildContext:
         cells the checks of `kind` flag, as `wide_counts`; pos, the module row of each
         household or -1; module). One pass per column over its stored values, in
         column order; kept for other variables summing the same columns."""
-        from rima._kernels.build import wide_add
+        from rima._kernels.build import wide_add, zeros
 
         mod = self.module(source)
         for c in columns:
@@ -226,7 +226,7 @@ class BuildContext:
         key = ("wide_sum", source, tuple(columns), tuple(map(float, weights)), kind,
                float(top))
         if key not in self.cache:
-            total = np.zeros(self.n)
+            total = zeros(self.n)
             counts = np.zeros((len(columns), 3), dtype=np.int64)
             for j, c in enumerate(columns):
                 x, miss = mod.values(c, where, vs.name)
@@ -344,11 +344,11 @@ def _blank_bad(values, ok):
 
 
 def _result(ctx: BuildContext, bspec: BuildSpec) -> BuildResult:
-    from rima._kernels.build import first_status
+    from rima._kernels.build import first_status, zeros
 
     table = ctx.households
     # overall status: the first variable's reason, as codes into "variable: reason" labels
-    overall = np.zeros(ctx.n, dtype=np.int32)
+    overall = zeros(ctx.n, dtype=np.int32)
     labels = [st.OK]
     built = {}
     columns = {}

@@ -77,6 +77,10 @@ class VariableStatus:
             return
         code = self._index.get(reason)
         if code is None:
+            if not self.reasons:
+                # the first reason: codes written at once before the scattered writes
+                # (as `rima._kernels.build.zeros`), where nothing was written yet
+                self.codes = np.full(self.codes.shape[0], 0, dtype=self.codes.dtype)
             self.reasons.append(reason)
             code = self._index[reason] = len(self.reasons)
             if code > np.iinfo(self.codes.dtype).max:

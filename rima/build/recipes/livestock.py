@@ -72,7 +72,7 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     names, units, lookup = species_table(recipe)
-    from rima._kernels.build import units_pass, wide_counts
+    from rima._kernels.build import units_pass, wide_counts, zeros
 
     if o["layout"] == "wide":
         out = []
@@ -105,7 +105,7 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
         if key_col not in ctx.cache:
             # one pass: the units of each row's species summed by household, and the
             # rows that cannot be counted (found row by row below only if there are any)
-            total = np.zeros(ctx.n)
+            total = zeros(ctx.n)
             bad = np.zeros((mod.bounds.shape[0] - 1, 4), dtype=np.int64)
             mod.run(units_pass, codes, sp_codes, sp_map, x, miss, units, mod.bounds, total,
                     bad)

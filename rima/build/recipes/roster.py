@@ -25,7 +25,7 @@ def _pass(ctx, recipe):
            float(o["young_below"]), float(o["old_above"]), tuple(o["working_ages"]))
     if key in ctx.cache:
         return ctx.cache[key]
-    from rima._kernels.build import roster_pass
+    from rima._kernels.build import roster_pass, zeros
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
@@ -39,7 +39,7 @@ def _pass(ctx, recipe):
                     dtype=np.float64)
     # counts stored count by count, so that each count (a column of C) is contiguous for
     # the recipes that read it
-    Ct = np.zeros((11, ctx.n), dtype=np.int32)
+    Ct = zeros((11, ctx.n), dtype=np.int32)
     head_row = np.full(ctx.n, -1, dtype=np.int64)
     max_edu = np.full(ctx.n, -np.inf)
     mod.run(roster_pass, mod.codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss,
