@@ -273,7 +273,7 @@ def _add_fields(Ct, g, packed):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, ages, bounds,
-                Ct, head_row, max_edu, b0, b1):
+                Ct, cap, head_row, max_edu, over, b0, b1):
     """Everything the roster recipes need, in one pass over the person rows of blocks
     b0 .. b1 - 1 (rows bounds[b] .. bounds[b + 1] - 1; no household in two blocks).
 
@@ -285,10 +285,14 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     young_below, old_above, max_age, working_low, working_high (working age:
     working_low <= age <= working_high).
 
-    Adds to Ct (11, G) int32 counts: members, heads, adults, children, young, old,
+    Adds to Ct (11, G) integer counts: members, heads, adults, children, young, old,
     working, ages missing, ages out of range (< 0 or > max_age), relation missing,
     education missing among adults; sets head_row (G,) to the source row of the first
     head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none).
+    Ct may be a narrow type holding counts up to `cap` (int16 for households of up to
+    32,767 persons: half the memory of int32): over[b] is set to 1 where a household of
+    block b has more members, and the caller counts again in a wider type (every other
+    count is at most the members, so none of them can pass `cap` before the members do).
 
     The rows are taken PERSON_CHUNK at a time: first each person's fields, without
     branches (ages and education are unpredictable for the branch predictor), then each
@@ -316,6 +320,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                 gi = codes[i]
                 if gi != g:
                     if g >= 0:
+                        if np.int64(Ct[0, g]) + members > cap:
+                            over[b] = 1
                         Ct[0, g] += members
                         _add_fields(Ct, g, packed)
                         head_row[g] = hr
@@ -341,6 +347,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                     hr = i
                 me = max(me, pe[i - c0])
         if g >= 0:
+            if np.int64(Ct[0, g]) + members > cap:
+                over[b] = 1
             Ct[0, g] += members
             _add_fields(Ct, g, packed)
             head_row[g] = hr

@@ -38,12 +38,18 @@ def _pass(ctx, recipe):
     ages = np.array([o["adult_age"], o["young_below"], o["old_above"], o["max_age"], lo, hi],
                     dtype=np.float64)
     # counts stored count by count, so that each count (a column of C) is contiguous for
-    # the recipes that read it
-    Ct = zeros((11, ctx.n), dtype=np.int32)
-    head_row = np.full(ctx.n, -1, dtype=np.int64)
-    max_edu = np.full(ctx.n, -np.inf)
-    mod.run(roster_pass, mod.codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss,
-            ages, mod.bounds, Ct, head_row, max_edu)
+    # the recipes that read it; int16 (households of up to 32,767 persons) and counted
+    # again as int32 if a household has more
+    for dtype in (np.int16, np.int32):
+        Ct = zeros((11, ctx.n), dtype=dtype)
+        head_row = np.full(ctx.n, -1, dtype=np.int64)
+        max_edu = np.full(ctx.n, -np.inf)
+        over = np.zeros(mod.bounds.shape[0] - 1, dtype=np.int64)
+        mod.run(roster_pass, mod.codes, age, age_miss, rel, rel_miss, head_code, edu,
+                edu_miss, ages, mod.bounds, Ct, int(np.iinfo(dtype).max), head_row, max_edu,
+                over)
+        if not over.any():
+            break
     max_edu[max_edu == -np.inf] = np.nan
     C = Ct.T
     # the rows behind bad-age statuses, found once for all the roster variables
