@@ -60,7 +60,9 @@ def asset_index(ctx, recipe, vs):
     from rima._kernels.threads import blas_one_thread
 
     with blas_one_thread():
-        return coef @ X - float(coef @ mean)
+        index = coef @ X
+    index -= float(coef @ mean)  # in place: the product is this recipe's own array
+    return index
 
 
 def fit_asset_index(A: np.ndarray, names) -> dict:
