@@ -288,7 +288,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     Adds to Ct (11, G) integer counts: members, heads, adults, children, young, old,
     working, ages missing, ages out of range (< 0 or > max_age), relation missing,
     education missing among adults; sets head_row (G,) to the source row of the first
-    head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none).
+    head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none; not
+    kept when max_edu has length 0, for a build that does not use it).
     Ct may be a narrow type holding counts up to `cap` (int16 for households of up to
     32,767 persons: half the memory of int32): over[b] is set to 1 where a household of
     block b has more members, and the caller counts again in a wider type (every other
@@ -303,6 +304,7 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
         raise ValueError("roster_pass: more than ROSTER_CODES missing codes in a column")
     pv = np.empty(PERSON_CHUNK, dtype=np.int64)
     pe = np.empty(PERSON_CHUNK)
+    keep_edu = max_edu.shape[0] > 0
     full = (1 << FIELD_BITS) - 1  # rows a packed sum holds without a carry between fields
     for b in range(b0, b1):
         end = bounds[b + 1]
@@ -325,14 +327,15 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                         Ct[0, g] += members
                         _add_fields(Ct, g, packed)
                         head_row[g] = hr
-                        max_edu[g] = me
+                        if keep_edu:
+                            max_edu[g] = me
                     g = gi
                     packed = 0
                     members = 0
                     pending = 0
                     if g >= 0:
                         hr = head_row[g]
-                        me = max_edu[g]
+                        me = max_edu[g] if keep_edu else -np.inf
                 if g < 0:
                     continue
                 v = pv[i - c0]
@@ -352,7 +355,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
             Ct[0, g] += members
             _add_fields(Ct, g, packed)
             head_row[g] = hr
-            max_edu[g] = me
+            if keep_edu:
+                max_edu[g] = me
 
 
 @njit(cache=True, nogil=True)

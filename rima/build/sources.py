@@ -42,7 +42,8 @@ class HouseholdIndex:
             lo, hi = int(keys.min()), int(keys.max())
             span = hi - lo + 1
             if span <= DENSE_SPAN_FACTOR * self.n + 1024:
-                table = np.full(span, -1, dtype=np.int64)
+                # positions as int32 where they fit: half the table to read per module
+                table = np.full(span, -1, dtype=np.int32 if self.n < 2**31 - 1 else np.int64)
                 dup = dense_table(keys, lo, table)
                 self._dense = (lo, table)
                 if dup >= 0:

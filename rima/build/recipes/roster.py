@@ -40,10 +40,12 @@ def _pass(ctx, recipe):
     # counts stored count by count, so that each count (a column of C) is contiguous for
     # the recipes that read it; int16 (households of up to 32,767 persons) and counted
     # again as int32 if a household has more
+    # the adults' maximum education only where a recipe of the build reads it
+    edu_n = ctx.n if any(r.recipe == "max_adult_education" for r in ctx.spec.recipes) else 0
     for dtype in (np.int16, np.int32):
         Ct = zeros((11, ctx.n), dtype=dtype)
         head_row = np.full(ctx.n, -1, dtype=np.int64)
-        max_edu = np.full(ctx.n, -np.inf)
+        max_edu = np.full(edu_n, -np.inf)
         over = np.zeros(mod.bounds.shape[0] - 1, dtype=np.int64)
         mod.run(roster_pass, mod.codes, age, age_miss, rel, rel_miss, head_code, edu,
                 edu_miss, ages, mod.bounds, Ct, int(np.iinfo(dtype).max), head_row, max_edu,
