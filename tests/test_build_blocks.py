@@ -213,8 +213,10 @@ def test_roster_pass_matches_pandas(order, n_codes):
     max_edu = np.full(G, -np.inf)
     # ages stored as integers too (a missing age then written as an impossible one)
     age_int = np.floor(np.nan_to_num(age, nan=130.0)).astype(np.int64) if n_codes == 0 else None
+    over = np.zeros(bounds.size - 1, dtype=np.int64)
     roster_pass(codes.astype(np.int32), age, miss, rel, miss, 1.0, edu, miss, ages, bounds, Ct,
-                head_row, max_edu, 0, bounds.size - 1)
+                2**31 - 1, head_row, max_edu, over, 0, bounds.size - 1)
+    assert not over.any()
     want_C, want_head, want_edu = _roster_reference(codes, age, rel, edu, miss, 1.0, ages, G)
     np.testing.assert_array_equal(Ct, want_C)
     np.testing.assert_array_equal(head_row, want_head)
@@ -222,7 +224,8 @@ def test_roster_pass_matches_pandas(order, n_codes):
     if age_int is not None:
         Ct2 = np.zeros((11, G), dtype=np.int32)
         roster_pass(codes.astype(np.int32), age_int, miss, rel, miss, 1.0, edu, miss, ages,
-                    bounds, Ct2, np.full(G, -1), np.full(G, -np.inf), 0, bounds.size - 1)
+                    bounds, Ct2, 2**31 - 1, np.full(G, -1), np.full(G, -np.inf), over, 0,
+                    bounds.size - 1)
         want_int, _, _ = _roster_reference(codes, age_int, rel, edu, miss, 1.0, ages, G)
         np.testing.assert_array_equal(Ct2, want_int)
 
@@ -255,3 +258,30 @@ def test_roster_with_more_missing_codes_than_the_pass_compares():
     pd.testing.assert_frame_equal(got.table, want.table, check_exact=True)
     pd.testing.assert_frame_equal(got.report, want.report, check_exact=True)
     assert (got.report["hh_size"] == "ok").all() and not (got.report["adult_eq"] == "ok").all()
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_household_beyond_the_narrow_roster_counts(shuffle):
+    # the roster counts are first kept in 16 bits; a household of more persons than
+    # they hold is counted again in 32 bits, in household order or not
+    from rima.build.spec import parse_build
+
+    big = 33_000
+    ids = np.r_[np.full(big, 2), np.repeat([1, 3], 3)]
+    age = np.r_[np.full(big, 30), [40, 10, 70, 35, 5, 66]]
+    roster = pd.DataFrame({"hhid": ids, "relation": np.r_[1, np.full(big - 1, 3), 1, 3, 3, 1,
+                                                          3, 3],
+                           "age": age, "education": 8.0})
+    if shuffle:
+        roster = roster.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    errors = []
+    spec = parse_build({"households": "x", "roster": "x"},
+                       {"size": {"recipe": "household_size"},
+                        "work": {"recipe": "working_age"},
+                        "dep": {"recipe": "dependency_ratio"}}, None, errors)
+    assert not errors
+    res = build(spec, {"households": pd.DataFrame({"hhid": [1, 2, 3]}), "roster": roster})
+    t = res.table.set_index("hhid")
+    assert t["size"].tolist() == [3.0, big, 3.0]
+    assert t["work"].tolist() == [1.0, big, 1.0]
+    np.testing.assert_allclose(t["dep"], [2.0, 0.0, 2.0])

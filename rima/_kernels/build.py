@@ -28,6 +28,14 @@ DENSE_SPAN_FACTOR = 8
 NO_CODES = np.empty(0)
 
 
+def zeros(shape, dtype=np.float64) -> np.ndarray:
+    """An array of zeros written at once, for a kernel that adds into it: numpy's zeros
+    of new memory are pages the kernel first reads (the shared zero page) and then
+    writes, two faults per page and a flush of the other threads' address caches; pages
+    written first take one fault each."""
+    return np.full(shape, 0, dtype=dtype)
+
+
 @njit(inline="always")
 def _num(x, i, miss):
     """Row i of a stored column as float64; NaN where it equals a missing code."""
@@ -51,13 +59,14 @@ def _outside_domain(x, kind, top):
 
 
 @njit(cache=True, nogil=True)
-def dense_table(keys, lo, span):
-    """Position of each household id in `keys` (int64) in a table indexed by id - lo.
+def dense_table(keys, lo, table):
+    """Position of each household id in `keys` (int64) into `table` (int64, all -1 on
+    entry; the caller's: numpy's allocation of a large array is cheaper to fault in),
+    indexed by id - lo.
 
-    Returns (table (span,) int64 with -1 where no household, first duplicate position or
-    -1): a repeated household id is reported, the first occurrence keeps the table slot.
+    Returns the first duplicate position or -1: a repeated household id is reported, the
+    first occurrence keeps the table slot.
     """
-    table = np.full(span, -1, dtype=np.int64)
     dup = -1
     for i in range(keys.shape[0]):
         j = keys[i] - lo
@@ -66,21 +75,54 @@ def dense_table(keys, lo, span):
                 dup = i
         else:
             table[j] = i
-    return table, dup
+    return dup
+
+
+# Rows `dense_lookup` looks up before it summarises them (while they are in the cache).
+LOOKUP_CHUNK = 65536
 
 
 @njit(cache=True, nogil=True)
-def dense_lookup(keys, lo, table, out):
+def dense_lookup(keys, lo, table, out, bounds, summary, b0, b1):
     """Household position of each module row into out (-1: id not in the household
-    table); out may be int32 (half the memory of int64 for the largest modules)."""
-    n = keys.shape[0]
+    table; out may be int32, half the memory of int64 for the largest modules), over
+    the rows bounds[b] .. bounds[b + 1] - 1 of blocks b0 .. b1 - 1 (any cut: each row is
+    looked up alone, so blocks can run on several threads).
+
+    summary (n_blocks, 3) receives block b's rows left out, rows i whose position is not
+    i, and rows whose position is below the previous row's in the block: what
+    `code_summary` finds, without a second pass (the caller adds the block edges).
+    """
     span = table.shape[0]
-    for i in range(n):
-        j = keys[i] - lo
-        if j < 0 or j >= span:
-            out[i] = -1
-        else:
-            out[i] = table[j]
+    for b in range(b0, b1):
+        lost = 0
+        moved = 0
+        falls = 0
+        start = bounds[b]
+        end = bounds[b + 1]
+        # a chunk is looked up, then summarised while in the cache, in loops over views
+        # without a value carried from row to row (vector instructions)
+        for c0 in range(start, end, LOOKUP_CHUNK):
+            c1 = min(end, c0 + LOOKUP_CHUNK)
+            k = keys[c0:c1]
+            o = out[c0:c1]
+            for i in range(o.shape[0]):
+                j = k[i] - lo
+                if j < 0 or j >= span:
+                    o[i] = -1
+                else:
+                    o[i] = table[j]
+            for i in range(o.shape[0]):
+                c = o[i]
+                lost += np.int64(c < 0)
+                moved += np.int64(c != i + c0)
+            for i in range(1, o.shape[0]):
+                falls += np.int64(o[i] < o[i - 1])
+            if c0 > start:
+                falls += np.int64(o[0] < out[c0 - 1])
+        summary[b, 0] = lost
+        summary[b, 1] = moved
+        summary[b, 2] = falls
 
 
 @njit(cache=True, nogil=True)
@@ -231,7 +273,7 @@ def _add_fields(Ct, g, packed):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, ages, bounds,
-                Ct, head_row, max_edu, b0, b1):
+                Ct, cap, head_row, max_edu, over, b0, b1):
     """Everything the roster recipes need, in one pass over the person rows of blocks
     b0 .. b1 - 1 (rows bounds[b] .. bounds[b + 1] - 1; no household in two blocks).
 
@@ -243,10 +285,15 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     young_below, old_above, max_age, working_low, working_high (working age:
     working_low <= age <= working_high).
 
-    Adds to Ct (11, G) int32 counts: members, heads, adults, children, young, old,
+    Adds to Ct (11, G) integer counts: members, heads, adults, children, young, old,
     working, ages missing, ages out of range (< 0 or > max_age), relation missing,
     education missing among adults; sets head_row (G,) to the source row of the first
-    head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none).
+    head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none; not
+    kept when max_edu has length 0, for a build that does not use it).
+    Ct may be a narrow type holding counts up to `cap` (int16 for households of up to
+    32,767 persons: half the memory of int32): over[b] is set to 1 where a household of
+    block b has more members, and the caller counts again in a wider type (every other
+    count is at most the members, so none of them can pass `cap` before the members do).
 
     The rows are taken PERSON_CHUNK at a time: first each person's fields, without
     branches (ages and education are unpredictable for the branch predictor), then each
@@ -257,6 +304,7 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
         raise ValueError("roster_pass: more than ROSTER_CODES missing codes in a column")
     pv = np.empty(PERSON_CHUNK, dtype=np.int64)
     pe = np.empty(PERSON_CHUNK)
+    keep_edu = max_edu.shape[0] > 0
     full = (1 << FIELD_BITS) - 1  # rows a packed sum holds without a carry between fields
     for b in range(b0, b1):
         end = bounds[b + 1]
@@ -274,17 +322,20 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                 gi = codes[i]
                 if gi != g:
                     if g >= 0:
+                        if np.int64(Ct[0, g]) + members > cap:
+                            over[b] = 1
                         Ct[0, g] += members
                         _add_fields(Ct, g, packed)
                         head_row[g] = hr
-                        max_edu[g] = me
+                        if keep_edu:
+                            max_edu[g] = me
                     g = gi
                     packed = 0
                     members = 0
                     pending = 0
                     if g >= 0:
                         hr = head_row[g]
-                        me = max_edu[g]
+                        me = max_edu[g] if keep_edu else -np.inf
                 if g < 0:
                     continue
                 v = pv[i - c0]
@@ -299,10 +350,13 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                     hr = i
                 me = max(me, pe[i - c0])
         if g >= 0:
+            if np.int64(Ct[0, g]) + members > cap:
+                over[b] = 1
             Ct[0, g] += members
             _add_fields(Ct, g, packed)
             head_row[g] = hr
-            max_edu[g] = me
+            if keep_edu:
+                max_edu[g] = me
 
 
 @njit(cache=True, nogil=True)
@@ -542,14 +596,13 @@ def group_sum_product(codes, a, a_miss, c, c_miss, bounds, sums, checks, b0, b1)
 
 
 @njit(cache=True, nogil=True)
-def take_float(x, miss, rows):
-    """x at `rows` as float64 (NaN where missing or a missing code, and where a row is
-    -1: none)."""
-    out = np.empty(rows.shape[0])
+def take_float(x, miss, rows, out):
+    """out = x at `rows` as float64 (NaN where missing or a missing code, and where a row
+    is -1: none); out is the caller's (numpy's allocation of a large array is cheaper to
+    fault in than the kernel's)."""
     for j in range(rows.shape[0]):
         r = rows[j]
         out[j] = _num(x, r, miss) if r >= 0 else np.nan
-    return out
 
 
 @njit(cache=True, nogil=True)

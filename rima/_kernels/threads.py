@@ -215,3 +215,23 @@ def run_tasks(task, n_tasks: int, n_rows: int) -> int:
     if errors:
         raise errors[0]
     return t
+
+
+# ------------------------------------------------------------------------------ BLAS
+
+_blas = None
+
+
+@contextmanager
+def blas_one_thread():
+    """numpy's BLAS on one thread inside: for a product over many rows between the
+    kernels' passes. Its worker threads spin for a while after a threaded call, taking
+    the cores the next passes run on; one thread computes each output element with the
+    same operations in the same order, so the results are the same bits."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    with _blas.limit(limits=1, user_api="blas"):
+        yield

@@ -122,6 +122,14 @@ class BuildContext:
                                         self.index, self.issues, main=name == self.spec.main)
         return self.modules[name]
 
+    def release(self, name: str) -> None:
+        """Forget module `name` and what was kept from it (cache keys name their source
+        second): no later recipe reads it."""
+        self.modules.pop(name, None)
+        for key in [k for k in self.cache if isinstance(k, tuple) and len(k) > 1
+                    and k[1] == name]:
+            del self.cache[key]
+
     # -- household-level values
     def raw(self, name: str, where: str):
         """A built variable or household-table column as it is (for groups and recodes)."""
@@ -203,7 +211,7 @@ class BuildContext:
         cells the checks of `kind` flag, as `wide_counts`; pos, the module row of each
         household or -1; module). One pass per column over its stored values, in
         column order; kept for other variables summing the same columns."""
-        from rima._kernels.build import wide_add
+        from rima._kernels.build import wide_add, zeros
 
         mod = self.module(source)
         for c in columns:
@@ -218,7 +226,7 @@ class BuildContext:
         key = ("wide_sum", source, tuple(columns), tuple(map(float, weights)), kind,
                float(top))
         if key not in self.cache:
-            total = np.zeros(self.n)
+            total = zeros(self.n)
             counts = np.zeros((len(columns), 3), dtype=np.int64)
             for j, c in enumerate(columns):
                 x, miss = mod.values(c, where, vs.name)
@@ -294,7 +302,14 @@ def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
     ctx = BuildContext(bspec, frames, fit)
     from rima.build.recipes import RECIPE_FUNCTIONS
 
-    for r in bspec.recipes:
+    # each module is let go after the last recipe reading it: its row positions and the
+    # passes kept for other recipes free memory that the later recipes then reuse
+    last = {}
+    for i, r in enumerate(bspec.recipes):
+        for k in ("source", "own_source"):
+            if r.options.get(k) and r.options[k] != bspec.main:
+                last[r.options[k]] = i
+    for i, r in enumerate(bspec.recipes):
         if r.variable == "build_status":
             raise SpecError(f"[build.{r.variable}]: build_status is the report's column of "
                             "each household's overall status; choose another name")
@@ -309,6 +324,8 @@ def build(spec, sources=None, *, fit: bool = True) -> BuildResult:
                 values = values.array()
         ctx.built[r.variable] = values if vs.clean else _blank_bad(values, vs.ok)
         ctx.status[r.variable] = vs
+        for name in [m for m, j in last.items() if j == i]:
+            ctx.release(name)
     return _result(ctx, bspec)
 
 
@@ -327,11 +344,11 @@ def _blank_bad(values, ok):
 
 
 def _result(ctx: BuildContext, bspec: BuildSpec) -> BuildResult:
-    from rima._kernels.build import first_status
+    from rima._kernels.build import first_status, zeros
 
     table = ctx.households
     # overall status: the first variable's reason, as codes into "variable: reason" labels
-    overall = np.zeros(ctx.n, dtype=np.int32)
+    overall = zeros(ctx.n, dtype=np.int32)
     labels = [st.OK]
     built = {}
     columns = {}

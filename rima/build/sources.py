@@ -42,7 +42,9 @@ class HouseholdIndex:
             lo, hi = int(keys.min()), int(keys.max())
             span = hi - lo + 1
             if span <= DENSE_SPAN_FACTOR * self.n + 1024:
-                table, dup = dense_table(keys, lo, span)
+                # positions as int32 where they fit: half the table to read per module
+                table = np.full(span, -1, dtype=np.int32 if self.n < 2**31 - 1 else np.int64)
+                dup = dense_table(keys, lo, table)
                 self._dense = (lo, table)
                 if dup >= 0:
                     self.duplicate = ids.duplicated(keep="first").to_numpy()
@@ -59,19 +61,37 @@ class HouseholdIndex:
     def positions(self, keys: pd.Series):
         """(household position of each key (-1: absent or missing), rows left out, True
         when row i is household i throughout, True when the positions never decrease)."""
-        from rima._kernels.build import code_summary, dense_lookup
+        from rima._kernels.build import code_summary
 
         if self._dense is not None:
             k, ok = _int_keys(keys)
             if k is not None:
                 lo, table = self._dense
-                out = np.empty(len(k), dtype=np.int32 if self.n < 2**31 - 1 else np.int64)
-                dense_lookup(k if ok is None else np.where(ok, k, lo - 1), lo, table, out)
-                return (out, *code_summary(out))
+                return _lookup(k if ok is None else np.where(ok, k, lo - 1), lo, table,
+                               np.int32 if self.n < 2**31 - 1 else np.int64)
         index, pos = self._hashed()
         got = index.get_indexer(_text_or_number(keys))
         out = np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)
         return (out, *code_summary(out))
+
+
+def _lookup(keys, lo, table, dtype):
+    """`positions` through the dense table: the rows cut into about equal blocks looked
+    up on the available threads, each block's summary merged with its edges."""
+    from rima._kernels.build import dense_lookup
+    from rima._kernels.threads import run_blocks
+
+    m = keys.shape[0]
+    n_blocks = max(1, min(BLOCKS, m // BLOCK_ROWS))
+    bounds = (np.arange(n_blocks + 1, dtype=np.int64) * m) // n_blocks
+    out = np.empty(m, dtype=dtype)
+    summary = np.zeros((n_blocks, 3), dtype=np.int64)
+    run_blocks(dense_lookup, n_blocks, m, keys, lo, table, out, bounds, summary)
+    lost, moved, falls = (int(v) for v in summary.sum(axis=0))
+    edges = bounds[1:-1]
+    edges = edges[(edges > 0) & (edges < m)]
+    falls += int(np.count_nonzero(out[edges] < out[edges - 1]))
+    return out, lost, moved == 0, falls == 0
 
 
 def _int_keys(s: pd.Series):

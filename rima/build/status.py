@@ -77,6 +77,10 @@ class VariableStatus:
             return
         code = self._index.get(reason)
         if code is None:
+            if not self.reasons:
+                # the first reason: codes written at once before the scattered writes
+                # (as `rima._kernels.build.zeros`), where nothing was written yet
+                self.codes = np.full(self.codes.shape[0], 0, dtype=self.codes.dtype)
             self.reasons.append(reason)
             code = self._index[reason] = len(self.reasons)
             if code > np.iinfo(self.codes.dtype).max:
@@ -136,14 +140,14 @@ class IssueLog:
         # ids and cell values come from columns of any type: text ("" = none or missing)
         # keeps every table format (Parquet, Stata) able to hold them
         self._parts.append({
-            "variable": np.full(m, variable or "", dtype=object),
-            "status": np.full(m, status, dtype=object),
-            "module": np.full(m, module or "", dtype=object),
-            "column": np.full(m, column or "", dtype=object),
+            "variable": _filled(m, variable or ""),
+            "status": _filled(m, status),
+            "module": _filled(m, module or ""),
+            "column": _filled(m, column or ""),
             "household": _texts(households, m),
             "row": rows,
             "value": _texts(values, m),
-            "message": np.full(m, message, dtype=object),
+            "message": _filled(m, message),
         })
 
     def frame(self) -> pd.DataFrame:
@@ -170,9 +174,17 @@ def _text(v) -> str:
     return str(v)
 
 
+def _filled(m, value) -> np.ndarray:
+    """m references to `value` (object array): filled, which is many times faster than
+    np.full's conversion of the value for each element."""
+    out = np.empty(m, dtype=object)
+    out.fill(value)
+    return out
+
+
 def _col(x, m):
     if np.ndim(x) == 0:
-        return np.full(m, x, dtype=object)
+        return _filled(m, x)
     a = np.asarray(x, dtype=object)
     return a if a.shape[0] == m else np.full(m, None, dtype=object)
 
@@ -181,10 +193,12 @@ def _texts(x, m) -> np.ndarray:
     """The text of each value ("" when missing), as `_text`: integer and float arrays
     are converted as arrays (a build can list many issues), other values one by one."""
     if np.ndim(x) == 0:
-        return np.full(m, "" if _isna(x) else _text(x), dtype=object)
+        return _filled(m, "" if _isna(x) else _text(x))
     a = np.asarray(x)
     if a.shape[0] == m and a.dtype.kind in "iub":
-        return a.astype(str).astype(object)
+        out = np.empty(m, dtype=object)
+        out[:] = list(map(str, a.tolist()))
+        return out
     if a.shape[0] == m and a.dtype.kind == "f":
         out = np.full(m, "", dtype=object)
         whole = np.isfinite(a) & (a == np.floor(a)) & (np.abs(a) < 2.0**62)

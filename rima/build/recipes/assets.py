@@ -57,7 +57,12 @@ def asset_index(ctx, recipe, vs):
                         f"the recipe lists {len(cols)}")
     # ((x - mean) / scale) @ w as one matrix-vector product over the items
     coef = w / scale
-    return coef @ X - float(coef @ mean)
+    from rima._kernels.threads import blas_one_thread
+
+    with blas_one_thread():
+        index = coef @ X
+    index -= float(coef @ mean)  # in place: the product is this recipe's own array
+    return index
 
 
 def fit_asset_index(A: np.ndarray, names) -> dict:
@@ -67,10 +72,19 @@ def fit_asset_index(A: np.ndarray, names) -> dict:
     if A.shape[0] <= A.shape[1]:
         raise DataError(f"asset index: {A.shape[0]} complete household(s) for "
                         f"{A.shape[1]} items; need more households than items")
+    from rima.moments import moments_if_complete
+
+    fa = FactorAnalysis(n_factors=1, method="pa", scores="regression", missing="error")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fa = FactorAnalysis(n_factors=1, method="pa", scores="regression",
-                            missing="error").fit(A)
+        # the moments' pass finds a missing or infinite cell itself, so the fit from them
+        # needs no scan of the items first (the same correlations, means and SDs as
+        # fitting the rows); with such a cell, fitting the rows names it
+        moments = moments_if_complete(A)
+        if moments is None:
+            fa.fit(A)
+        else:
+            fa.fit_moments(moments)
     load = fa.loadings_.to_numpy()[:, 0] if hasattr(fa.loadings_, "to_numpy") else np.asarray(
         fa.loadings_)[:, 0]
     w = np.asarray(fa.score_weights_)[:, 0]

@@ -72,7 +72,7 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     names, units, lookup = species_table(recipe)
-    from rima._kernels.build import units_pass, wide_counts
+    from rima._kernels.build import units_pass, wide_counts, zeros
 
     if o["layout"] == "wide":
         out = []
@@ -105,7 +105,7 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
         if key_col not in ctx.cache:
             # one pass: the units of each row's species summed by household, and the
             # rows that cannot be counted (found row by row below only if there are any)
-            total = np.zeros(ctx.n)
+            total = zeros(ctx.n)
             bad = np.zeros((mod.bounds.shape[0] - 1, 4), dtype=np.int64)
             mod.run(units_pass, codes, sp_codes, sp_map, x, miss, units, mod.bounds, total,
                     bad)
@@ -173,7 +173,9 @@ def dzud_loss(ctx, recipe, vs):
                         f"no herd at the start of winter ({o['source']})")
     ctx.flag_households(vs, lost > start, st.LOSS_EXCEEDS_HERD, o["source"],
                         f"winter losses exceed the herd at its start ({o['source']})")
-    return np.divide(lost, start, out=np.full(ctx.n, np.nan), where=start > 0)
+    from rima.build.recipes.transforms import divide_or_nan
+
+    return divide_or_nan(lost, start, start > 0)
 
 
 def herd_change(ctx, recipe, vs):
@@ -189,7 +191,10 @@ def herd_change(ctx, recipe, vs):
         return b - a
     ctx.flag_households(vs, a <= 0, st.NO_HERD, o["source"],
                         f"no herd in round {o['from_round']} ({o['source']})")
-    return np.divide(b - a, a, out=np.full(ctx.n, np.nan), where=a > 0)
+    from rima.build.recipes.transforms import divide_or_nan
+
+    change = b - a
+    return divide_or_nan(change, a, a > 0, out=change)
 
 
 def _round_mask(ctx, recipe, value):

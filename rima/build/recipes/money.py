@@ -35,9 +35,9 @@ def _checks(mod, k):
 
 def _group_sum(ctx, mod, x, miss):
     """(sums by household, (missing, negative) counts among the mapped rows)."""
-    from rima._kernels.build import group_sum
+    from rima._kernels.build import group_sum, zeros
 
-    total = np.zeros(ctx.n)
+    total = zeros(ctx.n)
     checks = _checks(mod, 2)
     mod.run(group_sum, mod.codes, x, miss, mod.bounds, total, checks)
     return total, checks.sum(axis=0)
@@ -46,7 +46,7 @@ def _group_sum(ctx, mod, x, miss):
 def module_total(ctx, recipe, vs, source, columns, product=False):
     """Per household: the sum over the module's rows of the columns' values (or of their
     product, for quantity x unit value); missing and negative cells are flagged."""
-    from rima._kernels.build import NO_CODES, group_sum_product
+    from rima._kernels.build import NO_CODES, group_sum_product, zeros
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(source)
@@ -59,7 +59,7 @@ def module_total(ctx, recipe, vs, source, columns, product=False):
         _flag_amounts(ctx, vs, mod, columns[0], where, missing, negative)
         return total, mod
     if len(columns) == 2 and product and mod.stored(columns[1]):
-        total = np.zeros(ctx.n)
+        total = zeros(ctx.n)
         checks = _checks(mod, 4)
         mod.run(group_sum_product, mod.codes, *mod.values(columns[0], where, vs.name),
                 *mod.values(columns[1], where, vs.name), mod.bounds, total, checks)
@@ -94,14 +94,12 @@ def money_per_ae(ctx, recipe, vs):
     ae = ctx.value(o["ae"], vs, f"[build.{recipe.variable}]")
     ctx.flag_households(vs, ae <= 0, st.ZERO_DENOMINATOR, "",
                         f"adult equivalents {o['ae']} not positive")
-    positive = ae > 0
-    out = np.divide(monthly, ae, out=monthly, where=positive)
-    out[~positive] = np.nan
+    from rima.build.recipes.transforms import divide_or_nan, log_in_place
+
+    out = divide_or_nan(monthly, ae, ae > 0, out=monthly)
     if o["log"]:
         ctx.flag_households(vs, out <= 0, st.NOT_POSITIVE, o["source"],
                             "no food expenditure or own production (log undefined)")
-        from rima.build.recipes.transforms import log_in_place
-
         log_in_place(out)
     return out
 
@@ -109,12 +107,12 @@ def money_per_ae(ctx, recipe, vs):
 def income_sources(ctx, recipe, vs):
     """Income sources with a positive amount (rows of a long module, or columns of a wide
     one)."""
-    from rima._kernels.build import NO_CODES
+    from rima._kernels.build import NO_CODES, zeros
 
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
-    count = np.zeros(mod.n_rows)
+    count = zeros(mod.n_rows)
     for col in _columns(o["amount_column"]):
         x, miss = mod.values(col, where, vs.name)
         _flag_amounts(ctx, vs, mod, col, where, *_group_sum(ctx, mod, x, miss)[1])
@@ -125,7 +123,7 @@ def income_sources(ctx, recipe, vs):
 def nonlivestock_income_share(ctx, recipe, vs):
     """1 - livestock income / total income, from a long income module whose
     `source_column` names each income source; `livestock` lists the livestock ones."""
-    from rima._kernels.build import group_sum_split
+    from rima._kernels.build import group_sum_split, zeros
 
     o = recipe.options
     where = f"[build.{recipe.variable}]"
@@ -138,18 +136,18 @@ def nonlivestock_income_share(ctx, recipe, vs):
     names = {str(v).strip().casefold() for v in o["livestock"]}
     is_live = text_codes(mod.df[o["source_column"]],
                          lambda v: v is not None and str(v).strip().casefold() in names)
-    total = np.zeros(ctx.n)
-    live = np.zeros(ctx.n)
+    total = zeros(ctx.n)
+    live = zeros(ctx.n)
     checks = _checks(mod, 2)
     mod.run(group_sum_split, mod.codes, x, miss, is_live, mod.bounds, total, live, checks)
     _flag_amounts(ctx, vs, mod, col, where, *checks.sum(axis=0))
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
-    share = total - live
-    has = total > 0
-    np.divide(share, total, out=share, where=has)
-    share[~has] = np.nan
-    return share
+    from rima.build.recipes.transforms import divide_or_nan
+
+    # the share in the livestock sums' array (this recipe's own)
+    share = np.subtract(total, live, out=live)
+    return divide_or_nan(share, total, total > 0, out=share)
 
 
 RECIPES = {"money_per_ae": money_per_ae, "income_sources": income_sources,

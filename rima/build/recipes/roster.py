@@ -25,7 +25,7 @@ def _pass(ctx, recipe):
            float(o["young_below"]), float(o["old_above"]), tuple(o["working_ages"]))
     if key in ctx.cache:
         return ctx.cache[key]
-    from rima._kernels.build import roster_pass
+    from rima._kernels.build import roster_pass, zeros
 
     where = f"[build.{recipe.variable}]"
     mod = ctx.module(o["source"])
@@ -38,12 +38,20 @@ def _pass(ctx, recipe):
     ages = np.array([o["adult_age"], o["young_below"], o["old_above"], o["max_age"], lo, hi],
                     dtype=np.float64)
     # counts stored count by count, so that each count (a column of C) is contiguous for
-    # the recipes that read it
-    Ct = np.zeros((11, ctx.n), dtype=np.int32)
-    head_row = np.full(ctx.n, -1, dtype=np.int64)
-    max_edu = np.full(ctx.n, -np.inf)
-    mod.run(roster_pass, mod.codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss,
-            ages, mod.bounds, Ct, head_row, max_edu)
+    # the recipes that read it; int16 (households of up to 32,767 persons) and counted
+    # again as int32 if a household has more
+    # the adults' maximum education only where a recipe of the build reads it
+    edu_n = ctx.n if any(r.recipe == "max_adult_education" for r in ctx.spec.recipes) else 0
+    for dtype in (np.int16, np.int32):
+        Ct = zeros((11, ctx.n), dtype=dtype)
+        head_row = np.full(ctx.n, -1, dtype=np.int64)
+        max_edu = np.full(edu_n, -np.inf)
+        over = np.zeros(mod.bounds.shape[0] - 1, dtype=np.int64)
+        mod.run(roster_pass, mod.codes, age, age_miss, rel, rel_miss, head_code, edu,
+                edu_miss, ages, mod.bounds, Ct, int(np.iinfo(dtype).max), head_row, max_edu,
+                over)
+        if not over.any():
+            break
     max_edu[max_edu == -np.inf] = np.nan
     C = Ct.T
     # the rows behind bad-age statuses, found once for all the roster variables
@@ -171,11 +179,10 @@ def dependency_ratio(ctx, recipe, vs):
     C = R["C"]
     _flag(ctx, vs, R, "no_working", lambda C: (C[:, MEMBERS] > 0) & (C[:, WORKING] == 0),
           st.NO_WORKING_AGE, R["mod"].name, f"no working-age member in {R['mod'].name}")
+    from rima.build.recipes.transforms import divide_or_nan
+
     ratio = np.add(C[:, YOUNG], C[:, OLD], dtype=np.float64)
-    work = C[:, WORKING] > 0
-    np.divide(ratio, C[:, WORKING], out=ratio, where=work)
-    ratio[~work] = np.nan
-    return ratio
+    return divide_or_nan(ratio, C[:, WORKING], C[:, WORKING] > 0, out=ratio)
 
 
 def working_age(ctx, recipe, vs):
@@ -194,7 +201,8 @@ def _head_value(ctx, recipe, vs, column, numeric):
         from rima._kernels.build import take_float
 
         x, miss = mod.values(column, f"[build.{recipe.variable}]", vs.name)
-        out = take_float(x, miss, row)
+        out = np.empty(row.shape[0])
+        take_float(x, miss, row, out)
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
