@@ -106,17 +106,18 @@ class GroupCoder:
 
 
 def group_codes(groups: pd.Series):
-    """(codes (n,) int64, labels): the category of every row, missing values as the
-    category MISSING_LABEL. Categoricals use their codes; other columns are factorised
-    in their own dtype (no conversion of every cell to a Python object)."""
+    """(codes (n,) int32, this call's own array, labels): the category of every row,
+    missing values as the category MISSING_LABEL. Categoricals use their codes; other
+    columns are factorised in their own dtype (no conversion of every cell to a Python
+    object). 32-bit codes: half the memory of 64-bit ones at 10 million rows."""
     if isinstance(groups.dtype, pd.CategoricalDtype):
-        codes = groups.cat.codes.to_numpy().astype(np.int64)
+        codes = groups.cat.codes.to_numpy().astype(np.int32)
         labels = list(groups.cat.categories.astype(object))
     elif getattr(groups.dtype, "storage", None) == "pyarrow":
         codes, labels = _arrow_codes(groups)
     else:
         codes, uniques = pd.factorize(groups, use_na_sentinel=True)
-        codes = np.asarray(codes, dtype=np.int64)
+        codes = np.array(codes, dtype=np.int32)
         labels = list(pd.Index(uniques).astype(object))
     missing = codes < 0
     if missing.any():
@@ -143,13 +144,14 @@ def _arrow_codes(groups: pd.Series):
         # one dictionary for every row
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     enc = pc.dictionary_encode(arr, null_encoding="mask")
-    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
     return codes, enc.dictionary.to_pylist()
 
 
 def _table(codes, labels, ok, rci100, pillars, rci, w, pillar_names, rsm_kind, mimic_params,
            level):
-    codes = np.where(ok, codes, -1)
+    # `group_codes`' own array: the rows left out are marked in place (no second array)
+    np.putmask(codes, ~ok, -1)
     gm = group_stats(codes, len(labels), rci100, pillars, rci, w)
     return table_from_moments(gm, labels, int(ok.sum()), w is not None, pillar_names,
                               rsm_kind, mimic_params, level)

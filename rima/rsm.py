@@ -58,7 +58,7 @@ def group_stats(codes, n_groups, y, P=None, r=None, w=None) -> GroupMoments:
     w = np.ascontiguousarray(w, dtype=f).reshape(-1) if use_w else np.empty(0)
     if Pt.ndim != 2 or Pt.shape[1] != n or r.shape[0] != n or (use_w and w.shape[0] != n):
         raise ValueError("values, pillars, RCI and weights must have the same rows")
-    codes = np.ascontiguousarray(codes, dtype=np.int64)
+    codes = np.ascontiguousarray(codes, dtype=np.int32)
     codes, y, Pt, r, w = (read_only(a) for a in (codes, y, Pt, r, w))
     return GroupMoments(*group_moments(codes, int(n_groups), y, Pt, r, w, use_w))
 

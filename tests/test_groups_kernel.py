@@ -183,6 +183,9 @@ def test_group_codes_categories_labels_and_order():
     cat = pd.Series(pd.Categorical(["x", None, "y", "x"], categories=["y", "x", "unused"]))
     codes, labels = group_codes(cat)
     assert [labels[c] for c in codes] == ["x", MISSING_LABEL, "y", "x"]
+    assert codes.dtype == np.int32 and codes.flags.writeable
+    codes[:] = -1  # the caller's own array: the column keeps its codes
+    assert group_codes(cat)[0].tolist() == [1, 3, 0, 1]
     sc, rng = _scores(n=400)
     sc["status"] = "ok"
     # unused categories are left out; labels sort as text ("10" < "9"), ties by appearance
@@ -206,6 +209,8 @@ def test_arrow_string_codes_are_pandas_factorize():
               pd.Series(pd.arrays.ArrowStringArray(chunked)),
               pd.Series(values, dtype="string[pyarrow]")):
         codes, labels = group_codes(s)
+        # the profile tables mark the rows left out in this array: it must be writable
+        assert codes.dtype == np.int32 and codes.flags.writeable
         want, uniques = pd.factorize(s, use_na_sentinel=True)
         assert labels[:len(uniques)] == list(pd.Index(uniques).astype(object))
         np.testing.assert_array_equal(codes[want >= 0], want[want >= 0])

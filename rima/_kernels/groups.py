@@ -18,7 +18,7 @@ from numba import njit
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def group_moments(codes, n_groups, y, Pt, r, w, use_w):
-    """Moments by group. codes (n,) int64: the group of each row in [0, n_groups), or -1
+    """Moments by group. codes (n,) integers: the group of each row in [0, n_groups), or -1
     for a row left out. y (n,): the variable whose mean and SE are wanted; Pt (K, n): more
     variables (pillars, one per row of Pt) whose means and covariances with r (n,) are
     wanted; w (n,) weights (read only if use_w; else every weight is 1).
