@@ -41,6 +41,22 @@ def test_every_input_row_has_a_status(example):
     assert example.scores.loc[~bad, "RCI_100"].between(0, 100).all()
 
 
+def test_the_score_tables_id_column_is_the_users_to_edit_and_never_edits_the_input():
+    # the id column is taken from the input by reference (no copy up front): editing
+    # either side must leave the other as it was, on a frame with its own index
+    df = pd.read_csv(EX / "households.csv").iloc[::-1]
+    df.index = np.arange(len(df)) * 2 + 7
+    first = int(df["hhid"].iloc[0])
+    res = rima.fit(df, reference_spec())
+    model_scores = res.model.score(df)
+    for scores in (res.scores, model_scores):
+        assert list(scores.index[:2]) == [0, 1] and int(scores["hhid"].iloc[0]) == first
+        scores.loc[0, "hhid"] = -1
+        assert int(df["hhid"].iloc[0]) == first
+    df.loc[df.index[1], "hhid"] = -2
+    assert int(res.scores["hhid"].iloc[1]) == int(model_scores["hhid"].iloc[1]) != -2
+
+
 def test_fit_returns_the_public_result_with_its_conveniences(example):
     """`rima.fit` hands out `rima.RimaResult`: the pipeline's fitted data (`FitResult`,
     which imports nothing above the fit) plus the methods that use the report and the
