@@ -175,13 +175,36 @@ def cov_time(A, repeat, beside=None):
     return base if beside is None else (times[2], last[2], base)
 
 
+SETTLE_LIMIT_S = 0.5
+SETTLE_WINDOW_S = 0.01
+
+
+def settle(limit_s=SETTLE_LIMIT_S, window_s=SETTLE_WINDOW_S, cpu=time.process_time,
+           pause=time.sleep) -> float:
+    """Wait until no thread of this process is using the CPU (at most `limit_s`): the
+    window in which this process used less than a fifth of a core. After a threaded
+    call numpy's BLAS leaves a worker thread spinning for about 0.1 s (measured here after
+    `np.cov` of the 1M matrix: a whole core), which would take a core from whatever is
+    timed next. Returns the seconds waited."""
+    start = time.monotonic()
+    before = cpu()
+    while time.monotonic() - start < limit_s:
+        pause(window_s)
+        now = cpu()
+        if now - before < 0.2 * window_s:
+            break
+        before = now
+    return time.monotonic() - start
+
+
 def interleaved_times(fns, repeat):
     """([Seconds of each of `fns`], [each one's last result]): `repeat` rounds, each
     running every function once in turn, round r starting with function r mod len(fns):
-    what a task leaves behind (fresh memory to fault in, BLAS threads still spinning) then
-    falls on each of the others in turn, not always on the one that follows it. A run's
-    previous result is released before it starts, as a user's would be: a large fit is
-    neither charged for freeing the last one's gigabytes nor run beside them."""
+    what a task leaves behind (fresh memory to fault in) then falls on each of the others
+    in turn, not always on the one that follows it. Each run starts once the process is
+    idle (`settle`: no BLAS thread still spinning from the task before). A run's previous
+    result is released before it starts, as a user's would be: a large fit is neither
+    charged for freeing the last one's gigabytes nor run beside them."""
     times = [[] for _ in fns]
     last = [None] * len(fns)
     for r in range(max(1, repeat)):
@@ -189,6 +212,7 @@ def interleaved_times(fns, repeat):
             k = (r + i) % len(fns)
             fn = fns[k]
             last[k] = None
+            settle()
             t0 = time.perf_counter()
             out = fn()
             times[k].append(time.perf_counter() - t0)

@@ -156,3 +156,30 @@ def test_each_task_runs_first_in_some_round():
     assert sorted(set(firsts)) == [0, 1, 2]
     assert all(sorted(order[3 * r:3 * r + 3]) == [0, 1, 2] for r in range(6))
     assert [len(t.times) for t in times] == [6, 6, 6]
+
+
+def test_settle_waits_while_another_thread_uses_the_cpu_and_not_after():
+    # the process's CPU clock advancing by a whole window (a BLAS thread spinning after a
+    # threaded call) keeps it waiting; a quiet window ends the wait; the limit bounds it
+    from rima.bench import settle
+
+    def clock(busy_windows):
+        state = {"t": 0.0, "polls": 0}
+
+        def cpu():
+            state["polls"] += 1
+            if state["polls"] <= busy_windows + 1:
+                state["t"] += 0.01
+            return state["t"]
+
+        return cpu, state
+
+    for busy in (0, 3, 7):
+        cpu, state = clock(busy)
+        pauses = []
+        settle(limit_s=60, window_s=0.01, cpu=cpu, pause=pauses.append)
+        assert len(pauses) == busy + 1
+    cpu, state = clock(10**9)
+    pauses = []
+    assert settle(limit_s=0.0, window_s=0.01, cpu=cpu, pause=pauses.append) >= 0.0
+    assert pauses == []  # no time left: no wait at all
