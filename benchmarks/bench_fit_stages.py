@@ -49,9 +49,9 @@ def main():
 
     import importlib
 
-    from threadpoolctl import threadpool_limits
 
     import rima.config as cfg
+    from rima._kernels.threads import blas_one_thread
     from rima.bench import analysis_matrix, example_spec, survey
     from rima.pipeline import fit
 
@@ -87,7 +87,7 @@ def main():
         return min(ts)
 
     cov_default = best(lambda: np.cov(A, rowvar=False))
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_one_thread():
         cov_one = best(lambda: np.cov(A, rowvar=False))
     cov = min(cov_default, cov_one)
     total = [t for t, _ in runs]

@@ -160,13 +160,13 @@ def cov_time(A, repeat, beside=None):
     machine: a shared machine drifts within a minute, and the first runs in a process
     also pay for faulting in fresh memory, which would otherwise fall on whichever task
     ran first."""
-    from threadpoolctl import threadpool_limits
+    from rima._kernels.threads import blas_one_thread
 
     def cov():
         np.cov(A, rowvar=False)
 
     def cov_one():
-        with threadpool_limits(limits=1, user_api="blas"):
+        with blas_one_thread():
             np.cov(A, rowvar=False)
 
     tasks = [cov, cov_one] + ([beside] if beside is not None else [])

@@ -225,9 +225,10 @@ _blas = None
 @contextmanager
 def blas_one_thread():
     """numpy's BLAS on one thread inside: for a product over many rows between the
-    kernels' passes. Its worker threads spin for a while after a threaded call, taking
+    kernels' passes (its worker threads spin for a while after a threaded call, taking
     the cores the next passes run on; one thread computes each output element with the
-    same operations in the same order, so the results are the same bits."""
+    same operations in the same order, so the results are the same bits), and for the
+    one-thread `np.cov` baseline of `rima bench`."""
     global _blas
     if _blas is None:
         from threadpoolctl import ThreadpoolController
