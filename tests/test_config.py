@@ -136,6 +136,59 @@ def test_run_tasks_runs_each_task_once_with_its_thread_slot(many_threads):
         threads.run_tasks(bad, 20, 10**6)
 
 
+def test_run_ranges_covers_the_rows_once_in_fixed_ranges(many_threads):
+    n = 3 * threads.RANGE_ROWS + 5
+    ranges = threads.row_ranges(n)
+    assert ranges[0] == (0, threads.RANGE_ROWS) and ranges[-1] == (3 * threads.RANGE_ROWS, n)
+    assert all(b0 == a1 for (_, b0), (a1, _) in zip(ranges, ranges[1:]))
+    assert threads.row_ranges(0) == [(0, 0)] and threads.row_ranges(7) == [(0, 7)]
+    hits = np.zeros(n, dtype=np.int64)
+    seen = []
+    lock = threading.Lock()
+
+    def fn(i, a, b):
+        with lock:
+            seen.append((i, a, b))
+        hits[a:b] += 1  # each range alone writes its rows
+
+    threads.run_ranges(fn, n)
+    assert sorted(seen) == [(i, a, b) for i, (a, b) in enumerate(ranges)]
+    np.testing.assert_array_equal(hits, 1)
+
+
+def test_build_zeros_and_counts_by_ranges_match_numpy(many_threads):
+    """The build's passes that run by row ranges (zeros, cell and positive counts) give
+    numpy's results over several ranges on several threads, a household without a module
+    row (pos < 0) in more than one range."""
+    from rima._kernels.build import positive_counts, wide_counts, zeros
+
+    z = zeros((3, threads.RANGE_ROWS + 11), dtype=np.int16)
+    assert z.dtype == np.int16 and z.shape == (3, threads.RANGE_ROWS + 11) and not z.any()
+    n = 2 * threads.RANGE_ROWS + 999
+    rng = np.random.default_rng(3)
+    X = rng.integers(-1, 9, (5, n)).astype(float)
+    X[:, ::5] += 0.5
+    X[1, rng.choice(n, 300, replace=False)] = np.nan
+    pos = np.arange(n)
+    pos[rng.choice(n, 200, replace=False)] = -1
+    used = pos >= 0
+    for kind, top in ((0, 0.0), (1, 7.0), (2, 0.0)):
+        if kind == 1:
+            out_of_rule = (X < 0) | (X > top) | (X != np.floor(X))
+        elif kind == 2:
+            out_of_rule = (X != 0) & (X != 1)
+        else:
+            out_of_rule = np.zeros_like(X, dtype=bool)
+        miss = np.isnan(X)
+        want = np.stack([(miss & used).sum(axis=1),
+                         (out_of_rule & ~miss & used).sum(axis=1) if kind else np.zeros(5),
+                         ((X < 0) & used).sum(axis=1)], axis=1)
+        np.testing.assert_array_equal(wide_counts(X, pos, kind, top), want)
+    out = np.full(n, 99.0)
+    positive_counts(X, out)
+    np.testing.assert_array_equal(out, (X > 0).sum(axis=0))
+
+
 def test_convert_columns_gives_convert_column_s_bits_at_every_thread_count(many_threads):
     """Row ranges over threads, every column within each: the values, masks and
     per-column findings of `convert_column` one column at a time on one thread."""

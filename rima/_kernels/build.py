@@ -32,8 +32,14 @@ def zeros(shape, dtype=np.float64) -> np.ndarray:
     """An array of zeros written at once, for a kernel that adds into it: numpy's zeros
     of new memory are pages the kernel first reads (the shared zero page) and then
     writes, two faults per page and a flush of the other threads' address caches; pages
-    written first take one fault each."""
-    return np.full(shape, 0, dtype=dtype)
+    written first take one fault each. A large array is written by ranges on the
+    available threads, so its pages are faulted in on every core at once."""
+    from rima._kernels.threads import run_ranges
+
+    out = np.empty(shape, dtype=dtype)
+    flat = out.reshape(-1)
+    run_ranges(lambda i, a, b: flat[a:b].fill(0), flat.shape[0])
+    return out
 
 
 @njit(inline="always")
@@ -318,8 +324,9 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
             c1 = min(end, c0 + PERSON_CHUNK)
             _person_chunk(age[c0:c1], age_miss, rel[c0:c1], rel_miss, head_code, edu[c0:c1],
                           edu_miss, ages, pv, pe)
-            for i in range(c0, c1):
-                gi = codes[i]
+            cs = codes[c0:c1]  # loops from 0 over slices: see _cell_counts
+            for t in range(cs.shape[0]):
+                gi = cs[t]
                 if gi != g:
                     if g >= 0:
                         if np.int64(Ct[0, g]) + members > cap:
@@ -338,7 +345,7 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                         me = max_edu[g] if keep_edu else -np.inf
                 if g < 0:
                     continue
-                v = pv[i - c0]
+                v = pv[t]
                 packed += v
                 members += 1
                 pending += 1
@@ -347,8 +354,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                     packed = 0
                     pending = 0
                 if (v & 1) == 1 and hr < 0:
-                    hr = i
-                me = max(me, pe[i - c0])
+                    hr = c0 + t
+                me = max(me, pe[t])
         if g >= 0:
             if np.int64(Ct[0, g]) + members > cap:
                 over[b] = 1
@@ -380,13 +387,19 @@ def units_pass(codes, sp_codes, sp_map, x, miss, units, bounds, sums, bad, b0, b
         no_name = 0
         no_count = 0
         negative = 0
-        for i in range(bounds[b], bounds[b + 1]):
-            g = codes[i]
+        lo = bounds[b]
+        hi = bounds[b + 1]
+        # loops from 0 over slices: see _cell_counts
+        cs = codes[lo:hi]
+        ss = sp_codes[lo:hi]
+        xs = x[lo:hi]
+        for i in range(hi - lo):
+            g = cs[i]
             if g < 0:
                 continue
-            c = sp_codes[i]
+            c = ss[i]
             s = sp_map[c if c >= 0 else sp_map.shape[0] - 1]
-            v = _num(x, i, miss)
+            v = _num(xs, i, miss)
             if s == -1:
                 unknown += 1
             elif s == -2:
@@ -426,44 +439,56 @@ def _to_float4(x, m0, m1, m2, m3, out):
         out[i] = np.nan if hit else v
 
 
-@njit(cache=True, nogil=True)
 def wide_counts(X, pos, kind, top):
     """Cells of X (k, n) that the checks of a wide module would flag, per column.
 
     Only households with a module row (pos >= 0) count. kind 0: any value; 1: whole days
     0..top; 2: 0/1. Returns (k, 3) int64: missing, out of range (kind 1 or 2), negative.
     Callers list the cells of a column only when its count is not zero, so clean modules
-    cost one pass.
+    cost one pass (by row ranges on the available threads).
     """
-    k, n = X.shape
-    out = np.zeros((k, 3), dtype=np.int64)
+    from rima._kernels.threads import row_ranges, run_ranges
+
+    ranges = row_ranges(X.shape[1])
+    parts = np.zeros((len(ranges), X.shape[0], 3), dtype=np.int64)
+    run_ranges(lambda i, a, b: _wide_counts_rows(X, pos, kind, top, a, b, parts[i]),
+               X.shape[1], ranges)
+    return parts.sum(axis=0)
+
+
+@njit(cache=True, nogil=True)
+def _wide_counts_rows(X, pos, kind, top, a, b, out):
+    """`wide_counts` of rows a .. b - 1 into out (k, 3)."""
+    k = X.shape[0]
+    p = pos[a:b]
     # pos < 0 is rare (households without a row): counted apart so that the main loop
     # is branch-free (survey answers are unpredictable for the branch predictor)
     skip = 0
-    for i in range(n):
-        skip += pos[i] < 0
+    for i in range(p.shape[0]):
+        skip += p[i] < 0
     for j in range(k):
-        miss, bad, neg = _cell_counts(X[j], kind, top)
+        xj = X[j][a:b]
+        miss, bad, neg = _cell_counts(xj, kind, top)
         if skip:
             # take back what the households without a row contributed
-            for i in range(n):
-                if pos[i] < 0:
-                    x = X[j, i]
+            for i in range(p.shape[0]):
+                if p[i] < 0:
+                    x = xj[i]
                     m = np.isnan(x)
-                    b = _outside_domain(x, kind, top)
+                    bd = _outside_domain(x, kind, top)
                     miss -= m
-                    bad -= b & (not m)
+                    bad -= bd & (not m)
                     neg -= x < 0
         out[j, 0] = miss
         out[j, 1] = bad
         out[j, 2] = neg
-    return out
 
 
 @njit(nogil=True)
 def _cell_counts(x, kind, top):
     """(missing, outside the cell rule, negative) cells of x; one branch-free loop per
-    rule (vector instructions)."""
+    rule (vector instructions: a loop from 0 over a slice, as an index that could be
+    negative makes numba wrap it around, which the compiler cannot vectorise)."""
     miss = 0
     bad = 0
     neg = 0
@@ -490,17 +515,24 @@ def _cell_counts(x, kind, top):
     return miss, bad, neg
 
 
-@njit(cache=True, nogil=True)
 def positive_counts(X, out):
     """out (n,) = the number of columns of X (k, n) above 0 in each household (NaN is
-    not above 0)."""
-    k, n = X.shape
-    for i in range(n):
-        out[i] = 0.0
+    not above 0), by row ranges on the available threads."""
+    from rima._kernels.threads import run_ranges
+
+    run_ranges(lambda i, a, b: _positive_counts_rows(X, out, a, b), X.shape[1])
+
+
+@njit(cache=True, nogil=True)
+def _positive_counts_rows(X, out, a, b):
+    k = X.shape[0]
+    o = out[a:b]  # loops from 0 over slices: see _cell_counts
+    for i in range(o.shape[0]):
+        o[i] = 0.0
     for j in range(k):
-        x = X[j]
-        for i in range(n):
-            out[i] += 1.0 if x[i] > 0 else 0.0
+        x = X[j][a:b]
+        for i in range(o.shape[0]):
+            o[i] += 1.0 if x[i] > 0 else 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -528,11 +560,14 @@ def group_sum(codes, x, miss, bounds, sums, checks, b0, b1):
     for b in range(b0, b1):
         n_miss = 0
         neg = 0
-        for i in range(bounds[b], bounds[b + 1]):
-            g = codes[i]
+        lo = bounds[b]
+        cs = codes[lo:bounds[b + 1]]  # loops from 0 over slices: see _cell_counts
+        xs = x[lo:bounds[b + 1]]
+        for i in range(cs.shape[0]):
+            g = cs[i]
             if g < 0:
                 continue
-            v = _num(x, i, miss)
+            v = _num(xs, i, miss)
             m = np.isnan(v)
             n_miss += m
             neg += v < 0
@@ -550,17 +585,21 @@ def group_sum_split(codes, x, miss, part, bounds, total, sub, checks, b0, b1):
     for b in range(b0, b1):
         n_miss = 0
         neg = 0
-        for i in range(bounds[b], bounds[b + 1]):
-            g = codes[i]
+        lo = bounds[b]
+        cs = codes[lo:bounds[b + 1]]  # loops from 0 over slices: see _cell_counts
+        xs = x[lo:bounds[b + 1]]
+        ps = part[lo:bounds[b + 1]]
+        for i in range(cs.shape[0]):
+            g = cs[i]
             if g < 0:
                 continue
-            v = _num(x, i, miss)
+            v = _num(xs, i, miss)
             m = np.isnan(v)
             n_miss += m
             neg += v < 0
             if not m:
                 total[g] += v
-                if part[i]:
+                if ps[i]:
                     sub[g] += v
         checks[b, 0] += n_miss
         checks[b, 1] += neg
@@ -576,12 +615,16 @@ def group_sum_product(codes, a, a_miss, c, c_miss, bounds, sums, checks, b0, b1)
         a_n = 0
         c_m = 0
         c_n = 0
-        for i in range(bounds[b], bounds[b + 1]):
-            g = codes[i]
+        lo = bounds[b]
+        cs = codes[lo:bounds[b + 1]]  # loops from 0 over slices: see _cell_counts
+        as_ = a[lo:bounds[b + 1]]
+        cv = c[lo:bounds[b + 1]]
+        for i in range(cs.shape[0]):
+            g = cs[i]
             if g < 0:
                 continue
-            u = _num(a, i, a_miss)
-            w = _num(c, i, c_miss)
+            u = _num(as_, i, a_miss)
+            w = _num(cv, i, c_miss)
             a_m += np.isnan(u)
             a_n += u < 0
             c_m += np.isnan(w)

@@ -1,6 +1,7 @@
 """How the kernels use threads: thread count, small work on one thread, and
 `run_blocks`, which spreads ranges of row blocks over threads (`run_tasks`: any
-independent tasks, e.g. row ranges over several columns).
+independent tasks, e.g. row ranges over several columns; `run_ranges`: a function called
+on consecutive row ranges).
 
 The public home of these settings is `rima.config` (which re-exports them); they live
 here because the kernel modules use `run_blocks` and import nothing above
@@ -215,6 +216,29 @@ def run_tasks(task, n_tasks: int, n_rows: int) -> int:
     if errors:
         raise errors[0]
     return t
+
+
+# ------------------------------------------------------------------------ row ranges
+
+# Rows per range of `run_ranges`: a float64 range of this many rows is 512 KiB, so a pass
+# that goes through several columns of the same rows finds the range's running totals
+# still in the core's cache from one column to the next.
+RANGE_ROWS = 65_536
+
+
+def row_ranges(n_rows: int, size: int = RANGE_ROWS) -> list[tuple[int, int]]:
+    """The consecutive ranges [a, b) of at most `size` rows that cover 0 .. n_rows - 1."""
+    return [(a, min(n_rows, a + size)) for a in range(0, max(n_rows, 1), size)]
+
+
+def run_ranges(fn, n_rows: int, ranges=None) -> None:
+    """Call `fn(i, a, b)` for each row range i = [a, b) of `row_ranges(n_rows)` (or of
+    `ranges`), spread over threads as `run_tasks` spreads tasks: for element-wise passes
+    of numpy or of a numba kernel on slices. Each row is computed by one call, in the same
+    order of operations on any thread count, so the results are the same bits; counts a
+    call makes go to slot i of the caller's array and are added up afterwards."""
+    ranges = row_ranges(n_rows) if ranges is None else ranges
+    run_tasks(lambda i, slot: fn(i, *ranges[i]), len(ranges), n_rows)
 
 
 # ------------------------------------------------------------------------------ BLAS

@@ -158,9 +158,15 @@ class BuildContext:
         x = main.number(name, where, vs.name) if name in self.households.columns else None
         if x is None:
             self.raw(name, where)  # raises with near matches
-        self.flag_cells(vs, main, name, np.isnan(x), x, np.arange(self.n), st.MISSING_VALUE,
+        self.flag_cells(vs, main, name, np.isnan(x), x, self._rows(), st.MISSING_VALUE,
                         f"missing value in {self.spec.main}.{name}")
         return x
+
+    def _rows(self) -> np.ndarray:
+        """0 .. n - 1: each household's own row of the household table (made once)."""
+        if "arange" not in self.cache:
+            self.cache["arange"] = np.arange(self.n)
+        return self.cache["arange"]
 
     # -- one-row-per-household modules
     def wide(self, source: str, columns, vs: st.VariableStatus, where: str):
@@ -178,9 +184,7 @@ class BuildContext:
                 for j, c in enumerate(columns):
                     mod.number_into(c, X[j], where, vs.name)
                 self.cache[key] = X
-            if "arange" not in self.cache:
-                self.cache["arange"] = np.arange(self.n)
-            return self.cache[key], self.cache["arange"], mod
+            return self.cache[key], self._rows(), mod
         pos = self._wide_rows(mod, vs)
         X = np.full((len(columns), self.n), np.nan)
         have = np.flatnonzero(pos >= 0)
@@ -209,30 +213,38 @@ class BuildContext:
         """Weighted sum of `columns` per household without a (k, n) matrix: (sum, NaN
         where a value is missing or the household has no row; counts (k, 3) of the
         cells the checks of `kind` flag, as `wide_counts`; pos, the module row of each
-        household or -1; module). One pass per column over its stored values, in
-        column order; kept for other variables summing the same columns."""
-        from rima._kernels.build import wide_add, zeros
+        household or -1; module). Each household's sum adds the columns in their order;
+        the columns are read by row ranges on the available threads, so a range's sums
+        stay in the cache from one column to the next. Kept for other variables summing
+        the same columns."""
+        from rima._kernels.build import wide_add
+        from rima._kernels.threads import row_ranges, run_ranges
 
         mod = self.module(source)
         for c in columns:
             mod.require(c, where)
         aligned = mod.aligned(self.n)
         if aligned:
-            if "arange" not in self.cache:
-                self.cache["arange"] = np.arange(self.n)
-            pos = self.cache["arange"]
+            pos = self._rows()
         else:
             pos = self._wide_rows(mod, vs)
         key = ("wide_sum", source, tuple(columns), tuple(map(float, weights)), kind,
                float(top))
         if key not in self.cache:
-            total = zeros(self.n)
-            counts = np.zeros((len(columns), 3), dtype=np.int64)
-            for j, c in enumerate(columns):
-                x, miss = mod.values(c, where, vs.name)
-                wide_add(total, x, miss, pos, aligned, float(weights[j]), kind, float(top),
-                         counts[j])
-            self.cache[key] = (total, counts)
+            total = np.empty(self.n)
+            stored = [mod.values(c, where, vs.name) for c in columns]
+            ranges = row_ranges(self.n)
+            counts = np.zeros((len(ranges), len(columns), 3), dtype=np.int64)
+
+            def add_columns(i, a, b):
+                sums = total[a:b]
+                sums.fill(0.0)
+                for j, (x, miss) in enumerate(stored):
+                    wide_add(sums, x[a:b] if aligned else x, miss, pos[a:b], aligned,
+                             float(weights[j]), kind, float(top), counts[i, j])
+
+            run_ranges(add_columns, self.n, ranges)
+            self.cache[key] = (total, counts.sum(axis=0))
         total, counts = self.cache[key]
         return total, counts, pos, mod
 

@@ -138,10 +138,13 @@ def numeric(series: pd.Series, codes=(), out=None) -> tuple[np.ndarray, np.ndarr
         dtype = series.dtype
     if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
         from rima._kernels.build import to_float
+        from rima._kernels.threads import run_ranges
 
         # one pass: the conversion and the declared codes together
         x = np.empty(len(series)) if out is None else out
-        to_float(series.to_numpy(), np.array(num_codes, dtype=np.float64), x)
+        src = series.to_numpy()
+        codes_f = np.array(num_codes, dtype=np.float64)
+        run_ranges(lambda i, a, b: to_float(src[a:b], codes_f, x[a:b]), x.shape[0])
         return x, np.zeros(x.shape[0], dtype=bool)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         x = series.to_numpy(dtype=np.float64, na_value=np.nan)

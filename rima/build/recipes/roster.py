@@ -199,10 +199,11 @@ def _head_value(ctx, recipe, vs, column, numeric):
     have = row >= 0
     if numeric:
         from rima._kernels.build import take_float
+        from rima._kernels.threads import run_ranges
 
         x, miss = mod.values(column, f"[build.{recipe.variable}]", vs.name)
         out = np.empty(row.shape[0])
-        take_float(x, miss, row, out)
+        run_ranges(lambda i, a, b: take_float(x, miss, row[a:b], out[a:b]), row.shape[0])
     else:
         src = mod.df[column]
         if isinstance(src.dtype, pd.CategoricalDtype):
