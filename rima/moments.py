@@ -126,9 +126,8 @@ def moments_if_complete(X, weights=None, names=None) -> Moments | None:
     if X.shape[0] == 0:
         raise DataError("no rows to compute moments from")
     every = np.arange(X.shape[1], dtype=np.int64)
-    rows = np.arange(X.shape[0], dtype=np.int64)
     return _summarise(X.shape[0], weights, names, X[0].copy(),
-                      lambda w, use_w, sh: _k.block_moments_rows(X.T, every, rows, w, use_w, sh))
+                      lambda w, use_w, sh: _k.block_moments_rows(X.T, every, None, w, use_w, sh))
 
 
 def moments_of_rows(block, cols, rows, weights=None, names=None,

@@ -194,13 +194,24 @@ def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None, row_mask=Non
     zeroed and not counted (`kept_summary`): a gather through `rows` does not run on
     vector instructions and took a third longer. Otherwise blocks of BLOCK positions in
     `rows` are gathered. Either way the blocks depend on the rows only, never on threads.
+    `rows` None: every data row (read in place without listing them, where it would be).
     """
     k = cols.shape[0]
-    m = rows.shape[0]
     # a row-major (n, p) matrix arrives as V = X.T; it is read through X itself, so the
     # kernel is compiled once, for C-contiguous arrays, whichever layout the caller has
     by_row = not V.flags.c_contiguous and V.T.flags.c_contiguous
-    keep, first, at = _dense_rows(rows, by_row or use_w, row_mask)
+    if rows is None and not (by_row or use_w) and V.shape[1] >= 2:
+        # the blocks `_dense_rows` finds for rows 0 .. n - 1, without the list
+        m = V.shape[1]
+        rows = np.zeros(0, dtype=np.int64)
+        keep = np.ones(m, dtype=np.bool_)
+        first = 0
+        at = BLOCK * np.arange((m + BLOCK - 1) // BLOCK, dtype=np.int64)
+    else:
+        if rows is None:
+            rows = np.arange(V.shape[1], dtype=np.int64)
+        m = rows.shape[0]
+        keep, first, at = _dense_rows(rows, by_row or use_w, row_mask)
     # blocks of BLOCK data rows from the first selected one when the rows are read in
     # place (`keep`), else blocks of BLOCK selected rows
     nb = (keep.shape[0] + BLOCK - 1) // BLOCK if keep.shape[0] else (m + BLOCK - 1) // BLOCK
