@@ -194,7 +194,8 @@ def block_moments_rows(V, cols, rows, w, use_w, shift, digest=None, row_mask=Non
     zeroed and not counted (`kept_summary`): a gather through `rows` does not run on
     vector instructions and took a third longer. Otherwise blocks of BLOCK positions in
     `rows` are gathered. Either way the blocks depend on the rows only, never on threads.
-    `rows` None: every data row (read in place without listing them, where it would be).
+    `rows` None: every data row; unweighted and by column, they are read in place with no
+    list of them made.
     """
     k = cols.shape[0]
     # a row-major (n, p) matrix arrives as V = X.T; it is read through X itself, so the
