@@ -244,6 +244,21 @@ def reference_task(loops=300_000):
     return s
 
 
+def reference_loops(target_s, time_loops=None, probe=100_000, rounds=2):
+    """Loops of `reference_task` that take about `target_s` seconds: timed at `probe`
+    loops and scaled, then timed again at the count found and scaled once more, so that
+    a probe the machine happened to slow down does not leave the reference short.
+    `time_loops(loops)`: the fastest of a few runs (by default 5 runs of
+    `reference_task`)."""
+    if time_loops is None:
+        def time_loops(k):
+            return min(median_time(lambda: reference_task(k), 5)[0].times)
+    loops = probe
+    for _ in range(rounds):
+        loops = max(10_000, int(loops * target_s / max(time_loops(loops), 1e-9)))
+    return loops
+
+
 _BUSY_CODE = ("import time\nend = time.monotonic() + {limit}\n"
               "while time.monotonic() < end:\n    pass\n")
 
@@ -548,9 +563,7 @@ def _one_size(n, bench, spec, repeat, quick, n_boot, say, r_ok, sem_ok, tmp, fir
         loops = b.machine.get("reference_loops")
         if loops is None:  # the quiet pass sizes it to the fit's quiet median, once
             # fastest runs: the least disturbed estimate of each on a loaded machine
-            t1, _ = median_time(lambda: reference_task(100_000), 5)
-            loops = b.machine["reference_loops"] = max(
-                10_000, int(1e5 * min(t_fit.times) / min(t1.times)))
+            loops = b.machine["reference_loops"] = reference_loops(min(t_fit.times))
         t_ref, _ = median_time(lambda: reference_task(loops), repeat)
         b.add(REFERENCE_TASK, None, t_ref,
               note="fixed work on one thread, as long as the quiet fit: busy/quiet is the "

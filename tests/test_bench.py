@@ -183,3 +183,20 @@ def test_settle_waits_while_another_thread_uses_the_cpu_and_not_after():
     pauses = []
     assert settle(limit_s=0.0, window_s=0.01, cpu=cpu, pause=pauses.append) >= 0.0
     assert pauses == []  # no time left: no wait at all
+
+
+def test_reference_loops_corrects_a_probe_the_machine_slowed():
+    """The one-thread reference is sized to the fit in two rounds: a first probe that ran
+    twice as slow as the machine really does would alone leave it half as long."""
+    from rima.bench import reference_loops
+
+    calls = []
+
+    def time_loops(k):  # 1 microsecond a loop, but the first probe is slowed down 2x
+        calls.append(k)
+        return k * 1e-6 * (2.0 if len(calls) == 1 else 1.0)
+
+    loops = reference_loops(0.02, time_loops=time_loops)
+    assert calls[0] == 100_000 and len(calls) == 2
+    assert loops == 20_000  # 20 ms at 1 microsecond a loop
+    assert reference_loops(1e-6, time_loops=lambda k: k * 1e-6) == 10_000  # the floor
