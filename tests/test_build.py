@@ -583,3 +583,15 @@ def test_recode_reads_a_categorical_head_sex_and_log_blanks_non_positive_values(
     np.testing.assert_array_equal(got["lx"].to_numpy(),
                                   np.log(np.where(x > 0, x, np.nan)))
     assert (r.report["lx"][~(x > 0) & ~np.isnan(x)] == "x not positive (log undefined)").all()
+
+
+def test_text_column_with_a_numeric_missing_code_is_read():
+    """A module column holding text beside numbers, one of them a declared missing code
+    stored as a float (-99.0): read as numbers, the code missing, the text non-numeric
+    (pandas handed the conversion back read-only, and setting the code failed)."""
+    from rima.build.sources import numeric
+
+    s = pd.Series(["lots", -99.0, 3, "-98", None], dtype=object)
+    x, bad = numeric(s, (-99, -98))
+    np.testing.assert_array_equal(x, [np.nan, np.nan, 3.0, np.nan, np.nan])
+    np.testing.assert_array_equal(bad, [True, False, False, False, False])

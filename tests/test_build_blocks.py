@@ -2,6 +2,7 @@
 count and block size, each household in one block, and the branch-free kernels of the
 one-row-per-household modules against numpy."""
 
+import threading
 import tomllib
 
 import numpy as np
@@ -17,7 +18,7 @@ from rima._kernels.build import (
     wide_add,
 )
 from rima.bench_build import build_spec, raw_frames
-from rima.build import build, sources
+from rima.build import build, engine, sources
 
 
 def _messy(n, seed):
@@ -65,6 +66,81 @@ def test_build_is_the_same_at_any_thread_count_and_block_size(small_blocks, monk
     monkeypatch.setattr(sources, "BLOCKS", 1)  # one block: the serial order
     _frames_equal(one, build(spec, frames))
     assert len(one.issues) > 0
+
+
+def _side_by_side_spec():
+    """The raw spec plus a recipe of another module's chain reading own_production,
+    which money_per_ae also reads: its non-numeric cell and its rows left out are met by
+    two recipes that may run side by side."""
+    from rima.build.spec import parse_build
+    from rima.simulation_raw import BUILD_TOML, SOURCES_TOML
+
+    table = tomllib.loads(SOURCES_TOML.format(ext="csv") + BUILD_TOML)
+    table["build"]["own_items"] = {"recipe": "income_sources", "source": "own_production",
+                                   "amount_column": "quantity"}
+    errors: list[str] = []
+    spec = parse_build(table["sources"], table["build"], None, errors)
+    assert not errors, errors
+    return spec
+
+
+def test_recipes_side_by_side_give_the_one_by_one_build(small_blocks, monkeypatch):
+    """The recipes of different modules run side by side in two threads from
+    PARALLEL_HOUSEHOLDS on: the table, the report and the issue list (its order too:
+    each recipe's log joined in the spec's order, a module's own issues where the first
+    recipe in that order meets them) are those of running them one by one."""
+    spec = _side_by_side_spec()
+    frames = _messy(3000, 4)
+    own = frames["own_production"].astype({"quantity": object})
+    own.loc[7, "quantity"] = "lots"
+    extra = own.iloc[[0, 1]].assign(hhid=[10**9, 10**9 + 1])  # no such households
+    frames["own_production"] = pd.concat([own, extra], ignore_index=True)
+    lv = frames["livestock"]
+    frames["livestock"] = pd.concat([lv, lv.iloc[[0]].assign(hhid=10**9)], ignore_index=True)
+    hh = frames["households"]
+    frames["households"] = pd.concat([hh, hh.iloc[[5]]], ignore_index=True)
+    config.set_num_threads(1)
+    one = build(spec, frames)
+    config.set_num_threads(None)
+    monkeypatch.setattr(engine, "PARALLEL_HOUSEHOLDS", 0)
+    ran = []
+    run_recipe = engine._run_recipe
+
+    def spy(ctx, bspec, i, log):
+        ran.append(threading.current_thread().name)
+        run_recipe(ctx, bspec, i, log)
+
+    monkeypatch.setattr(engine, "_run_recipe", spy)
+    for _ in range(3):
+        _frames_equal(one, build(spec, frames))
+    assert {"MainThread", "rima-build"} <= set(ran)  # really side by side
+    issues = one.issues
+    non_numeric = issues[issues["status"] == "non-numeric value"]
+    assert list(non_numeric["variable"]) == ["food_exp_ae"]  # the first reader's, once
+    left_out = issues[(issues["module"] == "own_production") & (issues["column"] == "hhid")]
+    assert len(left_out) == 2
+    assert one.fitted == build(spec, frames).fitted
+
+
+def test_side_by_side_raises_the_first_failing_recipe_in_the_spec_order(monkeypatch):
+    from rima.build.spec import parse_build
+    from rima.errors import SpecError
+    from rima.simulation_raw import BUILD_TOML, SOURCES_TOML
+
+    table = tomllib.loads(SOURCES_TOML.format(ext="csv") + BUILD_TOML)
+    table["build"]["hh_size"]["age_column"] = "age_years"  # roster: the first chain
+    table["build"]["n_durables"]["columns"] = ["tv", "no_such_item"]  # assets: the last
+    errors: list[str] = []
+    spec = parse_build(table["sources"], table["build"], None, errors)
+    assert not errors, errors
+    frames = raw_frames(200, 3)
+    monkeypatch.setattr(engine, "PARALLEL_HOUSEHOLDS", 0)
+    for _ in range(3):
+        with pytest.raises(SpecError, match="hh_size.*age_years"):
+            build(spec, frames)
+    monkeypatch.setattr(engine, "PARALLEL_HOUSEHOLDS", 10**9)
+    with pytest.raises(SpecError, match="hh_size.*age_years"):
+        build(spec, frames)
 
 
 def test_blocked_sums_match_pandas(small_blocks):

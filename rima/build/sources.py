@@ -157,7 +157,10 @@ def numeric(series: pd.Series, codes=(), out=None) -> tuple[np.ndarray, np.ndarr
         text = s.astype(str).str.strip()
         blank = (text == "") | text.str.lower().str.match(_STATA_MISSING.pattern).fillna(False)
         blank = blank.to_numpy() | isna | text.isin(text_codes).to_numpy()
-        x = pd.to_numeric(text.where(~blank, None), errors="coerce").to_numpy(dtype=np.float64)
+        # a copy of its own: pandas may hand back a read-only view, and the codes below
+        # are set to NaN in place (a text column holding -99.0 as a number, say)
+        x = pd.to_numeric(text.where(~blank, None), errors="coerce").to_numpy(
+            dtype=np.float64, copy=True)
         bad = np.isnan(x) & ~blank
     for c in num_codes:
         hit = x == c
@@ -198,10 +201,14 @@ class TextValues:
 
 
 class Module:
-    """One source table with each row's household position (`codes`)."""
+    """One source table with each row's household position (`codes`).
+
+    `log()` gives the issue log of the recipe reading the module now; the module's own
+    issues (`orphan_issues`, a column's non-numeric cells) go there with a `once` key
+    (see `rima.build.status.IssueLog`)."""
 
     def __init__(self, name: str, df: pd.DataFrame, key: str, codes_missing: tuple,
-                 index: HouseholdIndex, issues: st.IssueLog, main: bool = False):
+                 index: HouseholdIndex, log, main: bool = False):
         self.name = name
         self.df = df
         self.key = key
@@ -225,19 +232,20 @@ class Module:
             # rows left out (reported), whether row i is household i and whether each
             # household's rows are one run, from the pass that finds the positions
             self.codes, lost, self._identity, self.ordered = index.positions(df[key])
-        if lost and not main:
-            self._report_orphans(issues)
+        self.orphan_issues = self._orphans() if lost and not main else []
         self._bounds = None
         self._numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._reported: set[str] = set()
-        self._issues = issues
+        self._log = log
         self._wide = None
         self._miss = None
 
-    def _report_orphans(self, issues):
+    def _orphans(self) -> list[dict]:
+        """The issues of rows left out (household not in the household table, or no id),
+        as `IssueLog.add` arguments."""
         lost = np.flatnonzero(self.codes < 0)
         if lost.size == 0:
-            return
+            return []
+        out = []
         keys = self.df[self.key].to_numpy()[lost]
         nokey = pd.isna(keys)
         absent = (f"{self.name} row whose household is not in the household table "
@@ -246,9 +254,11 @@ class Module:
                                 (nokey, st.MISSING_KEY,
                                  f"{self.name} row without a household id (row not used)")):
             if mask.any():
-                issues.add(variable="", status=kind, module=self.name, column=self.key,
-                           households=keys[mask], rows=lost[mask] + 1, values=keys[mask],
-                           message=msg)
+                out.append(dict(variable="", status=kind, module=self.name, column=self.key,
+                                households=keys[mask], rows=lost[mask] + 1,
+                                values=keys[mask], message=msg,
+                                once=("rows left out", self.name, kind)))
+        return out
 
     @property
     def bounds(self) -> np.ndarray:
@@ -314,13 +324,14 @@ class Module:
         x, bad = self._numeric[column]
         if out is not None and x is not out:
             out[:] = x
-        if bad.any() and column not in self._reported:
-            self._reported.add(column)
+        once = (st.NON_NUMERIC, self.name, column)
+        if bad.any() and not (log := self._log()).has(once):
             rows = np.flatnonzero(bad)
-            self._issues.add(variable=variable, status=st.NON_NUMERIC, module=self.name,
-                             column=column, households=self.df[self.key].to_numpy()[rows],
-                             rows=rows + 1, values=self.df[column].to_numpy()[rows],
-                             message=f"non-numeric value in {self.name}.{column} (missing)")
+            log.add(variable=variable, status=st.NON_NUMERIC, module=self.name,
+                    column=column, households=self.df[self.key].to_numpy()[rows],
+                    rows=rows + 1, values=self.df[column].to_numpy()[rows],
+                    message=f"non-numeric value in {self.name}.{column} (missing)",
+                    once=once)
         return x
 
     def aligned(self, n_households: int) -> bool:

@@ -122,24 +122,40 @@ def _is_mask(where, n) -> bool:
 
 
 class IssueLog:
-    """Every bad case found by the build, one entry per (status, place, source row)."""
+    """Every bad case found by the build, one entry per (status, place, source row).
+
+    A build keeps one log per recipe and joins them in the spec's order (`joined`), so
+    the list is the same whichever recipes ran side by side. An issue of a module rather
+    than of a recipe (rows whose household is unknown, a non-numeric cell) is added with a
+    `once` key by every recipe that meets it, and kept where it first appears."""
 
     def __init__(self):
         self._parts: list[dict] = []
+        self._once: set = set()
 
-    def add(self, *, variable, status, module, column, households, rows, values, message):
+    def has(self, once) -> bool:
+        return once in self._once
+
+    def add(self, *, variable, status, module, column, households, rows, values, message,
+            once=None):
         """Record issues; households/rows/values are arrays of equal length (or scalars).
 
         households: household ids as found in the data; rows: 1-based source rows (0 when
         the issue belongs to the household table row itself, which is also 1-based).
+        once: a key; issues with a key already in this log (or in an earlier log of the
+        join) are not recorded again.
         """
+        if once is not None:
+            if once in self._once:
+                return
+            self._once.add(once)
         rows = np.atleast_1d(np.asarray(rows, dtype=np.int64))
         m = rows.shape[0]
         if m == 0:
             return
         # ids and cell values come from columns of any type: text ("" = none or missing)
         # keeps every table format (Parquet, Stata) able to hold them
-        self._parts.append({
+        self._parts.append({"once": once,
             "variable": _filled(m, variable or ""),
             "status": _filled(m, status),
             "module": _filled(m, module or ""),
@@ -149,6 +165,21 @@ class IssueLog:
             "value": _texts(values, m),
             "message": _filled(m, message),
         })
+
+    @classmethod
+    def joined(cls, logs) -> IssueLog:
+        """One log of `logs` in their order, each `once` key's issues where they first
+        appear."""
+        out = cls()
+        for log in logs:
+            for part in log._parts:
+                key = part["once"]
+                if key is not None:
+                    if key in out._once:
+                        continue
+                    out._once.add(key)
+                out._parts.append(part)
+        return out
 
     def frame(self) -> pd.DataFrame:
         if not self._parts:
