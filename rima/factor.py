@@ -21,7 +21,9 @@ that the pipeline, which needs no estimator protocol, does not pay for it.
 
 from __future__ import annotations
 
+import threading
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,30 @@ SCORES = ("bartlett", "regression")
 RULES = ("kaiser", "cumvar95", "parallel")
 MODES = ("psych", "converged")
 HEYWOOD = ("warn", "bound", "error")
+
+_quiet = threading.local()
+
+
+@contextmanager
+def quiet():
+    """FactorAnalysis fits in this thread inside the block show no warnings (missing rows
+    left out, an extraction that stopped early, a Heywood case) and no floating-point
+    warnings. Unlike `warnings.catch_warnings`, which changes the filters of every
+    thread, it leaves the warnings of other threads alone (the build runs recipes side by
+    side)."""
+    before = getattr(_quiet, "on", False)
+    _quiet.on = True
+    try:
+        with np.errstate(all="ignore"):
+            yield
+    finally:
+        _quiet.on = before
+
+
+def _warn(message, category, stacklevel):
+    if not getattr(_quiet, "on", False):
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
+
 
 # psych's optimiser bounds on uniquenesses for minres and ml
 _PSI_LOWER = 0.005
@@ -469,9 +495,8 @@ class FactorAnalysis:
                 r, c = np.argwhere(miss)[0]
                 raise DataError(f"missing value in column {names[c]!r} at row {int(r) + 1}")
             keep = ~miss.any(axis=1)
-            warnings.warn(
-                f"{int((~keep).sum())} row(s) with missing values were left out (listwise); "
-                "see rows_used_", RimaWarning, stacklevel=3)
+            _warn(f"{int((~keep).sum())} row(s) with missing values were left out "
+                  "(listwise); see rows_used_", RimaWarning, stacklevel=3)
             self.rows_used_ = keep
             A = A[keep]
             if w is not None:
@@ -693,10 +718,9 @@ class FactorAnalysis:
                         communalities=_k.communalities(U), values=vals, iterations=int(it),
                         converged=bool(ok and rot_ok), unrotated=U, psi=psi)
         if not ex.converged:
-            warnings.warn(
-                f"the {self.method} extraction (or the {self.rotation} rotation) stopped before "
-                f"meeting its tolerance ({ex.iterations} iterations); results may be imprecise",
-                RimaWarning, stacklevel=3)
+            _warn(f"the {self.method} extraction (or the {self.rotation} rotation) stopped "
+                  f"before meeting its tolerance ({ex.iterations} iterations); results may be "
+                  "imprecise", RimaWarning, stacklevel=3)
         h2 = ex.communalities
         self._heywood_check(h2, names)
         cols = [f"F{j + 1}" for j in range(k)]
@@ -744,12 +768,11 @@ class FactorAnalysis:
             )
             if self.heywood == "error":
                 raise DataError(msg)
-            warnings.warn(msg, HeywoodWarning, stacklevel=4)
+            _warn(msg, HeywoodWarning, stacklevel=4)
         elif bounded and at_cap:
             self.heywood_variables_ = at_cap
-            warnings.warn(
-                "Heywood case bounded: communality capped at 0.995 for "
-                + ", ".join(repr(c) for c in at_cap), HeywoodWarning, stacklevel=4)
+            _warn("Heywood case bounded: communality capped at 0.995 for "
+                  + ", ".join(repr(c) for c in at_cap), HeywoodWarning, stacklevel=4)
 
     # -- scoring
     def transform(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:

@@ -143,3 +143,44 @@ def test_n_features_in_from_every_fit_path_and_checked_when_scoring():
     # a DataFrame is read by name: extra columns are ignored
     wide = df.assign(extra=1.0)
     np.testing.assert_allclose(fm.transform(wide), fm.transform(df.to_numpy()))
+
+
+def test_quiet_silences_factor_warnings_in_its_own_thread_only():
+    """The build's asset index fits quietly while other recipes run beside it: a fit in
+    another thread at the same time still warns (warnings.catch_warnings would have
+    silenced every thread)."""
+    import threading
+    import warnings
+
+    import numpy as np
+
+    from rima.errors import RimaWarning
+    from rima.factor import FactorAnalysis, quiet
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)) + rng.normal(size=(200, 1))
+    X[3, 1] = np.nan  # a row left out (listwise): a RimaWarning
+
+    def fit():
+        FactorAnalysis(n_factors=1, method="pa", missing="listwise").fit(X)
+
+    inside, other_done = threading.Event(), threading.Event()
+
+    def other():
+        assert inside.wait(60)
+        fit()
+        other_done.set()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = threading.Thread(target=other)
+        t.start()
+        with quiet():
+            fit()
+            inside.set()
+            assert other_done.wait(60)
+        t.join()
+        fit()
+    left_out = [w for w in caught if issubclass(w.category, RimaWarning)
+                and "left out" in str(w.message)]
+    assert len(left_out) == 2  # the other thread's and the one after the block

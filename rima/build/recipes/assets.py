@@ -9,8 +9,6 @@ built later (scoring) get the training constants.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from rima.build import status as st
@@ -67,7 +65,7 @@ def asset_index(ctx, recipe, vs):
 
 def fit_asset_index(A: np.ndarray, names) -> dict:
     """Mean, SD and first-factor score weights of the items (rows = households)."""
-    from rima.factor import FactorAnalysis
+    from rima.factor import FactorAnalysis, quiet
 
     if A.shape[0] <= A.shape[1]:
         raise DataError(f"asset index: {A.shape[0]} complete household(s) for "
@@ -75,8 +73,8 @@ def fit_asset_index(A: np.ndarray, names) -> dict:
     from rima.moments import moments_if_complete
 
     fa = FactorAnalysis(n_factors=1, method="pa", scores="regression", missing="error")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # quiet for this thread only: other recipes may be running beside this one
+    with quiet():
         # the moments' pass finds a missing or infinite cell itself, so the fit from them
         # needs no scan of the items first (the same correlations, means and SDs as
         # fitting the rows); with such a cell, fitting the rows names it
