@@ -1,6 +1,7 @@
 """rima.config: thread count, small work on one thread, block ranges over threads, the
 first-run notice; results identical at every thread count."""
 
+import itertools
 import threading
 import warnings
 
@@ -140,7 +141,7 @@ def test_run_ranges_covers_the_rows_once_in_fixed_ranges(many_threads):
     n = 3 * threads.RANGE_ROWS + 5
     ranges = threads.row_ranges(n)
     assert ranges[0] == (0, threads.RANGE_ROWS) and ranges[-1] == (3 * threads.RANGE_ROWS, n)
-    assert all(b0 == a1 for (_, b0), (a1, _) in zip(ranges, ranges[1:]))
+    assert all(b0 == a1 for (_, b0), (a1, _) in itertools.pairwise(ranges))
     assert threads.row_ranges(0) == [(0, 0)] and threads.row_ranges(7) == [(0, 7)]
     hits = np.zeros(n, dtype=np.int64)
     seen = []

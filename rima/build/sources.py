@@ -254,10 +254,10 @@ class Module:
                                 (nokey, st.MISSING_KEY,
                                  f"{self.name} row without a household id (row not used)")):
             if mask.any():
-                out.append(dict(variable="", status=kind, module=self.name, column=self.key,
-                                households=keys[mask], rows=lost[mask] + 1,
-                                values=keys[mask], message=msg,
-                                once=("rows left out", self.name, kind)))
+                out.append({"variable": "", "status": kind, "module": self.name,
+                            "column": self.key, "households": keys[mask],
+                            "rows": lost[mask] + 1, "values": keys[mask], "message": msg,
+                            "once": ("rows left out", self.name, kind)})
         return out
 
     @property
