@@ -15,7 +15,6 @@ them. Timings exclude numba compilation (a small build runs first).
 
 from __future__ import annotations
 
-import time
 import tomllib
 
 import numpy as np
@@ -133,16 +132,8 @@ def pandas_build(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def _median(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def run(sizes=None, repeat=3, quick=False, echo=None) -> pd.DataFrame:
+    from rima.bench import interleaved_times
     from rima.build.engine import build
 
     say = echo or (lambda msg: None)
@@ -156,9 +147,13 @@ def run(sizes=None, repeat=3, quick=False, echo=None) -> pd.DataFrame:
         roster = frames["roster"]
         say(f"build: {len(spec.recipes)} variables from {len(roster):,} persons and "
             f"{len(frames['livestock']):,} livestock rows")
-        rima_s = _median(lambda f=frames: build(spec, f), repeat)
-        pandas_s = _median(lambda r=roster: r.groupby("hhid")["age"].sum(), repeat)
-        plain_s = _median(lambda f=frames: pandas_build(f), repeat)
+        # in turn, as the fit benchmark times its peers: the first run's fresh memory
+        # and a full garbage collection fall on each peer in turn, not always on rima
+        (rima_s, pandas_s, plain_s), _ = interleaved_times(
+            [lambda f=frames: build(spec, f),
+             lambda r=roster: r.groupby("hhid")["age"].sum(),
+             lambda f=frames: pandas_build(f)], repeat)
+        rima_s, pandas_s, plain_s = float(rima_s), float(pandas_s), float(plain_s)
         rows.append({"task": f"build {len(spec.recipes)} variables", "households": n,
                      "roster_rows": len(roster), "livestock_rows": len(frames["livestock"]),
                      "rima_s": rima_s, "pandas_groupby_sum_s": pandas_s,
@@ -169,7 +164,8 @@ def run(sizes=None, repeat=3, quick=False, echo=None) -> pd.DataFrame:
 
 def format_table(df: pd.DataFrame) -> str:
     lines = [("Build benchmark: every variable of the Zavkhan raw spec vs pandas "
-              "roster.groupby('hhid')['age'].sum() in the same run (median times)")]
+              "roster.groupby('hhid')['age'].sum() in the same run (median times, the peers "
+              "timed in turn)")]
     for r in df.itertuples():
         lines.append(f"  {r.households:>12,} households, {r.roster_rows:,} persons, "
                      f"{r.livestock_rows:,} livestock rows: rima {r.rima_s:.3f} s, pandas "

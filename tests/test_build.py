@@ -181,6 +181,48 @@ def test_dzud_loss_and_herd_change():
     assert r.report["rel"].astype(str).iloc[3].startswith("no herd in round 1")
 
 
+def test_herd_and_its_losses_are_summed_in_one_pass_each_recipe_keeping_its_issues(
+        monkeypatch):
+    import rima._kernels.build as kernels
+
+    live = pd.DataFrame({"hhid": [1, 1, 2, 2, 3, 3],
+                         "species": ["sheep", "cattle", "goat", "horse", "camel", "yeti"],
+                         "start": [100, 2, 10, 3, 4, 1], "lost": [20, 1, -1, 0, 2, 0],
+                         "lost_text": ["20", "1", "n/a", "0", "2", "0"]})
+    passes = []
+    real = kernels.units_pass
+
+    def spy(codes, sp_codes, sp_map, x, miss, y, *rest):
+        passes.append(y.shape[0])
+        return real(codes, sp_codes, sp_map, x, miss, y, *rest)
+
+    monkeypatch.setattr(kernels, "units_pass", spy)
+    r = run({"herd": {"recipe": "herd", "count_column": "start"},
+             "loss": {"recipe": "herd", "count_column": "lost"},
+             "share": {"recipe": "dzud_loss"},
+             "loss_text": {"recipe": "herd", "count_column": "lost_text"}},
+            households(3), livestock=live)
+    # one pass for start and lost (six rows, both columns); the text column alone
+    assert passes == [6, 0]
+    t, rep = r.table, r.report
+    # sheep 1, goat 0.9, cattle 6, horse 7, camel 5
+    assert t["herd"].tolist()[:2] == pytest.approx([100 + 12, 9 + 21])
+    assert t["loss"].iloc[0] == pytest.approx(20 + 6) and np.isnan(t["loss"].iloc[1])
+    assert t["share"].iloc[0] == pytest.approx(26 / 112)
+    assert t["loss_text"].iloc[0] == pytest.approx(26)
+    # the negative loss is the loss recipes' issue, not the herd's
+    assert rep["herd"].astype(str).tolist()[:2] == ["ok", "ok"]
+    assert rep["loss"].astype(str).iloc[1].startswith("negative animal count")
+    neg = r.issues[r.issues["status"] == st.NEGATIVE_ANIMALS]
+    assert sorted(set(neg["variable"])) == ["loss", "share"] and set(neg["row"]) == {3}
+    # the unknown species is each recipe's own issue too, listed for each column read
+    unknown = r.issues[r.issues["status"] == st.UNKNOWN_SPECIES]
+    assert unknown["variable"].tolist() == ["herd", "loss", "share", "share", "loss_text"]
+    # a text column's non-numeric cell is listed by the recipe that reads it
+    text = r.issues[r.issues["status"] == st.NON_NUMERIC]
+    assert text["variable"].tolist() == ["loss_text"] and text["row"].tolist() == [3]
+
+
 # -- roster -----------------------------------------------------------------------------
 
 def _roster_builds():

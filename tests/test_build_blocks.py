@@ -107,13 +107,23 @@ def test_recipes_side_by_side_give_the_one_by_one_build(small_blocks, monkeypatc
     run_recipe = engine._run_recipe
 
     def spy(ctx, bspec, i, log):
-        ran.append(threading.current_thread().name)
+        ran.append((threading.current_thread().name, i, config.current_threads()))
         run_recipe(ctx, bspec, i, log)
 
     monkeypatch.setattr(engine, "_run_recipe", spy)
     for _ in range(3):
+        ran.clear()
         _frames_equal(one, build(spec, frames))
-    assert {"MainThread", "rima-build"} <= set(ran)  # really side by side
+        threads = {name for name, _, _ in ran}
+        assert threads == {"MainThread", "rima-build"}  # really side by side
+        # the threads start from both ends of the spec: this one at its first recipe,
+        # the other at the last recipe that waits for none
+        firsts = {name: i for name, i, _ in reversed(ran)}
+        after = engine._Plan(spec).after
+        assert firsts["MainThread"] == 0
+        assert firsts["rima-build"] == max(i for i in range(len(after)) if not after[i])
+        # each thread's kernels on half the threads
+        assert {t for _, _, t in ran} == {max(1, config.num_threads() // 2)}
     issues = one.issues
     non_numeric = issues[issues["status"] == "non-numeric value"]
     assert list(non_numeric["variable"]) == ["food_exp_ae"]  # the first reader's, once

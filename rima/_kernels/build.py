@@ -367,19 +367,24 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
 
 
 @njit(cache=True, nogil=True)
-def units_pass(codes, sp_codes, sp_map, x, miss, units, bounds, sums, bad, b0, b1):
+def units_pass(codes, sp_codes, sp_map, x, miss, y, y_miss, units, bounds, sums, sums_y, bad,
+               b0, b1):
     """Herd in units by household, over the rows of blocks b0 .. b1 - 1 of a long
-    livestock module (rows bounds[b] .. bounds[b + 1] - 1; no household in two blocks).
+    livestock module (rows bounds[b] .. bounds[b + 1] - 1; no household in two blocks),
+    for one count column x, or two (x and y: the herd and its winter losses, say, summed
+    in one pass over the rows' households and species).
 
     codes (n,) household of each row (-1 left out); sp_codes (n,) each row's name among
     the distinct names (-1 missing) and sp_map the species index of each name (-1
     unknown) followed by -2, the index of a missing name; x (n,) head counted (NaN or a
-    code of miss = missing); units (S,) units per head of each species.
+    code of miss = missing); y (n,) a second count column with its codes y_miss, or of
+    length 0 for none; units (S,) units per head of each species.
     Rows with an unknown or missing species, a missing or a negative count are not summed.
-    Adds to sums (G,), and to bad (n_blocks, 4) the rows left out in block b for each
-    reason among the households' rows: unknown species, missing species, missing count,
-    negative count.
+    Adds x's sums to sums (G,) and y's to sums_y (G,), and to bad (n_blocks, 6) the rows
+    left out in block b for each reason among the households' rows: unknown species,
+    missing species, missing x, negative x, missing y, negative y.
     """
+    two = y.shape[0] > 0
     for b in range(b0, b1):
         # counted in locals: the compiler cannot keep a count in a register when it
         # lives in an array the sums (another argument) might share
@@ -387,33 +392,49 @@ def units_pass(codes, sp_codes, sp_map, x, miss, units, bounds, sums, bad, b0, b
         no_name = 0
         no_count = 0
         negative = 0
+        no_y = 0
+        negative_y = 0
         lo = bounds[b]
         hi = bounds[b + 1]
         # loops from 0 over slices: see _cell_counts
         cs = codes[lo:hi]
         ss = sp_codes[lo:hi]
         xs = x[lo:hi]
+        ys = y[lo:hi] if two else y
         for i in range(hi - lo):
             g = cs[i]
             if g < 0:
                 continue
             c = ss[i]
             s = sp_map[c if c >= 0 else sp_map.shape[0] - 1]
-            v = _num(xs, i, miss)
             if s == -1:
                 unknown += 1
-            elif s == -2:
+                continue
+            if s == -2:
                 no_name += 1
-            elif np.isnan(v):
+                continue
+            u = units[s]
+            v = _num(xs, i, miss)
+            if np.isnan(v):
                 no_count += 1
             elif v < 0:
                 negative += 1
             else:
-                sums[g] += v * units[s]
+                sums[g] += v * u
+            if two:
+                w = _num(ys, i, y_miss)
+                if np.isnan(w):
+                    no_y += 1
+                elif w < 0:
+                    negative_y += 1
+                else:
+                    sums_y[g] += w * u
         bad[b, 0] += unknown
         bad[b, 1] += no_name
         bad[b, 2] += no_count
         bad[b, 3] += negative
+        bad[b, 4] += no_y
+        bad[b, 5] += negative_y
 
 
 @njit(cache=True, nogil=True)

@@ -91,16 +91,22 @@ def current_threads() -> int:
 
 
 @contextmanager
-def threads_for(n_rows: int):
-    """Kernels run inside use at most `threads_needed(n_rows)` threads (set for this Python
-    thread). Nested uses keep the smaller count, so a small task stays serial throughout."""
+def threads_at_most(k: int):
+    """Kernels started from this Python thread inside use at most k threads (at least
+    one). Nested uses keep the smaller count."""
     before = getattr(_local, "threads", None)
-    want = min(threads_needed(n_rows), current_threads())
+    want = max(1, min(k, current_threads()))
     _local.threads = want
     try:
         yield want
     finally:
         _local.threads = before
+
+
+def threads_for(n_rows: int):
+    """Kernels run inside use at most `threads_needed(n_rows)` threads (set for this Python
+    thread), so a small task stays serial throughout."""
+    return threads_at_most(threads_needed(n_rows))
 
 
 # ----------------------------------------------------------------------------- blocks

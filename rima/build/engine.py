@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rima.build import status as st
-from rima.build.sources import HouseholdIndex, Module, TextValues, numeric
+from rima.build.sources import HouseholdIndex, Module, TextValues, numeric, text_take
 from rima.build.spec import BuildSpec, Recipe
 from rima.errors import SpecError
 
@@ -434,45 +434,53 @@ def _run_recipe(ctx: BuildContext, bspec: BuildSpec, i: int, log: st.IssueLog) -
 
 
 def _run_side_by_side(ctx: BuildContext, bspec: BuildSpec, plan: _Plan, logs) -> None:
-    """The recipes on this thread and one more, each taking the first recipe in the
-    spec's order whose constraints are met (a module's recipes then mostly follow one
-    another on one thread, and the largest passes, early in a spec, run side by side).
+    """The recipes on this thread and one more: this thread takes the first recipe in the
+    spec's order whose constraints are met, the other the last one. A module's recipes
+    then mostly follow one another on one thread, and the two threads work from both
+    ends of the spec towards its middle, so neither is left alone with a long chain of
+    the spec's last recipes at the end (a 1M build: 102-105 ms against 105-109 ms
+    taking the first recipe on both). Each thread's kernels take half the threads: on two
+    cores, a kernel's helper thread would only take turns with the other recipe (a 1M
+    build: 106 and 109 ms against 112 and 116 ms with every kernel on both threads).
     After a failure only the recipes before the failing one still start; the first
     failure in the spec's order is raised."""
+    from rima._kernels.threads import num_threads, threads_at_most
+
     n = len(bspec.recipes)
     started: set[int] = set()
     done: set[int] = set()
     failed: dict[int, BaseException] = {}
     cond = threading.Condition()
 
-    def next_recipe():
-        for i in range(min(failed, default=n)):
+    def next_recipe(order):
+        for i in order(range(min(failed, default=n))):
             if i not in started and plan.after[i] <= done:
                 return i
         return None
 
-    def work():
-        while True:
-            with cond:
-                while (i := next_recipe()) is None:
-                    if len(started) == len(done) + len(failed):  # none left running
-                        cond.notify_all()
-                        return
-                    cond.wait()
-                started.add(i)
-            try:
-                _run_recipe(ctx, bspec, i, logs[i])
-            except BaseException as exc:  # noqa: BLE001 - raised below, in spec order
+    def work(order=iter):
+        with threads_at_most(num_threads() // 2):
+            while True:
                 with cond:
-                    failed[i] = exc
+                    while (i := next_recipe(order)) is None:
+                        if len(started) == len(done) + len(failed):  # none left running
+                            cond.notify_all()
+                            return
+                        cond.wait()
+                    started.add(i)
+                try:
+                    _run_recipe(ctx, bspec, i, logs[i])
+                except BaseException as exc:  # noqa: BLE001 - raised below, in spec order
+                    with cond:
+                        failed[i] = exc
+                        cond.notify_all()
+                    continue
+                with cond:
+                    done.add(i)
+                    plan.finished(ctx, i)
                     cond.notify_all()
-                continue
-            with cond:
-                done.add(i)
-                plan.finished(ctx, i)
-                cond.notify_all()
 
-    helper = threading.Thread(target=work, name="rima-build", daemon=True)
+    helper = threading.Thread(target=work, args=(reversed,), name="rima-build", daemon=True)
     helper.start()
     work()
     helper.join()
@@ -528,11 +536,9 @@ def _column(ctx: BuildContext, name: str, values, index) -> pd.Series:
         labels, idx = ctx.text[name]
         if not ctx.status[name].clean:
             idx = np.where(ctx.status[name].ok, idx, -1)
-        named = [v for v in labels if v is not None]
-        if (idx >= 0).any() and all(isinstance(v, str) for v in named):
-            dtype = pd.Series(np.array(named[:1], dtype=object)).dtype  # pandas' text type
-            if isinstance(dtype, pd.StringDtype):
-                text = pd.array(labels, dtype=dtype).take(idx, allow_fill=True)
+        if (idx >= 0).any() and all(isinstance(v, str) for v in labels if v is not None):
+            text = text_take(labels, idx)
+            if not isinstance(text, np.ndarray):  # pandas' text type
                 return pd.Series(text, name=name, index=index)
     if isinstance(values, TextValues):
         values = values.array()

@@ -49,6 +49,9 @@ ISSUE_COLUMNS = ("variable", "status", "module", "column", "household", "row", "
                  "message")
 
 
+# the issue list's columns that hold one text per `IssueLog.add` call
+_PART_TEXTS = ("variable", "status", "module", "column", "message")
+
 _OK_ONLY = pd.CategoricalDtype([OK])  # the report column of a variable ok throughout
 
 
@@ -154,17 +157,12 @@ class IssueLog:
         if m == 0:
             return
         # ids and cell values come from columns of any type: text ("" = none or missing)
-        # keeps every table format (Parquet, Stata) able to hold them
-        self._parts.append({"once": once,
-            "variable": _filled(m, variable or ""),
-            "status": _filled(m, status),
-            "module": _filled(m, module or ""),
-            "column": _filled(m, column or ""),
-            "household": _texts(households, m),
-            "row": rows,
-            "value": _texts(values, m),
-            "message": _filled(m, message),
-        })
+        # keeps every table format (Parquet, Stata) able to hold them; the other texts
+        # are one per part (`_PART_TEXTS`)
+        self._parts.append({"once": once, "variable": variable or "", "status": status,
+                            "module": module or "", "column": column or "",
+                            "household": _texts(households, m), "row": rows,
+                            "value": _texts(values, m), "message": message})
 
     @classmethod
     def joined(cls, logs) -> IssueLog:
@@ -185,7 +183,12 @@ class IssueLog:
         if not self._parts:
             return pd.DataFrame({c: pd.Series(dtype=object if c != "row" else np.int64)
                                  for c in ISSUE_COLUMNS})
-        cols = {c: np.concatenate([p[c] for p in self._parts]) for c in ISSUE_COLUMNS}
+        from rima.build.sources import text_take
+
+        part_of_row = np.repeat(np.arange(len(self._parts)),
+                                [p["row"].shape[0] for p in self._parts])
+        cols = {c: text_take([p[c] for p in self._parts], part_of_row) if c in _PART_TEXTS
+                else np.concatenate([p[c] for p in self._parts]) for c in ISSUE_COLUMNS}
         return pd.DataFrame(cols)
 
     def __len__(self):

@@ -97,20 +97,35 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
         ctx.cache[key] = _species_codes(mod.df[o["species_column"]], lookup)
     sp_codes, sp_map = ctx.cache[key]
     codes = mod.codes if rows_mask is None else np.where(rows_mask, mod.codes, -1)
+
+    def key_of(col):
+        return ("herd_sum", o["source"], col, key, tuple(units), o.get("round_column"), tag)
+
+    todo = [c for c in dict.fromkeys(count_columns) if key_of(c) not in ctx.cache]
+    if todo:
+        # the plain numeric count columns that later recipes of the build sum with the
+        # same settings go in the same passes (a pass sums two columns; reading one
+        # stored as it is reports nothing, so each recipe's issues stay its own)
+        todo += [c for c in dict.fromkeys(_later_count_columns(ctx, recipe))
+                 if c not in todo and key_of(c) not in ctx.cache and mod.has(c)
+                 and mod.stored(c)]
+    for pair in (todo[k:k + 2] for k in range(0, len(todo), 2)):
+        # one pass: the units of each row's species summed by household, and the rows
+        # that cannot be counted (found row by row below only if there are any)
+        x, miss = mod.values(pair[0], where, vs.name)
+        y, y_miss = mod.values(pair[1], where, vs.name) if len(pair) > 1 else (x[:0], miss)
+        total = zeros(ctx.n)
+        total_y = zeros(ctx.n if len(pair) > 1 else 0)
+        bad = np.zeros((mod.bounds.shape[0] - 1, 6), dtype=np.int64)
+        mod.run(units_pass, codes, sp_codes, sp_map, x, miss, y, y_miss, units, mod.bounds,
+                total, total_y, bad)
+        bad = bad.sum(axis=0)
+        ctx.cache[key_of(pair[0])] = (total, bad[:4])
+        if len(pair) > 1:
+            ctx.cache[key_of(pair[1])] = (total_y, bad[[0, 1, 4, 5]])
     out = []
     for col in count_columns:
-        x, miss = mod.values(col, where, vs.name)
-        key_col = ("herd_sum", o["source"], col, key, tuple(units), o.get("round_column"),
-                   tag)
-        if key_col not in ctx.cache:
-            # one pass: the units of each row's species summed by household, and the
-            # rows that cannot be counted (found row by row below only if there are any)
-            total = zeros(ctx.n)
-            bad = np.zeros((mod.bounds.shape[0] - 1, 4), dtype=np.int64)
-            mod.run(units_pass, codes, sp_codes, sp_map, x, miss, units, mod.bounds, total,
-                    bad)
-            ctx.cache[key_col] = (total, bad.sum(axis=0))
-        total, bad = ctx.cache[key_col]
+        total, bad = ctx.cache[key_of(col)]
         if bad.any():
             sp = sp_map[sp_codes]  # a missing name's code -1 takes the last: -2
             x = mod.number(col, where, vs.name)
@@ -127,6 +142,25 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
                           f"negative animal count in {mod.name}.{col}")
         out.append(total)
     return out
+
+
+_SAME_PASS = ("source", "species_column", "units", "species", "round", "round_column")
+
+
+def _later_count_columns(ctx, recipe) -> list[str]:
+    """The count columns that the build's herd and dzud-loss recipes after this one read
+    from the same long module with the same species, units and round."""
+    o = recipe.options
+    spec = ctx.spec.recipes
+    later = spec[[r.variable for r in spec].index(recipe.variable) + 1:]
+    cols = []
+    for r in later:
+        p = r.options
+        if r.recipe in ("herd", "dzud_loss") and p.get("layout") == "long" and all(
+                p.get(k) == o.get(k) for k in _SAME_PASS):
+            cols += [p["count_column"]] + ([p["lost_column"]] if r.recipe == "dzud_loss"
+                                           else [])
+    return cols
 
 
 def _wide_columns(ctx, recipe, key="columns"):
