@@ -300,18 +300,25 @@ def test_roster_pass_matches_pandas(order, n_codes):
     # ages stored as integers too (a missing age then written as an impossible one)
     age_int = np.floor(np.nan_to_num(age, nan=130.0)).astype(np.int64) if n_codes == 0 else None
     over = np.zeros(bounds.size - 1, dtype=np.int64)
+    head_age, head_edu = np.full(G, np.nan), np.full(G, np.nan)
     roster_pass(codes.astype(np.int32), age, miss, rel, miss, 1.0, edu, miss, ages, bounds, Ct,
-                2**31 - 1, head_row, max_edu, over, 0, bounds.size - 1)
+                2**31 - 1, head_row, max_edu, head_age, head_edu, over, 0, bounds.size - 1)
     assert not over.any()
     want_C, want_head, want_edu = _roster_reference(codes, age, rel, edu, miss, 1.0, ages, G)
     np.testing.assert_array_equal(Ct, want_C)
     np.testing.assert_array_equal(head_row, want_head)
     np.testing.assert_array_equal(max_edu, want_edu)
+    # the head's own age and education (a missing code is missing; no head: missing)
+    has = want_head >= 0
+    for got, x in ((head_age, age), (head_edu, edu)):
+        want = np.full(G, np.nan)
+        want[has] = np.where(np.isin(x[want_head[has]], miss), np.nan, x[want_head[has]])
+        np.testing.assert_array_equal(got, want)
     if age_int is not None:
         Ct2 = np.zeros((11, G), dtype=np.int32)
         roster_pass(codes.astype(np.int32), age_int, miss, rel, miss, 1.0, edu, miss, ages,
-                    bounds, Ct2, 2**31 - 1, np.full(G, -1), np.full(G, -np.inf), over, 0,
-                    bounds.size - 1)
+                    bounds, Ct2, 2**31 - 1, np.full(G, -1), np.full(G, -np.inf), np.empty(0),
+                    np.empty(0), over, 0, bounds.size - 1)
         want_int, _, _ = _roster_reference(codes, age_int, rel, edu, miss, 1.0, ages, G)
         np.testing.assert_array_equal(Ct2, want_int)
 

@@ -279,7 +279,7 @@ def _add_fields(Ct, g, packed):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, ages, bounds,
-                Ct, cap, head_row, max_edu, over, b0, b1):
+                Ct, cap, head_row, max_edu, head_age, head_edu, over, b0, b1):
     """Everything the roster recipes need, in one pass over the person rows of blocks
     b0 .. b1 - 1 (rows bounds[b] .. bounds[b + 1] - 1; no household in two blocks).
 
@@ -294,8 +294,9 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     Adds to Ct (11, G) integer counts: members, heads, adults, children, young, old,
     working, ages missing, ages out of range (< 0 or > max_age), relation missing,
     education missing among adults; sets head_row (G,) to the source row of the first
-    head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none; not
-    kept when max_edu has length 0, for a build that does not use it).
+    head (-1 none) and max_edu (G,) to the adults' maximum education (-inf: none),
+    head_age and head_edu (G,) to that head's age and education (NaN on entry; missing
+    codes as NaN): each not kept when of length 0, for a build that does not use it.
     Ct may be a narrow type holding counts up to `cap` (int16 for households of up to
     32,767 persons: half the memory of int32): over[b] is set to 1 where a household of
     block b has more members, and the caller counts again in a wider type (every other
@@ -311,6 +312,10 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
     pv = np.empty(PERSON_CHUNK, dtype=np.int64)
     pe = np.empty(PERSON_CHUNK)
     keep_edu = max_edu.shape[0] > 0
+    keep_head_age = head_age.shape[0] > 0
+    keep_head_edu = head_edu.shape[0] > 0
+    a0, a1, a2, a3 = _codes4(age_miss)
+    e0, e1, e2, e3 = _codes4(edu_miss)
     full = (1 << FIELD_BITS) - 1  # rows a packed sum holds without a carry between fields
     for b in range(b0, b1):
         end = bounds[b + 1]
@@ -320,6 +325,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
         pending = 0
         hr = -1
         me = -np.inf
+        ha = np.nan
+        he = np.nan
         for c0 in range(bounds[b], end, PERSON_CHUNK):
             c1 = min(end, c0 + PERSON_CHUNK)
             _person_chunk(age[c0:c1], age_miss, rel[c0:c1], rel_miss, head_code, edu[c0:c1],
@@ -336,6 +343,10 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                         head_row[g] = hr
                         if keep_edu:
                             max_edu[g] = me
+                        if keep_head_age:
+                            head_age[g] = ha
+                        if keep_head_edu:
+                            head_edu[g] = he
                     g = gi
                     packed = 0
                     members = 0
@@ -343,6 +354,8 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                     if g >= 0:
                         hr = head_row[g]
                         me = max_edu[g] if keep_edu else -np.inf
+                        ha = head_age[g] if keep_head_age else np.nan
+                        he = head_edu[g] if keep_head_edu else np.nan
                 if g < 0:
                     continue
                 v = pv[t]
@@ -355,6 +368,9 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
                     pending = 0
                 if (v & 1) == 1 and hr < 0:
                     hr = c0 + t
+                    # the head's own values: once per household, from rows in the cache
+                    ha = _miss4(np.float64(age[hr]), a0, a1, a2, a3)
+                    he = _miss4(np.float64(edu[hr]), e0, e1, e2, e3)
                 me = max(me, pe[t])
         if g >= 0:
             if np.int64(Ct[0, g]) + members > cap:
@@ -364,6 +380,10 @@ def roster_pass(codes, age, age_miss, rel, rel_miss, head_code, edu, edu_miss, a
             head_row[g] = hr
             if keep_edu:
                 max_edu[g] = me
+            if keep_head_age:
+                head_age[g] = ha
+            if keep_head_edu:
+                head_edu[g] = he
 
 
 @njit(cache=True, nogil=True)

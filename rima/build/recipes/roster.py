@@ -41,15 +41,19 @@ def _pass(ctx, recipe):
     # the recipes that read it; int16 (households of up to 32,767 persons) and counted
     # again as int32 if a household has more
     # the adults' maximum education only where a recipe of the build reads it
-    edu_n = ctx.n if any(r.recipe == "max_adult_education" for r in ctx.spec.recipes) else 0
+    # and the heads' ages and education, found in the pass, for the recipes reading them
+    used = {r.recipe for r in ctx.spec.recipes}
+    edu_n, age_n, head_edu_n = (ctx.n if name in used else 0 for name in (
+        "max_adult_education", "head_age", "head_education"))
     for dtype in (np.int16, np.int32):
         Ct = zeros((11, ctx.n), dtype=dtype)
         head_row = np.full(ctx.n, -1, dtype=np.int64)
         max_edu = np.full(edu_n, -np.inf)
+        head_age, head_edu = np.full(age_n, np.nan), np.full(head_edu_n, np.nan)
         over = np.zeros(mod.bounds.shape[0] - 1, dtype=np.int64)
         mod.run(roster_pass, mod.codes, age, age_miss, rel, rel_miss, head_code, edu,
                 edu_miss, ages, mod.bounds, Ct, int(np.iinfo(dtype).max), head_row, max_edu,
-                over)
+                head_age, head_edu, over)
         if not over.any():
             break
     max_edu[max_edu == -np.inf] = np.nan
@@ -60,8 +64,12 @@ def _pass(ctx, recipe):
         x = mod.number(o["age_column"], where)
         bad_age = (x < 0) | (x > float(o["max_age"])) if C[:, BAD_AGE].any() else None
         no_age = np.isnan(x) if C[:, NO_AGE].any() else None
+    heads = {o["age_column"]: head_age} if age_n else {}
+    if head_edu_n and mod.has(edu_col):
+        heads[edu_col] = head_edu
     out = {"mod": mod, "C": C, "head_row": head_row, "max_edu": max_edu, "bad_age": bad_age,
-           "no_age": no_age, "relation": (o["relation_column"], o["head_code"], where)}
+           "no_age": no_age, "relation": (o["relation_column"], o["head_code"], where),
+           "heads": heads}
     ctx.cache[key] = out
     return out
 
@@ -197,7 +205,9 @@ def _head_value(ctx, recipe, vs, column, numeric):
     mod = R["mod"]
     mod.require(column, f"[build.{recipe.variable}]")
     have = row >= 0
-    if numeric:
+    if numeric and column in R["heads"]:
+        out = R["heads"].pop(column)  # the first reader's own array; later ones take again
+    elif numeric:
         from rima._kernels.build import take_float
         from rima._kernels.threads import run_ranges
 
