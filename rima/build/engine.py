@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from rima.build import status as st
-from rima.build.sources import HouseholdIndex, Module, TextValues, numeric, text_take
+from rima.build.sources import HouseholdIndex, Module, TextValues, numeric
 from rima.build.spec import BuildSpec, Recipe
 from rima.errors import SpecError
 
@@ -537,7 +537,7 @@ def _column(ctx: BuildContext, name: str, values, index) -> pd.Series:
         if not ctx.status[name].clean:
             idx = np.where(ctx.status[name].ok, idx, -1)
         if (idx >= 0).any() and all(isinstance(v, str) for v in labels if v is not None):
-            text = text_take(labels, idx)
+            text = st.text_take(labels, idx)
             if not isinstance(text, np.ndarray):  # pandas' text type
                 return pd.Series(text, name=name, index=index)
     if isinstance(values, TextValues):

@@ -184,16 +184,6 @@ def text_codes(series: pd.Series, fn) -> np.ndarray:
     return table[codes]  # a missing value's code -1 takes the last entry: fn(None)
 
 
-def text_take(labels, idx):
-    """Text labels (k,) taken at idx (n,) (-1: missing) as a column of pandas' text type
-    (an object array where pandas has none): the k labels converted once and taken by
-    code, rather than a conversion of each of the n values."""
-    dtype = pd.Series(np.array(["a"], dtype=object)).dtype
-    if isinstance(dtype, pd.StringDtype):
-        return pd.array(list(labels), dtype=dtype).take(idx, allow_fill=True)
-    return np.append(np.asarray(labels, dtype=object), None)[idx]
-
-
 class TextValues:
     """A text variable held as labels and each household's label index (-1: none), as
     a recipe may return it: the table's text column is one take from the labels, and

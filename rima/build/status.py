@@ -119,6 +119,16 @@ class VariableStatus:
         return OK if c == 0 else self.reasons[c - 1]
 
 
+def text_take(labels, idx):
+    """Text labels (k,) taken at idx (n,) (-1: missing) as a column of pandas' text type
+    (an object array where pandas has none): the k labels converted once and taken by
+    code, rather than a conversion of each of the n values."""
+    dtype = pd.Series(np.array(["a"], dtype=object)).dtype
+    if isinstance(dtype, pd.StringDtype):
+        return pd.array(list(labels), dtype=dtype).take(idx, allow_fill=True)
+    return np.append(np.asarray(labels, dtype=object), None)[idx]
+
+
 def _is_mask(where, n) -> bool:
     a = np.asarray(where)
     return a.dtype == bool and a.shape == (n,)
@@ -183,8 +193,6 @@ class IssueLog:
         if not self._parts:
             return pd.DataFrame({c: pd.Series(dtype=object if c != "row" else np.int64)
                                  for c in ISSUE_COLUMNS})
-        from rima.build.sources import text_take
-
         part_of_row = np.repeat(np.arange(len(self._parts)),
                                 [p["row"].shape[0] for p in self._parts])
         cols = {c: text_take([p[c] for p in self._parts], part_of_row) if c in _PART_TEXTS
