@@ -145,18 +145,22 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
 
 
 _SAME_PASS = ("source", "species_column", "units", "species", "round", "round_column")
+_SUMS_ALL_ROUND = ("herd", "dzud_loss")  # recipes summing the rows of their `round` option
 
 
 def _later_count_columns(ctx, recipe) -> list[str]:
     """The count columns that the build's herd and dzud-loss recipes after this one read
-    from the same long module with the same species, units and round."""
+    from the same long module with the same species, units and round (none after a herd
+    change, whose rounds are its own)."""
     o = recipe.options
+    if recipe.recipe not in _SUMS_ALL_ROUND:
+        return []
     spec = ctx.spec.recipes
     later = spec[[r.variable for r in spec].index(recipe.variable) + 1:]
     cols = []
     for r in later:
         p = r.options
-        if r.recipe in ("herd", "dzud_loss") and p.get("layout") == "long" and all(
+        if r.recipe in _SUMS_ALL_ROUND and p.get("layout") == "long" and all(
                 p.get(k) == o.get(k) for k in _SAME_PASS):
             cols += [p["count_column"]] + ([p["lost_column"]] if r.recipe == "dzud_loss"
                                            else [])
