@@ -4,7 +4,8 @@ One order from masks to accounting: the missing cells of each row as bit masks
 (`pack_keys`), one reason per distinct mask worded by `missing_reason` (the words
 `rima.validate`, `rima.fit`, `FittedModel.score`, streaming and the service all show),
 integer codes into that list of reasons (`status_codes_from_keys`; code 0 is "ok") and the
-status column built from the codes (`status_column`).
+status column built from the codes (`status_column`, through `text_column`, which also
+makes the build's text columns).
 """
 
 from __future__ import annotations
@@ -138,18 +139,18 @@ def status_codes_from_masks(masks, needed, scored=None, partial_ok=()):
 
 
 def status_column(codes, reasons):
-    """The status strings reasons[codes] as the array pandas would make of them, built
-    without a Python object per row when pandas stores strings in Arrow."""
-    codes = np.asarray(codes)
-    dtype = pd.Series(list(reasons[:1]) or ["ok"]).dtype
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        import pyarrow as pa
+    """The status strings reasons[codes] as the array pandas would make of them."""
+    return text_column(reasons, np.asarray(codes))
 
-        dictionary = pa.array([str(r) for r in reasons], type=pa.large_string())
-        arr = pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)),
-                                             dictionary).dictionary_decode()
-        return pd.array(arr, dtype=dtype)
-    return np.asarray(reasons, dtype=object)[codes]
+
+def text_column(labels, codes):
+    """Text labels (k,) taken at codes (n,) (-1: missing) as a column of pandas' text
+    type (an object array where pandas has none): the k labels converted once and taken
+    by code, without a Python object per row."""
+    dtype = pd.Series(np.array(["a"], dtype=object)).dtype
+    if isinstance(dtype, pd.StringDtype):
+        return pd.array(list(labels), dtype=dtype).take(codes, allow_fill=True)
+    return np.append(np.asarray(labels, dtype=object), None)[codes]
 
 
 def mark_bad_cells(bad, row0, arrays, codes, reasons) -> None:

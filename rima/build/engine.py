@@ -21,6 +21,7 @@ from rima.build import status as st
 from rima.build.sources import HouseholdIndex, Module, TextValues, numeric
 from rima.build.spec import BuildSpec, Recipe
 from rima.errors import SpecError
+from rima.row_status import text_column
 
 
 @dataclass
@@ -537,7 +538,7 @@ def _column(ctx: BuildContext, name: str, values, index) -> pd.Series:
         if not ctx.status[name].clean:
             idx = np.where(ctx.status[name].ok, idx, -1)
         if (idx >= 0).any() and all(isinstance(v, str) for v in labels if v is not None):
-            text = st.text_take(labels, idx)
+            text = text_column(labels, idx)
             if not isinstance(text, np.ndarray):  # pandas' text type
                 return pd.Series(text, name=name, index=index)
     if isinstance(values, TextValues):

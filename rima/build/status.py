@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rima.row_status import text_column
+
 OK = "ok"
 
 # Named statuses (the `status` column of the issue list)
@@ -119,16 +121,6 @@ class VariableStatus:
         return OK if c == 0 else self.reasons[c - 1]
 
 
-def text_take(labels, idx):
-    """Text labels (k,) taken at idx (n,) (-1: missing) as a column of pandas' text type
-    (an object array where pandas has none): the k labels converted once and taken by
-    code, rather than a conversion of each of the n values."""
-    dtype = pd.Series(np.array(["a"], dtype=object)).dtype
-    if isinstance(dtype, pd.StringDtype):
-        return pd.array(list(labels), dtype=dtype).take(idx, allow_fill=True)
-    return np.append(np.asarray(labels, dtype=object), None)[idx]
-
-
 def _is_mask(where, n) -> bool:
     a = np.asarray(where)
     return a.dtype == bool and a.shape == (n,)
@@ -195,7 +187,7 @@ class IssueLog:
                                  for c in ISSUE_COLUMNS})
         part_of_row = np.repeat(np.arange(len(self._parts)),
                                 [p["row"].shape[0] for p in self._parts])
-        cols = {c: text_take([p[c] for p in self._parts], part_of_row) if c in _PART_TEXTS
+        cols = {c: text_column([p[c] for p in self._parts], part_of_row) if c in _PART_TEXTS
                 else np.concatenate([p[c] for p in self._parts]) for c in ISSUE_COLUMNS}
         return pd.DataFrame(cols)
 
