@@ -122,14 +122,39 @@ def test_recipes_side_by_side_give_the_one_by_one_build(small_blocks, monkeypatc
         after = engine._Plan(spec).after
         assert firsts["MainThread"] == 0
         assert firsts["rima-build"] == max(i for i in range(len(after)) if not after[i])
-        # each thread's kernels on half the threads
-        assert {t for _, _, t in ran} == {max(1, config.num_threads() // 2)}
+        # each thread's kernels on half the threads (an odd one to this thread's)
+        half = {name: t for name, _, t in ran}
+        n = config.num_threads()
+        assert half == {"MainThread": n - n // 2, "rima-build": max(1, n // 2)}
     issues = one.issues
     non_numeric = issues[issues["status"] == "non-numeric value"]
     assert list(non_numeric["variable"]) == ["food_exp_ae"]  # the first reader's, once
     left_out = issues[(issues["module"] == "own_production") & (issues["column"] == "hhid")]
     assert len(left_out) == 2
     assert one.fitted == build(spec, frames).fitted
+
+
+def test_side_by_side_gives_an_odd_thread_to_the_calling_side(small_blocks, monkeypatch):
+    monkeypatch.setattr(threads, "max_threads", lambda: 4)
+    monkeypatch.setattr(threads, "_pool", None)
+    monkeypatch.setattr(engine, "PARALLEL_HOUSEHOLDS", 0)
+    frames = _messy(2000, 6)
+    config.set_num_threads(1)
+    one = build(_side_by_side_spec(), frames)
+    config.set_num_threads(3)
+    seen = {}
+    run_recipe = engine._run_recipe
+
+    def spy(ctx, bspec, i, log):
+        seen[threading.current_thread().name] = config.current_threads()
+        run_recipe(ctx, bspec, i, log)
+
+    monkeypatch.setattr(engine, "_run_recipe", spy)
+    try:
+        _frames_equal(one, build(_side_by_side_spec(), frames))
+    finally:
+        config.set_num_threads(None)
+    assert seen == {"MainThread": 2, "rima-build": 1}
 
 
 def test_side_by_side_raises_the_first_failing_recipe_in_the_spec_order(monkeypatch):

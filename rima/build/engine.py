@@ -440,9 +440,9 @@ def _run_side_by_side(ctx: BuildContext, bspec: BuildSpec, plan: _Plan, logs) ->
     then mostly follow one another on one thread, and the two threads work from both
     ends of the spec towards its middle, so neither is left alone with a long chain of
     the spec's last recipes at the end (a 1M build: 102-105 ms against 105-109 ms
-    taking the first recipe on both). Each thread's kernels take half the threads: on two
-    cores, a kernel's helper thread would only take turns with the other recipe (a 1M
-    build: 106 and 109 ms against 112 and 116 ms with every kernel on both threads).
+    taking the first recipe on both). Each thread's kernels take half the threads (on two
+    cores, one): a kernel's helper thread would only take turns with the other recipe (a
+    1M build: 106 and 109 ms against 112 and 116 ms with every kernel on both threads).
     After a failure only the recipes before the failing one still start; the first
     failure in the spec's order is raised."""
     from rima._kernels.threads import num_threads, threads_at_most
@@ -459,8 +459,8 @@ def _run_side_by_side(ctx: BuildContext, bspec: BuildSpec, plan: _Plan, logs) ->
                 return i
         return None
 
-    def work(order=iter):
-        with threads_at_most(num_threads() // 2):
+    def work(order, threads):
+        with threads_at_most(threads):
             while True:
                 with cond:
                     while (i := next_recipe(order)) is None:
@@ -481,9 +481,11 @@ def _run_side_by_side(ctx: BuildContext, bspec: BuildSpec, plan: _Plan, logs) ->
                     plan.finished(ctx, i)
                     cond.notify_all()
 
-    helper = threading.Thread(target=work, args=(reversed,), name="rima-build", daemon=True)
+    # the threads split between the two sides (an odd one to this side)
+    helper = threading.Thread(target=work, args=(reversed, num_threads() // 2),
+                              name="rima-build", daemon=True)
     helper.start()
-    work()
+    work(iter, num_threads() - num_threads() // 2)
     helper.join()
     if failed:
         raise failed[min(failed)]
