@@ -134,6 +134,25 @@ def test_recipes_side_by_side_give_the_one_by_one_build(small_blocks, monkeypatc
     assert one.fitted == build(spec, frames).fitted
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.int32])
+def test_adult_equivalents_and_count_ratios_from_counts_match_numpy(small_blocks, dtype):
+    from rima._kernels.build import count_ratio, equivalence_scale
+
+    rng = np.random.default_rng(3)
+    n = 200_003
+    adults, children, young, old, working = rng.integers(0, 5, (5, n)).astype(dtype)
+    ae = equivalence_scale(adults, children, 1.0, 0.5, 0.3)
+    # OECD-modified: the first adult 1, each other one 0.5, each child 0.3
+    want = np.where(adults > 0, 1.0 + 0.5 * (adults - 1.0), 0.0) + 0.3 * children
+    np.testing.assert_allclose(ae, want, rtol=0, atol=1e-12)
+    assert ae[(adults == 0) & (children == 0)].max() == 0.0
+    ratio = count_ratio(young, old, working)
+    has = working > 0
+    np.testing.assert_array_equal(np.isnan(ratio), ~has)
+    np.testing.assert_allclose(ratio[has], (young[has] + old[has].astype(float)) / working[has],
+                               rtol=1e-15)
+
+
 def test_side_by_side_gives_an_odd_thread_to_the_calling_side(small_blocks, monkeypatch):
     monkeypatch.setattr(threads, "max_threads", lambda: 4)
     monkeypatch.setattr(threads, "_pool", None)

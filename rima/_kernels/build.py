@@ -576,6 +576,46 @@ def _positive_counts_rows(X, out, a, b):
             o[i] += 1.0 if x[i] > 0 else 0.0
 
 
+def equivalence_scale(adults, children, first, other, child):
+    """first + other * (adults - 1) + child * children per household, the first term 0
+    without an adult (float64), from the roster's counts, by row ranges on the available
+    threads in one pass (a chain of numpy steps wrote five arrays)."""
+    from rima._kernels.threads import run_ranges
+
+    out = np.empty(adults.shape[0])
+    run_ranges(lambda i, a, b: _adult_equivalents_rows(adults[a:b], children[a:b], first,
+                                                       other, child, out[a:b]),
+               out.shape[0])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _adult_equivalents_rows(adults, children, first, other, child, out):
+    for i in range(out.shape[0]):
+        a = adults[i]
+        v = (np.float64(a) - 1.0) * other + first
+        out[i] = (0.0 if a <= 0 else v) + np.float64(children[i]) * child
+
+
+def count_ratio(x, y, den):
+    """(x + y) / den per household from the roster's counts, NaN where den is 0 (float64),
+    by row ranges on the available threads in one pass."""
+    from rima._kernels.threads import run_ranges
+
+    out = np.empty(den.shape[0])
+    run_ranges(lambda i, a, b: _count_ratio_rows(x[a:b], y[a:b], den[a:b], out[a:b]),
+               out.shape[0])
+    return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _count_ratio_rows(x, y, den, out):
+    for i in range(out.shape[0]):
+        d = den[i]
+        q = (np.float64(x[i]) + np.float64(y[i])) / np.float64(d)
+        out[i] = q if d > 0 else np.nan
+
+
 @njit(cache=True, nogil=True)
 def head_flags(x, miss, code):
     """1 where x equals the head code, 0 where not, -1 where x is missing (int8)."""

@@ -169,16 +169,11 @@ def adult_equivalents(ctx, recipe, vs):
     _common(ctx, recipe, vs, R)
     o = recipe.options
     first, other, child = (o["weights"] or AE_SCALES[o["scale"]])
+    from rima._kernels.build import equivalence_scale
+
     C = R["C"]
-    # first + other * (adults - 1) (0 without an adult) + child * children, in place
-    ae = C[:, ADULTS].astype(np.float64)
-    none = C[:, ADULTS] <= 0
-    ae -= 1
-    ae *= other
-    ae += first
-    ae[none] = 0.0
-    ae += np.multiply(C[:, CHILDREN], float(child), dtype=np.float64)
-    return ae
+    return equivalence_scale(C[:, ADULTS], C[:, CHILDREN], float(first), float(other),
+                             float(child))
 
 
 def dependency_ratio(ctx, recipe, vs):
@@ -187,10 +182,9 @@ def dependency_ratio(ctx, recipe, vs):
     C = R["C"]
     _flag(ctx, vs, R, "no_working", lambda C: (C[:, MEMBERS] > 0) & (C[:, WORKING] == 0),
           st.NO_WORKING_AGE, R["mod"].name, f"no working-age member in {R['mod'].name}")
-    from rima.build.recipes.transforms import divide_or_nan
+    from rima._kernels.build import count_ratio
 
-    ratio = np.add(C[:, YOUNG], C[:, OLD], dtype=np.float64)
-    return divide_or_nan(ratio, C[:, WORKING], C[:, WORKING] > 0, out=ratio)
+    return count_ratio(C[:, YOUNG], C[:, OLD], C[:, WORKING])
 
 
 def working_age(ctx, recipe, vs):
