@@ -122,10 +122,11 @@ def test_recipes_side_by_side_give_the_one_by_one_build(small_blocks, monkeypatc
         after = engine._Plan(spec).after
         assert firsts["MainThread"] == 0
         assert firsts["rima-build"] == max(i for i in range(len(after)) if not after[i])
-        # each thread's kernels on half the threads (an odd one to this thread's)
-        half = {name: t for name, _, t in ran}
+        # each side's kernels on its half of the threads, or on all of them while the
+        # other side waits
         n = config.num_threads()
-        assert half == {"MainThread": n - n // 2, "rima-build": max(1, n // 2)}
+        for name, _, t in ran:
+            assert t in {engine.side_threads(name != "MainThread", False, n), n}
     issues = one.issues
     non_numeric = issues[issues["status"] == "non-numeric value"]
     assert list(non_numeric["variable"]) == ["food_exp_ae"]  # the first reader's, once
@@ -153,7 +154,18 @@ def test_adult_equivalents_and_count_ratios_from_counts_match_numpy(small_blocks
                                rtol=1e-15)
 
 
-def test_side_by_side_gives_an_odd_thread_to_the_calling_side(small_blocks, monkeypatch):
+def test_side_threads_halve_while_both_sides_run():
+    # both sides running: half each, an odd thread to the calling side; one side waiting
+    # or done: the other takes them all
+    assert [engine.side_threads(side, False, 3) for side in (0, 1)] == [2, 1]
+    assert [engine.side_threads(side, False, 2) for side in (0, 1)] == [1, 1]
+    assert [engine.side_threads(side, False, 1) for side in (0, 1)] == [1, 1]
+    assert [engine.side_threads(side, True, 3) for side in (0, 1)] == [3, 3]
+
+
+def test_side_by_side_kernels_read_the_side_limit_at_each_start(small_blocks, monkeypatch):
+    """A recipe's kernels see its side's limit as it is when each starts: all threads
+    once the other side waits (here: for the variable this recipe builds)."""
     monkeypatch.setattr(threads, "max_threads", lambda: 4)
     monkeypatch.setattr(threads, "_pool", None)
     monkeypatch.setattr(engine, "PARALLEL_HOUSEHOLDS", 0)
@@ -161,11 +173,11 @@ def test_side_by_side_gives_an_odd_thread_to_the_calling_side(small_blocks, monk
     config.set_num_threads(1)
     one = build(_side_by_side_spec(), frames)
     config.set_num_threads(3)
-    seen = {}
+    seen = []
     run_recipe = engine._run_recipe
 
     def spy(ctx, bspec, i, log):
-        seen[threading.current_thread().name] = config.current_threads()
+        seen.append((threading.current_thread().name, config.current_threads()))
         run_recipe(ctx, bspec, i, log)
 
     monkeypatch.setattr(engine, "_run_recipe", spy)
@@ -173,7 +185,17 @@ def test_side_by_side_gives_an_odd_thread_to_the_calling_side(small_blocks, monk
         _frames_equal(one, build(_side_by_side_spec(), frames))
     finally:
         config.set_num_threads(None)
-    assert seen == {"MainThread": 2, "rima-build": 1}
+    assert {name for name, _ in seen} == {"MainThread", "rima-build"}
+    for name, t in seen:
+        assert t in ({2, 3} if name == "MainThread" else {1, 3})
+    limit = [1]
+    with threads.threads_at_most(lambda: limit[0]):
+        assert config.current_threads() == 1
+        limit[0] = 3  # read again at each start
+        assert config.current_threads() == 3
+        with config.threads_for(10**9) as inner:  # a nested limit takes the count now
+            limit[0] = 1
+            assert inner == 3 and config.current_threads() == 3
 
 
 def test_side_by_side_raises_the_first_failing_recipe_in_the_spec_order(monkeypatch):

@@ -81,21 +81,25 @@ def threads_needed(n_rows: int) -> int:
     return 1 if n_rows < SERIAL_ROWS else num_threads()
 
 
-_local = threading.local()  # .threads: the limit of the innermost threads_for here
+_local = threading.local()  # .threads: the innermost threads_at_most's limit here
 
 
 def current_threads() -> int:
     """Threads a kernel started from this Python thread may use now."""
     lim = getattr(_local, "threads", None)
-    return num_threads() if lim is None else min(lim, num_threads())
+    if callable(lim):
+        lim = lim()
+    return num_threads() if lim is None else max(1, min(lim, num_threads()))
 
 
 @contextmanager
-def threads_at_most(k: int):
+def threads_at_most(k):
     """Kernels started from this Python thread inside use at most k threads (at least
-    one). Nested uses keep the smaller count."""
+    one): a count, or a function giving the count when a kernel starts (read again at
+    each start). Nested uses keep the smaller count."""
     before = getattr(_local, "threads", None)
-    want = max(1, min(k, current_threads()))
+    want = k if callable(k) and before is None else max(1, min(k() if callable(k) else k,
+                                                                current_threads()))
     _local.threads = want
     try:
         yield want
