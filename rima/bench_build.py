@@ -132,8 +132,11 @@ def pandas_build(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def run(sizes=None, repeat=3, quick=False, echo=None) -> pd.DataFrame:
-    from rima.bench import interleaved_times, median_time
+def run(sizes=None, repeat=3, quick=False, echo=None, busy=0) -> pd.DataFrame:
+    """One row per size: the build and the pandas sum (medians), their ratio, the plain
+    pandas build; with `busy`, the build and the sum again beside that many busy-loop
+    processes (medians and p90, and their ratio)."""
+    from rima.bench import busy_processes, interleaved_times, median_time
     from rima.build.engine import build
 
     say = echo or (lambda msg: None)
@@ -155,11 +158,22 @@ def run(sizes=None, repeat=3, quick=False, echo=None) -> pd.DataFrame:
              lambda r=roster: r.groupby("hhid")["age"].sum()], repeat)
         rima_s, pandas_s = float(rima_s), float(pandas_s)
         plain_s = float(median_time(lambda f=frames: pandas_build(f), repeat)[0])
-        rows.append({"task": f"build {len(spec.recipes)} variables", "households": n,
-                     "roster_rows": len(roster), "livestock_rows": len(frames["livestock"]),
-                     "rima_s": rima_s, "pandas_groupby_sum_s": pandas_s,
-                     "rima/pandas": rima_s / pandas_s, "pandas_plain_build_s": plain_s,
-                     "rima/plain": rima_s / plain_s})
+        row = {"task": f"build {len(spec.recipes)} variables", "households": n,
+               "roster_rows": len(roster), "livestock_rows": len(frames["livestock"]),
+               "rima_s": rima_s, "pandas_groupby_sum_s": pandas_s,
+               "rima/pandas": rima_s / pandas_s, "pandas_plain_build_s": plain_s,
+               "rima/plain": rima_s / plain_s}
+        if busy:
+            say(f"build: the same beside {busy} busy-loop process(es)")
+            with busy_processes(busy):
+                (rima_b, pandas_b), _ = interleaved_times(
+                    [lambda f=frames: build(spec, f),
+                     lambda r=roster: r.groupby("hhid")["age"].sum()], repeat)
+            row.update({"busy_processes": int(busy), "busy_rima_s": float(rima_b),
+                        "busy_rima_p90_s": rima_b.p90,
+                        "busy_pandas_groupby_sum_s": float(pandas_b),
+                        "busy_rima/pandas": float(rima_b) / float(pandas_b)})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -167,10 +181,16 @@ def format_table(df: pd.DataFrame) -> str:
     lines = [("Build benchmark: every variable of the Zavkhan raw spec vs pandas "
               "roster.groupby('hhid')['age'].sum() in the same run (median times, the two "
               "timed in turn)")]
-    for r in df.itertuples():
-        lines.append(f"  {r.households:>12,} households, {r.roster_rows:,} persons, "
-                     f"{r.livestock_rows:,} livestock rows: rima {r.rima_s:.3f} s, pandas "
-                     f"groupby-sum {r.pandas_groupby_sum_s:.3f} s, ratio "
-                     f"{r._7:.2f}x; the same aggregations in plain pandas (no checks, no "
-                     f"statuses) {r.pandas_plain_build_s:.3f} s, ratio {r._9:.2f}x")
+    for r in df.to_dict(orient="records"):
+        lines.append(f"  {r['households']:>12,} households, {r['roster_rows']:,} persons, "
+                     f"{r['livestock_rows']:,} livestock rows: rima {r['rima_s']:.3f} s, "
+                     f"pandas groupby-sum {r['pandas_groupby_sum_s']:.3f} s, ratio "
+                     f"{r['rima/pandas']:.2f}x; the same aggregations in plain pandas (no "
+                     f"checks, no statuses) {r['pandas_plain_build_s']:.3f} s, ratio "
+                     f"{r['rima/plain']:.2f}x")
+        if r.get("busy_processes"):
+            lines.append(f"    beside {r['busy_processes']} busy-loop process(es): rima "
+                         f"{r['busy_rima_s']:.3f} s (p90 {r['busy_rima_p90_s']:.3f} s), "
+                         f"pandas groupby-sum {r['busy_pandas_groupby_sum_s']:.3f} s, ratio "
+                         f"{r['busy_rima/pandas']:.2f}x")
     return "\n".join(lines)

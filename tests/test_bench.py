@@ -100,6 +100,25 @@ def test_build_benchmark_structure():
     assert row["households"] == 2000 and row["roster_rows"] == 10000
     assert row["livestock_rows"] == 10000
     assert row["rima/pandas"] == pytest.approx(row["rima_s"] / row["pandas_groupby_sum_s"])
+    assert "busy_rima_s" not in row
+
+
+def test_build_benchmark_beside_busy_processes_and_what_it_refuses():
+    res = CliRunner().invoke(cli, ["bench", "--build", "--quick", "--sizes", "2000", "--json",
+                                   "--busy", "1"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.stdout)["build"][0]
+    assert row["busy_processes"] == 1
+    assert row["busy_rima_p90_s"] >= row["busy_rima_s"] > 0
+    assert row["busy_rima/pandas"] == pytest.approx(row["busy_rima_s"]
+                                                    / row["busy_pandas_groupby_sum_s"])
+    text = CliRunner().invoke(cli, ["bench", "--build", "--quick", "--sizes", "2000",
+                                    "--busy", "1"])
+    assert text.exit_code == 0 and "beside 1 busy-loop process(es): rima" in text.stdout
+    # options of the fit benchmark are refused with --build, not silently ignored
+    for extra in (["--scaling"], ["--engine", "dask"]):
+        bad = CliRunner().invoke(cli, ["bench", "--build", "--quick", *extra])
+        assert bad.exit_code == 2 and extra[0] in bad.output and "--build" in bad.output
 
 
 def test_build_benchmark_peer_computes_the_same_variables():

@@ -72,6 +72,12 @@ def command(quick, sizes, repeat, n_boot, no_r, no_demo, busy, scaling, as_json,
     def say(msg):
         click.echo(f"[bench] {msg}", err=True)
 
+    if build_only:
+        # what the build benchmark does not do is refused, not silently left out
+        for given, name in ((engine != "memory", "--engine"), (scaling, "--scaling")):
+            if given:
+                raise click.UsageError(f"{name} is not an option of the build benchmark "
+                                       "(--build); run them separately")
     if engine == "dask":
         import json
 
@@ -100,7 +106,7 @@ def command(quick, sizes, repeat, n_boot, no_r, no_demo, busy, scaling, as_json,
         from rima.bench_build import run as run_build
 
         df = run_build(sizes=parse_sizes(sizes) if sizes else None,
-                       repeat=repeat or (1 if quick else 3), quick=quick, echo=say)
+                       repeat=repeat or (1 if quick else 3), quick=quick, echo=say, busy=busy)
         click.echo(json.dumps({"build": df.to_dict(orient="records")}, indent=1) if as_json
                    else format_table(df))
         return
