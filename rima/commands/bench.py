@@ -39,9 +39,9 @@ def parse_sizes(text):
 @click.option("--no-r", is_flag=True, help="Do not run the R reference procedure.")
 @click.option("--no-demo", is_flag=True, help="Do not time `rima demo` cold and warm.")
 @click.option("--busy", type=click.IntRange(0, 256), default=0, show_default=True,
-              help="Contention mode: also time the tasks beside this many busy-loop "
-                   "processes (e.g. the number of cores) and print quiet and busy medians "
-                   "and p90 side by side.")
+              help="Contention mode: also time the tasks (with --build: the build and the "
+                   "pandas sum) beside this many busy-loop processes (e.g. the number of "
+                   "cores) and print quiet and busy medians and p90 side by side.")
 @click.option("--scaling", is_flag=True,
               help="Also print time against thread count (1, 2, all) for the largest fit, "
                    "its scoring and the bootstrap.")
