@@ -2,10 +2,11 @@
 container image, so that no later run pays the compilation.
 
 The kernels have no fixed signatures to compile from: each is compiled for the argument
-types the library passes, so the way to compile them all is to run each code path once on
-a small simulated survey (every missing-data mode, weights, scoring, bootstrap, the
-MIMIC's standard-error variants, pairwise moments). numba writes the machine code to its
-cache (`rima.config.cache_dir()`); later processes load it in milliseconds.
+types the library passes, so the way to compile them all is to run each code path once:
+the bundled example's build from its raw survey modules, and a small simulated survey
+(every missing-data mode, weights, scoring, bootstrap, the MIMIC's standard-error
+variants, pairwise moments). numba writes the machine code to its cache
+(`rima.config.cache_dir()`); later processes load it in milliseconds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ def _steps():
 
     import rima
     from rima.bench import example_spec
+    from rima.commands.demo import run_demo
     from rima.moments import compute_moments, has_nonfinite, pairwise_moments
     from rima.resampling import bootstrap
     from rima.result import fit
@@ -30,6 +32,11 @@ def _steps():
 
     def with_options(**opts):
         return {**base, "options": {**base.get("options", {}), **opts}}
+
+    def raw_build():
+        # the bundled example from its raw modules, as `rima demo` and `rima build` read
+        # them, and its validation
+        run_demo(echo=lambda *_: None)
 
     def default_fit():
         state["res"] = fit(df, base)
@@ -58,8 +65,8 @@ def _steps():
         compute_moments(ok)
         has_nonfinite(ok)
 
-    return [("fit (listwise)", default_fit), ("scoring", scoring),
-            ("fit (fiml; pillar-wise with weights)", variants),
+    return [("build from raw modules", raw_build), ("fit (listwise)", default_fit),
+            ("scoring", scoring), ("fit (fiml; pillar-wise with weights)", variants),
             ("bootstrap", resampling), ("MIMIC standard errors", mimic),
             ("moments", moments)]
 
