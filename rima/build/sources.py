@@ -181,7 +181,8 @@ def text_codes(series: pd.Series, fn) -> np.ndarray:
         codes, uniq = pd.factorize(series, use_na_sentinel=True)
         uniq = list(uniq)
     table = np.array([fn(u) for u in uniq] + [fn(None)])
-    return table[codes]  # a missing value's code -1 takes the last entry: fn(None)
+    # np.take rather than indexing: half the time for the int8 codes of a categorical
+    return np.take(table, codes)  # a missing value's code -1 takes the last: fn(None)
 
 
 class TextValues:
