@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -427,6 +428,22 @@ def whole_numbers_as_integers(values: pd.Series) -> pd.Series:
     out = values.astype(object)
     out[whole] = [int(x) for x in v[whole]]
     return out
+
+
+@contextmanager
+def output_dir(path):
+    """`writable_dir(path)` for a command's outputs: a directory made here is removed
+    again if the command fails before writing anything in it (no empty folder left
+    behind that looks like a finished run's)."""
+    path = Path(path)
+    existed = path.exists()
+    writable_dir(path)
+    try:
+        yield path
+    except BaseException:
+        if not existed and path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+        raise
 
 
 def writable_dir(path) -> Path:

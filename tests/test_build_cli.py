@@ -173,3 +173,17 @@ def test_data_is_required_without_a_build(tmp_path, capsys):
     code, _, err = run(["score", "--model", str(tmp_path / "m.json"), "--out",
                         str(tmp_path / "s.csv")], capsys)
     assert code == 3 and "m.json" in err
+
+
+def test_a_failing_fit_leaves_no_empty_output_folder(tmp_path, capsys):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('[sources]\nhouseholds = "missing.csv"\n\n[build.n]\n'
+                    'recipe = "household_size"\n')
+    out = tmp_path / "new" / "fit"
+    code, _, err = run(["fit", "--spec", str(spec), "--out", str(out)], capsys)
+    assert code == 3 and "[build.n]" in err
+    assert not out.exists() and out.parent.is_dir()
+    # a folder that was there before stays
+    out.mkdir()
+    code, _, _ = run(["fit", "--spec", str(spec), "--out", str(out)], capsys)
+    assert code == 3 and out.is_dir()

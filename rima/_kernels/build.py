@@ -637,7 +637,8 @@ def group_sum(codes, x, miss, bounds, sums, checks, b0, b1):
     """sums (G,) += x by group over the rows of blocks b0 .. b1 - 1 (rows bounds[b] ..
     bounds[b + 1] - 1; no household in two blocks), NaN and missing codes skipped;
     checks[b] (n_blocks, 2) counts block b's missing and negative values among the rows
-    mapped to a household."""
+    mapped to a household. An infinite value is summed: the caller finds it from its
+    household's sum (counting it here: 5.6 against 2.3 ms per 3,000,000 rows)."""
     for b in range(b0, b1):
         n_miss = 0
         neg = 0
@@ -690,7 +691,9 @@ def group_sum_split(codes, x, miss, part, bounds, total, sub, checks, b0, b1):
 def group_sum_product(codes, a, a_miss, c, c_miss, bounds, sums, checks, b0, b1):
     """sums (G,) += a * c by group (quantity x unit value); a row with a missing factor
     adds nothing. Blocks as `group_sum`; checks (n_blocks, 4): missing and negative
-    values of a, then of c, among the rows mapped to a household."""
+    values of a, then of c, among the rows mapped to a household. A product of two
+    present factors is summed even when NaN (an infinite quantity times a zero price),
+    so that the household's sum shows it."""
     for b in range(b0, b1):
         a_m = 0
         a_n = 0
@@ -710,9 +713,8 @@ def group_sum_product(codes, a, a_miss, c, c_miss, bounds, sums, checks, b0, b1)
             a_n += u < 0
             c_m += np.isnan(w)
             c_n += w < 0
-            v = u * w
-            if not np.isnan(v):
-                sums[g] += v
+            if not (np.isnan(u) | np.isnan(w)):
+                sums[g] += u * w
         checks[b, 0] += a_m
         checks[b, 1] += a_n
         checks[b, 2] += c_m
@@ -810,6 +812,20 @@ def _add_cells(total, x, m0, m1, m2, m3, w, kind, top):
             neg_n += np.int64((v < 0) & ~m)
             total[i] += w * (np.nan if m else v)
     return miss_n, bad_n, neg_n
+
+
+@njit(cache=True, nogil=True)
+def count_not_finite(values, codes):
+    """The values that are NaN or infinite where their status code is 0 (ok; codes of
+    length 0: every value ok)."""
+    n = 0
+    if codes.shape[0] == 0:
+        for i in range(values.shape[0]):
+            n += not np.isfinite(values[i])
+    else:
+        for i in range(values.shape[0]):
+            n += (codes[i] == 0) & (not np.isfinite(values[i]))
+    return n
 
 
 @njit(cache=True, nogil=True)

@@ -194,6 +194,8 @@ class BuildContext:
             self.raw(name, where)  # raises with near matches
         self.flag_cells(vs, main, name, np.isnan(x), x, self._rows(), st.MISSING_VALUE,
                         f"missing value in {self.spec.main}.{name}")
+        self.flag_cells(vs, main, name, np.isinf(x), x, self._rows(), st.OUT_OF_RANGE,
+                        f"infinite value in {self.spec.main}.{name}")
         return x
 
     def _rows(self) -> np.ndarray:
@@ -423,6 +425,7 @@ def _run_recipe(ctx: BuildContext, bspec: BuildSpec, i: int, log: st.IssueLog) -
     with ctx.recipe_log(log):
         vs = ctx.new_status(r.variable)
         values = RECIPE_FUNCTIONS[r.recipe](ctx, r, vs)
+        _flag_not_finite(ctx, r, vs, values)
     if isinstance(values, TextValues):
         ctx.text[r.variable] = (values.labels, values.idx)
         if not vs.clean:
@@ -432,6 +435,21 @@ def _run_recipe(ctx: BuildContext, bspec: BuildSpec, i: int, log: st.IssueLog) -
     # the variable's table column and report column, made here: beside the other recipes
     ctx.columns[r.variable] = (_column(ctx, r.variable, ctx.built[r.variable],
                                        ctx.households.index), vs.strings())
+
+
+def _flag_not_finite(ctx: BuildContext, recipe, vs: st.VariableStatus, values) -> None:
+    """A value that is NaN or infinite is never "ok": where a recipe's own checks let one
+    through (an infinite cell it does not look at, a sum or product too large for a
+    float), the household gets this status instead, and its value is left blank."""
+    if not (isinstance(values, np.ndarray) and values.dtype.kind == "f"):
+        return
+    from rima._kernels.build import count_not_finite
+
+    codes = vs.codes[:0] if vs.clean else vs.codes
+    if count_not_finite(values, codes):
+        ctx.flag_households(vs, ~np.isfinite(values), st.NOT_FINITE, "",
+                            f"{recipe.variable} is not a finite number (an infinite input "
+                            "value, or a result too large)")
 
 
 def _run_side_by_side(ctx: BuildContext, bspec: BuildSpec, plan: _Plan, logs) -> None:

@@ -40,12 +40,13 @@ MISSING_KEY = "missing household id"
 INPUT_NOT_OK = "input not ok"
 UNMAPPED_CODE = "code not in recode table"
 NO_GROUP = "missing group"
+NOT_FINITE = "not finite"
 
 KINDS = (MISSING_VALUE, NON_NUMERIC, OUT_OF_RANGE, NOT_BINARY, NO_ROW, DUPLICATE_ROWS, NO_HEAD,
          SEVERAL_HEADS, AGE_OUT_OF_RANGE, MISSING_AGE, MISSING_RELATION, NEGATIVE_ANIMALS,
          UNKNOWN_SPECIES, LOSS_EXCEEDS_HERD, NO_HERD, NO_WORKING_AGE, NOT_POSITIVE,
          ZERO_DENOMINATOR, NOT_IN_HOUSEHOLDS, DUPLICATE_HOUSEHOLD, MISSING_KEY, INPUT_NOT_OK,
-         UNMAPPED_CODE, NO_GROUP)
+         UNMAPPED_CODE, NO_GROUP, NOT_FINITE)
 
 ISSUE_COLUMNS = ("variable", "status", "module", "column", "household", "row", "value",
                  "message")

@@ -125,13 +125,11 @@ def command(out_dir):
     from contextlib import nullcontext
 
     from rima.commands._progress import Progress
+    from rima.io import output_dir
     from rima.report.figures import workers_started
 
-    if out_dir is not None:
-        from rima.io import writable_dir
-
-        writable_dir(out_dir)
-    with workers_started() if out_dir is not None else nullcontext():
+    with output_dir(out_dir) if out_dir is not None else nullcontext(), \
+            workers_started() if out_dir is not None else nullcontext():
         progress = Progress()
         run_pipeline(run_demo(progress=progress, background=True), out=out_dir,
                      progress=progress)

@@ -72,45 +72,47 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
 
     from rima.commands._build import prepare
     from rima.commands._progress import Progress
-    from rima.io import refuse_overwrite_in, writable_dir
+    from rima.io import output_dir, refuse_overwrite_in
     from rima.report.figures import workers_started
     from rima.result import fit
 
     refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path])
-    writable_dir(out_dir)  # an unwritable --out is an input error before the fit, not after
-    say = Progress(quiet)
-    if engine == "dask":
-        if data is None:
-            raise click.UsageError("DATA (a directory or glob of partitions) is required "
-                                   "with --engine dask")
-        _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers)
-        return
-    data, spec, built = prepare(data, spec_path, say)
-    with nullcontext() if no_report else workers_started():
-        result = fit(data, spec, progress=say, **input_settings())
-        if n_boot:
-            say(f"bootstrap ({n_boot} replicates)")
-            result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
-        say("writing outputs" + ("" if no_report else " and the report"))
-        out = result.save(out_dir, report=not no_report, formats=("csv", fmt))
-    if built is not None:
-        from rima.build.run import write_build
+    # an unwritable --out is an input error before the fit, not after; a folder made
+    # for a fit that fails is removed again
+    with output_dir(out_dir):
+        say = Progress(quiet)
+        if engine == "dask":
+            if data is None:
+                raise click.UsageError("DATA (a directory or glob of partitions) is required "
+                                       "with --engine dask")
+            _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers)
+            return
+        data, spec, built = prepare(data, spec_path, say)
+        with nullcontext() if no_report else workers_started():
+            result = fit(data, spec, progress=say, **input_settings())
+            if n_boot:
+                say(f"bootstrap ({n_boot} replicates)")
+                result.bootstrap(n_boot=n_boot, seed=seed, progress=not quiet)
+            say("writing outputs" + ("" if no_report else " and the report"))
+            out = result.save(out_dir, report=not no_report, formats=("csv", fmt))
+        if built is not None:
+            from rima.build.run import write_build
 
-        write_build(built, out / f"households_built.{fmt}")
-    say("done")
-    if as_json:
-        info = {"out": str(out), **headline(result)}
-        if result.bootstrap_result is not None:
-            info["bootstrap"] = result.bootstrap_result.headline()
-        if built is not None:
-            info["build"] = {"households": len(built.table), "all_ok": int(built.ok.sum()),
-                             "issues": len(built.issues)}
-        click.echo(json.dumps(info, indent=1))
-    else:
-        if built is not None:
-            click.echo(built.summary() + "\n")
-        click.echo(result.summary())
-        click.echo(f"\noutputs written to {out}")
+            write_build(built, out / f"households_built.{fmt}")
+        say("done")
+        if as_json:
+            info = {"out": str(out), **headline(result)}
+            if result.bootstrap_result is not None:
+                info["bootstrap"] = result.bootstrap_result.headline()
+            if built is not None:
+                info["build"] = {"households": len(built.table), "all_ok": int(built.ok.sum()),
+                                 "issues": len(built.issues)}
+            click.echo(json.dumps(info, indent=1))
+        else:
+            if built is not None:
+                click.echo(built.summary() + "\n")
+            click.echo(result.summary())
+            click.echo(f"\noutputs written to {out}")
 
 
 def _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers):

@@ -61,9 +61,12 @@ def _score(ctx, recipe, vs, items, kind, weights=None):
         ctx.flag_cells(vs, mod, col, np.isnan(x), x, pos, st.MISSING_VALUE,
                        f"missing value for {item} ({mod.name}.{col})")
         if kind == "days":
-            bad = ((x < 0) | (x > top) | (x != np.round(x))) & ~np.isnan(x)
-            ctx.flag_cells(vs, mod, col, bad, x, pos, st.OUT_OF_RANGE,
+            outside = (x < 0) | (x > top)
+            ctx.flag_cells(vs, mod, col, outside, x, pos, st.OUT_OF_RANGE,
                            f"days out of range 0-{top:g} for {item} ({mod.name}.{col})")
+            ctx.flag_cells(vs, mod, col, (x != np.round(x)) & ~outside & ~np.isnan(x), x,
+                           pos, st.OUT_OF_RANGE,
+                           f"days not a whole number for {item} ({mod.name}.{col})")
         else:
             bad = (x != 0) & (x != 1) & ~np.isnan(x)
             ctx.flag_cells(vs, mod, col, bad, x, pos, st.NOT_BINARY,

@@ -18,14 +18,22 @@ def _columns(x) -> list[str]:
     return [x] if isinstance(x, str) else [str(c) for c in x]
 
 
-def _flag_amounts(ctx, vs, mod, col, where, missing, negative):
-    """Flag the households of rows with a missing or negative amount, listing the rows,
-    when a pass found any (`missing`, `negative`: their counts)."""
+def _flag_amounts(ctx, vs, mod, col, where, missing, negative, total):
+    """Flag the households of rows with a missing, negative or infinite amount, listing
+    the rows: missing and negative ones when a pass counted any (`missing`, `negative`),
+    infinite ones when a household's sum `total` is not finite (an infinite amount, or
+    one times a zero price, makes it so)."""
+    from rima._kernels.build import NO_CODES, count_not_finite
+
     if missing:
         ctx.flag_rows(vs, mod, col, np.isnan(mod.number(col, where)), st.MISSING_VALUE,
                       f"missing value in {mod.name}.{col}")
+    if count_not_finite(total, NO_CODES):
+        ctx.flag_rows(vs, mod, col, np.isinf(mod.number(col, where)), st.OUT_OF_RANGE,
+                      f"infinite value in {mod.name}.{col}")
     if negative:
-        ctx.flag_rows(vs, mod, col, mod.number(col, where) < 0, st.OUT_OF_RANGE,
+        x = mod.number(col, where)
+        ctx.flag_rows(vs, mod, col, (x < 0) & np.isfinite(x), st.OUT_OF_RANGE,
                       f"negative value in {mod.name}.{col}")
 
 
@@ -45,7 +53,7 @@ def _group_sum(ctx, mod, x, miss):
 
 def module_total(ctx, recipe, vs, source, columns, product=False):
     """Per household: the sum over the module's rows of the columns' values (or of their
-    product, for quantity x unit value); missing and negative cells are flagged."""
+    product, for quantity x unit value); missing, negative and infinite cells are flagged."""
     from rima._kernels.build import NO_CODES, group_sum_product, zeros
 
     where = f"[build.{recipe.variable}]"
@@ -56,7 +64,7 @@ def module_total(ctx, recipe, vs, source, columns, product=False):
     if len(columns) == 1:
         total, (missing, negative) = _group_sum(ctx, mod, *mod.values(columns[0], where,
                                                                       vs.name))
-        _flag_amounts(ctx, vs, mod, columns[0], where, missing, negative)
+        _flag_amounts(ctx, vs, mod, columns[0], where, missing, negative, total)
         return total, mod
     if len(columns) == 2 and product and mod.stored(columns[1]):
         total = zeros(ctx.n)
@@ -65,11 +73,12 @@ def module_total(ctx, recipe, vs, source, columns, product=False):
                 *mod.values(columns[1], where, vs.name), mod.bounds, total, checks)
         counts = checks.sum(axis=0)
         for j, col in enumerate(columns):
-            _flag_amounts(ctx, vs, mod, col, where, counts[2 * j], counts[2 * j + 1])
+            _flag_amounts(ctx, vs, mod, col, where, counts[2 * j], counts[2 * j + 1], total)
         return total, mod
     for col in columns:
         x, miss = mod.values(col, where, vs.name)
-        _flag_amounts(ctx, vs, mod, col, where, *_group_sum(ctx, mod, x, miss)[1])
+        sums, counts = _group_sum(ctx, mod, x, miss)
+        _flag_amounts(ctx, vs, mod, col, where, *counts, sums)
     row_value = mod.number(columns[0], where, vs.name).copy()
     for col in columns[1:]:
         x = mod.number(col, where, vs.name)
@@ -115,7 +124,8 @@ def income_sources(ctx, recipe, vs):
     count = zeros(mod.n_rows)
     for col in _columns(o["amount_column"]):
         x, miss = mod.values(col, where, vs.name)
-        _flag_amounts(ctx, vs, mod, col, where, *_group_sum(ctx, mod, x, miss)[1])
+        sums, counts = _group_sum(ctx, mod, x, miss)
+        _flag_amounts(ctx, vs, mod, col, where, *counts, sums)
         count += mod.number(col, where, vs.name) > 0
     return _group_sum(ctx, mod, count, NO_CODES)[0]
 
@@ -134,20 +144,39 @@ def nonlivestock_income_share(ctx, recipe, vs):
     from rima.build.sources import text_codes
 
     names = {str(v).strip().casefold() for v in o["livestock"]}
-    is_live = text_codes(mod.df[o["source_column"]],
-                         lambda v: v is not None and str(v).strip().casefold() in names)
+    source = mod.df[o["source_column"]]
+    is_live = text_codes(source, lambda v: v is not None and str(v).strip().casefold() in names)
+    if mod.n_rows and not is_live.any():
+        _no_source_named(recipe, mod, source, o["livestock"])
     total = zeros(ctx.n)
     live = zeros(ctx.n)
     checks = _checks(mod, 2)
     mod.run(group_sum_split, mod.codes, x, miss, is_live, mod.bounds, total, live, checks)
-    _flag_amounts(ctx, vs, mod, col, where, *checks.sum(axis=0))
+    _flag_amounts(ctx, vs, mod, col, where, *checks.sum(axis=0), total)
     ctx.flag_households(vs, total <= 0, st.ZERO_DENOMINATOR, mod.name,
                         f"no income in {mod.name}")
     from rima.build.recipes.transforms import divide_or_nan
 
     # the share in the livestock sums' array (this recipe's own)
-    share = np.subtract(total, live, out=live)
+    with np.errstate(invalid="ignore"):  # inf - inf where an infinite amount is flagged
+        share = np.subtract(total, live, out=live)
     return divide_or_nan(share, total, total > 0, out=share)
+
+
+def _no_source_named(recipe, mod, source, listed) -> None:
+    """Every household's share would be 1 because no row names a listed livestock source:
+    a misspelt name, or codes where the recipe lists names (a Stata or SPSS column whose
+    value labels were not applied). Said, since it looks like an ordinary result."""
+    import warnings
+
+    from rima.errors import RimaWarning
+
+    seen = [str(v) for v in source.dropna().unique()[:8]]
+    warnings.warn(f"[build.{recipe.variable}]: none of the livestock sources listed "
+                  f"({', '.join(map(str, listed))}) occurs in {mod.name}.{source.name} "
+                  f"(values: {', '.join(seen) or 'none'}), so no income counts as livestock "
+                  "income; check the names, or list the codes if the column holds codes",
+                  RimaWarning, stacklevel=2)
 
 
 RECIPES = {"money_per_ae": money_per_ae, "income_sources": income_sources,
