@@ -68,3 +68,19 @@ def test_fractional_days_are_named_as_such():
     r = run({"fcs": {"recipe": "fcs"}}, pd.DataFrame({"hhid": [1, 2]}), food=food)
     assert r.report["fcs"].tolist() == ["days not a whole number for milk (food.milk)",
                                         "days out of range 0-7 for milk (food.milk)"]
+
+
+def test_stata_value_labels_name_the_income_sources(tmp_path):
+    from rima.io import read_table
+
+    inc = pd.DataFrame({"hhid": [1, 1, 2], "source": np.array([1, 2, 2], dtype=np.int8),
+                        "amount": [1.0, 3.0, 2.0]})
+    path = tmp_path / "income.dta"
+    inc.to_stata(path, write_index=False,
+                 value_labels={"source": {1: "cashmere", 2: "wages"}})
+    read = read_table(path)
+    assert read["source"].tolist() == [1, 2, 2]  # codes, with their labels kept aside
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RimaWarning)
+        r = _share(read, ["Cashmere"])
+    assert r.table["s"].tolist() == pytest.approx([0.75, 1.0])

@@ -91,7 +91,7 @@ class BuildContext:
                             f"{main.key!r}")
         self.households = hh
         self.key = main.key
-        self.index = HouseholdIndex(hh[main.key])
+        self.index = HouseholdIndex(hh[main.key], spec.main)
         self.n = len(hh)
         self.ids = hh[main.key].to_numpy()
         self.modules: dict[str, Module] = {}

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from rima.build import status as st
-from rima.errors import SpecError
+from rima.errors import DataError, SpecError
 
 _STATA_MISSING = re.compile(r"^\.[a-z]?$")
 
@@ -25,15 +25,28 @@ BLOCK_ROWS = 16_384
 
 
 class HouseholdIndex:
-    """Positions of household ids; integer ids use a dense table (one pass, no hashing)."""
+    """Positions of household ids; integer ids use a dense table (one pass, no hashing).
 
-    def __init__(self, ids: pd.Series):
+    `name`, the household table's source name, is only for messages."""
+
+    def __init__(self, ids: pd.Series, name: str | None = None):
         self.ids = ids.to_numpy()
         self.n = len(ids)
+        self.key = str(ids.name)
+        self._name = name
+        self.table = f"household table {name}" if name else "the household table"
+        # a table without households would only fail later, on an empty array
+        if self.n == 0:
+            raise DataError(f"{self.table} has no rows (only a header): no household to "
+                            "build variables for")
         keys, ok = _int_keys(ids)
         self._dense = None
         self._index = None
+        self._numbers = None
         missing = np.zeros(self.n, dtype=bool) if _plain_int(ids) else ids.isna().to_numpy()
+        if missing.all():
+            raise DataError(f"{self._column()} has no ids (every cell is blank): no module "
+                            "row can be matched to a household")
         self.missing = missing
         self.duplicate = np.zeros(self.n, dtype=bool)
         if keys is not None and (ok is None or ok.all()) and self.n:
@@ -73,6 +86,61 @@ class HouseholdIndex:
         got = index.get_indexer(_text_or_number(keys))
         out = np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)
         return (out, *code_summary(out))
+
+    def positions_by_number(self, keys: pd.Series, module: str):
+        """`positions` of a module whose ids matched none of the household table's, where
+        one of the two holds text and the other numbers: the text ids that read as whole
+        numbers (" 100001" is 100001) are matched as numbers, the others stay unmatched
+        (listed as usual). None where both hold the same type; a DataError where no text
+        id reads as a whole number, or two of the household table's read as one."""
+        there, here = _id_kind(pd.Series(self.ids)), _id_kind(keys)
+        if there is None or here is None or there == here:
+            return None
+        why = ""
+        if here == "text":
+            x = _whole_numbers(keys)
+            if x is not None:
+                return self.positions(x)
+            text = keys
+        else:
+            if self._numbers is None:
+                # made once for every module with numeric ids (one assignment: modules of
+                # two threads may get here together)
+                self._numbers = self._as_numbers()
+            if isinstance(self._numbers, HouseholdIndex):
+                return self._numbers.positions(keys)
+            why = self._numbers
+            text = pd.Series(self.ids)
+        if not why:
+            why = f" (e.g. {_show(text[text.notna()].iloc[0])})"
+        raise DataError(f"{module}.{keys.name} holds {here}, {self._column()} holds {there}"
+                        f"{why}: no {module} row matches a household; store the household ids as "
+                        "numbers, or as text, in every table (text ids that read as whole "
+                        "numbers are matched to numbers)")
+
+    def _as_numbers(self):
+        """An index of the text ids read as whole numbers, or why they cannot be ("" when
+        none reads as one)."""
+        x = _whole_numbers(pd.Series(self.ids, name=self.key))
+        if x is None:
+            return ""
+        alt = HouseholdIndex(x)
+        # two text ids reading as one number ("01" and "1") are not one household
+        twice = alt.duplicate & ~self.duplicate
+        if twice.any():
+            i = int(np.flatnonzero(twice)[0])
+            j = int(np.flatnonzero(x.to_numpy() == x.iloc[i])[0])
+            return f" ({_show(self.ids[j])} and {_show(self.ids[i])} read as the same number)"
+        return alt
+
+    def _column(self) -> str:
+        """The household table's key column, as messages name it."""
+        return (f"{self._name}.{self.key}" if self._name
+                else f"the household table's key column {self.key!r}")
+
+    def example(self):
+        """A household id, for messages."""
+        return self.ids[int(np.argmin(self.missing))]
 
 
 def _lookup(keys, lo, table, dtype):
@@ -118,6 +186,40 @@ def _plain_int(s: pd.Series) -> bool:
     return isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu"
 
 
+def _id_kind(s: pd.Series):
+    """"numbers" or "text" when every id present is one or the other, else None."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return None
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return "numbers"
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = pd.Series(s.cat.categories)
+    kind = pd.api.types.infer_dtype(s, skipna=True)
+    if kind == "string":
+        return "text"
+    return "numbers" if kind in ("integer", "floating", "mixed-integer-float") else None
+
+
+def _whole_numbers(s: pd.Series):
+    """Text ids as float64 whole numbers (" 100001" as 100001; NaN where missing or not
+    a whole number); None when no id reads as one."""
+    present = s.notna().to_numpy()
+    x = pd.to_numeric(s.astype(object).where(present, None).map(
+        lambda v: v.strip() if isinstance(v, str) else v), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan)
+    whole = np.isfinite(x) & (x == np.round(x)) & (np.abs(x) < 2.0**53)
+    if not whole.any():
+        return None
+    return pd.Series(np.where(whole, x, np.nan), index=s.index, name=s.name)
+
+
+def _show(v) -> str:
+    """An id as a message shows it: text quoted (its spaces seen), numbers as numbers."""
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    return repr(v) if isinstance(v, str) else str(v)
+
+
 def _text_or_number(s: pd.Series):
     if pd.api.types.is_numeric_dtype(s.dtype):
         x = s.to_numpy(dtype=np.float64)
@@ -127,10 +229,25 @@ def _text_or_number(s: pd.Series):
     return s.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v).to_numpy()
 
 
+def number_codes(codes) -> list[float]:
+    """The declared missing codes a number is compared with: the numeric ones and the
+    text ones that read as a number ("-99" in the spec is -99 in a numeric column, as
+    -99 matches the text cell "-99")."""
+    out = []
+    for c in codes:
+        try:
+            v = float(c.strip() if isinstance(c, str) else c)
+        except ValueError:
+            continue
+        if not np.isnan(v) and v not in out:
+            out.append(v)
+    return out
+
+
 def numeric(series: pd.Series, codes=(), out=None) -> tuple[np.ndarray, np.ndarray]:
     """(float64 values, non-numeric mask): missing codes and Stata missing become NaN.
     `out` (float64, the column's length), when given, receives the values."""
-    num_codes = [float(c) for c in codes if not isinstance(c, str)]
+    num_codes = number_codes(codes)
     text_codes = {str(c).strip() for c in codes}
     dtype = series.dtype
     if isinstance(dtype, pd.CategoricalDtype):
@@ -172,14 +289,26 @@ def numeric(series: pd.Series, codes=(), out=None) -> tuple[np.ndarray, np.ndarr
     return x, bad
 
 
+def labelled(series: pd.Series, values: list) -> list:
+    """Distinct `values` of `series` as the survey names them: in a column of codes read
+    from Stata or SPSS with value labels (`rima.io` keeps them in the table's attrs),
+    each code's label; other values as they are."""
+    labels = (series.attrs.get("value_labels") or {}).get(str(series.name))
+    if labels and pd.api.types.is_numeric_dtype(series.dtype):
+        return [labels.get(v, v) for v in values]
+    return values
+
+
 def text_codes(series: pd.Series, fn) -> np.ndarray:
     """fn applied to each distinct value of a text column, spread back to the rows
-    (missing values get fn(None)); text work once per distinct value, not per row."""
+    (missing values get fn(None)); text work once per distinct value, not per row; a
+    code with a value label is given as its label (`labelled`)."""
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes, uniq = series.cat.codes.to_numpy(), list(series.cat.categories)
     else:
         codes, uniq = pd.factorize(series, use_na_sentinel=True)
         uniq = list(uniq)
+    uniq = labelled(series, uniq)
     table = np.array([fn(u) for u in uniq] + [fn(None)])
     # np.take rather than indexing: half the time for the int8 codes of a categorical
     return np.take(table, codes)  # a missing value's code -1 takes the last: fn(None)
@@ -233,6 +362,20 @@ class Module:
             # rows left out (reported), whether row i is household i and whether each
             # household's rows are one run, from the pass that finds the positions
             self.codes, lost, self._identity, self.ordered = index.positions(df[key])
+            if lost == self.n_rows and lost and df[key].notna().any():
+                # not one row matched: ids held as text in one table and as numbers in
+                # the other are matched as numbers, or the difference named
+                again = index.positions_by_number(df[key], name)
+                if again is not None:
+                    self.codes, lost, self._identity, self.ordered = again
+        self._unmatched = ""
+        if lost == self.n_rows and lost and not main:
+            keys = df[key]
+            here = keys[keys.notna()]
+            if len(here):
+                self._unmatched = (f"; no {name} row matches a household: ids such as "
+                                   f"{_show(here.iloc[0])} here, {_show(index.example())} "
+                                   f"in {index.table}")
         self.orphan_issues = self._orphans() if lost and not main else []
         self._bounds = None
         self._numeric: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -250,7 +393,7 @@ class Module:
         keys = self.df[self.key].to_numpy()[lost]
         nokey = pd.isna(keys)
         absent = (f"{self.name} row whose household is not in the household table "
-                  "(row not used)")
+                  f"(row not used{self._unmatched})")
         for mask, kind, msg in ((~nokey, st.NOT_IN_HOUSEHOLDS, absent),
                                 (nokey, st.MISSING_KEY,
                                  f"{self.name} row without a household id (row not used)")):
@@ -310,8 +453,8 @@ class Module:
             s = self.df[column]
             if isinstance(s.dtype, np.dtype) and s.dtype.kind in "biuf":
                 if self._miss is None:
-                    self._miss = np.array([float(c) for c in self.missing_codes
-                                            if not isinstance(c, str)], dtype=np.float64)
+                    self._miss = np.array(number_codes(self.missing_codes),
+                                          dtype=np.float64)
                 return s.to_numpy(), self._miss
         return self.number(column, where, variable), NO_CODES
 
