@@ -95,9 +95,17 @@ def test_a_herd_too_large_for_a_float_is_not_ok():
     _assert_never_ok_and_not_finite(r)
 
 
-def test_an_infinite_animal_count_is_not_ok():
-    live = pd.DataFrame({"hhid": [1, 2], "species": ["sheep", "goat"], "head": [np.inf, 10]})
+def test_an_infinite_animal_count_is_listed_long_and_wide():
+    live = pd.DataFrame({"hhid": [1, 2, 2], "species": ["sheep", "goat", "sheep"],
+                         "head": [np.inf, 10, 1]})
     r = run({"su": {"recipe": "herd"}}, households(2), livestock=live)
-    assert r.report["su"].iloc[0] != "ok" and np.isnan(r.table["su"].iloc[0])
-    assert r.table["su"].iloc[1] == 9.0
+    assert r.report["su"].tolist() == ["infinite animal count in livestock.head", "ok"]
+    assert np.isnan(r.table["su"].iloc[0]) and r.table["su"].iloc[1] == 10.0
+    iss = r.issues[r.issues["status"] == st.OUT_OF_RANGE]
+    assert iss[["household", "row"]].values.tolist() == [["1", 1]]
+    _assert_never_ok_and_not_finite(r)
+    hh = pd.DataFrame({"hhid": [1, 2], "sheep": [np.inf, 2.0], "goat": [1.0, 10.0]})
+    r = run({"su": {"recipe": "herd", "layout": "wide", "source": "households"}}, hh)
+    assert r.report["su"].tolist() == ["infinite sheep count (households.sheep)", "ok"]
+    assert r.table["su"].iloc[1] == pytest.approx(11.0)
     _assert_never_ok_and_not_finite(r)

@@ -76,6 +76,30 @@ RECIPES: dict[str, dict] = {
     "recode": {"input": "", "map": {}, "default": None},
 }
 
+# What each option holds (kinds: rima.build.spec.KINDS), checked when the spec is read so
+# that a wrong type is a spec error naming the recipe and option, not a failure deep in
+# a recipe; options with a check of their own in spec.py (units) are not listed.
+OPTION_KINDS = {
+    "source": "name?", "own_source": "name?", "prefix": "text", "columns": "columns",
+    "lost_columns": "columns", "weights": "table", "max_days": "number", "output": "text",
+    "thresholds": "numbers", "labels": "codes", "layout": "text", "species_column": "name",
+    "count_column": "name", "lost_column": "name", "species": "renames",
+    "round_column": "name?", "round": "number?", "from_round": "number",
+    "to_round": "number", "relative": "bool", "age_column": "name",
+    "relation_column": "name", "head_code": "code", "sex_column": "name",
+    "education_column": "name", "max_age": "number", "adult_age": "number",
+    "young_below": "number", "old_above": "number", "working_ages": "numbers",
+    "scale": "text", "amount_column": "names_or_name", "period_days": "number",
+    "quantity_column": "name", "unit_value_column": "name", "own_period_days": "number",
+    "ae": "name", "log": "bool", "source_column": "name", "livestock": "codes",
+    "fitted": "table", "input": "name", "offset": "number", "lower": "number?",
+    "upper": "number?", "lower_quantile": "number", "upper_quantile": "number",
+    "by": "name?", "numerator": "name", "denominator": "name", "inputs": "names",
+    "map": "lookup", "default": "value?",
+}
+# where a recipe's option holds another kind than the same option of other recipes
+RECIPE_KINDS = {"adult_equivalents": {"weights": "numbers"}}
+
 # options that must be given (no usable default)
 REQUIRED = {
     "asset_index": ("columns",), "asset_count": ("columns",),

@@ -185,7 +185,10 @@ class BuildContext:
             v = self.built[name]
             if isinstance(v, pd.Categorical):
                 raise SpecError(f"{where}: {name!r} is a class, not a number")
-            x = np.asarray(v.array() if isinstance(v, TextValues) else v, dtype=np.float64)
+            if isinstance(v, TextValues) or (isinstance(v, np.ndarray) and v.dtype == object):
+                raise SpecError(f"{where}: {name!r} is a text variable (recipe "
+                                f"{self.spec.recipe(name).recipe}), not a number")
+            x = np.asarray(v, dtype=np.float64)
             vs.inherit(self.status[name], name)
             return x
         main = self.module(self.spec.main)

@@ -17,13 +17,21 @@ Every problem is reported at once, as `rima.spec.load_spec` does for the rest of
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from rima.build.catalog import RECIPES, REQUIRED, variable_inputs
+from rima.build.catalog import (
+    AE_SCALES,
+    OPTION_KINDS,
+    RECIPE_KINDS,
+    RECIPES,
+    REQUIRED,
+    variable_inputs,
+)
 from rima.suggest import did_you_mean
 
 SOURCE_SETTINGS = ("key", "main", "missing_codes")
@@ -147,7 +155,8 @@ def parse_build(sources_t: Mapping | None, build_t: Mapping | None, base: Path |
             if not given.get(k):
                 errors.append(f"{where}: recipe {name} needs {k} = ...")
         opts = {**defaults, **{k: v for k, v in given.items() if k in defaults}}
-        _check_options(name, opts, where, sources, errors)
+        if not _check_options(name, opts, where, sources, errors):
+            continue  # its inputs cannot be ordered, and the spec is refused anyway
         recipes[var] = Recipe(var, name, MappingProxyType(opts), MappingProxyType(given))
 
     order = _order(recipes, errors)
@@ -195,64 +204,124 @@ def _codes(value, where, errors) -> tuple:
     return tuple(out)
 
 
-def _check_options(name, opts, where, sources, errors) -> None:
-    src = opts.get("source")
+def _check_options(name, opts, where, sources, errors) -> bool:
+    """Append the problems of a recipe's options to `errors`; False if one is not of its
+    kind (the checks of values below skip those options)."""
+    kinds = {**OPTION_KINDS, **RECIPE_KINDS.get(name, {})}
+    bad = set()
+    for k, v in opts.items():
+        kind = kinds.get(k)
+        if kind is not None and not KINDS[kind][0](v):
+            errors.append(f"{where}: {k} must be {KINDS[kind][1]}, got {v!r}")
+            bad.add(k)
+    ok = {k: v for k, v in opts.items() if k not in bad}
+    src = ok.get("source")
     if src is not None and sources and src not in sources:
         errors.append(f"{where}: source {src!r} is not in [sources]" + did_you_mean(src, sources))
-    own = opts.get("own_source")
+    own = ok.get("own_source")
     if own is not None and sources and own not in sources:
         errors.append(f"{where}: own_source {own!r} is not in [sources]"
                       + did_you_mean(own, sources))
     if name == "fcs":
         t = opts["thresholds"]
-        if not (isinstance(t, (list, tuple)) and len(t) == 2 and _num(t[0]) and _num(t[1])
-                and t[0] < t[1]):
+        if "thresholds" not in bad and not (len(t) == 2 and t[0] < t[1]):
             errors.append(f"{where}: thresholds must be two increasing numbers, e.g. [21, 35] "
                           f"or [28, 42], got {t!r}")
-        if opts["output"] not in ("score", "class"):
+        if "output" not in bad and opts["output"] not in ("score", "class"):
             errors.append(f"{where}: output must be \"score\" or \"class\", got {opts['output']!r}")
-        if len(opts["labels"]) != 3:
-            errors.append(f"{where}: labels must name 3 classes (poor, borderline, acceptable)")
-    if "layout" in opts and opts["layout"] not in ("long", "wide"):
+        # labels are the categories of the class: pandas needs them distinct
+        if "labels" not in bad and len({str(x) for x in opts["labels"]}) != 3:
+            errors.append(f"{where}: labels must name 3 different classes (poor, borderline, "
+                          f"acceptable), got {opts['labels']!r}")
+    if "layout" in ok and ok["layout"] not in ("long", "wide"):
         errors.append(f"{where}: layout must be \"long\" or \"wide\", got {opts['layout']!r}")
     if "units" in opts:
         u = opts["units"]
-        if isinstance(u, str) and u not in ("sheep_units", "tlu"):
+        if not (isinstance(u, Mapping) or u in ("sheep_units", "tlu")):
             errors.append(f"{where}: units must be \"sheep_units\", \"tlu\" or a table "
                           f"{{species = units}}, got {u!r}")
-        elif isinstance(u, Mapping) and not all(_num(x) for x in u.values()):
-            errors.append(f"{where}: units table values must be numbers")
+        elif isinstance(u, Mapping) and not all(_num(x) and x >= 0 for x in u.values()):
+            errors.append(f"{where}: units must be 0 or more per animal of each species, "
+                          f"got {dict(u)!r}")
+    # the species columns are the herd at the start: read as the losses too, every
+    # household would have lost its whole herd
+    if name == "dzud_loss" and ok.get("layout") == "wide" and not opts["lost_columns"]:
+        errors.append(f"{where}: lost_columns must be given for layout = \"wide\": a table "
+                      f"{{sheep = \"<column of sheep lost>\", ...}}, other columns than the "
+                      f"species columns (the herd at the start of winter)")
     if name == "adult_equivalents":
-        if opts["scale"] not in ("oecd_modified", "oecd", "per_capita"):
+        if "scale" not in bad and opts["scale"] not in AE_SCALES:
             errors.append(f"{where}: scale must be oecd_modified, oecd or per_capita, got "
                           f"{opts['scale']!r}")
         w = opts["weights"]
-        if w and not (len(w) == 3 and all(_num(x) for x in w)):
+        if "weights" not in bad and w and len(w) != 3:
             errors.append(f"{where}: weights must be [first adult, other adults, children]")
-    for k in ("weights",):
-        if isinstance(opts.get(k), Mapping) and not all(_num(x) for x in opts[k].values()):
-            errors.append(f"{where}: {k} values must be numbers")
-    if name == "winsorize":
+    elif "weights" in ok and not all(_num(x) for x in ok["weights"].values()):
+        errors.append(f"{where}: weights values must be numbers")
+    if "working_ages" in ok:
+        a = ok["working_ages"]
+        if not (len(a) == 2 and a[0] < a[1]):
+            errors.append(f"{where}: working_ages must be two increasing ages, e.g. [15, 64], "
+                          f"got {a!r}")
+    if name == "cap" and _num(ok.get("lower")) and _num(ok.get("upper")) and (
+            ok["lower"] > ok["upper"]):
+        errors.append(f"{where}: lower must not be above upper, got lower = {ok['lower']!r}, "
+                      f"upper = {ok['upper']!r}")
+    if name == "winsorize" and "lower_quantile" in ok and "upper_quantile" in ok:
         lo, hi = opts["lower_quantile"], opts["upper_quantile"]
-        if not (_num(lo) and _num(hi) and 0 <= lo < hi <= 1):
+        if not 0 <= lo < hi <= 1:
             errors.append(f"{where}: need 0 <= lower_quantile < upper_quantile <= 1")
     for k in ("max_days", "period_days", "own_period_days", "max_age"):
-        if k in opts and not (_num(opts[k]) and opts[k] > 0):
+        if k in ok and not ok[k] > 0:
             errors.append(f"{where}: {k} must be a positive number, got {opts[k]!r}")
-    for k in ("columns",):
-        v = opts.get(k)
-        if v is not None and not isinstance(v, (list, tuple, Mapping)):
-            errors.append(f"{where}: columns must be a list or a table, got {v!r}")
+    return not bad
 
 
 def _num(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _text(x) -> bool:
+    return isinstance(x, str)
+
+
+def _list(x, item) -> bool:
+    return isinstance(x, (list, tuple)) and all(item(v) for v in x)
+
+
+def _scalar(x) -> bool:
+    return _num(x) or isinstance(x, (str, bool))
+
+
+# option kinds (catalog.OPTION_KINDS): (test, what the error message says it must be)
+KINDS = {
+    "name": (_text, "a name (text)"),
+    "name?": (lambda x: x is None or _text(x), "a name (text)"),
+    "text": (_text, "text"),
+    "number": (_num, "a number"),
+    "number?": (lambda x: x is None or _num(x), "a number"),
+    "bool": (lambda x: isinstance(x, bool), "true or false"),
+    "code": (lambda x: _num(x) or _text(x), "a number or text"),
+    "value?": (lambda x: x is None or _scalar(x), "a number or text"),
+    "numbers": (lambda x: _list(x, _num), "a list of numbers"),
+    "codes": (lambda x: _list(x, lambda v: _num(v) or _text(v)), "a list of numbers or texts"),
+    "names": (lambda x: _list(x, _text), 'a list of names, e.g. ["a", "b"]'),
+    "names_or_name": (lambda x: _text(x) or _list(x, _text), "a column name or a list of them"),
+    "columns": (lambda x: isinstance(x, Mapping) or _list(x, _text),
+                "a list of column names or a table {name = \"column\"}"),
+    "table": (lambda x: isinstance(x, Mapping), "a table {name = value}"),
+    "renames": (lambda x: isinstance(x, Mapping) and all(map(_text, x.values())),
+                "a table {name = \"species\"}"),
+    "lookup": (lambda x: isinstance(x, Mapping) and all(map(_scalar, x.values())),
+               "a table {\"code\" = value} of numbers or texts"),
+}
 
 
 def _order(recipes: dict[str, Recipe], errors) -> list[str]:
     """Build order: a variable after the built variables it reads; cycles are errors."""
     # a variable reading its own name reads the household column (then a name clash,
-    # reported when the household table is known), not itself
+    # reported when the household table is known), not itself; without that column the
+    # recipe reports reading itself (rima.build.recipes.transforms)
     deps = {v: [d for d in variable_inputs(r.recipe, dict(r.options)) if d in recipes and d != v]
             for v, r in recipes.items()}
     order, state = [], {}

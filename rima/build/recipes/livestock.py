@@ -72,7 +72,7 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
     o = recipe.options
     where = f"[build.{recipe.variable}]"
     names, units, lookup = species_table(recipe)
-    from rima._kernels.build import units_pass, wide_counts, zeros
+    from rima._kernels.build import NO_CODES, count_not_finite, units_pass, wide_counts, zeros
 
     if o["layout"] == "wide":
         out = []
@@ -88,7 +88,13 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
                 ctx.flag_cells(vs, mod, col, x < 0, x, pos, st.NEGATIVE_ANIMALS,
                                f"negative {sp} count ({mod.name}.{col})")
             w = np.array([units[names.index(sp)] for sp in cols])
-            out.append(w @ X)
+            herd = w @ X
+            if count_not_finite(herd, NO_CODES):
+                for sp, col in cols.items():
+                    x = X[list(cols).index(sp)]
+                    ctx.flag_cells(vs, mod, col, np.isinf(x), x, pos, st.OUT_OF_RANGE,
+                                   f"infinite {sp} count ({mod.name}.{col})")
+            out.append(herd)
         return out
     mod = ctx.module(o["source"])
     mod.require(o["species_column"], where)
@@ -140,6 +146,9 @@ def herd_units(ctx, recipe, vs, count_columns, rows_mask=None, tag=None):
                           f"missing animal count in {mod.name}.{col}")
             ctx.flag_rows(vs, mod, col, use & (x < 0), st.NEGATIVE_ANIMALS,
                           f"negative animal count in {mod.name}.{col}")
+        if count_not_finite(total, NO_CODES):  # an infinite count is summed: found here
+            ctx.flag_rows(vs, mod, col, (codes >= 0) & np.isinf(mod.number(col, where)),
+                          st.OUT_OF_RANGE, f"infinite animal count in {mod.name}.{col}")
         out.append(total)
     return out
 
@@ -194,16 +203,25 @@ def _wide_columns(ctx, recipe, key="columns"):
 
 def herd(ctx, recipe, vs):
     o = recipe.options
-    mask = _round_mask(ctx, recipe, o.get("round"))
+    mask = _round_mask(ctx, recipe, o.get("round"), vs)
     cols = [_wide_columns(ctx, recipe)] if o["layout"] == "wide" else [o["count_column"]]
     return herd_units(ctx, recipe, vs, cols, mask, o.get("round"))[0]
 
 
 def dzud_loss(ctx, recipe, vs):
     o = recipe.options
-    mask = _round_mask(ctx, recipe, o.get("round"))
+    mask = _round_mask(ctx, recipe, o.get("round"), vs)
     if o["layout"] == "wide":
         cols = [_wide_columns(ctx, recipe), _wide_columns(ctx, recipe, "lost_columns")]
+        # a column read as both would be a loss of the whole herd: the spec requires
+        # lost_columns here, but start columns found by their species names may be
+        # among them
+        both = sorted(set(cols[0].values()) & set(cols[1].values()))
+        if both:
+            raise SpecError(f"[build.{recipe.variable}]: lost_columns must be other columns "
+                            f"than the herd at the start of winter; both read "
+                            f"{', '.join(both)} (start columns: "
+                            f"{', '.join(cols[0].values())})")
     else:
         cols = [o["count_column"], o["lost_column"]]
     start, lost = herd_units(ctx, recipe, vs, cols, mask, o.get("round"))
@@ -222,7 +240,7 @@ def herd_change(ctx, recipe, vs):
         raise SpecError(f"[build.{recipe.variable}]: herd_change reads a long module with a "
                         "round column (layout = \"long\")")
     a = herd_units(ctx, recipe, vs, [o["count_column"]],
-                   _round_mask(ctx, recipe, o["from_round"]), o["from_round"])[0]
+                   _round_mask(ctx, recipe, o["from_round"], vs), o["from_round"])[0]
     b = herd_units(ctx, recipe, vs, [o["count_column"]],
                    _round_mask(ctx, recipe, o["to_round"]), o["to_round"])[0]
     if not o["relative"]:
@@ -235,13 +253,18 @@ def herd_change(ctx, recipe, vs):
     return divide_or_nan(change, a, a > 0, out=change)
 
 
-def _round_mask(ctx, recipe, value):
+def _round_mask(ctx, recipe, value, vs=None):
+    """The module rows of round `value`; rows without a round are flagged when `vs` is
+    given: their animals belong to no round, so the household's herd is not known."""
     o = recipe.options
     if value is None or o["layout"] == "wide":
         return None
     mod = ctx.module(o["source"])
     col = o["round_column"] or "round"
-    x = mod.number(col, f"[build.{recipe.variable}]")
+    x = mod.number(col, f"[build.{recipe.variable}]", vs.name if vs is not None else "")
+    if vs is not None:
+        ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
+                      f"missing round in {mod.name}.{col}")
     return x == float(value)
 
 

@@ -11,15 +11,28 @@ import numpy as np
 import pandas as pd
 
 from rima.build import status as st
-from rima.errors import DataError
+from rima.errors import DataError, SpecError
 
 
 def _where(recipe):
     return f"[build.{recipe.variable}]"
 
 
-def _input(ctx, recipe, vs, name=None):
-    return ctx.value(name or recipe.options["input"], vs, _where(recipe))
+def _input(ctx, recipe, vs, option="input", name=None):
+    """The number per household of the variable or column that `option` names."""
+    return ctx.value(_named(recipe, option, name), vs, _where(recipe))
+
+
+def _named(recipe, option, name=None) -> str:
+    """The name `option` gives (or `name`, one of its list): never the variable itself,
+    which a household-table column of that name would clash with (reported before the
+    recipe runs), and which does not exist until the recipe has run."""
+    name = recipe.options[option] if name is None else name
+    if name == recipe.variable:
+        raise SpecError(f"{_where(recipe)}: {option} names {name!r}, the variable itself: "
+                        "a recipe cannot read its own result (a cycle); read another "
+                        "variable or column")
+    return name
 
 
 def log(ctx, recipe, vs):
@@ -68,7 +81,8 @@ def winsorize(ctx, recipe, vs):
     o = recipe.options
     x = _input(ctx, recipe, vs)
     by = o.get("by")
-    groups = _group_keys(ctx.raw(by, _where(recipe))) if by else np.full(ctx.n, "all", object)
+    groups = (_group_keys(ctx.raw(_named(recipe, "by"), _where(recipe))) if by
+              else np.full(ctx.n, "all", object))
     if by:
         ctx.flag_households(vs, pd.isna(groups), st.NO_GROUP, "", f"missing group {by}")
     fitted = dict(o.get("fitted") or {})
@@ -110,15 +124,15 @@ def _key(v) -> str:
 
 
 def divide(ctx, recipe, vs):
-    num = _input(ctx, recipe, vs, recipe.options["numerator"])
-    den = _input(ctx, recipe, vs, recipe.options["denominator"])
+    num = _input(ctx, recipe, vs, "numerator")
+    den = _input(ctx, recipe, vs, "denominator")
     ctx.flag_households(vs, (den == 0), st.ZERO_DENOMINATOR, "",
                         f"{recipe.options['denominator']} is zero")
     return divide_or_nan(num, den, den != 0)
 
 
 def _stack(ctx, recipe, vs):
-    return np.vstack([_input(ctx, recipe, vs, n) for n in recipe.options["inputs"]])
+    return np.vstack([_input(ctx, recipe, vs, "inputs", n) for n in recipe.options["inputs"]])
 
 
 def total(ctx, recipe, vs):
@@ -137,7 +151,7 @@ def recode(ctx, recipe, vs):
     """Values looked up in `map` (TOML keys are text, so codes are compared as text:
     1 and 1.0 are both "1"); codes not in the map take `default` or are flagged."""
     o = recipe.options
-    raw = ctx.raw(o["input"], _where(recipe))
+    raw = ctx.raw(_named(recipe, "input"), _where(recipe))
     if o["input"] in ctx.status:
         vs.inherit(ctx.status[o["input"]], o["input"])
     keys = _group_keys(np.asarray(raw, dtype=object))
