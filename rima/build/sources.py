@@ -299,6 +299,13 @@ def labelled(series: pd.Series, values: list) -> list:
     return values
 
 
+def missing_text(v, missing_codes) -> bool:
+    """A text answer that is no answer: blank, a Stata missing value (".", ".a" ...) or a
+    declared missing code."""
+    t = str(v).strip()
+    return not t or bool(_STATA_MISSING.match(t)) or t in {str(c) for c in missing_codes}
+
+
 def text_codes(series: pd.Series, fn) -> np.ndarray:
     """fn applied to each distinct value of a text column, spread back to the rows
     (missing values get fn(None)); text work once per distinct value, not per row; a

@@ -220,12 +220,12 @@ def _head_value(ctx, recipe, vs, column, numeric):
                                f"head's {column} missing in {mod.name}.{column}")
             return out, R, row
         else:
-            from rima.build.sources import text_codes
+            from rima.build.sources import missing_text, text_codes
 
             # the heads' rows first: text work on one row per household, not per person
             taken = src.take(row[have])
             gone = taken.isna().to_numpy() | text_codes(
-                taken, lambda v: v is not None and _missing_text(v, mod.missing_codes))
+                taken, lambda v: v is not None and missing_text(v, mod.missing_codes))
             vals = taken.to_numpy(dtype=object, copy=True)
             vals[gone] = None
         out = np.full(ctx.n, None, dtype=object)
@@ -236,25 +236,18 @@ def _head_value(ctx, recipe, vs, column, numeric):
     return out, R, row
 
 
-def _missing_text(v, missing_codes) -> bool:
-    """A text answer that is no answer: blank, a Stata missing value (".", ".a" ...) or a
-    declared missing code."""
-    from rima.build.sources import _STATA_MISSING
-
-    t = str(v).strip()
-    return not t or bool(_STATA_MISSING.match(t)) or t in {str(c) for c in missing_codes}
-
-
 def _head_labels(src, rows, missing_codes):
     """A categorical column's labels at `rows` (-1: none) as (labels (k,) objects, None
     for a declared missing code; idx, each row's label or -1 where none or missing):
     each category converted once, then spread by its code."""
+    from rima.build.sources import missing_text
+
     cats = src.cat.categories
     labels = pd.Categorical.from_codes(np.arange(len(cats)), dtype=src.dtype).to_numpy(
         dtype=object)
     gone = np.ones(len(cats) + 1, dtype=bool)  # the last: a missing cell (code -1)
     for j, v in enumerate(labels):
-        if pd.isna(v) or _missing_text(v, missing_codes):
+        if pd.isna(v) or missing_text(v, missing_codes):
             labels[j] = None
         else:
             gone[j] = False
