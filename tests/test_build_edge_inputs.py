@@ -254,3 +254,36 @@ def test_module_matching_no_household_says_so_in_its_issues():
     msg = absent["message"].iloc[0]
     assert "no roster row matches a household" in msg
     assert "200001" in msg and "100001" in msg
+
+
+# -- 5. ids that numbers cannot hold exactly -------------------------------------------
+
+def test_decimal_ids_beyond_2_to_53_are_an_error_not_a_merge():
+    base = 123456789012345678
+    hh = pd.DataFrame({"hhid": [base + 1, base + 2, base + 3]})
+    # a blank id makes a CSV column decimal: the three ids then read as one
+    roster = pd.DataFrame({"hhid": [float(base + 1), float(base + 2), float(base + 3), np.nan],
+                           "relation": 1, "age": 30})
+    with pytest.raises(DataError, match=r"roster\.hhid: household ids such as 12345678901234"
+                                        r"\d+ are stored as decimal numbers beyond 2\*\*53"):
+        run({"n": {"recipe": "household_size"}}, hh, roster=roster)
+    with pytest.raises(DataError, match=r"households\.hhid: household ids such as"):
+        run({"n": {"recipe": "household_size"}}, roster[["hhid"]].iloc[:3],
+            roster=roster.iloc[:3])
+    # below 2**53 decimals are exact: matched as integers
+    r = run({"n": {"recipe": "household_size"}}, pd.DataFrame({"hhid": [2**52, 2**52 + 1]}),
+            roster=pd.DataFrame({"hhid": [2.0**52, 2.0**52 + 1, np.nan], "relation": 1,
+                                 "age": 30}))
+    assert r.table["n"].tolist() == [1.0, 1.0]
+
+
+def test_integer_ids_beyond_int64_are_matched_exactly():
+    big = np.array([2**63, 2**63 + 1, 2**64 - 1], dtype=np.uint64)
+    hh = pd.DataFrame({"hhid": big})
+    roster = pd.DataFrame({"hhid": np.array([2**64 - 1, 2**63, 2**63, 5], dtype=np.uint64),
+                           "relation": [1, 1, 2, 1], "age": 30})
+    r = run({"n": {"recipe": "household_size"}}, hh, roster=roster)
+    assert r.table["n"].tolist()[0] == 2.0 and r.table["n"].tolist()[2] == 1.0
+    assert r.report["n"].tolist()[1] == "no row in module roster"
+    absent = r.issues[r.issues["status"] == st.NOT_IN_HOUSEHOLDS]
+    assert absent["household"].tolist() == ["5"]

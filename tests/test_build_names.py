@@ -1,5 +1,7 @@
-"""Recipes that match names in a module column (income sources): a column whose names
-never match the recipe's list is said, not turned silently into a share of 1."""
+"""Recipes that match names or codes in a column (income sources, species, the head's
+sex, recode maps, rounds): value labels of coded columns give the names, codes compare as
+numbers where they read as numbers, and a list none of whose names occurs is said, not
+turned silently into a share of 1, a herd of 0 or a default for every household."""
 
 import warnings
 
@@ -84,3 +86,86 @@ def test_stata_value_labels_name_the_income_sources(tmp_path):
         warnings.simplefilter("error", RimaWarning)
         r = _share(read, ["Cashmere"])
     assert r.table["s"].tolist() == pytest.approx([0.75, 1.0])
+
+
+def test_recode_compares_codes_as_numbers_where_they_read_as_numbers():
+    # a CSV reader turns the codebook's "01" into 1; TOML keys are text
+    hh = pd.DataFrame({"hhid": [1, 2, 3, 4], "region": [1, 2, 3, 1],
+                       "soum": [" 01", "2.0", "x ", None]})
+    r = run({"urban": {"recipe": "recode", "input": "region", "map": {"01": 1, "02": 0},
+                       "default": 0},
+             "lvl": {"recipe": "recode", "input": "region",
+                     "map": {"1.0": 10, "2.0": 20, "3.0": 30}},
+             "s": {"recipe": "recode", "input": "soum", "map": {"1": "a", "2": "b", "x": "c"}}},
+            hh)
+    assert r.table["urban"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert r.table["lvl"].tolist() == [10.0, 20.0, 30.0, 10.0]
+    assert r.table["s"].tolist()[:3] == ["a", "b", "c"]
+    assert r.report["s"].tolist()[3] == "missing value in soum"
+
+
+def test_a_recode_map_whose_codes_never_occur_is_warned():
+    hh = pd.DataFrame({"hhid": [1, 2], "region": ["north", "south"]})
+    with pytest.warns(RimaWarning, match=r"\[build\.u\]: none of the map's codes \(n, s\) "
+                                         r"occurs in region \(values: north, south\)"):
+        r = run({"u": {"recipe": "recode", "input": "region", "map": {"n": 1, "s": 0},
+                       "default": 0}}, hh)
+    assert r.table["u"].tolist() == [0.0, 0.0]
+
+
+def test_income_without_its_source_is_missing_not_non_livestock():
+    inc = pd.DataFrame({"hhid": [1, 1, 2, 2, 3, 3], "source": ["cashmere", "wages", "cashmere",
+                                                               None, "cashmere", "-99"],
+                        "amount": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]})
+    errors = []
+    bspec = parse_build({"households": "x", "income": "x", "missing_codes": [-99]},
+                        {"s": {"recipe": "nonlivestock_income_share",
+                               "livestock": ["cashmere"]}}, None, errors)
+    r = build(bspec, {"households": pd.DataFrame({"hhid": [1, 2, 3]}), "income": inc})
+    assert r.table["s"].tolist()[0] == 0.5 and r.table["s"].isna().tolist()[1:] == [True, True]
+    assert r.report["s"].tolist()[1:] == ["missing income source in income.source"] * 2
+    iss = r.issues[r.issues["status"] == "missing value"]
+    assert iss[["household", "row", "column"]].values.tolist() == [["2", 4, "source"],
+                                                                    ["3", 6, "source"]]
+
+
+def test_stata_labels_name_species_and_the_heads_sex(tmp_path):
+    from rima.io import read_table
+
+    live = pd.DataFrame({"hhid": [1, 1, 2], "species": np.array([0, 2, 1], dtype=np.int8),
+                         "head": [10, 1, 20]})
+    live.to_stata(tmp_path / "l.dta", write_index=False,
+                  value_labels={"species": {0: "Sheep", 1: "Goat", 2: "Cattle"}})
+    roster = pd.DataFrame({"hhid": [1, 2], "relation": [1, 1], "age": [40, 50],
+                           "sex": np.array([1, 2], dtype=np.int8)})
+    roster.to_stata(tmp_path / "r.dta", write_index=False,
+                    value_labels={"sex": {1: "Male", 2: "Female"}})
+    r = run({"su": {"recipe": "herd"}, "hs": {"recipe": "head_sex"}},
+            pd.DataFrame({"hhid": [1, 2]}), livestock=read_table(tmp_path / "l.dta"),
+            roster=read_table(tmp_path / "r.dta"))
+    assert r.table["su"].tolist() == pytest.approx([10 + 6, 18])  # sheep 1, cattle 6, goat .9
+    assert r.table["hs"].tolist() == ["Male", "Female"]
+    assert (r.report[["su", "hs"]] == "ok").all().all()
+
+
+def test_species_codes_read_as_decimals_match_the_specs_codes():
+    # a CSV species column of codes with a blank cell is read as 1.0, 2.0 ...
+    live = pd.DataFrame({"hhid": [1, 1, 2], "species": [1.0, 2.0, np.nan], "head": [10, 2, 3]})
+    r = run({"su": {"recipe": "herd", "species": {"1": "sheep", "2": "cattle"}}},
+            pd.DataFrame({"hhid": [1, 2]}), livestock=live)
+    assert r.table["su"].tolist()[0] == 22.0
+    assert r.report["su"].tolist() == ["ok", "missing species in livestock.species"]
+
+
+def test_a_round_no_row_has_is_warned():
+    live = pd.DataFrame({"hhid": [1, 1], "species": ["sheep", "sheep"], "head": [10, 12],
+                         "round": [1, 2]})
+    with pytest.warns(RimaWarning, match=r"\[build\.h\]: no row of livestock is of round "
+                                         r"2023 \(livestock\.round holds: 1, 2\)"):
+        run({"h": {"recipe": "herd", "round": 2023}}, pd.DataFrame({"hhid": [1]}),
+            livestock=live)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RimaWarning)
+        r = run({"h": {"recipe": "herd", "round": 2}}, pd.DataFrame({"hhid": [1]}),
+                livestock=live)
+    assert r.table["h"].tolist() == [12.0]

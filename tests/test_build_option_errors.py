@@ -49,6 +49,15 @@ def run(build_t, households, **frames):
     ({"recipe": "sum", "inputs": "hh_size"}, "inputs"),
     ({"recipe": "dzud_loss", "layout": "wide", "columns": {"sheep": "sheep"}},
      "lost_columns"),
+    # TOML's nan and inf, and ages outside 0 .. max_age, gave wrong values marked ok
+    ({"recipe": "adult_equivalents", "adult_age": float("nan")}, "adult_age"),
+    ({"recipe": "dependency_ratio", "young_below": float("nan")}, "young_below"),
+    ({"recipe": "dependency_ratio", "old_above": float("inf")}, "old_above"),
+    ({"recipe": "adult_equivalents", "adult_age": -5}, "adult_age"),
+    ({"recipe": "adult_equivalents", "adult_age": 500}, "adult_age"),
+    ({"recipe": "log", "input": "hh_size", "offset": float("nan")}, "offset"),
+    ({"recipe": "cap", "input": "hh_size", "lower": float("nan")}, "lower"),
+    ({"recipe": "fcs", "weights": {"milk": float("nan")}}, "weights"),
 ])
 def test_bad_option_is_a_spec_error_naming_recipe_and_option(recipe, option):
     message = spec_error(recipe)

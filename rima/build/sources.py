@@ -39,7 +39,7 @@ class HouseholdIndex:
         if self.n == 0:
             raise DataError(f"{self.table} has no rows (only a header): no household to "
                             "build variables for")
-        keys, ok = _int_keys(ids)
+        keys, ok = _int_keys(ids, self._column())
         self._dense = None
         self._index = None
         self._numbers = None
@@ -71,18 +71,20 @@ class HouseholdIndex:
             self._index = (pd.Index(vals[first]), np.flatnonzero(first))
         return self._index
 
-    def positions(self, keys: pd.Series):
+    def positions(self, keys: pd.Series, table: str = ""):
         """(household position of each key (-1: absent or missing), rows left out, True
         when row i is household i throughout, True when the positions never decrease)."""
         from rima._kernels.build import code_summary
 
         if self._dense is not None:
-            k, ok = _int_keys(keys)
+            k, ok = _int_keys(keys, f"{table}.{keys.name}" if table else str(keys.name))
             if k is not None:
                 lo, table = self._dense
                 return _lookup(k if ok is None else np.where(ok, k, lo - 1), lo, table,
                                np.int32 if self.n < 2**31 - 1 else np.int64)
         index, pos = self._hashed()
+        if self._dense is None:
+            _int_keys(keys, f"{table}.{keys.name}" if table else str(keys.name))  # exactness
         got = index.get_indexer(_text_or_number(keys))
         out = np.where(got >= 0, pos[np.maximum(got, 0)], -1).astype(np.int64)
         return (out, *code_summary(out))
@@ -162,10 +164,14 @@ def _lookup(keys, lo, table, dtype):
     return out, lost, moved == 0, falls == 0
 
 
-def _int_keys(s: pd.Series):
+def _int_keys(s: pd.Series, where: str):
     """(int64 keys, ok mask or None when every key is there) when the ids are integers
-    (floats without fractions count); (None, None) otherwise."""
+    (floats without fractions count); (None, None) otherwise. Whole-number ids stored as
+    decimals beyond 2**53 are a DataError naming `where`: distinct ids there can read as
+    one (a CSV id column with a blank cell is read as decimals), so no match is trusted."""
     if _plain_int(s):
+        if s.dtype.kind == "u" and len(s) and s.max() > np.iinfo(np.int64).max:
+            return None, None  # matched as Python integers (`_text_or_number`)
         return s.to_numpy(dtype=np.int64), None
     if pd.api.types.is_integer_dtype(s.dtype) and not isinstance(s.dtype, pd.CategoricalDtype):
         if s.hasnans:
@@ -175,7 +181,15 @@ def _int_keys(s: pd.Series):
     if pd.api.types.is_float_dtype(s.dtype):
         x = s.to_numpy(dtype=np.float64)
         ok = np.isfinite(x)
-        if np.all(x[ok] == np.round(x[ok])) and (np.abs(x[ok]) < 2**62).all():
+        whole = x[ok] == np.round(x[ok])
+        big = whole & (np.abs(x[ok]) > 2.0**53)
+        if big.any():
+            raise DataError(
+                f"{where}: household ids such as {x[ok][big][0]:.0f} are stored as decimal "
+                "numbers beyond 2**53, where whole numbers lose digits and distinct ids can "
+                "read as one; store the ids as text or as integers (in a CSV file, one blank "
+                "id cell makes the whole column decimal)")
+        if whole.all():
             return np.where(ok, x, 0).astype(np.int64), ok
     return None, None
 
@@ -221,6 +235,8 @@ def _show(v) -> str:
 
 
 def _text_or_number(s: pd.Series):
+    if _plain_int(s):
+        return s.to_numpy(dtype=object)  # Python integers: exact beyond int64 too
     if pd.api.types.is_numeric_dtype(s.dtype):
         x = s.to_numpy(dtype=np.float64)
         if np.all(np.isnan(x) | (x == np.round(x))):
@@ -289,14 +305,19 @@ def numeric(series: pd.Series, codes=(), out=None) -> tuple[np.ndarray, np.ndarr
     return x, bad
 
 
+def value_labels(series: pd.Series) -> dict:
+    """The value labels of a column of codes read from Stata or SPSS (`rima.io` keeps
+    them in the table's attrs; {} for none)."""
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        return {}
+    return (series.attrs.get("value_labels") or {}).get(str(series.name)) or {}
+
+
 def labelled(series: pd.Series, values: list) -> list:
-    """Distinct `values` of `series` as the survey names them: in a column of codes read
-    from Stata or SPSS with value labels (`rima.io` keeps them in the table's attrs),
-    each code's label; other values as they are."""
-    labels = (series.attrs.get("value_labels") or {}).get(str(series.name))
-    if labels and pd.api.types.is_numeric_dtype(series.dtype):
-        return [labels.get(v, v) for v in values]
-    return values
+    """Distinct `values` of `series` as the survey names them: each code's value label
+    where the column has them, other values as they are."""
+    labels = value_labels(series)
+    return [labels.get(v, v) for v in values] if labels else values
 
 
 def missing_text(v, missing_codes) -> bool:
@@ -368,7 +389,7 @@ class Module:
         else:
             # rows left out (reported), whether row i is household i and whether each
             # household's rows are one run, from the pass that finds the positions
-            self.codes, lost, self._identity, self.ordered = index.positions(df[key])
+            self.codes, lost, self._identity, self.ordered = index.positions(df[key], name)
             if lost == self.n_rows and lost and df[key].notna().any():
                 # not one row matched: ids held as text in one table and as numbers in
                 # the other are matched as numbers, or the difference named

@@ -17,6 +17,7 @@ Every problem is reported at once, as `rima.spec.load_spec` does for the rest of
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -257,12 +258,17 @@ def _check_options(name, opts, where, sources, errors) -> bool:
         if "weights" not in bad and w and len(w) != 3:
             errors.append(f"{where}: weights must be [first adult, other adults, children]")
     elif "weights" in ok and not all(_num(x) for x in ok["weights"].values()):
-        errors.append(f"{where}: weights values must be numbers")
+        errors.append(f"{where}: weights must be (finite) numbers, got {dict(ok['weights'])!r}")
     if "working_ages" in ok:
         a = ok["working_ages"]
         if not (len(a) == 2 and a[0] < a[1]):
             errors.append(f"{where}: working_ages must be two increasing ages, e.g. [15, 64], "
                           f"got {a!r}")
+    top = ok.get("max_age") if _num(ok.get("max_age")) else None
+    for k in ("adult_age", "young_below", "old_above"):
+        if k in ok and top is not None and not 0 <= ok[k] <= top:
+            errors.append(f"{where}: {k} must be an age from 0 to max_age ({top:g}), "
+                          f"got {ok[k]!r}")
     if name == "cap" and _num(ok.get("lower")) and _num(ok.get("upper")) and (
             ok["lower"] > ok["upper"]):
         errors.append(f"{where}: lower must not be above upper, got lower = {ok['lower']!r}, "
@@ -278,7 +284,8 @@ def _check_options(name, opts, where, sources, errors) -> bool:
 
 
 def _num(x) -> bool:
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+    # TOML has nan and inf: no option means anything with them
+    return isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _text(x) -> bool:
@@ -298,8 +305,8 @@ KINDS = {
     "name": (_text, "a name (text)"),
     "name?": (lambda x: x is None or _text(x), "a name (text)"),
     "text": (_text, "text"),
-    "number": (_num, "a number"),
-    "number?": (lambda x: x is None or _num(x), "a number"),
+    "number": (_num, "a (finite) number"),
+    "number?": (lambda x: x is None or _num(x), "a (finite) number"),
     "bool": (lambda x: isinstance(x, bool), "true or false"),
     "code": (lambda x: _num(x) or _text(x), "a number or text"),
     "value?": (lambda x: x is None or _scalar(x), "a number or text"),

@@ -53,11 +53,17 @@ def _species_codes(series: pd.Series, lookup) -> tuple[np.ndarray, np.ndarray]:
     """(codes, m): each row's code among the distinct names (-1 missing) and the species
     index of each name (-1 unknown) followed by -2 (missing), so that a row's species is
     m[code] (m[-1] = -2 for a missing name); each distinct name is normalised once."""
+    from rima.build.sources import labelled
+
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes, cats = series.cat.codes.to_numpy(), series.cat.categories
     else:
         codes, cats = pd.factorize(series, use_na_sentinel=True)
-    m = np.array([lookup.get(normalise(c), -1) for c in cats] + [-2], dtype=np.int64)
+    # a coded column's value labels name the species; a whole code read as a decimal (a
+    # CSV column with a blank cell) is the code written in the spec ("1", not "1.0")
+    names = [int(c) if isinstance(c, float) and c.is_integer() else c
+             for c in labelled(series, list(cats))]
+    m = np.array([lookup.get(normalise(c), -1) for c in names] + [-2], dtype=np.int64)
     return codes, m
 
 
@@ -265,7 +271,20 @@ def _round_mask(ctx, recipe, value, vs=None):
     if vs is not None:
         ctx.flag_rows(vs, mod, col, np.isnan(x), st.MISSING_VALUE,
                       f"missing round in {mod.name}.{col}")
-    return x == float(value)
+    mask = x == float(value)
+    if mod.n_rows and not mask.any():
+        # every household's herd in that round would be 0: a round the data does not
+        # have (2023 where the rounds are coded 1, 2) is said, not taken for no animals
+        import warnings
+
+        from rima.errors import RimaWarning
+
+        seen = ", ".join(f"{v:g}" for v in np.unique(x[~np.isnan(x)])[:8])
+        warnings.warn(f"[build.{recipe.variable}]: no row of {mod.name} is of round "
+                      f"{value!r} ({mod.name}.{col} holds: {seen or 'no round'}), so every "
+                      "household's herd in it is 0; check the round", RimaWarning,
+                      stacklevel=2)
+    return mask
 
 
 RECIPES = {"herd": herd, "dzud_loss": dzud_loss, "herd_change": herd_change}

@@ -141,13 +141,20 @@ def nonlivestock_income_share(ctx, recipe, vs):
     col = o["amount_column"]
     x, miss = mod.values(col, where, vs.name)
     mod.require(o["source_column"], where)
-    from rima.build.sources import text_codes
+    from rima.build.sources import missing_text, text_codes
 
     names = {str(v).strip().casefold() for v in o["livestock"]}
     source = mod.df[o["source_column"]]
-    is_live = text_codes(source, lambda v: v is not None and str(v).strip().casefold() in names)
+    # 1 a livestock source, 0 another, -1 none: a row without its source is no more
+    # non-livestock income than livestock income
+    kind = text_codes(source, lambda v: -1 if v is None or missing_text(v, mod.missing_codes)
+                      else int(str(v).strip().casefold() in names)).astype(np.int8)
+    is_live = kind == 1
     if mod.n_rows and not is_live.any():
         _no_source_named(recipe, mod, source, o["livestock"])
+    if (kind < 0).any():
+        ctx.flag_rows(vs, mod, source.name, kind < 0, st.MISSING_VALUE,
+                      f"missing income source in {mod.name}.{source.name}")
     total = zeros(ctx.n)
     live = zeros(ctx.n)
     checks = _checks(mod, 2)

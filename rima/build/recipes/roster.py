@@ -220,14 +220,14 @@ def _head_value(ctx, recipe, vs, column, numeric):
                                f"head's {column} missing in {mod.name}.{column}")
             return out, R, row
         else:
-            from rima.build.sources import missing_text, text_codes
+            from rima.build.sources import labelled, missing_text
 
-            # the heads' rows first: text work on one row per household, not per person
-            taken = src.take(row[have])
-            gone = taken.isna().to_numpy() | text_codes(
-                taken, lambda v: v is not None and missing_text(v, mod.missing_codes))
-            vals = taken.to_numpy(dtype=object, copy=True)
-            vals[gone] = None
+            # the heads' rows first, then text work once per distinct answer (a code's
+            # value label where the column has them)
+            codes, uniq = pd.factorize(src.take(row[have]), use_na_sentinel=True)
+            names = [None if missing_text(v, mod.missing_codes) else v
+                     for v in labelled(src, list(uniq))]
+            vals = np.array([*names, None], dtype=object)[codes]
         out = np.full(ctx.n, None, dtype=object)
         out[have] = vals
     miss = have & pd.isna(out)
@@ -266,8 +266,12 @@ def _head_labels(src, rows, missing_codes):
 def head_sex(ctx, recipe, vs):
     o = recipe.options
     mod = _pass(ctx, recipe)["mod"]
-    numeric = pd.api.types.is_numeric_dtype(mod.df[o["sex_column"]].dtype) if mod.has(
-        o["sex_column"]) else False
+    from rima.build.sources import value_labels
+
+    col = o["sex_column"]
+    # codes with value labels (Stata, SPSS) give the labels, as a text column gives its text
+    numeric = mod.has(col) and pd.api.types.is_numeric_dtype(mod.df[col].dtype) and not (
+        value_labels(mod.df[col]))
     return _head_value(ctx, recipe, vs, o["sex_column"], numeric)[0]
 
 

@@ -7,6 +7,8 @@ households built later are capped at the training cut points.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -110,17 +112,28 @@ def winsorize(ctx, recipe, vs):
 
 
 def _group_keys(values):
-    out = np.asarray(values, dtype=object).copy()
-    miss = pd.isna(out)
-    out[~miss] = [_key(v) for v in out[~miss]]
-    out[miss] = None
-    return out
+    """Each value's `_key` (None where missing), worked out once per distinct value."""
+    codes, uniq = pd.factorize(pd.Series(np.asarray(values, dtype=object)),
+                               use_na_sentinel=True)
+    return np.array([_key(u) for u in uniq] + [None], dtype=object)[codes]
 
 
 def _key(v) -> str:
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v)
+    """A code as recode maps and groups compare it: text with its spaces trimmed, and a
+    number, or text reading as one, as that number: "01", " 1", 1 and 1.0 are all "1"
+    (a CSV reader turns the codebook's "01" into 1; TOML keys are always text)."""
+    t = str(v).strip()
+    try:
+        return str(int(t))
+    except ValueError:
+        pass
+    try:
+        x = float(t)
+    except ValueError:
+        return t
+    if not math.isfinite(x):
+        return t
+    return str(int(x)) if x.is_integer() else repr(x)
 
 
 def divide(ctx, recipe, vs):
@@ -155,7 +168,7 @@ def recode(ctx, recipe, vs):
     if o["input"] in ctx.status:
         vs.inherit(ctx.status[o["input"]], o["input"])
     keys = _group_keys(np.asarray(raw, dtype=object))
-    table = {str(k).strip(): v for k, v in o["map"].items()}
+    table = {_key(k): v for k, v in o["map"].items()}
     default = o.get("default")
     targets = list(table.values()) + ([default] if default is not None else [])
     numeric = all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in targets)
@@ -168,12 +181,28 @@ def recode(ctx, recipe, vs):
         out[m] = v
         found |= m
     rest = ~found & ~miss
+    if table and rest.any() and not found.any():
+        _no_key_found(recipe, keys[rest])
     if default is not None:
         out[rest] = default
     else:
         ctx.flag_households(vs, rest, st.UNMAPPED_CODE, "",
                             f"{o['input']} value not in the recode map")
     return out
+
+
+def _no_key_found(recipe, values) -> None:
+    """Not one value is in the map: every household would take the default (or be
+    flagged), which looks like an ordinary result; said, with values that do occur."""
+    import warnings
+
+    from rima.errors import RimaWarning
+
+    seen = list(dict.fromkeys(values[:10_000]))[:8]
+    keys = ", ".join(str(k) for k in recipe.options["map"])
+    warnings.warn(f"[build.{recipe.variable}]: none of the map's codes ({keys}) occurs in "
+                  f"{recipe.options['input']} (values: {', '.join(seen)}); check the codes",
+                  RimaWarning, stacklevel=2)
 
 
 RECIPES = {"log": log, "log1p": log1p, "cap": cap, "winsorize": winsorize, "divide": divide,
