@@ -52,6 +52,12 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
     from rima.io import read_table, refuse_overwrite, write_table
     from rima.model_file import load
 
+    if engine == "dask" and sources:
+        # the partitioned scorer reads built variables only: the modules would be ignored
+        raise click.BadParameter(
+            "raw modules are not built with --engine dask; build the households' variables "
+            "first (`rima build`, or `rima score` without --engine dask) and score the "
+            "built partitions", param_hint="--source")
     refuse_overwrite([out_path], [data, model_path])
     model = load(model_path, trusted_keys=trusted_keys or None)
     keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
@@ -64,6 +70,7 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
                                    "with --engine dask")
         from rima.scale_out import cluster, score_partitions
 
+        _check_partitions_built(model, data)
         with cluster(scheduler, workers):
             rows, scored, oor, counts = score_partitions(model, data, out_path,
                                                          classes=classes, keep=keep_cols)
@@ -72,18 +79,20 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
         rows_of = None
     elif raw is not None:
         from rima.build.run import report_paths, score_raw, write_build
+        from rima.commands._build import with_build_reasons
 
         beside = _beside(out_path)
         refuse_overwrite([out_path, beside, *report_paths(beside)],
                          [data, model_path, *raw[1].values(),
                           *(s.path for s in model.spec.build.sources.values())])
         scores, built = score_raw(model, raw[1], raw[0])
+        scores["status"] = with_build_reasons(scores["status"], built, model.spec.build.main)
         ok = scores["status"] == "ok"
         at = scores.columns.get_loc("RCI_100") + 1
         scores.insert(at, "class", class_labels(classes, scores["RCI_100"], ok.to_numpy()))
         for j, c in enumerate(c for c in keep_cols if c not in scores.columns):
             scores.insert(1 + j, c, built.table[c].to_numpy())
-        write_table(scores, out_path)
+        write_table(_as_text_output(scores, out_path, [model.id, *keep_cols]), out_path)
         _, report, issues = write_build(built, _beside(out_path))
         counts = scores["status"].value_counts(sort=False).to_dict()
         info = {"rows": len(scores), "scored": int(ok.sum()),
@@ -194,21 +203,61 @@ STREAM_ABOVE_BYTES = 256 * 2**20
 
 def _raw_input(model, data, read, sources):
     """(household table or None, {module: path}) when the model builds from raw modules."""
-    from rima.build.run import needs_build, parse_sources
+    from rima.build.run import needs_build
+    from rima.commands._build import source_options
     from rima.io import read_table
 
-    given = parse_sources(sources)
+    given = source_options(sources)
     if getattr(model.spec, "build", None) is None:
         if given:
             raise click.BadParameter("this model has no [build] recipes",
                                      param_hint="--source")
         return None
+    main = model.spec.build.main
+    if data is not None and main in given:
+        # DATA is the household table: the other one would be left out without a word
+        raise click.BadParameter(
+            f"{main}={given[main]} and DATA ({data}) both give the household table "
+            f"{main!r}; give it once, as DATA or as --source {main}=PATH",
+            param_hint="--source")
     df = None
     if data is not None:
         df = read_table(data, **read)
         if not given and not needs_build(model, df):
             return None
     return df, given
+
+
+def _check_partitions_built(model, data):
+    """With --engine dask, a model that builds its variables from raw modules needs
+    partitions that already hold them (the partitioned scorer builds nothing): a DataError
+    naming the built variables the first partition lacks, before any worker starts (each
+    worker would fail on its partition with a list of missing columns)."""
+    from rima.errors import DataError
+    from rima.scale_out import partitions
+
+    b = getattr(model.spec, "build", None)
+    if b is None:
+        return
+    first = partitions(data)[0][0]
+    try:
+        if str(first).lower().endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+
+            cols = set(pq.read_schema(first).names)
+        else:
+            import pandas as pd
+
+            cols = set(map(str, pd.read_csv(first, nrows=0).columns))
+    except Exception:  # noqa: BLE001 - an unreadable partition is reported by the scorer
+        return
+    lacking = [c for c in model.required_columns if c in b.variables and c not in cols]
+    if lacking:
+        raise DataError(
+            f"{first}: lacks {len(lacking)} variable(s) the model builds from raw modules "
+            f"({', '.join(lacking)}); --engine dask scores partitions that already hold them: "
+            "build them first (`rima build`), or score the household table in memory with "
+            "--source NAME=PATH for each module")
 
 
 def _beside(out_path):

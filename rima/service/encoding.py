@@ -26,12 +26,19 @@ def encode_json(body) -> bytes:
     # both encoders write floats as shortest round-trip decimals, so a client parsing the
     # answer gets bit-identical float64 values (the equality-with-batch guarantee)
     if orjson is not None:
-        return orjson.dumps(body, default=_jsonable, option=orjson.OPT_NON_STR_KEYS)
+        try:
+            return orjson.dumps(body, default=_jsonable, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:
+            # an integer beyond 64 bits, which orjson cannot write: the stdlib can (with
+            # the floats that are not finite as null, as orjson writes them)
+            body = json_safe(body)
     return json.dumps(body, allow_nan=False, separators=(",", ":"), default=_jsonable).encode()
 
 
 def _jsonable(value):
     """json.dumps fallback for numpy scalars, paths, timestamps, tuples in metadata."""
+    if value is pd.NA or value is pd.NaT:
+        return None
     if isinstance(value, np.generic):
         value = value.item()
         return None if isinstance(value, float) and not math.isfinite(value) else value

@@ -224,7 +224,7 @@ def households_frame(rows, model, settings: ServiceSettings, extra=()) -> pd.Dat
                 errors.append(item_error(
                     name, bad,
                     f"field {name!r} must be a number, text or null; row(s) "
-                    f"{rows_text(bad)} (first: {_shown(first)})",
+                    f"{rows_text(bad)} (first: {shown_value(first)})",
                 ))
             elif not any(isinstance(v, str) for v in col.tolist()):
                 df[name] = pd.to_numeric(col).astype(float)
@@ -256,7 +256,7 @@ def _fits_int64(v) -> bool:
     return not isinstance(v, int) or -(2 ** 63) <= v < 2 ** 63
 
 
-def _shown(v, limit: int = 60) -> str:
+def shown_value(v, limit: int = 60) -> str:
     """A sent value for a message: JSON, cut short (a hostile value may be huge or deeply
     nested)."""
     if isinstance(v, (list, dict)):

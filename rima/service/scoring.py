@@ -47,6 +47,13 @@ def _score(model, frame: pd.DataFrame, settings: ServiceSettings) -> pd.DataFram
     return scores
 
 
+def _id_list(ids: pd.Series) -> list:
+    """The ids as JSON values: a missing one (only score-raw takes them) as null."""
+    if not ids.hasnans:
+        return ids.tolist()
+    return ids.astype(object).where(ids.notna(), None).tolist()
+
+
 def _float_list(values) -> list:
     arr = np.asarray(values, dtype=float)
     out = arr.tolist()
@@ -55,11 +62,18 @@ def _float_list(values) -> list:
     return out
 
 
-def score_payload(name, model, frame, settings, as_csv=False) -> bytes:
+def score_payload(name, model, frame, settings, as_csv=False, built=None) -> bytes:
+    """The /score answer; `built`, the BuildResult of raw modules (score-raw), gives a
+    household the build could not build at all (a missing or repeated id) that reason as
+    its status."""
     scores = _score(model, frame, settings)
     spec = model.spec
+    if built is not None:
+        from rima.commands._build import with_build_reasons
+
+        scores["status"] = with_build_reasons(scores["status"], built, spec.build.main)
     n = len(scores)
-    ids = frame[spec.id].tolist()
+    ids = _id_list(frame[spec.id])
     cols: dict[str, list] = {"row": list(range(1, n + 1)), "id": ids}
     for col in value_columns(spec.pillar_names):
         cols[col] = _float_list(scores[col])
