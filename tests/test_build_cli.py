@@ -187,3 +187,13 @@ def test_a_failing_fit_leaves_no_empty_output_folder(tmp_path, capsys):
     out.mkdir()
     code, _, _ = run(["fit", "--spec", str(spec), "--out", str(out)], capsys)
     assert code == 3 and out.is_dir()
+
+
+def test_fit_with_engine_dask_refuses_a_spec_that_builds(raw_dir, tmp_path, capsys):
+    from rima.example import example_dir
+
+    spec = example_dir() / "spec_raw.toml"
+    code, _, err = run(["fit", str(tmp_path), "--spec", str(spec), "--engine", "dask",
+                        "--out", str(tmp_path / "f")], capsys)
+    assert code == 2 and "[build]" in err and "rima build" in err
+    assert "Traceback" not in err and not (tmp_path / "f").exists()

@@ -287,3 +287,16 @@ def test_integer_ids_beyond_int64_are_matched_exactly():
     assert r.report["n"].tolist()[1] == "no row in module roster"
     absent = r.issues[r.issues["status"] == st.NOT_IN_HOUSEHOLDS]
     assert absent["household"].tolist() == ["5"]
+
+
+def test_blank_text_ids_are_missing_ids():
+    hh = pd.DataFrame({"hhid": ["a", " ", "c", ""]})
+    roster = pd.DataFrame({"hhid": ["a", "  ", "c", "c"], "relation": [1, 1, 1, 2],
+                           "age": 30})
+    r = run({"n": {"recipe": "household_size"}}, hh, roster=roster)
+    assert r.table["n"].tolist()[0::2] == [1.0, 2.0]
+    rep = r.report["n"].astype(str).tolist()
+    assert rep[0] == rep[2] == "ok"
+    assert rep[1] == rep[3] == "household without an id"
+    row = r.issues[(r.issues["status"] == st.MISSING_KEY) & (r.issues["module"] == "roster")]
+    assert row["row"].tolist() == [2]

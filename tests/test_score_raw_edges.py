@@ -159,7 +159,7 @@ def test_the_encoder_writes_any_integer_and_missing_values():
 
 def test_with_build_reasons_leaves_a_fully_built_batch_alone(setup):
     from rima.build.run import score_raw
-    from rima.commands._build import with_build_reasons
+    from rima.build.status import with_build_reasons
 
     model, raw = setup[0], setup[1]
     scores, built = score_raw(model, {m: raw[m] for m in MODULES[1:]}, raw["households"])

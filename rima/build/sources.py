@@ -43,7 +43,10 @@ class HouseholdIndex:
         self._dense = None
         self._index = None
         self._numbers = None
-        missing = np.zeros(self.n, dtype=bool) if _plain_int(ids) else ids.isna().to_numpy()
+        from rima.validation import blank_ids
+
+        # a blank text id is no id, as for the fit and the service
+        missing = np.zeros(self.n, dtype=bool) if _plain_int(ids) else blank_ids(ids)
         if missing.all():
             raise DataError(f"{self._column()} has no ids (every cell is blank): no module "
                             "row can be matched to a household")
@@ -419,7 +422,9 @@ class Module:
             return []
         out = []
         keys = self.df[self.key].to_numpy()[lost]
-        nokey = pd.isna(keys)
+        from rima.validation import blank_ids
+
+        nokey = blank_ids(pd.Series(keys))
         absent = (f"{self.name} row whose household is not in the household table "
                   f"(row not used{self._unmatched})")
         for mask, kind, msg in ((~nokey, st.NOT_IN_HOUSEHOLDS, absent),

@@ -123,6 +123,13 @@ def _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers
 
     spec = load_spec(spec_path)
     check_options(spec)  # before any cluster starts
+    if spec.build is not None:
+        # the build's learned constants (the asset index weights, winsorising cut points)
+        # come from all households at once; partitions cannot learn them
+        raise click.UsageError("--engine dask fits partitions that already hold the "
+                               "household variables; this spec builds them from raw modules "
+                               "([build]): run `rima build` first and fit its output, or fit "
+                               "in memory")
     if n_boot:
         raise click.BadParameter("the bootstrap is not yet available with --engine dask",
                                  param_hint="--bootstrap")

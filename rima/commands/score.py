@@ -79,7 +79,7 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
         rows_of = None
     elif raw is not None:
         from rima.build.run import report_paths, score_raw, write_build
-        from rima.commands._build import with_build_reasons
+        from rima.build.status import with_build_reasons
 
         beside = _beside(out_path)
         refuse_overwrite([out_path, beside, *report_paths(beside)],

@@ -69,7 +69,7 @@ def score_payload(name, model, frame, settings, as_csv=False, built=None) -> byt
     scores = _score(model, frame, settings)
     spec = model.spec
     if built is not None:
-        from rima.commands._build import with_build_reasons
+        from rima.build.status import with_build_reasons
 
         scores["status"] = with_build_reasons(scores["status"], built, spec.build.main)
     n = len(scores)
