@@ -2,15 +2,17 @@
 
 Read: CSV, TSV, Parquet, Stata .dta, SPSS .sav, Excel .xlsx/.xlsm.
 Write: CSV, TSV, Parquet, Stata .dta (with variable labels, a data label and Stata-safe
-names, rima.labels), Excel .xlsx. FAO analysts work in Stata and Excel, so those formats
-are first-class; every error names the file.
+names, rima.labels), Excel .xlsx; `write_tables` writes tables that belong together all or
+none. FAO analysts work in Stata and Excel, so those formats are first-class; every error
+names the file.
 """
 
 from __future__ import annotations
 
 import csv
+import os
 import re
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -360,6 +362,16 @@ def write_table(df: pd.DataFrame, path: str | Path, data_label: str | None = Non
     fmt = table_format(path, write=True)
     if not path.parent.is_dir():
         writable_dir(path.parent)
+    if fmt == "excel":
+        check_excel_text(df, path)
+    _write(df, path, fmt, path, data_label, labels)
+    return path
+
+
+def _write(df: pd.DataFrame, path: Path, fmt: str, shown: Path, data_label, labels) -> None:
+    """Write `df` to `path`, which may be a temporary name: errors and a .dta file's
+    default data label name `shown`, the file the user asked for (a temporary name or a
+    process id in them would mean nothing to the user and make two runs' files differ)."""
     try:
         if fmt == "csv":
             df.to_csv(path, index=False, quoting=csv_quoting(df))
@@ -370,12 +382,182 @@ def write_table(df: pd.DataFrame, path: str | Path, data_label: str | None = Non
         elif fmt == "excel":
             _write_excel(df, path)
         else:
-            _write_stata(df, path, data_label, labels or {})
+            _write_stata(df, path, data_label, labels or {}, shown)
     except DataError:
         raise
     except (OSError, ValueError) as exc:
-        raise DataError(f"{path}: cannot write {fmt}: {exc}") from exc
-    return path
+        reason = str(exc).replace(str(path), str(shown)) if path != shown else exc
+        raise DataError(f"{shown}: cannot write {fmt}: {reason}") from exc
+
+
+def write_tables(tables) -> list[Path]:
+    """Write tables that belong together (a built table, its report and its issue list),
+    all or none.
+
+    Each table goes to a temporary file beside its destination, and the files are renamed
+    into place once all are written; the files they replace are moved aside first and put
+    back if a rename fails, so the destinations never hold a mix of two runs. Every
+    destination is checked before anything is written.
+
+    Parameters
+    ----------
+    tables : list of tuple
+        (DataFrame, path) or (DataFrame, path, labels): each table, its file (the
+        extension says the format) and, for .dta, its {column: variable label} as in
+        `write_table`.
+
+    Returns
+    -------
+    list of Path
+        The paths, in order.
+
+    Raises
+    ------
+    DataError
+        Unknown format, a destination that cannot be written (a directory, an unwritable
+        folder or file), values the format cannot hold, or a rename that failed (the files
+        there before are then as they were). The message names the user's path.
+    """
+    items = []
+    for df, path, *rest in tables:
+        path = Path(path)
+        items.append((df, path, table_format(path, write=True), rest[0] if rest else None))
+    # the text first: checking a destination makes its missing folder
+    for df, path, fmt, _ in items:
+        if fmt == "excel":
+            check_excel_text(df, path)
+    for _, path, _, _ in items:
+        check_destination(path)
+    temps = []
+    try:
+        for df, path, fmt, labels in items:
+            # the destination's suffixes, so that the format and compression are the same
+            tmp = path.with_name(f".{path.name}.partial{os.getpid()}{''.join(path.suffixes)}")
+            temps.append(tmp)
+            _write(df, tmp, fmt, path, None, labels)
+        # again: something may have taken a destination while the tables were written
+        for _, path, _, _ in items:
+            check_destination(path)
+        _replace_together([(tmp, path) for tmp, (_, path, _, _) in zip(temps, items)])
+    finally:
+        for tmp in temps:
+            with suppress(OSError):
+                if tmp.exists():
+                    tmp.unlink()
+    return [path for _, path, _, _ in items]
+
+
+def check_destination(path) -> None:
+    """DataError naming `path` when a file cannot be written there: its folder cannot be
+    made or written, or it is a directory, not a regular file (renaming over a device such
+    as /dev/null would replace it), or a file that cannot be opened for writing (read-only,
+    or locked by another program such as Excel on Windows)."""
+    path = Path(path)
+    reason = _dir_problem(path.parent)
+    if reason:
+        raise DataError(f"{path}: cannot write output in {path.parent}: {reason}")
+    if path.is_dir():
+        raise DataError(f"{path}: cannot write output there: it is a directory; remove or "
+                        "rename it, or write the table elsewhere")
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: cannot write output there: it is not a regular file "
+                        "(a device, pipe or socket)")
+    if path.is_file():
+        # opened without O_CREAT or O_TRUNC: the file is left as it is
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            raise DataError(f"{path}: cannot write output there: "
+                            f"{exc.strerror or type(exc).__name__} (is it read-only, or "
+                            "open in another program?)") from None
+
+
+def _replace_together(moves) -> None:
+    """Rename each (temporary, destination) pair, all or none: the destinations' files
+    are moved aside first and put back if any rename fails."""
+    aside, placed, at = [], [], None
+    try:
+        for _, dst in moves:
+            at = dst
+            if os.path.lexists(dst):
+                old = dst.with_name(f".{dst.name}.previous{os.getpid()}")
+                os.replace(dst, old)
+                aside.append((dst, old))
+        for tmp, dst in moves:
+            at = dst
+            os.replace(tmp, dst)
+            placed.append(dst)
+    except BaseException as exc:
+        for dst in placed:
+            with suppress(OSError):
+                dst.unlink()
+        kept = []
+        for dst, old in aside:
+            try:
+                os.replace(old, dst)
+            except OSError:
+                kept.append(f"{dst} is kept as {old}")
+        if not isinstance(exc, OSError):
+            raise
+        after = ("the files there before are as they were" if not kept else
+                 "the earlier files could not all be put back: " + "; ".join(kept))
+        raise DataError(f"{at}: cannot write output there: "
+                        f"{exc.strerror or type(exc).__name__}; nothing was written "
+                        f"({after})") from exc
+    for _, old in aside:
+        with suppress(OSError):
+            old.unlink()
+
+
+def check_excel_text(df: pd.DataFrame, path) -> None:
+    """DataError naming the column and data row of the first text cell (or the column
+    name) holding a control character, which Excel files cannot hold: openpyxl stops
+    with an error halfway through the file, and removing the character would change the
+    data. Only text columns are read.
+
+    Parameters
+    ----------
+    df : DataFrame
+    path : str or Path
+        The file named in the message.
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    def bad(v) -> bool:
+        return isinstance(v, str) and ILLEGAL_CHARACTERS_RE.search(v) is not None
+
+    advice = "which Excel files cannot hold; write the table as .csv or .parquet instead"
+    for c in df.columns:
+        if bad(c):
+            ch = ILLEGAL_CHARACTERS_RE.search(c).group()
+            raise DataError(f"{path}: the column name {c!r} holds the control character "
+                            f"{ch!r}, {advice}")
+    first = None
+    for j, col in enumerate(df.columns):
+        s = df.iloc[:, j]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            hit = np.flatnonzero([bad(v) for v in s.cat.categories])
+            if not len(hit):
+                continue
+            rows = np.flatnonzero(np.isin(s.cat.codes.to_numpy(), hit))
+        elif s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+            values = s.to_numpy(dtype=object)
+            try:
+                distinct = pd.unique(values)
+            except TypeError:  # unhashable cells (lists): looked at one by one
+                distinct = values
+            if not any(bad(v) for v in distinct):
+                continue
+            rows = np.flatnonzero([bad(v) for v in values])
+        else:
+            continue
+        if first is None or rows[0] < first[0]:
+            first = (rows[0], col, s.iloc[rows[0]])
+    if first is not None:
+        row, col, value = first
+        ch = ILLEGAL_CHARACTERS_RE.search(value).group()
+        raise DataError(f"{path}: column {col!r}, data row {row + 1}: the text holds the "
+                        f"control character {ch!r}, {advice}")
 
 
 def csv_quoting(df: pd.DataFrame) -> int:
@@ -449,19 +631,26 @@ def output_dir(path):
 def writable_dir(path) -> Path:
     """Create directory `path` if needed and check that files can be written in it; a
     DataError (exit 3) naming it otherwise, before any work is done."""
+    path = Path(path)
+    reason = _dir_problem(path)
+    if reason:
+        raise DataError(f"{path}: cannot write output there: {reason}")
+    return path
+
+
+def _dir_problem(path: Path) -> str | None:
+    """Why files cannot be written in directory `path` (made here if needed), or None."""
     import tempfile
 
-    path = Path(path)
     if path.exists() and not path.is_dir():
-        raise DataError(f"{path}: cannot write output there: it is a file, not a directory")
+        return "it is a file, not a directory"
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path, prefix=".rima-write-test-"):
             pass
     except OSError as exc:
-        raise DataError(f"{path}: cannot write output there: "
-                        f"{exc.strerror or type(exc).__name__}") from None
-    return path
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def _write_excel(df: pd.DataFrame, path: Path) -> None:
@@ -475,20 +664,21 @@ def _write_excel(df: pd.DataFrame, path: Path) -> None:
     out.to_excel(path, index=False, engine="openpyxl")
 
 
-def _write_stata(df: pd.DataFrame, path: Path, data_label, labels) -> None:
+def _write_stata(df: pd.DataFrame, path: Path, data_label, labels, shown: Path) -> None:
     from rima import __version__
     from rima.labels import stata_names, variable_label
 
     names = stata_names(df.columns)
     var_labels = {}
     for col, safe in names.items():
-        lab = labels.get(col) or variable_label(col) or variable_label(safe)
+        # a column given '' has no label: its name means something else in this table
+        lab = labels[col] if col in labels else variable_label(col) or variable_label(safe)
         if safe != col and not lab:
             lab = col  # the original name, when Stata's rules changed it
         if lab:
             var_labels[safe] = lab[:80]
     if data_label is None:
-        data_label = f"rima {__version__}: {path.stem}"
+        data_label = f"rima {__version__}: {shown.stem}"
     out = df.rename(columns=names)
     for col in out.columns:
         # Stata has no bool type, and pandas' nullable/Arrow string columns need plain object

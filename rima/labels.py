@@ -3,7 +3,8 @@ value labels of Stata/SPSS input turned into category names.
 
 `variable_label(name)` is the one place the meaning of an output column is written down
 (pillars, RCI, status, classes, the simulator's codebook); `rima.io` writes these into
-every .dta file.
+every .dta file. The build's tables, whose columns share names with the score table's but
+not their meaning, take theirs from `build_labels`.
 """
 
 from __future__ import annotations
@@ -149,6 +150,48 @@ def variable_label(name: str) -> str:
     if name.startswith("r_signed_"):
         return f"signed correlation (or std. coefficient) behind the {name[9:]} share"
     return ""
+
+
+# the issue list of a build (rima.build.status.IssueLog): its `status` is a kind of bad
+# value, not the score table's status, so these columns never take the score labels
+ISSUE_LABELS = {
+    "variable": "built variable the issue concerns",
+    "status": "kind of issue (missing value, out of range, ...)",
+    "module": "source module ([sources] name) where it was found",
+    "column": "column of the module",
+    "household": "household id",
+    "row": "row of the module, 1-based (of the household table for a household issue)",
+    "value": "the value as found in the module",
+    "message": "what is wrong, in words",
+}
+
+
+def household_label(name: str) -> str:
+    """The label of a household-table column ('' when none is known): the codebook's
+    meaning only, because a survey's own column named like a result (status, share,
+    category, RCI) means something else there."""
+    return CODEBOOK.get(str(name), "")
+
+
+def build_labels(kind: str, columns, key: str | None = None) -> dict:
+    """{column: variable label, '' for none} for every column of a table `rima build`
+    writes: `kind` "table" (the built household table), "report" (one status per built
+    variable, keyed by `key`) or "issues" (the issue list). Every column is given, so the
+    writer adds no label of its own (rima.io.write_table's `labels`)."""
+    out = {}
+    for c in map(str, columns):
+        if kind == "issues":
+            out[c] = ISSUE_LABELS.get(c, "")
+        elif kind == "report" and c == key:
+            out[c] = household_label(c) or "household id"
+        elif kind == "report" and c == "build_status":
+            out[c] = "ok, or the first variable not built and why"
+        elif kind == "report":
+            # the column holds the variable's status, not its value
+            out[c] = f"status of {c}: ok, or why it was not built"
+        else:
+            out[c] = household_label(c)
+    return out
 
 
 def stata_names(columns) -> dict:

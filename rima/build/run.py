@@ -3,7 +3,6 @@ scoring, write the built table with its report, score raw modules with a saved m
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from rima.build.engine import BuildResult, build
@@ -42,26 +41,22 @@ def report_paths(out) -> tuple[Path, Path]:
 
 
 def write_build(result: BuildResult, out) -> tuple[Path, Path, Path]:
-    """Write the built table, its per-household report and the issue list, all or none:
-    each goes to a temporary file first and the three are renamed once all are written."""
-    from rima.io import table_format, write_table
+    """Write the built table, its per-household report and the issue list, all or none
+    (`rima.io.write_tables`): a failed build or write leaves the files of an earlier run
+    as they were, never a new table beside an old issue list."""
+    from rima.io import table_format, write_tables
+    from rima.labels import build_labels
 
     out = Path(out)
     table_format(out, write=True)
     report, issues = report_paths(out)
-    targets = [(result.table, out), (result.report, report), (result.issues, issues)]
-    temps = []
-    try:
-        for df, path in targets:
-            tmp = path.with_name(f".{path.name}.partial{os.getpid()}{''.join(path.suffixes)}")
-            temps.append(tmp)
-            write_table(df, tmp)
-        for (_, path), tmp in zip(targets, temps):
-            os.replace(tmp, path)
-    finally:
-        for tmp in temps:
-            if tmp.exists():
-                tmp.unlink()
+    # the build's own labels: the report's columns hold statuses, not the variables'
+    # values, and the issue list's `status` is not the score table's
+    write_tables([
+        (result.table, out, build_labels("table", result.table.columns)),
+        (result.report, report, build_labels("report", result.report.columns, result.id)),
+        (result.issues, issues, build_labels("issues", result.issues.columns)),
+    ])
     return out, report, issues
 
 
