@@ -197,3 +197,25 @@ def test_fit_with_engine_dask_refuses_a_spec_that_builds(raw_dir, tmp_path, caps
                         "--out", str(tmp_path / "f")], capsys)
     assert code == 2 and "[build]" in err and "rima build" in err
     assert "Traceback" not in err and not (tmp_path / "f").exists()
+
+
+def test_build_refuses_a_source_given_twice_and_writes_whole_ids(raw_dir, tmp_path, capsys):
+    from rima.example import example_dir
+
+    spec = example_dir() / "spec_raw.toml"
+    code, _, err = run(["build", str(spec), "--out", str(tmp_path / "b.csv"),
+                        "--source", f"roster={raw_dir / 'roster.csv'}",
+                        "--source", f"roster={tmp_path / 'other.csv'}"], capsys)
+    assert code == 3 and "source 'roster' is given twice" in err
+    assert not (tmp_path / "b.csv").exists()
+    # a blank id makes the household ids decimals in memory; the files show them whole
+    raw = example_dir() / "raw"
+    hh = pd.read_csv(raw / "households.csv.gz")
+    hh.loc[3, "hhid"] = np.nan
+    hh.to_csv(tmp_path / "hh.csv", index=False)
+    code, _, _ = run(["build", str(spec), "--out", str(tmp_path / "b.csv"),
+                      "--source", f"households={tmp_path / 'hh.csv'}"], capsys)
+    assert code == 0
+    for name in ("b.csv", "b_build_report.csv"):
+        ids = (tmp_path / name).read_text().splitlines()[1].split(",")[0]
+        assert ids == str(int(hh["hhid"].iloc[0])), name

@@ -211,7 +211,7 @@ def test_score_refuses_a_source_given_twice(setup, tmp_path, capsys):
     code, _, err = run(["score", str(d / "households.csv"), "--model", str(d / "model.json"),
                         "--out", str(tmp_path / "s.csv"), *_sources(d),
                         "--source", f"roster={tmp_path / 'other.csv'}"], capsys)
-    assert code == 2 and "source 'roster' is given twice" in err and "other.csv" in err
+    assert code == 3 and "source 'roster' is given twice" in err and "other.csv" in err
     assert not (tmp_path / "s.csv").exists()
 
 
@@ -247,3 +247,13 @@ def test_dask_partitions_without_the_built_variables_are_refused_before_any_work
                         str(tmp_path / "s"), "--engine", "dask"], capsys)
     assert code == 3 and "part-0.csv: lacks" in err and "herd_su" in err
     assert "--source" in err and not (tmp_path / "s").exists()
+
+
+def test_scores_and_the_build_files_are_written_all_or_none(setup, tmp_path, capsys):
+    d = setup[2]
+    out = tmp_path / "s.csv"
+    (tmp_path / "s_households_build_issues.csv").mkdir()  # a destination it cannot write
+    code, _, err = run(["score", str(d / "households.csv"), "--model", str(d / "model.json"),
+                        "--out", str(out), *_sources(d)], capsys)
+    assert code == 3 and "s_households_build_issues.csv" in err
+    assert not out.exists() and not (tmp_path / "s_households.csv").exists()

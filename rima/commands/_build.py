@@ -17,23 +17,3 @@ def prepare(data, spec_path, say):
         say("building household variables from the raw modules")
     table, spec, result = build_for_spec(spec, data)
     return table, spec, result
-
-
-def source_options(values) -> dict[str, str]:
-    """The --source NAME=PATH values as {name: path}; a name given twice is refused
-    (the last one would win without a word)."""
-    from rima.build.run import parse_sources
-
-    seen: dict[str, str] = {}
-    for v in values or ():
-        name, sep, path = str(v).partition("=")
-        name = name.strip()
-        if sep and name in seen:
-            raise click.BadParameter(
-                f"source {name!r} is given twice ({name}={seen[name]} and {name}="
-                f"{path.strip()}); give each source once", param_hint="--source")
-        if sep:
-            seen[name] = path.strip()
-    return parse_sources(values)
-
-

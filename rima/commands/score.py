@@ -79,21 +79,20 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
         rows_of = None
     elif raw is not None:
         from rima.build.run import report_paths, score_raw, write_build
-        from rima.build.status import with_build_reasons
 
         beside = _beside(out_path)
         refuse_overwrite([out_path, beside, *report_paths(beside)],
                          [data, model_path, *raw[1].values(),
                           *(s.path for s in model.spec.build.sources.values())])
         scores, built = score_raw(model, raw[1], raw[0])
-        scores["status"] = with_build_reasons(scores["status"], built, model.spec.build.main)
         ok = scores["status"] == "ok"
         at = scores.columns.get_loc("RCI_100") + 1
         scores.insert(at, "class", class_labels(classes, scores["RCI_100"], ok.to_numpy()))
         for j, c in enumerate(c for c in keep_cols if c not in scores.columns):
             scores.insert(1 + j, c, built.table[c].to_numpy())
-        write_table(_as_text_output(scores, out_path, [model.id, *keep_cols]), out_path)
-        _, report, issues = write_build(built, _beside(out_path))
+        # the scores and the build's files all or none
+        _, report, issues = write_build(built, beside, with_tables=[
+            (_as_text_output(scores, out_path, [model.id, *keep_cols]), out_path)])
         counts = scores["status"].value_counts(sort=False).to_dict()
         info = {"rows": len(scores), "scored": int(ok.sum()),
                 "out_of_range": int(scores["out_of_range"].sum()),
@@ -203,11 +202,10 @@ STREAM_ABOVE_BYTES = 256 * 2**20
 
 def _raw_input(model, data, read, sources):
     """(household table or None, {module: path}) when the model builds from raw modules."""
-    from rima.build.run import needs_build
-    from rima.commands._build import source_options
+    from rima.build.run import needs_build, parse_sources
     from rima.io import read_table
 
-    given = source_options(sources)
+    given = parse_sources(sources)
     if getattr(model.spec, "build", None) is None:
         if given:
             raise click.BadParameter("this model has no [build] recipes",
