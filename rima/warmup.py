@@ -35,8 +35,12 @@ def _steps():
 
     def raw_build():
         # the bundled example from its raw modules, as `rima demo` and `rima build` read
-        # them, and its validation
+        # them, and its validation; and the check of large builds' values, which a build
+        # of the example's size makes with numpy
+        from rima._kernels.build import NOT_FINITE_KERNEL_ROWS, count_not_finite
+
         run_demo(echo=lambda *_: None)
+        count_not_finite(np.zeros(NOT_FINITE_KERNEL_ROWS), np.zeros(0, dtype=np.int8))
 
     def default_fit():
         state["res"] = fit(df, base)

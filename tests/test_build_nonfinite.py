@@ -10,6 +10,15 @@ from rima.build import build, parse_build
 from rima.build import status as st
 
 
+@pytest.fixture(autouse=True, params=["numpy", "kernel"])
+def _counting(request, monkeypatch):
+    """Every test twice: small arrays are counted with numpy, large ones by the kernel."""
+    from rima._kernels import build as K
+
+    if request.param == "kernel":
+        monkeypatch.setattr(K, "NOT_FINITE_KERNEL_ROWS", 0)
+
+
 def run(build_t, households, **frames):
     errors = []
     bspec = parse_build({"households": "x", **{k: "x" for k in frames}}, build_t, None, errors)

@@ -814,10 +814,22 @@ def _add_cells(total, x, m0, m1, m2, m3, w, kind, top):
     return miss_n, bad_n, neg_n
 
 
-@njit(cache=True, nogil=True)
-def count_not_finite(values, codes):
+# Below this many values `count_not_finite` counts with numpy: a small build (the demo's)
+# then compiles no kernel for it on a first run.
+NOT_FINITE_KERNEL_ROWS = 65_536
+
+
+def count_not_finite(values, codes) -> int:
     """The values that are NaN or infinite where their status code is 0 (ok; codes of
     length 0: every value ok)."""
+    if values.shape[0] < NOT_FINITE_KERNEL_ROWS:
+        bad = ~np.isfinite(values)
+        return int(np.count_nonzero(bad if codes.shape[0] == 0 else bad & (codes == 0)))
+    return _count_not_finite(values, codes)
+
+
+@njit(cache=True, nogil=True)
+def _count_not_finite(values, codes):
     n = 0
     if codes.shape[0] == 0:
         for i in range(values.shape[0]):
