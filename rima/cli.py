@@ -87,6 +87,21 @@ def _module_exists(name):
     return find_spec(_module_name(name)) is not None
 
 
+def _check_thread_setting(args) -> None:
+    """NUMBA_NUM_THREADS must be a whole number of 1 or more: numba otherwise fails as the
+    first kernel loads, deep inside a command (--threads, which replaces it, is checked
+    by its own option)."""
+    import os
+
+    value = os.environ.get("NUMBA_NUM_THREADS")
+    if value is None or any(a == "--threads" or a.startswith("--threads=") for a in args):
+        return
+    if not (value.strip().isdigit() and int(value) >= 1):
+        raise click.UsageError(f"NUMBA_NUM_THREADS={value!r}: the kernels' thread count must "
+                               "be a whole number of 1 or more; set another, unset it, or "
+                               "give --threads N")
+
+
 def _set_threads(ctx, param, value):
     """--threads N: the pool numba starts is N threads (NUMBA_NUM_THREADS, when numba is
     not loaded yet), and every task uses at most N (rima.config.set_num_threads)."""
@@ -132,6 +147,7 @@ def main(argv=None):
         _default_showwarning = warnings.showwarning
         warnings.showwarning = _show_warning
     try:
+        _check_thread_setting(sys.argv[1:] if argv is None else argv)
         cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

@@ -432,13 +432,14 @@ def write_tables(tables) -> list[Path]:
     try:
         for df, path, fmt, labels in items:
             # the destination's suffixes, so that the format and compression are the same
-            tmp = path.with_name(f".{path.name}.partial{os.getpid()}{''.join(path.suffixes)}")
+            tmp = path.with_name(f".{path.name}.partial{_writer()}{''.join(path.suffixes)}")
             temps.append(tmp)
             _write(df, tmp, fmt, path, None, labels)
-        # again: something may have taken a destination while the tables were written
-        for _, path, _, _ in items:
-            check_destination(path)
-        _replace_together([(tmp, path) for tmp, (_, path, _, _) in zip(temps, items)])
+        with _folders_locked({path.parent for _, path, _, _ in items}):
+            # again: something may have taken a destination while the tables were written
+            for _, path, _, _ in items:
+                check_destination(path)
+            _replace_together([(tmp, path) for tmp, (_, path, _, _) in zip(temps, items)])
     finally:
         for tmp in temps:
             with suppress(OSError):
@@ -472,6 +473,40 @@ def check_destination(path) -> None:
                             "open in another program?)") from None
 
 
+def _writer() -> str:
+    """This process and thread, in the names of temporary files: two writers of the same
+    outputs (two processes, or two threads of the service) never share one."""
+    import threading
+
+    return f"{os.getpid()}-{threading.get_ident()}"
+
+
+@contextmanager
+def _folders_locked(folders):
+    """An exclusive lock on each folder (in a fixed order) while a group of files is
+    renamed into it: two runs writing the same outputs at once then rename their groups
+    one after the other, never one run's table beside the other's issue list. A lock on
+    the folder itself leaves no lock file behind; where folders cannot be locked
+    (Windows), the renames go ahead unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fds = []
+    try:
+        for folder in sorted(str(Path(f).resolve()) for f in folders):
+            fd = os.open(folder, os.O_RDONLY)
+            fds.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        for fd in reversed(fds):
+            with suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
 def _replace_together(moves) -> None:
     """Rename each (temporary, destination) pair, all or none: the destinations' files
     are moved aside first and put back if any rename fails."""
@@ -480,7 +515,7 @@ def _replace_together(moves) -> None:
         for _, dst in moves:
             at = dst
             if os.path.lexists(dst):
-                old = dst.with_name(f".{dst.name}.previous{os.getpid()}")
+                old = dst.with_name(f".{dst.name}.previous{_writer()}")
                 os.replace(dst, old)
                 aside.append((dst, old))
         for tmp, dst in moves:

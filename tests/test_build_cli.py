@@ -176,16 +176,21 @@ def test_data_is_required_without_a_build(tmp_path, capsys):
 
 
 def test_a_failing_fit_leaves_no_empty_output_folder(tmp_path, capsys):
-    spec = tmp_path / "spec.toml"
-    spec.write_text('[sources]\nhouseholds = "missing.csv"\n\n[build.n]\n'
-                    'recipe = "household_size"\n')
+    from rima.example import example_dir
+
+    ex = example_dir()
+    # a valid spec whose roster file is not there: the fit fails after making --out
+    text = (ex / "spec_raw.toml").read_text().replace('"raw/roster.csv.gz"', '"gone.csv"')
+    (tmp_path / "spec.toml").write_text(text.replace('"raw/', f'"{ex}/raw/'))
     out = tmp_path / "new" / "fit"
-    code, _, err = run(["fit", "--spec", str(spec), "--out", str(out)], capsys)
-    assert code == 3 and "[build.n]" in err
+    code, _, err = run(["fit", "--spec", str(tmp_path / "spec.toml"), "--out", str(out)],
+                       capsys)
+    assert code == 3 and "gone.csv" in err
     assert not out.exists() and out.parent.is_dir()
     # a folder that was there before stays
     out.mkdir()
-    code, _, _ = run(["fit", "--spec", str(spec), "--out", str(out)], capsys)
+    code, _, _ = run(["fit", "--spec", str(tmp_path / "spec.toml"), "--out", str(out)],
+                     capsys)
     assert code == 3 and out.is_dir()
 
 
@@ -219,3 +224,25 @@ def test_build_refuses_a_source_given_twice_and_writes_whole_ids(raw_dir, tmp_pa
     for name in ("b.csv", "b_build_report.csv"):
         ids = (tmp_path / name).read_text().splitlines()[1].split(",")[0]
         assert ids == str(int(hh["hhid"].iloc[0])), name
+
+
+def test_fit_refuses_to_write_over_a_raw_module(tmp_path, capsys):
+    import shutil
+
+    from rima.example import example_dir
+
+    ex = example_dir()
+    out = tmp_path / "out"
+    out.mkdir()
+    shutil.copytree(ex / "raw", tmp_path / "raw")
+    # the roster kept in the output folder under a name the fit writes there
+    shutil.copy(tmp_path / "raw" / "roster.csv.gz", out / "scores.csv.gz")
+    text = (ex / "spec_raw.toml").read_text().replace('"raw/roster.csv.gz"',
+                                                        '"out/scores.csv.gz"')
+    assert "out/scores.csv.gz" in text
+    (tmp_path / "spec_raw.toml").write_text(text.replace('"raw/', f'"{tmp_path}/raw/'))
+    before = (out / "scores.csv.gz").read_bytes()
+    code, _, err = run(["fit", "--spec", str(tmp_path / "spec_raw.toml"), "--out", str(out),
+                        "--no-report"], capsys)
+    assert code == 3 and "scores.csv.gz" in err and "overwrite" in err
+    assert (out / "scores.csv.gz").read_bytes() == before

@@ -153,3 +153,11 @@ def test_cli_gives_the_spec_error_status_without_a_traceback(tmp_path, capsys, r
     _, err = capsys.readouterr()
     assert code == 3
     assert "[build.x]" in err and "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("sheet", [["x"], 6.0, True, -1])
+def test_a_sheet_of_the_wrong_kind_is_a_spec_error(sheet):
+    with pytest.raises(SpecError, match=r"\[sources\] food: sheet must be a worksheet's "
+                                        r"name or its position from 0"):
+        load_spec({**BASE, "sources": {**SOURCES, "food": {"path": "f.xlsx", "sheet": sheet}},
+                   "build": {"x": {"recipe": "fcs"}}})

@@ -370,3 +370,23 @@ def test_after_warmup_the_demo_compiles_no_kernel():
     assert got["exit"] == 0
     assert got["used"] > 30  # the spy sees the kernels the warmup ran
     assert got["new"] == {}
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", ""])
+def test_a_bad_numba_num_threads_is_a_usage_error(monkeypatch, capsys, value):
+    from rima.cli import main
+    from rima.example import example_dir
+
+    d = example_dir()
+    monkeypatch.setenv("NUMBA_NUM_THREADS", value)
+    args = ["validate", str(d / "households.csv"), "--spec", str(d / "spec.toml")]
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "NUMBA_NUM_THREADS" in err and "Traceback" not in err
+    # --threads replaces it
+    with pytest.raises(SystemExit) as exc:
+        main(["--threads", "1", *args])
+    assert exc.value.code == 0
+    config.set_num_threads(None)

@@ -204,3 +204,37 @@ def test_a_failed_write_names_the_users_path_not_the_temporary_one(tmp_path, mon
     assert msg.startswith(f"{out}: cannot write parquet") and "No space left" in msg
     assert ".partial" not in msg
     assert leftovers(tmp_path) == [] and not out.exists()
+
+
+@pytest.mark.parametrize("locked", [True, False])
+def test_two_runs_writing_the_same_group_at_once_never_mix(tmp_path, monkeypatch, locked):
+    import contextlib
+    import threading
+    import time
+
+    from rima import io
+
+    real = os.replace
+
+    def slow(src, dst):  # one run on a busy disk: the window between its renames held open
+        real(src, dst)
+        if threading.current_thread().name == "slow":
+            time.sleep(0.03)
+
+    monkeypatch.setattr(io.os, "replace", slow)
+    if not locked:  # the check itself: without the lock the groups do mix
+        monkeypatch.setattr(io, "_folders_locked", lambda folders: contextlib.nullcontext())
+    paths = [tmp_path / "b.csv", tmp_path / "b_build_report.csv", tmp_path / "b_build_issues.csv"]
+    mixed = 0
+    for _ in range(8):
+        threads = [threading.Thread(target=io.write_tables, name=name, args=(
+            [(pd.DataFrame({"run": [k]}), p) for p in paths],))
+            for k, name in ((1, "slow"), (2, "fast"))]
+        for t in threads:
+            t.start()
+            time.sleep(0.01)
+        for t in threads:
+            t.join()
+        runs = {pd.read_csv(p)["run"].iloc[0] for p in paths}
+        mixed += len(runs) > 1
+    assert (mixed == 0) if locked else (mixed > 0)

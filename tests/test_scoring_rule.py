@@ -117,6 +117,12 @@ def test_keep_columns_and_class(model_path, bad_file, tmp_path, capsys):
     code, _, err = run(["score", str(bad_file), "--model", str(model_path), "--out",
                         str(tmp_path / "x.csv"), "--keep", "soumm"], capsys)
     assert code == 3 and "soumm" in err and "did you mean 'soum'" in err
+    # a data column named like a score column would be dropped without a word
+    for name in ("status", "class", "RCI_100"):
+        code, _, err = run(["score", str(bad_file), "--model", str(model_path), "--out",
+                            str(tmp_path / "y.csv"), "--keep", f"soum,{name}"], capsys)
+        assert code == 2 and "--keep" in err and name in err
+        assert not (tmp_path / "y.csv").exists()
 
 
 def test_json_accounting(model_path, bad_file, tmp_path, capsys):

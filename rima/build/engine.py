@@ -106,7 +106,7 @@ class BuildContext:
         self.text: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._base = []
         for mask, kind, msg in ((self.index.missing, st.MISSING_KEY, "household without an id"),
-                                (self.index.duplicate, st.DUPLICATE_HOUSEHOLD,
+                                (self.index.repeated, st.DUPLICATE_HOUSEHOLD,
                                  "household id repeated in the household table")):
             if mask.any():
                 self._base.append((mask, f"{msg}"))

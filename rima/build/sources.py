@@ -67,6 +67,14 @@ class HouseholdIndex:
                 return
         self.duplicate = ids.duplicated(keep="first").to_numpy() & ~missing
 
+    @property
+    def repeated(self) -> np.ndarray:
+        """Every row whose id another row has too, the first included: a module row of
+        that id belongs to either, so neither household can be built from it."""
+        if not self.duplicate.any():
+            return self.duplicate
+        return pd.Series(self.ids).duplicated(keep=False).to_numpy() & ~self.missing
+
     def _hashed(self):
         if self._index is None:
             first = ~self.duplicate & ~self.missing

@@ -189,7 +189,14 @@ def _source(name, value, key, codes, base, errors) -> SourceSpec:
         k = key
     own = _codes(value["missing_codes"], f"{where} missing_codes", errors) if (
         "missing_codes" in value) else codes
-    return SourceSpec(name, path, k, own, value.get("sheet"))
+    sheet = value.get("sheet")
+    # a worksheet's name, or its position from 0 (true would read as position 1)
+    if sheet is not None and not (isinstance(sheet, str) or (
+            isinstance(sheet, int) and not isinstance(sheet, bool) and sheet >= 0)):
+        errors.append(f"{where}: sheet must be a worksheet's name or its position from 0, "
+                      f"got {sheet!r}")
+        sheet = None
+    return SourceSpec(name, path, k, own, sheet)
 
 
 def _codes(value, where, errors) -> tuple:

@@ -28,7 +28,7 @@ def headline(result) -> dict:
 
 # what `rima fit --out DIR` writes into DIR (RimaResult.save, the report, --format)
 FIT_OUTPUTS = ("scores.*", "rsm.*", "mimic.*", "profile_*", "model.json", "report.html",
-               "report_data.json", "bootstrap_*", "figures/*")
+               "report_data.json", "bootstrap_*", "figures/*", "households_built*")
 
 
 @click.command("fit")
@@ -75,8 +75,12 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
     from rima.io import output_dir, refuse_overwrite_in
     from rima.report.figures import workers_started
     from rima.result import fit
+    from rima.spec import load_spec
 
-    refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path])
+    spec = load_spec(spec_path)
+    # the raw modules a spec builds from are inputs too
+    modules = [m.path for m in spec.build.sources.values()] if spec.build is not None else []
+    refuse_overwrite_in(out_dir, FIT_OUTPUTS, [data, spec_path, *modules])
     # an unwritable --out is an input error before the fit, not after; a folder made
     # for a fit that fails is removed again
     with output_dir(out_dir):

@@ -61,6 +61,15 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
     refuse_overwrite([out_path], [data, model_path])
     model = load(model_path, trusted_keys=trusted_keys or None)
     keep_cols = [c.strip() for c in keep.split(",") if c.strip()] if keep else []
+    from rima.score_table import CLASS, OUT_OF_RANGE, STATUS, value_columns
+
+    taken = [c for c in keep_cols if c in {*value_columns(model.spec.pillar_names), CLASS,
+                                           STATUS, OUT_OF_RANGE}]
+    if taken:
+        # the score's own column would stand in its place, the data's dropped unseen
+        raise click.BadParameter(f"{', '.join(taken)}: the scores have a column of that "
+                                 "name; rename the data's column to keep it",
+                                 param_hint="--keep")
     classes = ClassScheme()
     read = input_settings(model.spec)
     raw = None if engine == "dask" else _raw_input(model, data, read, sources)
