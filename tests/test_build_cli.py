@@ -246,3 +246,17 @@ def test_fit_refuses_to_write_over_a_raw_module(tmp_path, capsys):
                         "--no-report"], capsys)
     assert code == 3 and "scores.csv.gz" in err and "overwrite" in err
     assert (out / "scores.csv.gz").read_bytes() == before
+
+
+def test_a_fit_names_the_files_an_earlier_fit_left_in_its_folder(tmp_path, capsys):
+    from rima.example import example_dir
+
+    d = example_dir()
+    args = ["fit", str(d / "households.csv"), "--spec", str(d / "spec.toml"), "--out",
+            str(tmp_path), "--no-report"]
+    code, _, err = run([*args, "--format", "parquet"], capsys)
+    assert code == 0 and "earlier run" not in err
+    code, _, err = run(args, capsys)
+    assert code == 0
+    assert "earlier run" in err and "scores.parquet" in err and "scores.csv" not in err
+    assert (tmp_path / "scores.parquet").exists()  # named, not removed

@@ -169,3 +169,21 @@ def test_a_round_no_row_has_is_warned():
         r = run({"h": {"recipe": "herd", "round": 2}}, pd.DataFrame({"hhid": [1]}),
                 livestock=live)
     assert r.table["h"].tolist() == [12.0]
+
+
+def test_winsorising_a_group_without_cut_points_names_the_group():
+    hh = pd.DataFrame({"hhid": [1, 2, 3, 4], "x": [1.0, 2.0, 3.0, 4.0],
+                       "soum": ["A", "A", "B", "B"]})
+    spec = {"w": {"recipe": "winsorize", "input": "x", "by": "soum", "lower_quantile": 0.1,
+                  "upper_quantile": 0.9}}
+    fitted = run(spec, hh).fitted["w"]
+    new = pd.DataFrame({"hhid": [5, 6, 7], "x": [5.0, 1.5, 9.0], "soum": [" A", "C", "C"]})
+    errors = []
+    bspec = parse_build({"households": "x"}, {"w": {**spec["w"], "fitted": fitted}}, None,
+                        errors)
+    r = build(bspec, {"households": new}, fit=False)
+    lo, hi = np.quantile([1.0, 2.0], [0.1, 0.9])
+    assert r.table["w"].iloc[0] == pytest.approx(hi)  # " A" is soum A
+    assert r.report["w"].tolist()[1:] == [
+        "soum 'C' has no winsorising cut points (no household of it had a value when they "
+        "were fitted)"] * 2

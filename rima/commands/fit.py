@@ -1,5 +1,7 @@
 """`rima fit DATA --spec SPEC --out DIR`: the RIMA-II analysis, written to a directory."""
 
+import time
+
 import click
 
 from rima.commands._input import engine_options, input_options, input_settings
@@ -92,6 +94,7 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
             _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers)
             return
         data, spec, built = prepare(data, spec_path, say)
+        started = time.time()
         with nullcontext() if no_report else workers_started():
             result = fit(data, spec, progress=say, **input_settings())
             if n_boot:
@@ -103,6 +106,7 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
             from rima.build.run import write_build
 
             write_build(built, out / f"households_built.{fmt}")
+        _say_earlier_outputs(out, started)
         say("done")
         if as_json:
             info = {"out": str(out), **headline(result)}
@@ -117,6 +121,20 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
                 click.echo(built.summary() + "\n")
             click.echo(result.summary())
             click.echo(f"\noutputs written to {out}")
+
+
+def _say_earlier_outputs(out, started) -> None:
+    """Name the files of an earlier fit left in `out` that this one did not write (a
+    report.html after --no-report, scores.xlsx after --format parquet): they describe
+    another fit, and are not removed, as they may be wanted."""
+    from pathlib import Path
+
+    old = sorted(str(p.relative_to(out)) for pat in FIT_OUTPUTS for p in Path(out).glob(pat)
+                 if p.is_file() and p.stat().st_mtime < started)
+    if old:
+        shown = ", ".join(old[:8]) + (f" and {len(old) - 8} more" if len(old) > 8 else "")
+        click.echo(f"note: {out} still holds files of an earlier run that this fit did not "
+                   f"write: {shown}", err=True)
 
 
 def _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers):

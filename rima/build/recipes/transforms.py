@@ -106,8 +106,11 @@ def winsorize(ctx, recipe, vs):
     for g, (a, b) in cut.items():
         m = groups == g
         lo[m], hi[m] = a, b
-    ctx.flag_households(vs, np.isnan(lo) & ~pd.isna(groups), st.NO_GROUP, "",
-                        f"group of {by or 'all'} has no winsorising cut points")
+    uncut = np.isnan(lo) & ~pd.isna(groups)
+    for g in pd.unique(groups[uncut]):  # each group named: a soum new since the fit, say
+        ctx.flag_households(vs, uncut & (groups == g), st.NO_GROUP, "",
+                            f"{by or 'all'} {g!r} has no winsorising cut points (no "
+                            "household of it had a value when they were fitted)")
     return np.minimum(np.maximum(x, lo), hi)
 
 
