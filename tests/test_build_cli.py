@@ -5,18 +5,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import run
 
 from rima.cli import main
-
-
-def run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

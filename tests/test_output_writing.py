@@ -12,25 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import run
 
 import rima.io
 from rima import __version__
 from rima.build import build, parse_build
 from rima.build.run import report_paths, write_build
-from rima.cli import main
 from rima.errors import DataError
 from rima.io import write_table
 from rima.labels import OUTPUT_LABELS
-
-
-def run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def frames(note=("ok", "fine", "also fine")):

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from _cli import run
 from fastapi.testclient import TestClient
 
-from rima.cli import main
 from rima.service import create_app
 
 MODULES = ("households", "roster", "livestock", "food", "expenditure", "own_production",
@@ -170,16 +170,6 @@ def test_with_build_reasons_leaves_a_fully_built_batch_alone(setup):
 
 
 # the command line
-
-
-def run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _sources(d, skip=("households",)):
