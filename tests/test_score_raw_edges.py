@@ -250,3 +250,19 @@ def test_scores_and_the_build_files_are_written_all_or_none(setup, tmp_path, cap
                         "--out", str(out), *_sources(d)], capsys)
     assert code == 3 and "s_households_build_issues.csv" in err
     assert not out.exists() and not (tmp_path / "s_households.csv").exists()
+
+
+def test_dask_options_are_refused_where_they_would_be_ignored(setup, tmp_path, capsys):
+    d = setup[2]
+    # a folder of parts is written: a table's name for it is refused
+    code, _, err = run(["score", str(d), "--model", str(d / "model.json"), "--out",
+                        str(tmp_path / "s.csv"), "--engine", "dask"], capsys)
+    assert code == 2 and "folder of Parquet parts" in err
+    assert not (tmp_path / "s.csv").exists()
+    # --scheduler and --workers without --engine dask
+    for opt in (["--scheduler", "tcp://127.0.0.1:1"], ["--workers", "3"]):
+        code, _, err = run(["score", str(d / "households.csv"), "--model",
+                            str(d / "model.json"), "--out", str(tmp_path / "t.csv"), *opt],
+                           capsys)
+        assert code == 2 and opt[0] in err and "--engine dask only" in err
+        assert not (tmp_path / "t.csv").exists()

@@ -56,15 +56,27 @@ def read_input(path, spec=None):
     return read_table(path, **input_settings(spec))
 
 
+def _dask_only(ctx, param, value):
+    """--scheduler and --workers given without --engine dask would be ignored: refused."""
+    if value != param.default and ctx.params.get("engine", "memory") != "dask":
+        raise click.BadParameter("applies to --engine dask only (the fit and scoring run in "
+                                 "this process otherwise)", param=param)
+    return value
+
+
 def engine_options(engine_help: str):
     """--engine, --scheduler and --workers, shared by the commands that can run on dask."""
     def wrap(f):
         f = click.option("--workers", type=click.IntRange(1), default=2, show_default=True,
+                         callback=_dask_only,
                          help="Worker processes of the local cluster.")(f)
         f = click.option("--scheduler", default="local", show_default=True,
+                         callback=_dask_only,
                          help="With --engine dask: 'local' (a local cluster of --workers "
                               "processes) or the address of a running dask scheduler "
                               "(tcp://host:8786).")(f)
+        # eager: its value is known when --scheduler and --workers are checked
         return click.option("--engine", type=click.Choice(["memory", "dask"]),
-                            default="memory", show_default=True, help=engine_help)(f)
+                            default="memory", show_default=True, is_eager=True,
+                            help=engine_help)(f)
     return wrap

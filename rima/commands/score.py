@@ -77,6 +77,18 @@ def command(data, model_path, out_path, as_json, sources, batch_rows, keep, max_
         if data is None:
             raise click.UsageError("DATA (a directory or glob of partitions) is required "
                                    "with --engine dask")
+        from rima.errors import RimaInputError
+        from rima.io import table_format
+
+        try:
+            table_format(out_path, write=True)
+        except RimaInputError:
+            pass  # no table's extension: the folder of parts
+        else:
+            raise click.BadParameter(
+                f"{out_path}: --engine dask writes a folder of Parquet parts, one per "
+                "partition; give a folder name without a table's extension",
+                param_hint="--out")
         from rima.scale_out import cluster, score_partitions
 
         _check_partitions_built(model, data)
