@@ -44,7 +44,8 @@ class Issue:
 
     kind : "missing_column", "duplicate_column", "empty", "non_numeric", "infinite", "all_missing",
            "constant", "duplicate_id", "missing_id", "negative_weight", "no_usable_rows",
-           "missing_profile" (a warning)
+           "missing_profile" (a warning); "not_estimable" (`rima validate`: the fit stops on
+           usable rows, e.g. two identical pillar variables)
     column : the column at fault, or None
     rows : 1-based data row numbers of the offending cells (all of them)
     values : the first offending values

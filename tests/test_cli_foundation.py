@@ -66,6 +66,23 @@ def test_validate_bad_data_exit_3_names_column(example_dir, tmp_path, capsys):
     assert "bad.csv" in err
 
 
+@pytest.mark.parametrize("change, needle", [
+    (lambda d: d.assign(has_vehicle=d["has_motorbike"]), "perfectly correlated"),
+    (lambda d: d.assign(herd_su=d["herd_su"] * 1e200), "too large for float64"),
+])
+def test_validate_does_not_call_usable_what_the_fit_refuses(example_dir, tmp_path, capsys,
+                                                          change, needle):
+    bad = tmp_path / "bad.csv"
+    change(pd.read_csv(example_dir / "households.csv")).to_csv(bad, index=False)
+    spec = str(example_dir / "spec.toml")
+    code, out, _ = run(["validate", str(bad), "--spec", spec], capsys)
+    assert code == 3 and "the fit would stop:" in out and needle in out
+    assert "usable: no" in out and "usable: yes" not in out
+    code, _, err = run(["fit", str(bad), "--spec", spec, "--out", str(tmp_path / "f"),
+                        "--no-report"], capsys)
+    assert code == 3 and needle in err
+
+
 @pytest.mark.parametrize(
     "data, spec_text, needle",
     [

@@ -20,8 +20,10 @@ def command(data, spec_path, row_status, max_rows):
     Prints the summary of every variable (N, missing, min, max, median, mean) and the row
     accounting: how many rows are usable and why the others are not. A spec with
     [sources] and [build] is built first (DATA, if given, is the household table) and the
-    build's statuses are printed before the validation. Exit status 0 when
-    the data are usable, 3 with the named errors otherwise.
+    build's statuses are printed before the validation. Data that pass are fitted once
+    as `rima fit` would, so data it would refuse (two identical pillar variables, values
+    too large to square) are not called usable. Exit status 0 when the data are usable,
+    3 with the named errors otherwise.
     """
     from rima.commands._build import prepare
     from rima.errors import DataError
@@ -37,9 +39,29 @@ def command(data, spec_path, row_status, max_rows):
     else:
         df = label_categories(read_input(data, spec), keep=[*spec.numeric_columns, spec.id])
     report = validate(df, spec, source=data)
+    if report.ok:
+        _check_estimation(df, spec, report)
     click.echo(report.format(max_rows_listed=max_rows))
     if row_status:
         write_table(report.rows_with_status(), row_status)
         click.echo(f"row status written to {row_status}")
     if not report.ok:
         raise DataError(f"{data}: not usable with {spec_path}: {len(report.errors)} error(s), listed above")
+
+
+def _check_estimation(df, spec, report) -> None:
+    """Fit the model once, quietly, and list why it stops if it does: data the fit would
+    refuse (two identical pillar variables, values whose cross-products overflow) are
+    not called usable. The fit's own checks decide, so the two never disagree."""
+    import warnings
+
+    from rima.errors import RimaInputError
+    from rima.result import fit
+    from rima.validation import Issue
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the fit's advice is for `rima fit` to give
+            fit(df, spec)
+    except RimaInputError as exc:
+        report.errors.append(Issue("not_estimable", None, f"the fit would stop: {exc}"))
