@@ -60,6 +60,12 @@ def test_wrong_separator_gets_a_hint(semicolon_csv, tmp_path, capsys):
                         "--sep", ","], capsys)
     assert code == 3
     assert "separated by something other than commas; give --sep" in out
+    # a separator of more than one character, as [data] sep, is refused (pandas would take
+    # it for a pattern and warn)
+    code, _, err = run(["validate", str(semicolon_csv), "--spec", str(EXAMPLE_SPEC),
+                        "--sep", "::"], capsys)
+    assert code == 2 and "--sep" in err and "one character" in err
+    assert "ParserWarning" not in err
 
 
 def test_sheet_option_and_spec_key(workbook, tmp_path, capsys):

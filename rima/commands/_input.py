@@ -46,6 +46,10 @@ def input_settings(spec=None) -> dict:
         out["sheet"] = int(out["sheet"])
     if out["sep"] == "\\t":
         out["sep"] = "\t"
+    if out["sep"] is not None and len(out["sep"]) != 1:
+        # as [data] sep: pandas would read a longer one as a pattern, with a warning
+        raise click.BadParameter(f"must be one character (\",\", \";\", \"\\t\"), got "
+                                 f"{out['sep']!r}", param_hint="--sep")
     return out
 
 
