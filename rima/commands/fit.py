@@ -91,9 +91,9 @@ def command(data, spec_path, out_dir, fmt, no_report, as_json, quiet, n_boot, se
             if data is None:
                 raise click.UsageError("DATA (a directory or glob of partitions) is required "
                                        "with --engine dask")
-            _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers)
+            _fit_dask(data, spec, out_dir, as_json, say, n_boot, scheduler, workers)
             return
-        data, spec, built = prepare(data, spec_path, say)
+        data, spec, built = prepare(data, spec, say)  # the spec read once, above
         started = time.time()
         with nullcontext() if no_report else workers_started():
             result = fit(data, spec, progress=say, **input_settings())
@@ -137,13 +137,11 @@ def _say_earlier_outputs(out, started) -> None:
                    f"write: {shown}", err=True)
 
 
-def _fit_dask(data, spec_path, out_dir, as_json, say, n_boot, scheduler, workers):
+def _fit_dask(data, spec, out_dir, as_json, say, n_boot, scheduler, workers):
     import json
 
     from rima.scale_out import check_options, cluster, fit_dask
-    from rima.spec import load_spec
 
-    spec = load_spec(spec_path)
     check_options(spec)  # before any cluster starts
     if spec.build is not None:
         # the build's learned constants (the asset index weights, winsorising cut points)
